@@ -1,0 +1,26 @@
+// core_options.h: the settings of the NATS core (listener, limits, pings, INFO contents).
+// Filled by config.cc from YAML and flags; read by NatsServer and ClientConn.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tandem::server {
+
+struct CoreOptions {
+  std::string host = "0.0.0.0";
+  int port = 4222;                       // 0 picks a free port (tests)
+  size_t max_payload = 1024 * 1024;      // advertised in INFO
+  size_t max_control_line = 4096;
+  int max_connections = 65536;
+  size_t max_pending_bytes = 64 * 1024 * 1024;  // per connection, then "slow consumer"
+  uint64_t ping_interval_ms = 120000;
+  int max_pings_out = 2;
+  uint64_t write_deadline_ms = 10000;    // a write pending this long marks a slow consumer
+  std::string server_name;
+  std::vector<std::string> connect_urls;  // "host:port" entries advertised in INFO
+};
+
+}  // namespace tandem::server

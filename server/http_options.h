@@ -1,0 +1,13 @@
+// http_options.h: where the monitoring HTTP server listens. Empty host means off.
+#pragma once
+
+#include <string>
+
+namespace tandem::server {
+
+struct HttpOptions {
+  std::string host;  // empty: monitoring is off
+  int port = 0;
+};
+
+}  // namespace tandem::server

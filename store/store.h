@@ -1,0 +1,208 @@
+// store.h: the persistence interface of tandem, what the streaming layer and ft/ see of SQLite.
+//
+// One Store is one open SQLite file held under an exclusive lock (locking_mode=EXCLUSIVE, WAL).
+// Opening it *is* taking the fault-tolerance lock: Open() fails with Status::Busy while another
+// process holds the file, and the kernel frees the lock when the holder exits or dies. Every
+// successful Open() increments the fencing epoch in the same transaction that takes the lock.
+//
+// Writes travel in WriteBatch objects. The loop thread fills a batch and Submit()s it; the store
+// thread takes every batch that is queued, applies them in order in ONE transaction (group
+// commit: BEGIN IMMEDIATE, epoch check, statements, limit trimming, COMMIT with the configured
+// sync), and then calls each batch's completion on the loop thread (uv_async_send). While one
+// transaction syncs, the next batches queue up. A completion with an OK status means the batch is
+// durable; only then may the caller acknowledge or deliver what the batch holds.
+//
+// Errors are sticky (STYLE §4.6): after a commit fails with an unknown outcome (I/O error, disk
+// full, fencing), every later Submit completes with that same error and nothing more is written.
+//
+// Ownership: Open() returns the only owner. The Store borrows the uv loop, which must outlive it.
+// Thread safety: every public method is called on the loop thread only, except Open() and
+// Recover(), which may run anywhere before the Store is shared (a uv_queue_work job, say).
+// Completions always run on the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/status.h"
+
+typedef struct uv_loop_s uv_loop_t;
+
+namespace tandem::store {
+
+enum class SyncMode { kFull, kNormal };
+
+struct StoreOptions {
+  std::string path = "./tandem-data/store.db";  // the directory is created if missing
+  SyncMode sync = SyncMode::kFull;
+  // Test-only: skip the exclusive lock (locking_mode=NORMAL) so that two instances can both
+  // believe they are active; used to prove that fencing catches them.
+  bool TEST_skip_lock = false;
+};
+
+// Limits a channel was created with. 0 means unlimited. max_age in nanoseconds.
+struct ChannelLimits {
+  uint64_t max_msgs = 0;
+  uint64_t max_bytes = 0;
+  int64_t max_age_ns = 0;
+};
+
+struct ChannelRecord {
+  int64_t id = 0;
+  std::string name;
+  uint64_t first_seq = 1;  // first stored; first_seq == last_seq + 1 when empty
+  uint64_t last_seq = 0;   // last ever assigned; never goes back while the channel exists
+  uint64_t msgs = 0;
+  uint64_t bytes = 0;       // sum of stored MsgProto sizes
+  int64_t last_timestamp_ns = 0;  // timestamp of last_seq, so timestamps stay non-decreasing
+  ChannelLimits limits;
+};
+
+struct ClientRecord {
+  std::string client_id;
+  std::string hb_inbox;
+  std::string conn_id;
+  int32_t protocol = 0;
+  int32_t ping_interval = 0;
+  int32_t ping_max_out = 0;
+};
+
+struct SubRecord {
+  uint64_t id = 0;        // assigned by the caller, unique for the store's life
+  int64_t channel_id = 0;
+  std::string client_id;  // for offline durables: the last owner
+  std::string queue;      // stored queue name; "durable:group" for durable queue groups
+  std::string inbox;      // delivery subject
+  std::string ack_inbox;
+  std::string durable_name;
+  int32_t max_in_flight = 0;
+  int32_t ack_wait_s = 0;
+  uint64_t last_sent = 0;
+  bool is_durable = false;
+  bool is_offline = false;  // closed durable or shadow durable queue group
+  std::vector<uint64_t> pending;  // filled by Recover() only, ascending
+};
+
+struct ServerRecord {
+  std::string cluster_id;
+  std::string pub_prefix, sub_requests, unsub_requests, close_requests, sub_close_requests,
+      ping_requests, discover;
+  uint64_t epoch = 0;  // this instance's fencing epoch (the one its Open() wrote)
+};
+
+// Everything the loop needs to serve after a start or a takeover. Cost is independent of the
+// number of stored messages: channels come with their counters, not their messages.
+struct Recovered {
+  ServerRecord server;  // cluster_id empty on a fresh store
+  std::vector<ChannelRecord> channels;
+  std::vector<ClientRecord> clients;
+  std::vector<SubRecord> subs;
+  uint64_t max_sub_id = 0;
+  int64_t max_channel_id = 0;
+};
+
+struct MsgRecord {
+  uint64_t seq = 0;
+  int64_t timestamp_ns = 0;
+  std::string data;  // the serialized MsgProto as first delivered
+};
+
+// A channel's counters after a batch touched it (appends, trims, expiry).
+struct ChannelStats {
+  int64_t channel_id = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  uint64_t msgs = 0;
+  uint64_t bytes = 0;
+};
+
+struct BatchResult {
+  std::vector<ChannelStats> channels;  // one entry per channel whose messages changed
+};
+
+// An ordered list of changes applied atomically. Cheap to move; fill it on the loop thread.
+class WriteBatch {
+ public:
+  void PutServer(const ServerRecord& server);
+  void CreateChannel(const ChannelRecord& channel);  // id, name, limits
+  void DeleteChannel(int64_t channel_id);            // with its messages and subscriptions
+  // Appends one message; `data` is the serialized MsgProto. Limits of the channel (max_msgs,
+  // max_bytes) are enforced after the append within the same transaction, always keeping the
+  // newest message.
+  void AppendMsg(int64_t channel_id, uint64_t seq, int64_t timestamp_ns, std::string data);
+  // Removes messages older than `before_ns` (max_age), always keeping the newest one.
+  void ExpireMsgs(int64_t channel_id, int64_t before_ns);
+  void PutClient(const ClientRecord& client);
+  void DeleteClient(const std::string& client_id);
+  void PutSub(const SubRecord& sub);  // insert or replace, without its pending set
+  void DeleteSub(uint64_t sub_id);    // with its pending set
+  void UpdateLastSent(uint64_t sub_id, uint64_t last_sent);
+  void AddPending(uint64_t sub_id, uint64_t seq);
+  void RemovePending(uint64_t sub_id, uint64_t seq);
+
+  bool empty() const { return ops_.empty(); }
+  size_t size() const { return ops_.size(); }
+
+  // The store implementation walks the ops; callers do not.
+  enum class OpType {
+    kPutServer, kCreateChannel, kDeleteChannel, kAppendMsg, kExpireMsgs, kPutClient,
+    kDeleteClient, kPutSub, kDeleteSub, kUpdateLastSent, kAddPending, kRemovePending,
+  };
+  struct Op {
+    OpType type;
+    int64_t channel_id = 0;
+    uint64_t sub_id = 0;
+    uint64_t seq = 0;      // message seq, pending seq or last_sent
+    int64_t time_ns = 0;   // message timestamp or expiry bound
+    std::string data;      // message bytes or client id
+    std::shared_ptr<const void> record;  // ServerRecord/ChannelRecord/ClientRecord/SubRecord
+  };
+  const std::vector<Op>& ops() const { return ops_; }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+class Store {
+ public:
+  using CommitDone = std::function<void(const Status&, const BatchResult&)>;
+  using ReadDone = std::function<void(Result<std::vector<MsgRecord>>)>;
+  using SeqDone = std::function<void(Result<uint64_t>)>;
+
+  // Opens (creating if needed) and locks the store, migrates the schema forward, increments the
+  // epoch. Busy when another process holds the lock; Corruption for a damaged file or one of a
+  // newer schema; IOError for an unreadable path.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, uv_loop_t* loop);
+
+  virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Loads what the loop needs to serve (see Recovered). Call once, before any Submit.
+  virtual Result<Recovered> Recover() = 0;
+
+  // Queues a batch for the next group commit; `done` runs on the loop thread afterwards.
+  virtual void Submit(WriteBatch batch, CommitDone done) = 0;
+
+  // Reads up to `max_count` messages of a channel with seq >= from_seq, in order.
+  virtual void ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count,
+                        ReadDone done) = 0;
+  // The first seq whose timestamp is >= ts_ns, or last_seq + 1 when there is none.
+  virtual void FindSeqByTime(int64_t channel_id, int64_t ts_ns, SeqDone done) = 0;
+
+  // Waits for queued batches to commit, stops the store thread, closes the file and so frees
+  // the lock. Completions of batches still queued run before Close returns.
+  virtual Status Close() = 0;
+
+  virtual uint64_t epoch() const = 0;
+  // The sticky error, OK while the store is healthy.
+  virtual Status health() const = 0;
+
+ protected:
+  Store() = default;
+};
+
+}  // namespace tandem::store
