@@ -1,0 +1,96 @@
+// parser.h: the NATS client-protocol parser (client -> server ops), a byte-at-a-time state
+// machine with no sockets and no server state.
+//
+// Feed() consumes any split of the byte stream and calls ParserHandler once per complete op.
+// Arguments and payloads are views into the buffer passed to Feed() in the common case; only an
+// op cut off by the end of a Feed() is copied into the parser's own scratch buffer. The views
+// handed to a handler are valid only during that call (STYLE §5).
+//
+// Ops: CONNECT <json>, PUB <subj> [reply] <n>, HPUB <subj> [reply] <hdr> <total>,
+// SUB <subj> [queue] <sid>, UNSUB <sid> [max], PING, PONG. Op names match case-insensitively;
+// arguments are separated by runs of spaces or tabs; a line ends in "\r\n" or a bare "\n".
+// Limits: a control line longer than max_control_line and a payload larger than max_payload
+// are errors (PROTOCOL.md A.1). After an error the parser stays failed until Reset().
+//
+// Thread safety: none; one parser per connection, loop thread only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tandem::server {
+
+enum class ParseError {
+  kNone,
+  kUnknownOp,          // -ERR 'Unknown Protocol Operation'
+  kMaxControlLine,     // -ERR 'maximum control line exceeded'
+  kMaxPayload,         // -ERR 'Maximum Payload Violation'
+  kBadArgs,            // wrong argument count, bad size or sid: protocol violation
+  kBadPayloadEnd,      // payload not followed by exactly "\r\n"
+  kStopped,            // a handler asked to stop (connection closing)
+};
+
+// The -ERR text for an error (without quotes), or "" when none is sent.
+std::string_view ParseErrorText(ParseError e);
+
+struct PubArgs {
+  std::string_view subject;
+  std::string_view reply;    // empty when absent
+  std::string_view headers;  // HPUB only: the header block, "NATS/1.0...\r\n\r\n"
+  std::string_view payload;
+  bool has_headers = false;  // true for HPUB
+};
+
+// Each callback returns true to continue parsing, false to stop (Feed returns kStopped).
+class ParserHandler {
+ public:
+  virtual ~ParserHandler() = default;
+  virtual bool OnConnect(std::string_view json) = 0;
+  virtual bool OnPub(const PubArgs& pub) = 0;
+  virtual bool OnSub(std::string_view subject, std::string_view queue, std::string_view sid) = 0;
+  // max < 0 when absent.
+  virtual bool OnUnsub(std::string_view sid, int64_t max) = 0;
+  virtual bool OnPing() = 0;
+  virtual bool OnPong() = 0;
+};
+
+struct ParserLimits {
+  size_t max_control_line = 4096;
+  size_t max_payload = 1024 * 1024;
+};
+
+class Parser {
+ public:
+  Parser(ParserHandler* handler, ParserLimits limits);
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
+
+  // Consumes `len` bytes. Returns kNone when all were consumed, else the first error; the
+  // offset of the failing byte is then error_offset() and a quoted snippet error_snippet().
+  ParseError Feed(const char* data, size_t len);
+  void Reset();
+
+  size_t error_offset() const { return error_offset_; }
+  const std::string& error_snippet() const { return error_snippet_; }
+  // Bytes currently buffered for a split op (for memory accounting and tests).
+  size_t buffered() const { return scratch_.size(); }
+
+ private:
+  // The implementation (parser.cc) owns the state enum and the rest of the members.
+  struct State;
+  ParserHandler* const handler_;
+  const ParserLimits limits_;
+  std::string scratch_;
+  size_t error_offset_ = 0;
+  std::string error_snippet_;
+  int state_ = 0;
+  // Free for parser.cc to extend; keep them plain values.
+  size_t arg_start_ = 0;
+  size_t payload_size_ = 0;
+  size_t header_size_ = 0;
+  int op_ = 0;
+};
+
+}  // namespace tandem::server
