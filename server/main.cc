@@ -3,15 +3,17 @@
 // that succeeded, 1 when the server could not start or failed, 2 for a bad command line or a
 // bad configuration (one line on stderr naming the flag or key and the value).
 //
-// Subcommands: serve, version. A new subcommand (status, say) adds its own block in main() and
-// its own Run* function.
+// Subcommands: serve, status, version. A new subcommand adds its own block in main() and its
+// own Run* function.
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "server/app.h"
 #include "server/config.h"
+#include "server/status_command.h"
 
 namespace {
 
@@ -54,6 +56,58 @@ void AddServe(CLI::App& app, ServeFlags& f) {
               "Client addresses of the group's members (YAML: ft.peers)", "HOST:PORT,...");
 }
 
+struct StatusFlags {
+  std::vector<std::string> http;  // each may hold a comma-separated list
+  std::string config_path;
+  int timeout_ms = 2000;
+};
+
+void AddStatus(CLI::App& app, StatusFlags& f) {
+  CLI::App* status = app.add_subcommand(
+      "status", "Show role, epoch, standbys, channels and clients of a running pair; exit 0 "
+                "when an active instance answers, 1 otherwise");
+  status->add_option("--http", f.http,
+                     "Monitoring address of an instance; repeat or comma-separate for a pair "
+                     "(default: the config's http, else 127.0.0.1:8222)")
+      ->type_name("HOST:PORT");
+  status->add_option("-c,--config", f.config_path, "Take the monitoring address from this config")
+      ->type_name("FILE");
+  status->add_option("--timeout", f.timeout_ms, "Per-request timeout in milliseconds")
+      ->type_name("MS")
+      ->check(CLI::Range(1, 600000));
+}
+
+int RunStatus(const StatusFlags& f) {
+  tandem::server::StatusOptions options;
+  options.timeout_ms = f.timeout_ms;
+  options.http.clear();
+  for (const auto& item : f.http) {
+    size_t start = 0;
+    while (start <= item.size()) {
+      size_t comma = item.find(',', start);
+      if (comma == std::string::npos) comma = item.size();
+      if (comma > start) options.http.push_back(item.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  if (options.http.empty() && !f.config_path.empty()) {
+    auto config = tandem::server::LoadConfig(f.config_path);
+    if (!config.ok()) {
+      std::fprintf(stderr, "tandem: %s\n", config.status().message().c_str());
+      return kExitUsage;
+    }
+    if (config->http.host.empty()) {
+      std::fprintf(stderr, "tandem: %s has no http address; pass --http HOST:PORT\n",
+                   f.config_path.c_str());
+      return kExitUsage;
+    }
+    options.http.push_back(
+        tandem::server::FormatHostPort(config->http.host, config->http.port));
+  }
+  if (options.http.empty()) options.http.push_back("127.0.0.1:8222");
+  return tandem::server::RunStatus(options, stdout);
+}
+
 int RunServe(const ServeFlags& f) {
   auto config = tandem::server::LoadConfig(f.config_path, f.overrides);
   if (!config.ok()) {
@@ -75,6 +129,8 @@ int main(int argc, char** argv) {
 
   ServeFlags serve;
   AddServe(app, serve);
+  StatusFlags status;
+  AddStatus(app, status);
   CLI::App* version = app.add_subcommand("version", "Print the version and exit");
 
   try {
@@ -94,5 +150,6 @@ int main(int argc, char** argv) {
     std::printf("tandem %s\n", TANDEM_VERSION);
     return 0;
   }
+  if (app.got_subcommand("status")) return RunStatus(status);
   return RunServe(serve);
 }
