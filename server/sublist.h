@@ -45,6 +45,8 @@ class Subscriber {
   virtual void Deliver(Subscription& sub, const InboundMsg& msg) = 0;
   // False when the subscriber asked not to receive its own publishes (CONNECT echo:false).
   virtual bool echo() const = 0;
+  // The router removed `sub` after its UNSUB max was reached: drop it from the sid table.
+  virtual void Forget(const Subscription& sub) = 0;
 };
 
 struct Subscription {
