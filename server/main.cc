@@ -77,6 +77,18 @@ int main(int argc, char** argv) {
   AddServe(app, serve);
   CLI::App* version = app.add_subcommand("version", "Print the version and exit");
 
+  // CLI11 reports an unknown command as a missing one; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      known = known || sub->check_name(argv[1]);
+    }
+    if (!known) {
+      std::fprintf(stderr, "tandem: unknown command \"%s\" (see tandem --help)\n", argv[1]);
+      return kExitUsage;
+    }
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -10,7 +10,13 @@
 // SUB <subj> [queue] <sid>, UNSUB <sid> [max], PING, PONG. Op names match case-insensitively;
 // arguments are separated by runs of spaces or tabs; a line ends in "\r\n" or a bare "\n".
 // Limits: a control line longer than max_control_line and a payload larger than max_payload
-// are errors (PROTOCOL.md A.1). After an error the parser stays failed until Reset().
+// are errors (PROTOCOL.md A.1). The control line length counted is that of the op's arguments:
+// from the first byte after the op name and its blanks up to the line end, without the "\r\n"
+// or "\n" (the measure nats-server applies). For HPUB the payload limit applies to the total
+// size. After an error the parser stays failed until Reset(); a handler that returns false
+// also leaves it failed (kStopped).
+//
+// Ownership: the parser borrows the handler, which must outlive it.
 //
 // Thread safety: none; one parser per connection, loop thread only.
 #pragma once
@@ -24,12 +30,12 @@ namespace tandem::server {
 
 enum class ParseError {
   kNone,
-  kUnknownOp,          // -ERR 'Unknown Protocol Operation'
-  kMaxControlLine,     // -ERR 'maximum control line exceeded'
-  kMaxPayload,         // -ERR 'Maximum Payload Violation'
-  kBadArgs,            // wrong argument count, bad size or sid: protocol violation
-  kBadPayloadEnd,      // payload not followed by exactly "\r\n"
-  kStopped,            // a handler asked to stop (connection closing)
+  kUnknownOp,       // -ERR 'Unknown Protocol Operation'
+  kMaxControlLine,  // -ERR 'maximum control line exceeded'
+  kMaxPayload,      // -ERR 'Maximum Payload Violation'
+  kBadArgs,         // wrong argument count, bad size or sid: protocol violation
+  kBadPayloadEnd,   // payload not followed by exactly "\r\n"
+  kStopped,         // a handler asked to stop (connection closing)
 };
 
 // The -ERR text for an error (without quotes), or "" when none is sent.
@@ -39,7 +45,7 @@ struct PubArgs {
   std::string_view subject;
   std::string_view reply;    // empty when absent
   std::string_view headers;  // HPUB only: the header block, "NATS/1.0...\r\n\r\n"
-  std::string_view payload;
+  std::string_view payload;  // HPUB: the bytes after the header block
   bool has_headers = false;  // true for HPUB
 };
 
@@ -66,6 +72,7 @@ class Parser {
   Parser(ParserHandler* handler, ParserLimits limits);
   Parser(const Parser&) = delete;
   Parser& operator=(const Parser&) = delete;
+  ~Parser();
 
   // Consumes `len` bytes. Returns kNone when all were consumed, else the first error; the
   // offset of the failing byte is then error_offset() and a quoted snippet error_snippet().
@@ -74,23 +81,46 @@ class Parser {
 
   size_t error_offset() const { return error_offset_; }
   const std::string& error_snippet() const { return error_snippet_; }
+  // The state the parser failed in (or is in), e.g. "kPubArg", for log lines (STYLE §4.7).
+  const char* state_name() const;
   // Bytes currently buffered for a split op (for memory accounting and tests).
   size_t buffered() const { return scratch_.size(); }
 
  private:
-  // The implementation (parser.cc) owns the state enum and the rest of the members.
-  struct State;
+  // The implementation (parser.cc) owns the state enum, the op kinds and the helpers.
+  enum class State : uint8_t;
+  struct Span {  // an argument as an offset into the current control line
+    uint32_t off = 0;
+    uint32_t len = 0;
+  };
+
+  size_t ProcessLine(const char* data, size_t len, size_t i);
+  size_t DispatchLine(const char* line, size_t n, const char* data, size_t len, size_t nl);
+  size_t StartPayload(const char* line, size_t n, const char* data, size_t len, size_t nl);
+  bool DispatchPub(const char* line, const char* payload);
+  size_t EndOp(bool ok, const char* data, size_t len, size_t next);
+  void ResetOp();
+  ParseError Fail(ParseError e, const char* data, size_t len, size_t at);
+  ParseError FailLine(ParseError e, const char* line, size_t n, size_t at);
+
+  // Constant after construction.
   ParserHandler* const handler_;
   const ParserLimits limits_;
+
+  // Split-op buffer: the unconsumed control line and, for a split PUB/HPUB, the payload after
+  // it. Reserved at construction so ordinary ops never allocate.
   std::string scratch_;
   size_t error_offset_ = 0;
   std::string error_snippet_;
-  int state_ = 0;
-  // Free for parser.cc to extend; keep them plain values.
-  size_t arg_start_ = 0;
-  size_t payload_size_ = 0;
-  size_t header_size_ = 0;
-  int op_ = 0;
+  ParseError error_ = ParseError::kNone;
+  State state_;
+  bool has_headers_ = false;  // the op in flight is HPUB
+  // PUB/HPUB arguments of the op in flight (offsets into its control line).
+  Span subject_;
+  Span reply_;
+  size_t payload_size_ = 0;  // total bytes after the control line (HPUB: headers included)
+  size_t header_size_ = 0;   // HPUB header bytes
+  size_t line_len_ = 0;      // control line length in scratch_ while a payload is split
 };
 
 }  // namespace tandem::server
