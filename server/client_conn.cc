@@ -5,7 +5,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -102,6 +104,7 @@ void ClientConn::Start(std::string_view info_prefix) {
   peer_ = PeerAddress(&handle_, &peer_ip_);
   uv_tcp_nodelay(&handle_, 1);
   const uint64_t now = uv_now(handle_.loop);
+  start_ms_ = now;
   last_in_ms_ = now;
   next_ping_ms_ = now + host_->options().ping_interval_ms;
   AppendInfo(info_prefix, cid_, peer_ip_, &out_);
@@ -283,6 +286,8 @@ bool ClientConn::OnPub(const PubArgs& pub) {
   // (it can only reach subscriptions with the same wildcard tokens).
   if (pedantic_ && !IsValidLiteralSubject(pub.subject)) SendErr("Invalid Publish Subject");
   if (verbose_) SendOk();
+  ++in_msgs_;
+  in_bytes_ += pub.headers.size() + pub.payload.size();
   Router& router = host_->router();
   const InboundMsg msg{pub.subject, pub.reply, pub.headers, pub.payload};
   bool delivered = router.Route(this, msg);
@@ -335,6 +340,26 @@ bool ClientConn::OnPong() {
   return true;
 }
 
+ConnSnapshot ClientConn::Snapshot(uint64_t now_ms) const {
+  ConnSnapshot s;
+  s.cid = cid_;
+  s.ip = peer_ip_;
+  size_t colon = peer_.rfind(':');
+  if (colon != std::string::npos) s.port = std::atoi(peer_.c_str() + colon + 1);
+  s.age_ms = now_ms - std::min(now_ms, start_ms_);
+  s.idle_ms = now_ms - std::min(now_ms, last_in_ms_);
+  s.pending_bytes = pending_bytes();
+  s.in_msgs = in_msgs_;
+  s.in_bytes = in_bytes_;
+  s.out_msgs = out_msgs_;
+  s.out_bytes = out_bytes_;
+  s.subscriptions = subs_.size();
+  s.name = name_;
+  s.lang = lang_;
+  s.version = version_;
+  return s;
+}
+
 // --- delivery --------------------------------------------------------------------------------
 
 void ClientConn::Deliver(Subscription& sub, const InboundMsg& msg) {
@@ -349,6 +374,8 @@ void ClientConn::Deliver(Subscription& sub, const InboundMsg& msg) {
     Close(CloseReason::kSlowConsumer);
     return;
   }
+  ++out_msgs_;
+  out_bytes_ += total;
   out_.reserve(out_.size() + line + total);
   if (hmsg) {
     out_.append("HMSG ", 5);

@@ -92,6 +92,8 @@ class ClientConn final : public Subscriber, private ParserHandler {
   const std::string& name() const { return name_; }
   // Bytes queued and not yet written.
   size_t pending_bytes() const { return out_.size() + (inflight_.size() - inflight_sent_); }
+  // What /connz shows of this connection; `now_ms` is uv_now.
+  ConnSnapshot Snapshot(uint64_t now_ms) const;
 
  private:
   static void AllocCb(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
@@ -153,8 +155,11 @@ class ClientConn final : public Subscriber, private ParserHandler {
 
   std::unordered_map<std::string, SubscriptionPtr, StringHash, std::equal_to<>> subs_;
 
+  uint64_t start_ms_ = 0;
   uint64_t last_in_ms_ = 0;
   uint64_t next_ping_ms_ = 0;
+  // Traffic of this connection, for /connz.
+  uint64_t in_msgs_ = 0, in_bytes_ = 0, out_msgs_ = 0, out_bytes_ = 0;
   uint64_t write_started_ms_ = 0;
   int pings_out_ = 0;
 };

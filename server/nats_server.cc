@@ -45,6 +45,8 @@ class NatsServer::Impl final : public ConnHost {
   void Shutdown(std::function<void()> done);
   InternalClient* CreateInternalClient(std::string_view name);
   CoreStats stats() const;
+  const std::string& server_id() const { return server_id_; }
+  std::vector<ConnSnapshot> Connections() const;
 
   // ConnHost
   Router& router() override { return router_; }
@@ -265,6 +267,17 @@ CoreStats NatsServer::Impl::stats() const {
   return s;
 }
 
+std::vector<ConnSnapshot> NatsServer::Impl::Connections() const {
+  assert(OnLoopThread());
+  std::vector<ConnSnapshot> out;
+  out.reserve(conns_.size());
+  const uint64_t now = uv_now(loop_);
+  for (const auto& [cid, conn] : conns_) {
+    if (!conn->closing()) out.push_back(conn->Snapshot(now));
+  }
+  return out;
+}
+
 // --- NatsServer ------------------------------------------------------------------------------
 
 NatsServer::NatsServer(uv_loop_t* loop, const CoreOptions& options)
@@ -281,5 +294,7 @@ InternalClient* NatsServer::CreateInternalClient(std::string_view name) {
 }
 CoreStats NatsServer::stats() const { return impl_->stats(); }
 const CoreOptions& NatsServer::options() const { return impl_->options(); }
+const std::string& NatsServer::server_id() const { return impl_->server_id(); }
+std::vector<ConnSnapshot> NatsServer::Connections() const { return impl_->Connections(); }
 
 }  // namespace tandem::server

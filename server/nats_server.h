@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server/core_options.h"
 #include "store/status.h"
@@ -56,6 +57,19 @@ class InternalClient {
   virtual ~InternalClient() = default;
 };
 
+// One open client connection as /connz shows it: a copy, taken on the loop thread.
+struct ConnSnapshot {
+  uint64_t cid = 0;
+  std::string ip;
+  int port = 0;
+  uint64_t age_ms = 0;   // since the accept
+  uint64_t idle_ms = 0;  // since the last bytes read
+  uint64_t pending_bytes = 0;
+  uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
+  uint64_t subscriptions = 0;
+  std::string name, lang, version;  // from CONNECT
+};
+
 // Counters for monitoring (varz) and metrics.
 struct CoreStats {
   uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
@@ -84,6 +98,9 @@ class NatsServer {
 
   CoreStats stats() const;
   const CoreOptions& options() const;
+  // Read-only views for monitoring (/varz, /connz). O(connections) for Connections().
+  const std::string& server_id() const;
+  std::vector<ConnSnapshot> Connections() const;
 
  private:
   class Impl;
