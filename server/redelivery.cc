@@ -147,6 +147,9 @@ void Delivery::RedeliverOne(StanSub* sub, uint64_t seq, std::string_view data, b
   PendingMsg& p = target->pending[seq];
   ++p.redeliveries;
   p.expiry_ms = now + static_cast<uint64_t>(target->rec.ack_wait_s) * 1000;
+  ++counters_.msgs;
+  ++counters_.redelivered;
+  counters_.bytes += data.size();
   nc_->Publish(target->rec.inbox, "", WithRedelivery(data, p.redeliveries));
   ArmAckTimer(target, p.expiry_ms);
 }

@@ -67,6 +67,10 @@ class StanServer {
   const ClientRegistry& clients() const { return clients_; }
   size_t subscription_count() const { return delivery_.count(); }
   const StanStats& stats() const { return stats_; }
+  // Deliveries and redeliveries so far (monitoring).
+  const Delivery::Counters& delivery_counters() const { return delivery_.counters(); }
+  // Monitoring: ops and latency of every group commit (see StoreWriter::SetCommitObserver).
+  void SetCommitObserver(StoreWriter::CommitObserver fn) { writer_.SetCommitObserver(std::move(fn)); }
   TimerQueue& TEST_timers() { return timers_; }
 
  private:

@@ -132,6 +132,8 @@ void Delivery::DeliverNew(StanSub* sub, uint64_t seq, std::string_view data) {
   p.expiry_ms = expiry;
   sub->new_pending.push_back(seq);
   MarkDirty(sub);
+  ++counters_.msgs;
+  counters_.bytes += data.size();
   nc_->Publish(sub->rec.inbox, "", data);
   ArmAckTimer(sub, expiry);
 }

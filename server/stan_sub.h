@@ -101,6 +101,12 @@ class Delivery {
   void Unindex(StanSub* sub);
   StanSub* Find(uint64_t id) const;
   StanSub* Find(uint64_t id, uint64_t gen) const;
+
+  // Messages handed to subscribers (first deliveries and redeliveries), for monitoring.
+  struct Counters {
+    uint64_t msgs = 0, bytes = 0, redelivered = 0;
+  };
+  const Counters& counters() const { return counters_; }
   size_t count() const { return subs_.size(); }
 
   // --- sending (stan_sub.cc) ---
@@ -163,6 +169,7 @@ class Delivery {
   std::unordered_map<uint64_t, StanSub*> subs_;
   std::vector<uint64_t> dirty_;
   uint64_t gen_ = 0;
+  Counters counters_;
 };
 
 }  // namespace tandem::server

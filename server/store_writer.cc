@@ -34,10 +34,15 @@ void StoreWriter::Flush() {
   }
   in_flight_ = true;
   std::weak_ptr<bool> alive = alive_;
+  const size_t ops = p.batch.size();
+  const uint64_t submitted_ns = uv_hrtime();
   store_->Submit(std::move(p.batch),
-                 [this, alive, conts = std::move(p.continuations)](
+                 [this, alive, ops, submitted_ns, conts = std::move(p.continuations)](
                      const Status& s, const store::BatchResult& r) mutable {
                    if (alive.expired()) return;
+                   if (s.ok() && commit_observer_) {
+                     commit_observer_(ops, static_cast<int64_t>(uv_hrtime() - submitted_ns));
+                   }
                    Done(s, r, std::move(conts));
                  });
 }

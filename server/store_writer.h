@@ -41,6 +41,10 @@ class StoreWriter {
   // (positions, pending sets) and register one continuation for many operations.
   void SetBeforeSubmit(std::function<void()> hook) { before_submit_ = std::move(hook); }
   void SetOnError(std::function<void(const Status&)> fn) { on_error_ = std::move(fn); }
+  // Monitoring: told after each successful commit how many ops the batch held and how long it
+  // took from Submit to its completion on the loop.
+  using CommitObserver = std::function<void(size_t ops, int64_t latency_ns)>;
+  void SetCommitObserver(CommitObserver fn) { commit_observer_ = std::move(fn); }
 
   // Submits now if nothing is in flight (also done automatically every loop pass).
   void Flush();
@@ -72,6 +76,7 @@ class StoreWriter {
   uint64_t committed_ = 0;
   std::function<void()> before_submit_;
   std::function<void(const Status&)> on_error_;
+  CommitObserver commit_observer_;
   std::vector<std::function<void()>> drained_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
