@@ -10,7 +10,11 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include "server/http_server.h"
 #include "server/logging.h"
+#include "server/metrics.h"
+#include "server/monitor.h"
+#include "server/monitor_adapter.h"
 #include "server/nats_server.h"
 
 namespace tandem::server {
@@ -48,6 +52,9 @@ App::App(Config config) : config_(std::move(config)) {}
 App::~App() = default;
 
 int App::Run() {
+  start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
   SetupLogging(config_.log_level);
   RaiseFdLimit();
   signal(SIGPIPE, SIG_IGN);  // a peer that went away is an EPIPE on the write, not a death
@@ -77,6 +84,8 @@ int App::Run() {
   }
   uv_run(&loop_, UV_RUN_DEFAULT);
   CloseLoop();  // before the pieces go: a handle one of them left open is closed while it lives
+  http_.reset();
+  monitor_.reset();
   nats_.reset();
   if (exit_status_ == 0) spdlog::info("stopped cleanly");
   return exit_status_;
@@ -86,10 +95,36 @@ Status App::Start() {
   spdlog::info("tandem {} starting: cluster id {}, store {}, sync {}", TANDEM_VERSION,
                config_.stan.cluster_id, config_.store.path,
                config_.store.sync == store::SyncMode::kFull ? "full" : "normal");
+  CreateMonitor();
   // Step 3 (store) goes here.
   Status s = StartCore();
   if (!s.ok()) return s;
-  // Steps 5 (streaming), 6 (ft) and 7 (http) go here.
+  // Steps 5 (streaming) and 6 (ft) go here.
+  return StartHttp();
+}
+
+void App::CreateMonitor() {
+  ProcessMonitorSource::Options o;
+  o.cluster_id = config_.stan.cluster_id;
+  o.version = TANDEM_VERSION;
+  o.name = !config_.ft.name.empty() ? config_.ft.name : config_.core.server_name;
+  o.group = config_.ft.group;
+  o.start_ns = start_ns_;
+  monitor_source_ = std::make_unique<ProcessMonitorSource>(o);
+  metrics_ = std::make_unique<MetricsRegistry>();
+  MonitorOptions mo;
+  mo.core = config_.core;
+  mo.stan = config_.stan;
+  monitor_ = std::make_unique<Monitor>(monitor_source_.get(), metrics_.get(), mo);
+}
+
+Status App::StartHttp() {
+  if (config_.http.host.empty()) return Status::OK();
+  http_ = std::make_unique<HttpServer>(&loop_);
+  monitor_->RegisterRoutes(http_.get());
+  Status s = http_->Listen(config_.http.host, config_.http.port);
+  if (!s.ok()) return Status::IOError("cannot start the monitoring server", s.ToString());
+  spdlog::info("monitoring on http://{}", FormatHostPort(config_.http.host, http_->port()));
   return Status::OK();
 }
 
@@ -102,6 +137,8 @@ Status App::StartCore() {
         FormatHostPort(config_.core.host, config_.core.port), s.ToString()));
   }
   spdlog::info("listening for clients on {}", FormatHostPort(config_.core.host, nats_->port()));
+  monitor_source_->SetNats(nats_.get());
+  monitor_source_->CountTakeover();
   return Status::OK();
 }
 
@@ -144,6 +181,8 @@ void App::BeginShutdown(int exit_status) {
   uv_timer_stop(&watchdog_timer_);
   uv_timer_start(&deadline_timer_, DeadlineCb,
                  std::chrono::milliseconds(kShutdownDeadline).count(), 0);
+  if (http_) http_->Shutdown([] { spdlog::debug("monitoring server closed"); });
+  if (monitor_source_) monitor_source_->SetNats(nullptr);
   if (!nats_) {
     AfterCoreClosed();
     return;

@@ -13,11 +13,13 @@
 //   4. core:      NatsServer(core options), Listen, log "listening for clients on HOST:PORT".
 //   5. streaming: [to come] Recover() from the store, StanServer on an InternalClient.
 //   6. ft:        [to come] the role machine; an active starts heartbeating to its standbys.
-//   7. http:      [to come] the monitoring server when config.http is set.
+//   7. http:      the monitoring server (server/monitor.h) when config.http is set. The
+//                 monitor's source and metrics exist from the start either way, so each piece
+//                 is reported to them (monitor_source_->Set*) as it comes up and goes away.
 //   8. systemd:   READY=1 and, when WatchdogSec= is set, a timer that pings the watchdog.
 //
 // Shutdown sequence (App::BeginShutdown, on the first SIGTERM/SIGINT or a fatal error):
-//   1. core: StopAccepting; http: [to come] stop.
+//   1. core: StopAccepting; http: Shutdown (its close runs alongside the next steps).
 //   2. streaming: [to come] finish the commit batch in flight, send what it acknowledges.
 //   3. core: NatsServer::Shutdown flushes every queued byte and closes every connection.
 //   4. store: [to come] Close (frees the FT lock); ft: [to come] tell the standbys.
@@ -41,7 +43,11 @@
 
 namespace tandem::server {
 
+class HttpServer;
+class MetricsRegistry;
+class Monitor;
 class NatsServer;
+class ProcessMonitorSource;
 
 class App {
  public:
@@ -61,6 +67,8 @@ class App {
 
   Status Start();
   Status StartCore();
+  void CreateMonitor();
+  Status StartHttp();
   void StartSystemd();
   void OnSignal(int signum);
   void BeginShutdown(int exit_status);
@@ -82,6 +90,13 @@ class App {
   uv_timer_t watchdog_timer_{};   // runs only under systemd with WatchdogSec=
   bool loop_ready_ = false;
   std::unique_ptr<NatsServer> nats_;
+  // Monitoring: the source and the registry outlive the HttpServer, which holds handlers that
+  // point into the Monitor.
+  int64_t start_ns_ = 0;
+  std::unique_ptr<ProcessMonitorSource> monitor_source_;
+  std::unique_ptr<MetricsRegistry> metrics_;
+  std::unique_ptr<Monitor> monitor_;
+  std::unique_ptr<HttpServer> http_;
   State state_ = State::kStarting;
   int exit_status_ = 0;
 };

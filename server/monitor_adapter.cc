@@ -1,0 +1,223 @@
+// monitor_adapter.cc: ProcessMonitorSource, snapshots of the live process for Monitor (see
+// monitor_adapter.h).
+#include "server/monitor_adapter.h"
+
+#include <chrono>
+
+#include "ft/role.h"
+#include "server/channel.h"
+#include "server/ft_node.h"
+#include "server/server_info.h"
+#include "server/stan_server.h"
+#include "server/stan_sub.h"
+#include "store/store.h"
+
+namespace tandem::server {
+
+namespace {
+
+int64_t WallNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+SubscriptionInfo SubInfo(const StanSub& sub, const std::string& channel) {
+  SubscriptionInfo s;
+  s.channel = channel;
+  s.client_id = sub.rec.client_id;
+  s.inbox = sub.rec.inbox;
+  s.ack_inbox = sub.rec.ack_inbox;
+  s.durable_name = sub.rec.durable_name;
+  s.queue_name = sub.rec.queue;
+  s.is_durable = sub.rec.is_durable;
+  s.is_offline = sub.rec.is_offline;
+  s.max_inflight = sub.rec.max_in_flight;
+  s.ack_wait_s = sub.rec.ack_wait_s;
+  s.last_sent = sub.rec.last_sent;
+  s.pending_count = sub.pending.size();
+  s.is_stalled = !sub.offline() && sub.stalled();
+  for (const auto& [seq, p] : sub.pending) s.redelivered += p.redeliveries;
+  return s;
+}
+
+ChannelInfo ChanInfo(Channel& ch, bool with_subs) {
+  ChannelInfo c;
+  c.name = ch.name();
+  c.msgs = ch.msgs();
+  c.bytes = ch.bytes();
+  c.first_seq = ch.first_seq();
+  c.last_seq = ch.last_seq();
+  c.subs_count = ch.subs().size();
+  if (with_subs) {
+    for (const auto& [id, sub] : ch.subs()) c.subs.push_back(SubInfo(*sub, ch.name()));
+  }
+  return c;
+}
+
+ServerState StateOf(ft::Role role, bool in_group) {
+  switch (role) {
+    case ft::Role::kActive:
+      return in_group ? ServerState::kFtActive : ServerState::kStandalone;
+    case ft::Role::kStandby:
+    case ft::Role::kActivating:
+      return ServerState::kFtStandby;
+    case ft::Role::kStopping:
+    case ft::Role::kStopped:
+      return ServerState::kShutdown;
+    case ft::Role::kFenced:
+      return ServerState::kFailed;
+  }
+  return ServerState::kFailed;
+}
+
+}  // namespace
+
+ProcessMonitorSource::ProcessMonitorSource(Options options)
+    : options_(std::move(options)), server_id_(MakeServerId()) {}
+
+bool ProcessMonitorSource::serving() const {
+  if (nats_ == nullptr) return false;
+  return ft_ == nullptr || ft_->role() == ft::Role::kActive;
+}
+
+IdentityInfo ProcessMonitorSource::identity() const {
+  IdentityInfo id;
+  id.cluster_id = options_.cluster_id;
+  id.server_id = server_id_;
+  id.server_name = options_.name;
+  id.version = options_.version;
+  id.start_ns = options_.start_ns;
+  return id;
+}
+
+RoleInfo ProcessMonitorSource::role() const {
+  RoleInfo r;
+  r.name = options_.name;
+  r.group = options_.group;
+  r.takeovers = takeovers_;
+  r.serving = serving();
+  if (ft_ != nullptr) {
+    r.role = ft::RoleName(ft_->role());
+    r.state = StateOf(ft_->role(), !options_.group.empty());
+    r.epoch = ft_->epoch();
+    for (const auto& p : ft_->peers()) {
+      r.peers.push_back({p.name, ft::RoleName(p.role), p.epoch, p.age_ms, p.alive});
+    }
+  } else {
+    r.role = r.serving ? "active" : "starting";
+    r.state = r.serving ? ServerState::kStandalone : ServerState::kShutdown;
+    if (store_ != nullptr) r.epoch = store_->epoch();
+  }
+  if (r.serving) {
+    Status health = store_ != nullptr ? store_->health() : Status::OK();
+    if (!health.ok()) {
+      r.health_detail = "store: " + health.ToString();
+    } else if (stan_ != nullptr && stan_->failed()) {
+      r.health_detail = "streaming layer stopped after a failed commit";
+    } else {
+      r.healthy = true;
+    }
+  } else if (ft_ != nullptr && ft_->role() == ft::Role::kStandby) {
+    r.healthy = true;  // waiting for the lock, hearing (or looking for) the active
+  } else {
+    r.health_detail = "not serving (role " + r.role + ")";
+  }
+  return r;
+}
+
+std::optional<CoreStats> ProcessMonitorSource::core_stats() const {
+  if (nats_ == nullptr) return std::nullopt;
+  return nats_->stats();
+}
+
+std::vector<ConnInfo> ProcessMonitorSource::connections() const {
+  std::vector<ConnInfo> out;
+  if (nats_ == nullptr) return out;
+  int64_t now = WallNowNs();
+  for (const ConnSnapshot& s : nats_->Connections()) {
+    ConnInfo c;
+    c.cid = s.cid;
+    c.ip = s.ip;
+    c.port = s.port;
+    c.start_ns = now - static_cast<int64_t>(s.age_ms) * 1000000;
+    c.last_activity_ns = now - static_cast<int64_t>(s.idle_ms) * 1000000;
+    c.pending_bytes = s.pending_bytes;
+    c.in_msgs = s.in_msgs;
+    c.in_bytes = s.in_bytes;
+    c.out_msgs = s.out_msgs;
+    c.out_bytes = s.out_bytes;
+    c.subscriptions = s.subscriptions;
+    c.name = s.name;
+    c.lang = s.lang;
+    c.version = s.version;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+StreamingStats ProcessMonitorSource::streaming_stats() const {
+  StreamingStats st;
+  if (stan_ == nullptr) return st;
+  st.in_msgs = stan_->stats().in_msgs;
+  st.in_bytes = stan_->stats().in_bytes;
+  st.out_msgs = stan_->delivery_counters().msgs;
+  st.out_bytes = stan_->delivery_counters().bytes;
+  st.redeliveries = stan_->delivery_counters().redelivered;
+  return st;
+}
+
+std::vector<ChannelInfo> ProcessMonitorSource::channels(bool with_subs) const {
+  std::vector<ChannelInfo> out;
+  if (stan_ == nullptr) return out;
+  for (const auto& [name, ch] : stan_->channels().all()) out.push_back(ChanInfo(*ch, with_subs));
+  return out;
+}
+
+std::optional<ChannelInfo> ProcessMonitorSource::channel(std::string_view name,
+                                                         bool with_subs) const {
+  if (stan_ == nullptr) return std::nullopt;
+  Channel* ch = stan_->channels().Lookup(name);
+  if (ch == nullptr) return std::nullopt;
+  return ChanInfo(*ch, with_subs);
+}
+
+std::vector<SubscriptionInfo> ProcessMonitorSource::SubsOfClient(
+    const std::string& client_id) const {
+  std::vector<SubscriptionInfo> out;
+  for (const auto& [name, ch] : stan_->channels().all()) {
+    for (const auto& [id, sub] : ch->subs()) {
+      if (!sub->offline() && sub->rec.client_id == client_id) {
+        out.push_back(SubInfo(*sub, ch->name()));
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<ClientInfo> ProcessMonitorSource::clients(bool with_subs) const {
+  std::vector<ClientInfo> out;
+  if (stan_ == nullptr) return out;
+  for (const auto& [id, c] : stan_->clients().all()) {
+    ClientInfo info{id, c->rec.hb_inbox, c->subs.size(), {}};
+    if (with_subs) info.subs = SubsOfClient(id);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::optional<ClientInfo> ProcessMonitorSource::client(std::string_view id,
+                                                       bool with_subs) const {
+  if (stan_ == nullptr) return std::nullopt;
+  StanClient* c = stan_->clients().Lookup(id);
+  if (c == nullptr) return std::nullopt;
+  ClientInfo info{c->rec.client_id, c->rec.hb_inbox, c->subs.size(), {}};
+  if (with_subs) info.subs = SubsOfClient(info.id);
+  return info;
+}
+
+uint64_t ProcessMonitorSource::subscription_count() const {
+  return stan_ == nullptr ? 0 : stan_->subscription_count();
+}
+
+}  // namespace tandem::server

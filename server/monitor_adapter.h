@@ -1,0 +1,76 @@
+// monitor_adapter.h: ProcessMonitorSource, the MonitorSource of a running tandem process. It
+// reads the live pieces (NatsServer, StanServer, FtNode, Store) that App hands it as they come
+// and go, and turns them into the snapshots Monitor renders.
+//
+// Role and state: with an FtNode, the role is the role machine's; the serverz state is
+// FT_ACTIVE / FT_STANDBY in an FT group and STANDALONE for an active without a group, FAILED
+// once fenced, SHUTDOWN while stopping. Without an FtNode the process is a plain active
+// (STANDALONE) once the core serves. Health: an active is healthy while it serves and neither
+// the store nor the streaming layer reports an error; a standby is healthy while it waits for
+// the lock; anything stopping or fenced is not.
+//
+// Ownership: borrows every piece; App clears a pointer (Set*(nullptr)) before destroying the
+// piece. Thread safety: loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "server/monitor_source.h"
+
+namespace tandem::store {
+class Store;
+}
+
+namespace tandem::server {
+
+class FtNode;
+class StanServer;
+
+class ProcessMonitorSource final : public MonitorSource {
+ public:
+  struct Options {
+    std::string cluster_id;
+    std::string version;
+    std::string name;   // ft.name or the core's server_name
+    std::string group;  // ft.group; empty when not in a group
+    int64_t start_ns = 0;
+  };
+
+  explicit ProcessMonitorSource(Options options);
+
+  void SetNats(const NatsServer* nats) { nats_ = nats; }
+  void SetStan(const StanServer* stan) { stan_ = stan; }
+  void SetFt(const FtNode* ft) { ft_ = ft; }
+  void SetStore(const store::Store* store) { store_ = store; }
+  // Called each time this process starts serving as the active.
+  void CountTakeover() { ++takeovers_; }
+
+  // MonitorSource
+  IdentityInfo identity() const override;
+  RoleInfo role() const override;
+  std::optional<CoreStats> core_stats() const override;
+  std::vector<ConnInfo> connections() const override;
+  StreamingStats streaming_stats() const override;
+  std::vector<ChannelInfo> channels(bool with_subs) const override;
+  std::optional<ChannelInfo> channel(std::string_view name, bool with_subs) const override;
+  std::vector<ClientInfo> clients(bool with_subs) const override;
+  std::optional<ClientInfo> client(std::string_view id, bool with_subs) const override;
+  uint64_t subscription_count() const override;
+
+ private:
+  bool serving() const;
+  std::vector<SubscriptionInfo> SubsOfClient(const std::string& client_id) const;
+
+  // Constant after construction.
+  const Options options_;
+  const std::string server_id_;  // this process's streaming server id (serverz)
+
+  const NatsServer* nats_ = nullptr;
+  const StanServer* stan_ = nullptr;
+  const FtNode* ft_ = nullptr;
+  const store::Store* store_ = nullptr;
+  uint64_t takeovers_ = 0;
+};
+
+}  // namespace tandem::server
