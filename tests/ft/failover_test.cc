@@ -519,6 +519,24 @@ TEST_CASE("failover: the active tracks its standbys: joined, lost, degraded, res
   CHECK(f.role() == Role::kActive);
 }
 
+TEST_CASE("failover: the old active coming back as a standby is announced as joined") {
+  FakeClock clock;
+  RecordingHost host;
+  Failover f(Opts("b", 2), &clock, &host);
+  f.Start();
+  f.OnLockResult(Busy());
+  f.OnHeartbeat(Hb("a", 1, Role::kActive, 1));
+  REQUIRE(f.peers().size() == 1);
+  f.OnActiveLost();
+  f.OnLockResult(Locked(2));
+  f.OnActivated(Status::OK());
+  CHECK(f.peers().empty());  // forgotten on activation
+  CHECK(f.live_standbys() == 0);
+  f.OnHeartbeat(Hb("a", 11, Role::kStandby, 2));
+  CHECK(f.live_standbys() == 1);
+  CHECK(f.peers()[0].role == Role::kStandby);
+}
+
 TEST_CASE("failover: tick period follows the heartbeat interval") {
   FakeClock clock;
   RecordingHost host;
