@@ -15,6 +15,7 @@
 #include "server/ft_node.h"
 #include "server/logging.h"
 #include "server/nats_server.h"
+#include "server/stan_server.h"
 #include "server/systemd_notify.h"
 
 namespace tandem::server {
@@ -106,6 +107,7 @@ int App::Run() {
   }
   uv_run(&loop_, UV_RUN_DEFAULT);
   CloseLoop();  // before the pieces go: a handle one of them left open is closed while it lives
+  stan_.reset();
   nats_.reset();
   ft_.reset();
   systemd_.reset();
@@ -160,7 +162,21 @@ void App::AfterRecover(Result<store::Recovered> recovered, std::function<void(St
     done(s);
     return;
   }
-  // Steps 7 (streaming) and 8 (http) go here.
+  stan_ = std::make_unique<StanServer>(&loop_, nats_->CreateInternalClient("stan"), store_.get(),
+                                       std::move(recovered).value(), config_.stan);
+  stan_->SetOnFatal([this](const Status& st) {
+    if (!(stop_requested_ && st.IsShutdownInProgress())) {
+      spdlog::error("streaming: commit failed: {}; no more acknowledgements", st.ToString());
+    }
+    if (ft_) ft_->OnStoreError(st);
+  });
+  s = stan_->Start();
+  if (!s.ok()) {
+    done(s);
+    return;
+  }
+  spdlog::info("streaming layer serving cluster {}", config_.stan.cluster_id);
+  // Step 8 (http) goes here.
   done(Status::OK());
 }
 
@@ -186,8 +202,10 @@ InternalClient* App::HeartbeatClient() {
 
 void App::StopServing(std::function<void(Status)> done) {
   if (nats_) nats_->StopAccepting();
-  // Streaming: stop after the batch in flight (Store::Close runs the completions of every batch
-  // still queued before it returns, so their PubAcks go out first).
+  // Streaming: Stop submits the batch being filled and takes no more requests; Store::Close
+  // then waits for every queued batch and runs their completions before it returns, so the
+  // PubAcks of everything committed are queued to the clients before the lock is freed.
+  if (stan_) stan_->Stop();
   Status s;
   if (store_) {
     s = store_->Close();
@@ -254,6 +272,7 @@ void App::BeginShutdown(int exit_status) {
 
 void App::AfterCoreClosed() {
   ft_client_ = nullptr;
+  if (stan_) stan_->Stop();
   if (store_) {
     Status s = store_->Close();
     if (!s.ok()) spdlog::error("closing the store: {}", s.ToString());

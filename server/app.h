@@ -16,7 +16,8 @@
 //   5. store: Recover() on the pool (the epoch was bumped by Open).
 //   6. core: NatsServer(core options; INFO connect_urls default to ft.peers), Listen, log
 //      "listening for clients on HOST:PORT".
-//   7. streaming: [to come] StanServer from the recovered state, Start() (redelivers pending).
+//   7. streaming: StanServer from the recovered state, Start() (redelivers pending); a failed
+//      commit is reported to FtNode, which fences (exit 3).
 //   8. http: [to come] the monitoring server when config.http is set.
 //   9. ft: heartbeats start; the role becomes active.
 //
@@ -53,6 +54,7 @@ namespace tandem::server {
 
 class InternalClient;
 class NatsServer;
+class StanServer;
 class SystemdNotifier;
 
 class App final : public FtNode::Delegate {
@@ -103,6 +105,7 @@ class App final : public FtNode::Delegate {
   std::unique_ptr<FtNode> ft_;
   std::unique_ptr<store::Store> store_;  // from the lock being won until StopServing
   std::unique_ptr<NatsServer> nats_;     // only while active: a standby never listens
+  std::unique_ptr<StanServer> stan_;     // only while active; borrows nats_ and store_
   InternalClient* ft_client_ = nullptr;  // owned by nats_
   State state_ = State::kStarting;
   int exit_status_ = 0;

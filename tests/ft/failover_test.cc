@@ -439,6 +439,25 @@ TEST_CASE("failover: a store error while stopping fences") {
   CHECK(host.exit_code == -1);
 }
 
+TEST_CASE("failover: a write after our own graceful stop closed the store is no fence") {
+  FakeClock clock;
+  RecordingHost host;
+  Failover f(Opts(), &clock, &host);
+  MakeActive(f, host, 6);
+  SUBCASE("while active it is") {
+    f.OnStoreError(Status::ShutdownInProgress("store is closed"));
+    CHECK(f.role() == Role::kFenced);
+  }
+  SUBCASE("while stopping it is not") {
+    f.RequestStop();
+    f.OnStoreError(Status::ShutdownInProgress("store is closed"));
+    CHECK(f.role() == Role::kStopping);
+    f.OnServingStopped(Status::OK());
+    CHECK(host.exit_code == 0);
+    CHECK_FALSE(host.fenced);
+  }
+}
+
 TEST_CASE("failover: stopping a standby exits at once") {
   FakeClock clock;
   RecordingHost host;

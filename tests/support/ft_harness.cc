@@ -122,7 +122,7 @@ stanSubscription* SubscribeStan(stanConnection* sc, const std::string& channel, 
   stanSubOptions_SetManualAckMode(o, true);
   stanSubOptions_DeliverAllAvailable(o);
   stanSubOptions_SetMaxInflight(o, 1024);
-  stanSubOptions_SetAckWait(o, 30000);
+  stanSubOptions_SetAckWait(o, 2000);  // short: a redelivery after a takeover comes soon
   stanSubscription* sub = nullptr;
   natsStatus s =
       queue ? stanConnection_QueueSubscribe(&sub, sc, channel.c_str(), queue, cb, closure, o)
