@@ -221,7 +221,10 @@ TEST_SUITE("parser") {
                            "CONNEXT {}\r\n", "MSG foo 1 1\r\nx\r\n", "INFO {}\r\n", "+OK\r\n"}) {
       CheckAllSplits(in, {}, ParseError::kUnknownOp);
     }
-    // Ops before the bad one are delivered.
+    // A NUL is not a blank, also on the fast path for "PUB ".
+  CheckAllSplits(std::string("PUB\0foo 1\r\nx\r\n", 14), {}, ParseError::kUnknownOp);
+  CheckAllSplits(std::string("pUb\0", 4), {}, ParseError::kUnknownOp);
+  // Ops before the bad one are delivered.
     CheckAllSplits("PING\r\nPONG\r\nXYZ\r\nPING\r\n", {"PING", "PONG"}, ParseError::kUnknownOp);
   }
 
