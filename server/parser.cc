@@ -29,6 +29,10 @@
 //                    (nats-server closes the connection without any -ERR for these)
 //   kBadPayloadEnd   the payload is not followed by exactly "\r\n" (nats-server reports it as
 //                    'Unknown Protocol Operation')
+//
+// Sections, in order: State; byte helpers (quoting, sizes, blank search); ParseErrorText;
+// construction, Reset and failure recording; Feed (the switch); control lines (ProcessLine,
+// DispatchLine); payloads (StartPayload, DispatchPub, EndOp); state_name.
 #include "server/parser.h"
 
 #include <string.h>
