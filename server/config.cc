@@ -1,0 +1,711 @@
+// config.cc: loads and validates the YAML configuration and the flag overrides (see config.h).
+//
+// The walk is explicit: one function per YAML section lists the keys it knows, converts each
+// scalar with a shared value parser and stores it in the option struct that owns it. Anything
+// else is an error naming the key path. Flags reuse the same value parsers and are labelled
+// "--flag (key.path)" in messages. Cross-key checks run last, after the flags.
+//
+// yaml-cpp reports problems with exceptions: they are caught in ParseConfig and nowhere else,
+// and never leave this file (STYLE §4.4).
+#include "server/config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "server/subject.h"
+
+namespace tandem::server {
+namespace {
+
+// ---- messages ----------------------------------------------------------------------------
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// A phrase about a value, without the key: `"abc" is not a number`.
+Status Phrase(std::string_view text, std::string_view what) {
+  return Status::InvalidArgument(fmt::format("{} {}", Quote(text), what));
+}
+
+// The final message: `config: <where>: <what>`.
+Status At(std::string_view where, std::string_view what) {
+  return Status::InvalidArgument(fmt::format("config: {}: {}", where, what));
+}
+Status At(std::string_view where, const Status& phrase) { return At(where, phrase.message()); }
+
+std::string Join(std::initializer_list<std::string_view> items) {
+  std::string out;
+  for (auto item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+// ---- value parsers (phrases) ---------------------------------------------------------------
+
+Result<uint64_t> ParseUint(std::string_view text) {
+  if (!text.empty() && text[0] == '-') return Phrase(text, "must not be negative");
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ptr != text.data() + text.size()) return Phrase(text, "is not a number");
+  if (ec == std::errc::result_out_of_range) return Phrase(text, "is too large");
+  return v;
+}
+
+Result<uint64_t> ParseCount(std::string_view text, uint64_t min, uint64_t max) {
+  auto v = ParseUint(text);
+  if (!v.ok()) return v.status();
+  if (*v < min) return Phrase(text, fmt::format("must be at least {}", min));
+  if (*v > max) return Phrase(text, fmt::format("must be at most {}", max));
+  return v;
+}
+
+Result<bool> ParseBool(std::string_view text) {
+  std::string t(text);
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (t == "true" || t == "yes" || t == "on") return true;
+  if (t == "false" || t == "no" || t == "off") return false;
+  return Phrase(text, "is not a boolean (true or false)");
+}
+
+// Durations in whole milliseconds for the options that keep milliseconds; > 0.
+Result<uint64_t> ParsePositiveMs(std::string_view text) {
+  auto ns = ParseDurationNs(text);
+  if (!ns.ok()) return ns.status();
+  if (*ns == 0) return Phrase(text, "must be greater than 0");
+  if (*ns < 1000000) return Phrase(text, "must be at least 1ms");
+  return static_cast<uint64_t>(*ns / 1000000);
+}
+
+bool IsTokenChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+}
+
+// Cluster ids and FT group names end up as one token of a subject: letters, digits, _ and -.
+Status CheckName(std::string_view text, bool allow_empty) {
+  if (text.empty()) {
+    return allow_empty ? Status::OK() : Phrase(text, "must not be empty");
+  }
+  if (!std::all_of(text.begin(), text.end(), IsTokenChar)) {
+    return Phrase(text, "may contain only letters, digits, '_' and '-'");
+  }
+  return Status::OK();
+}
+
+// A channel name or pattern, or a subject prefix, by the NATS subject rules (subject.h).
+Status CheckSubject(std::string_view text, bool wildcards) {
+  if (!IsValidSubject(text)) {
+    return Phrase(text, "is not a valid subject (non-empty tokens separated by '.', no "
+                        "whitespace, '>' only last)");
+  }
+  if (!wildcards && !IsValidLiteralSubject(text)) return Phrase(text, "must not contain wildcards");
+  return Status::OK();
+}
+
+Status CheckPrintable(std::string_view text) {
+  for (char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
+      return Phrase(text, "must not contain whitespace");
+    }
+  }
+  return Status::OK();
+}
+
+// A peer or advertised URL: HOST:PORT with a real host and a port in 1..65535.
+Result<std::string> ParsePeer(std::string_view text) {
+  auto hp = ParseHostPort(text);
+  if (!hp.ok()) return hp.status();
+  if (hp->port == 0) return Phrase(text, "needs a port in 1..65535");
+  return FormatHostPort(hp->host, hp->port);
+}
+
+std::vector<std::string_view> SplitComma(std::string_view text) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.push_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
+// ---- setters shared by YAML keys and flags -------------------------------------------------
+
+Status SetListen(Config& c, std::string_view text) {
+  auto hp = ParseHostPort(text);
+  if (!hp.ok()) return hp.status();
+  c.core.host = hp->host;
+  c.core.port = hp->port;
+  return Status::OK();
+}
+
+Status SetHttp(Config& c, std::string_view text) {
+  if (text.empty()) {
+    c.http = HttpOptions{};
+    return Status::OK();
+  }
+  auto hp = ParseHostPort(text);
+  if (!hp.ok()) return hp.status();
+  c.http.host = hp->host;
+  c.http.port = hp->port;
+  return Status::OK();
+}
+
+Status SetClusterId(Config& c, std::string_view text) {
+  Status s = CheckName(text, /*allow_empty=*/false);
+  if (!s.ok()) return s;
+  c.stan.cluster_id = std::string(text);
+  return Status::OK();
+}
+
+Status SetLogLevel(Config& c, std::string_view text) {
+  auto level = ParseLogLevel(text);
+  if (!level.ok()) return level.status();
+  c.log_level = *level;
+  return Status::OK();
+}
+
+Status SetStoreDir(Config& c, std::string_view text) {
+  if (text.empty()) return Phrase(text, "must not be empty");
+  c.store_dir = std::string(text);
+  return Status::OK();
+}
+
+Status SetSync(Config& c, std::string_view text) {
+  if (text == "full") {
+    c.store.sync = store::SyncMode::kFull;
+  } else if (text == "normal") {
+    c.store.sync = store::SyncMode::kNormal;
+  } else {
+    return Phrase(text, "is not a sync mode (full or normal)");
+  }
+  return Status::OK();
+}
+
+Status SetFtGroup(Config& c, std::string_view text) {
+  Status s = CheckName(text, /*allow_empty=*/true);
+  if (!s.ok()) return s;
+  c.ft.group = std::string(text);
+  return Status::OK();
+}
+
+Status SetFtName(Config& c, std::string_view text) {
+  Status s = CheckPrintable(text);
+  if (!s.ok()) return s;
+  c.ft.name = std::string(text);
+  return Status::OK();
+}
+
+// ---- the YAML walk -------------------------------------------------------------------------
+
+std::string KeyPath(std::string_view parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : fmt::format("{}.{}", parent, key);
+}
+
+const char* KindName(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Null: return "nothing";
+    default: return "a value";
+  }
+}
+
+// The text of a scalar node. `what` names the expected value for the error ("a number").
+Result<std::string> ScalarOf(const YAML::Node& n, std::string_view path, std::string_view what) {
+  if (n.IsScalar()) return n.Scalar();
+  return At(path, fmt::format("expected {}, got {}", what, KindName(n)));
+}
+
+// A string key: null reads as the empty string.
+Result<std::string> StringOf(const YAML::Node& n, std::string_view path) {
+  if (n.IsNull()) return std::string();
+  return ScalarOf(n, path, "a string");
+}
+
+// Iterates a map, rejecting duplicate keys and keys not in `allowed`; calls f(key, value, path).
+template <typename F>
+Status ForEachKey(const YAML::Node& map, std::string_view path,
+                  std::initializer_list<std::string_view> allowed, F&& f) {
+  if (map.IsNull()) return Status::OK();
+  if (!map.IsMap()) {
+    return At(path.empty() ? "(top level)" : path, fmt::format("expected a map, got {}", KindName(map)));
+  }
+  std::set<std::string> seen;
+  for (const auto& kv : map) {
+    if (!kv.first.IsScalar()) return At(path.empty() ? "(top level)" : path, "keys must be plain names");
+    const std::string& key = kv.first.Scalar();
+    std::string kp = KeyPath(path, key);
+    if (!seen.insert(key).second) return At(kp, "duplicate key");
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return At(kp, fmt::format("unknown key (known: {})", Join(allowed)));
+    }
+    Status s = f(key, kv.second, kp);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+// Reads a scalar and runs a setter on it; wraps the setter's phrase with the key path.
+template <typename Set>
+Status Apply(const YAML::Node& n, std::string_view path, std::string_view what, Set&& set) {
+  auto text = ScalarOf(n, path, what);
+  if (!text.ok()) return text.status();
+  Status s = set(*text);
+  return s.ok() ? s : At(path, s);
+}
+
+template <typename T, typename Parse>
+Status ApplyTo(const YAML::Node& n, std::string_view path, std::string_view what, Parse&& parse,
+               T& out) {
+  return Apply(n, path, what, [&](const std::string& text) -> Status {
+    auto v = parse(text);
+    if (!v.ok()) return v.status();
+    out = static_cast<T>(*v);
+    return Status::OK();
+  });
+}
+
+// A list of HOST:PORT: a YAML sequence, or one comma-separated string.
+Status ApplyPeers(const YAML::Node& n, std::string_view path, std::vector<std::string>& out) {
+  std::vector<std::string> items;
+  if (n.IsSequence()) {
+    for (size_t i = 0; i < n.size(); ++i) {
+      auto text = ScalarOf(n[i], fmt::format("{}[{}]", path, i), "HOST:PORT");
+      if (!text.ok()) return text.status();
+      items.push_back(*text);
+    }
+  } else if (!n.IsNull()) {
+    auto text = ScalarOf(n, path, "a list of HOST:PORT");
+    if (!text.ok()) return text.status();
+    for (auto item : SplitComma(*text)) items.emplace_back(item);
+  }
+  out.clear();
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto peer = ParsePeer(items[i]);
+    if (!peer.ok()) return At(n.IsSequence() ? fmt::format("{}[{}]", path, i) : std::string(path), peer.status());
+    out.push_back(*peer);
+  }
+  return Status::OK();
+}
+
+auto Count(uint64_t min, uint64_t max) {
+  return [min, max](std::string_view t) { return ParseCount(t, min, max); };
+}
+constexpr uint64_t kIntMax = INT_MAX;
+constexpr uint64_t kU64Max = UINT64_MAX;
+
+Status LoadStore(const YAML::Node& map, std::string_view path, Config& c) {
+  return ForEachKey(map, path, {"dir", "sync"}, [&](const std::string& k, const YAML::Node& v,
+                                                    const std::string& kp) -> Status {
+    if (k == "dir") return Apply(v, kp, "a directory", [&](auto& t) { return SetStoreDir(c, t); });
+    return Apply(v, kp, "full or normal", [&](auto& t) { return SetSync(c, t); });
+  });
+}
+
+Status LoadNats(const YAML::Node& map, std::string_view path, CoreOptions& o) {
+  return ForEachKey(
+      map, path,
+      {"max_payload", "max_control_line", "max_connections", "max_pending", "ping_interval",
+       "max_pings_out", "write_deadline", "server_name", "connect_urls"},
+      [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
+        auto positive_size = [](std::string_view t) -> Result<uint64_t> {
+          auto s = ParseSize(t);
+          if (s.ok() && *s == 0) return Phrase(t, "must be greater than 0");
+          return s;
+        };
+        if (k == "max_payload") return ApplyTo(v, kp, "a size", positive_size, o.max_payload);
+        if (k == "max_control_line") return ApplyTo(v, kp, "a size", positive_size, o.max_control_line);
+        if (k == "max_pending") return ApplyTo(v, kp, "a size", positive_size, o.max_pending_bytes);
+        if (k == "max_connections") return ApplyTo(v, kp, "a number", Count(1, kIntMax), o.max_connections);
+        if (k == "max_pings_out") return ApplyTo(v, kp, "a number", Count(1, kIntMax), o.max_pings_out);
+        if (k == "ping_interval") return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.ping_interval_ms);
+        if (k == "write_deadline") return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.write_deadline_ms);
+        if (k == "connect_urls") return ApplyPeers(v, kp, o.connect_urls);
+        auto name = StringOf(v, kp);
+        if (!name.ok()) return name.status();
+        Status s = CheckPrintable(*name);
+        if (!s.ok()) return At(kp, s);
+        o.server_name = *name;
+        return Status::OK();
+      });
+}
+
+Status LoadStreaming(const YAML::Node& map, std::string_view path, StanOptions& o) {
+  return ForEachKey(
+      map, path, {"discover_prefix", "hb_interval", "hb_timeout", "hb_fail_count", "replace_durable"},
+      [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
+        if (k == "hb_interval") return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.hb_interval_ms);
+        if (k == "hb_timeout") return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.hb_timeout_ms);
+        if (k == "hb_fail_count") return ApplyTo(v, kp, "a number", Count(1, kIntMax), o.hb_fail_count);
+        if (k == "replace_durable") return ApplyTo(v, kp, "a boolean", ParseBool, o.replace_durable);
+        return Apply(v, kp, "a subject", [&](const std::string& t) -> Status {
+          Status s = CheckSubject(t, /*wildcards=*/false);
+          if (s.ok()) o.discover_prefix = t;
+          return s;
+        });
+      });
+}
+
+auto Duration() {
+  return [](std::string_view t) { return ParseDurationNs(t); };
+}
+
+template <typename T>
+Status ApplyOptional(const YAML::Node& v, std::string_view kp, std::string_view what,
+                     Result<T> (*parse)(std::string_view), std::optional<T>& out) {
+  T value{};
+  Status s = ApplyTo(v, kp, what, parse, value);
+  if (s.ok()) out = value;
+  return s;
+}
+
+Result<uint64_t> ParseAnyCount(std::string_view t) { return ParseCount(t, 0, kU64Max); }
+
+Status LoadChannel(const YAML::Node& map, std::string_view path, LimitsEntry& e) {
+  return ForEachKey(
+      map, path, {"max_msgs", "max_bytes", "max_age", "max_subs", "max_inactivity"},
+      [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
+        if (k == "max_msgs") return ApplyOptional<uint64_t>(v, kp, "a number", ParseAnyCount, e.max_msgs);
+        if (k == "max_bytes") return ApplyOptional<uint64_t>(v, kp, "a size", ParseSize, e.max_bytes);
+        if (k == "max_subs") return ApplyOptional<uint64_t>(v, kp, "a number", ParseAnyCount, e.max_subs);
+        if (k == "max_age") return ApplyOptional<int64_t>(v, kp, "a duration", ParseDurationNs, e.max_age_ns);
+        return ApplyOptional<int64_t>(v, kp, "a duration", ParseDurationNs, e.max_inactivity_ns);
+      });
+}
+
+Status LoadChannels(const YAML::Node& map, std::string_view path, StanLimits& l) {
+  if (map.IsNull()) return Status::OK();
+  if (!map.IsMap()) return At(path, fmt::format("expected a map of channel names, got {}", KindName(map)));
+  for (const auto& kv : map) {
+    if (!kv.first.IsScalar()) return At(path, "channel names must be plain strings");
+    const std::string& name = kv.first.Scalar();
+    std::string kp = fmt::format("{}.{}", path, Quote(name));
+    Status s = CheckSubject(name, /*wildcards=*/true);
+    if (!s.ok()) return At(kp, s);
+    if (l.channels.count(name)) return At(kp, "duplicate channel");
+    LimitsEntry entry;
+    s = LoadChannel(kv.second, kp, entry);
+    if (!s.ok()) return s;
+    l.channels.emplace(name, entry);
+  }
+  return Status::OK();
+}
+
+Status LoadLimits(const YAML::Node& map, std::string_view path, StanLimits& l) {
+  return ForEachKey(
+      map, path,
+      {"max_channels", "max_msgs", "max_bytes", "max_age", "max_subs", "max_inactivity", "channels"},
+      [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
+        if (k == "max_channels") return ApplyTo(v, kp, "a number", ParseAnyCount, l.max_channels);
+        if (k == "max_msgs") return ApplyTo(v, kp, "a number", ParseAnyCount, l.max_msgs);
+        if (k == "max_bytes") return ApplyTo(v, kp, "a size", ParseSize, l.max_bytes);
+        if (k == "max_subs") return ApplyTo(v, kp, "a number", ParseAnyCount, l.max_subs);
+        if (k == "max_age") return ApplyTo(v, kp, "a duration", Duration(), l.max_age_ns);
+        if (k == "max_inactivity") return ApplyTo(v, kp, "a duration", Duration(), l.max_inactivity_ns);
+        l.channels.clear();
+        return LoadChannels(v, kp, l);
+      });
+}
+
+Status LoadFt(const YAML::Node& map, std::string_view path, Config& c) {
+  return ForEachKey(
+      map, path, {"group", "name", "peers", "heartbeat", "missed"},
+      [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
+        if (k == "peers") return ApplyPeers(v, kp, c.ft.peers);
+        if (k == "heartbeat") return ApplyTo(v, kp, "a duration", ParsePositiveMs, c.ft.heartbeat_ms);
+        if (k == "missed") return ApplyTo(v, kp, "a number", Count(1, kIntMax), c.ft.missed);
+        auto text = StringOf(v, kp);
+        if (!text.ok()) return text.status();
+        Status s = k == "group" ? SetFtGroup(c, *text) : SetFtName(c, *text);
+        return s.ok() ? s : At(kp, s);
+      });
+}
+
+Status LoadTop(const YAML::Node& root, Config& c) {
+  return ForEachKey(
+      root, "",
+      {"listen", "http", "cluster_id", "log_level", "store", "nats", "streaming", "limits", "ft"},
+      [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
+        if (k == "store") return LoadStore(v, kp, c);
+        if (k == "nats") return LoadNats(v, kp, c.core);
+        if (k == "streaming") return LoadStreaming(v, kp, c.stan);
+        if (k == "limits") return LoadLimits(v, kp, c.stan.limits);
+        if (k == "ft") return LoadFt(v, kp, c);
+        if (k == "http") {
+          auto text = StringOf(v, kp);
+          if (!text.ok()) return text.status();
+          Status s = SetHttp(c, *text);
+          return s.ok() ? s : At(kp, s);
+        }
+        if (k == "listen") return Apply(v, kp, "HOST:PORT", [&](auto& t) { return SetListen(c, t); });
+        if (k == "cluster_id") return Apply(v, kp, "a name", [&](auto& t) { return SetClusterId(c, t); });
+        return Apply(v, kp, "a log level", [&](auto& t) { return SetLogLevel(c, t); });
+      });
+}
+
+// ---- flags and cross-key checks ------------------------------------------------------------
+
+template <typename Set>
+Status ApplyFlag(const std::optional<std::string>& value, std::string_view flag,
+                 std::string_view key, Set&& set) {
+  if (!value) return Status::OK();
+  Status s = set(*value);
+  return s.ok() ? s : At(fmt::format("{} ({})", flag, key), s);
+}
+
+Status ApplyOverrides(const ConfigOverrides& o, Config& c) {
+  Status s;
+  s = ApplyFlag(o.listen, "--listen", "listen", [&](auto& t) { return SetListen(c, t); });
+  if (!s.ok()) return s;
+  s = ApplyFlag(o.http, "--http", "http", [&](auto& t) { return SetHttp(c, t); });
+  if (!s.ok()) return s;
+  s = ApplyFlag(o.store_dir, "--store", "store.dir", [&](auto& t) { return SetStoreDir(c, t); });
+  if (!s.ok()) return s;
+  s = ApplyFlag(o.cluster_id, "--cluster-id", "cluster_id", [&](auto& t) { return SetClusterId(c, t); });
+  if (!s.ok()) return s;
+  s = ApplyFlag(o.log_level, "--log-level", "log_level", [&](auto& t) { return SetLogLevel(c, t); });
+  if (!s.ok()) return s;
+  s = ApplyFlag(o.sync, "--sync", "store.sync", [&](auto& t) { return SetSync(c, t); });
+  if (!s.ok()) return s;
+  s = ApplyFlag(o.ft_group, "--ft-group", "ft.group", [&](auto& t) { return SetFtGroup(c, t); });
+  if (!s.ok()) return s;
+  s = ApplyFlag(o.ft_name, "--ft-name", "ft.name", [&](auto& t) { return SetFtName(c, t); });
+  if (!s.ok()) return s;
+  return ApplyFlag(o.ft_peers, "--ft-peers", "ft.peers", [&](const std::string& t) -> Status {
+    std::vector<std::string> peers;
+    for (auto item : SplitComma(t)) {
+      auto peer = ParsePeer(item);
+      if (!peer.ok()) return peer.status();
+      peers.push_back(*peer);
+    }
+    c.ft.peers = std::move(peers);
+    return Status::OK();
+  });
+}
+
+Status Finish(Config& c) {
+  if (c.core.max_payload > c.core.max_pending_bytes) {
+    return At("nats.max_payload",
+              fmt::format("{} must not exceed nats.max_pending ({})", c.core.max_payload,
+                          c.core.max_pending_bytes));
+  }
+  c.store.path = (std::filesystem::path(c.store_dir) / "store.db").string();
+  // A member of an FT group with no peers listens for the active on its own client port: the
+  // port every member of a same-host pair binds once active.
+  if (!c.ft.group.empty() && c.ft.peers.empty()) {
+    if (c.core.port == 0) return At("ft.peers", "must be set when ft.group is set and listen has port 0");
+    std::string host = c.core.host == "0.0.0.0" ? "127.0.0.1" : c.core.host == "::" ? "::1" : c.core.host;
+    c.ft.peers.push_back(FormatHostPort(host, c.core.port));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+// ---- public --------------------------------------------------------------------------------
+
+Result<Config> ParseConfig(std::string_view yaml, const ConfigOverrides& overrides) {
+  Config c;
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml));
+    Status s = LoadTop(root, c);
+    if (!s.ok()) return s;
+  } catch (const YAML::Exception& e) {
+    if (!e.mark.is_null()) {
+      return At(fmt::format("line {}, column {}", e.mark.line + 1, e.mark.column + 1), e.msg);
+    }
+    return At("yaml", e.msg);
+  } catch (const std::exception& e) {
+    return At("yaml", e.what());
+  }
+  Status s = ApplyOverrides(overrides, c);
+  if (!s.ok()) return s;
+  s = Finish(c);
+  if (!s.ok()) return s;
+  return c;
+}
+
+Result<Config> LoadConfig(const std::string& path, const ConfigOverrides& overrides) {
+  if (path.empty()) return ParseConfig("", overrides);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return At(path, "is a directory, not a config file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return At(path, fmt::format("cannot read: {}", std::strerror(errno)));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return At(path, "read error");
+  auto config = ParseConfig(text.str(), overrides);
+  if (config.ok()) return config;
+  // Name the file in front of the key: "config: FILE: key: message".
+  std::string msg = config.status().message();
+  constexpr std::string_view kPrefix = "config: ";
+  if (msg.rfind(kPrefix, 0) == 0) msg = msg.substr(kPrefix.size());
+  return At(path, msg);
+}
+
+Result<uint64_t> ParseSize(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (!text.empty() && text[0] == '-') return Phrase(text, "must not be negative");
+  if (i == 0) return Phrase(text, "is not a size (like 1000, 64KB, 64KiB, 1MiB)");
+  auto n = ParseUint(text.substr(0, i));
+  if (!n.ok()) return Phrase(text, "is too large");
+  std::string unit(text.substr(i));
+  if (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
+  struct Unit { const char* name; uint64_t mult; };
+  static constexpr Unit kUnits[] = {
+      {"", 1}, {"b", 1},
+      {"k", 1000ULL}, {"kb", 1000ULL}, {"ki", 1ULL << 10}, {"kib", 1ULL << 10},
+      {"m", 1000000ULL}, {"mb", 1000000ULL}, {"mi", 1ULL << 20}, {"mib", 1ULL << 20},
+      {"g", 1000000000ULL}, {"gb", 1000000000ULL}, {"gi", 1ULL << 30}, {"gib", 1ULL << 30},
+      {"t", 1000000000000ULL}, {"tb", 1000000000000ULL}, {"ti", 1ULL << 40}, {"tib", 1ULL << 40},
+  };
+  for (const auto& u : kUnits) {
+    if (unit == u.name) {
+      if (*n > UINT64_MAX / u.mult) return Phrase(text, "is too large");
+      return *n * u.mult;
+    }
+  }
+  return Phrase(text, "is not a size (like 1000, 64KB, 64KiB, 1MiB)");
+}
+
+Result<int64_t> ParseDurationNs(std::string_view text) {
+  constexpr std::string_view kHint = "is not a duration (like 0, 500ms, 30s, 5m, 24h, 1h30m)";
+  if (text == "0") return int64_t{0};
+  if (!text.empty() && text[0] == '-') return Phrase(text, "must not be negative");
+  if (text.empty()) return Phrase(text, kHint);
+  struct Unit { std::string_view name; int64_t ns; };
+  static constexpr Unit kUnits[] = {
+      {"ns", 1}, {"us", 1000}, {"\xC2\xB5s", 1000}, {"ms", 1000000},
+      {"s", 1000000000LL}, {"m", 60 * 1000000000LL}, {"h", 3600 * 1000000000LL},
+  };
+  __int128 total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    std::string_view whole = text.substr(start, i - start);
+    std::string_view frac;
+    if (i < text.size() && text[i] == '.') {
+      size_t fs = ++i;
+      while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+      frac = text.substr(fs, i - fs);
+    }
+    if (whole.empty() && frac.empty()) return Phrase(text, kHint);
+    size_t us = i;
+    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) && text[i] != '.') ++i;
+    std::string_view unit = text.substr(us, i - us);
+    if (unit.empty()) return Phrase(text, "is not a duration (missing unit, like 30s)");
+    const Unit* u = nullptr;
+    for (const auto& cand : kUnits) {
+      if (cand.name == unit) u = &cand;
+    }
+    if (!u) return Phrase(text, kHint);
+    if (whole.size() > 12) return Phrase(text, "is too large");
+    __int128 w = 0;
+    for (char c : whole) w = w * 10 + (c - '0');
+    total += w * u->ns;
+    __int128 scale = u->ns;
+    for (char c : frac) {
+      scale /= 10;
+      if (scale == 0) break;
+      total += (c - '0') * scale;
+    }
+    if (total > INT64_MAX) return Phrase(text, "is too large");
+  }
+  return static_cast<int64_t>(total);
+}
+
+Result<HostPort> ParseHostPort(std::string_view text) {
+  constexpr std::string_view kHint = "is not HOST:PORT";
+  HostPort hp;
+  std::string_view port;
+  if (!text.empty() && text[0] == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return Phrase(text, kHint);
+    }
+    hp.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+    if (hp.host.empty()) return Phrase(text, kHint);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return Phrase(text, kHint);
+    std::string_view host = text.substr(0, colon);
+    if (host.find(':') != std::string_view::npos) return Phrase(text, "is not HOST:PORT (write an IPv6 host as [::1]:4222)");
+    hp.host = host.empty() ? "0.0.0.0" : std::string(host);
+    port = text.substr(colon + 1);
+  }
+  for (char c : hp.host) {
+    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
+      return Phrase(text, kHint);
+    }
+  }
+  uint64_t p = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (port.empty() || ptr != port.data() + port.size() || ec != std::errc()) {
+    return Phrase(text, "is not HOST:PORT (the port is not a number)");
+  }
+  if (p > 65535) return Phrase(text, "has a port outside 1..65535");
+  hp.port = static_cast<int>(p);
+  return hp;
+}
+
+Result<LogLevel> ParseLogLevel(std::string_view text) {
+  static constexpr LogLevel kAll[] = {LogLevel::kTrace, LogLevel::kDebug, LogLevel::kInfo,
+                                      LogLevel::kWarn, LogLevel::kError};
+  for (LogLevel l : kAll) {
+    if (text == LogLevelName(l)) return l;
+  }
+  return Phrase(text, "is not a log level (trace, debug, info, warn, error)");
+}
+
+const char* LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kTrace: return "trace";
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+std::string FormatHostPort(std::string_view host, int port) {
+  if (host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+}  // namespace tandem::server

@@ -1,0 +1,82 @@
+// config.h: the whole configuration of a tandem process, and how it is loaded.
+//
+// A Config aggregates the option structs that each part of the process reads (CoreOptions for the
+// NATS core, StanOptions for the streaming layer, StoreOptions, FtOptions, HttpOptions) plus the
+// log level. LoadConfig() builds one from, in increasing precedence: the defaults of those
+// structs, an optional YAML file, and the command-line flags (ConfigOverrides). Every value is
+// validated; the first problem is returned as InvalidArgument with a one-line message that names
+// the key path and the value, e.g. `limits.max_msgs: "abc" is not a number`.
+//
+// config.cc is the only file that includes yaml-cpp; no exception leaves it.
+//
+// Ownership: plain values. Thread safety: pure functions, callable from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ft/ft_options.h"
+#include "server/core_options.h"
+#include "server/http_options.h"
+#include "server/stan_options.h"
+#include "store/status.h"
+#include "store/store.h"
+
+namespace tandem::server {
+
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
+
+struct Config {
+  CoreOptions core;        // YAML: listen, nats.*
+  StanOptions stan;        // YAML: cluster_id, streaming.*, limits.*
+  store::StoreOptions store;  // YAML: store.* (path is <store.dir>/store.db)
+  std::string store_dir = "./tandem-data";
+  ft::FtOptions ft;        // YAML: ft.*
+  HttpOptions http;        // YAML: http (off unless set)
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// Command-line flags of `tandem serve`. Each field is set only when its flag was given, holds
+// the flag's raw text, and is validated like the YAML key it overrides.
+struct ConfigOverrides {
+  std::optional<std::string> listen;      // --listen HOST:PORT     -> listen
+  std::optional<std::string> http;        // --http HOST:PORT       -> http
+  std::optional<std::string> store_dir;   // --store DIR            -> store.dir
+  std::optional<std::string> cluster_id;  // --cluster-id ID        -> cluster_id
+  std::optional<std::string> log_level;   // --log-level LEVEL      -> log_level
+  std::optional<std::string> sync;        // --sync full|normal     -> store.sync
+  std::optional<std::string> ft_group;    // --ft-group NAME        -> ft.group
+  std::optional<std::string> ft_name;     // --ft-name NAME         -> ft.name
+  std::optional<std::string> ft_peers;    // --ft-peers H:P,H:P,... -> ft.peers
+};
+
+// Loads `path` (empty: no file, defaults only), applies `overrides`, validates. A missing or
+// unreadable file, malformed YAML, an unknown key, a value of the wrong type or out of range
+// all give InvalidArgument with a one-line message naming the key (or flag) and the value.
+Result<Config> LoadConfig(const std::string& path, const ConfigOverrides& overrides = {});
+
+// The same from YAML text already in memory (tests, and LoadConfig itself).
+Result<Config> ParseConfig(std::string_view yaml, const ConfigOverrides& overrides = {});
+
+// Value syntaxes shared with other parts of the process. Each returns InvalidArgument whose
+// message is a phrase about `text` (no key path), e.g. `"5x" is not a duration`.
+
+// Sizes: 1000, 64KB (10^3), 64KiB (2^10), MB/MiB, GB/GiB, TB/TiB; a bare number is bytes.
+Result<uint64_t> ParseSize(std::string_view text);
+// Durations: 0, 500ms, 30s, 5m, 24h, 1h30m, 1.5s (units ns, us, ms, s, m, h). Never negative.
+Result<int64_t> ParseDurationNs(std::string_view text);
+// "HOST:PORT", "[IPv6]:PORT" or ":PORT" (host 0.0.0.0). Port 0..65535.
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+Result<HostPort> ParseHostPort(std::string_view text);
+Result<LogLevel> ParseLogLevel(std::string_view text);
+const char* LogLevelName(LogLevel level);
+
+// Formats "HOST:PORT", bracketing an IPv6 host.
+std::string FormatHostPort(std::string_view host, int port);
+
+}  // namespace tandem::server

@@ -1,0 +1,110 @@
+// main.cc: the tandem command line. Parses the subcommand and its flags (CLI11), loads the
+// configuration and runs the process (App). Exit status: 0 after a clean stop or a command
+// that succeeded, 1 when the server could not start or failed, 2 for a bad command line or a
+// bad configuration (one line on stderr naming the flag or key and the value).
+//
+// Subcommands: serve, version. A new subcommand (status, say) adds its own block in main() and
+// its own Run* function.
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "server/app.h"
+#include "server/config.h"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+struct ServeFlags {
+  std::string config_path;
+  tandem::server::ConfigOverrides overrides;
+};
+
+// Adds a string flag whose value lands in `out` only when it is given.
+void AddOverride(CLI::App* cmd, const std::string& name, std::optional<std::string>& out,
+                 const std::string& help, const std::string& type) {
+  cmd->add_option_function<std::string>(
+         name, [&out](const std::string& v) { out = v; }, help)
+      ->type_name(type);
+}
+
+void AddServe(CLI::App& app, ServeFlags& f) {
+  CLI::App* serve = app.add_subcommand("serve", "Run the broker (defaults: listen 0.0.0.0:4222, "
+                                                "cluster id test-cluster, store ./tandem-data)");
+  serve->add_option("-c,--config", f.config_path, "YAML configuration file; flags override it")
+      ->type_name("FILE");
+  auto& o = f.overrides;
+  AddOverride(serve, "--listen", o.listen, "Client address (YAML: listen)", "HOST:PORT");
+  AddOverride(serve, "--http", o.http, "Monitoring HTTP address, off unless set (YAML: http)",
+              "HOST:PORT");
+  AddOverride(serve, "--store", o.store_dir, "Store directory, holds store.db (YAML: store.dir)",
+              "DIR");
+  AddOverride(serve, "--cluster-id", o.cluster_id, "Streaming cluster id (YAML: cluster_id)", "ID");
+  AddOverride(serve, "--log-level", o.log_level,
+              "trace, debug, info, warn or error (YAML: log_level)", "LEVEL");
+  AddOverride(serve, "--sync", o.sync, "Store sync mode: full or normal (YAML: store.sync)",
+              "MODE");
+  AddOverride(serve, "--ft-group", o.ft_group, "Fault-tolerance group name (YAML: ft.group)",
+              "NAME");
+  AddOverride(serve, "--ft-name", o.ft_name, "This instance's name in the group (YAML: ft.name)",
+              "NAME");
+  AddOverride(serve, "--ft-peers", o.ft_peers,
+              "Client addresses of the group's members (YAML: ft.peers)", "HOST:PORT,...");
+}
+
+int RunServe(const ServeFlags& f) {
+  auto config = tandem::server::LoadConfig(f.config_path, f.overrides);
+  if (!config.ok()) {
+    std::fprintf(stderr, "tandem: %s\n", config.status().message().c_str());
+    return kExitUsage;
+  }
+  tandem::server::App app(std::move(config).value());
+  return app.Run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("tandem: a NATS and NATS Streaming broker with an active/standby pair over one "
+               "SQLite store",
+               "tandem");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", TANDEM_VERSION);
+
+  ServeFlags serve;
+  AddServe(app, serve);
+  CLI::App* version = app.add_subcommand("version", "Print the version and exit");
+
+  // CLI11 reports an unknown command as a missing one; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      known = known || sub->check_name(argv[1]);
+    }
+    if (!known) {
+      std::fprintf(stderr, "tandem: unknown command \"%s\" (see tandem --help)\n", argv[1]);
+      return kExitUsage;
+    }
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "tandem: %s (see tandem --help)\n", e.what());
+    return kExitUsage;
+  }
+
+  if (version->parsed()) {
+    std::printf("tandem %s\n", TANDEM_VERSION);
+    return 0;
+  }
+  return RunServe(serve);
+}

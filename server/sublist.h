@@ -1,0 +1,133 @@
+// sublist.h: subject routing for the NATS core: a trie of subscriptions keyed by subject token,
+// with a bounded match cache.
+//
+// Each level of the trie maps a literal token to a node and keeps two separate children for the
+// wildcards `*` (one token) and `>` (one or more trailing tokens). A node holds the plain
+// subscriptions and the queue subscriptions (grouped by queue name) whose subject ends there.
+// Match(subject) walks the trie for a literal subject and returns every plain subscription plus,
+// per queue name, every member (groups of the same name found at different nodes are merged);
+// the caller picks one member per group.
+//
+// Results are cached per subject (at most cache_max entries, 0 disables the cache). Every Insert
+// and Remove increments a generation counter (nats-server's genid) and a cached result is used
+// only while its generation is current, so invalidation costs nothing at mutation time. When the
+// cache is full, stale entries are swept first, then arbitrary ones.
+//
+// Ownership: subscriptions are shared (std::shared_ptr) between the Sublist, the cached results
+// and the owner's sid table, because a result being delivered must stay valid when a handler
+// unsubscribes or a connection closes in the middle of the fan-out. A removed subscription is
+// marked `closed` so that an in-flight delivery skips it. Returned results are immutable.
+//
+// Thread safety: none, by design. The Sublist is used only on the loop thread, so it has no lock
+// (nats-server needs one because its clients run on many goroutines).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace tandem::server {
+
+struct Subscription;
+struct InboundMsg;
+
+// Whoever receives the messages of a subscription: a network ClientConn or an InternalClient.
+class Subscriber {
+ public:
+  virtual ~Subscriber() = default;
+  // Delivers one message on `sub` (REQUIRES: sub.owner == this). Views are valid only during
+  // the call.
+  virtual void Deliver(Subscription& sub, const InboundMsg& msg) = 0;
+  // False when the subscriber asked not to receive its own publishes (CONNECT echo:false).
+  virtual bool echo() const = 0;
+  // The router removed `sub` after its UNSUB max was reached: drop it from the sid table.
+  virtual void Forget(const Subscription& sub) = 0;
+};
+
+struct Subscription {
+  Subscription(Subscriber* owner, std::string subject, std::string queue, std::string sid)
+      : owner(owner), subject(std::move(subject)), queue(std::move(queue)), sid(std::move(sid)) {}
+
+  // Constant after construction. `owner` is borrowed: it outlives its subscriptions in the
+  // Sublist (owners remove them before they die); it may be null in tests.
+  Subscriber* const owner;
+  const std::string subject;
+  const std::string queue;  // empty: not a queue subscription
+  const std::string sid;
+
+  uint64_t delivered = 0;
+  uint64_t max = 0;      // 0: unlimited; else removed after `max` deliveries (UNSUB <sid> <max>)
+  bool closed = false;   // removed: in-flight deliveries skip it
+  // InternalClient subscriptions only: the handler lives here so that it stays alive while it
+  // runs even if it unsubscribes itself.
+  std::function<void(const InboundMsg&)> handler;
+};
+
+using SubscriptionPtr = std::shared_ptr<Subscription>;
+
+struct SublistResult {
+  std::vector<SubscriptionPtr> psubs;
+  std::vector<std::vector<SubscriptionPtr>> qsubs;  // one vector per distinct queue name
+  bool empty() const { return psubs.empty() && qsubs.empty(); }
+};
+
+class Sublist {
+ public:
+  static constexpr size_t kDefaultCacheMax = 1024;
+
+  explicit Sublist(size_t cache_max = kDefaultCacheMax);
+  ~Sublist();
+  Sublist(const Sublist&) = delete;
+  Sublist& operator=(const Sublist&) = delete;
+
+  // Adds `sub` under sub->subject. Returns false (and adds nothing) when the subject is not a
+  // valid subscription subject (empty token, `>` not last). Validation of the characters is the
+  // caller's job (subject.h).
+  bool Insert(SubscriptionPtr sub);
+  // Removes `sub` (matched by identity) and marks it closed. Returns false if it was not present.
+  bool Remove(const SubscriptionPtr& sub);
+  // All subscriptions matching the literal subject. Never null; valid as long as the caller
+  // holds it, whatever happens to the Sublist meanwhile.
+  std::shared_ptr<const SublistResult> Match(std::string_view subject);
+
+  size_t count() const { return count_; }
+  uint64_t genid() const { return genid_; }
+  size_t cache_size() const { return cache_.size(); }
+  uint64_t cache_hits() const { return cache_hits_; }
+  uint64_t matches() const { return matches_; }
+
+ private:
+  struct Level;
+  struct Node;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  struct CacheEntry {
+    std::shared_ptr<const SublistResult> result;
+    uint64_t genid;
+  };
+
+  std::shared_ptr<const SublistResult> MatchUncached(std::string_view subject) const;
+  void AddToCache(std::string_view subject, std::shared_ptr<const SublistResult> result);
+
+  const size_t cache_max_;
+  std::unique_ptr<Level> root_;
+  size_t count_ = 0;
+  uint64_t genid_ = 0;
+  uint64_t cache_hits_ = 0;
+  uint64_t matches_ = 0;
+  std::unordered_map<std::string, CacheEntry, StringHash, std::equal_to<>> cache_;
+};
+
+// Splits a subject on '.' into `out` (cleared first). Empty tokens are kept.
+void TokenizeSubject(std::string_view subject, std::vector<std::string_view>* out);
+
+}  // namespace tandem::server
