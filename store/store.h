@@ -133,13 +133,16 @@ class WriteBatch {
   // max_bytes) are enforced after the append within the same transaction, always keeping the
   // newest message.
   void AppendMsg(int64_t channel_id, uint64_t seq, int64_t timestamp_ns, std::string data);
-  // Removes messages older than `before_ns` (max_age), always keeping the newest one.
+  // Removes the messages whose timestamp is < `before_ns` (max_age). Like the reference server,
+  // this may remove the newest one too and leave the channel empty (first_seq = last_seq + 1).
   void ExpireMsgs(int64_t channel_id, int64_t before_ns);
   void PutClient(const ClientRecord& client);
   void DeleteClient(const std::string& client_id);
   void PutSub(const SubRecord& sub);  // insert or replace, without its pending set
   void DeleteSub(uint64_t sub_id);    // with its pending set
   void UpdateLastSent(uint64_t sub_id, uint64_t last_sent);
+  // Call AddPending once per (sub, seq) while it is pending: an AddPending and a RemovePending
+  // of the same pair that meet in one group commit cancel out and write nothing.
   void AddPending(uint64_t sub_id, uint64_t seq);
   void RemovePending(uint64_t sub_id, uint64_t seq);
 
@@ -185,16 +188,24 @@ class Store {
   virtual Result<Recovered> Recover() = 0;
 
   // Queues a batch for the next group commit; `done` runs on the loop thread afterwards.
+  // Completions of Submit, ReadMsgs and FindSeqByTime run in the order of the calls. A batch
+  // that names an unknown channel, creates an existing one or appends a seq not above the
+  // channel's last_seq is a caller bug: it fails its whole group with InvalidArgument, which
+  // is sticky like any other failed commit. After Close(), `done` runs at once with
+  // ShutdownInProgress.
   virtual void Submit(WriteBatch batch, CommitDone done) = 0;
 
-  // Reads up to `max_count` messages of a channel with seq >= from_seq, in order.
+  // Reads up to `max_count` messages of a channel with seq >= from_seq, in order. Sees every
+  // batch whose completion ran before the call. NotFound for an unknown channel.
   virtual void ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count,
                         ReadDone done) = 0;
-  // The first seq whose timestamp is >= ts_ns, or last_seq + 1 when there is none.
+  // The first seq whose timestamp is >= ts_ns, or last_seq + 1 when there is none (also for an
+  // empty channel). NotFound for an unknown channel.
   virtual void FindSeqByTime(int64_t channel_id, int64_t ts_ns, SeqDone done) = 0;
 
   // Waits for queued batches to commit, stops the store thread, closes the file and so frees
-  // the lock. Completions of batches still queued run before Close returns.
+  // the lock. Completions of batches still queued run before Close returns. Call it on the
+  // loop thread, then let the loop run once more: it frees the store's uv_async_t handle.
   virtual Status Close() = 0;
 
   virtual uint64_t epoch() const = 0;

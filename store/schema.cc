@@ -1,0 +1,144 @@
+// schema.cc: the DDL of the store, its version row and the forward migrations.
+//
+// Schema, version 1. Integers are SQLite's signed 64-bit; sequences and ids stay below 2^63.
+//
+//   meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID
+//     schema_version  INTEGER  version of this schema (kSchemaVersion); a newer one is refused
+//     ft_epoch        INTEGER  fencing epoch; +1 in the BEGIN EXCLUSIVE transaction of every
+//                              Open(); every write transaction checks it is still its own
+//     max_sub_id      INTEGER  highest subscription id ever stored (ids are never reused)
+//     max_channel_id  INTEGER  highest channel id ever stored
+//     cluster_id, pub_prefix, sub_requests, unsub_requests, close_requests,
+//     sub_close_requests, ping_requests, discover   TEXT  the server's identity and subjects
+//                              (absent on a fresh store)
+//
+//   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, first_seq, last_seq, msgs, bytes,
+//            last_timestamp, max_msgs, max_bytes, max_age)
+//     The counters describe the stored messages and are updated in the same transaction as
+//     the messages, once per channel per transaction, so recovery reads them instead of
+//     scanning messages. Invariants: messages of the channel are exactly the seqs in
+//     [first_seq, last_seq] that were not removed (removal only ever moves first_seq up);
+//     empty <=> msgs = 0 <=> first_seq = last_seq + 1; bytes = sum(length(data)).
+//
+//   messages(channel_id, seq, timestamp, data BLOB, PRIMARY KEY(channel_id, seq)) WITHOUT ROWID
+//     data is the serialized MsgProto; timestamps do not decrease with seq.
+//
+//   clients(id TEXT PRIMARY KEY, hb_inbox, conn_id, protocol, ping_interval, ping_max_out)
+//     WITHOUT ROWID
+//
+//   subscriptions(id INTEGER PRIMARY KEY, channel_id, client_id, queue, inbox, ack_inbox,
+//                 durable_name, max_in_flight, ack_wait, last_sent, is_durable, is_offline)
+//     index subscriptions_by_channel(channel_id), for deleting a channel.
+//
+//   pending(sub_id, seq, PRIMARY KEY(sub_id, seq)) WITHOUT ROWID
+//     messages sent to a subscription and not yet acknowledged.
+//
+// Migrations: kMigrations[v] takes a database from version v to v + 1 (kMigrations[0] creates
+// everything in an empty file). They run in order inside Open()'s exclusive transaction, then
+// schema_version is set; a failure rolls all of them back. Never edit a released migration:
+// append a new one and bump kSchemaVersion.
+#include "store/schema.h"
+
+#include <cstdint>
+#include <iterator>
+#include <string>
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include "store/sqlite_error.h"
+
+namespace tandem::store {
+namespace {
+
+const char* const kMigrations[] = {
+    // 0 -> 1: the initial schema.
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "INSERT INTO meta(key, value) VALUES('ft_epoch', 0), ('max_sub_id', 0),"
+    " ('max_channel_id', 0);"
+    "CREATE TABLE channels("
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+    " msgs INTEGER NOT NULL, bytes INTEGER NOT NULL, last_timestamp INTEGER NOT NULL,"
+    " max_msgs INTEGER NOT NULL, max_bytes INTEGER NOT NULL, max_age INTEGER NOT NULL);"
+    "CREATE TABLE messages("
+    " channel_id INTEGER NOT NULL, seq INTEGER NOT NULL, timestamp INTEGER NOT NULL,"
+    " data BLOB NOT NULL, PRIMARY KEY(channel_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE clients("
+    " id TEXT PRIMARY KEY, hb_inbox TEXT NOT NULL, conn_id TEXT NOT NULL,"
+    " protocol INTEGER NOT NULL, ping_interval INTEGER NOT NULL,"
+    " ping_max_out INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE subscriptions("
+    " id INTEGER PRIMARY KEY, channel_id INTEGER NOT NULL, client_id TEXT NOT NULL,"
+    " queue TEXT NOT NULL, inbox TEXT NOT NULL, ack_inbox TEXT NOT NULL,"
+    " durable_name TEXT NOT NULL, max_in_flight INTEGER NOT NULL, ack_wait INTEGER NOT NULL,"
+    " last_sent INTEGER NOT NULL, is_durable INTEGER NOT NULL, is_offline INTEGER NOT NULL);"
+    "CREATE INDEX subscriptions_by_channel ON subscriptions(channel_id);"
+    "CREATE TABLE pending("
+    " sub_id INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(sub_id, seq)) WITHOUT ROWID;",
+};
+static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
+
+// Runs a query returning one integer. Schema introspection lives here with the DDL.
+Result<int64_t> QueryInt(sqlite3* db, const char* sql, const std::string& what) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db, rc, what);
+  rc = sqlite3_step(stmt);
+  int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    Status s = SqliteStatus(db, rc, what);
+    sqlite3_finalize(stmt);
+    return s;
+  }
+  sqlite3_finalize(stmt);
+  return v;
+}
+
+Result<int> FoundVersion(sqlite3* db, const std::string& path) {
+  Result<int64_t> has_meta = QueryInt(
+      db, "SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='meta'",
+      path + ": read schema");
+  if (!has_meta.ok()) return has_meta.status();
+  if (*has_meta == 0) {
+    Result<int64_t> tables = QueryInt(
+        db, "SELECT count(*) FROM sqlite_schema WHERE type='table'", path + ": read schema");
+    if (!tables.ok()) return tables.status();
+    if (*tables != 0) {
+      return Status::Corruption(path, "not a tandem store: it has tables but no meta table");
+    }
+    return 0;
+  }
+  Result<int64_t> version = QueryInt(
+      db, "SELECT value FROM meta WHERE key='schema_version'", path + ": read schema version");
+  if (!version.ok()) return version.status();
+  if (*version < 1) return Status::Corruption(path, "the meta table has no schema_version");
+  if (*version > kSchemaVersion) {
+    return Status::Corruption(
+        path, fmt::format("schema version {} is newer than this binary supports ({})", *version,
+                          kSchemaVersion));
+  }
+  return static_cast<int>(*version);
+}
+
+}  // namespace
+
+Result<int> MigrateSchema(sqlite3* db, const std::string& path) {
+  Result<int> found = FoundVersion(db, path);
+  if (!found.ok()) return found.status();
+  for (int v = *found; v < kSchemaVersion; ++v) {
+    int rc = sqlite3_exec(db, kMigrations[v], nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      return SqliteStatus(db, rc, fmt::format("{}: migrate schema {} -> {}", path, v, v + 1));
+    }
+  }
+  if (*found != kSchemaVersion) {
+    std::string sql = fmt::format(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', {})", kSchemaVersion);
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return SqliteStatus(db, rc, path + ": write schema version");
+  }
+  return found;
+}
+
+}  // namespace tandem::store

@@ -1,0 +1,39 @@
+// schema.h: the store's schema version and its forward migrations; the schema itself is
+// documented at the top of schema.cc.
+//
+// SqliteStore::Open calls MigrateSchema() inside its BEGIN EXCLUSIVE transaction, before it
+// prepares any statement. Ownership: none. Thread safety: the connection's owner only.
+#pragma once
+
+#include <string>
+
+#include "store/status.h"
+
+typedef struct sqlite3 sqlite3;
+
+namespace tandem::store {
+
+// The version this binary writes. Bump it with every migration added to schema.cc.
+inline constexpr int kSchemaVersion = 1;
+
+// Keys of the meta table.
+inline constexpr char kMetaSchemaVersion[] = "schema_version";
+inline constexpr char kMetaEpoch[] = "ft_epoch";
+inline constexpr char kMetaClusterId[] = "cluster_id";
+inline constexpr char kMetaPubPrefix[] = "pub_prefix";
+inline constexpr char kMetaSubRequests[] = "sub_requests";
+inline constexpr char kMetaUnsubRequests[] = "unsub_requests";
+inline constexpr char kMetaCloseRequests[] = "close_requests";
+inline constexpr char kMetaSubCloseRequests[] = "sub_close_requests";
+inline constexpr char kMetaPingRequests[] = "ping_requests";
+inline constexpr char kMetaDiscover[] = "discover";
+inline constexpr char kMetaMaxSubId[] = "max_sub_id";
+inline constexpr char kMetaMaxChannelId[] = "max_channel_id";
+
+// Creates the schema in an empty database or migrates an older one to kSchemaVersion, and
+// returns the version found (0 for an empty database). Corruption, naming `path`, when the file
+// holds tables but no meta table (not a tandem store) or a schema newer than this binary.
+// REQUIRES: inside a write transaction.
+Result<int> MigrateSchema(sqlite3* db, const std::string& path);
+
+}  // namespace tandem::store

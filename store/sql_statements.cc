@@ -1,0 +1,140 @@
+// sql_statements.cc: the SQL text of every statement, and their preparation (see
+// sql_statements.h). Parameters are numbered (?1, ?2, ...) so binding code can name them.
+#include "store/sql_statements.h"
+
+#include <iterator>
+#include <string>
+
+#include <sqlite3.h>
+
+#include "store/sqlite_error.h"
+
+namespace tandem::store {
+namespace {
+
+struct StmtDef {
+  Stmt id;
+  const char* name;
+  const char* sql;
+};
+
+constexpr StmtDef kStmts[] = {
+    {Stmt::kPragmaLockingExclusive, "PragmaLockingExclusive", "PRAGMA locking_mode=EXCLUSIVE"},
+    {Stmt::kPragmaLockingNormal, "PragmaLockingNormal", "PRAGMA locking_mode=NORMAL"},
+    {Stmt::kPragmaJournalWal, "PragmaJournalWal", "PRAGMA journal_mode=WAL"},
+    {Stmt::kPragmaSyncFull, "PragmaSyncFull", "PRAGMA synchronous=FULL"},
+    {Stmt::kPragmaSyncNormal, "PragmaSyncNormal", "PRAGMA synchronous=NORMAL"},
+    {Stmt::kBeginImmediate, "BeginImmediate", "BEGIN IMMEDIATE"},
+    {Stmt::kBeginExclusive, "BeginExclusive", "BEGIN EXCLUSIVE"},
+    {Stmt::kCommit, "Commit", "COMMIT"},
+    {Stmt::kRollback, "Rollback", "ROLLBACK"},
+
+    {Stmt::kGetMeta, "GetMeta", "SELECT value FROM meta WHERE key=?1"},
+    {Stmt::kPutMeta, "PutMeta", "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)"},
+    {Stmt::kBumpEpoch, "BumpEpoch",
+     "UPDATE meta SET value=value+1 WHERE key='ft_epoch' RETURNING value"},
+    {Stmt::kLoadMeta, "LoadMeta", "SELECT key, value FROM meta"},
+
+    {Stmt::kInsertChannel, "InsertChannel",
+     "INSERT INTO channels(id, name, first_seq, last_seq, msgs, bytes, last_timestamp, "
+     "max_msgs, max_bytes, max_age) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+    {Stmt::kUpdateChannelCounters, "UpdateChannelCounters",
+     "UPDATE channels SET first_seq=?2, last_seq=?3, msgs=?4, bytes=?5, last_timestamp=?6 "
+     "WHERE id=?1"},
+    {Stmt::kDeleteChannel, "DeleteChannel", "DELETE FROM channels WHERE id=?1"},
+    {Stmt::kDeleteChannelMsgs, "DeleteChannelMsgs", "DELETE FROM messages WHERE channel_id=?1"},
+    {Stmt::kDeleteChannelPending, "DeleteChannelPending",
+     "DELETE FROM pending WHERE sub_id IN (SELECT id FROM subscriptions WHERE channel_id=?1)"},
+    {Stmt::kDeleteChannelSubs, "DeleteChannelSubs",
+     "DELETE FROM subscriptions WHERE channel_id=?1"},
+    {Stmt::kLoadChannels, "LoadChannels",
+     "SELECT id, name, first_seq, last_seq, msgs, bytes, last_timestamp, max_msgs, max_bytes, "
+     "max_age FROM channels ORDER BY id"},
+
+    {Stmt::kInsertMsg, "InsertMsg",
+     "INSERT INTO messages(channel_id, seq, timestamp, data) VALUES(?1, ?2, ?3, ?4)"},
+    {Stmt::kScanOldest, "ScanOldest",
+     "SELECT seq, timestamp, length(data) FROM messages WHERE channel_id=?1 AND seq>=?2 "
+     "ORDER BY seq"},
+    {Stmt::kDeleteMsgsBefore, "DeleteMsgsBefore",
+     "DELETE FROM messages WHERE channel_id=?1 AND seq<?2"},
+    {Stmt::kReadMsgs, "ReadMsgs",
+     "SELECT seq, timestamp, data FROM messages WHERE channel_id=?1 AND seq>=?2 ORDER BY seq "
+     "LIMIT ?3"},
+    {Stmt::kProbeSeq, "ProbeSeq",
+     "SELECT seq, timestamp FROM messages WHERE channel_id=?1 AND seq>=?2 ORDER BY seq LIMIT 1"},
+
+    {Stmt::kPutClient, "PutClient",
+     "INSERT OR REPLACE INTO clients(id, hb_inbox, conn_id, protocol, ping_interval, "
+     "ping_max_out) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
+    {Stmt::kDeleteClient, "DeleteClient", "DELETE FROM clients WHERE id=?1"},
+    {Stmt::kLoadClients, "LoadClients",
+     "SELECT id, hb_inbox, conn_id, protocol, ping_interval, ping_max_out FROM clients "
+     "ORDER BY id"},
+
+    {Stmt::kPutSub, "PutSub",
+     "INSERT OR REPLACE INTO subscriptions(id, channel_id, client_id, queue, inbox, ack_inbox, "
+     "durable_name, max_in_flight, ack_wait, last_sent, is_durable, is_offline) "
+     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
+    {Stmt::kDeleteSub, "DeleteSub", "DELETE FROM subscriptions WHERE id=?1"},
+    {Stmt::kDeleteSubPending, "DeleteSubPending", "DELETE FROM pending WHERE sub_id=?1"},
+    {Stmt::kUpdateLastSent, "UpdateLastSent",
+     "UPDATE subscriptions SET last_sent=?2 WHERE id=?1"},
+    {Stmt::kInsertPending, "InsertPending",
+     "INSERT OR IGNORE INTO pending(sub_id, seq) VALUES(?1, ?2)"},
+    {Stmt::kDeletePending, "DeletePending", "DELETE FROM pending WHERE sub_id=?1 AND seq=?2"},
+    {Stmt::kLoadSubs, "LoadSubs",
+     "SELECT id, channel_id, client_id, queue, inbox, ack_inbox, durable_name, max_in_flight, "
+     "ack_wait, last_sent, is_durable, is_offline FROM subscriptions ORDER BY id"},
+    {Stmt::kLoadPending, "LoadPending", "SELECT sub_id, seq FROM pending ORDER BY sub_id, seq"},
+};
+static_assert(std::size(kStmts) == kStmtCount, "every Stmt needs a row in kStmts");
+
+constexpr bool TableInOrder() {
+  for (size_t i = 0; i < std::size(kStmts); ++i) {
+    if (static_cast<size_t>(kStmts[i].id) != i) return false;
+  }
+  return true;
+}
+static_assert(TableInOrder(), "kStmts rows must follow the order of enum class Stmt");
+
+}  // namespace
+
+const char* StmtSql(Stmt s) { return kStmts[static_cast<size_t>(s)].sql; }
+const char* StmtName(Stmt s) { return kStmts[static_cast<size_t>(s)].name; }
+
+Status ExecStmt(sqlite3* db, Stmt s) {
+  int rc = sqlite3_exec(db, StmtSql(s), nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db, rc, std::string("statement ") + StmtName(s));
+  return Status::OK();
+}
+
+Status Statements::Prepare(sqlite3* db) {
+  Finalize();
+  db_ = db;
+  for (size_t i = static_cast<size_t>(kFirstPrepared); i < kStmtCount; ++i) {
+    int rc = sqlite3_prepare_v3(db, kStmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, &stmts_[i],
+                                nullptr);
+    if (rc != SQLITE_OK) {
+      Status s = SqliteStatus(db, rc, std::string("prepare statement ") + kStmts[i].name);
+      Finalize();
+      return s;
+    }
+  }
+  return Status::OK();
+}
+
+void Statements::Finalize() {
+  for (sqlite3_stmt*& s : stmts_) {
+    sqlite3_finalize(s);  // a no-op for null
+    s = nullptr;
+  }
+}
+
+Status Statements::Error(Stmt s, int rc) const {
+  return SqliteStatus(db_, rc, std::string("statement ") + StmtName(s));
+}
+
+StmtReset::~StmtReset() { sqlite3_reset(stmt_); }
+
+}  // namespace tandem::store

@@ -1,0 +1,108 @@
+// sql_statements.h: every SQL string the store runs, in one table indexed by Stmt (STYLE §8).
+//
+// The table in sql_statements.cc holds the text and a name for each statement. Statements
+// prepares all the data statements once, when the store opens (SQLITE_PREPARE_PERSISTENT), and
+// hands them out by Stmt; error messages name the statement ("statement InsertMsg: ..."). The
+// control statements (PRAGMAs, BEGIN, COMMIT, ROLLBACK) are run with sqlite3_exec because some of
+// them run before the schema, and so the prepared set, exists. The DDL is in schema.cc.
+//
+// Ownership: Statements owns its sqlite3_stmt handles and finalizes them in Finalize() or its
+// destructor; it borrows the connection, which must outlive it (or Finalize() must run first).
+// Thread safety: none; used by the thread that owns the connection.
+#pragma once
+
+#include <array>
+#include <cstddef>
+
+#include "store/status.h"
+
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+
+namespace tandem::store {
+
+enum class Stmt {
+  // Control statements, run with sqlite3_exec (not prepared).
+  kPragmaLockingExclusive,
+  kPragmaLockingNormal,
+  kPragmaJournalWal,
+  kPragmaSyncFull,
+  kPragmaSyncNormal,
+  kBeginImmediate,
+  kBeginExclusive,
+  kCommit,
+  kRollback,
+  // Data statements, prepared once at open. Keep kFirstPrepared pointing at the first one.
+  kGetMeta,
+  kPutMeta,
+  kBumpEpoch,
+  kLoadMeta,
+  kInsertChannel,
+  kUpdateChannelCounters,
+  kDeleteChannel,
+  kDeleteChannelMsgs,
+  kDeleteChannelPending,
+  kDeleteChannelSubs,
+  kLoadChannels,
+  kInsertMsg,
+  kScanOldest,
+  kDeleteMsgsBefore,
+  kReadMsgs,
+  kProbeSeq,
+  kPutClient,
+  kDeleteClient,
+  kLoadClients,
+  kPutSub,
+  kDeleteSub,
+  kDeleteSubPending,
+  kUpdateLastSent,
+  kInsertPending,
+  kDeletePending,
+  kLoadSubs,
+  kLoadPending,
+  kCount,
+};
+inline constexpr Stmt kFirstPrepared = Stmt::kGetMeta;
+inline constexpr size_t kStmtCount = static_cast<size_t>(Stmt::kCount);
+
+const char* StmtSql(Stmt s);
+const char* StmtName(Stmt s);
+
+// Runs a control statement with sqlite3_exec. Errors name the statement.
+Status ExecStmt(sqlite3* db, Stmt s);
+
+class Statements {
+ public:
+  Statements() = default;
+  ~Statements() { Finalize(); }
+  Statements(const Statements&) = delete;
+  Statements& operator=(const Statements&) = delete;
+
+  // Prepares every data statement. REQUIRES: the schema exists.
+  Status Prepare(sqlite3* db);
+  void Finalize();
+
+  // REQUIRES: Prepare() succeeded and s >= kFirstPrepared.
+  sqlite3_stmt* get(Stmt s) const { return stmts_[static_cast<size_t>(s)]; }
+  // The Status for a failed step/bind of `s`, naming it.
+  Status Error(Stmt s, int rc) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::array<sqlite3_stmt*, kStmtCount> stmts_{};
+};
+
+// Resets a prepared statement when the scope ends, so that no read cursor stays open and the
+// statement is ready for its next use.
+class StmtReset {
+ public:
+  explicit StmtReset(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~StmtReset();
+  StmtReset(const StmtReset&) = delete;
+  StmtReset& operator=(const StmtReset&) = delete;
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+}  // namespace tandem::store

@@ -1,0 +1,930 @@
+// sqlite_store.cc: SqliteStore, the store thread with its group commit, recovery and limit
+// enforcement (see sqlite_store.h).
+//
+// Sections, in order:
+//   1. Open: directory, connection, PRAGMAs, the exclusive transaction (schema, epoch, state)
+//   2. Recover
+//   3. Loop side: Submit/ReadMsgs/FindSeqByTime, completions, Close
+//   4. Store thread: rounds and the group transaction
+//   5. Batch operations, limits and coalescing
+//   6. Reads
+#include "store/sqlite_store.h"
+
+#include <algorithm>
+#include <cassert>
+#include <filesystem>
+#include <limits>
+#include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "store/schema.h"
+#include "store/sqlite_error.h"
+#include "store/transaction.h"
+
+namespace tandem::store {
+namespace {
+
+std::string ColumnText(sqlite3_stmt* st, int col) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
+}
+
+std::string ColumnBlob(sqlite3_stmt* st, int col) {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(st, col));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
+}
+
+void BindText(sqlite3_stmt* st, int i, const std::string& s) {
+  sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+}
+
+int64_t I64(uint64_t v) { return static_cast<int64_t>(v); }
+
+Status LockedStatus(const std::string& path) {
+  return Status::Busy("store is locked by another process", path);
+}
+
+}  // namespace
+
+// --- 1. Open --------------------------------------------------------------------------------
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, uv_loop_t* loop) {
+  Result<std::unique_ptr<SqliteStore>> r = SqliteStore::OpenSqlite(options, loop);
+  if (!r.ok()) return r.status();
+  return std::unique_ptr<Store>(std::move(r).value());
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenSqlite(const StoreOptions& options,
+                                                             uv_loop_t* loop) {
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options, loop));
+  if (Status s = store->OpenFile(); !s.ok()) return s;
+  if (Status s = store->StartThread(); !s.ok()) return s;
+  spdlog::info("store: opened {} (epoch {}, {} channels, sync {})", options.path, store->epoch_,
+               store->channels_.size(), options.sync == SyncMode::kFull ? "full" : "normal");
+  return store;
+}
+
+SqliteStore::SqliteStore(const StoreOptions& options, uv_loop_t* loop)
+    : options_(options), loop_(loop) {}
+
+SqliteStore::~SqliteStore() { Close().IgnoreError(); }
+
+Status SqliteStore::OpenFile() {
+  const std::string& path = options_.path;
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::IOError(path, "create directory " + dir.string() + ": " + ec.message());
+  }
+  int rc = sqlite3_open_v2(path.c_str(), &db_,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, path);
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, 0);
+
+  // The locking mode must be set before the first access: SQLite then keeps the WAL index in
+  // heap memory (no -shm file) and holds the file's exclusive lock until the connection closes.
+  Stmt locking =
+      options_.TEST_skip_lock ? Stmt::kPragmaLockingNormal : Stmt::kPragmaLockingExclusive;
+  if (Status s = ExecStmt(db_, locking); !s.ok()) return s;
+  // The first access: a holder's exclusive lock makes it fail with SQLITE_BUSY.
+  char mode[16] = {0};
+  rc = sqlite3_exec(
+      db_, StmtSql(Stmt::kPragmaJournalWal),
+      [](void* out, int n, char** values, char**) -> int {
+        if (n > 0 && values[0] != nullptr) snprintf(static_cast<char*>(out), 16, "%s", values[0]);
+        return 0;
+      },
+      mode, nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = SqliteStatus(db_, rc, path);
+    return s.IsBusy() ? LockedStatus(path) : s;
+  }
+  if (std::string_view(mode) != "wal") {
+    return Status::IOError(path, fmt::format("journal_mode stays '{}' instead of 'wal'", mode));
+  }
+  Stmt sync = options_.sync == SyncMode::kFull ? Stmt::kPragmaSyncFull : Stmt::kPragmaSyncNormal;
+  if (Status s = ExecStmt(db_, sync); !s.ok()) return s;
+
+  // Take the write lock at once, in the transaction that migrates and bumps the epoch.
+  Transaction tx(db_);
+  if (Status s = tx.Begin(Stmt::kBeginExclusive); !s.ok()) {
+    return s.IsBusy() ? LockedStatus(path) : s;
+  }
+  Result<int> found = MigrateSchema(db_, path);
+  if (!found.ok()) return found.status();
+  if (*found != kSchemaVersion) {
+    spdlog::info("store: {}: schema {} -> {}", path, *found, kSchemaVersion);
+  }
+  if (Status s = stmts_.Prepare(db_); !s.ok()) return s;
+  {
+    sqlite3_stmt* st = stmts_.get(Stmt::kBumpEpoch);
+    StmtReset reset(st);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) return stmts_.Error(Stmt::kBumpEpoch, rc);
+    epoch_ = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+  }
+  if (Status s = LoadState(); !s.ok()) return s;
+  return tx.Commit();
+}
+
+// Loads what the store thread keeps in memory: channel counters and limits, the id counters.
+Status SqliteStore::LoadState() {
+  sqlite3_stmt* st = stmts_.get(Stmt::kLoadChannels);
+  StmtReset reset(st);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    ChannelState ch;
+    ch.first_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 2));
+    ch.last_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 3));
+    ch.msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 4));
+    ch.bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 5));
+    ch.last_timestamp_ns = sqlite3_column_int64(st, 6);
+    ch.limits.max_msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 7));
+    ch.limits.max_bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 8));
+    ch.limits.max_age_ns = sqlite3_column_int64(st, 9);
+    channels_[sqlite3_column_int64(st, 0)] = ch;
+  }
+  if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadChannels, rc);
+  sqlite3_stmt* meta = stmts_.get(Stmt::kLoadMeta);
+  StmtReset reset_meta(meta);
+  while ((rc = sqlite3_step(meta)) == SQLITE_ROW) {
+    std::string key = ColumnText(meta, 0);
+    if (key == kMetaMaxSubId) max_sub_id_ = static_cast<uint64_t>(sqlite3_column_int64(meta, 1));
+    if (key == kMetaMaxChannelId) max_channel_id_ = sqlite3_column_int64(meta, 1);
+  }
+  if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadMeta, rc);
+  return Status::OK();
+}
+
+Status SqliteStore::StartThread() {
+  try {
+    thread_ = std::thread(&SqliteStore::ThreadMain, this);
+  } catch (const std::system_error& e) {
+    return Status::IOError(options_.path, std::string("start store thread: ") + e.what());
+  }
+  return Status::OK();
+}
+
+// --- 2. Recover -----------------------------------------------------------------------------
+
+Result<Recovered> SqliteStore::Recover() {
+  if (Status s = health(); !s.ok()) return s;
+  Recovered out;
+  out.server.epoch = epoch_;
+  int rc;
+  {
+    sqlite3_stmt* st = stmts_.get(Stmt::kLoadMeta);
+    StmtReset reset(st);
+    ServerRecord& sv = out.server;
+    const std::pair<const char*, std::string*> fields[] = {
+        {kMetaClusterId, &sv.cluster_id},
+        {kMetaPubPrefix, &sv.pub_prefix},
+        {kMetaSubRequests, &sv.sub_requests},
+        {kMetaUnsubRequests, &sv.unsub_requests},
+        {kMetaCloseRequests, &sv.close_requests},
+        {kMetaSubCloseRequests, &sv.sub_close_requests},
+        {kMetaPingRequests, &sv.ping_requests},
+        {kMetaDiscover, &sv.discover},
+    };
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      std::string key = ColumnText(st, 0);
+      for (const auto& [name, field] : fields) {
+        if (key == name) *field = ColumnText(st, 1);
+      }
+    }
+    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadMeta, rc);
+  }
+  {
+    sqlite3_stmt* st = stmts_.get(Stmt::kLoadChannels);
+    StmtReset reset(st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      ChannelRecord c;
+      c.id = sqlite3_column_int64(st, 0);
+      c.name = ColumnText(st, 1);
+      c.first_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 2));
+      c.last_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 3));
+      c.msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 4));
+      c.bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 5));
+      c.last_timestamp_ns = sqlite3_column_int64(st, 6);
+      c.limits.max_msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 7));
+      c.limits.max_bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 8));
+      c.limits.max_age_ns = sqlite3_column_int64(st, 9);
+      out.max_channel_id = std::max(out.max_channel_id, c.id);
+      out.channels.push_back(std::move(c));
+    }
+    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadChannels, rc);
+  }
+  {
+    sqlite3_stmt* st = stmts_.get(Stmt::kLoadClients);
+    StmtReset reset(st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      ClientRecord c;
+      c.client_id = ColumnText(st, 0);
+      c.hb_inbox = ColumnText(st, 1);
+      c.conn_id = ColumnText(st, 2);
+      c.protocol = sqlite3_column_int(st, 3);
+      c.ping_interval = sqlite3_column_int(st, 4);
+      c.ping_max_out = sqlite3_column_int(st, 5);
+      out.clients.push_back(std::move(c));
+    }
+    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadClients, rc);
+  }
+  std::unordered_map<uint64_t, size_t> sub_index;
+  {
+    sqlite3_stmt* st = stmts_.get(Stmt::kLoadSubs);
+    StmtReset reset(st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      SubRecord s;
+      s.id = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+      s.channel_id = sqlite3_column_int64(st, 1);
+      s.client_id = ColumnText(st, 2);
+      s.queue = ColumnText(st, 3);
+      s.inbox = ColumnText(st, 4);
+      s.ack_inbox = ColumnText(st, 5);
+      s.durable_name = ColumnText(st, 6);
+      s.max_in_flight = sqlite3_column_int(st, 7);
+      s.ack_wait_s = sqlite3_column_int(st, 8);
+      s.last_sent = static_cast<uint64_t>(sqlite3_column_int64(st, 9));
+      s.is_durable = sqlite3_column_int(st, 10) != 0;
+      s.is_offline = sqlite3_column_int(st, 11) != 0;
+      out.max_sub_id = std::max(out.max_sub_id, s.id);
+      sub_index[s.id] = out.subs.size();
+      out.subs.push_back(std::move(s));
+    }
+    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadSubs, rc);
+  }
+  {
+    sqlite3_stmt* st = stmts_.get(Stmt::kLoadPending);
+    StmtReset reset(st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      auto it = sub_index.find(static_cast<uint64_t>(sqlite3_column_int64(st, 0)));
+      if (it == sub_index.end()) continue;  // cannot happen: pending rows die with their sub
+      out.subs[it->second].pending.push_back(static_cast<uint64_t>(sqlite3_column_int64(st, 1)));
+    }
+    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadPending, rc);
+  }
+  out.max_sub_id = std::max(out.max_sub_id, max_sub_id_);
+  out.max_channel_id = std::max(out.max_channel_id, max_channel_id_);
+  return out;
+}
+
+// --- 3. Loop side ---------------------------------------------------------------------------
+
+void SqliteStore::Job::Complete() {
+  switch (kind) {
+    case Kind::kWrite:
+      if (commit_done) commit_done(status, result);
+      break;
+    case Kind::kRead:
+      if (read_done) {
+        read_done(status.ok() ? Result<std::vector<MsgRecord>>(std::move(msgs))
+                              : Result<std::vector<MsgRecord>>(status));
+      }
+      break;
+    case Kind::kFindSeq:
+      if (seq_done) seq_done(status.ok() ? Result<uint64_t>(found_seq) : Result<uint64_t>(status));
+      break;
+  }
+}
+
+void SqliteStore::Submit(WriteBatch batch, CommitDone done) {
+  Job job;
+  job.kind = Job::Kind::kWrite;
+  job.batch = std::move(batch);
+  job.commit_done = std::move(done);
+  Enqueue(std::move(job));
+}
+
+void SqliteStore::ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count,
+                           ReadDone done) {
+  Job job;
+  job.kind = Job::Kind::kRead;
+  job.channel_id = channel_id;
+  job.seq = from_seq;
+  job.max_count = max_count;
+  job.read_done = std::move(done);
+  Enqueue(std::move(job));
+}
+
+void SqliteStore::FindSeqByTime(int64_t channel_id, int64_t ts_ns, SeqDone done) {
+  Job job;
+  job.kind = Job::Kind::kFindSeq;
+  job.channel_id = channel_id;
+  job.ts_ns = ts_ns;
+  job.seq_done = std::move(done);
+  Enqueue(std::move(job));
+}
+
+void SqliteStore::Enqueue(Job job) {
+  if (closed_) {  // misuse after Close(): complete at once, without the store thread
+    job.status = Status::ShutdownInProgress("store is closed", options_.path);
+    job.Complete();
+    return;
+  }
+  if (async_ == nullptr) {  // created here, on the loop thread, because uv_async_init must be
+    async_ = new uv_async_t;
+    int rc = uv_async_init(loop_, async_, &SqliteStore::AsyncCb);
+    assert(rc == 0);  // uv_async_init only fails on a closed loop
+    (void)rc;
+    async_->data = this;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void SqliteStore::AsyncCb(uv_async_t* handle) noexcept {
+  if (handle->data != nullptr) static_cast<SqliteStore*>(handle->data)->DrainCompletions();
+}
+
+// Completions run one at a time from ready_, so that a completion that re-enters (Close(), a
+// nested drain) keeps the submission order.
+void SqliteStore::DrainCompletions() {
+  {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    for (Job& j : done_) ready_.push_back(std::move(j));
+    done_.clear();
+  }
+  while (!ready_.empty()) {
+    Job job = std::move(ready_.front());
+    ready_.pop_front();
+    job.Complete();
+  }
+}
+
+Status SqliteStore::Close() {
+  if (closed_) return Status::OK();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    held_ = false;
+  }
+  cv_.notify_all();
+  const bool thread_started = thread_.joinable();
+  if (thread_started) thread_.join();
+  closed_ = true;
+  DrainCompletions();
+  if (async_ != nullptr) {
+    async_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(async_),
+             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_async_t*>(h); });
+    async_ = nullptr;
+  }
+  stmts_.Finalize();
+  Status s;
+  if (db_ != nullptr) {
+    int rc = sqlite3_close(db_);
+    if (rc != SQLITE_OK) s = SqliteStatus(db_, rc, "close " + options_.path);
+    else if (thread_started) spdlog::info("store: closed {}", options_.path);
+    db_ = nullptr;
+  }
+  return s;
+}
+
+Status SqliteStore::health() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sticky_;
+}
+
+void SqliteStore::TEST_Hold(bool hold) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = hold;
+  }
+  cv_.notify_all();
+}
+
+uint64_t SqliteStore::TEST_transactions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return transactions_;
+}
+
+Status SqliteStore::TEST_RunIdle(const std::function<Status(sqlite3*)>& fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (busy_ || !queue_.empty()) return Status::Busy("TEST_RunIdle: the store thread is busy");
+  return fn(db_);
+}
+
+// --- 4. Store thread ------------------------------------------------------------------------
+
+void SqliteStore::ThreadMain() {
+  std::vector<Job> jobs;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || (!queue_.empty() && !held_); });
+      if (queue_.empty()) return;  // stopping, and everything queued has been done
+      jobs.swap(queue_);
+      busy_ = true;
+    }
+    RunRound(jobs);
+    {
+      std::lock_guard<std::mutex> lock(done_mu_);
+      for (Job& j : jobs) done_.push_back(std::move(j));
+    }
+    jobs.clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_ = false;
+    }
+    uv_async_send(async_);  // async_ was created before the first job was queued
+  }
+}
+
+void SqliteStore::RunRound(std::vector<Job>& jobs) {
+  Status sticky = health();
+  std::vector<Job*> writes;
+  for (Job& job : jobs) {
+    if (job.kind == Job::Kind::kWrite) {
+      writes.push_back(&job);
+    } else if (!sticky.ok()) {
+      job.status = sticky;
+    } else {
+      RunRead(job);
+    }
+  }
+  if (writes.empty()) return;
+  Status s = sticky.ok() ? ApplyGroup(writes) : sticky;
+  if (s.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++transactions_;
+  } else {
+    if (sticky.ok()) SetSticky(s);
+    // This job and every later one, reads included, complete with the error.
+    bool after_first_write = false;
+    for (Job& job : jobs) {
+      after_first_write = after_first_write || job.kind == Job::Kind::kWrite;
+      if (!after_first_write) continue;
+      job.status = s;
+      job.result = BatchResult();
+      job.msgs.clear();
+    }
+  }
+  for (Job* job : writes) job->batch = WriteBatch();  // free the message bytes here
+}
+
+void SqliteStore::SetSticky(const Status& s) {
+  spdlog::error("store: {}: writes stop: {}", options_.path, s.ToString());
+  std::lock_guard<std::mutex> lock(mu_);
+  sticky_ = s;
+}
+
+// One transaction for every batch of the round: BEGIN IMMEDIATE, epoch check, the batches in
+// order (limits enforced after each), the coalesced subscription state, the channel counters
+// once per channel, COMMIT.
+Status SqliteStore::ApplyGroup(std::vector<Job*>& writes) {
+  Transaction tx(db_);
+  Status s = tx.Begin(Stmt::kBeginImmediate);
+  if (s.ok()) s = CheckEpoch();
+  for (size_t i = 0; s.ok() && i < writes.size(); ++i) {
+    s = ApplyBatch(writes[i]->batch, &writes[i]->result);
+  }
+  if (s.ok()) s = FlushSubState();
+  if (s.ok()) s = FlushChannels();
+  if (s.ok()) s = FlushMetaIds();
+  if (s.ok()) s = tx.Commit();
+  ClearTransactionState();
+  return s;
+}
+
+void SqliteStore::ClearTransactionState() {
+  pending_.clear();
+  last_sent_.clear();
+  dirty_channels_.clear();
+  touched_.clear();
+  meta_ids_dirty_ = false;
+}
+
+Status SqliteStore::CheckEpoch() {
+  sqlite3_stmt* st = stmts_.get(Stmt::kGetMeta);
+  StmtReset reset(st);
+  sqlite3_bind_text(st, 1, kMetaEpoch, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) return stmts_.Error(Stmt::kGetMeta, rc);
+  uint64_t current = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+  if (current != epoch_) {
+    return Status::Fenced(options_.path, fmt::format("store epoch is {}, ours is {}: another "
+                                                     "instance took over",
+                                                     current, epoch_));
+  }
+  return Status::OK();
+}
+
+// --- 5. Batch operations --------------------------------------------------------------------
+
+Status SqliteStore::ApplyBatch(const WriteBatch& batch, BatchResult* result) {
+  ++batch_counter_;
+  touched_.clear();
+  for (const WriteBatch::Op& op : batch.ops()) {
+    if (Status s = ApplyOp(op); !s.ok()) return s;
+  }
+  for (int64_t id : touched_) {
+    auto it = channels_.find(id);
+    if (it == channels_.end()) continue;  // deleted later in the batch
+    ChannelState& ch = it->second;
+    if (Status s = EnforceLimits(id, ch); !s.ok()) return s;
+    result->channels.push_back(ChannelStats{id, ch.first_seq, ch.last_seq, ch.msgs, ch.bytes});
+  }
+  return Status::OK();
+}
+
+Status SqliteStore::ApplyOp(const WriteBatch::Op& op) {
+  using T = WriteBatch::OpType;
+  switch (op.type) {
+    case T::kPutServer:
+      return PutServer(*static_cast<const ServerRecord*>(op.record.get()));
+    case T::kCreateChannel:
+      return CreateChannel(*static_cast<const ChannelRecord*>(op.record.get()));
+    case T::kDeleteChannel:
+      return DeleteChannel(op.channel_id);
+    case T::kAppendMsg:
+      return AppendMsg(op);
+    case T::kExpireMsgs:
+      return ExpireMsgs(op.channel_id, op.time_ns);
+    case T::kPutClient: {
+      const auto& c = *static_cast<const ClientRecord*>(op.record.get());
+      sqlite3_stmt* st = stmts_.get(Stmt::kPutClient);
+      BindText(st, 1, c.client_id);
+      BindText(st, 2, c.hb_inbox);
+      BindText(st, 3, c.conn_id);
+      sqlite3_bind_int(st, 4, c.protocol);
+      sqlite3_bind_int(st, 5, c.ping_interval);
+      sqlite3_bind_int(st, 6, c.ping_max_out);
+      return Step(Stmt::kPutClient);
+    }
+    case T::kDeleteClient:
+      BindText(stmts_.get(Stmt::kDeleteClient), 1, op.data);
+      return Step(Stmt::kDeleteClient);
+    case T::kPutSub:
+      return PutSub(*static_cast<const SubRecord*>(op.record.get()));
+    case T::kDeleteSub:
+      return DeleteSub(op.sub_id);
+    case T::kUpdateLastSent:
+      last_sent_[op.sub_id] = op.seq;
+      return Status::OK();
+    case T::kAddPending:
+      AddPending(op.sub_id, op.seq);
+      return Status::OK();
+    case T::kRemovePending:
+      RemovePending(op.sub_id, op.seq);
+      return Status::OK();
+  }
+  return Status::InvalidArgument("unknown WriteBatch op");
+}
+
+Status SqliteStore::Step(Stmt id) {
+  sqlite3_stmt* st = stmts_.get(id);
+  int rc = sqlite3_step(st);
+  Status s = rc == SQLITE_DONE ? Status::OK() : stmts_.Error(id, rc);
+  sqlite3_reset(st);
+  return s;
+}
+
+void SqliteStore::TouchChannel(int64_t channel_id, ChannelState& ch) {
+  if (ch.touched_batch != batch_counter_) {
+    ch.touched_batch = batch_counter_;
+    touched_.push_back(channel_id);
+  }
+  if (!ch.dirty) {
+    ch.dirty = true;
+    dirty_channels_.push_back(channel_id);
+  }
+}
+
+Status SqliteStore::AppendMsg(const WriteBatch::Op& op) {
+  auto it = channels_.find(op.channel_id);
+  if (it == channels_.end()) {
+    return Status::InvalidArgument("AppendMsg", fmt::format("unknown channel {}", op.channel_id));
+  }
+  ChannelState& ch = it->second;
+  if (op.seq <= ch.last_seq) {
+    return Status::InvalidArgument(
+        "AppendMsg", fmt::format("channel {}: seq {} is not above last_seq {}", op.channel_id,
+                                 op.seq, ch.last_seq));
+  }
+  sqlite3_stmt* st = stmts_.get(Stmt::kInsertMsg);
+  sqlite3_bind_int64(st, 1, op.channel_id);
+  sqlite3_bind_int64(st, 2, I64(op.seq));
+  sqlite3_bind_int64(st, 3, op.time_ns);
+  sqlite3_bind_blob(st, 4, op.data.data(), static_cast<int>(op.data.size()), SQLITE_STATIC);
+  if (Status s = Step(Stmt::kInsertMsg); !s.ok()) return s;
+  if (ch.msgs == 0) ch.first_seq = op.seq;
+  ch.last_seq = op.seq;
+  ch.msgs += 1;
+  ch.bytes += op.data.size();
+  ch.last_timestamp_ns = op.time_ns;
+  TouchChannel(op.channel_id, ch);
+  return Status::OK();
+}
+
+// Removes messages of a channel oldest first while `remove(timestamp)` says so; with
+// keep_newest the last message always stays. Moves first_seq, msgs and bytes.
+Status SqliteStore::RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep_newest,
+                                 const std::function<bool(int64_t)>& remove) {
+  sqlite3_stmt* st = stmts_.get(Stmt::kScanOldest);
+  uint64_t new_first = ch.first_seq;
+  {
+    StmtReset reset(st);
+    sqlite3_bind_int64(st, 1, channel_id);
+    sqlite3_bind_int64(st, 2, I64(ch.first_seq));
+    for (;;) {
+      if (ch.msgs == 0 || (keep_newest && ch.msgs == 1)) {
+        new_first = ch.msgs == 0 ? ch.last_seq + 1 : ch.last_seq;
+        break;
+      }
+      int rc = sqlite3_step(st);
+      if (rc == SQLITE_DONE) {  // counters said more rows: trust the rows
+        ch.msgs = 0;
+        ch.bytes = 0;
+        new_first = ch.last_seq + 1;
+        break;
+      }
+      if (rc != SQLITE_ROW) return stmts_.Error(Stmt::kScanOldest, rc);
+      uint64_t seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+      if (!remove(sqlite3_column_int64(st, 1))) {
+        new_first = seq;
+        break;
+      }
+      ch.msgs -= 1;
+      ch.bytes -= std::min<uint64_t>(ch.bytes, static_cast<uint64_t>(sqlite3_column_int64(st, 2)));
+    }
+  }
+  if (new_first == ch.first_seq) return Status::OK();
+  sqlite3_stmt* del = stmts_.get(Stmt::kDeleteMsgsBefore);
+  sqlite3_bind_int64(del, 1, channel_id);
+  sqlite3_bind_int64(del, 2, I64(new_first));
+  if (Status s = Step(Stmt::kDeleteMsgsBefore); !s.ok()) return s;
+  ch.first_seq = new_first;
+  TouchChannel(channel_id, ch);
+  return Status::OK();
+}
+
+Status SqliteStore::EnforceLimits(int64_t channel_id, ChannelState& ch) {
+  const ChannelLimits& lim = ch.limits;
+  auto over = [&ch, &lim](int64_t) {
+    return (lim.max_msgs != 0 && ch.msgs > lim.max_msgs) ||
+           (lim.max_bytes != 0 && ch.bytes > lim.max_bytes);
+  };
+  if (ch.msgs <= 1 || !over(0)) return Status::OK();
+  return RemoveOldest(channel_id, ch, /*keep_newest=*/true, over);
+}
+
+// Max age follows the reference server: every expired message goes, the newest included, so a
+// channel can become empty (first_seq = last_seq + 1).
+Status SqliteStore::ExpireMsgs(int64_t channel_id, int64_t before_ns) {
+  auto it = channels_.find(channel_id);
+  if (it == channels_.end()) {
+    return Status::InvalidArgument("ExpireMsgs", fmt::format("unknown channel {}", channel_id));
+  }
+  return RemoveOldest(channel_id, it->second, /*keep_newest=*/false,
+                      [before_ns](int64_t ts) { return ts < before_ns; });
+}
+
+Status SqliteStore::CreateChannel(const ChannelRecord& c) {
+  if (channels_.count(c.id) != 0) {
+    return Status::InvalidArgument("CreateChannel", fmt::format("channel {} exists", c.id));
+  }
+  sqlite3_stmt* st = stmts_.get(Stmt::kInsertChannel);
+  sqlite3_bind_int64(st, 1, c.id);
+  BindText(st, 2, c.name);
+  sqlite3_bind_int64(st, 3, I64(c.first_seq));
+  sqlite3_bind_int64(st, 4, I64(c.last_seq));
+  sqlite3_bind_int64(st, 5, I64(c.msgs));
+  sqlite3_bind_int64(st, 6, I64(c.bytes));
+  sqlite3_bind_int64(st, 7, c.last_timestamp_ns);
+  sqlite3_bind_int64(st, 8, I64(c.limits.max_msgs));
+  sqlite3_bind_int64(st, 9, I64(c.limits.max_bytes));
+  sqlite3_bind_int64(st, 10, c.limits.max_age_ns);
+  if (Status s = Step(Stmt::kInsertChannel); !s.ok()) return s;
+  ChannelState ch;
+  ch.first_seq = c.first_seq;
+  ch.last_seq = c.last_seq;
+  ch.msgs = c.msgs;
+  ch.bytes = c.bytes;
+  ch.last_timestamp_ns = c.last_timestamp_ns;
+  ch.limits = c.limits;
+  channels_[c.id] = ch;
+  if (c.id > max_channel_id_) {
+    max_channel_id_ = c.id;
+    meta_ids_dirty_ = true;
+  }
+  return Status::OK();
+}
+
+Status SqliteStore::DeleteChannel(int64_t channel_id) {
+  if (Status s = FlushSubState(); !s.ok()) return s;
+  for (Stmt id : {Stmt::kDeleteChannelPending, Stmt::kDeleteChannelSubs,
+                  Stmt::kDeleteChannelMsgs, Stmt::kDeleteChannel}) {
+    sqlite3_bind_int64(stmts_.get(id), 1, channel_id);
+    if (Status s = Step(id); !s.ok()) return s;
+  }
+  channels_.erase(channel_id);
+  return Status::OK();
+}
+
+Status SqliteStore::PutServer(const ServerRecord& sv) {
+  const std::pair<const char*, const std::string*> fields[] = {
+      {kMetaClusterId, &sv.cluster_id},
+      {kMetaPubPrefix, &sv.pub_prefix},
+      {kMetaSubRequests, &sv.sub_requests},
+      {kMetaUnsubRequests, &sv.unsub_requests},
+      {kMetaCloseRequests, &sv.close_requests},
+      {kMetaSubCloseRequests, &sv.sub_close_requests},
+      {kMetaPingRequests, &sv.ping_requests},
+      {kMetaDiscover, &sv.discover},
+  };
+  for (const auto& [key, value] : fields) {
+    if (Status s = PutMeta(key, *value); !s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+Status SqliteStore::PutMeta(const char* key, const std::string& text) {
+  sqlite3_stmt* st = stmts_.get(Stmt::kPutMeta);
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  BindText(st, 2, text);
+  return Step(Stmt::kPutMeta);
+}
+
+Status SqliteStore::PutMetaInt(const char* key, int64_t value) {
+  sqlite3_stmt* st = stmts_.get(Stmt::kPutMeta);
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, value);
+  return Step(Stmt::kPutMeta);
+}
+
+// PutSub replaces the row, last_sent included, so the coalesced state written before it.
+Status SqliteStore::PutSub(const SubRecord& r) {
+  if (Status s = FlushSubState(); !s.ok()) return s;
+  sqlite3_stmt* st = stmts_.get(Stmt::kPutSub);
+  sqlite3_bind_int64(st, 1, I64(r.id));
+  sqlite3_bind_int64(st, 2, r.channel_id);
+  BindText(st, 3, r.client_id);
+  BindText(st, 4, r.queue);
+  BindText(st, 5, r.inbox);
+  BindText(st, 6, r.ack_inbox);
+  BindText(st, 7, r.durable_name);
+  sqlite3_bind_int(st, 8, r.max_in_flight);
+  sqlite3_bind_int(st, 9, r.ack_wait_s);
+  sqlite3_bind_int64(st, 10, I64(r.last_sent));
+  sqlite3_bind_int(st, 11, r.is_durable ? 1 : 0);
+  sqlite3_bind_int(st, 12, r.is_offline ? 1 : 0);
+  if (Status s = Step(Stmt::kPutSub); !s.ok()) return s;
+  if (r.id > max_sub_id_) {
+    max_sub_id_ = r.id;
+    meta_ids_dirty_ = true;
+  }
+  return Status::OK();
+}
+
+Status SqliteStore::DeleteSub(uint64_t sub_id) {
+  if (Status s = FlushSubState(); !s.ok()) return s;
+  for (Stmt id : {Stmt::kDeleteSubPending, Stmt::kDeleteSub}) {
+    sqlite3_bind_int64(stmts_.get(id), 1, I64(sub_id));
+    if (Status s = Step(id); !s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+// An AddPending and a RemovePending of the same (sub, seq) in one transaction cancel out: the
+// contract is that AddPending is called once per (sub, seq) while it is pending.
+void SqliteStore::AddPending(uint64_t sub_id, uint64_t seq) {
+  auto [it, inserted] = pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{true, true});
+  if (!inserted) it->second.present = true;
+}
+
+void SqliteStore::RemovePending(uint64_t sub_id, uint64_t seq) {
+  auto [it, inserted] =
+      pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{false, false});
+  if (inserted) return;
+  if (it->second.added_first) {
+    pending_.erase(it);
+  } else {
+    it->second.present = false;
+  }
+}
+
+Status SqliteStore::FlushSubState() {
+  for (const auto& [key, change] : pending_) {
+    Stmt id = change.present ? Stmt::kInsertPending : Stmt::kDeletePending;
+    sqlite3_stmt* st = stmts_.get(id);
+    sqlite3_bind_int64(st, 1, I64(key.sub_id));
+    sqlite3_bind_int64(st, 2, I64(key.seq));
+    if (Status s = Step(id); !s.ok()) return s;
+  }
+  pending_.clear();
+  for (const auto& [sub_id, last_sent] : last_sent_) {
+    sqlite3_stmt* st = stmts_.get(Stmt::kUpdateLastSent);
+    sqlite3_bind_int64(st, 1, I64(sub_id));
+    sqlite3_bind_int64(st, 2, I64(last_sent));
+    if (Status s = Step(Stmt::kUpdateLastSent); !s.ok()) return s;
+  }
+  last_sent_.clear();
+  return Status::OK();
+}
+
+Status SqliteStore::FlushChannels() {
+  for (int64_t id : dirty_channels_) {
+    auto it = channels_.find(id);
+    if (it == channels_.end() || !it->second.dirty) continue;
+    ChannelState& ch = it->second;
+    sqlite3_stmt* st = stmts_.get(Stmt::kUpdateChannelCounters);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, I64(ch.first_seq));
+    sqlite3_bind_int64(st, 3, I64(ch.last_seq));
+    sqlite3_bind_int64(st, 4, I64(ch.msgs));
+    sqlite3_bind_int64(st, 5, I64(ch.bytes));
+    sqlite3_bind_int64(st, 6, ch.last_timestamp_ns);
+    if (Status s = Step(Stmt::kUpdateChannelCounters); !s.ok()) return s;
+    ch.dirty = false;
+  }
+  dirty_channels_.clear();
+  return Status::OK();
+}
+
+Status SqliteStore::FlushMetaIds() {
+  if (!meta_ids_dirty_) return Status::OK();
+  if (Status s = PutMetaInt(kMetaMaxSubId, I64(max_sub_id_)); !s.ok()) return s;
+  return PutMetaInt(kMetaMaxChannelId, max_channel_id_);
+}
+
+// --- 6. Reads -------------------------------------------------------------------------------
+
+void SqliteStore::RunRead(Job& job) {
+  if (channels_.count(job.channel_id) == 0) {
+    job.status = Status::NotFound("channel", std::to_string(job.channel_id));
+    return;
+  }
+  if (job.kind == Job::Kind::kFindSeq) {
+    Result<uint64_t> r = FindSeq(job.channel_id, job.ts_ns);
+    if (r.ok()) job.found_seq = *r;
+    else job.status = r.status();
+    return;
+  }
+  sqlite3_stmt* st = stmts_.get(Stmt::kReadMsgs);
+  StmtReset reset(st);
+  sqlite3_bind_int64(st, 1, job.channel_id);
+  sqlite3_bind_int64(st, 2, I64(job.seq));
+  sqlite3_bind_int64(st, 3,
+                     static_cast<int64_t>(std::min<size_t>(
+                         job.max_count, static_cast<size_t>(std::numeric_limits<int64_t>::max()))));
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    MsgRecord m;
+    m.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+    m.timestamp_ns = sqlite3_column_int64(st, 1);
+    m.data = ColumnBlob(st, 2);
+    job.msgs.push_back(std::move(m));
+  }
+  if (rc != SQLITE_DONE) {
+    job.status = stmts_.Error(Stmt::kReadMsgs, rc);
+    job.msgs.clear();
+  }
+}
+
+// Timestamps do not decrease with seq, so "the first row at or after q has ts >= T (or there
+// is none)" is false then true over q in [first_seq, last_seq + 1]: binary search for the
+// boundary with O(log n) point lookups, no scan and no timestamp index.
+Result<uint64_t> SqliteStore::FindSeq(int64_t channel_id, int64_t ts_ns) {
+  const ChannelState& ch = channels_.at(channel_id);
+  if (ch.msgs == 0) return ch.last_seq + 1;
+  sqlite3_stmt* st = stmts_.get(Stmt::kProbeSeq);
+  // Returns the seq of the first row at or after q with ts >= T, 0 when that row is too old,
+  // last_seq + 1 when there is no row at or after q.
+  auto probe = [&](uint64_t q, uint64_t* found) -> Status {
+    StmtReset reset(st);
+    sqlite3_bind_int64(st, 1, channel_id);
+    sqlite3_bind_int64(st, 2, I64(q));
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+      *found = ch.last_seq + 1;
+      return Status::OK();
+    }
+    if (rc != SQLITE_ROW) return stmts_.Error(Stmt::kProbeSeq, rc);
+    *found = sqlite3_column_int64(st, 1) >= ts_ns
+                 ? static_cast<uint64_t>(sqlite3_column_int64(st, 0))
+                 : 0;
+    return Status::OK();
+  };
+  uint64_t lo = ch.first_seq, hi = ch.last_seq + 1, found = 0;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (Status s = probe(mid, &found); !s.ok()) return s;
+    if (found != 0) hi = mid;
+    else lo = mid + 1;
+  }
+  if (Status s = probe(lo, &found); !s.ok()) return s;
+  return found != 0 ? found : ch.last_seq + 1;
+}
+
+}  // namespace tandem::store

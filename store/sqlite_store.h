@@ -1,0 +1,191 @@
+// sqlite_store.h: SqliteStore, the Store implementation over one SQLite file (see store.h for
+// the contract). The schema is documented in schema.cc, the SQL text is in sql_statements.cc.
+//
+// Threads. Open() and Recover() run on the caller's thread. Open() then starts the store
+// thread, which owns the connection from the first Submit/ReadMsgs/FindSeqByTime on: the loop
+// thread queues jobs (mutex + condition variable), the store thread takes EVERY queued job at
+// once (one "round"), runs the reads, then applies all write batches of the round in ONE
+// transaction (group commit), and hands the finished jobs back through a uv_async_t. The loop
+// runs their completions in submission order.
+//
+// Within a round, reads run before the writes, so a read never returns a message whose commit
+// completion has not run yet on the loop.
+//
+// Errors. Any failure of a group transaction (I/O error, disk full, fenced, or a batch that
+// names an unknown channel or a seq not above last_seq, which is a caller bug) fails every
+// batch of the group and becomes the sticky error: every later job completes with it, nothing
+// more is written, health() returns it.
+//
+// Ownership: Open() returns the only owner; the loop is borrowed and must outlive the store
+// (Close() hands the async handle to the loop, which frees it in its close callback, so run the
+// loop once after Close()). Do not destroy the store from inside one of its completions.
+// Thread safety: see store.h. Concurrency: mu_ guards the job queue and the sticky error,
+// done_mu_ guards the finished jobs; no code holds both.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "store/sql_statements.h"
+#include "store/store.h"
+
+typedef struct uv_async_s uv_async_t;
+
+namespace tandem::store {
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<SqliteStore>> OpenSqlite(const StoreOptions& options,
+                                                         uv_loop_t* loop);
+  ~SqliteStore() override;
+
+  Result<Recovered> Recover() override;
+  void Submit(WriteBatch batch, CommitDone done) override;
+  void ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count,
+                ReadDone done) override;
+  void FindSeqByTime(int64_t channel_id, int64_t ts_ns, SeqDone done) override;
+  Status Close() override;
+  uint64_t epoch() const override { return epoch_; }
+  Status health() const override;
+
+  // Test hooks. While held, the store thread takes no job (Close() releases it).
+  void TEST_Hold(bool hold);
+  // Group transactions committed since Open().
+  uint64_t TEST_transactions() const;
+  // Runs `fn` on the connection. REQUIRES: no job queued or running.
+  Status TEST_RunIdle(const std::function<Status(sqlite3*)>& fn);
+
+ private:
+  struct ChannelState {
+    uint64_t first_seq = 1;
+    uint64_t last_seq = 0;
+    uint64_t msgs = 0;
+    uint64_t bytes = 0;
+    int64_t last_timestamp_ns = 0;
+    ChannelLimits limits;
+    bool dirty = false;          // counters to write at the end of the transaction
+    uint64_t touched_batch = 0;  // batch_counter_ of the last batch that changed messages
+  };
+  // One queued request; the store thread fills in the result part, the loop completes it.
+  struct Job {
+    enum class Kind { kWrite, kRead, kFindSeq };
+    Kind kind = Kind::kWrite;
+    WriteBatch batch;
+    CommitDone commit_done;
+    ReadDone read_done;
+    SeqDone seq_done;
+    int64_t channel_id = 0;
+    uint64_t seq = 0;  // ReadMsgs from_seq
+    size_t max_count = 0;
+    int64_t ts_ns = 0;
+    // Results.
+    Status status;
+    BatchResult result;
+    std::vector<MsgRecord> msgs;
+    uint64_t found_seq = 0;
+
+    void Complete();
+  };
+  struct PendingKey {
+    uint64_t sub_id, seq;
+    bool operator==(const PendingKey& o) const { return sub_id == o.sub_id && seq == o.seq; }
+  };
+  struct PendingKeyHash {
+    size_t operator()(const PendingKey& k) const { return k.sub_id * 0x9E3779B97F4A7C15ULL ^ k.seq; }
+  };
+  struct PendingChange {
+    bool present;      // the row must exist after the transaction
+    bool added_first;  // the first op on this key in the transaction was AddPending
+  };
+
+  SqliteStore(const StoreOptions& options, uv_loop_t* loop);
+  Status OpenFile();
+  Status LoadState();
+  Status StartThread();
+
+  // Loop side.
+  void Enqueue(Job job);
+  void DrainCompletions();
+  static void AsyncCb(uv_async_t* handle) noexcept;
+
+  // Store thread.
+  void ThreadMain();
+  void RunRound(std::vector<Job>& jobs);
+  void RunRead(Job& job);
+  Status ApplyGroup(std::vector<Job*>& writes);
+  Status CheckEpoch();
+  Status ApplyBatch(const WriteBatch& batch, BatchResult* result);
+  Status ApplyOp(const WriteBatch::Op& op);
+  Status AppendMsg(const WriteBatch::Op& op);
+  Status ExpireMsgs(int64_t channel_id, int64_t before_ns);
+  Status EnforceLimits(int64_t channel_id, ChannelState& ch);
+  Status RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep_newest,
+                      const std::function<bool(int64_t ts_ns)>& remove);
+  Status CreateChannel(const ChannelRecord& rec);
+  Status DeleteChannel(int64_t channel_id);
+  Status PutServer(const ServerRecord& rec);
+  Status PutSub(const SubRecord& rec);
+  Status DeleteSub(uint64_t sub_id);
+  void AddPending(uint64_t sub_id, uint64_t seq);
+  void RemovePending(uint64_t sub_id, uint64_t seq);
+  Status FlushSubState();
+  Status FlushChannels();
+  Status FlushMetaIds();
+  Status PutMeta(const char* key, const std::string& text);
+  Status PutMetaInt(const char* key, int64_t value);
+  Status Step(Stmt id);  // steps a statement that returns no row, then resets it
+  Result<uint64_t> FindSeq(int64_t channel_id, int64_t ts_ns);
+  void TouchChannel(int64_t channel_id, ChannelState& ch);
+  void SetSticky(const Status& s);
+  void ClearTransactionState();
+
+  // Constant after construction.
+  const StoreOptions options_;
+  uv_loop_t* const loop_;
+
+  // Connection state: the opening thread until StartThread(), then the store thread (and
+  // TEST_RunIdle while idle).
+  sqlite3* db_ = nullptr;
+  Statements stmts_;
+  uint64_t epoch_ = 0;
+  std::unordered_map<int64_t, ChannelState> channels_;
+  uint64_t max_sub_id_ = 0;
+  int64_t max_channel_id_ = 0;
+  // Per-transaction coalescing (store thread only).
+  std::unordered_map<PendingKey, PendingChange, PendingKeyHash> pending_;
+  std::unordered_map<uint64_t, uint64_t> last_sent_;
+  std::vector<int64_t> dirty_channels_;
+  std::vector<int64_t> touched_;
+  bool meta_ids_dirty_ = false;
+  uint64_t batch_counter_ = 0;
+
+  // Guarded by mu_.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Job> queue_;
+  bool stopping_ = false;
+  bool held_ = false;
+  bool busy_ = false;  // the store thread is running a round
+  Status sticky_;
+  uint64_t transactions_ = 0;
+
+  // Guarded by done_mu_: jobs finished by the store thread, not yet taken by the loop.
+  std::mutex done_mu_;
+  std::vector<Job> done_;
+
+  // Loop thread only.
+  uv_async_t* async_ = nullptr;  // created on first use; freed by its close callback
+  std::deque<Job> ready_;        // finished jobs whose completion is about to run
+  bool closed_ = false;
+  std::thread thread_;
+};
+
+}  // namespace tandem::store

@@ -1,0 +1,366 @@
+// sqlite_store_batch_test.cc: every WriteBatch operation round-trips through Recover(); limits
+// (max_msgs, max_bytes with the newest kept, max_age via ExpireMsgs); ReadMsgs and
+// FindSeqByTime; DeleteChannel.
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "tests/store/store_fixture.h"
+
+namespace tandem::store {
+namespace {
+
+using testing::AppendRange;
+using testing::MakeChannel;
+using testing::OpenOk;
+using testing::ReadWait;
+using testing::SubmitWait;
+using testing::TempDir;
+using testing::TestLoop;
+
+std::vector<uint64_t> Seqs(const std::vector<MsgRecord>& msgs) {
+  std::vector<uint64_t> out;
+  for (const MsgRecord& m : msgs) out.push_back(m.seq);
+  return out;
+}
+
+std::vector<uint64_t> Range(uint64_t from, uint64_t to) {
+  std::vector<uint64_t> out;
+  for (uint64_t s = from; s <= to; ++s) out.push_back(s);
+  return out;
+}
+
+const ChannelRecord* FindChannel(const Recovered& r, int64_t id) {
+  for (const ChannelRecord& c : r.channels) {
+    if (c.id == id) return &c;
+  }
+  return nullptr;
+}
+
+const SubRecord* FindSub(const Recovered& r, uint64_t id) {
+  for (const SubRecord& s : r.subs) {
+    if (s.id == id) return &s;
+  }
+  return nullptr;
+}
+
+SubRecord MakeSub(uint64_t id, int64_t channel, const std::string& client) {
+  SubRecord s;
+  s.id = id;
+  s.channel_id = channel;
+  s.client_id = client;
+  s.inbox = "_INBOX.deliver." + std::to_string(id);
+  s.ack_inbox = "_INBOX.ack." + std::to_string(id);
+  s.max_in_flight = 1024;
+  s.ack_wait_s = 30;
+  return s;
+}
+
+}  // namespace
+
+TEST_SUITE("store") {
+  TEST_CASE("store: every WriteBatch op round-trips through Recover") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    {
+      auto store = OpenOk(loop, path);
+      WriteBatch b;
+      ServerRecord sv;
+      sv.cluster_id = "test-cluster";
+      sv.pub_prefix = "_STAN.pub.X";
+      sv.sub_requests = "_STAN.sub.X";
+      sv.unsub_requests = "_STAN.unsub.X";
+      sv.close_requests = "_STAN.close.X";
+      sv.sub_close_requests = "_STAN.subclose.X";
+      sv.ping_requests = "_STAN.ping.X";
+      sv.discover = "_STAN.discover.test-cluster";
+      b.PutServer(sv);
+      b.CreateChannel(MakeChannel(1, "foo", ChannelLimits{100, 1 << 20, 60'000'000'000}));
+      b.CreateChannel(MakeChannel(2, "bar"));
+      b.CreateChannel(MakeChannel(7, "gone"));
+      AppendRange(b, 1, 1, 3, 10);
+      b.AppendMsg(2, 1, 5000, std::string("\0binary\xff", 8));
+      AppendRange(b, 7, 1, 2);
+      ClientRecord c1{"me", "_INBOX.hb.me", "conn-1", 1, 5, 3};
+      ClientRecord c2{"other", "_INBOX.hb.other", "conn-2", 0, 0, 0};
+      b.PutClient(c1);
+      b.PutClient(c2);
+      SubRecord s1 = MakeSub(10, 1, "me");
+      s1.durable_name = "dur";
+      s1.is_durable = true;
+      b.PutSub(s1);
+      SubRecord s2 = MakeSub(11, 1, "other");
+      s2.queue = "dur:group";
+      s2.is_offline = true;
+      b.PutSub(s2);
+      b.PutSub(MakeSub(12, 2, "me"));
+      b.PutSub(MakeSub(13, 7, "me"));
+      b.AddPending(13, 1);
+      b.AddPending(10, 1);
+      b.AddPending(10, 2);
+      b.AddPending(10, 3);
+      b.UpdateLastSent(10, 3);
+      b.AddPending(12, 1);
+      b.UpdateLastSent(12, 1);
+      auto first = SubmitWait(loop, *store, std::move(b));
+      REQUIRE(first.status.ok());
+
+      WriteBatch b2;
+      b2.RemovePending(10, 2);
+      b2.DeleteClient("other");
+      b2.DeleteSub(12);
+      b2.DeleteChannel(7);
+      ClientRecord c1b = c1;
+      c1b.conn_id = "conn-3";
+      b2.PutClient(c1b);
+      REQUIRE(SubmitWait(loop, *store, std::move(b2)).status.ok());
+      CHECK(store->Close().ok());
+    }
+    auto store = OpenOk(loop, path);
+    Result<Recovered> r = store->Recover();
+    REQUIRE(r.ok());
+    CHECK(r->server.cluster_id == "test-cluster");
+    CHECK(r->server.pub_prefix == "_STAN.pub.X");
+    CHECK(r->server.sub_requests == "_STAN.sub.X");
+    CHECK(r->server.unsub_requests == "_STAN.unsub.X");
+    CHECK(r->server.close_requests == "_STAN.close.X");
+    CHECK(r->server.sub_close_requests == "_STAN.subclose.X");
+    CHECK(r->server.ping_requests == "_STAN.ping.X");
+    CHECK(r->server.discover == "_STAN.discover.test-cluster");
+    CHECK(r->server.epoch == store->epoch());
+
+    REQUIRE(r->channels.size() == 2);
+    const ChannelRecord* foo = FindChannel(*r, 1);
+    REQUIRE(foo != nullptr);
+    CHECK(foo->name == "foo");
+    CHECK(foo->first_seq == 1);
+    CHECK(foo->last_seq == 3);
+    CHECK(foo->msgs == 3);
+    CHECK(foo->bytes == 30);
+    CHECK(foo->last_timestamp_ns == 3000);
+    CHECK(foo->limits.max_msgs == 100);
+    CHECK(foo->limits.max_bytes == 1 << 20);
+    CHECK(foo->limits.max_age_ns == 60'000'000'000);
+    const ChannelRecord* bar = FindChannel(*r, 2);
+    REQUIRE(bar != nullptr);
+    CHECK(bar->msgs == 1);
+    CHECK(bar->bytes == 8);
+    CHECK(FindChannel(*r, 7) == nullptr);
+    CHECK(r->max_channel_id == 7);  // a deleted id is not handed out again
+
+    REQUIRE(r->clients.size() == 1);
+    CHECK(r->clients[0].client_id == "me");
+    CHECK(r->clients[0].hb_inbox == "_INBOX.hb.me");
+    CHECK(r->clients[0].conn_id == "conn-3");
+    CHECK(r->clients[0].protocol == 1);
+    CHECK(r->clients[0].ping_interval == 5);
+    CHECK(r->clients[0].ping_max_out == 3);
+
+    REQUIRE(r->subs.size() == 2);
+    const SubRecord* d = FindSub(*r, 10);
+    REQUIRE(d != nullptr);
+    CHECK(d->channel_id == 1);
+    CHECK(d->client_id == "me");
+    CHECK(d->durable_name == "dur");
+    CHECK(d->is_durable);
+    CHECK_FALSE(d->is_offline);
+    CHECK(d->inbox == "_INBOX.deliver.10");
+    CHECK(d->ack_inbox == "_INBOX.ack.10");
+    CHECK(d->max_in_flight == 1024);
+    CHECK(d->ack_wait_s == 30);
+    CHECK(d->last_sent == 3);
+    CHECK(d->pending == std::vector<uint64_t>{1, 3});
+    const SubRecord* q = FindSub(*r, 11);
+    REQUIRE(q != nullptr);
+    CHECK(q->queue == "dur:group");
+    CHECK(q->is_offline);
+    CHECK(q->pending.empty());
+    CHECK(r->max_sub_id == 13);
+
+    Result<std::vector<MsgRecord>> msgs = ReadWait(loop, *store, 2, 1, 10);
+    REQUIRE(msgs.ok());
+    REQUIRE(msgs->size() == 1);
+    CHECK((*msgs)[0].seq == 1);
+    CHECK((*msgs)[0].timestamp_ns == 5000);
+    CHECK((*msgs)[0].data == std::string("\0binary\xff", 8));
+    CHECK(ReadWait(loop, *store, 7, 1, 10).status().IsNotFound());
+    CHECK(store->Close().ok());
+  }
+
+  TEST_CASE("store: max_msgs trims the oldest and reports the counters") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    WriteBatch b;
+    b.CreateChannel(MakeChannel(1, "foo", ChannelLimits{3, 0, 0}));
+    AppendRange(b, 1, 1, 5);
+    auto c = SubmitWait(loop, *store, std::move(b));
+    REQUIRE(c.status.ok());
+    REQUIRE(c.result.channels.size() == 1);
+    const ChannelStats& st = c.result.channels[0];
+    CHECK(st.channel_id == 1);
+    CHECK(st.first_seq == 3);
+    CHECK(st.last_seq == 5);
+    CHECK(st.msgs == 3);
+    CHECK(st.bytes == 300);
+    CHECK(Seqs(ReadWait(loop, *store, 1, 1, 100).value()) == Range(3, 5));
+
+    WriteBatch b2;
+    AppendRange(b2, 1, 6, 6);
+    c = SubmitWait(loop, *store, std::move(b2));
+    CHECK(c.result.channels[0].first_seq == 4);
+    CHECK(Seqs(ReadWait(loop, *store, 1, 0, 100).value()) == Range(4, 6));
+    CHECK(store->Close().ok());
+
+    auto again = OpenOk(loop, path);
+    Result<Recovered> r = again->Recover();
+    REQUIRE(r.ok());
+    CHECK(r->channels[0].first_seq == 4);
+    CHECK(r->channels[0].last_seq == 6);
+    CHECK(r->channels[0].msgs == 3);
+    CHECK(r->channels[0].bytes == 300);
+    CHECK(again->Close().ok());
+  }
+
+  TEST_CASE("store: max_bytes trims the oldest but always keeps the newest") {
+    TempDir dir;
+    TestLoop loop;
+    auto store = OpenOk(loop, dir.File("store.db"), SyncMode::kNormal);
+    WriteBatch b;
+    b.CreateChannel(MakeChannel(1, "foo", ChannelLimits{0, 250, 0}));
+    AppendRange(b, 1, 1, 3, 100);
+    auto c = SubmitWait(loop, *store, std::move(b));
+    REQUIRE(c.status.ok());
+    CHECK(c.result.channels[0].first_seq == 2);
+    CHECK(c.result.channels[0].msgs == 2);
+    CHECK(c.result.channels[0].bytes == 200);
+
+    WriteBatch big;
+    big.AppendMsg(1, 4, 4000, std::string(500, 'z'));  // alone above the limit
+    c = SubmitWait(loop, *store, std::move(big));
+    REQUIRE(c.status.ok());
+    CHECK(c.result.channels[0].first_seq == 4);
+    CHECK(c.result.channels[0].last_seq == 4);
+    CHECK(c.result.channels[0].msgs == 1);
+    CHECK(c.result.channels[0].bytes == 500);
+    CHECK(Seqs(ReadWait(loop, *store, 1, 1, 100).value()) == std::vector<uint64_t>{4});
+    CHECK(store->Close().ok());
+  }
+
+  TEST_CASE("store: ExpireMsgs removes messages older than the bound, up to all of them") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    WriteBatch b;
+    b.CreateChannel(MakeChannel(1, "foo"));
+    AppendRange(b, 1, 1, 5);  // timestamps 1000..5000
+    REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+
+    WriteBatch e1;
+    e1.ExpireMsgs(1, 3000);  // removes 1000 and 2000
+    auto c = SubmitWait(loop, *store, std::move(e1));
+    REQUIRE(c.status.ok());
+    REQUIRE(c.result.channels.size() == 1);
+    CHECK(c.result.channels[0].first_seq == 3);
+    CHECK(c.result.channels[0].msgs == 3);
+    CHECK(c.result.channels[0].bytes == 300);
+
+    WriteBatch nothing;
+    nothing.ExpireMsgs(1, 3000);
+    c = SubmitWait(loop, *store, std::move(nothing));
+    CHECK(c.result.channels.empty());
+
+    WriteBatch all;
+    all.ExpireMsgs(1, 1'000'000);
+    c = SubmitWait(loop, *store, std::move(all));
+    REQUIRE(c.result.channels.size() == 1);
+    CHECK(c.result.channels[0].first_seq == 6);
+    CHECK(c.result.channels[0].last_seq == 5);
+    CHECK(c.result.channels[0].msgs == 0);
+    CHECK(c.result.channels[0].bytes == 0);
+    CHECK(ReadWait(loop, *store, 1, 1, 100)->empty());
+
+    // The sequence goes on after an empty channel.
+    WriteBatch more;
+    AppendRange(more, 1, 6, 7);
+    c = SubmitWait(loop, *store, std::move(more));
+    CHECK(c.result.channels[0].first_seq == 6);
+    CHECK(c.result.channels[0].msgs == 2);
+    CHECK(store->Close().ok());
+  }
+
+  TEST_CASE("store: ReadMsgs and FindSeqByTime") {
+    TempDir dir;
+    TestLoop loop;
+    auto store = OpenOk(loop, dir.File("store.db"), SyncMode::kNormal);
+    WriteBatch b;
+    b.CreateChannel(MakeChannel(1, "foo", ChannelLimits{6, 0, 0}));
+    b.CreateChannel(MakeChannel(2, "empty"));
+    const int64_t ts[] = {100, 200, 200, 300, 300, 300, 400, 500};
+    for (uint64_t seq = 1; seq <= 8; ++seq) b.AppendMsg(1, seq, ts[seq - 1], "m");
+    REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());  // keeps 3..8
+
+    CHECK(Seqs(ReadWait(loop, *store, 1, 0, 2).value()) == Range(3, 4));
+    CHECK(Seqs(ReadWait(loop, *store, 1, 5, 100).value()) == Range(5, 8));
+    CHECK(ReadWait(loop, *store, 1, 9, 100)->empty());
+    CHECK(ReadWait(loop, *store, 1, 1, 0)->empty());
+
+    auto find = [&](int64_t channel, int64_t t) {
+      Result<uint64_t> r = testing::FindWait(loop, *store, channel, t);
+      REQUIRE(r.ok());
+      return *r;
+    };
+    CHECK(find(1, 0) == 3);      // before everything: the first stored
+    CHECK(find(1, 200) == 3);
+    CHECK(find(1, 201) == 4);
+    CHECK(find(1, 300) == 4);
+    CHECK(find(1, 301) == 7);
+    CHECK(find(1, 500) == 8);
+    CHECK(find(1, 501) == 9);    // after the newest: last_seq + 1, "new only"
+    CHECK(find(2, 0) == 1);      // empty channel: last_seq + 1
+    CHECK(testing::FindWait(loop, *store, 99, 0).status().IsNotFound());
+    CHECK(store->Close().ok());
+  }
+
+  TEST_CASE("store: DeleteChannel removes its messages, subscriptions and pending rows") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    WriteBatch b;
+    b.CreateChannel(MakeChannel(1, "foo"));
+    b.CreateChannel(MakeChannel(2, "keep"));
+    AppendRange(b, 1, 1, 3);
+    AppendRange(b, 2, 1, 1);
+    b.PutSub(MakeSub(1, 1, "c"));
+    b.PutSub(MakeSub(2, 2, "c"));
+    b.AddPending(1, 1);
+    b.AddPending(2, 1);
+    REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+    WriteBatch del;
+    del.AddPending(1, 2);  // coalesced state of the channel's subs must not come back
+    del.UpdateLastSent(1, 2);
+    del.DeleteChannel(1);
+    del.CreateChannel(MakeChannel(3, "foo"));  // same name, new id
+    REQUIRE(SubmitWait(loop, *store, std::move(del)).status.ok());
+    CHECK(store->Close().ok());
+
+    auto again = OpenOk(loop, path);
+    Result<Recovered> r = again->Recover();
+    REQUIRE(r.ok());
+    REQUIRE(r->channels.size() == 2);
+    CHECK(FindChannel(*r, 1) == nullptr);
+    CHECK(FindChannel(*r, 3)->name == "foo");
+    REQUIRE(r->subs.size() == 1);
+    CHECK(r->subs[0].id == 2);
+    CHECK(r->subs[0].pending == std::vector<uint64_t>{1});
+    CHECK(ReadWait(loop, *again, 3, 1, 10)->empty());
+    CHECK(again->Close().ok());
+  }
+}
+
+}  // namespace tandem::store

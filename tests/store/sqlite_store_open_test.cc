@@ -1,0 +1,277 @@
+// sqlite_store_open_test.cc: opening the store: create, reopen and the epoch, the exclusive
+// lock (same process, another process, after Close and after the holder's death), no -shm
+// file, and the refusal of damaged, foreign and newer files.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include "store/schema.h"
+#include "tests/store/store_fixture.h"
+
+extern char** environ;
+
+namespace tandem::store {
+namespace {
+
+using testing::OpenOk;
+using testing::OpenStatus;
+using testing::TempDir;
+using testing::TestLoop;
+
+constexpr char kChildMode[] = "TANDEM_STORE_TEST_CHILD";  // "try" or "hold"
+constexpr char kChildPath[] = "TANDEM_STORE_TEST_PATH";
+constexpr char kChildFd[] = "TANDEM_STORE_TEST_FD";
+constexpr char kChildCase[] = "store: lock probe (child process side)";
+constexpr int kChildOk = 0, kChildBusy = 10, kChildOther = 20;
+
+// Starts this test binary again as a fresh process (fork + exec, so that it shares no SQLite
+// state with us) running only the child-side case below. Returns its pid.
+pid_t SpawnChild(const std::string& mode, const std::string& path, int fd = -1) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.push_back(std::string(kChildMode) + "=" + mode);
+  env_strings.push_back(std::string(kChildPath) + "=" + path);
+  env_strings.push_back(std::string(kChildFd) + "=" + std::to_string(fd));
+  std::vector<char*> envp;
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string filter = std::string("--test-case=") + kChildCase;
+  char exe[] = "/proc/self/exe";
+  char* argv[] = {exe, filter.data(), nullptr};
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    execve(exe, argv, envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+void RawExec(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  INFO((err ? err : ""));
+  sqlite3_free(err);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+}  // namespace
+
+TEST_SUITE("store") {
+  // Runs only inside a process started by SpawnChild(); a no-op in the normal test run.
+  TEST_CASE("store: lock probe (child process side)") {
+    const char* mode = getenv(kChildMode);
+    if (mode == nullptr) return;
+    int code = kChildOther;
+    {
+      TestLoop loop;
+      StoreOptions options;
+      options.path = getenv(kChildPath);
+      Result<std::unique_ptr<Store>> r = Store::Open(options, loop.get());
+      if (r.ok()) {
+        code = kChildOk;
+        if (std::string(mode) == "hold") {
+          int fd = atoi(getenv(kChildFd));
+          if (write(fd, "L", 1) != 1) _exit(kChildOther);
+          for (;;) pause();  // holds the lock until killed
+        }
+        r.value()->Close().IgnoreError();
+      } else if (r.status().IsBusy()) {
+        code = kChildBusy;
+      }
+    }
+    _exit(code);
+  }
+
+  TEST_CASE("store: open creates the directory and the file, reopen bumps the epoch") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.path() + "/sub/dir/store.db";
+    uint64_t first = 0;
+    {
+      auto store = OpenOk(loop, path);
+      first = store->epoch();
+      CHECK(first == 1);
+      Result<Recovered> rec = store->Recover();
+      REQUIRE(rec.ok());
+      CHECK(rec->server.epoch == first);
+      CHECK(rec->server.cluster_id.empty());
+      CHECK(rec->channels.empty());
+      CHECK(store->Close().ok());
+    }
+    CHECK(std::filesystem::exists(path));
+    for (uint64_t i = 1; i <= 2; ++i) {
+      auto store = OpenOk(loop, path);
+      CHECK(store->epoch() == first + i);
+      CHECK(store->Recover()->server.epoch == first + i);
+      CHECK(store->Close().ok());
+    }
+  }
+
+  TEST_CASE("store: no -shm file while open (WAL index in heap memory)") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    auto store = OpenOk(loop, path);
+    WriteBatch b;
+    b.CreateChannel(testing::MakeChannel(1, "foo"));
+    testing::AppendRange(b, 1, 1, 10);
+    REQUIRE(testing::SubmitWait(loop, *store, std::move(b)).status.ok());
+    CHECK(std::filesystem::exists(path + "-wal"));
+    CHECK_FALSE(std::filesystem::exists(path + "-shm"));
+    CHECK(store->Close().ok());
+    CHECK_FALSE(std::filesystem::exists(path + "-shm"));
+  }
+
+  TEST_CASE("store: a second open in the same process is Busy until Close") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    auto holder = OpenOk(loop, path);
+    Status s = OpenStatus(loop, path);
+    CHECK(s.IsBusy());
+    CHECK(s.message() == "store is locked by another process: " + path);
+    CHECK(holder->Close().ok());
+    CHECK(OpenStatus(loop, path).ok());
+  }
+
+  TEST_CASE("store: another process gets Busy while we hold the lock, OK after Close") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    auto holder = OpenOk(loop, path);
+    CHECK(WaitExit(SpawnChild("try", path)) == kChildBusy);
+    CHECK(holder->Close().ok());
+    CHECK(WaitExit(SpawnChild("try", path)) == kChildOk);
+  }
+
+  TEST_CASE("store: the lock of a process that dies is free again") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    pid_t child = SpawnChild("hold", path, fds[1]);
+    close(fds[1]);
+    char c = 0;
+    REQUIRE(read(fds[0], &c, 1) == 1);  // the child holds the lock now
+    close(fds[0]);
+    CHECK(OpenStatus(loop, path).IsBusy());
+    REQUIRE(kill(child, SIGKILL) == 0);
+    CHECK(WaitExit(child) == -SIGKILL);
+    auto store = OpenOk(loop, path);
+    CHECK(store->epoch() == 2);
+    CHECK(store->Close().ok());
+  }
+
+  TEST_CASE("store: TEST_skip_lock lets two instances open the same file") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    auto a = OpenOk(loop, path, SyncMode::kFull, /*skip_lock=*/true);
+    auto b = OpenOk(loop, path, SyncMode::kFull, /*skip_lock=*/true);
+    CHECK(b->epoch() == a->epoch() + 1);
+    CHECK(a->Close().ok());
+    CHECK(b->Close().ok());
+  }
+
+  TEST_CASE("store: a file that is not a database is Corruption naming the path") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    {
+      std::ofstream out(path);
+      out << std::string(8192, 'x');
+    }
+    Status s = OpenStatus(loop, path);
+    CHECK(s.IsCorruption());
+    CHECK(s.message().find(path) != std::string::npos);
+  }
+
+  TEST_CASE("store: a damaged database is Corruption") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    {
+      auto store = OpenOk(loop, path);
+      CHECK(store->Close().ok());
+    }
+    {
+      // Page 1 past the 100-byte file header is the schema table's b-tree page.
+      std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(100);
+      std::string junk(1000, '\xA5');
+      f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+    Status s = OpenStatus(loop, path);
+    INFO(s.ToString());
+    CHECK(s.IsCorruption());
+    CHECK(s.message().find(path) != std::string::npos);
+  }
+
+  TEST_CASE("store: a newer schema version is refused") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    {
+      auto store = OpenOk(loop, path);
+      CHECK(store->Close().ok());
+    }
+    RawExec(path, "UPDATE meta SET value=99 WHERE key='schema_version'");
+    Status s = OpenStatus(loop, path);
+    CHECK(s.IsCorruption());
+    CHECK(s.message() == path + ": schema version 99 is newer than this binary supports (" +
+                             std::to_string(kSchemaVersion) + ")");
+  }
+
+  TEST_CASE("store: a SQLite database of another program is refused") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("other.db");
+    RawExec(path, "CREATE TABLE foo(x)");
+    Status s = OpenStatus(loop, path);
+    CHECK(s.IsCorruption());
+    CHECK(s.message().find("not a tandem store") != std::string::npos);
+  }
+
+  TEST_CASE("store: an unusable path is IOError naming it") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string blocker = dir.File("file");
+    { std::ofstream out(blocker); }
+    SUBCASE("directory cannot be created") {
+      const std::string path = blocker + "/sub/store.db";
+      Status s = OpenStatus(loop, path);
+      CHECK(s.IsIOError());
+      CHECK(s.message().find(path) != std::string::npos);
+    }
+    SUBCASE("path is a directory") {
+      const std::string path = dir.path();
+      Status s = OpenStatus(loop, path);
+      CHECK(s.IsIOError());
+      CHECK(s.message().find(path) != std::string::npos);
+    }
+  }
+}
+
+}  // namespace tandem::store

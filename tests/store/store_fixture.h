@@ -1,0 +1,144 @@
+// store_fixture.h: helpers for the store tests: a temporary directory, a real uv loop that runs
+// until a completion fires (bounded by a guard timer, never a sleep), and synchronous wrappers
+// around Submit/ReadMsgs/FindSeqByTime.
+#pragma once
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <uv.h>
+
+#include "store/sqlite_store.h"
+#include "store/store.h"
+
+namespace tandem::store::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "tandem-store-XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+class TestLoop {
+ public:
+  TestLoop() { REQUIRE(uv_loop_init(&loop_) == 0); }
+  // Every store must be closed by now; this runs the close callbacks and checks that no handle
+  // is left.
+  ~TestLoop() {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop_) == 0);
+  }
+  uv_loop_t* get() { return &loop_; }
+
+  // Runs the loop until `done()` holds; gives up after 30 s (guard timer) and returns false.
+  bool RunUntil(const std::function<bool()>& done) {
+    uv_timer_t guard;
+    bool expired = false;
+    uv_timer_init(&loop_, &guard);
+    guard.data = &expired;
+    uv_timer_start(
+        &guard, [](uv_timer_t* t) noexcept { *static_cast<bool*>(t->data) = true; }, 30000, 0);
+    while (!done() && !expired) uv_run(&loop_, UV_RUN_ONCE);
+    uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
+    uv_run(&loop_, UV_RUN_NOWAIT);  // runs the guard's close
+    return done();
+  }
+
+ private:
+  uv_loop_t loop_;
+};
+
+struct CommitOutcome {
+  bool done = false;
+  Status status;
+  BatchResult result;
+};
+
+inline CommitOutcome SubmitWait(TestLoop& loop, Store& store, WriteBatch batch) {
+  CommitOutcome out;
+  store.Submit(std::move(batch), [&out](const Status& s, const BatchResult& r) {
+    out.done = true;
+    out.status = s;
+    out.result = r;
+  });
+  REQUIRE(loop.RunUntil([&] { return out.done; }));
+  return out;
+}
+
+inline Result<std::vector<MsgRecord>> ReadWait(TestLoop& loop, Store& store, int64_t channel,
+                                               uint64_t from, size_t max) {
+  std::unique_ptr<Result<std::vector<MsgRecord>>> out;
+  store.ReadMsgs(channel, from, max, [&out](Result<std::vector<MsgRecord>> r) {
+    out = std::make_unique<Result<std::vector<MsgRecord>>>(std::move(r));
+  });
+  REQUIRE(loop.RunUntil([&] { return out != nullptr; }));
+  return std::move(*out);
+}
+
+inline Result<uint64_t> FindWait(TestLoop& loop, Store& store, int64_t channel, int64_t ts) {
+  std::unique_ptr<Result<uint64_t>> out;
+  store.FindSeqByTime(channel, ts, [&out](Result<uint64_t> r) {
+    out = std::make_unique<Result<uint64_t>>(std::move(r));
+  });
+  REQUIRE(loop.RunUntil([&] { return out != nullptr; }));
+  return std::move(*out);
+}
+
+inline std::unique_ptr<SqliteStore> OpenOk(TestLoop& loop, const std::string& path,
+                                           SyncMode sync = SyncMode::kFull,
+                                           bool skip_lock = false) {
+  StoreOptions options;
+  options.path = path;
+  options.sync = sync;
+  options.TEST_skip_lock = skip_lock;
+  Result<std::unique_ptr<SqliteStore>> r = SqliteStore::OpenSqlite(options, loop.get());
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  return std::move(r).value();
+}
+
+inline Status OpenStatus(TestLoop& loop, const std::string& path) {
+  StoreOptions options;
+  options.path = path;
+  Result<std::unique_ptr<Store>> r = Store::Open(options, loop.get());
+  if (r.ok()) REQUIRE(r.value()->Close().ok());
+  return r.status();
+}
+
+inline ChannelRecord MakeChannel(int64_t id, const std::string& name, ChannelLimits limits = {}) {
+  ChannelRecord c;
+  c.id = id;
+  c.name = name;
+  c.limits = limits;
+  return c;
+}
+
+// Appends seqs [from, to] to a channel, each `size` bytes, timestamp = seq * 1000.
+inline void AppendRange(WriteBatch& b, int64_t channel, uint64_t from, uint64_t to,
+                        size_t size = 100) {
+  for (uint64_t seq = from; seq <= to; ++seq) {
+    b.AppendMsg(channel, seq, static_cast<int64_t>(seq) * 1000,
+                std::string(size, static_cast<char>('a' + seq % 26)));
+  }
+}
+
+}  // namespace tandem::store::testing
