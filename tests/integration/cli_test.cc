@@ -2,8 +2,11 @@
 // version and help, exit status 2 with a one-line message for every kind of bad configuration
 // or flag, serving on a free port, address in use, and graceful stop on SIGTERM and SIGINT.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -239,6 +242,44 @@ TEST_CASE("cli: log level filters lines") {
   CHECK(p.Signal(SIGTERM));
   REQUIRE(p.WaitExit() == 0);
   CHECK_FALSE(Contains(p.Log(), " info "));
+}
+
+TEST_CASE("cli: the open files soft limit is raised to the hard limit") {
+  // Start the child with a soft limit below the hard one (it inherits ours), then restore.
+  struct rlimit saved;
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  struct rlimit low = saved;
+  if (low.rlim_max > 256) low.rlim_cur = 256;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  int port = FreePort();
+  TandemProcess p;
+  bool started = p.Start(ServeArgs(port));
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  REQUIRE(started);
+  REQUIRE(p.WaitForPort(port));
+  std::ifstream limits("/proc/" + std::to_string(p.pid()) + "/limits");
+  std::string line, soft, hard;
+  while (std::getline(limits, line)) {
+    if (line.rfind("Max open files", 0) == 0) {
+      std::istringstream fields(line.substr(std::string("Max open files").size()));
+      fields >> soft >> hard;
+    }
+  }
+  REQUIRE_FALSE(soft.empty());
+  CHECK(soft == hard);
+  CHECK(p.Signal(SIGTERM));
+  CHECK(p.WaitExit() == 0);
+}
+
+TEST_CASE("cli: a killed server reports 128+signal") {
+  int port = FreePort();
+  TandemProcess p;
+  REQUIRE(p.Start(ServeArgs(port)));
+  REQUIRE(p.WaitForPort(port));
+  CHECK(p.Signal(SIGKILL));
+  CHECK(p.WaitExit() == 128 + SIGKILL);
+  CHECK_FALSE(p.Running());
+  CHECK_FALSE(p.Signal(SIGTERM));
 }
 
 }  // TEST_SUITE
