@@ -116,6 +116,7 @@ void Failover::OnActivated(const Status& status) {
   }
   int64_t now = clock_->NowMs();
   SetRole(Role::kActive);
+  peers_.clear();  // what a standby knew (the old active, say) says nothing about our standbys
   degraded_ = false;
   degraded_check_ms_ = now + window_ms();
   SendHeartbeat(Role::kActive);
@@ -216,8 +217,8 @@ void Failover::HandleActiveTick(int64_t now) {
 
 void Failover::NotePeer(const Heartbeat& hb, int64_t now) {
   Peer& p = peers_[hb.name];
-  bool was_alive = p.alive;
-  bool first = !p.announced;
+  bool was_alive = p.alive && now - p.last_ms <= window_ms();
+  bool first = !p.announced || p.role != Role::kStandby;
   p.instance = hb.instance;
   p.role = hb.role;
   p.epoch = hb.epoch;
@@ -282,6 +283,12 @@ void Failover::OnServingStopped(const Status& status) {
 void Failover::OnStoreError(const Status& status) {
   if (!holds_lock_ || role_ == Role::kFenced || role_ == Role::kStopped) return;
   if (status.ok()) return;
+  if (role_ == Role::kStopping && status.IsShutdownInProgress()) {
+    // A write that came after the store was closed by our own graceful stop (a delivery
+    // position, say): nothing was half-written, and it costs at most a redelivery.
+    spdlog::debug("ft: write after the store was closed: {}", status.ToString());
+    return;
+  }
   FenceNow(status);
 }
 

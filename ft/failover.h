@@ -18,7 +18,8 @@
 //   kActive     -> kFenced      a winning active heard, or a store error (host Fence)
 //   kStopping   -> kStopped     OnServingStopped / the in-flight lock result arrived; a last
 //                               "stopping" heartbeat goes out, then Exit
-//   kStopping   -> kFenced      store error while stopping
+//   kStopping   -> kFenced      store error while stopping (except ShutdownInProgress: a write
+//                               that came after our own graceful stop closed the store)
 //   kStopped, kFenced           terminal: no further call reaches the host
 //
 // A "winning" active is another instance heard in a non-standby role whose epoch is higher than

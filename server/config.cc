@@ -24,6 +24,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "server/subject.h"
+
 namespace tandem::server {
 namespace {
 
@@ -115,32 +117,13 @@ Status CheckName(std::string_view text, bool allow_empty) {
   return Status::OK();
 }
 
-// A subject (wildcards optional): non-empty tokens separated by '.', no whitespace, '*' and
-// '>' only as whole tokens and '>' only last.
+// A channel name or pattern, or a subject prefix, by the NATS subject rules (subject.h).
 Status CheckSubject(std::string_view text, bool wildcards) {
-  if (text.empty()) return Phrase(text, "is not a valid subject");
-  size_t start = 0;
-  while (true) {
-    size_t dot = text.find('.', start);
-    std::string_view tok =
-        text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    bool last = dot == std::string_view::npos;
-    if (tok.empty()) return Phrase(text, "is not a valid subject (empty token)");
-    for (char c : tok) {
-      if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
-        return Phrase(text, "is not a valid subject (whitespace)");
-      }
-    }
-    bool has_wild = tok.find_first_of("*>") != std::string_view::npos;
-    if (has_wild) {
-      if (!wildcards) return Phrase(text, "must not contain wildcards");
-      if (tok.size() != 1 || (tok == ">" && !last)) {
-        return Phrase(text, "is not a valid subject ('*' and '>' must be whole tokens, '>' last)");
-      }
-    }
-    if (last) break;
-    start = dot + 1;
+  if (!IsValidSubject(text)) {
+    return Phrase(text, "is not a valid subject (non-empty tokens separated by '.', no "
+                        "whitespace, '>' only last)");
   }
+  if (!wildcards && !IsValidLiteralSubject(text)) return Phrase(text, "must not contain wildcards");
   return Status::OK();
 }
 

@@ -73,6 +73,8 @@ class FtNode final : public ft::FailoverHost {
 
   void Start();
   void RequestStop() { failover_->RequestStop(); }
+  // A sticky store error seen by the streaming layer: the active fences at once.
+  void OnStoreError(const Status& s) { failover_->OnStoreError(s); }
   // Stops the timer and closes the peer links; `done` once every handle is closed.
   void Close(std::function<void()> done);
 

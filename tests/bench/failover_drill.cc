@@ -30,6 +30,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -308,7 +309,7 @@ stanSubscription* Subscribe(stanConnection* sc, const char* queue, const char* d
   stanSubOptions_SetManualAckMode(o, true);
   stanSubOptions_DeliverAllAvailable(o);
   stanSubOptions_SetMaxInflight(o, 1024);
-  stanSubOptions_SetAckWait(o, 30000);
+  stanSubOptions_SetAckWait(o, 2000);  // short: a redelivery after a takeover comes soon
   stanSubscription* sub = nullptr;
   natsStatus s = queue ? stanConnection_QueueSubscribe(&sub, sc, kChannel, queue, cb, nullptr, o)
                        : stanConnection_Subscribe(&sub, sc, kChannel, cb, nullptr, o);
@@ -443,6 +444,8 @@ int main(int argc, char** argv) {
     char tmpl[] = "/tmp/tandem-drill-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) Usage("cannot create a temporary directory");
     args.dir = tmpl;
+  } else if (mkdir(args.dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    Usage(("cannot create " + args.dir).c_str());
   }
   if (args.port == 0) args.port = FreePort();
   std::string url = "nats://127.0.0.1:" + std::to_string(args.port);

@@ -439,6 +439,25 @@ TEST_CASE("failover: a store error while stopping fences") {
   CHECK(host.exit_code == -1);
 }
 
+TEST_CASE("failover: a write after our own graceful stop closed the store is no fence") {
+  FakeClock clock;
+  RecordingHost host;
+  Failover f(Opts(), &clock, &host);
+  MakeActive(f, host, 6);
+  SUBCASE("while active it is") {
+    f.OnStoreError(Status::ShutdownInProgress("store is closed"));
+    CHECK(f.role() == Role::kFenced);
+  }
+  SUBCASE("while stopping it is not") {
+    f.RequestStop();
+    f.OnStoreError(Status::ShutdownInProgress("store is closed"));
+    CHECK(f.role() == Role::kStopping);
+    f.OnServingStopped(Status::OK());
+    CHECK(host.exit_code == 0);
+    CHECK_FALSE(host.fenced);
+  }
+}
+
 TEST_CASE("failover: stopping a standby exits at once") {
   FakeClock clock;
   RecordingHost host;
@@ -517,6 +536,24 @@ TEST_CASE("failover: the active tracks its standbys: joined, lost, degraded, res
   CHECK(f.peers()[0].instance == 22);
   CHECK(f.peers().size() == 2);
   CHECK(f.role() == Role::kActive);
+}
+
+TEST_CASE("failover: the old active coming back as a standby is announced as joined") {
+  FakeClock clock;
+  RecordingHost host;
+  Failover f(Opts("b", 2), &clock, &host);
+  f.Start();
+  f.OnLockResult(Busy());
+  f.OnHeartbeat(Hb("a", 1, Role::kActive, 1));
+  REQUIRE(f.peers().size() == 1);
+  f.OnActiveLost();
+  f.OnLockResult(Locked(2));
+  f.OnActivated(Status::OK());
+  CHECK(f.peers().empty());  // forgotten on activation
+  CHECK(f.live_standbys() == 0);
+  f.OnHeartbeat(Hb("a", 11, Role::kStandby, 2));
+  CHECK(f.live_standbys() == 1);
+  CHECK(f.peers()[0].role == Role::kStandby);
 }
 
 TEST_CASE("failover: tick period follows the heartbeat interval") {

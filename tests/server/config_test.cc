@@ -261,11 +261,14 @@ TEST_CASE("config: bad values name the key and the value") {
   CHECK(ErrorOf("limits: {channels: {foo: {max_age: soon}}}").find(
             "config: limits.channels.\"foo\".max_age: \"soon\" is not a duration") == 0);
   CHECK(ErrorOf("limits: {channels: {\"foo..bar\": {}}}") ==
-        "config: limits.channels.\"foo..bar\": \"foo..bar\" is not a valid subject (empty token)");
+        "config: limits.channels.\"foo..bar\": \"foo..bar\" is not a valid subject (non-empty "
+        "tokens separated by '.', no whitespace, '>' only last)");
   CHECK(ErrorOf("limits: {channels: {\"foo.>.bar\": {}}}").find(
             "config: limits.channels.\"foo.>.bar\": \"foo.>.bar\" is not a valid subject") == 0);
-  CHECK(ErrorOf("limits: {channels: {\"a b\": {}}}").find("is not a valid subject (whitespace)") !=
+  CHECK(ErrorOf("limits: {channels: {\"a b\": {}}}").find("is not a valid subject") !=
         std::string::npos);
+  CHECK(MustParse("limits: {channels: {\"foo.>\": {}, \"a.*.c\": {}, \"x*\": {}}}")
+            .stan.limits.channels.size() == 3);
 
   CHECK(ErrorOf("listen: foo") == "config: listen: \"foo\" is not HOST:PORT");
   CHECK(ErrorOf("listen: 1.2.3.4:70000") == "config: listen: \"1.2.3.4:70000\" has a port outside 1..65535");
