@@ -85,7 +85,7 @@ IdentityInfo ProcessMonitorSource::identity() const {
   IdentityInfo id;
   id.cluster_id = options_.cluster_id;
   id.server_id = server_id_;
-  id.server_name = options_.name;
+  id.server_name = ft_ != nullptr && options_.name.empty() ? ft_->name() : options_.name;
   id.version = options_.version;
   id.start_ns = options_.start_ns;
   return id;
@@ -93,7 +93,7 @@ IdentityInfo ProcessMonitorSource::identity() const {
 
 RoleInfo ProcessMonitorSource::role() const {
   RoleInfo r;
-  r.name = options_.name;
+  r.name = ft_ != nullptr && options_.name.empty() ? ft_->name() : options_.name;
   r.group = options_.group;
   r.takeovers = takeovers_;
   r.serving = serving();

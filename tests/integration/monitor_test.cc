@@ -2,6 +2,7 @@
 // shapes and values after a known libnats STAN workload (counts, sequences, pending, stalled),
 // pagination and filters, 404s, /metrics through `promtool check metrics`, and the output and
 // exit status of `tandem status`.
+#define NATS_HAS_STREAMING 1  // Debian's libnats is built with the STAN API
 #include <nats/nats.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/status_command.h"
+#include "tests/support/ft_harness.h"
 #include "tests/support/tandem_process.h"
 
 namespace tandem::test {
@@ -69,7 +71,233 @@ int RunTandem(const std::vector<std::string>& args, std::string* out) {
 
 bool HavePromtool() { return std::system("command -v promtool >/dev/null 2>&1") == 0; }
 
+// A libnats STAN client with a durable, manual-ack subscription that never acks.
+struct StanClient {
+  stanConnection* sc = nullptr;
+  stanSubscription* sub = nullptr;
+  std::atomic<int> received{0};
+
+  StanClient(int port, const char* client_id) {
+    stanConnOptions* opts = nullptr;
+    REQUIRE(stanConnOptions_Create(&opts) == NATS_OK);
+    std::string url = "nats://127.0.0.1:" + std::to_string(port);
+    REQUIRE(stanConnOptions_SetURL(opts, url.c_str()) == NATS_OK);
+    REQUIRE(stanConnOptions_SetConnectionWait(opts, 5000) == NATS_OK);
+    natsStatus st = stanConnection_Connect(&sc, "test-cluster", client_id, opts);
+    stanConnOptions_Destroy(opts);
+    REQUIRE_MESSAGE(st == NATS_OK, natsStatus_GetText(st) << ": " << nats_GetLastError(nullptr));
+  }
+  ~StanClient() {
+    if (sub != nullptr) stanSubscription_Destroy(sub);
+    if (sc != nullptr) {
+      stanConnection_Close(sc);
+      stanConnection_Destroy(sc);
+    }
+  }
+  void Publish(const char* channel, int n) {
+    for (int i = 0; i < n; ++i) {
+      std::string data = "message-" + std::to_string(i);
+      REQUIRE(stanConnection_Publish(sc, channel, data.data(), static_cast<int>(data.size())) ==
+              NATS_OK);
+    }
+  }
+  static void OnMsg(stanConnection*, stanSubscription*, const char*, stanMsg* msg,
+                    void* closure) {
+    static_cast<StanClient*>(closure)->received++;
+    stanMsg_Destroy(msg);  // never acked: stays pending
+  }
+  void SubscribeDurable(const char* channel, const char* durable, int max_inflight) {
+    stanSubOptions* so = nullptr;
+    REQUIRE(stanSubOptions_Create(&so) == NATS_OK);
+    stanSubOptions_SetManualAckMode(so, true);
+    stanSubOptions_SetMaxInflight(so, max_inflight);
+    stanSubOptions_SetDurableName(so, durable);
+    stanSubOptions_DeliverAllAvailable(so);
+    stanSubOptions_SetAckWait(so, 30000);
+    natsStatus st = stanConnection_Subscribe(&sub, sc, channel, OnMsg, this, so);
+    stanSubOptions_Destroy(so);
+    REQUIRE(st == NATS_OK);
+  }
+  bool WaitReceived(int n) {
+    for (int i = 0; i < 500 && received.load() < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return received.load() >= n;
+  }
+};
+
 TEST_SUITE("monitor_integration") {
+
+TEST_CASE("monitor: streaming endpoints after a known STAN workload") {
+  Server s;
+  {
+    StanClient c1(s.client_port, "c1");
+    StanClient c2(s.client_port, "c2");
+    c1.Publish("foo", 10);
+    c1.Publish("bar", 3);
+    c2.SubscribeDurable("foo", "dur", 2);
+    REQUIRE(c2.WaitReceived(2));
+    // max_inflight 2 and no acks: exactly two deliveries, then the subscription is stalled.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(c2.received.load() == 2);
+
+    json serverz = GetJson(s.http_port, "/streaming/serverz");
+    CHECK(serverz["clients"] == 2);
+    CHECK(serverz["channels"] == 2);
+    CHECK(serverz["subscriptions"] == 1);
+    CHECK(serverz["total_msgs"] == 13);
+    CHECK(serverz["in_msgs"] == 13);
+    CHECK(serverz["out_msgs"] == 2);
+    CHECK(serverz["total_bytes"].get<uint64_t>() > 13 * 9);
+
+    json names = GetJson(s.http_port, "/streaming/channelsz");
+    CHECK(names["names"] == json::array({"bar", "foo"}));
+    CHECK(names["total"] == 2);
+    json page = GetJson(s.http_port, "/streaming/channelsz?offset=1&limit=1");
+    CHECK(page["names"] == json::array({"foo"}));
+    CHECK(page["count"] == 1);
+
+    json foo = GetJson(s.http_port, "/streaming/channelsz?channel=foo&subs=1");
+    CHECK(foo["name"] == "foo");
+    CHECK(foo["msgs"] == 10);
+    CHECK(foo["first_seq"] == 1);
+    CHECK(foo["last_seq"] == 10);
+    CHECK(foo["subs_count"] == 1);
+    REQUIRE(foo["subscriptions"].size() == 1);
+    json sub = foo["subscriptions"][0];
+    CHECK(sub["client_id"] == "c2");
+    CHECK(sub["durable_name"] == "dur");
+    CHECK(sub["is_durable"] == true);
+    CHECK(sub["is_offline"] == false);
+    CHECK(sub["max_inflight"] == 2);
+    CHECK(sub["ack_wait"] == 30);
+    CHECK(sub["last_sent"] == 2);
+    CHECK(sub["pending_count"] == 2);
+    CHECK(sub["is_stalled"] == true);
+
+    json all = GetJson(s.http_port, "/streaming/channelsz?subs=1");
+    REQUIRE(all["channels"].size() == 2);
+    CHECK(all["channels"][0]["name"] == "bar");
+    CHECK(all["channels"][0]["msgs"] == 3);
+    CHECK_FALSE(all["channels"][0].contains("subscriptions"));
+
+    json clients = GetJson(s.http_port, "/streaming/clientsz");
+    REQUIRE(clients["clients"].size() == 2);
+    CHECK(clients["clients"][0]["id"] == "c1");
+    CHECK(clients["clients"][1]["id"] == "c2");
+    CHECK(clients["clients"][1]["subs_count"] == 1);
+    json c2z = GetJson(s.http_port, "/streaming/clientsz?client=c2&subs=1");
+    CHECK(c2z["subscriptions"]["foo"][0]["durable_name"] == "dur");
+    CHECK(GetJson(s.http_port, "/streaming/clientsz?limit=1&offset=1")["clients"][0]["id"] ==
+          "c2");
+
+    json storez = GetJson(s.http_port, "/streaming/storez");
+    CHECK(storez["type"] == "SQL");
+    CHECK(storez["total_msgs"] == 13);
+    CHECK(storez["limits"]["max_channels"] == 100);
+
+    HttpReply nf = Get(s.http_port, "/streaming/channelsz?channel=nope");
+    CHECK(nf.status == 404);
+    CHECK(nf.body == "Channel nope not found\n");
+    nf = Get(s.http_port, "/streaming/clientsz?client=nope");
+    CHECK(nf.status == 404);
+    CHECK(nf.body == "Client nope not found\n");
+
+    std::string m = Get(s.http_port, "/metrics").body;
+    CHECK(m.find("tandem_stan_channel_msgs{channel=\"foo\"} 10\n") != std::string::npos);
+    CHECK(m.find("tandem_stan_channel_pending_acks{channel=\"foo\"} 2\n") != std::string::npos);
+    CHECK(m.find("tandem_stan_channel_stalled_subscriptions{channel=\"foo\"} 1\n") !=
+          std::string::npos);
+    CHECK(m.find("tandem_stan_in_msgs_total 13\n") != std::string::npos);
+    size_t at = m.find("\ntandem_store_commits_total ");
+    REQUIRE(at != std::string::npos);
+    CHECK(std::stoull(m.substr(at + 28)) >= 1);  // the commit observer is wired
+    CHECK(m.find("tandem_store_commit_seconds_count 0\n") == std::string::npos);
+
+    std::string out;
+    int rc = RunTandem({"status", "--http", "127.0.0.1:" + std::to_string(s.http_port)}, &out);
+    CHECK_MESSAGE(rc == 0, out);
+    CHECK(out.find("foo") != std::string::npos);
+    CHECK(out.find("(1 stalled)") != std::string::npos);
+    CHECK(out.find("c2") != std::string::npos);
+    MESSAGE(out);
+  }
+  // After c2 closed its connection, the durable is offline but still listed.
+  json foo = GetJson(s.http_port, "/streaming/channelsz?channel=foo&subs=1");
+  REQUIRE(foo["subscriptions"].size() == 1);
+  CHECK(foo["subscriptions"][0]["is_offline"] == true);
+  CHECK(foo["subscriptions"][0]["client_id"] == "c2");
+  CHECK(GetJson(s.http_port, "/streaming/clientsz")["total"] == 0);
+}
+
+TEST_CASE("monitor: a standby answers serverz, healthz, isFTActive; status sees the pair") {
+  TempDir dir;
+  int pa = FreePort(), pb = FreePort(), ha = FreePort(), hb = FreePort();
+  std::string store = dir.path() + "/store";
+  auto opts = [&](const char* name, int port, int http) {
+    FtMemberOptions o;
+    o.name = name;
+    o.listen = "127.0.0.1:" + std::to_string(port);
+    o.peers = {"127.0.0.1:" + std::to_string(pa), "127.0.0.1:" + std::to_string(pb)};
+    o.store_dir = store;
+    o.extra_args = {"--http", "127.0.0.1:" + std::to_string(http)};
+    return o;
+  };
+  FtMember a(dir.path(), opts("a", pa, ha));
+  REQUIRE(a.Start());
+  REQUIRE_MESSAGE(a.WaitActive(), a.process().Log());
+  FtMember b(dir.path(), opts("b", pb, hb));
+  REQUIRE(b.Start());
+  REQUIRE_MESSAGE(b.WaitStandby(), b.process().Log());
+  REQUIRE(b.process().WaitForPort(hb));
+
+  json sb = GetJson(hb, "/streaming/serverz");
+  CHECK(sb["state"] == "FT_STANDBY");
+  CHECK(sb["role"] == "standby");
+  CHECK(sb["cluster_id"] == "ft-test");
+  CHECK(Get(hb, "/healthz").status == 200);
+  CHECK(Get(hb, "/streaming/isFTActive").status == 204);
+  CHECK(Get(hb, "/streaming/channelsz").status == 503);
+  CHECK(Get(ha, "/streaming/isFTActive").status == 200);
+
+  // The active lists the standby once its heartbeats arrive.
+  json sa;
+  for (int i = 0; i < 200; ++i) {
+    sa = GetJson(ha, "/streaming/serverz");
+    if (!sa["standbys"].empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(sa["state"] == "FT_ACTIVE");
+  REQUIRE(sa["standbys"].size() == 1);
+  CHECK(sa["standbys"][0]["name"] == "b");
+  CHECK(sa["standbys"][0]["alive"] == true);
+  CHECK(sa["epoch"].get<uint64_t>() >= 1);
+  CHECK(GetJson(hb, "/streaming/serverz")["active"]["name"] == "a");
+
+  std::string out;
+  int rc = RunTandem({"status", "--http",
+                      "127.0.0.1:" + std::to_string(ha) + ",127.0.0.1:" + std::to_string(hb)},
+                     &out);
+  CHECK_MESSAGE(rc == 0, out);
+  CHECK(out.find("FT_ACTIVE") != std::string::npos);
+  CHECK(out.find("FT_STANDBY") != std::string::npos);
+  CHECK(out.find("Standby: b (epoch") != std::string::npos);
+  MESSAGE(out);
+
+  // Only the standby left: status exits 1.
+  a.process().Signal(SIGTERM);
+  CHECK(a.process().WaitExit() == 0);
+  REQUIRE_MESSAGE(b.WaitActive(), b.process().Log());
+  json now_active = GetJson(hb, "/streaming/serverz");
+  CHECK(now_active["state"] == "FT_ACTIVE");
+  CHECK(now_active["takeovers"] == 1);
+  CHECK(now_active["epoch"].get<uint64_t>() > sa["epoch"].get<uint64_t>());
+  b.process().Signal(SIGTERM);
+  CHECK(b.process().WaitExit() == 0);
+  rc = RunTandem({"status", "--timeout", "300", "--http", "127.0.0.1:" + std::to_string(hb)},
+                 &out);
+  CHECK(rc == 1);
+}
 
 TEST_CASE("monitor: core endpoints of a running instance") {
   Server s;
