@@ -41,6 +41,18 @@ json GetJson(int port, const std::string& path) {
   return j;
 }
 
+// Polls `path` (at most 5 s) until `ready` holds; returns the last answer.
+template <typename Pred>
+json WaitJson(int port, const std::string& path, Pred ready) {
+  json j;
+  for (int i = 0; i < 250; ++i) {
+    j = GetJson(port, path);
+    if (ready(j)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return j;
+}
+
 // A running `tandem serve` with monitoring on a free port.
 struct Server {
   TandemProcess proc;
@@ -260,19 +272,17 @@ TEST_CASE("monitor: a standby answers serverz, healthz, isFTActive; status sees 
   CHECK(Get(hb, "/streaming/channelsz").status == 503);
   CHECK(Get(ha, "/streaming/isFTActive").status == 200);
 
-  // The active lists the standby once its heartbeats arrive.
-  json sa;
-  for (int i = 0; i < 200; ++i) {
-    sa = GetJson(ha, "/streaming/serverz");
-    if (!sa["standbys"].empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  // Each side lists the other once heartbeats flow.
+  json sa = WaitJson(ha, "/streaming/serverz", [](const json& j) { return !j["standbys"].empty(); });
+  json sbz = WaitJson(hb, "/streaming/serverz", [](const json& j) { return j.contains("active"); });
   CHECK(sa["state"] == "FT_ACTIVE");
   REQUIRE(sa["standbys"].size() == 1);
   CHECK(sa["standbys"][0]["name"] == "b");
   CHECK(sa["standbys"][0]["alive"] == true);
   CHECK(sa["epoch"].get<uint64_t>() >= 1);
-  CHECK(GetJson(hb, "/streaming/serverz")["active"]["name"] == "a");
+  CHECK(sbz["active"]["name"] == "a");
+  CHECK(sbz["active"]["alive"] == true);
+  CHECK(sbz["epoch"] == sa["epoch"]);
 
   std::string out;
   int rc = RunTandem({"status", "--http",
