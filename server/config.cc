@@ -7,6 +7,10 @@
 //
 // yaml-cpp reports problems with exceptions: they are caught in ParseConfig and nowhere else,
 // and never leave this file (STYLE §4.4).
+//
+// Sections, in order: messages (the "config: <where>: <what>" format); value parsers (numbers,
+// booleans, names, subjects, peers); setters shared by YAML keys and flags; the YAML walk (one
+// Load* per section); flags and cross-key checks; the public functions of config.h.
 #include "server/config.h"
 
 #include <algorithm>
