@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #ifndef NATS_HAS_STREAMING
@@ -73,19 +74,36 @@ struct StanConn {
   StanConn& operator=(const StanConn&) = delete;
   ~StanConn() { Destroy(); }
   natsStatus Connect(const std::string& url, const std::string& client_id,
-                     int max_pub_acks = 16384, const char* cluster = "test-cluster") {
+                     int max_pub_acks = 16384, const char* cluster = "test-cluster",
+                     int64_t pub_ack_wait_ms = 10000) {
     stanConnOptions* o = nullptr;
+    natsOptions* no = nullptr;
     natsStatus s = stanConnOptions_Create(&o);
-    if (s == NATS_OK) s = stanConnOptions_SetURL(o, url.c_str());
+    if (s == NATS_OK) s = natsOptions_Create(&no);
+    if (s == NATS_OK) s = natsOptions_SetURL(no, url.c_str());
+    if (s == NATS_OK) s = natsOptions_SetReconnectWait(no, 100);
+    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(no, -1);
+    if (s == NATS_OK) s = stanConnOptions_SetNATSOptions(o, no);
     if (s == NATS_OK) s = stanConnOptions_SetConnectionWait(o, 5000);
-    if (s == NATS_OK) s = stanConnOptions_SetPubAckWait(o, 10000);
+    if (s == NATS_OK) s = stanConnOptions_SetPubAckWait(o, pub_ack_wait_ms);
     if (s == NATS_OK) s = stanConnOptions_SetMaxPubAcksInflight(o, max_pub_acks, 0.5f);
     if (s == NATS_OK) s = stanConnection_Connect(&sc, cluster, client_id.c_str(), o);
     stanConnOptions_Destroy(o);
+    natsOptions_Destroy(no);
     return s;
   }
   natsStatus Publish(const std::string& channel, const std::string& data) {
     return stanConnection_Publish(sc, channel.c_str(), data.data(), static_cast<int>(data.size()));
+  }
+  // Retries while the connection is re-establishing itself after a server restart (publishes
+  // are refused then: STAN connections have no reconnect buffer), for at most `timeout`.
+  natsStatus PublishRetry(const std::string& channel, const std::string& data,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    natsStatus s;
+    while ((s = Publish(channel, data)) != NATS_OK && std::chrono::steady_clock::now() < end)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return s;
   }
   natsStatus Close() {
     natsStatus s = stanConnection_Close(sc);
@@ -126,6 +144,16 @@ class Collector {
     if (ack) stanSubscription_AckMsg(sub, msg);
     stanMsg_Destroy(msg);
     self->cv_.notify_all();
+  }
+  // Until some delivery satisfies `pred`.
+  template <typename Pred>
+  bool WaitFor(Pred pred, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, timeout, [&] {
+      for (auto& m : msgs_)
+        if (pred(m)) return true;
+      return false;
+    });
   }
   bool WaitCount(size_t n, std::chrono::milliseconds timeout = 10s) {
     std::unique_lock<std::mutex> l(mu_);
