@@ -2,17 +2,22 @@
 #include "server/app.h"
 
 #include <signal.h>
-#include <sys/resource.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <utility>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
 #include "server/logging.h"
 #include "server/nats_server.h"
 #include "server/stan_server.h"
+
+#include <sys/resource.h>
 
 namespace tandem::server {
 namespace {
@@ -36,9 +41,12 @@ void RaiseFdLimit() {
 
 const char* SignalName(int signum) {
   switch (signum) {
-    case SIGTERM: return "SIGTERM";
-    case SIGINT: return "SIGINT";
-    default: return "signal";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    default:
+      return "signal";
   }
 }
 
@@ -137,9 +145,9 @@ Status App::StartCore() {
   nats_ = std::make_unique<NatsServer>(&loop_, config_.core);
   Status s = nats_->Listen();
   if (!s.ok()) {
-    return Status::IOError(fmt::format(
-        "cannot listen for clients on {}: {}",
-        FormatHostPort(config_.core.host, config_.core.port), s.ToString()));
+    return Status::IOError(fmt::format("cannot listen for clients on {}: {}",
+                                       FormatHostPort(config_.core.host, config_.core.port),
+                                       s.ToString()));
   }
   spdlog::info("listening for clients on {}", FormatHostPort(config_.core.host, nats_->port()));
   return Status::OK();
@@ -162,8 +170,7 @@ void App::SignalCb(uv_signal_t* handle, int signum) noexcept {
 void App::WatchdogCb(uv_timer_t* handle) noexcept { sd_notify(0, "WATCHDOG=1"); }
 
 void App::DeadlineCb(uv_timer_t* handle) noexcept {
-  spdlog::error("shutdown did not finish within {}s, exiting now",
-                App::kShutdownDeadline.count());
+  spdlog::error("shutdown did not finish within {}s, exiting now", App::kShutdownDeadline.count());
   std::_Exit(1);
 }
 
@@ -182,8 +189,8 @@ void App::BeginShutdown(int exit_status) {
   exit_status_ = exit_status;
   sd_notify(0, "STOPPING=1");
   uv_timer_stop(&watchdog_timer_);
-  uv_timer_start(&deadline_timer_, DeadlineCb,
-                 std::chrono::milliseconds(kShutdownDeadline).count(), 0);
+  uv_timer_start(&deadline_timer_, DeadlineCb, std::chrono::milliseconds(kShutdownDeadline).count(),
+                 0);
   if (!nats_) {
     AfterCoreClosed();
     return;
@@ -215,10 +222,10 @@ void App::AfterCoreClosed() {
 }
 
 void App::CloseOwnHandles() {
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&sigterm_),
-                         reinterpret_cast<uv_handle_t*>(&sigint_),
-                         reinterpret_cast<uv_handle_t*>(&deadline_timer_),
-                         reinterpret_cast<uv_handle_t*>(&watchdog_timer_)}) {
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
+        reinterpret_cast<uv_handle_t*>(&deadline_timer_),
+        reinterpret_cast<uv_handle_t*>(&watchdog_timer_)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
 }

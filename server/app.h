@@ -32,10 +32,10 @@
 // the loop thread.
 #pragma once
 
+#include <uv.h>
+
 #include <chrono>
 #include <memory>
-
-#include <uv.h>
 
 #include "server/config.h"
 #include "store/status.h"
@@ -83,8 +83,8 @@ class App {
   uv_loop_t loop_{};
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
-  uv_timer_t deadline_timer_{};   // armed when shutdown begins
-  uv_timer_t watchdog_timer_{};   // runs only under systemd with WatchdogSec=
+  uv_timer_t deadline_timer_{};  // armed when shutdown begins
+  uv_timer_t watchdog_timer_{};  // runs only under systemd with WatchdogSec=
   bool loop_ready_ = false;
   std::unique_ptr<store::Store> store_;
   store::Recovered recovered_;  // from StartStore until StartStreaming consumes it

@@ -33,8 +33,8 @@ enum class ParseError {
   kUnknownOp,       // -ERR 'Unknown Protocol Operation'
   kMaxControlLine,  // -ERR 'maximum control line exceeded'
   kMaxPayload,      // -ERR 'Maximum Payload Violation'
-  kBadArgs,         // wrong argument count, bad size or sid: protocol violation
-  kBadPayloadEnd,   // payload not followed by exactly "\r\n"
+  kBadArgs,         // wrong argument count, bad size or max: close without -ERR
+  kBadPayloadEnd,   // payload not followed by exactly "\r\n": -ERR 'Unknown Protocol Operation'
   kStopped,         // a handler asked to stop (connection closing)
 };
 
@@ -56,7 +56,7 @@ class ParserHandler {
   virtual bool OnConnect(std::string_view json) = 0;
   virtual bool OnPub(const PubArgs& pub) = 0;
   virtual bool OnSub(std::string_view subject, std::string_view queue, std::string_view sid) = 0;
-  // max < 0 when absent.
+  // max < 0 when absent; a present max is a decimal number >= 0 (0 is passed through).
   virtual bool OnUnsub(std::string_view sid, int64_t max) = 0;
   virtual bool OnPing() = 0;
   virtual bool OnPong() = 0;
@@ -76,6 +76,9 @@ class Parser {
 
   // Consumes `len` bytes. Returns kNone when all were consumed, else the first error; the
   // offset of the failing byte is then error_offset() and a quoted snippet error_snippet().
+  // Errors found when a control line ends (kBadArgs, kMaxPayload, some kMaxControlLine) give
+  // the offset of its '\n' and quote the line's arguments; kStopped gives the offset just past
+  // the op whose handler returned false.
   ParseError Feed(const char* data, size_t len);
   void Reset();
 
@@ -85,9 +88,12 @@ class Parser {
   const char* state_name() const;
   // Bytes currently buffered for a split op (for memory accounting and tests).
   size_t buffered() const { return scratch_.size(); }
+  // Capacity of the split-op buffer, for tests that check steady-state parsing allocates
+  // nothing.
+  size_t TEST_ScratchCapacity() const { return scratch_.capacity(); }
 
  private:
-  // The implementation (parser.cc) owns the state enum, the op kinds and the helpers.
+  // The implementation (parser.cc) owns the state enum and the helpers.
   enum class State : uint8_t;
   struct Span {  // an argument as an offset into the current control line
     uint32_t off = 0;

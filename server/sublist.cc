@@ -226,18 +226,28 @@ bool Sublist::Remove(const SubscriptionPtr& sub) {
   return true;
 }
 
-std::shared_ptr<const SublistResult> Sublist::Match(std::string_view subject) {
+const std::shared_ptr<const SublistResult>& Sublist::Match(std::string_view subject) {
   ++matches_;
+  if (cache_max_ > 0 && memo_genid_ == genid_ && subject == memo_subject_) {
+    ++cache_hits_;
+    return memo_result_;
+  }
+  std::shared_ptr<const SublistResult> result;
   if (cache_max_ > 0) {
     auto it = cache_.find(subject);
     if (it != cache_.end() && it->second.genid == genid_) {
       ++cache_hits_;
-      return it->second.result;
+      result = it->second.result;
     }
   }
-  auto result = MatchUncached(subject);
-  if (cache_max_ > 0) AddToCache(subject, result);
-  return result;
+  if (!result) {
+    result = MatchUncached(subject);
+    if (cache_max_ > 0) AddToCache(subject, result);
+  }
+  memo_subject_.assign(subject);
+  memo_result_ = std::move(result);
+  memo_genid_ = genid_;
+  return memo_result_;
 }
 
 std::shared_ptr<const SublistResult> Sublist::MatchUncached(std::string_view subject) const {

@@ -206,6 +206,31 @@ TEST_SUITE("core_pubsub") {
     CHECK(Receive(ls, 2, 500) == std::vector<std::string>{"from-quiet", "from-loud"});
   }
 
+  TEST_CASE("core_pubsub: a flood from a fast publisher reaches a subscriber without loss") {
+    // 300,000 x 1 KiB is far beyond the server's stall threshold: the publisher is paused
+    // while the subscriber catches up instead of the subscriber being cut off.
+    CoreServer srv;
+    REQUIRE(srv.Start());
+    NatsConn sc, pc;
+    REQUIRE(sc.Connect(srv.url()) == NATS_OK);
+    REQUIRE(pc.Connect(srv.url()) == NATS_OK);
+    NatsSub sub;
+    REQUIRE(natsConnection_SubscribeSync(&sub.sub, sc, "flood") == NATS_OK);
+    REQUIRE(natsSubscription_SetPendingLimits(sub, -1, -1) == NATS_OK);
+    REQUIRE(natsConnection_Flush(sc) == NATS_OK);
+    constexpr int kMsgs = 300000;
+    std::string payload(1024, 'f');
+    for (int i = 0; i < kMsgs; ++i) {
+      REQUIRE(natsConnection_Publish(pc, "flood", payload.data(), 1024) == NATS_OK);
+    }
+    REQUIRE(natsConnection_FlushTimeout(pc, 20000) == NATS_OK);
+    int got = 0;
+    NatsMsg m;
+    while (got < kMsgs && natsSubscription_NextMsg(m.out(), sub, 5000) == NATS_OK) ++got;
+    CHECK(got == kMsgs);
+    CHECK(srv.process().Log().find("slow consumer") == std::string::npos);
+  }
+
   TEST_CASE("core_pubsub: headers reach header clients; others get the payload alone") {
     CoreServer srv;
     REQUIRE(srv.Start());

@@ -215,12 +215,40 @@ TEST_SUITE("parser") {
     }
   }
 
+  TEST_CASE("parser: steady-state parsing does not grow its buffer") {
+    Recorder rec;
+    Parser p(&rec, ParserLimits());
+    const size_t cap = p.TEST_ScratchCapacity();
+    REQUIRE(cap >= ParserLimits().max_control_line);
+    const std::string json = "{\"name\":\"" + std::string(1000, 'n') + "\"}";
+    const std::string in = "CONNECT " + json + "\r\nSUB foo.* q 1\r\nPUB foo.bar r 300\r\n" +
+                           std::string(300, 'x') + "\r\nHPUB foo 12 512\r\nNATS/1.0\r\n\r\n" +
+                           std::string(500, 'y') + "\r\nUNSUB 1\r\nPING\r\n";
+    for (size_t cut = 0; cut <= in.size(); ++cut) {
+      REQUIRE(p.Feed(in.data(), cut) == ParseError::kNone);
+      REQUIRE(p.Feed(in.data() + cut, in.size() - cut) == ParseError::kNone);
+      REQUIRE(p.buffered() == 0);
+    }
+    CHECK(rec.events.size() == 6 * (in.size() + 1));
+    CHECK(p.TEST_ScratchCapacity() == cap);
+
+    // A split payload larger than the kept buffer is released after its op.
+    const std::string big = "PUB big 300000\r\n" + std::string(300000, 'z') + "\r\n";
+    REQUIRE(p.Feed(big.data(), 100) == ParseError::kNone);
+    CHECK(p.TEST_ScratchCapacity() >= 300000);
+    REQUIRE(p.Feed(big.data() + 100, big.size() - 100) == ParseError::kNone);
+    CHECK(p.TEST_ScratchCapacity() == cap);
+  }
+
   TEST_CASE("parser: unknown ops") {
     for (const char* in : {"FOO\r\n", "PUX foo 1\r\n", "\r\n", "\n", " PING\r\n", "PINGX\r\n",
                            "PUBfoo 1\r\n", "PUB\r\n", "SUBX\r\n", "UNSUB\r\n", "HPUX\r\n",
                            "CONNEXT {}\r\n", "MSG foo 1 1\r\nx\r\n", "INFO {}\r\n", "+OK\r\n"}) {
       CheckAllSplits(in, {}, ParseError::kUnknownOp);
     }
+    // A NUL is not a blank, also on the fast path for "PUB ".
+    CheckAllSplits(std::string("PUB\0foo 1\r\nx\r\n", 14), {}, ParseError::kUnknownOp);
+    CheckAllSplits(std::string("pUb\0", 4), {}, ParseError::kUnknownOp);
     // Ops before the bad one are delivered.
     CheckAllSplits("PING\r\nPONG\r\nXYZ\r\nPING\r\n", {"PING", "PONG"}, ParseError::kUnknownOp);
   }

@@ -1,0 +1,132 @@
+// parser_fuzz.cc: libFuzzer target for server/parser.
+//
+// The first two input bytes pick small limits (so the limit paths are reached), the rest is the
+// byte stream. It is fed once whole and once in chunks whose cut points come from a PRNG seeded
+// by the input. Each chunk lives in its own heap block that is freed right after Feed(), so a
+// view kept across Feed() calls is a heap-use-after-free under ASan. The handler reads every
+// byte of every view. Both runs must give the same events and the same error; anything else
+// aborts. Built and run by scripts/fuzz.
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/parser.h"
+
+namespace {
+
+using tandem::server::ParseError;
+using tandem::server::ParserHandler;
+using tandem::server::ParserLimits;
+using tandem::server::PubArgs;
+
+// Folds each event into a running FNV-1a hash, touching every byte of every view.
+class HashingHandler : public ParserHandler {
+ public:
+  uint64_t hash = 1469598103934665603ull;
+  size_t events = 0;
+
+  bool OnConnect(std::string_view json) override { return Event('C', {json}); }
+  bool OnPub(const PubArgs& p) override {
+    if (!p.has_headers && !p.headers.empty()) abort();
+    return Event(p.has_headers ? 'H' : 'P', {p.subject, p.reply, p.headers, p.payload});
+  }
+  bool OnSub(std::string_view subject, std::string_view queue, std::string_view sid) override {
+    if (subject.empty() || sid.empty()) abort();
+    return Event('S', {subject, queue, sid});
+  }
+  bool OnUnsub(std::string_view sid, int64_t max) override {
+    if (sid.empty() || max < -1) abort();
+    Mix(static_cast<uint8_t>(max));
+    return Event('U', {sid});
+  }
+  bool OnPing() override { return Event('I', {}); }
+  bool OnPong() override { return Event('O', {}); }
+
+ private:
+  void Mix(uint8_t b) {
+    hash ^= b;
+    hash *= 1099511628211ull;
+  }
+  bool Event(char kind, std::initializer_list<std::string_view> parts) {
+    ++events;
+    Mix(static_cast<uint8_t>(kind));
+    for (std::string_view part : parts) {
+      Mix(static_cast<uint8_t>(part.size()));
+      for (char c : part) Mix(static_cast<uint8_t>(c));
+      Mix(0xff);
+    }
+    return true;
+  }
+};
+
+struct Run {
+  uint64_t hash;
+  size_t events;
+  ParseError error;
+};
+
+Run FeedInChunks(const uint8_t* data, size_t size, ParserLimits limits,
+                 const std::vector<size_t>& cuts) {
+  HashingHandler handler;
+  tandem::server::Parser parser(&handler, limits);
+  ParseError error = ParseError::kNone;
+  size_t pos = 0;
+  for (size_t k = 0; k <= cuts.size() && error == ParseError::kNone; ++k) {
+    const size_t end = k < cuts.size() ? cuts[k] : size;
+    const size_t n = end - pos;
+    char* chunk = static_cast<char*>(malloc(n == 0 ? 1 : n));
+    if (n > 0) memcpy(chunk, data + pos, n);
+    error = parser.Feed(chunk, n);
+    if (error != ParseError::kNone) {
+      if (parser.error_offset() > n) abort();
+      const std::string& snip = parser.error_snippet();
+      if (snip.size() < 2 || snip.front() != '"' || snip.back() != '"') abort();
+      if (parser.state_name() == nullptr) abort();
+      if (parser.Feed(chunk, n) != error) abort();  // stays failed
+    }
+    free(chunk);
+    pos = end;
+  }
+  if (error == ParseError::kNone &&
+      parser.buffered() > limits.max_control_line + limits.max_payload + 2) {
+    abort();
+  }
+  return Run{handler.hash, handler.events, error};
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  ParserLimits limits;
+  limits.max_control_line = 8 + data[0] % 120;
+  limits.max_payload = data[1] % 200;
+  data += 2;
+  size -= 2;
+
+  const Run whole = FeedInChunks(data, size, limits, {});
+
+  std::vector<size_t> cuts;
+  uint64_t x = 0x9e3779b97f4a7c15ull ^ size;
+  for (size_t i = 0; i < size && i < 64; ++i) x = (x ^ data[i]) * 0x100000001b3ull;
+  size_t pos = 0;
+  while (size > 0) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    pos += 1 + x % 24;
+    if (pos >= size) break;
+    cuts.push_back(pos);
+  }
+  const Run split = FeedInChunks(data, size, limits, cuts);
+
+  if (whole.error != split.error || whole.events != split.events || whole.hash != split.hash) {
+    abort();
+  }
+  return 0;
+}
