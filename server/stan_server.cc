@@ -94,7 +94,7 @@ void StanServer::Stop() {
   requester_.Stop();
   clients_.StopAll();
   timers_.Close();
-  delivery_.FlushDirty();
+  delivery_.FlushDirty(true);  // a graceful stop records every pending delivery
   writer_.Close();
 }
 
@@ -129,8 +129,9 @@ void StanServer::RestoreSubs() {
     if (ch == nullptr) continue;
     auto owned = std::make_unique<StanSub>(rec, ch);
     StanSub* sub = owned.get();
-    for (uint64_t seq : rec.pending) sub->pending[seq] = PendingMsg{now, 0, true};
+    for (uint64_t seq : rec.pending) sub->pending[seq] = PendingMsg{now, now, 0, true};
     sub->rec.pending.clear();
+    sub->stored_last_sent = rec.last_sent;
     ch->subs()[rec.id] = std::move(owned);
     delivery_.Index(sub);
     if (!rec.queue.empty()) {

@@ -131,6 +131,7 @@ StanSub* StanServer::NewSub(Channel* ch, const pb::SubscriptionRequest& req,
   rec.is_durable = !req.durablename().empty();
   auto owned = std::make_unique<StanSub>(rec, ch);
   StanSub* sub = owned.get();
+  sub->stored_last_sent = rec.last_sent;
   ch->subs()[rec.id] = std::move(owned);
   delivery_.Index(sub);
   writer_.batch().PutSub(rec);
@@ -138,7 +139,7 @@ StanSub* StanServer::NewSub(Channel* ch, const pb::SubscriptionRequest& req,
 }
 
 void StanServer::ResumeSub(StanSub* sub, const pb::SubscriptionRequest& req) {
-  delivery_.FlushSub(sub);
+  delivery_.FlushSub(sub, true);
   sub->rec.client_id = req.clientid();
   sub->rec.inbox = req.inbox();
   sub->rec.ack_inbox = nc_->NewInbox();  // a new one each time a durable resumes
@@ -146,6 +147,7 @@ void StanServer::ResumeSub(StanSub* sub, const pb::SubscriptionRequest& req) {
   sub->rec.ack_wait_s = req.ackwaitinsecs();
   sub->rec.is_offline = false;
   if (sub->group != nullptr) sub->rec.last_sent = sub->group->last_sent;
+  sub->stored_last_sent = sub->rec.last_sent;
   delivery_.Index(sub);  // new incarnation: callbacks of the previous one are ignored
   writer_.batch().PutSub(sub->rec);
 }
@@ -254,9 +256,10 @@ void StanServer::RemoveSub(StanSub* sub, bool unsubscribe) {
     bool empty = delivery_.RemoveMember(g, sub);
     if (empty && g->durable && !unsubscribe) {
       // The last member of a durable queue group: the group stays as an offline shadow.
-      delivery_.FlushSub(sub);
+      delivery_.FlushSub(sub, true);
       sub->rec.is_offline = true;
       sub->rec.last_sent = g->last_sent;
+      sub->stored_last_sent = g->last_sent;
       g->shadow = sub;
       writer_.batch().PutSub(sub->rec);
     } else {
@@ -264,8 +267,9 @@ void StanServer::RemoveSub(StanSub* sub, bool unsubscribe) {
       if (empty) ch->queues().erase(g->name);
     }
   } else if (sub->rec.is_durable && !unsubscribe) {
-    delivery_.FlushSub(sub);
+    delivery_.FlushSub(sub, true);
     sub->rec.is_offline = true;
+    sub->stored_last_sent = sub->rec.last_sent;
     writer_.batch().PutSub(sub->rec);
   } else {
     DeleteSubRecord(sub);
