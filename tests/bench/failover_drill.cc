@@ -38,6 +38,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -210,6 +211,7 @@ struct Load {
   std::vector<uint16_t> queue;      // deliveries to the queue group
   int current_round = 0;
   int publish_errors = 0;
+  std::map<std::string, int> ack_errors;  // error text -> count
 
   std::atomic<int64_t> fault_us{0};
   std::atomic<bool> disconnected_after_fault{false};
@@ -225,6 +227,7 @@ void AckCb(const char*, const char* error, void* closure) {
   {
     std::lock_guard<std::mutex> lock(g_load->mu);
     if (n < g_load->acked.size()) g_load->acked[n] = error == nullptr ? 1 : 2;
+    if (error != nullptr) ++g_load->ack_errors[error];
   }
   if (error == nullptr && g_load->fault_us.load() != 0 && g_load->disconnected_after_fault &&
       g_load->first_ack_us.load() == 0) {
@@ -342,6 +345,7 @@ void Publisher(stanConnection* sc, int rate) {
       std::lock_guard<std::mutex> lock(g_load->mu);
       g_load->acked[n] = 2;
       ++g_load->publish_errors;
+      ++g_load->ack_errors[std::string("publish call: ") + natsStatus_GetText(s)];
     }
     ++sent;
     int64_t due = start + static_cast<int64_t>(sent * 1'000'000 / static_cast<uint64_t>(rate));
@@ -568,11 +572,18 @@ int main(int argc, char** argv) {
                 Percentile(times, 0.5), *std::max_element(times.begin(), times.end()));
   }
   std::printf("messages: %llu acknowledged, %llu LOST, %llu duplicates redelivered, "
-              "%llu not acknowledged (publish errors or ack timeouts, may be retried)\n",
+              "%llu not acknowledged (see below; a publisher retries those)\n",
               static_cast<unsigned long long>(total_acked),
               static_cast<unsigned long long>(total_lost),
               static_cast<unsigned long long>(total_dups),
               static_cast<unsigned long long>(unacked));
+  {
+    std::lock_guard<std::mutex> lock(load.mu);
+    if (load.publish_errors > 0) std::printf("  publish calls that failed: %d\n", load.publish_errors);
+    for (const auto& [text, count] : load.ack_errors) {
+      std::printf("  PubAck errors \"%s\": %d\n", text.c_str(), count);
+    }
+  }
   bool pass = all_ok && total_lost == 0 && static_cast<int>(times.size()) == args.rounds;
   std::printf("result: %s\n", pass ? "PASS" : "FAIL");
   std::fflush(stdout);

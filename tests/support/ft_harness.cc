@@ -87,7 +87,16 @@ stanConnection* ConnectStan(const std::string& url, const std::string& cluster,
                             const std::string& client_id, std::string* error) {
   natsOptions* nopts = nullptr;
   natsOptions_Create(&nopts);
-  natsOptions_SetURL(nopts, url.c_str());
+  std::vector<std::string> urls;
+  for (size_t from = 0; from <= url.size();) {
+    size_t comma = url.find(',', from);
+    if (comma == std::string::npos) comma = url.size();
+    urls.push_back(url.substr(from, comma - from));
+    from = comma + 1;
+  }
+  std::vector<const char*> curls;
+  for (const auto& u : urls) curls.push_back(u.c_str());
+  natsOptions_SetServers(nopts, curls.data(), static_cast<int>(curls.size()));
   natsOptions_SetMaxReconnect(nopts, -1);
   natsOptions_SetReconnectWait(nopts, 50);
   natsOptions_SetReconnectJitter(nopts, 0, 0);

@@ -72,7 +72,8 @@ struct LoadReport {
 
 class StanLoad {
  public:
-  // `url` like "nats://127.0.0.1:4222"; `rate` messages per second.
+  // `url` like "nats://127.0.0.1:4222", or several separated by commas; `rate` messages per
+  // second.
   StanLoad(std::string url, std::string cluster_id, std::string channel, int rate);
   ~StanLoad();
   StanLoad(const StanLoad&) = delete;
