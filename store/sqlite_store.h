@@ -51,8 +51,7 @@ class SqliteStore final : public Store {
 
   Result<Recovered> Recover() override;
   void Submit(WriteBatch batch, CommitDone done) override;
-  void ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count,
-                ReadDone done) override;
+  void ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count, ReadDone done) override;
   void FindSeqByTime(int64_t channel_id, int64_t ts_ns, SeqDone done) override;
   Status Close() override;
   uint64_t epoch() const override { return epoch_; }
@@ -64,6 +63,8 @@ class SqliteStore final : public Store {
   uint64_t TEST_transactions() const;
   // Runs `fn` on the connection. REQUIRES: no job queued or running.
   Status TEST_RunIdle(const std::function<Status(sqlite3*)>& fn);
+  // How many times a prepared statement ran since Open(). REQUIRES: as TEST_RunIdle.
+  int TEST_StmtRuns(Stmt s);
 
  private:
   struct ChannelState {
@@ -101,7 +102,9 @@ class SqliteStore final : public Store {
     bool operator==(const PendingKey& o) const { return sub_id == o.sub_id && seq == o.seq; }
   };
   struct PendingKeyHash {
-    size_t operator()(const PendingKey& k) const { return k.sub_id * 0x9E3779B97F4A7C15ULL ^ k.seq; }
+    size_t operator()(const PendingKey& k) const {
+      return k.sub_id * 0x9E3779B97F4A7C15ULL ^ k.seq;
+    }
   };
   struct PendingChange {
     bool present;      // the row must exist after the transaction
