@@ -237,6 +237,8 @@ void SqliteStore::Enqueue(Job job) {
     job.Complete();
     return;
   }
+  if (loop_thread_ == std::thread::id()) loop_thread_ = std::this_thread::get_id();
+  AssertLoopThread();
   if (async_ == nullptr) {  // created here, on the loop thread, because uv_async_init must be
     async_ = new uv_async_t;
     int rc = uv_async_init(loop_, async_, &SqliteStore::AsyncCb);
@@ -258,6 +260,7 @@ void SqliteStore::AsyncCb(uv_async_t* handle) noexcept {
 // Completions run one at a time from ready_, so that a completion that re-enters (Close(), a
 // nested drain) keeps the submission order.
 void SqliteStore::DrainCompletions() {
+  AssertLoopThread();
   {
     std::lock_guard<std::mutex> lock(done_mu_);
     for (Job& j : done_) ready_.push_back(std::move(j));
@@ -271,6 +274,7 @@ void SqliteStore::DrainCompletions() {
 }
 
 Status SqliteStore::Close() {
+  AssertLoopThread();
   if (closed_) return Status::OK();
   {
     std::lock_guard<std::mutex> lock(mu_);

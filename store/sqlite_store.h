@@ -25,6 +25,7 @@
 // done_mu_ guards the finished jobs; no code holds both.
 #pragma once
 
+#include <cassert>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -119,6 +120,9 @@ class SqliteStore final : public Store {
   // Loop side.
   void Enqueue(Job job);
   void DrainCompletions();
+  void AssertLoopThread() const {
+    assert(loop_thread_ == std::thread::id() || loop_thread_ == std::this_thread::get_id());
+  }
   static void AsyncCb(uv_async_t* handle) noexcept;
 
   // Store thread.
@@ -187,6 +191,7 @@ class SqliteStore final : public Store {
   std::vector<Job> done_;
 
   // Loop thread only.
+  std::thread::id loop_thread_;  // set on first use, checked by AssertLoopThread()
   uv_async_t* async_ = nullptr;  // created on first use; freed by its close callback
   std::deque<Job> ready_;        // finished jobs whose completion is about to run
   bool closed_ = false;
