@@ -334,13 +334,13 @@ HttpResponse Monitor::Varz(const HttpRequest& req) const {
   const CoreOptions& core = options_.core;
   int64_t now = Now();
   Json j;
-  j["server_id"] = id.server_id;
+  j["server_id"] = id.core_server_id;
   j["server_name"] = id.server_name;
   j["version"] = id.version;
   j["proto"] = 1;
   j["go"] = CompilerName();
   j["host"] = core.host;
-  j["port"] = core.port;
+  j["port"] = id.client_port != 0 ? id.client_port : core.port;
   j["max_connections"] = core.max_connections;
   j["ping_interval"] = static_cast<int64_t>(core.ping_interval_ms) * 1000000;
   j["ping_max"] = core.max_pings_out;
@@ -404,7 +404,7 @@ HttpResponse Monitor::Connz(const HttpRequest& req) const {
     list.push_back(std::move(j));
   }
   Json j;
-  j["server_id"] = source_->identity().server_id;
+  j["server_id"] = source_->identity().core_server_id;
   j["now"] = Rfc3339(now);
   j["num_connections"] = end - begin;
   j["total"] = conns.size();

@@ -88,6 +88,10 @@ IdentityInfo ProcessMonitorSource::identity() const {
   id.server_name = ft_ != nullptr && options_.name.empty() ? ft_->name() : options_.name;
   id.version = options_.version;
   id.start_ns = options_.start_ns;
+  if (nats_ != nullptr) {
+    id.core_server_id = nats_->server_id();
+    id.client_port = nats_->port();
+  }
   return id;
 }
 

@@ -97,7 +97,9 @@ struct RoleInfo {
 
 struct IdentityInfo {
   std::string cluster_id;
-  std::string server_id;
+  std::string server_id;       // the streaming server's id (serverz, storez, ...)
+  std::string core_server_id;  // the NATS core's id from INFO (varz, connz); empty if not serving
+  int client_port = 0;         // the bound client port; 0 if not serving
   std::string server_name;
   std::string version;
   int64_t start_ns = 0;  // Unix time the process started

@@ -337,6 +337,8 @@ TEST_CASE("monitor: core endpoints of a running instance") {
   CHECK(varz["out_msgs"].get<uint64_t>() >= 1);
   CHECK(varz["max_payload"] == 1048576);
   CHECK(varz["port"] == s.client_port);
+  CHECK(varz["server_id"].get<std::string>().size() == 56);  // the NATS core's INFO id
+  CHECK(varz["server_id"] != serverz["server_id"]);
   CHECK(varz["http_port"] == s.http_port);
   json connz = GetJson(s.http_port, "/connz");
   CHECK(connz["total"] == 1);

@@ -31,7 +31,7 @@ SubscriptionInfo Sub(std::string channel, std::string client, uint64_t pending, 
 
 class FakeSource : public MonitorSource {
  public:
-  IdentityInfo id{"test-cluster", "SRVID", "a", "0.1.0", kStart};
+  IdentityInfo id{"test-cluster", "SRVID", "NATSID", 4333, "a", "0.1.0", kStart};
   RoleInfo role_info;
   CoreStats core{10, 100, 20, 200, 2, 5, 1, 7};
   StreamingStats stan{3, 30, 4, 40, 1};
@@ -308,10 +308,13 @@ TEST_CASE("monitor: varz and connz use nats-server field names") {
     CHECK_MESSAGE(v.contains(key), key);
   }
   CHECK(v["in_msgs"] == 10);
+  CHECK(v["server_id"] == "NATSID");
+  CHECK(v["port"] == 4333);
   CHECK(v["total_connections"] == 5);
   CHECK(v["max_payload"] == 1048576);
   json c = Body(f.monitor.Connz(Get("/connz", "limit=1")));
   CHECK(c["total"] == 2);
+  CHECK(c["server_id"] == "NATSID");
   CHECK(c["num_connections"] == 1);
   CHECK(c["connections"][0]["cid"] == 1);
   CHECK(c["connections"][0]["uptime"] == "1h2m3s");
