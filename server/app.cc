@@ -2,14 +2,17 @@
 #include "server/app.h"
 
 #include <signal.h>
-#include <sys/resource.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "server/ft_node.h"
@@ -17,6 +20,8 @@
 #include "server/nats_server.h"
 #include "server/stan_server.h"
 #include "server/systemd_notify.h"
+
+#include <sys/resource.h>
 
 namespace tandem::server {
 namespace {
@@ -40,9 +45,12 @@ void RaiseFdLimit() {
 
 const char* SignalName(int signum) {
   switch (signum) {
-    case SIGTERM: return "SIGTERM";
-    case SIGINT: return "SIGINT";
-    default: return "signal";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    default:
+      return "signal";
   }
 }
 
@@ -186,9 +194,9 @@ Status App::StartCore() {
   nats_ = std::make_unique<NatsServer>(&loop_, core);
   Status s = nats_->Listen();
   if (!s.ok()) {
-    return Status::IOError(fmt::format(
-        "cannot listen for clients on {}: {}",
-        FormatHostPort(config_.core.host, config_.core.port), s.ToString()));
+    return Status::IOError(fmt::format("cannot listen for clients on {}: {}",
+                                       FormatHostPort(config_.core.host, config_.core.port),
+                                       s.ToString()));
   }
   spdlog::info("listening for clients on {}", FormatHostPort(config_.core.host, nats_->port()));
   return Status::OK();
@@ -224,8 +232,7 @@ void App::SignalCb(uv_signal_t* handle, int signum) noexcept {
 }
 
 void App::DeadlineCb(uv_timer_t* handle) noexcept {
-  spdlog::error("shutdown did not finish within {}s, exiting now",
-                App::kShutdownDeadline.count());
+  spdlog::error("shutdown did not finish within {}s, exiting now", App::kShutdownDeadline.count());
   std::_Exit(1);
 }
 

@@ -40,10 +40,10 @@
 // the loop thread.
 #pragma once
 
+#include <uv.h>
+
 #include <chrono>
 #include <memory>
-
-#include <uv.h>
 
 #include "server/config.h"
 #include "server/ft_node.h"

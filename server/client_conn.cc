@@ -2,9 +2,7 @@
 // trampolines; start, read, write and close; protocol handlers (Process*); delivery; timers.
 #include "server/client_conn.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -14,13 +12,25 @@
 #include "server/server_info.h"
 #include "server/subject.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 namespace tandem::server {
 
 namespace {
 
-// Outbound buffers larger than this are released after a flush, so that a burst does not pin
-// memory on an otherwise idle connection.
-constexpr size_t kKeepOutboundCapacity = 256 * 1024;
+// Outbound buffers larger than this are released by the timer once the connection has nothing
+// queued, so that a burst does not pin memory on an otherwise idle connection (releasing them
+// after every flush would cost page faults on a busy one).
+constexpr size_t kKeepOutboundCapacity = 64 * 1024;
+// Flow control: queue length above which publishers feeding a connection pause, and the longest
+// a publisher stays paused for one consumer (the slow-consumer rules handle the rest).
+constexpr size_t kStallHighBytes = 4 * 1024 * 1024;
+constexpr uint64_t kMaxStallMs = 1000;
+
+size_t StallHigh(const CoreOptions& o) {
+  return std::min(kStallHighBytes, o.max_pending_bytes / 2);
+}
 
 void AppendNumber(std::string* out, uint64_t v) {
   char buf[24];
@@ -51,17 +61,28 @@ std::string PeerAddress(uv_tcp_t* tcp, std::string* ip_out) {
 
 const char* CloseReasonName(CloseReason r) {
   switch (r) {
-    case CloseReason::kNone: return "none";
-    case CloseReason::kClientClosed: return "client closed";
-    case CloseReason::kReadError: return "read error";
-    case CloseReason::kWriteError: return "write error";
-    case CloseReason::kProtocolViolation: return "protocol violation";
-    case CloseReason::kMaxPayload: return "maximum payload exceeded";
-    case CloseReason::kMaxControlLine: return "maximum control line exceeded";
-    case CloseReason::kMaxConnections: return "maximum connections exceeded";
-    case CloseReason::kSlowConsumer: return "slow consumer";
-    case CloseReason::kStaleConnection: return "stale connection";
-    case CloseReason::kServerShutdown: return "server shutdown";
+    case CloseReason::kNone:
+      return "none";
+    case CloseReason::kClientClosed:
+      return "client closed";
+    case CloseReason::kReadError:
+      return "read error";
+    case CloseReason::kWriteError:
+      return "write error";
+    case CloseReason::kProtocolViolation:
+      return "protocol violation";
+    case CloseReason::kMaxPayload:
+      return "maximum payload exceeded";
+    case CloseReason::kMaxControlLine:
+      return "maximum control line exceeded";
+    case CloseReason::kMaxConnections:
+      return "maximum connections exceeded";
+    case CloseReason::kSlowConsumer:
+      return "slow consumer";
+    case CloseReason::kStaleConnection:
+      return "stale connection";
+    case CloseReason::kServerShutdown:
+      return "server shutdown";
   }
   return "unknown";
 }
@@ -133,8 +154,8 @@ void ClientConn::HandleParseError(ParseError e) {
   if (e == ParseError::kMaxPayload) reason = CloseReason::kMaxPayload;
   if (e == ParseError::kMaxControlLine) reason = CloseReason::kMaxControlLine;
   spdlog::info("client {}: parse error '{}' at offset {} near {}", Describe(),
-               text.empty() ? std::string_view("protocol violation") : text,
-               parser_.error_offset(), parser_.error_snippet());
+               text.empty() ? std::string_view("protocol violation") : text, parser_.error_offset(),
+               parser_.error_snippet());
   Close(reason, text);
 }
 
@@ -158,7 +179,7 @@ void ClientConn::Flush() {
   }
   if (static_cast<size_t>(n) == out_.size()) {
     out_.clear();
-    if (out_.capacity() > kKeepOutboundCapacity) std::string().swap(out_);
+    if (!stalled_publishers_.empty()) ResumeStalledPublishers();
     return;
   }
   // Hand the rest to one uv_write; the buffers swap so that capacity is reused.
@@ -180,12 +201,14 @@ void ClientConn::OnWrite(int status) {
   writing_ = false;
   inflight_.clear();
   inflight_sent_ = 0;
-  if (inflight_.capacity() > kKeepOutboundCapacity) std::string().swap(inflight_);
   if (closing_) return;
   if (status < 0) {
     spdlog::info("client {}: write failed: {}", Describe(), uv_strerror(status));
     Close(CloseReason::kWriteError);
     return;
+  }
+  if (!stalled_publishers_.empty() && pending_bytes() <= StallHigh(host_->options()) / 2) {
+    ResumeStalledPublishers();
   }
   if (!out_.empty()) RequestFlush();
 }
@@ -196,6 +219,7 @@ void ClientConn::Close(CloseReason reason, std::string_view err) {
   closing_ = true;
   close_reason_ = reason;
   RemoveAllSubscriptions();
+  ResumeStalledPublishers();
   uv_read_stop(stream());
   // Best effort: the -ERR line and whatever is queued go out if the socket takes them now.
   if (!writing_ && !out_.empty()) {
@@ -373,6 +397,44 @@ void ClientConn::Deliver(Subscription& sub, const InboundMsg& msg) {
   out_.append(msg.payload);
   out_.append("\r\n", 2);
   RequestFlush();
+  if (pending_bytes() > StallHigh(host_->options())) {
+    Subscriber* publisher = host_->router().current_publisher();
+    if (publisher != nullptr && publisher != this) {
+      const uint64_t id = publisher->PauseReading();
+      if (id != 0 && std::find(stalled_publishers_.begin(), stalled_publishers_.end(), id) ==
+                         stalled_publishers_.end()) {
+        stalled_publishers_.push_back(id);
+      }
+    }
+  }
+}
+
+uint64_t ClientConn::PauseReading() {
+  if (closing_) return 0;
+  if (!paused_) {
+    paused_ = true;
+    paused_at_ms_ = uv_now(handle_.loop);
+    uv_read_stop(stream());
+  }
+  return cid_;
+}
+
+void ClientConn::ResumeReading() {
+  if (!paused_ || closing_) return;
+  paused_ = false;
+  int r = uv_read_start(stream(), AllocCb, ReadCb);
+  if (r != 0) {
+    spdlog::info("client {}: read start failed: {}", Describe(), uv_strerror(r));
+    Close(CloseReason::kReadError);
+  }
+}
+
+void ClientConn::ResumeStalledPublishers() {
+  std::vector<uint64_t> ids;
+  ids.swap(stalled_publishers_);
+  for (uint64_t id : ids) {
+    if (ClientConn* c = host_->FindConn(id)) c->ResumeReading();
+  }
 }
 
 void ClientConn::Forget(const Subscription& sub) {
@@ -385,6 +447,11 @@ void ClientConn::Forget(const Subscription& sub) {
 void ClientConn::OnTick(uint64_t now_ms) {
   if (closing_) return;
   const CoreOptions& o = host_->options();
+  if (paused_ && now_ms - paused_at_ms_ >= kMaxStallMs) ResumeReading();
+  if (!writing_ && out_.empty()) {
+    if (out_.capacity() > kKeepOutboundCapacity) std::string().swap(out_);
+    if (inflight_.capacity() > kKeepOutboundCapacity) std::string().swap(inflight_);
+  }
   if (writing_ && o.write_deadline_ms > 0 && now_ms - write_started_ms_ >= o.write_deadline_ms) {
     host_->CountSlowConsumer();
     spdlog::warn("slow consumer: client {} write pending for {} ms, closing", Describe(),

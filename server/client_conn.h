@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "server/core_options.h"
 #include "server/parser.h"
@@ -34,10 +35,10 @@ class ClientConn;
 
 enum class CloseReason {
   kNone,
-  kClientClosed,        // EOF from the client
+  kClientClosed,  // EOF from the client
   kReadError,
   kWriteError,
-  kProtocolViolation,   // parse error, bad CONNECT, HPUB without headers
+  kProtocolViolation,  // parse error, bad CONNECT, HPUB without headers
   kMaxPayload,
   kMaxControlLine,
   kMaxConnections,
@@ -59,6 +60,8 @@ class ConnHost {
   virtual void QueueFlush(ClientConn* c) = 0;
   // Close callback of c's handle: the host destroys c.
   virtual void ConnClosed(ClientConn* c) = 0;
+  // The live connection with this id, or null.
+  virtual ClientConn* FindConn(uint64_t cid) = 0;
   virtual void CountSlowConsumer() = 0;
 };
 
@@ -84,6 +87,8 @@ class ClientConn final : public Subscriber, private ParserHandler {
   void Deliver(Subscription& sub, const InboundMsg& msg) override;
   bool echo() const override { return echo_; }
   void Forget(const Subscription& sub) override;
+  uint64_t PauseReading() override;
+  void ResumeReading();
 
   uint64_t cid() const { return cid_; }
   bool closing() const { return closing_; }
@@ -115,6 +120,7 @@ class ClientConn final : public Subscriber, private ParserHandler {
   void RequestFlush();
   void RemoveAllSubscriptions();
   void HandleParseError(ParseError e);
+  void ResumeStalledPublishers();
   std::string Describe() const;
 
   struct StringHash {
@@ -131,11 +137,11 @@ class ClientConn final : public Subscriber, private ParserHandler {
   uv_tcp_t handle_;
   uv_write_t write_req_;
   Parser parser_;
-  std::string peer_;     // "ip:port"
+  std::string peer_;  // "ip:port"
   std::string peer_ip_;
 
-  std::string out_;        // queued, not yet given to libuv
-  std::string inflight_;   // owned by the pending uv_write
+  std::string out_;           // queued, not yet given to libuv
+  std::string inflight_;      // owned by the pending uv_write
   size_t inflight_sent_ = 0;  // bytes of inflight_ already written by uv_try_write
   bool writing_ = false;
   bool flush_queued_ = false;
@@ -152,6 +158,13 @@ class ClientConn final : public Subscriber, private ParserHandler {
   std::string name_, lang_, version_;
 
   std::unordered_map<std::string, SubscriptionPtr, StringHash, std::equal_to<>> subs_;
+
+  // Flow control (nats-server's producer stall): while this connection's queue is above the
+  // high-water mark, publishers feeding it stop reading; they resume when it drains below the
+  // low-water mark, when it closes, or after kMaxStallMs at most.
+  std::vector<uint64_t> stalled_publishers_;
+  bool paused_ = false;
+  uint64_t paused_at_ms_ = 0;
 
   uint64_t last_in_ms_ = 0;
   uint64_t next_ping_ms_ = 0;

@@ -7,9 +7,14 @@
 //
 // yaml-cpp reports problems with exceptions: they are caught in ParseConfig and nowhere else,
 // and never leave this file (STYLE §4.4).
+//
+// Sections, in order: messages (the "config: <where>: <what>" format); value parsers (numbers,
+// booleans, names, subjects, peers); setters shared by YAML keys and flags; the YAML walk (one
+// Load* per section); flags and cross-key checks; the public functions of config.h.
 #include "server/config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -120,8 +125,9 @@ Status CheckName(std::string_view text, bool allow_empty) {
 // A channel name or pattern, or a subject prefix, by the NATS subject rules (subject.h).
 Status CheckSubject(std::string_view text, bool wildcards) {
   if (!IsValidSubject(text)) {
-    return Phrase(text, "is not a valid subject (non-empty tokens separated by '.', no "
-                        "whitespace, '>' only last)");
+    return Phrase(text,
+                  "is not a valid subject (non-empty tokens separated by '.', no "
+                  "whitespace, '>' only last)");
   }
   if (!wildcards && !IsValidLiteralSubject(text)) return Phrase(text, "must not contain wildcards");
   return Status::OK();
@@ -129,7 +135,8 @@ Status CheckSubject(std::string_view text, bool wildcards) {
 
 Status CheckPrintable(std::string_view text) {
   for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
+    if (std::isspace(static_cast<unsigned char>(c)) ||
+        std::iscntrl(static_cast<unsigned char>(c))) {
       return Phrase(text, "must not contain whitespace");
     }
   }
@@ -234,10 +241,14 @@ std::string KeyPath(std::string_view parent, std::string_view key) {
 
 const char* KindName(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Null: return "nothing";
-    default: return "a value";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "a value";
   }
 }
 
@@ -259,11 +270,13 @@ Status ForEachKey(const YAML::Node& map, std::string_view path,
                   std::initializer_list<std::string_view> allowed, F&& f) {
   if (map.IsNull()) return Status::OK();
   if (!map.IsMap()) {
-    return At(path.empty() ? "(top level)" : path, fmt::format("expected a map, got {}", KindName(map)));
+    return At(path.empty() ? "(top level)" : path,
+              fmt::format("expected a map, got {}", KindName(map)));
   }
   std::set<std::string> seen;
   for (const auto& kv : map) {
-    if (!kv.first.IsScalar()) return At(path.empty() ? "(top level)" : path, "keys must be plain names");
+    if (!kv.first.IsScalar())
+      return At(path.empty() ? "(top level)" : path, "keys must be plain names");
     const std::string& key = kv.first.Scalar();
     std::string kp = KeyPath(path, key);
     if (!seen.insert(key).second) return At(kp, "duplicate key");
@@ -313,7 +326,8 @@ Status ApplyPeers(const YAML::Node& n, std::string_view path, std::vector<std::s
   out.clear();
   for (size_t i = 0; i < items.size(); ++i) {
     auto peer = ParsePeer(items[i]);
-    if (!peer.ok()) return At(n.IsSequence() ? fmt::format("{}[{}]", path, i) : std::string(path), peer.status());
+    if (!peer.ok())
+      return At(n.IsSequence() ? fmt::format("{}[{}]", path, i) : std::string(path), peer.status());
     out.push_back(*peer);
   }
   return Status::OK();
@@ -326,11 +340,13 @@ constexpr uint64_t kIntMax = INT_MAX;
 constexpr uint64_t kU64Max = UINT64_MAX;
 
 Status LoadStore(const YAML::Node& map, std::string_view path, Config& c) {
-  return ForEachKey(map, path, {"dir", "sync"}, [&](const std::string& k, const YAML::Node& v,
-                                                    const std::string& kp) -> Status {
-    if (k == "dir") return Apply(v, kp, "a directory", [&](auto& t) { return SetStoreDir(c, t); });
-    return Apply(v, kp, "full or normal", [&](auto& t) { return SetSync(c, t); });
-  });
+  return ForEachKey(
+      map, path, {"dir", "sync"},
+      [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
+        if (k == "dir")
+          return Apply(v, kp, "a directory", [&](auto& t) { return SetStoreDir(c, t); });
+        return Apply(v, kp, "full or normal", [&](auto& t) { return SetSync(c, t); });
+      });
 }
 
 Status LoadNats(const YAML::Node& map, std::string_view path, CoreOptions& o) {
@@ -345,12 +361,17 @@ Status LoadNats(const YAML::Node& map, std::string_view path, CoreOptions& o) {
           return s;
         };
         if (k == "max_payload") return ApplyTo(v, kp, "a size", positive_size, o.max_payload);
-        if (k == "max_control_line") return ApplyTo(v, kp, "a size", positive_size, o.max_control_line);
+        if (k == "max_control_line")
+          return ApplyTo(v, kp, "a size", positive_size, o.max_control_line);
         if (k == "max_pending") return ApplyTo(v, kp, "a size", positive_size, o.max_pending_bytes);
-        if (k == "max_connections") return ApplyTo(v, kp, "a number", Count(1, kIntMax), o.max_connections);
-        if (k == "max_pings_out") return ApplyTo(v, kp, "a number", Count(1, kIntMax), o.max_pings_out);
-        if (k == "ping_interval") return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.ping_interval_ms);
-        if (k == "write_deadline") return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.write_deadline_ms);
+        if (k == "max_connections")
+          return ApplyTo(v, kp, "a number", Count(1, kIntMax), o.max_connections);
+        if (k == "max_pings_out")
+          return ApplyTo(v, kp, "a number", Count(1, kIntMax), o.max_pings_out);
+        if (k == "ping_interval")
+          return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.ping_interval_ms);
+        if (k == "write_deadline")
+          return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.write_deadline_ms);
         if (k == "connect_urls") return ApplyPeers(v, kp, o.connect_urls);
         auto name = StringOf(v, kp);
         if (!name.ok()) return name.status();
@@ -363,12 +384,17 @@ Status LoadNats(const YAML::Node& map, std::string_view path, CoreOptions& o) {
 
 Status LoadStreaming(const YAML::Node& map, std::string_view path, StanOptions& o) {
   return ForEachKey(
-      map, path, {"discover_prefix", "hb_interval", "hb_timeout", "hb_fail_count", "replace_durable"},
+      map, path,
+      {"discover_prefix", "hb_interval", "hb_timeout", "hb_fail_count", "replace_durable"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
-        if (k == "hb_interval") return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.hb_interval_ms);
-        if (k == "hb_timeout") return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.hb_timeout_ms);
-        if (k == "hb_fail_count") return ApplyTo(v, kp, "a number", Count(1, kIntMax), o.hb_fail_count);
-        if (k == "replace_durable") return ApplyTo(v, kp, "a boolean", ParseBool, o.replace_durable);
+        if (k == "hb_interval")
+          return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.hb_interval_ms);
+        if (k == "hb_timeout")
+          return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.hb_timeout_ms);
+        if (k == "hb_fail_count")
+          return ApplyTo(v, kp, "a number", Count(1, kIntMax), o.hb_fail_count);
+        if (k == "replace_durable")
+          return ApplyTo(v, kp, "a boolean", ParseBool, o.replace_durable);
         return Apply(v, kp, "a subject", [&](const std::string& t) -> Status {
           Status s = CheckSubject(t, /*wildcards=*/false);
           if (s.ok()) o.discover_prefix = t;
@@ -396,17 +422,22 @@ Status LoadChannel(const YAML::Node& map, std::string_view path, LimitsEntry& e)
   return ForEachKey(
       map, path, {"max_msgs", "max_bytes", "max_age", "max_subs", "max_inactivity"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
-        if (k == "max_msgs") return ApplyOptional<uint64_t>(v, kp, "a number", ParseAnyCount, e.max_msgs);
-        if (k == "max_bytes") return ApplyOptional<uint64_t>(v, kp, "a size", ParseSize, e.max_bytes);
-        if (k == "max_subs") return ApplyOptional<uint64_t>(v, kp, "a number", ParseAnyCount, e.max_subs);
-        if (k == "max_age") return ApplyOptional<int64_t>(v, kp, "a duration", ParseDurationNs, e.max_age_ns);
+        if (k == "max_msgs")
+          return ApplyOptional<uint64_t>(v, kp, "a number", ParseAnyCount, e.max_msgs);
+        if (k == "max_bytes")
+          return ApplyOptional<uint64_t>(v, kp, "a size", ParseSize, e.max_bytes);
+        if (k == "max_subs")
+          return ApplyOptional<uint64_t>(v, kp, "a number", ParseAnyCount, e.max_subs);
+        if (k == "max_age")
+          return ApplyOptional<int64_t>(v, kp, "a duration", ParseDurationNs, e.max_age_ns);
         return ApplyOptional<int64_t>(v, kp, "a duration", ParseDurationNs, e.max_inactivity_ns);
       });
 }
 
 Status LoadChannels(const YAML::Node& map, std::string_view path, StanLimits& l) {
   if (map.IsNull()) return Status::OK();
-  if (!map.IsMap()) return At(path, fmt::format("expected a map of channel names, got {}", KindName(map)));
+  if (!map.IsMap())
+    return At(path, fmt::format("expected a map of channel names, got {}", KindName(map)));
   for (const auto& kv : map) {
     if (!kv.first.IsScalar()) return At(path, "channel names must be plain strings");
     const std::string& name = kv.first.Scalar();
@@ -425,14 +456,16 @@ Status LoadChannels(const YAML::Node& map, std::string_view path, StanLimits& l)
 Status LoadLimits(const YAML::Node& map, std::string_view path, StanLimits& l) {
   return ForEachKey(
       map, path,
-      {"max_channels", "max_msgs", "max_bytes", "max_age", "max_subs", "max_inactivity", "channels"},
+      {"max_channels", "max_msgs", "max_bytes", "max_age", "max_subs", "max_inactivity",
+       "channels"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         if (k == "max_channels") return ApplyTo(v, kp, "a number", ParseAnyCount, l.max_channels);
         if (k == "max_msgs") return ApplyTo(v, kp, "a number", ParseAnyCount, l.max_msgs);
         if (k == "max_bytes") return ApplyTo(v, kp, "a size", ParseSize, l.max_bytes);
         if (k == "max_subs") return ApplyTo(v, kp, "a number", ParseAnyCount, l.max_subs);
         if (k == "max_age") return ApplyTo(v, kp, "a duration", Duration(), l.max_age_ns);
-        if (k == "max_inactivity") return ApplyTo(v, kp, "a duration", Duration(), l.max_inactivity_ns);
+        if (k == "max_inactivity")
+          return ApplyTo(v, kp, "a duration", Duration(), l.max_inactivity_ns);
         l.channels.clear();
         return LoadChannels(v, kp, l);
       });
@@ -443,7 +476,8 @@ Status LoadFt(const YAML::Node& map, std::string_view path, Config& c) {
       map, path, {"group", "name", "peers", "heartbeat", "missed"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         if (k == "peers") return ApplyPeers(v, kp, c.ft.peers);
-        if (k == "heartbeat") return ApplyTo(v, kp, "a duration", ParsePositiveMs, c.ft.heartbeat_ms);
+        if (k == "heartbeat")
+          return ApplyTo(v, kp, "a duration", ParsePositiveMs, c.ft.heartbeat_ms);
         if (k == "missed") return ApplyTo(v, kp, "a number", Count(1, kIntMax), c.ft.missed);
         auto text = StringOf(v, kp);
         if (!text.ok()) return text.status();
@@ -468,8 +502,10 @@ Status LoadTop(const YAML::Node& root, Config& c) {
           Status s = SetHttp(c, *text);
           return s.ok() ? s : At(kp, s);
         }
-        if (k == "listen") return Apply(v, kp, "HOST:PORT", [&](auto& t) { return SetListen(c, t); });
-        if (k == "cluster_id") return Apply(v, kp, "a name", [&](auto& t) { return SetClusterId(c, t); });
+        if (k == "listen")
+          return Apply(v, kp, "HOST:PORT", [&](auto& t) { return SetListen(c, t); });
+        if (k == "cluster_id")
+          return Apply(v, kp, "a name", [&](auto& t) { return SetClusterId(c, t); });
         return Apply(v, kp, "a log level", [&](auto& t) { return SetLogLevel(c, t); });
       });
 }
@@ -492,9 +528,11 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& c) {
   if (!s.ok()) return s;
   s = ApplyFlag(o.store_dir, "--store", "store.dir", [&](auto& t) { return SetStoreDir(c, t); });
   if (!s.ok()) return s;
-  s = ApplyFlag(o.cluster_id, "--cluster-id", "cluster_id", [&](auto& t) { return SetClusterId(c, t); });
+  s = ApplyFlag(o.cluster_id, "--cluster-id", "cluster_id",
+                [&](auto& t) { return SetClusterId(c, t); });
   if (!s.ok()) return s;
-  s = ApplyFlag(o.log_level, "--log-level", "log_level", [&](auto& t) { return SetLogLevel(c, t); });
+  s = ApplyFlag(o.log_level, "--log-level", "log_level",
+                [&](auto& t) { return SetLogLevel(c, t); });
   if (!s.ok()) return s;
   s = ApplyFlag(o.sync, "--sync", "store.sync", [&](auto& t) { return SetSync(c, t); });
   if (!s.ok()) return s;
@@ -516,16 +554,18 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& c) {
 
 Status Finish(Config& c) {
   if (c.core.max_payload > c.core.max_pending_bytes) {
-    return At("nats.max_payload",
-              fmt::format("{} must not exceed nats.max_pending ({})", c.core.max_payload,
-                          c.core.max_pending_bytes));
+    return At("nats.max_payload", fmt::format("{} must not exceed nats.max_pending ({})",
+                                              c.core.max_payload, c.core.max_pending_bytes));
   }
   c.store.path = (std::filesystem::path(c.store_dir) / "store.db").string();
   // A member of an FT group with no peers listens for the active on its own client port: the
   // port every member of a same-host pair binds once active.
   if (!c.ft.group.empty() && c.ft.peers.empty()) {
-    if (c.core.port == 0) return At("ft.peers", "must be set when ft.group is set and listen has port 0");
-    std::string host = c.core.host == "0.0.0.0" ? "127.0.0.1" : c.core.host == "::" ? "::1" : c.core.host;
+    if (c.core.port == 0)
+      return At("ft.peers", "must be set when ft.group is set and listen has port 0");
+    std::string host = c.core.host == "0.0.0.0" ? "127.0.0.1"
+                       : c.core.host == "::"    ? "::1"
+                                                : c.core.host;
     c.ft.peers.push_back(FormatHostPort(host, c.core.port));
   }
   return Status::OK();
@@ -583,14 +623,31 @@ Result<uint64_t> ParseSize(std::string_view text) {
   if (!n.ok()) return Phrase(text, "is too large");
   std::string unit(text.substr(i));
   if (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
-  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
-  struct Unit { const char* name; uint64_t mult; };
+  std::transform(unit.begin(), unit.end(), unit.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  struct Unit {
+    const char* name;
+    uint64_t mult;
+  };
   static constexpr Unit kUnits[] = {
-      {"", 1}, {"b", 1},
-      {"k", 1000ULL}, {"kb", 1000ULL}, {"ki", 1ULL << 10}, {"kib", 1ULL << 10},
-      {"m", 1000000ULL}, {"mb", 1000000ULL}, {"mi", 1ULL << 20}, {"mib", 1ULL << 20},
-      {"g", 1000000000ULL}, {"gb", 1000000000ULL}, {"gi", 1ULL << 30}, {"gib", 1ULL << 30},
-      {"t", 1000000000000ULL}, {"tb", 1000000000000ULL}, {"ti", 1ULL << 40}, {"tib", 1ULL << 40},
+      {"", 1},
+      {"b", 1},
+      {"k", 1000ULL},
+      {"kb", 1000ULL},
+      {"ki", 1ULL << 10},
+      {"kib", 1ULL << 10},
+      {"m", 1000000ULL},
+      {"mb", 1000000ULL},
+      {"mi", 1ULL << 20},
+      {"mib", 1ULL << 20},
+      {"g", 1000000000ULL},
+      {"gb", 1000000000ULL},
+      {"gi", 1ULL << 30},
+      {"gib", 1ULL << 30},
+      {"t", 1000000000000ULL},
+      {"tb", 1000000000000ULL},
+      {"ti", 1ULL << 40},
+      {"tib", 1ULL << 40},
   };
   for (const auto& u : kUnits) {
     if (unit == u.name) {
@@ -606,10 +663,18 @@ Result<int64_t> ParseDurationNs(std::string_view text) {
   if (text == "0") return int64_t{0};
   if (!text.empty() && text[0] == '-') return Phrase(text, "must not be negative");
   if (text.empty()) return Phrase(text, kHint);
-  struct Unit { std::string_view name; int64_t ns; };
+  struct Unit {
+    std::string_view name;
+    int64_t ns;
+  };
   static constexpr Unit kUnits[] = {
-      {"ns", 1}, {"us", 1000}, {"\xC2\xB5s", 1000}, {"ms", 1000000},
-      {"s", 1000000000LL}, {"m", 60 * 1000000000LL}, {"h", 3600 * 1000000000LL},
+      {"ns", 1},
+      {"us", 1000},
+      {"\xC2\xB5s", 1000},
+      {"ms", 1000000},
+      {"s", 1000000000LL},
+      {"m", 60 * 1000000000LL},
+      {"h", 3600 * 1000000000LL},
   };
   __int128 total = 0;
   size_t i = 0;
@@ -625,7 +690,8 @@ Result<int64_t> ParseDurationNs(std::string_view text) {
     }
     if (whole.empty() && frac.empty()) return Phrase(text, kHint);
     size_t us = i;
-    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) && text[i] != '.') ++i;
+    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) && text[i] != '.')
+      ++i;
     std::string_view unit = text.substr(us, i - us);
     if (unit.empty()) return Phrase(text, "is not a duration (missing unit, like 30s)");
     const Unit* u = nullptr;
@@ -664,12 +730,14 @@ Result<HostPort> ParseHostPort(std::string_view text) {
     size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) return Phrase(text, kHint);
     std::string_view host = text.substr(0, colon);
-    if (host.find(':') != std::string_view::npos) return Phrase(text, "is not HOST:PORT (write an IPv6 host as [::1]:4222)");
+    if (host.find(':') != std::string_view::npos)
+      return Phrase(text, "is not HOST:PORT (write an IPv6 host as [::1]:4222)");
     hp.host = host.empty() ? "0.0.0.0" : std::string(host);
     port = text.substr(colon + 1);
   }
   for (char c : hp.host) {
-    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
+    if (std::isspace(static_cast<unsigned char>(c)) ||
+        std::iscntrl(static_cast<unsigned char>(c))) {
       return Phrase(text, kHint);
     }
   }
@@ -694,11 +762,16 @@ Result<LogLevel> ParseLogLevel(std::string_view text) {
 
 const char* LogLevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kTrace: return "trace";
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kTrace:
+      return "trace";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }

@@ -29,12 +29,12 @@ namespace tandem::server {
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 
 struct Config {
-  CoreOptions core;        // YAML: listen, nats.*
-  StanOptions stan;        // YAML: cluster_id, streaming.*, limits.*
+  CoreOptions core;           // YAML: listen, nats.*
+  StanOptions stan;           // YAML: cluster_id, streaming.*, limits.*
   store::StoreOptions store;  // YAML: store.* (path is <store.dir>/store.db)
   std::string store_dir = "./tandem-data";
-  ft::FtOptions ft;        // YAML: ft.*
-  HttpOptions http;        // YAML: http (off unless set)
+  ft::FtOptions ft;  // YAML: ft.*
+  HttpOptions http;  // YAML: http (off unless set)
   LogLevel log_level = LogLevel::kInfo;
 };
 

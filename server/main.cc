@@ -32,8 +32,9 @@ void AddOverride(CLI::App* cmd, const std::string& name, std::optional<std::stri
 }
 
 void AddServe(CLI::App& app, ServeFlags& f) {
-  CLI::App* serve = app.add_subcommand("serve", "Run the broker (defaults: listen 0.0.0.0:4222, "
-                                                "cluster id test-cluster, store ./tandem-data)");
+  CLI::App* serve = app.add_subcommand("serve",
+                                       "Run the broker (defaults: listen 0.0.0.0:4222, "
+                                       "cluster id test-cluster, store ./tandem-data)");
   serve->add_option("-c,--config", f.config_path, "YAML configuration file; flags override it")
       ->type_name("FILE");
   auto& o = f.overrides;
@@ -72,9 +73,10 @@ int RunServe(const ServeFlags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("tandem: a NATS and NATS Streaming broker with an active/standby pair over one "
-               "SQLite store",
-               "tandem");
+  CLI::App app(
+      "tandem: a NATS and NATS Streaming broker with an active/standby pair over one "
+      "SQLite store",
+      "tandem");
   app.require_subcommand(1);
   app.set_version_flag("--version", TANDEM_VERSION);
 

@@ -4,6 +4,8 @@
 // in client_conn.cc.
 #include "server/nats_server.h"
 
+#include <uv.h>
+
 #include <algorithm>
 #include <cassert>
 #include <memory>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include <spdlog/spdlog.h>
-#include <uv.h>
 
 #include "server/client_conn.h"
 #include "server/internal_client.h"
@@ -53,6 +54,10 @@ class NatsServer::Impl final : public ConnHost {
   void QueueFlush(ClientConn* c) override { flush_list_.push_back(c); }
   void ConnClosed(ClientConn* c) override;
   void CountSlowConsumer() override { ++router_.stats().slow_consumers; }
+  ClientConn* FindConn(uint64_t cid) override {
+    auto it = conns_.find(cid);
+    return it == conns_.end() || it->second->closing() ? nullptr : it->second.get();
+  }
 
  private:
   static void ConnectionCb(uv_stream_t* s, int status) noexcept;

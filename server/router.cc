@@ -11,9 +11,8 @@ constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
 
 Router::Router(size_t cache_max)
     : sublist_(cache_max),
-      rng_(static_cast<uint64_t>(
-               std::chrono::steady_clock::now().time_since_epoch().count()) |
-           1) {}
+      rng_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) | 1) {
+}
 
 bool Router::AddSubscription(SubscriptionPtr sub) {
   if (!sublist_.Insert(std::move(sub))) return false;
@@ -56,8 +55,12 @@ bool Router::DeliverTo(const SubscriptionPtr& sub, const InboundMsg& msg) {
 bool Router::Route(Subscriber* publisher, const InboundMsg& msg) {
   ++stats_.in_msgs;
   stats_.in_bytes += msg.headers.size() + msg.payload.size();
+  const std::shared_ptr<const SublistResult>& matched = sublist_.Match(msg.subject);
+  if (matched->empty()) return false;
   // Held for the whole fan-out: handlers may change the Sublist meanwhile.
-  std::shared_ptr<const SublistResult> r = sublist_.Match(msg.subject);
+  std::shared_ptr<const SublistResult> r = matched;
+  Subscriber* const outer_publisher = current_publisher_;  // Route nests through handlers
+  current_publisher_ = publisher;
   bool delivered = false;
   for (const SubscriptionPtr& sub : r->psubs) {
     if (Eligible(*sub, publisher)) delivered |= DeliverTo(sub, msg);
@@ -74,11 +77,12 @@ bool Router::Route(Subscriber* publisher, const InboundMsg& msg) {
       }
     }
   }
+  current_publisher_ = outer_publisher;
   return delivered;
 }
 
 void Router::SendNoResponders(Subscriber* publisher, std::string_view reply) {
-  std::shared_ptr<const SublistResult> r = sublist_.Match(reply);
+  std::shared_ptr<const SublistResult> r = sublist_.Match(reply);  // a copy: see Route
   const InboundMsg msg{reply, {}, kNoRespondersHeader, {}};
   for (const SubscriptionPtr& sub : r->psubs) {
     if (sub->owner == publisher && !sub->closed) {

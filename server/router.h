@@ -40,6 +40,9 @@ class Router {
   // `publisher` on its own subscription that matches `reply`, if it has one.
   void SendNoResponders(Subscriber* publisher, std::string_view reply);
 
+  // The publisher of the message being routed (null outside Route or for no-responders).
+  Subscriber* current_publisher() const { return current_publisher_; }
+
   CoreStats& stats() { return stats_; }
   const CoreStats& stats() const { return stats_; }
   Sublist& sublist() { return sublist_; }
@@ -53,6 +56,7 @@ class Router {
 
   Sublist sublist_;
   CoreStats stats_;
+  Subscriber* current_publisher_ = nullptr;
   uint64_t rng_;
 };
 

@@ -78,9 +78,8 @@ template <typename NodeT>
 void AddNodeToResult(const NodeT& node, SublistResult* r) {
   r->psubs.insert(r->psubs.end(), node.psubs.begin(), node.psubs.end());
   for (const QueueGroup& g : node.qsubs) {
-    auto it = std::find_if(r->qsubs.begin(), r->qsubs.end(), [&](const auto& members) {
-      return members.front()->queue == g.name;
-    });
+    auto it = std::find_if(r->qsubs.begin(), r->qsubs.end(),
+                           [&](const auto& members) { return members.front()->queue == g.name; });
     if (it == r->qsubs.end()) {
       r->qsubs.push_back(g.subs);
     } else {
@@ -207,7 +206,8 @@ bool Sublist::Remove(const SubscriptionPtr& sub) {
     Level* l = path[i].level;
     std::string_view t = path[i].token;
     std::unique_ptr<Node>* slot;
-    std::unordered_map<std::string, std::unique_ptr<Node>, StringHash, std::equal_to<>>::iterator it;
+    std::unordered_map<std::string, std::unique_ptr<Node>, StringHash, std::equal_to<>>::iterator
+        it;
     if (t == "*") {
       slot = &l->pwc;
     } else if (t == ">") {
@@ -226,18 +226,28 @@ bool Sublist::Remove(const SubscriptionPtr& sub) {
   return true;
 }
 
-std::shared_ptr<const SublistResult> Sublist::Match(std::string_view subject) {
+const std::shared_ptr<const SublistResult>& Sublist::Match(std::string_view subject) {
   ++matches_;
+  if (cache_max_ > 0 && memo_genid_ == genid_ && subject == memo_subject_) {
+    ++cache_hits_;
+    return memo_result_;
+  }
+  std::shared_ptr<const SublistResult> result;
   if (cache_max_ > 0) {
     auto it = cache_.find(subject);
     if (it != cache_.end() && it->second.genid == genid_) {
       ++cache_hits_;
-      return it->second.result;
+      result = it->second.result;
     }
   }
-  auto result = MatchUncached(subject);
-  if (cache_max_ > 0) AddToCache(subject, result);
-  return result;
+  if (!result) {
+    result = MatchUncached(subject);
+    if (cache_max_ > 0) AddToCache(subject, result);
+  }
+  memo_subject_.assign(subject);
+  memo_result_ = std::move(result);
+  memo_genid_ = genid_;
+  return memo_result_;
 }
 
 std::shared_ptr<const SublistResult> Sublist::MatchUncached(std::string_view subject) const {

@@ -8,7 +8,8 @@
 // per queue name, every member (groups of the same name found at different nodes are merged);
 // the caller picks one member per group.
 //
-// Results are cached per subject (at most cache_max entries, 0 disables the cache). Every Insert
+// Results are cached per subject (at most cache_max entries, 0 disables the cache), in front of
+// which a one-entry memo holds the last subject matched. Every Insert
 // and Remove increments a generation counter (nats-server's genid) and a cached result is used
 // only while its generation is current, so invalidation costs nothing at mutation time. When the
 // cache is full, stale entries are swept first, then arbitrary ones.
@@ -47,6 +48,10 @@ class Subscriber {
   virtual bool echo() const = 0;
   // The router removed `sub` after its UNSUB max was reached: drop it from the sid table.
   virtual void Forget(const Subscription& sub) = 0;
+  // Flow control: a consumer whose queue is too long asks the publisher of the message being
+  // routed to stop reading for a while. Returns the connection id to resume later, or 0 when
+  // this subscriber cannot pause (internal clients).
+  virtual uint64_t PauseReading() { return 0; }
 };
 
 struct Subscription {
@@ -61,8 +66,8 @@ struct Subscription {
   const std::string sid;
 
   uint64_t delivered = 0;
-  uint64_t max = 0;      // 0: unlimited; else removed after `max` deliveries (UNSUB <sid> <max>)
-  bool closed = false;   // removed: in-flight deliveries skip it
+  uint64_t max = 0;     // 0: unlimited; else removed after `max` deliveries (UNSUB <sid> <max>)
+  bool closed = false;  // removed: in-flight deliveries skip it
   // InternalClient subscriptions only: the handler lives here so that it stays alive while it
   // runs even if it unsubscribes itself.
   std::function<void(const InboundMsg&)> handler;
@@ -91,9 +96,11 @@ class Sublist {
   bool Insert(SubscriptionPtr sub);
   // Removes `sub` (matched by identity) and marks it closed. Returns false if it was not present.
   bool Remove(const SubscriptionPtr& sub);
-  // All subscriptions matching the literal subject. Never null; valid as long as the caller
-  // holds it, whatever happens to the Sublist meanwhile.
-  std::shared_ptr<const SublistResult> Match(std::string_view subject);
+  // All subscriptions matching the literal subject. Never null. The reference is valid until
+  // the next call on this Sublist; copy the shared_ptr to keep the result longer (it then stays
+  // valid whatever happens to the Sublist meanwhile). Copying costs an atomic increment, which
+  // the hot path skips for empty results.
+  const std::shared_ptr<const SublistResult>& Match(std::string_view subject);
 
   size_t count() const { return count_; }
   uint64_t genid() const { return genid_; }
@@ -119,6 +126,11 @@ class Sublist {
   void AddToCache(std::string_view subject, std::shared_ptr<const SublistResult> result);
 
   const size_t cache_max_;
+  // The last subject matched: a publisher usually sends many messages to one subject, and this
+  // check (one compare) is cheaper than hashing. Valid while memo_genid_ == genid_.
+  std::string memo_subject_;
+  std::shared_ptr<const SublistResult> memo_result_;
+  uint64_t memo_genid_ = UINT64_MAX;
   std::unique_ptr<Level> root_;
   size_t count_ = 0;
   uint64_t genid_ = 0;

@@ -1,13 +1,9 @@
 // tandem_process.cc: see tandem_process.h.
 #include "tests/support/tandem_process.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +12,11 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #ifndef TANDEM_BIN
 #error "TANDEM_BIN must name the tandem binary (set by CMakeLists.txt)"

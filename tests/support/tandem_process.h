@@ -15,8 +15,6 @@
 // Thread safety: use each object from one thread.
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -25,6 +23,8 @@
 #include <vector>
 
 #include "tests/support/temp_dir.h"
+
+#include <sys/types.h>
 
 namespace tandem::test {
 
