@@ -81,6 +81,7 @@ Status StanServer::Start() {
 void StanServer::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  delivery_.Stop();
   for (uint64_t sid : sids_) nc_->Unsubscribe(sid);
   sids_.clear();
   for (auto& [name, ch] : channels_.all()) {

@@ -144,6 +144,8 @@ class Delivery {
 
   // Time for timestamps, overridable by tests.
   int64_t NowNs() const;
+  // After Stop nothing is sent any more (reads completing during shutdown are dropped).
+  void Stop() { stopped_ = true; }
 
  private:
   void Publish(StanSub* sub, uint64_t seq, std::string_view data, bool redelivery);
@@ -174,6 +176,7 @@ class Delivery {
   std::unordered_map<uint64_t, StanSub*> subs_;
   std::vector<uint64_t> dirty_;
   uint64_t gen_ = 0;
+  bool stopped_ = false;
 };
 
 }  // namespace tandem::server
