@@ -14,6 +14,7 @@
 #include "server/stan_codec.h"
 #include "server/stan_errors.h"
 #include "server/stan_protocol.pb.h"
+#include "server/subject.h"
 
 namespace tandem::server {
 
@@ -81,6 +82,7 @@ Status StanServer::Start() {
 void StanServer::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  delivery_.Stop();
   for (uint64_t sid : sids_) nc_->Unsubscribe(sid);
   sids_.clear();
   for (auto& [name, ch] : channels_.all()) {
@@ -94,7 +96,7 @@ void StanServer::Stop() {
   requester_.Stop();
   clients_.StopAll();
   timers_.Close();
-  delivery_.FlushDirty();
+  delivery_.FlushDirty(true);  // a graceful stop records every pending delivery
   writer_.Close();
 }
 
@@ -129,8 +131,9 @@ void StanServer::RestoreSubs() {
     if (ch == nullptr) continue;
     auto owned = std::make_unique<StanSub>(rec, ch);
     StanSub* sub = owned.get();
-    for (uint64_t seq : rec.pending) sub->pending[seq] = PendingMsg{now, 0, true};
+    for (uint64_t seq : rec.pending) sub->pending[seq] = PendingMsg{now, now, 0, true};
     sub->rec.pending.clear();
+    sub->stored_last_sent = rec.last_sent;
     ch->subs()[rec.id] = std::move(owned);
     delivery_.Index(sub);
     if (!rec.queue.empty()) {
@@ -168,7 +171,7 @@ void StanServer::RestoreSubs() {
 void StanServer::ProcessConnect(const InboundMsg& m) {
   std::string reply(m.reply);
   pb::ConnectRequest req;
-  if (!DecodeProto(m.payload, &req) || req.heartbeatinbox().empty()) {
+  if (!DecodeProto(m.payload, &req) || !IsValidLiteralSubject(req.heartbeatinbox())) {
     return ReplyConnectError(reply, errors::kInvalidConnReq);
   }
   if (!ClientRegistry::IsValidClientId(req.clientid())) {

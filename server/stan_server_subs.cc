@@ -10,6 +10,7 @@
 #include "server/stan_errors.h"
 #include "server/stan_protocol.pb.h"
 #include "server/stan_server.h"
+#include "server/subject.h"
 
 namespace tandem::server {
 
@@ -25,7 +26,10 @@ void StanServer::SubReply(const std::string& reply, const std::string& ack_inbox
 void StanServer::ProcessSub(const InboundMsg& m) {
   std::string reply(m.reply);
   pb::SubscriptionRequest req;
-  if (!DecodeProto(m.payload, &req)) return SubReply(reply, "", errors::kInvalidSubReq);
+  // An inbox that is not a literal subject could not be delivered to: undecodable as well.
+  if (!DecodeProto(m.payload, &req) || !IsValidLiteralSubject(req.inbox())) {
+    return SubReply(reply, "", errors::kInvalidSubReq);
+  }
   if (req.clientid().empty()) return SubReply(reply, "", errors::kMissingClientId);
   if (req.ackwaitinsecs() <= 0) return SubReply(reply, "", errors::kInvalidAckWait);
   if (req.maxinflight() <= 0) return SubReply(reply, "", errors::kInvalidMaxInflight);
@@ -131,6 +135,7 @@ StanSub* StanServer::NewSub(Channel* ch, const pb::SubscriptionRequest& req,
   rec.is_durable = !req.durablename().empty();
   auto owned = std::make_unique<StanSub>(rec, ch);
   StanSub* sub = owned.get();
+  sub->stored_last_sent = rec.last_sent;
   ch->subs()[rec.id] = std::move(owned);
   delivery_.Index(sub);
   writer_.batch().PutSub(rec);
@@ -138,7 +143,7 @@ StanSub* StanServer::NewSub(Channel* ch, const pb::SubscriptionRequest& req,
 }
 
 void StanServer::ResumeSub(StanSub* sub, const pb::SubscriptionRequest& req) {
-  delivery_.FlushSub(sub);
+  delivery_.FlushSub(sub, true);
   sub->rec.client_id = req.clientid();
   sub->rec.inbox = req.inbox();
   sub->rec.ack_inbox = nc_->NewInbox();  // a new one each time a durable resumes
@@ -146,6 +151,7 @@ void StanServer::ResumeSub(StanSub* sub, const pb::SubscriptionRequest& req) {
   sub->rec.ack_wait_s = req.ackwaitinsecs();
   sub->rec.is_offline = false;
   if (sub->group != nullptr) sub->rec.last_sent = sub->group->last_sent;
+  sub->stored_last_sent = sub->rec.last_sent;
   delivery_.Index(sub);  // new incarnation: callbacks of the previous one are ignored
   writer_.batch().PutSub(sub->rec);
 }
@@ -254,9 +260,10 @@ void StanServer::RemoveSub(StanSub* sub, bool unsubscribe) {
     bool empty = delivery_.RemoveMember(g, sub);
     if (empty && g->durable && !unsubscribe) {
       // The last member of a durable queue group: the group stays as an offline shadow.
-      delivery_.FlushSub(sub);
+      delivery_.FlushSub(sub, true);
       sub->rec.is_offline = true;
       sub->rec.last_sent = g->last_sent;
+      sub->stored_last_sent = g->last_sent;
       g->shadow = sub;
       writer_.batch().PutSub(sub->rec);
     } else {
@@ -264,8 +271,9 @@ void StanServer::RemoveSub(StanSub* sub, bool unsubscribe) {
       if (empty) ch->queues().erase(g->name);
     }
   } else if (sub->rec.is_durable && !unsubscribe) {
-    delivery_.FlushSub(sub);
+    delivery_.FlushSub(sub, true);
     sub->rec.is_offline = true;
+    sub->stored_last_sent = sub->rec.last_sent;
     writer_.batch().PutSub(sub->rec);
   } else {
     DeleteSubRecord(sub);

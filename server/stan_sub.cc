@@ -18,6 +18,7 @@ Delivery::Delivery(InternalClient* nc, store::Store* store, StoreWriter* writer,
 
 void Delivery::Unindex(StanSub* sub) {
   CancelTimers(sub);
+  timers_->Cancel(&sub->persist_timer);
   auto it = subs_.find(sub->id());
   if (it != subs_.end() && it->second == sub) subs_.erase(it);
 }
@@ -48,7 +49,8 @@ void Delivery::SendAvailable(Channel* ch) {
 }
 
 void Delivery::SendSub(StanSub* sub) {
-  if (!sub->deliverable || sub->hold_new > 0 || sub->offline() || sub->group != nullptr) return;
+  if (stopped_ || !sub->deliverable || sub->hold_new > 0 || sub->offline() || sub->group != nullptr)
+    return;
   Channel* ch = sub->channel;
   while (!sub->stalled()) {
     uint64_t seq = sub->rec.last_sent + 1;
@@ -130,6 +132,7 @@ void Delivery::DeliverNew(StanSub* sub, uint64_t seq, std::string_view data) {
   uint64_t expiry = timers_->now() + static_cast<uint64_t>(sub->rec.ack_wait_s) * 1000;
   PendingMsg& p = sub->pending[seq];
   p.expiry_ms = expiry;
+  p.sent_ms = timers_->now();
   sub->new_pending.push_back(seq);
   MarkDirty(sub);
   nc_->Publish(sub->rec.inbox, "", data);
@@ -169,27 +172,65 @@ void Delivery::MarkDirty(StanSub* sub) {
   dirty_.push_back(sub->id());
 }
 
-void Delivery::FlushDirty() {
+void Delivery::FlushDirty(bool force) {
+  if (force) {
+    for (auto& [id, sub] : subs_) MarkDirty(sub);
+  }
   for (uint64_t id : dirty_) {
-    if (StanSub* s = Find(id)) FlushSub(s);
+    if (StanSub* s = Find(id)) FlushSub(s, force);
   }
   dirty_.clear();
 }
 
-void Delivery::FlushSub(StanSub* sub) {
-  if (!sub->dirty) return;
+void Delivery::TrimNewPending(StanSub* sub) {
+  auto& q = sub->new_pending;
+  while (!q.empty()) {
+    auto it = sub->pending.find(q.front());
+    if (it != sub->pending.end() && !it->second.persisted) return;
+    q.pop_front();
+  }
+}
+
+void Delivery::FlushSub(StanSub* sub, bool force) {
+  if (!sub->dirty && !force) return;
+  sub->dirty = false;
   store::WriteBatch& b = writer_->batch();
-  for (uint64_t seq : sub->new_pending) {
-    auto it = sub->pending.find(seq);
+  uint64_t now = timers_->now();
+  auto& q = sub->new_pending;
+  while (!q.empty()) {
+    auto it = sub->pending.find(q.front());
     if (it != sub->pending.end() && !it->second.persisted) {
-      b.AddPending(sub->id(), seq);
+      if (!force && it->second.sent_ms + kPersistDelayMs > now) break;
+      b.AddPending(sub->id(), q.front());
       it->second.persisted = true;
     }
+    q.pop_front();
   }
-  sub->new_pending.clear();
-  if (sub->last_sent_dirty) b.UpdateLastSent(sub->id(), sub->rec.last_sent);
+  // The stored position stays below every delivery that has no pending row yet.
+  uint64_t floor = sub->rec.last_sent;
+  if (!q.empty()) floor = std::min(floor, q.front() - 1);
+  if (sub->group != nullptr) {
+    for (StanSub* m : sub->group->members) {
+      if (m == sub) continue;
+      TrimNewPending(m);
+      if (!m->new_pending.empty()) floor = std::min(floor, m->new_pending.front() - 1);
+    }
+  }
+  if (floor != sub->stored_last_sent) {
+    b.UpdateLastSent(sub->id(), floor);
+    sub->stored_last_sent = floor;
+  }
   sub->last_sent_dirty = false;
-  sub->dirty = false;
+  if (!q.empty() && !timers_->pending(sub->persist_timer)) {
+    uint64_t due = sub->pending[q.front()].sent_ms + kPersistDelayMs;
+    uint64_t id = sub->id(), gen = sub->gen;
+    sub->persist_timer = timers_->AddAt(due, [this, id, gen] {
+      if (StanSub* s = Find(id, gen)) {
+        s->persist_timer = 0;
+        MarkDirty(s);
+      }
+    });
+  }
 }
 
 void Delivery::DropPending(StanSub* sub, uint64_t seq) {
@@ -202,13 +243,16 @@ void Delivery::DropPending(StanSub* sub, uint64_t seq) {
 void Delivery::MovePending(StanSub* from, StanSub* to, uint64_t seq, uint64_t expiry_ms) {
   auto it = from->pending.find(seq);
   uint32_t count = it == from->pending.end() ? 0 : it->second.redeliveries;
+  uint64_t sent = it == from->pending.end() ? timers_->now() : it->second.sent_ms;
   DropPending(from, seq);
   PendingMsg& p = to->pending[seq];
   p.expiry_ms = expiry_ms;
+  p.sent_ms = sent;
   p.redeliveries = std::max(p.redeliveries, count);
   if (!p.persisted) {
-    to->new_pending.push_back(seq);
-    MarkDirty(to);
+    // Recorded at once: the message may be below the group's stored position already.
+    writer_->batch().AddPending(to->id(), seq);
+    p.persisted = true;
   }
 }
 

@@ -9,10 +9,14 @@
 // when they are there, otherwise from the store (Store::ReadMsgs, in chunks, one read in flight
 // per subscription or group). Redeliveries append fields 6 and 7 to the stored bytes.
 //
-// Persistence is coalesced per write batch: deliveries mark the subscription dirty, and just
-// before each submission FlushDirty() writes each dirty subscription's newest last_sent and
-// the pending entries added since the previous batch that are still unacked (an ack that
-// arrives in the same batch cancels its add). Removals of persisted entries are written at once.
+// Persistence is coalesced, without waiting for it (DESIGN: a lost ack record costs a
+// redelivery, never a message). A delivery is only recorded as a pending row once it has stayed
+// unacked for kPersistDelayMs, so the common case (acked quickly) writes no pending row and no
+// removal. The stored last_sent is held below the oldest delivery not yet recorded (for a
+// queue group, the oldest of any member), so a crash can re-send a recent delivery but never
+// skip one. Just before each submission FlushDirty() records what has aged and the position;
+// removals of recorded entries are written at once. Rule: stored last_sent never passes an
+// unacked delivery that has no pending row.
 //
 // The Delivery methods live in three files by concern: stan_sub.cc (sending, acks,
 // persistence), queue_group.cc (group member choice and hand-over), redelivery.cc (AckWait).
@@ -43,6 +47,7 @@ class QueueGroup;
 
 struct PendingMsg {
   uint64_t expiry_ms = 0;     // TimerQueue clock
+  uint64_t sent_ms = 0;       // first delivery, TimerQueue clock
   uint32_t redeliveries = 0;  // in memory only, reset on restart (B.7)
   bool persisted = false;     // an AddPending for it has been written
 };
@@ -81,7 +86,9 @@ class StanSub {
   // Coalesced persistence (see FlushDirty).
   bool dirty = false;
   bool last_sent_dirty = false;
-  std::vector<uint64_t> new_pending;
+  std::deque<uint64_t> new_pending;  // deliveries without a pending row yet, ascending
+  uint64_t stored_last_sent = 0;     // the last_sent the store has (or will have)
+  TimerQueue::Id persist_timer = 0;
 };
 
 class Delivery {
@@ -89,6 +96,7 @@ class Delivery {
   static constexpr size_t kReadChunk = 512;
   static constexpr uint64_t kAckWaitSlackMs = 15;
   static constexpr uint64_t kHandOverDelayMs = 100;
+  static constexpr uint64_t kPersistDelayMs = 100;
 
   Delivery(InternalClient* nc, store::Store* store, StoreWriter* writer, TimerQueue* timers,
            ClientRegistry* clients, ChannelRegistry* channels);
@@ -111,11 +119,12 @@ class Delivery {
   void OnAck(StanSub* sub, uint64_t seq);
   // Persistence.
   void MarkDirty(StanSub* sub);
-  void FlushDirty();
-  void FlushSub(StanSub* sub);
+  // `force` records every pending delivery (graceful stop, a subscription going offline).
+  void FlushDirty(bool force = false);
+  void FlushSub(StanSub* sub, bool force = false);
   // Removes a pending entry, writing a RemovePending when it had been persisted.
   void DropPending(StanSub* sub, uint64_t seq);
-  // Moves a pending entry to another subscription (queue groups).
+  // Moves a pending entry to another subscription (queue groups), recorded at once.
   void MovePending(StanSub* from, StanSub* to, uint64_t seq, uint64_t expiry_ms);
 
   // --- queue groups (queue_group.cc) ---
@@ -135,6 +144,8 @@ class Delivery {
 
   // Time for timestamps, overridable by tests.
   int64_t NowNs() const;
+  // After Stop nothing is sent any more (reads completing during shutdown are dropped).
+  void Stop() { stopped_ = true; }
 
  private:
   void Publish(StanSub* sub, uint64_t seq, std::string_view data, bool redelivery);
@@ -153,6 +164,8 @@ class Delivery {
   void Redeliver(StanSub* sub, std::vector<uint64_t> seqs, bool all);
   void RedeliverOne(StanSub* sub, uint64_t seq, std::string_view data, bool keep_member);
   void ReleaseHold(StanSub* sub);
+  // Drops acked or recorded deliveries from the front of new_pending.
+  void TrimNewPending(StanSub* sub);
 
   InternalClient* const nc_;
   store::Store* const store_;
@@ -163,6 +176,7 @@ class Delivery {
   std::unordered_map<uint64_t, StanSub*> subs_;
   std::vector<uint64_t> dirty_;
   uint64_t gen_ = 0;
+  bool stopped_ = false;
 };
 
 }  // namespace tandem::server

@@ -1,5 +1,7 @@
 // sqlite_store.h: SqliteStore, the Store implementation over one SQLite file (see store.h for
-// the contract). The schema is documented in schema.cc, the SQL text is in sql_statements.cc.
+// the contract). sqlite_store.cc holds open, the store thread and the write path;
+// sqlite_store_read.cc holds Recover and the reads. The schema is documented in schema.cc, the
+// SQL text is in sql_statements.cc.
 //
 // Threads. Open() and Recover() run on the caller's thread. Open() then starts the store
 // thread, which owns the connection from the first Submit/ReadMsgs/FindSeqByTime on: the loop
