@@ -111,7 +111,11 @@ void Failover::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
 void Failover::OnActivated(const Status& status) {
   if (role_ != Role::kActivating) return;
   if (!status.ok()) {
-    FenceNow(Status::IOError("activation failed", status.ToString()));
+    // Nothing was served yet (the port could not be bound, say): a plain failed start. The
+    // host closes the store on its way out, which frees the lock for another member.
+    spdlog::error("ft: {} cannot become active: {}", options_.name, status.message());
+    holds_lock_ = false;
+    FinishStop(1);
     return;
   }
   int64_t now = clock_->NowMs();

@@ -13,7 +13,9 @@
 //   kStandby    -> kStopping    stop requested while a lock attempt is in flight
 //   kStandby    -> kStopped     stop requested with no attempt in flight (Exit(0))
 //   kActivating -> kActive      OnActivated(OK): serving; first heartbeat sent at once
-//   kActivating -> kFenced      OnActivated(error), store error, or a winning active heard
+//   kActivating -> kStopped     OnActivated(error): nothing was served; Exit(1) (the host closes
+//                               the store on its way out)
+//   kActivating -> kFenced      store error, or a winning active heard
 //   kActive     -> kStopping    stop requested (host StopServing)
 //   kActive     -> kFenced      a winning active heard, or a store error (host Fence)
 //   kStopping   -> kStopped     OnServingStopped / the in-flight lock result arrived; a last

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -246,18 +247,25 @@ InternalClient* App::HeartbeatClient() {
 
 void App::StopServing(std::function<void(Status)> done) {
   if (nats_) nats_->StopAccepting();
-  // Streaming: Stop submits the batch being filled and takes no more requests; Store::Close
-  // then waits for every queued batch and runs their completions before it returns, so the
-  // PubAcks of everything committed are queued to the clients before the lock is freed.
-  if (stan_) stan_->Stop();
-  Status s;
-  monitor_source_->SetStore(nullptr);
-  if (store_) {
-    s = store_->Close();
-    store_.reset();
-    spdlog::info("store closed: the lock is free");
+  auto close_store = [this, done = std::move(done)] {
+    Status s;
+    monitor_source_->SetStore(nullptr);
+    if (store_) {
+      s = store_->Close();
+      store_.reset();
+      spdlog::info("store closed: the lock is free");
+    }
+    done(s);
+  };
+  if (!stan_) {
+    close_store();
+    return;
   }
-  done(s);
+  // Streaming: Stop takes no more requests and submits the batch being filled; Drain waits until
+  // every batch written so far (and what their completions add) has committed, so the PubAcks of
+  // everything committed are queued to the clients before the lock is freed.
+  stan_->Stop();
+  stan_->Drain(std::move(close_store));
 }
 
 Status App::StoreHealth() { return store_ ? store_->health() : Status::OK(); }

@@ -7,6 +7,7 @@
 #include "server/queue_group.h"
 #include "server/stan_errors.h"
 #include "server/stan_sub.h"
+#include "server/subject.h"
 
 namespace tandem::server {
 namespace {
@@ -23,19 +24,6 @@ std::vector<std::string_view> Tokens(std::string_view s) {
     out.push_back(s.substr(start, dot - start));
     start = dot + 1;
   }
-}
-
-// NATS subject matching of a literal channel name against a pattern with '*' and '>'.
-bool PatternMatches(std::string_view pattern, std::string_view name) {
-  auto p = Tokens(pattern);
-  auto n = Tokens(name);
-  size_t i = 0;
-  for (; i < p.size(); ++i) {
-    if (p[i] == ">") return i < n.size();
-    if (i >= n.size()) return false;
-    if (p[i] != "*" && p[i] != n[i]) return false;
-  }
-  return i == n.size();
 }
 
 bool IsWildcard(std::string_view pattern) {
@@ -166,7 +154,7 @@ ResolvedLimits ChannelRegistry::Resolve(std::string_view name) const {
   for (auto& [pattern, entry] : limits_.channels) {
     if (pattern == name) {
       literal = &entry;
-    } else if (IsWildcard(pattern) && PatternMatches(pattern, name)) {
+    } else if (IsWildcard(pattern) && SubjectMatches(pattern, name)) {
       wild.push_back(pattern);
     }
   }

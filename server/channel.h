@@ -75,7 +75,9 @@ class Channel {
 
   // Subscriptions: every stored one (active, offline durables, shadow queue members).
   std::map<uint64_t, std::unique_ptr<StanSub>>& subs() { return subs_; }
+  const std::map<uint64_t, std::unique_ptr<StanSub>>& subs() const { return subs_; }
   std::map<std::string, std::unique_ptr<QueueGroup>>& queues() { return queues_; }
+  const std::map<std::string, std::unique_ptr<QueueGroup>>& queues() const { return queues_; }
   size_t active_subs() const;
 
   // Deletion in progress (max_inactivity): publishes and subscriptions are refused.

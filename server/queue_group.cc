@@ -7,7 +7,7 @@
 namespace tandem::server {
 
 void Delivery::SendGroup(QueueGroup* g) {
-  if (g->members.empty()) return;
+  if (stopped_ || g->members.empty()) return;
   Channel* ch = g->members.front()->channel;
   while (true) {
     StanSub* best = FindBest(g, false, nullptr);

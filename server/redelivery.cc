@@ -135,6 +135,7 @@ void Delivery::Redeliver(StanSub* sub, std::vector<uint64_t> seqs, bool all) {
 }
 
 void Delivery::RedeliverOne(StanSub* sub, uint64_t seq, std::string_view data, bool keep_member) {
+  if (stopped_) return;
   StanSub* target = sub;
   uint64_t now = timers_->now();
   if (sub->group != nullptr && !keep_member) {

@@ -14,6 +14,7 @@
 #include "server/stan_codec.h"
 #include "server/stan_errors.h"
 #include "server/stan_protocol.pb.h"
+#include "server/subject.h"
 
 namespace tandem::server {
 
@@ -81,6 +82,7 @@ Status StanServer::Start() {
 void StanServer::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  delivery_.Stop();
   for (uint64_t sid : sids_) nc_->Unsubscribe(sid);
   sids_.clear();
   for (auto& [name, ch] : channels_.all()) {
@@ -169,7 +171,7 @@ void StanServer::RestoreSubs() {
 void StanServer::ProcessConnect(const InboundMsg& m) {
   std::string reply(m.reply);
   pb::ConnectRequest req;
-  if (!DecodeProto(m.payload, &req) || req.heartbeatinbox().empty()) {
+  if (!DecodeProto(m.payload, &req) || !IsValidLiteralSubject(req.heartbeatinbox())) {
     return ReplyConnectError(reply, errors::kInvalidConnReq);
   }
   if (!ClientRegistry::IsValidClientId(req.clientid())) {

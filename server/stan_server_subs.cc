@@ -10,6 +10,7 @@
 #include "server/stan_errors.h"
 #include "server/stan_protocol.pb.h"
 #include "server/stan_server.h"
+#include "server/subject.h"
 
 namespace tandem::server {
 
@@ -25,7 +26,10 @@ void StanServer::SubReply(const std::string& reply, const std::string& ack_inbox
 void StanServer::ProcessSub(const InboundMsg& m) {
   std::string reply(m.reply);
   pb::SubscriptionRequest req;
-  if (!DecodeProto(m.payload, &req)) return SubReply(reply, "", errors::kInvalidSubReq);
+  // An inbox that is not a literal subject could not be delivered to: undecodable as well.
+  if (!DecodeProto(m.payload, &req) || !IsValidLiteralSubject(req.inbox())) {
+    return SubReply(reply, "", errors::kInvalidSubReq);
+  }
   if (req.clientid().empty()) return SubReply(reply, "", errors::kMissingClientId);
   if (req.ackwaitinsecs() <= 0) return SubReply(reply, "", errors::kInvalidAckWait);
   if (req.maxinflight() <= 0) return SubReply(reply, "", errors::kInvalidMaxInflight);

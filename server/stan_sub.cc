@@ -49,7 +49,8 @@ void Delivery::SendAvailable(Channel* ch) {
 }
 
 void Delivery::SendSub(StanSub* sub) {
-  if (!sub->deliverable || sub->hold_new > 0 || sub->offline() || sub->group != nullptr) return;
+  if (stopped_ || !sub->deliverable || sub->hold_new > 0 || sub->offline() || sub->group != nullptr)
+    return;
   Channel* ch = sub->channel;
   while (!sub->stalled()) {
     uint64_t seq = sub->rec.last_sent + 1;

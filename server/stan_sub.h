@@ -150,6 +150,8 @@ class Delivery {
 
   // Time for timestamps, overridable by tests.
   int64_t NowNs() const;
+  // After Stop nothing is sent any more (reads completing during shutdown are dropped).
+  void Stop() { stopped_ = true; }
 
  private:
   void Publish(StanSub* sub, uint64_t seq, std::string_view data, bool redelivery);
@@ -181,6 +183,7 @@ class Delivery {
   std::vector<uint64_t> dirty_;
   uint64_t gen_ = 0;
   Counters counters_;
+  bool stopped_ = false;
 };
 
 }  // namespace tandem::server

@@ -16,7 +16,9 @@
 // instance is restarted as the new standby before the next round. At the end every message that
 // was acknowledged must have reached the durable subscriber and the queue group: a missing one
 // is "lost" and makes the exit status 1. Messages delivered more than once (redeliveries after
-// a takeover) are counted as duplicates; they are allowed.
+// a takeover) are counted as duplicates; they are allowed. Messages whose first delivery to the
+// durable subscriber came more than a second after publishing are "late": they waited for a
+// redelivery (the subscribers' AckWait is 2 s here).
 //
 // Usage: failover_drill --tandem PATH [--rounds N] [--fault kill|term|stop] [--rate MSGS/S]
 //                       [--heartbeat-ms MS] [--reconnect-wait-ms MS] [--dir DIR] [--keep]
@@ -209,6 +211,8 @@ struct Load {
   std::vector<uint8_t> acked;       // 0 pending, 1 acked, 2 ack error
   std::vector<uint16_t> durable;    // deliveries to the durable subscriber
   std::vector<uint16_t> queue;      // deliveries to the queue group
+  std::vector<int64_t> published_us;   // when Publish was called
+  std::vector<int64_t> delivered_us;   // first delivery to the durable subscriber, 0 until then
   int current_round = 0;
   int publish_errors = 0;
   std::map<std::string, int> ack_errors;  // error text -> count
@@ -252,7 +256,9 @@ void DurableCb(stanConnection*, stanSubscription* sub, const char*, stanMsg* msg
   size_t n = ParseNumber(msg);
   {
     std::lock_guard<std::mutex> lock(g_load->mu);
-    if (n < g_load->durable.size()) ++g_load->durable[n];
+    if (n < g_load->durable.size()) {
+      if (g_load->durable[n]++ == 0) g_load->delivered_us[n] = NowUs();
+    }
   }
   stanSubscription_AckMsg(sub, msg);
   stanMsg_Destroy(msg);
@@ -269,6 +275,7 @@ void QueueCb(stanConnection*, stanSubscription* sub, const char*, stanMsg* msg, 
 }
 
 constexpr const char* kCluster = "drill-cluster";
+constexpr int64_t kLateUs = 1'000'000;  // a first delivery later than this waited for a redelivery
 constexpr const char* kChannel = "drill";
 
 stanConnection* Connect(const Args& args, const std::string& url, const char* client_id,
@@ -337,6 +344,8 @@ void Publisher(stanConnection* sc, int rate) {
       g_load->acked.push_back(0);
       g_load->durable.push_back(0);
       g_load->queue.push_back(0);
+      g_load->published_us.push_back(NowUs());
+      g_load->delivered_us.push_back(0);
     }
     int len = std::snprintf(buf, sizeof(buf), "n%zu", n);
     natsStatus s = stanConnection_PublishAsync(sc, kChannel, buf, len, AckCb,
@@ -360,6 +369,8 @@ struct RoundResult {
   bool ok = false;
   double takeover_ms = 0;
   uint64_t acked = 0, lost = 0, dups = 0;
+  uint64_t late = 0;        // acknowledged, first delivered more than kLateUs after publishing
+  double max_delay_ms = 0;  // worst publish -> first delivery to the durable subscriber
   std::string note;
 };
 
@@ -520,7 +531,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 1500 && !settled(false); ++i) SleepMs(10);
   for (int i = 0; i < 1500 && !settled(true); ++i) SleepMs(10);
 
-  uint64_t total_acked = 0, total_lost = 0, total_dups = 0, unacked = 0;
+  uint64_t total_acked = 0, total_lost = 0, total_dups = 0, unacked = 0, total_late = 0;
+  double max_delay_ms = 0;
   {
     std::lock_guard<std::mutex> lock(load.mu);
     for (size_t n = 0; n < load.acked.size(); ++n) {
@@ -529,6 +541,15 @@ int main(int argc, char** argv) {
       uint64_t dups = (load.durable[n] > 1 ? load.durable[n] - 1u : 0u) +
                       (load.queue[n] > 1 ? load.queue[n] - 1u : 0u);
       r.dups += dups;
+      if (load.acked[n] == 1 && load.delivered_us[n] != 0) {
+        double delay = static_cast<double>(load.delivered_us[n] - load.published_us[n]) / 1000.0;
+        r.max_delay_ms = std::max(r.max_delay_ms, delay);
+        max_delay_ms = std::max(max_delay_ms, delay);
+        if (delay * 1000 > kLateUs) {
+          ++r.late;
+          ++total_late;
+        }
+      }
       total_dups += dups;
       if (load.acked[n] != 1) {
         ++unacked;
@@ -547,17 +568,18 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("\n%-7s %-5s %12s %10s %6s %6s\n", "round", "fault", "takeover ms", "acked", "lost",
-              "dups");
+  std::printf("\n%-7s %-5s %12s %10s %6s %6s %6s %14s\n", "round", "fault", "takeover ms",
+              "acked", "lost", "dups", "late", "max delay ms");
   std::vector<double> times;
   bool all_ok = true;
   for (size_t i = 0; i < results.size(); ++i) {
     const RoundResult& r = results[i];
     if (r.ok) {
       times.push_back(r.takeover_ms);
-      std::printf("%-7zu %-5s %12.1f %10llu %6llu %6llu\n", i + 1, args.fault.c_str(),
-                  r.takeover_ms, static_cast<unsigned long long>(r.acked),
-                  static_cast<unsigned long long>(r.lost), static_cast<unsigned long long>(r.dups));
+      std::printf("%-7zu %-5s %12.1f %10llu %6llu %6llu %6llu %14.1f\n", i + 1,
+                  args.fault.c_str(), r.takeover_ms, static_cast<unsigned long long>(r.acked),
+                  static_cast<unsigned long long>(r.lost), static_cast<unsigned long long>(r.dups),
+                  static_cast<unsigned long long>(r.late), r.max_delay_ms);
     } else {
       all_ok = false;
       std::printf("%-7zu %-5s %12s %10llu %6llu %6llu  %s\n", i + 1, args.fault.c_str(), "FAILED",
@@ -571,6 +593,10 @@ int main(int argc, char** argv) {
                 args.fault.c_str(), times.size(), *std::min_element(times.begin(), times.end()),
                 Percentile(times, 0.5), *std::max_element(times.begin(), times.end()));
   }
+  std::printf("delivery to the durable subscriber: %llu message(s) later than %lld ms after "
+              "publishing (they waited for a redelivery), worst %.1f ms\n",
+              static_cast<unsigned long long>(total_late), static_cast<long long>(kLateUs / 1000),
+              max_delay_ms);
   std::printf("messages: %llu acknowledged, %llu LOST, %llu duplicates redelivered, "
               "%llu not acknowledged (see below; a publisher retries those)\n",
               static_cast<unsigned long long>(total_acked),

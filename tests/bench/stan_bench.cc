@@ -10,6 +10,12 @@
 //   stan_bench ready   --url U [--timeout-ms T]       polls until a STAN connect succeeds;
 //                                                     prints the ms it took
 //   stan_bench rss     --pid P                         VmRSS of process P in KiB
+//   stan_bench freeport                                a free loopback TCP port
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -104,7 +110,7 @@ int Pub(const Args& a) {
   const long n = a.count > 0 ? a.count : 500000;
   stanConnection* sc = Connect(a, Unique("pub"));
   std::string data(a.size, 'p');
-  std::string ch = a.channel + "." + std::to_string(getpid());
+  std::string ch = a.channel == "bench" ? a.channel + "." + std::to_string(getpid()) : a.channel;
   Acks acks;
   auto start = Clock::now();
   for (long i = 0; i < n; ++i) {
@@ -244,13 +250,29 @@ int Rss(const Args& a) {
   return kib < 0;
 }
 
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::perror("stan_bench: freeport");
+    return 1;
+  }
+  std::printf("%d\n", ntohs(addr.sin_port));
+  close(fd);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Args a;
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: stan_bench pub|pubsub|latency|ready|rss [--url U] [--count N] "
+                 "usage: stan_bench pub|pubsub|latency|ready|rss|freeport [--url U] [--count N] "
                  "[--size B] [--rate R] [--timeout-ms T] [--pid P] [--channel C]\n");
     return 2;
   }
@@ -266,6 +288,7 @@ int main(int argc, char** argv) {
     else if (k == "--channel") a.channel = v;
   }
   if (a.mode == "rss") return Rss(a);
+  if (a.mode == "freeport") return FreePort();
   nats_Open(-1);
   int rc = 2;
   if (a.mode == "pub") rc = Pub(a);

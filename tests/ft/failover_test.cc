@@ -360,16 +360,19 @@ TEST_CASE("failover: a standby hears other standbys without reacting") {
   CHECK(host.lock_attempts == 1);
 }
 
-TEST_CASE("failover: activation failure fences (and so exits non-zero)") {
+TEST_CASE("failover: activation failure is a failed start: exit 1, no heartbeat") {
   FakeClock clock;
   RecordingHost host;
   Failover f(Opts(), &clock, &host);
   f.Start();
   f.OnLockResult(Locked(2));
   f.OnActivated(Status::IOError("listen 0.0.0.0:4222", "address already in use"));
-  CHECK(f.role() == Role::kFenced);
-  CHECK(host.fenced);
+  CHECK(f.role() == Role::kStopped);
+  CHECK(host.exit_code == 1);
+  CHECK_FALSE(host.fenced);
   CHECK(host.sent.empty());
+  f.OnStoreError(Status::IOError("x"));  // terminal
+  CHECK_FALSE(host.fenced);
 }
 
 TEST_CASE("failover: a store error fences the active") {

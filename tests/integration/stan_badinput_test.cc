@@ -103,7 +103,7 @@ pb::SubscriptionRequest GoodSub(const std::string& client, const std::string& ch
   pb::SubscriptionRequest s;
   s.set_clientid(client);
   s.set_subject(channel);
-  s.set_inbox("_INBOX.deliver." + client);
+  s.set_inbox("_INBOX.deliver_" + client);
   s.set_maxinflight(10);
   s.set_ackwaitinsecs(30);
   return s;

@@ -112,6 +112,38 @@ TEST_SUITE("stan_basic") {
     CHECK(c.msgs().back().seq == 5000);
   }
 
+  TEST_CASE("stan_basic: a subscriber far behind reads from the store, then from memory") {
+    StanServerProc srv;
+    REQUIRE(srv.Start());
+    StanConn sc;
+    REQUIRE(sc.Connect(srv.url(), "far") == NATS_OK);
+    AckCounter acks;
+    const int n = 40000;  // more than a channel keeps in memory
+    auto publish = [&](int from, int to) {
+      for (int i = from; i < to; ++i) {
+        std::string d = std::to_string(i);
+        REQUIRE(stanConnection_PublishAsync(sc, "far", d.data(), static_cast<int>(d.size()),
+                                            AckCounter::OnAck, &acks) == NATS_OK);
+      }
+    };
+    publish(0, n);
+    REQUIRE(acks.WaitOk(n, 30s));
+    Collector c;
+    StanSubOpts so;
+    stanSubOptions_DeliverAllAvailable(so);
+    stanSubOptions_SetMaxInflight(so, 4096);
+    StanSubscription sub;
+    REQUIRE(sub.Subscribe(sc, "far", &c, so) == NATS_OK);
+    publish(n, n + 2000);  // while it catches up
+    REQUIRE(c.WaitCount(n + 2000, 30s));
+    auto msgs = c.msgs();
+    bool in_order = true;
+    for (size_t i = 0; i < msgs.size(); ++i) {
+      if (msgs[i].seq != i + 1 || msgs[i].data != std::to_string(i)) in_order = false;
+    }
+    CHECK(in_order);
+  }
+
   TEST_CASE("stan_basic: start positions") {
     StanServerProc srv;
     REQUIRE(srv.Start());

@@ -189,6 +189,32 @@ TEST_SUITE("stan_crash") {
     CHECK(msgs.back().seq == 26);
   }
 
+  TEST_CASE("stan_crash: SIGTERM under load drains the batches in flight and exits 0") {
+    StanServerProc srv;
+    REQUIRE(srv.Start());
+    std::atomic<int> acked{0};
+    std::atomic<bool> stop{false};
+    std::thread pub([&] {
+      StanConn sc;
+      if (sc.Connect(srv.url(), "term", 16384, "test-cluster", 2000) != NATS_OK) return;
+      for (int i = 0; !stop.load(); ++i) {
+        if (sc.Publish("term", std::to_string(i)) != NATS_OK) break;
+        acked++;
+      }
+    });
+    auto end = std::chrono::steady_clock::now() + 10s;
+    while (acked.load() < 100 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(5ms);
+    auto status = srv.Term();
+    stop = true;
+    pub.join();
+    REQUIRE(status.has_value());
+    CHECK(*status == 0);
+    int n = acked.load();
+    REQUIRE(srv.Start());
+    auto msgs = ReadAll(srv, "reader", "term", static_cast<size_t>(n));
+    CHECK(msgs.size() >= static_cast<size_t>(n));
+  }
+
   TEST_CASE("stan_crash: a registered client stays registered across kill -9") {
     StanServerProc srv;
     REQUIRE(srv.Start());
