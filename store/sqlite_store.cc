@@ -9,6 +9,8 @@
 //   4. Batch operations, limits and coalescing
 #include "store/sqlite_store.h"
 
+#include <uv.h>
+
 #include <algorithm>
 #include <cassert>
 #include <filesystem>
@@ -19,7 +21,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
-#include <uv.h>
 
 #include "store/schema.h"
 #include "store/sqlite_error.h"
@@ -45,13 +46,18 @@ Status LockedStatus(const std::string& path) {
 
 // The same status with "<path>: " in front of its message, unless it names the path already.
 Status WithPath(const Status& s, const std::string& path) {
-  if (s.ok() || s.message().rfind(path, 0) == 0) return s;
+  if (s.ok() || s.message().find(path) != std::string::npos) return s;
   switch (s.code()) {
-    case Status::Code::kBusy: return Status::Busy(path, s.message());
-    case Status::Code::kCorruption: return Status::Corruption(path, s.message());
-    case Status::Code::kInvalidArgument: return Status::InvalidArgument(path, s.message());
-    case Status::Code::kFenced: return Status::Fenced(path, s.message());
-    default: return Status::IOError(path, s.message());
+    case Status::Code::kBusy:
+      return Status::Busy(path, s.message());
+    case Status::Code::kCorruption:
+      return Status::Corruption(path, s.message());
+    case Status::Code::kInvalidArgument:
+      return Status::InvalidArgument(path, s.message());
+    case Status::Code::kFenced:
+      return Status::Fenced(path, s.message());
+    default:
+      return Status::IOError(path, s.message());
   }
 }
 
@@ -68,7 +74,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, uv_loop_
 Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenSqlite(const StoreOptions& options,
                                                              uv_loop_t* loop) {
   std::unique_ptr<SqliteStore> store(new SqliteStore(options, loop));
-  if (Status s = store->OpenFile(); !s.ok()) return s;
+  if (Status s = store->OpenFile(); !s.ok()) return WithPath(s, options.path);
   if (Status s = store->StartThread(); !s.ok()) return s;
   spdlog::info("store: opened {} (epoch {}, {} channels, sync {})", options.path, store->epoch_,
                store->channels_.size(), options.sync == SyncMode::kFull ? "full" : "normal");
@@ -88,9 +94,9 @@ Status SqliteStore::OpenFile() {
     std::filesystem::create_directories(dir, ec);
     if (ec) return Status::IOError(path, "create directory " + dir.string() + ": " + ec.message());
   }
-  int rc = sqlite3_open_v2(path.c_str(), &db_,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) return SqliteStatus(db_, rc, path);
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, 0);
@@ -206,8 +212,7 @@ void SqliteStore::Submit(WriteBatch batch, CommitDone done) {
   Enqueue(std::move(job));
 }
 
-void SqliteStore::ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count,
-                           ReadDone done) {
+void SqliteStore::ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count, ReadDone done) {
   Job job;
   job.kind = Job::Kind::kRead;
   job.channel_id = channel_id;
@@ -232,6 +237,8 @@ void SqliteStore::Enqueue(Job job) {
     job.Complete();
     return;
   }
+  if (loop_thread_ == std::thread::id()) loop_thread_ = std::this_thread::get_id();
+  AssertLoopThread();
   if (async_ == nullptr) {  // created here, on the loop thread, because uv_async_init must be
     async_ = new uv_async_t;
     int rc = uv_async_init(loop_, async_, &SqliteStore::AsyncCb);
@@ -253,6 +260,7 @@ void SqliteStore::AsyncCb(uv_async_t* handle) noexcept {
 // Completions run one at a time from ready_, so that a completion that re-enters (Close(), a
 // nested drain) keeps the submission order.
 void SqliteStore::DrainCompletions() {
+  AssertLoopThread();
   {
     std::lock_guard<std::mutex> lock(done_mu_);
     for (Job& j : done_) ready_.push_back(std::move(j));
@@ -266,6 +274,7 @@ void SqliteStore::DrainCompletions() {
 }
 
 Status SqliteStore::Close() {
+  AssertLoopThread();
   if (closed_) return Status::OK();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -287,8 +296,10 @@ Status SqliteStore::Close() {
   Status s;
   if (db_ != nullptr) {
     int rc = sqlite3_close(db_);
-    if (rc != SQLITE_OK) s = SqliteStatus(db_, rc, "close " + options_.path);
-    else if (thread_started) spdlog::info("store: closed {}", options_.path);
+    if (rc != SQLITE_OK)
+      s = SqliteStatus(db_, rc, "close " + options_.path);
+    else if (thread_started)
+      spdlog::info("store: closed {}", options_.path);
     db_ = nullptr;
   }
   return s;
@@ -316,6 +327,11 @@ Status SqliteStore::TEST_RunIdle(const std::function<Status(sqlite3*)>& fn) {
   std::lock_guard<std::mutex> lock(mu_);
   if (busy_ || !queue_.empty()) return Status::Busy("TEST_RunIdle: the store thread is busy");
   return fn(db_);
+}
+
+int SqliteStore::TEST_StmtRuns(Stmt s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sqlite3_stmt_status(stmts_.get(s), SQLITE_STMTSTATUS_RUN, 0);
 }
 
 // --- 3. Store thread ------------------------------------------------------------------------
@@ -626,8 +642,8 @@ Status SqliteStore::CreateChannel(const ChannelRecord& c) {
 
 Status SqliteStore::DeleteChannel(int64_t channel_id) {
   if (Status s = FlushSubState(); !s.ok()) return s;
-  for (Stmt id : {Stmt::kDeleteChannelPending, Stmt::kDeleteChannelSubs,
-                  Stmt::kDeleteChannelMsgs, Stmt::kDeleteChannel}) {
+  for (Stmt id : {Stmt::kDeleteChannelPending, Stmt::kDeleteChannelSubs, Stmt::kDeleteChannelMsgs,
+                  Stmt::kDeleteChannel}) {
     sqlite3_bind_int64(stmts_.get(id), 1, channel_id);
     if (Status s = Step(id); !s.ok()) return s;
   }
@@ -637,14 +653,10 @@ Status SqliteStore::DeleteChannel(int64_t channel_id) {
 
 Status SqliteStore::PutServer(const ServerRecord& sv) {
   const std::pair<const char*, const std::string*> fields[] = {
-      {kMetaClusterId, &sv.cluster_id},
-      {kMetaPubPrefix, &sv.pub_prefix},
-      {kMetaSubRequests, &sv.sub_requests},
-      {kMetaUnsubRequests, &sv.unsub_requests},
-      {kMetaCloseRequests, &sv.close_requests},
-      {kMetaSubCloseRequests, &sv.sub_close_requests},
-      {kMetaPingRequests, &sv.ping_requests},
-      {kMetaDiscover, &sv.discover},
+      {kMetaClusterId, &sv.cluster_id},         {kMetaPubPrefix, &sv.pub_prefix},
+      {kMetaSubRequests, &sv.sub_requests},     {kMetaUnsubRequests, &sv.unsub_requests},
+      {kMetaCloseRequests, &sv.close_requests}, {kMetaSubCloseRequests, &sv.sub_close_requests},
+      {kMetaPingRequests, &sv.ping_requests},   {kMetaDiscover, &sv.discover},
   };
   for (const auto& [key, value] : fields) {
     if (Status s = PutMeta(key, *value); !s.ok()) return s;
@@ -707,8 +719,7 @@ void SqliteStore::AddPending(uint64_t sub_id, uint64_t seq) {
 }
 
 void SqliteStore::RemovePending(uint64_t sub_id, uint64_t seq) {
-  auto [it, inserted] =
-      pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{false, false});
+  auto [it, inserted] = pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{false, false});
   if (inserted) return;
   if (it->second.added_first) {
     pending_.erase(it);

@@ -47,14 +47,10 @@ Result<Recovered> SqliteStore::Recover() {
     StmtReset reset(st);
     ServerRecord& sv = out.server;
     const std::pair<const char*, std::string*> fields[] = {
-        {kMetaClusterId, &sv.cluster_id},
-        {kMetaPubPrefix, &sv.pub_prefix},
-        {kMetaSubRequests, &sv.sub_requests},
-        {kMetaUnsubRequests, &sv.unsub_requests},
-        {kMetaCloseRequests, &sv.close_requests},
-        {kMetaSubCloseRequests, &sv.sub_close_requests},
-        {kMetaPingRequests, &sv.ping_requests},
-        {kMetaDiscover, &sv.discover},
+        {kMetaClusterId, &sv.cluster_id},         {kMetaPubPrefix, &sv.pub_prefix},
+        {kMetaSubRequests, &sv.sub_requests},     {kMetaUnsubRequests, &sv.unsub_requests},
+        {kMetaCloseRequests, &sv.close_requests}, {kMetaSubCloseRequests, &sv.sub_close_requests},
+        {kMetaPingRequests, &sv.ping_requests},   {kMetaDiscover, &sv.discover},
     };
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       std::string key = ColumnText(st, 0);
@@ -138,7 +134,8 @@ Result<Recovered> SqliteStore::Recover() {
   return out;
 }
 
-// --- 2. Reads on the store thread----------------------------------------------------------------------
+// --- 2. Reads on the store
+// thread----------------------------------------------------------------------
 
 void SqliteStore::RunRead(Job& job) {
   if (channels_.count(job.channel_id) == 0) {
@@ -147,8 +144,10 @@ void SqliteStore::RunRead(Job& job) {
   }
   if (job.kind == Job::Kind::kFindSeq) {
     Result<uint64_t> r = FindSeq(job.channel_id, job.ts_ns);
-    if (r.ok()) job.found_seq = *r;
-    else job.status = r.status();
+    if (r.ok())
+      job.found_seq = *r;
+    else
+      job.status = r.status();
     return;
   }
   sqlite3_stmt* st = stmts_.get(Stmt::kReadMsgs);
@@ -200,8 +199,10 @@ Result<uint64_t> SqliteStore::FindSeq(int64_t channel_id, int64_t ts_ns) {
   while (lo < hi) {
     uint64_t mid = lo + (hi - lo) / 2;
     if (Status s = probe(mid, &found); !s.ok()) return s;
-    if (found != 0) hi = mid;
-    else lo = mid + 1;
+    if (found != 0)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   if (Status s = probe(lo, &found); !s.ok()) return s;
   return found != 0 ? found : ch.last_seq + 1;

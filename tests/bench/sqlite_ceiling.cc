@@ -73,8 +73,9 @@ int main(int argc, char** argv) {
   sqlite3_finalize(ins);
   sqlite3_close(db);
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
-  std::printf("sqlite_ceiling: %ld rows of 150 B in %.3f s, %ld rows/tx, WAL, synchronous=FULL: "
-              "%.0f rows/s\n",
-              rows, secs, kTxRows, static_cast<double>(rows) / secs);
+  std::printf(
+      "sqlite_ceiling: %ld rows of 150 B in %.3f s, %ld rows/tx, WAL, synchronous=FULL: "
+      "%.0f rows/s\n",
+      rows, secs, kTxRows, static_cast<double>(rows) / secs);
   return 0;
 }

@@ -7,8 +7,8 @@
 //     Builds (once, in a child process) a store holding `msgs` messages, then times Open +
 //     Recover in this process and prints the time and the process RSS after it.
 // Defaults: dir ./bench-data, msgs 200000 (submit) or 1000000 (recover).
-#include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <chrono>
 #include <cstdio>
@@ -17,9 +17,9 @@
 #include <fstream>
 #include <string>
 
-#include <uv.h>
-
 #include "store/store.h"
+
+#include <sys/wait.h>
 
 using tandem::Result;
 using tandem::Status;
@@ -106,10 +106,11 @@ int Submit(const std::string& dir, uint64_t msgs, int window) {
   CloseStore(&loop, std::move(store));
   uv_loop_close(&loop);
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
-  std::printf("store_bench submit: %llu msgs of 150 B in %.3f s, batches of %zu, window %d, "
-              "synchronous=FULL: %.0f msgs/s\n",
-              static_cast<unsigned long long>(msgs), secs, kBatch, window,
-              static_cast<double>(msgs) / secs);
+  std::printf(
+      "store_bench submit: %llu msgs of 150 B in %.3f s, batches of %zu, window %d, "
+      "synchronous=FULL: %.0f msgs/s\n",
+      static_cast<unsigned long long>(msgs), secs, kBatch, window,
+      static_cast<double>(msgs) / secs);
   return 0;
 }
 
@@ -151,11 +152,11 @@ int Recover(const std::string& dir, uint64_t msgs) {
   uint64_t stored = r->channels.empty() ? 0 : r->channels[0].msgs;
   CloseStore(&loop, std::move(store));
   uv_loop_close(&loop);
-  std::printf("store_bench recover: Open+Recover of %llu msgs (%.1f MB file) in %.4f s; "
-              "RSS %ld KiB after (%ld KiB before)\n",
-              static_cast<unsigned long long>(stored),
-              static_cast<double>(std::filesystem::file_size(path)) / 1e6, secs, rss_after,
-              rss_before);
+  std::printf(
+      "store_bench recover: Open+Recover of %llu msgs (%.1f MB file) in %.4f s; "
+      "RSS %ld KiB after (%ld KiB before)\n",
+      static_cast<unsigned long long>(stored),
+      static_cast<double>(std::filesystem::file_size(path)) / 1e6, secs, rss_after, rss_before);
   return 0;
 }
 

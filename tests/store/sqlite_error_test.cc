@@ -1,8 +1,8 @@
 // sqlite_error_test.cc: the SQLite result code -> Status mapping.
+#include "store/sqlite_error.h"
+
 #include <doctest/doctest.h>
 #include <sqlite3.h>
-
-#include "store/sqlite_error.h"
 
 namespace tandem::store {
 

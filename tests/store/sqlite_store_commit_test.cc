@@ -51,6 +51,7 @@ TEST_SUITE("store") {
     setup.CreateChannel(MakeChannel(1, "foo", ChannelLimits{40, 0, 0}));
     REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
     const uint64_t before = store->TEST_transactions();
+    const int counter_writes = store->TEST_StmtRuns(Stmt::kUpdateChannelCounters);
 
     store->TEST_Hold(true);
     std::vector<int> order;
@@ -85,6 +86,7 @@ TEST_SUITE("store") {
     }
     CHECK(order == expected);
     CHECK(store->TEST_transactions() == before + 1);
+    CHECK(store->TEST_StmtRuns(Stmt::kUpdateChannelCounters) - counter_writes == 1);
     // Each batch reports the counters as of its own end, trimming included.
     CHECK(stats[0].msgs == 1);
     CHECK(stats[39].msgs == 40);
@@ -109,6 +111,9 @@ TEST_SUITE("store") {
     setup.AddPending(1, 7);
     REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
     const int64_t changes = TotalChanges(*store);
+    const int inserts = store->TEST_StmtRuns(Stmt::kInsertPending);
+    const int deletes = store->TEST_StmtRuns(Stmt::kDeletePending);
+    const int updates = store->TEST_StmtRuns(Stmt::kUpdateLastSent);
 
     store->TEST_Hold(true);
     int done = 0;
@@ -130,6 +135,9 @@ TEST_SUITE("store") {
     REQUIRE(loop.RunUntil([&] { return done == 2; }));
     // Written: pending (1,9), delete (1,7), last_sent once. Not (1,8), not last_sent 8.
     CHECK(TotalChanges(*store) - changes == 3);
+    CHECK(store->TEST_StmtRuns(Stmt::kInsertPending) - inserts == 1);
+    CHECK(store->TEST_StmtRuns(Stmt::kDeletePending) - deletes == 1);
+    CHECK(store->TEST_StmtRuns(Stmt::kUpdateLastSent) - updates == 1);
     CHECK(store->Close().ok());
 
     auto again = OpenOk(loop, path);
@@ -151,13 +159,15 @@ TEST_SUITE("store") {
     AppendRange(setup, 1, 1, 2);
     REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
     int64_t pages = 0;
-    REQUIRE(store->TEST_RunIdle([&pages](sqlite3* db) {
-      sqlite3_stmt* st = nullptr;
-      sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st, nullptr);
-      if (sqlite3_step(st) == SQLITE_ROW) pages = sqlite3_column_int64(st, 0);
-      sqlite3_finalize(st);
-      return Status::OK();
-    }).ok());
+    REQUIRE(store
+                ->TEST_RunIdle([&pages](sqlite3* db) {
+                  sqlite3_stmt* st = nullptr;
+                  sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st, nullptr);
+                  if (sqlite3_step(st) == SQLITE_ROW) pages = sqlite3_column_int64(st, 0);
+                  sqlite3_finalize(st);
+                  return Status::OK();
+                })
+                .ok());
     REQUIRE(pages > 0);
     REQUIRE(Exec(*store, "PRAGMA max_page_count=" + std::to_string(pages + 2)).ok());
 
@@ -240,10 +250,12 @@ TEST_SUITE("store") {
       CHECK(r->channels[0].msgs == msgs);
       CHECK(r->channels[0].bytes == msgs * 150);
       int misses = -1, hi = 0;
-      REQUIRE(store->TEST_RunIdle([&](sqlite3* db) {
-        sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_MISS, &misses, &hi, 0);
-        return Status::OK();
-      }).ok());
+      REQUIRE(store
+                  ->TEST_RunIdle([&](sqlite3* db) {
+                    sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_MISS, &misses, &hi, 0);
+                    return Status::OK();
+                  })
+                  .ok());
       CHECK(store->Close().ok());
       return misses;
     };
