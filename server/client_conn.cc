@@ -2,9 +2,6 @@
 // trampolines; start, read, write and close; protocol handlers (Process*); delivery; timers.
 #include "server/client_conn.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -14,6 +11,9 @@
 
 #include "server/server_info.h"
 #include "server/subject.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 namespace tandem::server {
 
@@ -28,7 +28,9 @@ constexpr size_t kKeepOutboundCapacity = 64 * 1024;
 constexpr size_t kStallHighBytes = 4 * 1024 * 1024;
 constexpr uint64_t kMaxStallMs = 1000;
 
-size_t StallHigh(const CoreOptions& o) { return std::min(kStallHighBytes, o.max_pending_bytes / 2); }
+size_t StallHigh(const CoreOptions& o) {
+  return std::min(kStallHighBytes, o.max_pending_bytes / 2);
+}
 
 void AppendNumber(std::string* out, uint64_t v) {
   char buf[24];
@@ -59,17 +61,28 @@ std::string PeerAddress(uv_tcp_t* tcp, std::string* ip_out) {
 
 const char* CloseReasonName(CloseReason r) {
   switch (r) {
-    case CloseReason::kNone: return "none";
-    case CloseReason::kClientClosed: return "client closed";
-    case CloseReason::kReadError: return "read error";
-    case CloseReason::kWriteError: return "write error";
-    case CloseReason::kProtocolViolation: return "protocol violation";
-    case CloseReason::kMaxPayload: return "maximum payload exceeded";
-    case CloseReason::kMaxControlLine: return "maximum control line exceeded";
-    case CloseReason::kMaxConnections: return "maximum connections exceeded";
-    case CloseReason::kSlowConsumer: return "slow consumer";
-    case CloseReason::kStaleConnection: return "stale connection";
-    case CloseReason::kServerShutdown: return "server shutdown";
+    case CloseReason::kNone:
+      return "none";
+    case CloseReason::kClientClosed:
+      return "client closed";
+    case CloseReason::kReadError:
+      return "read error";
+    case CloseReason::kWriteError:
+      return "write error";
+    case CloseReason::kProtocolViolation:
+      return "protocol violation";
+    case CloseReason::kMaxPayload:
+      return "maximum payload exceeded";
+    case CloseReason::kMaxControlLine:
+      return "maximum control line exceeded";
+    case CloseReason::kMaxConnections:
+      return "maximum connections exceeded";
+    case CloseReason::kSlowConsumer:
+      return "slow consumer";
+    case CloseReason::kStaleConnection:
+      return "stale connection";
+    case CloseReason::kServerShutdown:
+      return "server shutdown";
   }
   return "unknown";
 }
@@ -141,8 +154,8 @@ void ClientConn::HandleParseError(ParseError e) {
   if (e == ParseError::kMaxPayload) reason = CloseReason::kMaxPayload;
   if (e == ParseError::kMaxControlLine) reason = CloseReason::kMaxControlLine;
   spdlog::info("client {}: parse error '{}' at offset {} near {}", Describe(),
-               text.empty() ? std::string_view("protocol violation") : text,
-               parser_.error_offset(), parser_.error_snippet());
+               text.empty() ? std::string_view("protocol violation") : text, parser_.error_offset(),
+               parser_.error_snippet());
   Close(reason, text);
 }
 

@@ -35,10 +35,10 @@ class ClientConn;
 
 enum class CloseReason {
   kNone,
-  kClientClosed,        // EOF from the client
+  kClientClosed,  // EOF from the client
   kReadError,
   kWriteError,
-  kProtocolViolation,   // parse error, bad CONNECT, HPUB without headers
+  kProtocolViolation,  // parse error, bad CONNECT, HPUB without headers
   kMaxPayload,
   kMaxControlLine,
   kMaxConnections,
@@ -137,11 +137,11 @@ class ClientConn final : public Subscriber, private ParserHandler {
   uv_tcp_t handle_;
   uv_write_t write_req_;
   Parser parser_;
-  std::string peer_;     // "ip:port"
+  std::string peer_;  // "ip:port"
   std::string peer_ip_;
 
-  std::string out_;        // queued, not yet given to libuv
-  std::string inflight_;   // owned by the pending uv_write
+  std::string out_;           // queued, not yet given to libuv
+  std::string inflight_;      // owned by the pending uv_write
   size_t inflight_sent_ = 0;  // bytes of inflight_ already written by uv_try_write
   bool writing_ = false;
   bool flush_queued_ = false;

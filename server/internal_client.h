@@ -30,8 +30,7 @@ class InternalClientImpl final : public InternalClient, public Subscriber {
   // InternalClient
   uint64_t Subscribe(std::string_view subject, std::string_view queue, Handler handler) override;
   void Unsubscribe(uint64_t sid) override;
-  void Publish(std::string_view subject, std::string_view reply,
-               std::string_view payload) override;
+  void Publish(std::string_view subject, std::string_view reply, std::string_view payload) override;
   std::string NewInbox() override;
 
   // Subscriber

@@ -4,6 +4,8 @@
 // in client_conn.cc.
 #include "server/nats_server.h"
 
+#include <uv.h>
+
 #include <algorithm>
 #include <cassert>
 #include <memory>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include <spdlog/spdlog.h>
-#include <uv.h>
 
 #include "server/client_conn.h"
 #include "server/internal_client.h"

@@ -11,9 +11,8 @@ constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
 
 Router::Router(size_t cache_max)
     : sublist_(cache_max),
-      rng_(static_cast<uint64_t>(
-               std::chrono::steady_clock::now().time_since_epoch().count()) |
-           1) {}
+      rng_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) | 1) {
+}
 
 bool Router::AddSubscription(SubscriptionPtr sub) {
   if (!sublist_.Insert(std::move(sub))) return false;

@@ -78,9 +78,8 @@ template <typename NodeT>
 void AddNodeToResult(const NodeT& node, SublistResult* r) {
   r->psubs.insert(r->psubs.end(), node.psubs.begin(), node.psubs.end());
   for (const QueueGroup& g : node.qsubs) {
-    auto it = std::find_if(r->qsubs.begin(), r->qsubs.end(), [&](const auto& members) {
-      return members.front()->queue == g.name;
-    });
+    auto it = std::find_if(r->qsubs.begin(), r->qsubs.end(),
+                           [&](const auto& members) { return members.front()->queue == g.name; });
     if (it == r->qsubs.end()) {
       r->qsubs.push_back(g.subs);
     } else {
@@ -207,7 +206,8 @@ bool Sublist::Remove(const SubscriptionPtr& sub) {
     Level* l = path[i].level;
     std::string_view t = path[i].token;
     std::unique_ptr<Node>* slot;
-    std::unordered_map<std::string, std::unique_ptr<Node>, StringHash, std::equal_to<>>::iterator it;
+    std::unordered_map<std::string, std::unique_ptr<Node>, StringHash, std::equal_to<>>::iterator
+        it;
     if (t == "*") {
       slot = &l->pwc;
     } else if (t == ">") {

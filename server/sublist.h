@@ -66,8 +66,8 @@ struct Subscription {
   const std::string sid;
 
   uint64_t delivered = 0;
-  uint64_t max = 0;      // 0: unlimited; else removed after `max` deliveries (UNSUB <sid> <max>)
-  bool closed = false;   // removed: in-flight deliveries skip it
+  uint64_t max = 0;     // 0: unlimited; else removed after `max` deliveries (UNSUB <sid> <max>)
+  bool closed = false;  // removed: in-flight deliveries skip it
   // InternalClient subscriptions only: the handler lives here so that it stays alive while it
   // runs even if it unsubscribes itself.
   std::function<void(const InboundMsg&)> handler;

@@ -8,11 +8,7 @@
 //   core_bench idle   --url U --pid P [--conns N]      RSS of process P before and with N idle
 //                                                      raw connections (handshake done)
 //   core_bench freeport                                 prints a free loopback TCP port
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +23,11 @@
 #include <vector>
 
 #include <nats/nats.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 namespace {
 
@@ -100,8 +101,8 @@ int PubSub(const Args& a) {
   }
   const double secs = Seconds(Clock::now() - start);
   const long got = received.load();
-  std::printf("pubsub size=%d sent=%ld received=%ld seconds=%.3f msgs_per_sec=%.0f\n", size, n,
-              got, secs, got / secs);
+  std::printf("pubsub size=%d sent=%ld received=%ld seconds=%.3f msgs_per_sec=%.0f\n", size, n, got,
+              secs, got / secs);
   natsSubscription_Destroy(sub);
   natsConnection_Destroy(pc);
   natsConnection_Destroy(sc);
@@ -151,8 +152,7 @@ int ReqRep(const Args& a) {
   }
   std::sort(us.begin(), us.end());
   auto pct = [&](double p) { return us[static_cast<size_t>(p * (us.size() - 1))]; };
-  std::printf("reqrep size=%d count=%ld p50_us=%.1f p99_us=%.1f\n", size, n, pct(0.50),
-              pct(0.99));
+  std::printf("reqrep size=%d count=%ld p50_us=%.1f p99_us=%.1f\n", size, n, pct(0.50), pct(0.99));
   natsSubscription_Destroy(sub);
   natsConnection_Destroy(qc);
   natsConnection_Destroy(rc);
@@ -239,19 +239,25 @@ int FreePort() {
 int main(int argc, char** argv) {
   Args a;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: core_bench pubsub|pub|reqrep|idle|freeport [--url U] "
-                         "[--count N] [--size B] [--pid P] [--conns N]\n");
+    std::fprintf(stderr,
+                 "usage: core_bench pubsub|pub|reqrep|idle|freeport [--url U] "
+                 "[--count N] [--size B] [--pid P] [--conns N]\n");
     return 2;
   }
   a.mode = argv[1];
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     const char* v = argv[i + 1];
-    if (k == "--url") a.url = v;
-    else if (k == "--count") a.count = std::atol(v);
-    else if (k == "--size") a.size = std::atoi(v);
-    else if (k == "--pid") a.pid = std::atoi(v);
-    else if (k == "--conns") a.conns = std::atoi(v);
+    if (k == "--url")
+      a.url = v;
+    else if (k == "--count")
+      a.count = std::atol(v);
+    else if (k == "--size")
+      a.size = std::atoi(v);
+    else if (k == "--pid")
+      a.pid = std::atoi(v);
+    else if (k == "--conns")
+      a.conns = std::atoi(v);
     else {
       std::fprintf(stderr, "core_bench: unknown flag %s\n", k.c_str());
       return 2;

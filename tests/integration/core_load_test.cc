@@ -1,15 +1,16 @@
 // core_load_test.cc: 1,000 concurrent connections on the real binary: all admitted, all
 // receive a fan-out and their own messages, and the server's memory stays small.
-#include <doctest/doctest.h>
-#include <sys/resource.h>
-
 #include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+
 #include "tests/support/core_fixture.h"
 #include "tests/support/wire_client.h"
+
+#include <sys/resource.h>
 
 namespace tandem::test {
 namespace {

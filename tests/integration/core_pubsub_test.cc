@@ -1,12 +1,12 @@
 // core_pubsub_test.cc: the NATS core with the real libnats client against the real binary:
 // pub/sub, wildcards, queue distribution, request/reply, payload sizes, UNSUB max, echo off,
 // headers, no-responders.
-#include <doctest/doctest.h>
-
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "tests/support/core_fixture.h"
 #include "tests/support/wire_client.h"
@@ -150,8 +150,7 @@ TEST_SUITE("core_pubsub") {
     std::string big(1024 * 1024, 'x');
     for (size_t i = 0; i < big.size(); i += 4099) big[i] = static_cast<char>('a' + i % 26);
     REQUIRE(natsConnection_Publish(c, "blob", nullptr, 0) == NATS_OK);
-    REQUIRE(natsConnection_Publish(c, "blob", big.data(), static_cast<int>(big.size())) ==
-            NATS_OK);
+    REQUIRE(natsConnection_Publish(c, "blob", big.data(), static_cast<int>(big.size())) == NATS_OK);
     REQUIRE(natsConnection_Flush(c) == NATS_OK);
     auto got = Receive(sub, 2);
     REQUIRE(got.size() == 2);
@@ -181,7 +180,8 @@ TEST_SUITE("core_pubsub") {
     CHECK(raw.Expect("MSG limited 9 1\r\n0\r\nMSG limited 9 1\r\n1\r\n"));
     CHECK(raw.ExpectNothing());
     // UNSUB with a max at or below what was delivered removes at once.
-    REQUIRE(raw.Send("SUB again 10\r\nPUB again 1\r\nx\r\nUNSUB 10 1\r\nPUB again 1\r\ny\r\nPING\r\n"));
+    REQUIRE(
+        raw.Send("SUB again 10\r\nPUB again 1\r\nx\r\nUNSUB 10 1\r\nPUB again 1\r\ny\r\nPING\r\n"));
     CHECK(raw.Expect("^MSG again 10 1\r\nx\r\nPONG\r\n$"));
   }
 

@@ -2,7 +2,8 @@
 // queue member per group and fairness, echo off, UNSUB max, no-responders, and handlers that
 // change subscriptions in the middle of a fan-out; plus InternalClient through NatsServer and a
 // clean loop shutdown.
-#include <doctest/doctest.h>
+#include "server/router.h"
+
 #include <uv.h>
 
 #include <map>
@@ -10,8 +11,9 @@
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+
 #include "server/nats_server.h"
-#include "server/router.h"
 
 namespace tandem::server {
 namespace {
@@ -28,8 +30,8 @@ class Recorder : public Subscriber {
   void Forget(const Subscription& sub) override { forgotten.push_back(sub.sid); }
 
   SubscriptionPtr Sub(Router& r, std::string subject, std::string sid, std::string queue = "") {
-    auto s = std::make_shared<Subscription>(this, std::move(subject), std::move(queue),
-                                            std::move(sid));
+    auto s =
+        std::make_shared<Subscription>(this, std::move(subject), std::move(queue), std::move(sid));
     REQUIRE(r.AddSubscription(s));
     return s;
   }
@@ -164,8 +166,8 @@ TEST_SUITE("router") {
       });
       b->Publish("svc.ping", inbox, "ping");
       b->Publish("svc.ping", inbox, "ping");
-      CHECK(got == std::vector<std::string>{"svc.ping|" + inbox + "|ping",
-                                            "svc.ping|" + inbox + "|ping"});
+      CHECK(got ==
+            std::vector<std::string>{"svc.ping|" + inbox + "|ping", "svc.ping|" + inbox + "|ping"});
       CHECK(replies == std::vector<std::string>{"pong"});
       a->Unsubscribe(sid);
       b->Publish("svc.ping", "", "x");

@@ -1,7 +1,7 @@
 // sublist_test.cc: the subscription trie: literal, `*` and `>` matching, queue groups, removal
 // with pruning, and the generation-checked match cache. Every matching case runs twice, with the
 // cache on and off (nats-server runs its sublist tests as X and XNoCache).
-#include <doctest/doctest.h>
+#include "server/sublist.h"
 
 #include <algorithm>
 #include <memory>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "server/sublist.h"
+#include <doctest/doctest.h>
 
 namespace tandem::server {
 namespace {
