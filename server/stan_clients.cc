@@ -91,12 +91,12 @@ bool ClientRegistry::Unregister(const std::string& client_id) {
 }
 
 StanClient* ClientRegistry::Lookup(std::string_view client_id) const {
-  auto it = by_id_.find(std::string(client_id));
+  auto it = by_id_.find(client_id);
   return it == by_id_.end() ? nullptr : it->second.get();
 }
 
 StanClient* ClientRegistry::LookupByConnId(std::string_view conn_id) const {
-  auto it = by_conn_id_.find(std::string(conn_id));
+  auto it = by_conn_id_.find(conn_id);
   return it == by_conn_id_.end() ? nullptr : it->second;
 }
 

@@ -88,7 +88,10 @@ class ClientRegistry {
   void StopAll();
 
   size_t size() const { return by_id_.size(); }
-  const std::unordered_map<std::string, std::unique_ptr<StanClient>>& all() const { return by_id_; }
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    for (auto& [id, c] : by_id_) fn(*c);
+  }
 
   // A duplicate-ID check is running for these IDs (B.3).
   std::set<std::string> checking;
@@ -102,8 +105,13 @@ class ClientRegistry {
   TimerQueue* const timers_;
   Requester* const requester_;
   std::function<void(const std::string&)> on_dead_;
-  std::unordered_map<std::string, std::unique_ptr<StanClient>> by_id_;
-  std::unordered_map<std::string, StanClient*> by_conn_id_;
+  // Transparent hashing: lookups by string_view (every publish) do not allocate.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<StanClient>, Hash, std::equal_to<>> by_id_;
+  std::unordered_map<std::string, StanClient*, Hash, std::equal_to<>> by_conn_id_;
 };
 
 }  // namespace tandem::server

@@ -189,9 +189,13 @@ std::string WithRedelivery(std::string_view stored, uint32_t count) {
 std::string EncodePubAck(std::string_view guid, std::string_view error) {
   std::string out;
   out.reserve(BytesFieldSize(guid) + BytesFieldSize(error));
-  AppendBytesField(&out, 1, guid);
-  AppendBytesField(&out, 2, error);
+  AppendPubAck(&out, guid, error);
   return out;
+}
+
+void AppendPubAck(std::string* out, std::string_view guid, std::string_view error) {
+  AppendBytesField(out, 1, guid);
+  AppendBytesField(out, 2, error);
 }
 
 }  // namespace tandem::server

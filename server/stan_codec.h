@@ -53,6 +53,7 @@ std::string WithRedelivery(std::string_view stored, uint32_t count);
 
 // PubAck{1 guid, 2 error}.
 std::string EncodePubAck(std::string_view guid, std::string_view error);
+void AppendPubAck(std::string* out, std::string_view guid, std::string_view error);
 
 // Generated classes: ParseFromArray / SerializeAsString wrappers.
 template <typename M>

@@ -307,7 +307,13 @@ void StanServer::ProcessPub(const InboundMsg& m) {
   batch_channels_[ch->id()] = seq;
   stats_.in_msgs++;
   stats_.in_bytes += pm.data.size();
-  if (!m.reply.empty()) acks_.push_back(PendingAck{std::string(m.reply), EncodePubAck(pm.guid, "")});
+  if (!m.reply.empty()) {
+    size_t before = acks_.bytes.size();
+    acks_.bytes.append(m.reply);
+    AppendPubAck(&acks_.bytes, pm.guid, "");
+    acks_.sizes.emplace_back(static_cast<uint32_t>(m.reply.size()),
+                             static_cast<uint32_t>(acks_.bytes.size() - before - m.reply.size()));
+  }
 }
 
 // --- channels ----------------------------------------------------------------------------------
@@ -394,16 +400,16 @@ void StanServer::BeforeSubmit() {
   delivery_.FlushDirty();
   if (writer_.batch().empty()) return;
   writer_.OnCommit([this, acks = std::move(acks_), chans = std::move(batch_channels_)](
-                       const Status& s, const store::BatchResult& r) mutable {
-    BatchCommitted(s, r, std::move(acks), std::move(chans));
+                       const Status& s, const store::BatchResult& r) {
+    BatchCommitted(s, r, acks, chans);
   });
-  acks_.clear();
+  acks_ = PendingAcks{};
   batch_channels_.clear();
 }
 
 void StanServer::BatchCommitted(const Status& s, const store::BatchResult& r,
-                                std::vector<PendingAck> acks,
-                                std::unordered_map<int64_t, uint64_t> chans) {
+                                const PendingAcks& acks,
+                                const std::unordered_map<int64_t, uint64_t>& chans) {
   if (!s.ok()) {
     failed_ = true;  // no delivery, no PubAck for anything in this batch or later
     return;
@@ -417,7 +423,12 @@ void StanServer::BatchCommitted(const Status& s, const store::BatchResult& r,
     ch->Committed(seq);
     if (!stopped_) delivery_.SendAvailable(ch);
   }
-  for (auto& a : acks) nc_->Publish(a.reply, "", a.payload);
+  std::string_view bytes = acks.bytes;
+  size_t off = 0;
+  for (auto [reply, payload] : acks.sizes) {
+    nc_->Publish(bytes.substr(off, reply), "", bytes.substr(off + reply, payload));
+    off += reply + payload;
+  }
 }
 
 }  // namespace tandem::server

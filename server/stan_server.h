@@ -74,9 +74,11 @@ class StanServer {
   TimerQueue& TEST_timers() { return timers_; }
 
  private:
-  struct PendingAck {
-    std::string reply;
-    std::string payload;
+  // The PubAcks of one batch, in one buffer: for each, its reply subject then its payload.
+  struct PendingAcks {
+    std::string bytes;
+    std::vector<std::pair<uint32_t, uint32_t>> sizes;  // (reply size, payload size)
+    bool empty() const { return sizes.empty(); }
   };
 
   // --- handlers (one per protocol request) ---
@@ -126,9 +128,8 @@ class StanServer {
 
   // --- commits ---
   void BeforeSubmit();
-  void BatchCommitted(const Status& s, const store::BatchResult& r,
-                      std::vector<PendingAck> acks,
-                      std::unordered_map<int64_t, uint64_t> channels);
+  void BatchCommitted(const Status& s, const store::BatchResult& r, const PendingAcks& acks,
+                      const std::unordered_map<int64_t, uint64_t>& channels);
 
   uv_loop_t* const loop_;
   InternalClient* const nc_;
@@ -154,7 +155,7 @@ class StanServer {
   StanStats stats_;
 
   // Filled while a batch is open, handed to its continuation by BeforeSubmit().
-  std::vector<PendingAck> acks_;
+  PendingAcks acks_;
   std::unordered_map<int64_t, uint64_t> batch_channels_;  // channel id -> highest seq appended
 };
 

@@ -56,6 +56,9 @@ void StoreWriter::Done(const Status& s, const store::BatchResult& r,
     if (on_error_) on_error_(s);
   }
   if (s.ok()) ++committed_;
+  // The next batch goes to the store before this one's continuations run (deliveries and
+  // PubAcks take loop time): the store thread does not wait for the loop.
+  Flush();
   for (auto& c : conts) c(s, r);
   // After Close() there is no prepare pass any more: submit what the continuations added.
   if (closed_) Flush();

@@ -189,6 +189,52 @@ TEST_SUITE("stan_crash") {
     CHECK(msgs.back().seq == 26);
   }
 
+  TEST_CASE("stan_crash: a time-delta start after a restart is found in the store") {
+    StanServerProc srv;
+    REQUIRE(srv.Start());
+    {
+      StanConn sc;
+      REQUIRE(sc.Connect(srv.url(), "old") == NATS_OK);
+      PublishRange(sc, "td", 1, 3);
+      std::this_thread::sleep_for(2s);
+      PublishRange(sc, "td", 4, 5);
+      sc.Destroy();
+    }
+    REQUIRE(srv.Restart9());  // the restarted server has nothing in memory
+    StanConn sc;
+    REQUIRE(sc.Connect(srv.url(), "new") == NATS_OK);
+    Collector c;
+    StanSubOpts so;
+    stanSubOptions_StartAtTimeDelta(so, 1200);
+    StanSubscription sub;
+    REQUIRE(sub.Subscribe(sc, "td", &c, so) == NATS_OK);
+    REQUIRE(c.WaitCount(2));
+    std::this_thread::sleep_for(200ms);
+    auto msgs = c.msgs();
+    REQUIRE(msgs.size() == 2);
+    CHECK(msgs[0].seq == 4);
+    CHECK(msgs[1].seq == 5);
+  }
+
+  TEST_CASE("stan_crash: max_age removes old messages") {
+    StanServerProc srv;
+    REQUIRE(srv.Start("limits:\n  max_age: 300ms\n"));
+    StanConn sc;
+    REQUIRE(sc.Connect(srv.url(), "aged") == NATS_OK);
+    PublishRange(sc, "age", 1, 3);
+    std::this_thread::sleep_for(1500ms);
+    PublishRange(sc, "age", 4, 4);
+    Collector c;
+    StanSubOpts so;
+    stanSubOptions_DeliverAllAvailable(so);
+    StanSubscription sub;
+    REQUIRE(sub.Subscribe(sc, "age", &c, so) == NATS_OK);
+    REQUIRE(c.WaitCount(1));
+    std::this_thread::sleep_for(200ms);
+    for (auto& m : c.msgs()) CHECK(m.seq >= 3);  // the store may keep the newest expired one
+    CHECK(c.msgs().back().seq == 4);
+  }
+
   TEST_CASE("stan_crash: SIGTERM under load drains the batches in flight and exits 0") {
     StanServerProc srv;
     REQUIRE(srv.Start());
