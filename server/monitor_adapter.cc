@@ -202,11 +202,11 @@ std::vector<SubscriptionInfo> ProcessMonitorSource::SubsOfClient(
 std::vector<ClientInfo> ProcessMonitorSource::clients(bool with_subs) const {
   std::vector<ClientInfo> out;
   if (stan_ == nullptr) return out;
-  for (const auto& [id, c] : stan_->clients().all()) {
-    ClientInfo info{id, c->rec.hb_inbox, c->subs.size(), {}};
-    if (with_subs) info.subs = SubsOfClient(id);
+  stan_->clients().ForEach([&](const StanClient& c) {
+    ClientInfo info{c.rec.client_id, c.rec.hb_inbox, c.subs.size(), {}};
+    if (with_subs) info.subs = SubsOfClient(info.id);
     out.push_back(std::move(info));
-  }
+  });
   return out;
 }
 
