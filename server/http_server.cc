@@ -76,16 +76,26 @@ HttpResponse HttpResponse::Json(int status, std::string body) {
 
 const char* HttpServer::ReasonPhrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
   }
 }
 
@@ -243,9 +253,7 @@ void HttpConn::Start() {
   if (rc != 0) Close();
 }
 
-void HttpConn::ArmIdleTimer() {
-  uv_timer_start(&timer_, TimerCb, options_.idle_timeout_ms, 0);
-}
+void HttpConn::ArmIdleTimer() { uv_timer_start(&timer_, TimerCb, options_.idle_timeout_ms, 0); }
 
 void HttpConn::Close() {
   if (closing_) return;

@@ -37,18 +37,18 @@ typedef struct uv_loop_s uv_loop_t;
 namespace tandem::server {
 
 struct HttpServerOptions {
-  size_t max_header_bytes = 8 * 1024;  // request line plus headers
-  size_t max_body_bytes = 0;           // monitoring requests carry no body
+  size_t max_header_bytes = 8 * 1024;          // request line plus headers
+  size_t max_body_bytes = 0;                   // monitoring requests carry no body
   size_t max_pending_bytes = 8 * 1024 * 1024;  // unsent response bytes per connection
   int max_connections = 256;
   uint64_t idle_timeout_ms = 30000;
 };
 
 struct HttpRequest {
-  std::string method;  // "GET" or "HEAD" when a handler sees it
-  std::string path;    // percent-decoded, without the query string
-  std::string query;   // raw query string, without '?'
-  std::map<std::string, std::string> params;  // decoded query; the first value of a repeated key
+  std::string method;                          // "GET" or "HEAD" when a handler sees it
+  std::string path;                            // percent-decoded, without the query string
+  std::string query;                           // raw query string, without '?'
+  std::map<std::string, std::string> params;   // decoded query; the first value of a repeated key
   std::map<std::string, std::string> headers;  // names lower-cased; repeated values joined ", "
 
   // The decoded query value of `key`, or `fallback` when absent.

@@ -118,8 +118,7 @@ Gauge* MetricsRegistry::GetGauge(std::string_view name, std::string_view help,
 }
 
 Histogram* MetricsRegistry::GetHistogram(std::string_view name, std::string_view help,
-                                         const std::vector<double>& bounds,
-                                         const Labels& labels) {
+                                         const std::vector<double>& bounds, const Labels& labels) {
   return GetSeries(name, help, Type::kHistogram, &bounds, labels)->histogram.get();
 }
 

@@ -5,7 +5,6 @@
 // endpoints (serverz, storez, clientsz, channelsz, isFTActive), the metrics collectors.
 #include "server/monitor.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/resource.h>
+
 namespace tandem::server {
 
 using Json = nlohmann::ordered_json;
@@ -29,14 +30,15 @@ namespace {
 bool ValidCallbackName(const std::string& s) {
   if (s.empty() || s.size() > 128) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '$';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '$';
   });
 }
 
 // A JSON answer: pretty-printed, CORS open, JSONP when callback= names a function.
 HttpResponse JsonResponse(const HttpRequest& req, const Json& j, int status = 200) {
-  HttpResponse r = HttpResponse::Json(status, j.dump(2, ' ', false, Json::error_handler_t::replace));
+  HttpResponse r =
+      HttpResponse::Json(status, j.dump(2, ' ', false, Json::error_handler_t::replace));
   std::string callback = req.Param("callback");
   if (ValidCallbackName(callback)) {
     r.content_type = "application/javascript";
@@ -120,8 +122,8 @@ int64_t ResidentBytes() {
 double CpuPercent(int64_t uptime_ns) {
   rusage ru;
   if (uptime_ns <= 0 || getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-  double cpu_s = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-                 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  double cpu_s =
+      ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   return static_cast<int64_t>(cpu_s / (uptime_ns / 1e9) * 10000) / 100.0;
 }
 
@@ -192,11 +194,16 @@ Json LimitsJson(const StanLimits& g, const LimitsEntry* e) {
 
 const char* ServerStateName(ServerState state) {
   switch (state) {
-    case ServerState::kStandalone: return "STANDALONE";
-    case ServerState::kFtActive: return "FT_ACTIVE";
-    case ServerState::kFtStandby: return "FT_STANDBY";
-    case ServerState::kFailed: return "FAILED";
-    case ServerState::kShutdown: return "SHUTDOWN";
+    case ServerState::kStandalone:
+      return "STANDALONE";
+    case ServerState::kFtActive:
+      return "FT_ACTIVE";
+    case ServerState::kFtStandby:
+      return "FT_STANDBY";
+    case ServerState::kFailed:
+      return "FAILED";
+    case ServerState::kShutdown:
+      return "SHUTDOWN";
   }
   return "UNKNOWN";
 }
@@ -265,14 +272,14 @@ std::string Monitor::DurationText(int64_t ns) {
 Monitor::Monitor(MonitorSource* source, MetricsRegistry* metrics, MonitorOptions options)
     : source_(source), metrics_(metrics), options_(std::move(options)) {
   commits_ = metrics_->GetCounter("tandem_store_commits_total", "Group commits to the store.");
-  commit_seconds_ = metrics_->GetHistogram(
-      "tandem_store_commit_seconds", "Time of one group commit, BEGIN to end of COMMIT.",
-      LatencyBuckets());
+  commit_seconds_ =
+      metrics_->GetHistogram("tandem_store_commit_seconds",
+                             "Time of one group commit, BEGIN to end of COMMIT.", LatencyBuckets());
   commit_batches_ = metrics_->GetHistogram("tandem_store_commit_batches",
                                            "Write batches per group commit.", SizeBuckets());
-  commit_ops_ = metrics_->GetHistogram("tandem_store_commit_ops",
-                                       "Operations (messages, acks, ...) per group commit.",
-                                       SizeBuckets());
+  commit_ops_ =
+      metrics_->GetHistogram("tandem_store_commit_ops",
+                             "Operations (messages, acks, ...) per group commit.", SizeBuckets());
   InstallCollectors();
 }
 
@@ -285,8 +292,8 @@ int64_t Monitor::Now() const {
 
 void Monitor::RegisterRoutes(HttpServer* http) {
   http_ = http;
-  auto route = [this, http](const char* path, HttpResponse (Monitor::*fn)(const HttpRequest&)
-                                                   const) {
+  auto route = [this, http](const char* path,
+                            HttpResponse (Monitor::*fn)(const HttpRequest&) const) {
     http->Handle(path, [this, fn](const HttpRequest& req) { return (this->*fn)(req); });
   };
   route("/healthz", &Monitor::Healthz);
@@ -309,8 +316,8 @@ void Monitor::RecordCommit(uint64_t batches, uint64_t ops, int64_t latency_ns) {
 }
 
 HttpResponse Monitor::NotServing(const RoleInfo& role) const {
-  return TextError(503, "this instance is not serving (role " + role.role +
-                            "); ask the active instance");
+  return TextError(
+      503, "this instance is not serving (role " + role.role + "); ask the active instance");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -421,18 +428,18 @@ HttpResponse Monitor::Metrics(const HttpRequest&) const {
 }
 
 HttpResponse Monitor::StreamingIndex(const HttpRequest&) const {
-  HttpResponse r = HttpResponse::Text(
-      200,
-      "<html lang=\"en\">\n<head><title>tandem</title></head>\n<body>\n"
-      "<h1>tandem monitoring</h1>\n"
-      "<a href=\"/streaming/serverz\">server</a><br/>\n"
-      "<a href=\"/streaming/storez\">store</a><br/>\n"
-      "<a href=\"/streaming/clientsz\">clients</a><br/>\n"
-      "<a href=\"/streaming/channelsz\">channels</a><br/>\n"
-      "<a href=\"/streaming/isFTActive\">isFTActive</a><br/>\n"
-      "<a href=\"/varz\">varz</a> <a href=\"/connz\">connz</a> "
-      "<a href=\"/healthz\">healthz</a> <a href=\"/metrics\">metrics</a>\n"
-      "</body>\n</html>\n");
+  HttpResponse r =
+      HttpResponse::Text(200,
+                         "<html lang=\"en\">\n<head><title>tandem</title></head>\n<body>\n"
+                         "<h1>tandem monitoring</h1>\n"
+                         "<a href=\"/streaming/serverz\">server</a><br/>\n"
+                         "<a href=\"/streaming/storez\">store</a><br/>\n"
+                         "<a href=\"/streaming/clientsz\">clients</a><br/>\n"
+                         "<a href=\"/streaming/channelsz\">channels</a><br/>\n"
+                         "<a href=\"/streaming/isFTActive\">isFTActive</a><br/>\n"
+                         "<a href=\"/varz\">varz</a> <a href=\"/connz\">connz</a> "
+                         "<a href=\"/healthz\">healthz</a> <a href=\"/metrics\">metrics</a>\n"
+                         "</body>\n</html>\n");
   r.content_type = "text/html; charset=utf-8";
   return r;
 }
@@ -618,11 +625,12 @@ void Monitor::CollectFt() const {
   MetricsRegistry& m = *metrics_;
   m.ResetFamily("tandem_info");
   m.GetGauge("tandem_info", "Constant 1, labelled with what this instance is.",
-             {{"cluster_id", id.cluster_id}, {"name", role.name}, {"server_id", id.server_id},
+             {{"cluster_id", id.cluster_id},
+              {"name", role.name},
+              {"server_id", id.server_id},
               {"version", id.version}})
       ->Set(1);
-  m.GetGauge("tandem_start_time_seconds", "Unix time the process started.")
-      ->Set(id.start_ns / 1e9);
+  m.GetGauge("tandem_start_time_seconds", "Unix time the process started.")->Set(id.start_ns / 1e9);
   m.GetGauge("tandem_healthy", "1 when /healthz answers 200.")->Set(role.healthy ? 1 : 0);
   m.GetGauge("tandem_ft_active", "1 when this instance is the active one and serving.")
       ->Set(role.serving ? 1 : 0);
@@ -634,9 +642,8 @@ void Monitor::CollectFt() const {
       ->Set(static_cast<double>(role.epoch));
   m.GetCounter("tandem_ft_takeovers_total", "Times this process became the active instance.")
       ->Set(role.takeovers);
-  size_t standbys = std::count_if(role.peers.begin(), role.peers.end(), [](const PeerInfo& p) {
-    return p.alive && p.role == "standby";
-  });
+  size_t standbys = std::count_if(role.peers.begin(), role.peers.end(),
+                                  [](const PeerInfo& p) { return p.alive && p.role == "standby"; });
   m.GetGauge("tandem_ft_standbys", "Standbys heard within the missed-heartbeat window.")
       ->Set(static_cast<double>(standbys));
   m.ResetFamily("tandem_ft_peer_heartbeat_age_seconds");
@@ -682,8 +689,8 @@ void Monitor::CollectStreaming() const {
       m.GetCounter("tandem_stan_redeliveries_total", "Messages redelivered after AckWait.");
   Gauge* clients = m.GetGauge("tandem_stan_clients", "Registered streaming clients.");
   Gauge* channels = m.GetGauge("tandem_stan_channels", "Channels.");
-  Gauge* subs = m.GetGauge("tandem_stan_subscriptions",
-                           "Subscriptions, offline durables included.");
+  Gauge* subs =
+      m.GetGauge("tandem_stan_subscriptions", "Subscriptions, offline durables included.");
   Gauge* pending = m.GetGauge("tandem_stan_pending_acks", "Delivered messages awaiting an ack.");
   for (const char* family :
        {"tandem_stan_channel_msgs", "tandem_stan_channel_bytes", "tandem_stan_channel_last_seq",

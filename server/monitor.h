@@ -40,8 +40,8 @@
 namespace tandem::server {
 
 struct MonitorOptions {
-  CoreOptions core;   // reported by /varz
-  StanOptions stan;   // limits reported by /streaming/storez
+  CoreOptions core;  // reported by /varz
+  StanOptions stan;  // limits reported by /streaming/storez
   std::string store_type = "SQL";
   // Wall clock, nanoseconds since the Unix epoch; replaced by tests.
   std::function<int64_t()> now_ns;
@@ -74,9 +74,9 @@ class Monitor {
   HttpResponse IsFtActive(const HttpRequest& req) const;
 
   // Formatting shared with `tandem status` and tests.
-  static std::string Rfc3339(int64_t unix_ns);             // "2026-01-02T03:04:05.5Z"
-  static std::string Uptime(int64_t ns);                   // "1d2h3m4s", like NATS
-  static std::string DurationText(int64_t ns);             // "1.5s", "250ms", "3m0s"
+  static std::string Rfc3339(int64_t unix_ns);  // "2026-01-02T03:04:05.5Z"
+  static std::string Uptime(int64_t ns);        // "1d2h3m4s", like NATS
+  static std::string DurationText(int64_t ns);  // "1.5s", "250ms", "3m0s"
 
  private:
   void InstallCollectors();

@@ -210,8 +210,7 @@ std::vector<ClientInfo> ProcessMonitorSource::clients(bool with_subs) const {
   return out;
 }
 
-std::optional<ClientInfo> ProcessMonitorSource::client(std::string_view id,
-                                                       bool with_subs) const {
+std::optional<ClientInfo> ProcessMonitorSource::client(std::string_view id, bool with_subs) const {
   if (stan_ == nullptr) return std::nullopt;
   StanClient* c = stan_->clients().Lookup(id);
   if (c == nullptr) return std::nullopt;

@@ -45,7 +45,7 @@ struct ChannelInfo {
   uint64_t bytes = 0;
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;
-  uint64_t subs_count = 0;  // every subscription, offline durables included
+  uint64_t subs_count = 0;             // every subscription, offline durables included
   std::vector<SubscriptionInfo> subs;  // filled only when asked for
 };
 
@@ -72,7 +72,7 @@ struct ConnInfo {
 // A member of the pair as this instance last heard it.
 struct PeerInfo {
   std::string name;
-  std::string role;        // "standby", "active", "stopping", ...
+  std::string role;  // "standby", "active", "stopping", ...
   uint64_t epoch = 0;
   int64_t heartbeat_age_ms = 0;
   bool alive = false;

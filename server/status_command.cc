@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +16,8 @@
 
 #include "server/config.h"
 #include "server/monitor.h"
+
+#include <sys/socket.h>
 
 namespace tandem::server {
 
@@ -139,9 +140,9 @@ std::string Str(const nlohmann::json& j, const char* key) {
 
 std::string FormatPeer(const nlohmann::json& p) {
   int64_t age_ms = p.value("heartbeat_age_ms", int64_t{0});
-  std::string out = fmt::format("{} (epoch {}, heartbeat {} ago", p.value("name", std::string("?")),
-                                p.value("epoch", uint64_t{0}),
-                                Monitor::DurationText(age_ms * 1000000));
+  std::string out =
+      fmt::format("{} (epoch {}, heartbeat {} ago", p.value("name", std::string("?")),
+                  p.value("epoch", uint64_t{0}), Monitor::DurationText(age_ms * 1000000));
   if (!p.value("alive", false)) out += ", LOST";
   return out + ")";
 }
@@ -155,10 +156,10 @@ void FormatInstances(const std::vector<InstanceReport>& reports, std::string* ou
       continue;
     }
     const auto& s = r.serverz;
-    *out += fmt::format("{:<22} {:<11} {:<8} {:>5} {:<12} {:>7} {:>8} {:>8}  {}\n", r.address,
-                        Str(s, "state"), Str(s, "role"), Str(s, "epoch"), Str(s, "uptime"),
-                        Str(s, "clients"), Str(s, "channels"), Str(s, "total_msgs"),
-                        Str(s, "name"));
+    *out +=
+        fmt::format("{:<22} {:<11} {:<8} {:>5} {:<12} {:>7} {:>8} {:>8}  {}\n", r.address,
+                    Str(s, "state"), Str(s, "role"), Str(s, "epoch"), Str(s, "uptime"),
+                    Str(s, "clients"), Str(s, "channels"), Str(s, "total_msgs"), Str(s, "name"));
   }
 }
 
@@ -185,15 +186,14 @@ void FormatActive(const InstanceReport& r, std::string* out) {
         }
       }
       *out += fmt::format("{:<32} {:>10} {:>12} {:>10} {:>10} {:>5} {:>8}{}\n", Str(c, "name"),
-                          Str(c, "msgs"), Str(c, "bytes"), Str(c, "first_seq"),
-                          Str(c, "last_seq"), Str(c, "subs_count"), pending,
+                          Str(c, "msgs"), Str(c, "bytes"), Str(c, "first_seq"), Str(c, "last_seq"),
+                          Str(c, "subs_count"), pending,
                           stalled > 0 ? fmt::format("  ({} stalled)", stalled) : "");
     }
   } else {
     *out += "\nChannels: none\n";
   }
-  if (r.clientsz.is_object() && r.clientsz.contains("clients") &&
-      !r.clientsz["clients"].empty()) {
+  if (r.clientsz.is_object() && r.clientsz.contains("clients") && !r.clientsz["clients"].empty()) {
     *out += fmt::format("\n{:<32} {:>5}\n", "CLIENT", "SUBS");
     for (const auto& c : r.clientsz["clients"]) {
       *out += fmt::format("{:<32} {:>5}\n", Str(c, "id"), Str(c, "subs_count"));

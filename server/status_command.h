@@ -23,7 +23,7 @@ namespace tandem::server {
 
 struct StatusOptions {
   std::vector<std::string> http = {"127.0.0.1:8222"};  // "HOST:PORT" of each instance
-  int timeout_ms = 2000;                                // per instance and request
+  int timeout_ms = 2000;                               // per instance and request
 };
 
 struct HttpReply {
@@ -40,10 +40,10 @@ Result<HttpReply> HttpGet(const std::string& host, int port, const std::string& 
 // What one instance answered.
 struct InstanceReport {
   std::string address;
-  std::string error;          // empty when serverz answered with valid JSON
-  nlohmann::json serverz;     // object when reachable
-  nlohmann::json channelsz;   // filled for the active only
-  nlohmann::json clientsz;    // filled for the active only
+  std::string error;         // empty when serverz answered with valid JSON
+  nlohmann::json serverz;    // object when reachable
+  nlohmann::json channelsz;  // filled for the active only
+  nlohmann::json clientsz;   // filled for the active only
 };
 
 // True when the report is of an instance that serves (FT_ACTIVE or STANDALONE).

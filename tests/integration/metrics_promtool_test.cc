@@ -1,9 +1,6 @@
 // metrics_promtool_test.cc: renders a registry that uses every feature (labels that need
 // escaping, histograms, collectors) and has `promtool check metrics` lint the output, so the
 // exposition format is checked by Prometheus' own parser. Skipped when promtool is missing.
-#include "server/metrics.h"
-
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +8,10 @@
 #include <string>
 
 #include <doctest/doctest.h>
+
+#include "server/metrics.h"
+
+#include <sys/wait.h>
 
 namespace tandem::server {
 namespace {
@@ -36,39 +37,39 @@ int Promtool(const std::string& text, std::string* output) {
 }
 
 TEST_SUITE("metrics_promtool") {
+  TEST_CASE("metrics: promtool accepts the rendered registry") {
+    if (!HavePromtool()) {
+      MESSAGE("promtool not installed; skipped");
+      return;
+    }
+    MetricsRegistry r;
+    r.GetCounter("tandem_stan_msgs_in_total", "Messages stored, per channel.", {{"channel", "foo"}})
+        ->Inc(3);
+    r.GetCounter("tandem_stan_msgs_in_total", "Messages stored, per channel.",
+                 {{"channel", "we\"ird\\name\nx"}})
+        ->Inc();
+    r.GetGauge("tandem_ft_role", "1 when this instance is active.")->Set(1);
+    r.GetGauge("tandem_ft_epoch", "Fencing epoch.")->Set(12);
+    Histogram* h =
+        r.GetHistogram("tandem_store_commit_seconds", "Commit latency.", LatencyBuckets());
+    for (double v : {0.00005, 0.001, 0.2, 20.0}) h->Observe(v);
+    r.GetHistogram("tandem_store_commit_batch_ops", "Ops per commit.", SizeBuckets())->Observe(7);
+    r.AddCollector([&r] { r.GetGauge("tandem_connections", "Open connections.")->Set(2); });
+    r.GetCounter("tandem_empty_total", "A family without series.");
+    r.ResetFamily("tandem_empty_total");
 
-TEST_CASE("metrics: promtool accepts the rendered registry") {
-  if (!HavePromtool()) {
-    MESSAGE("promtool not installed; skipped");
-    return;
+    std::string out;
+    int rc = Promtool(r.Render(), &out);
+    CHECK_MESSAGE(rc == 0, out);
   }
-  MetricsRegistry r;
-  r.GetCounter("tandem_stan_msgs_in_total", "Messages stored, per channel.",
-               {{"channel", "foo"}})->Inc(3);
-  r.GetCounter("tandem_stan_msgs_in_total", "Messages stored, per channel.",
-               {{"channel", "we\"ird\\name\nx"}})->Inc();
-  r.GetGauge("tandem_ft_role", "1 when this instance is active.")->Set(1);
-  r.GetGauge("tandem_ft_epoch", "Fencing epoch.")->Set(12);
-  Histogram* h = r.GetHistogram("tandem_store_commit_seconds", "Commit latency.",
-                                LatencyBuckets());
-  for (double v : {0.00005, 0.001, 0.2, 20.0}) h->Observe(v);
-  r.GetHistogram("tandem_store_commit_batch_ops", "Ops per commit.", SizeBuckets())->Observe(7);
-  r.AddCollector([&r] { r.GetGauge("tandem_connections", "Open connections.")->Set(2); });
-  r.GetCounter("tandem_empty_total", "A family without series.");
-  r.ResetFamily("tandem_empty_total");
 
-  std::string out;
-  int rc = Promtool(r.Render(), &out);
-  CHECK_MESSAGE(rc == 0, out);
-}
-
-TEST_CASE("metrics: promtool rejects a counter without _total (the check can fail)") {
-  if (!HavePromtool()) return;
-  MetricsRegistry r;
-  r.GetCounter("tandem_bad", "No suffix.")->Inc();
-  std::string out;
-  CHECK(Promtool(r.Render(), &out) != 0);
-}
+  TEST_CASE("metrics: promtool rejects a counter without _total (the check can fail)") {
+    if (!HavePromtool()) return;
+    MetricsRegistry r;
+    r.GetCounter("tandem_bad", "No suffix.")->Inc();
+    std::string out;
+    CHECK(Promtool(r.Render(), &out) != 0);
+  }
 
 }  // TEST_SUITE
 }  // namespace

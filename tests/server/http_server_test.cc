@@ -120,9 +120,8 @@ struct Fixture {
       if (ua != r.headers.end()) body += "x-test: " + ua->second + "\n";
       return HttpResponse::Json(200, body);
     });
-    server->Handle("/throws", [](const HttpRequest&) -> HttpResponse {
-      throw std::runtime_error("boom");
-    });
+    server->Handle("/throws",
+                   [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
     REQUIRE(server->Listen("127.0.0.1", 0).ok());
     REQUIRE(server->port() > 0);
   }
@@ -130,11 +129,14 @@ struct Fixture {
   // Runs the loop until `client` is closed (bounded by a 5 s guard), then shuts everything down.
   void RunUntilClosed(RawClient& client) {
     client.on_closed = [this] { uv_stop(&loop); };
-    uv_timer_start(&guard, [](uv_timer_t* t) {
-      auto* f = static_cast<Fixture*>(t->data);
-      f->guard_fired = true;
-      uv_stop(&f->loop);
-    }, 5000, 0);
+    uv_timer_start(
+        &guard,
+        [](uv_timer_t* t) {
+          auto* f = static_cast<Fixture*>(t->data);
+          f->guard_fired = true;
+          uv_stop(&f->loop);
+        },
+        5000, 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK_FALSE(guard_fired);
     Finish(client);
@@ -163,230 +165,241 @@ struct Fixture {
 bool HasResponses(const std::string& s, int n) { return Count(s, "HTTP/1.1 ") >= n; }
 
 TEST_SUITE("http_server") {
-
-TEST_CASE("http_server: GET routes by path and answers with headers and body") {
-  Fixture f;
-  RawClient c(&f.loop, f.server->port(), "GET /hello?name=tandem HTTP/1.1\r\nHost: x\r\n\r\n",
-              [](const std::string& s) { return s.find("hello tandem\n") != std::string::npos; });
-  f.RunUntilClosed(c);
-  CHECK(c.received.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
-  CHECK(c.received.find("Content-Type: text/plain; charset=utf-8\r\n") != std::string::npos);
-  CHECK(c.received.find("Content-Length: 13\r\n") != std::string::npos);
-  CHECK(c.received.find("Access-Control-Allow-Origin: *\r\n") != std::string::npos);
-  CHECK(c.received.find("Connection: keep-alive\r\n") != std::string::npos);
-  CHECK_FALSE(c.eof);  // keep-alive: the server left the connection open
-}
-
-TEST_CASE("http_server: HEAD gets the headers without the body") {
-  Fixture f;
-  RawClient c(&f.loop, f.server->port(), "HEAD /hello HTTP/1.1\r\nConnection: close\r\n\r\n",
-              nullptr);
-  f.RunUntilClosed(c);
-  CHECK(c.eof);
-  CHECK(c.received.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
-  CHECK(c.received.find("Content-Length: 12\r\n") != std::string::npos);
-  CHECK(c.received.find("hello") == std::string::npos);
-}
-
-TEST_CASE("http_server: unknown path is 404, other methods are 405 with Allow") {
-  Fixture f;
-  RawClient c(&f.loop, f.server->port(),
-              "GET /nope HTTP/1.1\r\n\r\nDELETE /hello HTTP/1.1\r\n\r\n",
-              [](const std::string& s) { return HasResponses(s, 2) && s.find("allowed\n") != std::string::npos; });
-  f.RunUntilClosed(c);
-  CHECK(c.received.rfind("HTTP/1.1 404 Not Found\r\n", 0) == 0);
-  CHECK(c.received.find("404 page not found\n") != std::string::npos);
-  CHECK(c.received.find("HTTP/1.1 405 Method Not Allowed\r\n") != std::string::npos);
-  CHECK(c.received.find("Allow: GET, HEAD\r\n") != std::string::npos);
-}
-
-TEST_CASE("http_server: query and path are percent-decoded, headers lower-cased") {
-  Fixture f;
-  RawClient c(&f.loop, f.server->port(),
-              "GET /ec%68o?channel=foo%2Ebar&subs=1&subs=2&q=a+b&flag HTTP/1.1\r\n"
-              "X-Test: one\r\nx-test: two\r\nConnection: close\r\n\r\n",
-              nullptr);
-  f.RunUntilClosed(c);
-  CHECK(c.received.find("application/json") != std::string::npos);
-  CHECK(c.received.find("GET /echo\n") != std::string::npos);
-  CHECK(c.received.find("channel=foo.bar\n") != std::string::npos);
-  CHECK(c.received.find("subs=1\n") != std::string::npos);
-  CHECK(c.received.find("subs=2\n") == std::string::npos);
-  CHECK(c.received.find("q=a b\n") != std::string::npos);
-  CHECK(c.received.find("flag=\n") != std::string::npos);
-  CHECK(c.received.find("x-test: one, two\n") != std::string::npos);
-}
-
-TEST_CASE("http_server: pipelined keep-alive requests are answered in order") {
-  Fixture f;
-  std::string req;
-  for (int i = 0; i < 5; ++i) req += "GET /hello?name=n" + std::to_string(i) + " HTTP/1.1\r\n\r\n";
-  RawClient c(&f.loop, f.server->port(), req,
-              [](const std::string& s) { return s.find("hello n4\n") != std::string::npos; });
-  f.RunUntilClosed(c);
-  CHECK(Count(c.received, "HTTP/1.1 200 OK") == 5);
-  size_t last = 0;
-  for (int i = 0; i < 5; ++i) {
-    size_t pos = c.received.find("hello n" + std::to_string(i) + "\n");
-    REQUIRE(pos != std::string::npos);
-    CHECK(pos >= last);
-    last = pos;
+  TEST_CASE("http_server: GET routes by path and answers with headers and body") {
+    Fixture f;
+    RawClient c(&f.loop, f.server->port(), "GET /hello?name=tandem HTTP/1.1\r\nHost: x\r\n\r\n",
+                [](const std::string& s) { return s.find("hello tandem\n") != std::string::npos; });
+    f.RunUntilClosed(c);
+    CHECK(c.received.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(c.received.find("Content-Type: text/plain; charset=utf-8\r\n") != std::string::npos);
+    CHECK(c.received.find("Content-Length: 13\r\n") != std::string::npos);
+    CHECK(c.received.find("Access-Control-Allow-Origin: *\r\n") != std::string::npos);
+    CHECK(c.received.find("Connection: keep-alive\r\n") != std::string::npos);
+    CHECK_FALSE(c.eof);  // keep-alive: the server left the connection open
   }
-  CHECK(f.server->requests_served() == 5);
-  CHECK(f.server->connection_count() == 1);
-}
 
-TEST_CASE("http_server: Connection close and HTTP/1.0 close after the response") {
-  std::string req;
-  SUBCASE("close header") { req = "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n"; }
-  SUBCASE("HTTP/1.0") { req = "GET /hello HTTP/1.0\r\n\r\n"; }
-  SUBCASE("requests after close are ignored") {
-    req = "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\n\r\n";
+  TEST_CASE("http_server: HEAD gets the headers without the body") {
+    Fixture f;
+    RawClient c(&f.loop, f.server->port(), "HEAD /hello HTTP/1.1\r\nConnection: close\r\n\r\n",
+                nullptr);
+    f.RunUntilClosed(c);
+    CHECK(c.eof);
+    CHECK(c.received.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(c.received.find("Content-Length: 12\r\n") != std::string::npos);
+    CHECK(c.received.find("hello") == std::string::npos);
   }
-  Fixture f;
-  RawClient c(&f.loop, f.server->port(), req, nullptr);
-  f.RunUntilClosed(c);
-  CHECK(c.eof);
-  CHECK(Count(c.received, "HTTP/1.1 200 OK") == 1);
-  CHECK(c.received.find("Connection: close\r\n") != std::string::npos);
-}
 
-TEST_CASE("http_server: oversized headers and bodies get 413 and a close") {
-  HttpServerOptions options;
-  options.max_header_bytes = 256;
-  std::string req;
-  SUBCASE("long url") { req = "GET /hello?x=" + std::string(400, 'a') + " HTTP/1.1\r\n\r\n"; }
-  SUBCASE("long header") {
-    req = "GET /hello HTTP/1.1\r\nX-Big: " + std::string(400, 'b') + "\r\n\r\n";
+  TEST_CASE("http_server: unknown path is 404, other methods are 405 with Allow") {
+    Fixture f;
+    RawClient c(&f.loop, f.server->port(),
+                "GET /nope HTTP/1.1\r\n\r\nDELETE /hello HTTP/1.1\r\n\r\n",
+                [](const std::string& s) {
+                  return HasResponses(s, 2) && s.find("allowed\n") != std::string::npos;
+                });
+    f.RunUntilClosed(c);
+    CHECK(c.received.rfind("HTTP/1.1 404 Not Found\r\n", 0) == 0);
+    CHECK(c.received.find("404 page not found\n") != std::string::npos);
+    CHECK(c.received.find("HTTP/1.1 405 Method Not Allowed\r\n") != std::string::npos);
+    CHECK(c.received.find("Allow: GET, HEAD\r\n") != std::string::npos);
   }
-  SUBCASE("many headers") {
-    req = "GET /hello HTTP/1.1\r\n";
-    for (int i = 0; i < 100; ++i) req += "A: b\r\n";
-    req += "\r\n";
+
+  TEST_CASE("http_server: query and path are percent-decoded, headers lower-cased") {
+    Fixture f;
+    RawClient c(&f.loop, f.server->port(),
+                "GET /ec%68o?channel=foo%2Ebar&subs=1&subs=2&q=a+b&flag HTTP/1.1\r\n"
+                "X-Test: one\r\nx-test: two\r\nConnection: close\r\n\r\n",
+                nullptr);
+    f.RunUntilClosed(c);
+    CHECK(c.received.find("application/json") != std::string::npos);
+    CHECK(c.received.find("GET /echo\n") != std::string::npos);
+    CHECK(c.received.find("channel=foo.bar\n") != std::string::npos);
+    CHECK(c.received.find("subs=1\n") != std::string::npos);
+    CHECK(c.received.find("subs=2\n") == std::string::npos);
+    CHECK(c.received.find("q=a b\n") != std::string::npos);
+    CHECK(c.received.find("flag=\n") != std::string::npos);
+    CHECK(c.received.find("x-test: one, two\n") != std::string::npos);
   }
-  SUBCASE("content-length body") { req = "GET /hello HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"; }
-  SUBCASE("chunked body") {
-    req = "GET /hello HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+
+  TEST_CASE("http_server: pipelined keep-alive requests are answered in order") {
+    Fixture f;
+    std::string req;
+    for (int i = 0; i < 5; ++i)
+      req += "GET /hello?name=n" + std::to_string(i) + " HTTP/1.1\r\n\r\n";
+    RawClient c(&f.loop, f.server->port(), req,
+                [](const std::string& s) { return s.find("hello n4\n") != std::string::npos; });
+    f.RunUntilClosed(c);
+    CHECK(Count(c.received, "HTTP/1.1 200 OK") == 5);
+    size_t last = 0;
+    for (int i = 0; i < 5; ++i) {
+      size_t pos = c.received.find("hello n" + std::to_string(i) + "\n");
+      REQUIRE(pos != std::string::npos);
+      CHECK(pos >= last);
+      last = pos;
+    }
+    CHECK(f.server->requests_served() == 5);
+    CHECK(f.server->connection_count() == 1);
   }
-  Fixture f(options);
-  RawClient c(&f.loop, f.server->port(), req, nullptr);
-  f.RunUntilClosed(c);
-  CHECK(c.eof);
-  CHECK(c.received.rfind("HTTP/1.1 413 Payload Too Large\r\n", 0) == 0);
-  CHECK(c.received.find("Connection: close\r\n") != std::string::npos);
-}
 
-TEST_CASE("http_server: malformed requests get 400 and a close") {
-  std::string req;
-  SUBCASE("garbage") { req = "\x01\x02 hello\r\n\r\n"; }
-  SUBCASE("bad version") { req = "GET / HTTP/x.y\r\n\r\n"; }
-  SUBCASE("bad header line") { req = "GET /hello HTTP/1.1\r\nNoColon\r\n\r\n"; }
-  SUBCASE("after a good request") { req = "GET /hello HTTP/1.1\r\n\r\nGARBAGE\r\n\r\n"; }
-  Fixture f;
-  RawClient c(&f.loop, f.server->port(), req, nullptr);
-  f.RunUntilClosed(c);
-  CHECK(c.eof);
-  CHECK(c.received.find("HTTP/1.1 400 Bad Request\r\n") != std::string::npos);
-}
-
-TEST_CASE("http_server: a throwing handler becomes a 500") {
-  Fixture f;
-  RawClient c(&f.loop, f.server->port(), "GET /throws HTTP/1.1\r\nConnection: close\r\n\r\n",
-              nullptr);
-  f.RunUntilClosed(c);
-  CHECK(c.received.rfind("HTTP/1.1 500 Internal Server Error\r\n", 0) == 0);
-  CHECK(c.received.find("boom") != std::string::npos);
-}
-
-TEST_CASE("http_server: a partial request is closed by the idle timer") {
-  HttpServerOptions options;
-  options.idle_timeout_ms = 1;
-  Fixture f(options);
-  RawClient c(&f.loop, f.server->port(), "GET /hel", nullptr);
-  f.RunUntilClosed(c);
-  CHECK(c.eof);
-  CHECK(c.received.empty());
-}
-
-TEST_CASE("http_server: connections over the limit are closed at once") {
-  HttpServerOptions options;
-  options.max_connections = 1;
-  Fixture f(options);
-  // The first connection stays open; the loop stops once the second one has been refused.
-  RawClient first(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\n\r\n", nullptr);
-  RawClient second(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\n\r\n", nullptr);
-  f.RunUntilClosed(second);
-  CHECK(second.eof);
-  CHECK(second.received.empty());
-  CHECK(f.server->connection_count() == 1);
-  f.Finish(first);
-}
-
-TEST_CASE("http_server: Shutdown closes idle keep-alive connections") {
-  Fixture f;
-  RawClient c(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\n\r\n",
-              [](const std::string& s) { return false; });
-  bool answered = false;
-  uv_timer_t poll;
-  uv_timer_init(&f.loop, &poll);
-  struct Ctx { RawClient* c; Fixture* f; bool* answered; } ctx{&c, &f, &answered};
-  poll.data = &ctx;
-  uv_timer_start(&poll, [](uv_timer_t* t) {
-    auto* x = static_cast<Ctx*>(t->data);
-    if (x->c->received.find("hello world\n") == std::string::npos) return;
-    *x->answered = true;
-    uv_timer_stop(t);
-    CHECK(x->f->server->connection_count() == 1);
-    x->f->server->Shutdown([x] { x->f->shutdown_done = true; });
-  }, 1, 1);
-  f.RunUntilClosed(c);  // the server's close reaches the client as EOF
-  uv_close(reinterpret_cast<uv_handle_t*>(&poll), nullptr);
-  uv_run(&f.loop, UV_RUN_NOWAIT);  // runs the close of `poll` before it leaves scope
-  CHECK(answered);
-  CHECK(c.eof);
-}
-
-TEST_CASE("http_server: Listen rejects a bad host and a busy port") {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  {
-    HttpServer a(&loop);
-    Status s = a.Listen("not-an-ip", 0);
-    CHECK(s.IsInvalidArgument());
-    bool done = false;
-    a.Shutdown([&] { done = true; });
-    CHECK(done);
+  TEST_CASE("http_server: Connection close and HTTP/1.0 close after the response") {
+    std::string req;
+    SUBCASE("close header") { req = "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n"; }
+    SUBCASE("HTTP/1.0") { req = "GET /hello HTTP/1.0\r\n\r\n"; }
+    SUBCASE("requests after close are ignored") {
+      req = "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\n\r\n";
+    }
+    Fixture f;
+    RawClient c(&f.loop, f.server->port(), req, nullptr);
+    f.RunUntilClosed(c);
+    CHECK(c.eof);
+    CHECK(Count(c.received, "HTTP/1.1 200 OK") == 1);
+    CHECK(c.received.find("Connection: close\r\n") != std::string::npos);
   }
-  {
-    HttpServer a(&loop), b(&loop);
-    REQUIRE(a.Listen("127.0.0.1", 0).ok());
-    Status s = b.Listen("127.0.0.1", a.port());
-    CHECK(s.IsIOError());
-    CHECK(s.message().find("127.0.0.1:" + std::to_string(a.port())) != std::string::npos);
-    int done = 0;
-    a.Shutdown([&] { ++done; });
-    b.Shutdown([&] { ++done; });
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(done == 2);
-  }
-  CHECK(uv_loop_close(&loop) == 0);
-}
 
-TEST_CASE("http_server: query and percent decoding helpers") {
-  CHECK(HttpServer::PercentDecode("a%20b%2fc", false) == "a b/c");
-  CHECK(HttpServer::PercentDecode("a+b", false) == "a+b");
-  CHECK(HttpServer::PercentDecode("a+b", true) == "a b");
-  CHECK(HttpServer::PercentDecode("bad%zz%4", false) == "bad%zz%4");
-  CHECK(HttpServer::PercentDecode("%", false) == "%");
-  auto q = HttpServer::ParseQuery("offset=2&limit=&&subs=1&subs=0&x%3Dy=a%26b");
-  CHECK(q.size() == 4);
-  CHECK(q["offset"] == "2");
-  CHECK(q["limit"] == "");
-  CHECK(q["subs"] == "1");
-  CHECK(q["x=y"] == "a&b");
-  CHECK(HttpServer::ParseQuery("").empty());
-  CHECK(std::string(HttpServer::ReasonPhrase(204)) == "No Content");
-}
+  TEST_CASE("http_server: oversized headers and bodies get 413 and a close") {
+    HttpServerOptions options;
+    options.max_header_bytes = 256;
+    std::string req;
+    SUBCASE("long url") { req = "GET /hello?x=" + std::string(400, 'a') + " HTTP/1.1\r\n\r\n"; }
+    SUBCASE("long header") {
+      req = "GET /hello HTTP/1.1\r\nX-Big: " + std::string(400, 'b') + "\r\n\r\n";
+    }
+    SUBCASE("many headers") {
+      req = "GET /hello HTTP/1.1\r\n";
+      for (int i = 0; i < 100; ++i) req += "A: b\r\n";
+      req += "\r\n";
+    }
+    SUBCASE("content-length body") {
+      req = "GET /hello HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+    }
+    SUBCASE("chunked body") {
+      req = "GET /hello HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    }
+    Fixture f(options);
+    RawClient c(&f.loop, f.server->port(), req, nullptr);
+    f.RunUntilClosed(c);
+    CHECK(c.eof);
+    CHECK(c.received.rfind("HTTP/1.1 413 Payload Too Large\r\n", 0) == 0);
+    CHECK(c.received.find("Connection: close\r\n") != std::string::npos);
+  }
+
+  TEST_CASE("http_server: malformed requests get 400 and a close") {
+    std::string req;
+    SUBCASE("garbage") { req = "\x01\x02 hello\r\n\r\n"; }
+    SUBCASE("bad version") { req = "GET / HTTP/x.y\r\n\r\n"; }
+    SUBCASE("bad header line") { req = "GET /hello HTTP/1.1\r\nNoColon\r\n\r\n"; }
+    SUBCASE("after a good request") { req = "GET /hello HTTP/1.1\r\n\r\nGARBAGE\r\n\r\n"; }
+    Fixture f;
+    RawClient c(&f.loop, f.server->port(), req, nullptr);
+    f.RunUntilClosed(c);
+    CHECK(c.eof);
+    CHECK(c.received.find("HTTP/1.1 400 Bad Request\r\n") != std::string::npos);
+  }
+
+  TEST_CASE("http_server: a throwing handler becomes a 500") {
+    Fixture f;
+    RawClient c(&f.loop, f.server->port(), "GET /throws HTTP/1.1\r\nConnection: close\r\n\r\n",
+                nullptr);
+    f.RunUntilClosed(c);
+    CHECK(c.received.rfind("HTTP/1.1 500 Internal Server Error\r\n", 0) == 0);
+    CHECK(c.received.find("boom") != std::string::npos);
+  }
+
+  TEST_CASE("http_server: a partial request is closed by the idle timer") {
+    HttpServerOptions options;
+    options.idle_timeout_ms = 1;
+    Fixture f(options);
+    RawClient c(&f.loop, f.server->port(), "GET /hel", nullptr);
+    f.RunUntilClosed(c);
+    CHECK(c.eof);
+    CHECK(c.received.empty());
+  }
+
+  TEST_CASE("http_server: connections over the limit are closed at once") {
+    HttpServerOptions options;
+    options.max_connections = 1;
+    Fixture f(options);
+    // The first connection stays open; the loop stops once the second one has been refused.
+    RawClient first(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\n\r\n", nullptr);
+    RawClient second(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\n\r\n", nullptr);
+    f.RunUntilClosed(second);
+    CHECK(second.eof);
+    CHECK(second.received.empty());
+    CHECK(f.server->connection_count() == 1);
+    f.Finish(first);
+  }
+
+  TEST_CASE("http_server: Shutdown closes idle keep-alive connections") {
+    Fixture f;
+    RawClient c(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\n\r\n",
+                [](const std::string& s) { return false; });
+    bool answered = false;
+    uv_timer_t poll;
+    uv_timer_init(&f.loop, &poll);
+    struct Ctx {
+      RawClient* c;
+      Fixture* f;
+      bool* answered;
+    } ctx{&c, &f, &answered};
+    poll.data = &ctx;
+    uv_timer_start(
+        &poll,
+        [](uv_timer_t* t) {
+          auto* x = static_cast<Ctx*>(t->data);
+          if (x->c->received.find("hello world\n") == std::string::npos) return;
+          *x->answered = true;
+          uv_timer_stop(t);
+          CHECK(x->f->server->connection_count() == 1);
+          x->f->server->Shutdown([x] { x->f->shutdown_done = true; });
+        },
+        1, 1);
+    f.RunUntilClosed(c);  // the server's close reaches the client as EOF
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll), nullptr);
+    uv_run(&f.loop, UV_RUN_NOWAIT);  // runs the close of `poll` before it leaves scope
+    CHECK(answered);
+    CHECK(c.eof);
+  }
+
+  TEST_CASE("http_server: Listen rejects a bad host and a busy port") {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+      HttpServer a(&loop);
+      Status s = a.Listen("not-an-ip", 0);
+      CHECK(s.IsInvalidArgument());
+      bool done = false;
+      a.Shutdown([&] { done = true; });
+      CHECK(done);
+    }
+    {
+      HttpServer a(&loop), b(&loop);
+      REQUIRE(a.Listen("127.0.0.1", 0).ok());
+      Status s = b.Listen("127.0.0.1", a.port());
+      CHECK(s.IsIOError());
+      CHECK(s.message().find("127.0.0.1:" + std::to_string(a.port())) != std::string::npos);
+      int done = 0;
+      a.Shutdown([&] { ++done; });
+      b.Shutdown([&] { ++done; });
+      uv_run(&loop, UV_RUN_DEFAULT);
+      CHECK(done == 2);
+    }
+    CHECK(uv_loop_close(&loop) == 0);
+  }
+
+  TEST_CASE("http_server: query and percent decoding helpers") {
+    CHECK(HttpServer::PercentDecode("a%20b%2fc", false) == "a b/c");
+    CHECK(HttpServer::PercentDecode("a+b", false) == "a+b");
+    CHECK(HttpServer::PercentDecode("a+b", true) == "a b");
+    CHECK(HttpServer::PercentDecode("bad%zz%4", false) == "bad%zz%4");
+    CHECK(HttpServer::PercentDecode("%", false) == "%");
+    auto q = HttpServer::ParseQuery("offset=2&limit=&&subs=1&subs=0&x%3Dy=a%26b");
+    CHECK(q.size() == 4);
+    CHECK(q["offset"] == "2");
+    CHECK(q["limit"] == "");
+    CHECK(q["subs"] == "1");
+    CHECK(q["x=y"] == "a&b");
+    CHECK(HttpServer::ParseQuery("").empty());
+    CHECK(std::string(HttpServer::ReasonPhrase(204)) == "No Content");
+  }
 
 }  // TEST_SUITE
 }  // namespace
