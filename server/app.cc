@@ -15,6 +15,7 @@
 
 #include "server/logging.h"
 #include "server/nats_server.h"
+#include "server/stan_server.h"
 
 #include <sys/resource.h>
 
@@ -85,7 +86,9 @@ int App::Run() {
   }
   uv_run(&loop_, UV_RUN_DEFAULT);
   CloseLoop();  // before the pieces go: a handle one of them left open is closed while it lives
+  stan_.reset();
   nats_.reset();
+  store_.reset();
   if (exit_status_ == 0) spdlog::info("stopped cleanly");
   return exit_status_;
 }
@@ -94,11 +97,48 @@ Status App::Start() {
   spdlog::info("tandem {} starting: cluster id {}, store {}, sync {}", TANDEM_VERSION,
                config_.stan.cluster_id, config_.store.path,
                config_.store.sync == store::SyncMode::kFull ? "full" : "normal");
-  // Step 3 (store) goes here.
-  Status s = StartCore();
+  Status s = StartStore();
   if (!s.ok()) return s;
-  // Steps 5 (streaming), 6 (ft) and 7 (http) go here.
+  s = StartCore();
+  if (!s.ok()) return s;
+  s = StartStreaming();
+  if (!s.ok()) return s;
+  // Steps 6 (ft) and 7 (http) go here.
   return Status::OK();
+}
+
+Status App::StartStore() {
+  auto opened = store::Store::Open(config_.store, &loop_);
+  if (!opened.ok()) {
+    if (opened.status().IsBusy()) {
+      return Status::Busy(fmt::format(
+          "store {} is held by another tandem instance (standby mode is not available yet)",
+          config_.store.path));
+    }
+    return Status::IOError("cannot open store " + config_.store.path, opened.status().ToString());
+  }
+  store_ = std::move(opened.value());
+  auto recovered = store_->Recover();
+  if (!recovered.ok()) {
+    return Status::IOError("cannot recover store " + config_.store.path,
+                           recovered.status().ToString());
+  }
+  recovered_ = std::move(recovered.value());
+  spdlog::info("store {} open (epoch {}): {} channels, {} clients, {} subscriptions",
+               config_.store.path, store_->epoch(), recovered_.channels.size(),
+               recovered_.clients.size(), recovered_.subs.size());
+  return Status::OK();
+}
+
+Status App::StartStreaming() {
+  stan_ = std::make_unique<StanServer>(&loop_, nats_->CreateInternalClient("stan"), store_.get(),
+                                       std::move(recovered_), config_.stan);
+  recovered_ = store::Recovered{};
+  stan_->SetOnFatal([this](const Status& s) {
+    spdlog::error("store failure, stopping: {}", s.ToString());
+    BeginShutdown(1);
+  });
+  return stan_->Start();
 }
 
 Status App::StartCore() {
@@ -156,12 +196,28 @@ void App::BeginShutdown(int exit_status) {
     return;
   }
   nats_->StopAccepting();
-  // Streaming: finish the batch in flight before the connections go (step 2).
+  if (!stan_) {
+    AfterStreamingDrained();
+    return;
+  }
+  // Streaming: finish the batches already written; their PubAcks go out before the flush.
+  stan_->Stop();
+  stan_->Drain([this] { AfterStreamingDrained(); });
+}
+
+void App::AfterStreamingDrained() {
   nats_->Shutdown([this] { AfterCoreClosed(); });
 }
 
 void App::AfterCoreClosed() {
-  // Store close and the ft goodbye go here (step 4).
+  if (store_) {
+    Status s = store_->Close();
+    if (!s.ok()) {
+      spdlog::error("closing the store: {}", s.ToString());
+      if (exit_status_ == 0) exit_status_ = 1;
+    }
+  }
+  // The ft goodbye goes here (step 4).
   CloseOwnHandles();
 }
 

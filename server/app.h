@@ -7,20 +7,21 @@
 // Run() return 1 after closing whatever was already open:
 //   1. process: RLIMIT_NOFILE soft limit raised to the hard limit, SIGPIPE ignored, logging.
 //   2. loop: uv_loop_init, SIGTERM and SIGINT watchers (uv_signal_t).
-//   3. store:     [to come] store::Store::Open on a work thread; Busy means another instance is
-//                 active, so this one starts as a standby (ft role machine, step 6) instead of
-//                 going on to step 4 at once.
+//   3. store:     store::Store::Open and Recover. Busy means another instance holds the store;
+//                 for now that is a start error naming the path (ft will make it a standby).
 //   4. core:      NatsServer(core options), Listen, log "listening for clients on HOST:PORT".
-//   5. streaming: [to come] Recover() from the store, StanServer on an InternalClient.
+//   5. streaming: StanServer on an InternalClient, from what Recover() returned; a failed
+//                 commit later makes it call BeginShutdown(1).
 //   6. ft:        [to come] the role machine; an active starts heartbeating to its standbys.
 //   7. http:      [to come] the monitoring server when config.http is set.
 //   8. systemd:   READY=1 and, when WatchdogSec= is set, a timer that pings the watchdog.
 //
 // Shutdown sequence (App::BeginShutdown, on the first SIGTERM/SIGINT or a fatal error):
 //   1. core: StopAccepting; http: [to come] stop.
-//   2. streaming: [to come] finish the commit batch in flight, send what it acknowledges.
+//   2. streaming: Stop (timers, subscriptions), then Drain: the batches already written commit
+//                 and their PubAcks are queued before the connections are flushed.
 //   3. core: NatsServer::Shutdown flushes every queued byte and closes every connection.
-//   4. store: [to come] Close (frees the FT lock); ft: [to come] tell the standbys.
+//   4. store: Close (frees the FT lock); ft: [to come] tell the standbys.
 //   5. own handles closed; uv_run returns; uv_loop_close must return 0.
 // A second signal during shutdown exits at once with status 128+signal. A shutdown that takes
 // longer than kShutdownDeadline is abandoned with status 1.
@@ -42,6 +43,7 @@
 namespace tandem::server {
 
 class NatsServer;
+class StanServer;
 
 class App {
  public:
@@ -60,10 +62,13 @@ class App {
   enum class State { kStarting, kRunning, kStopping };
 
   Status Start();
+  Status StartStore();
   Status StartCore();
+  Status StartStreaming();
   void StartSystemd();
   void OnSignal(int signum);
   void BeginShutdown(int exit_status);
+  void AfterStreamingDrained();
   void AfterCoreClosed();
   void CloseOwnHandles();
   void CloseLoop();
@@ -81,7 +86,10 @@ class App {
   uv_timer_t deadline_timer_{};  // armed when shutdown begins
   uv_timer_t watchdog_timer_{};  // runs only under systemd with WatchdogSec=
   bool loop_ready_ = false;
+  std::unique_ptr<store::Store> store_;
+  store::Recovered recovered_;  // from StartStore until StartStreaming consumes it
   std::unique_ptr<NatsServer> nats_;
+  std::unique_ptr<StanServer> stan_;
   State state_ = State::kStarting;
   int exit_status_ = 0;
 };

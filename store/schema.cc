@@ -96,21 +96,21 @@ Result<int64_t> QueryInt(sqlite3* db, const char* sql, const std::string& what) 
 }
 
 Result<int> FoundVersion(sqlite3* db, const std::string& path) {
-  Result<int64_t> has_meta = QueryInt(
-      db, "SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='meta'",
-      path + ": read schema");
+  Result<int64_t> has_meta =
+      QueryInt(db, "SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='meta'",
+               path + ": read schema");
   if (!has_meta.ok()) return has_meta.status();
   if (*has_meta == 0) {
-    Result<int64_t> tables = QueryInt(
-        db, "SELECT count(*) FROM sqlite_schema WHERE type='table'", path + ": read schema");
+    Result<int64_t> tables = QueryInt(db, "SELECT count(*) FROM sqlite_schema WHERE type='table'",
+                                      path + ": read schema");
     if (!tables.ok()) return tables.status();
     if (*tables != 0) {
       return Status::Corruption(path, "not a tandem store: it has tables but no meta table");
     }
     return 0;
   }
-  Result<int64_t> version = QueryInt(
-      db, "SELECT value FROM meta WHERE key='schema_version'", path + ": read schema version");
+  Result<int64_t> version = QueryInt(db, "SELECT value FROM meta WHERE key='schema_version'",
+                                     path + ": read schema version");
   if (!version.ok()) return version.status();
   if (*version < 1) return Status::Corruption(path, "the meta table has no schema_version");
   if (*version > kSchemaVersion) {

@@ -78,8 +78,7 @@ constexpr StmtDef kStmts[] = {
      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
     {Stmt::kDeleteSub, "DeleteSub", "DELETE FROM subscriptions WHERE id=?1"},
     {Stmt::kDeleteSubPending, "DeleteSubPending", "DELETE FROM pending WHERE sub_id=?1"},
-    {Stmt::kUpdateLastSent, "UpdateLastSent",
-     "UPDATE subscriptions SET last_sent=?2 WHERE id=?1"},
+    {Stmt::kUpdateLastSent, "UpdateLastSent", "UPDATE subscriptions SET last_sent=?2 WHERE id=?1"},
     {Stmt::kInsertPending, "InsertPending",
      "INSERT OR IGNORE INTO pending(sub_id, seq) VALUES(?1, ?2)"},
     {Stmt::kDeletePending, "DeletePending", "DELETE FROM pending WHERE sub_id=?1 AND seq=?2"},
@@ -113,8 +112,8 @@ Status Statements::Prepare(sqlite3* db) {
   Finalize();
   db_ = db;
   for (size_t i = static_cast<size_t>(kFirstPrepared); i < kStmtCount; ++i) {
-    int rc = sqlite3_prepare_v3(db, kStmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, &stmts_[i],
-                                nullptr);
+    int rc =
+        sqlite3_prepare_v3(db, kStmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, &stmts_[i], nullptr);
     if (rc != SQLITE_OK) {
       Status s = SqliteStatus(db, rc, std::string("prepare statement ") + kStmts[i].name);
       Finalize();

@@ -1,14 +1,15 @@
 // sqlite_store.cc: SqliteStore, the store thread with its group commit, recovery and limit
 // enforcement (see sqlite_store.h).
 //
-// Sections, in order:
+// The read side (Recover, ReadMsgs, FindSeqByTime on the store thread) is in
+// sqlite_store_read.cc. Sections, in order:
 //   1. Open: directory, connection, PRAGMAs, the exclusive transaction (schema, epoch, state)
-//   2. Recover
-//   3. Loop side: Submit/ReadMsgs/FindSeqByTime, completions, Close
-//   4. Store thread: rounds and the group transaction
-//   5. Batch operations, limits and coalescing
-//   6. Reads
+//   2. Loop side: Submit/ReadMsgs/FindSeqByTime, completions, Close
+//   3. Store thread: rounds and the group transaction
+//   4. Batch operations, limits and coalescing
 #include "store/sqlite_store.h"
+
+#include <uv.h>
 
 #include <algorithm>
 #include <cassert>
@@ -20,7 +21,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
-#include <uv.h>
 
 #include "store/schema.h"
 #include "store/sqlite_error.h"
@@ -34,11 +34,6 @@ std::string ColumnText(sqlite3_stmt* st, int col) {
   return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
 }
 
-std::string ColumnBlob(sqlite3_stmt* st, int col) {
-  const auto* p = static_cast<const char*>(sqlite3_column_blob(st, col));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
-}
-
 void BindText(sqlite3_stmt* st, int i, const std::string& s) {
   sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
 }
@@ -47,6 +42,23 @@ int64_t I64(uint64_t v) { return static_cast<int64_t>(v); }
 
 Status LockedStatus(const std::string& path) {
   return Status::Busy("store is locked by another process", path);
+}
+
+// The same status with "<path>: " in front of its message, unless it names the path already.
+Status WithPath(const Status& s, const std::string& path) {
+  if (s.ok() || s.message().find(path) != std::string::npos) return s;
+  switch (s.code()) {
+    case Status::Code::kBusy:
+      return Status::Busy(path, s.message());
+    case Status::Code::kCorruption:
+      return Status::Corruption(path, s.message());
+    case Status::Code::kInvalidArgument:
+      return Status::InvalidArgument(path, s.message());
+    case Status::Code::kFenced:
+      return Status::Fenced(path, s.message());
+    default:
+      return Status::IOError(path, s.message());
+  }
 }
 
 }  // namespace
@@ -62,7 +74,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, uv_loop_
 Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenSqlite(const StoreOptions& options,
                                                              uv_loop_t* loop) {
   std::unique_ptr<SqliteStore> store(new SqliteStore(options, loop));
-  if (Status s = store->OpenFile(); !s.ok()) return s;
+  if (Status s = store->OpenFile(); !s.ok()) return WithPath(s, options.path);
   if (Status s = store->StartThread(); !s.ok()) return s;
   spdlog::info("store: opened {} (epoch {}, {} channels, sync {})", options.path, store->epoch_,
                store->channels_.size(), options.sync == SyncMode::kFull ? "full" : "normal");
@@ -82,9 +94,9 @@ Status SqliteStore::OpenFile() {
     std::filesystem::create_directories(dir, ec);
     if (ec) return Status::IOError(path, "create directory " + dir.string() + ": " + ec.message());
   }
-  int rc = sqlite3_open_v2(path.c_str(), &db_,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) return SqliteStatus(db_, rc, path);
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, 0);
@@ -173,110 +185,7 @@ Status SqliteStore::StartThread() {
   return Status::OK();
 }
 
-// --- 2. Recover -----------------------------------------------------------------------------
-
-Result<Recovered> SqliteStore::Recover() {
-  if (Status s = health(); !s.ok()) return s;
-  Recovered out;
-  out.server.epoch = epoch_;
-  int rc;
-  {
-    sqlite3_stmt* st = stmts_.get(Stmt::kLoadMeta);
-    StmtReset reset(st);
-    ServerRecord& sv = out.server;
-    const std::pair<const char*, std::string*> fields[] = {
-        {kMetaClusterId, &sv.cluster_id},
-        {kMetaPubPrefix, &sv.pub_prefix},
-        {kMetaSubRequests, &sv.sub_requests},
-        {kMetaUnsubRequests, &sv.unsub_requests},
-        {kMetaCloseRequests, &sv.close_requests},
-        {kMetaSubCloseRequests, &sv.sub_close_requests},
-        {kMetaPingRequests, &sv.ping_requests},
-        {kMetaDiscover, &sv.discover},
-    };
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      std::string key = ColumnText(st, 0);
-      for (const auto& [name, field] : fields) {
-        if (key == name) *field = ColumnText(st, 1);
-      }
-    }
-    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadMeta, rc);
-  }
-  {
-    sqlite3_stmt* st = stmts_.get(Stmt::kLoadChannels);
-    StmtReset reset(st);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      ChannelRecord c;
-      c.id = sqlite3_column_int64(st, 0);
-      c.name = ColumnText(st, 1);
-      c.first_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 2));
-      c.last_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 3));
-      c.msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 4));
-      c.bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 5));
-      c.last_timestamp_ns = sqlite3_column_int64(st, 6);
-      c.limits.max_msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 7));
-      c.limits.max_bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 8));
-      c.limits.max_age_ns = sqlite3_column_int64(st, 9);
-      out.max_channel_id = std::max(out.max_channel_id, c.id);
-      out.channels.push_back(std::move(c));
-    }
-    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadChannels, rc);
-  }
-  {
-    sqlite3_stmt* st = stmts_.get(Stmt::kLoadClients);
-    StmtReset reset(st);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      ClientRecord c;
-      c.client_id = ColumnText(st, 0);
-      c.hb_inbox = ColumnText(st, 1);
-      c.conn_id = ColumnText(st, 2);
-      c.protocol = sqlite3_column_int(st, 3);
-      c.ping_interval = sqlite3_column_int(st, 4);
-      c.ping_max_out = sqlite3_column_int(st, 5);
-      out.clients.push_back(std::move(c));
-    }
-    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadClients, rc);
-  }
-  std::unordered_map<uint64_t, size_t> sub_index;
-  {
-    sqlite3_stmt* st = stmts_.get(Stmt::kLoadSubs);
-    StmtReset reset(st);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      SubRecord s;
-      s.id = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
-      s.channel_id = sqlite3_column_int64(st, 1);
-      s.client_id = ColumnText(st, 2);
-      s.queue = ColumnText(st, 3);
-      s.inbox = ColumnText(st, 4);
-      s.ack_inbox = ColumnText(st, 5);
-      s.durable_name = ColumnText(st, 6);
-      s.max_in_flight = sqlite3_column_int(st, 7);
-      s.ack_wait_s = sqlite3_column_int(st, 8);
-      s.last_sent = static_cast<uint64_t>(sqlite3_column_int64(st, 9));
-      s.is_durable = sqlite3_column_int(st, 10) != 0;
-      s.is_offline = sqlite3_column_int(st, 11) != 0;
-      out.max_sub_id = std::max(out.max_sub_id, s.id);
-      sub_index[s.id] = out.subs.size();
-      out.subs.push_back(std::move(s));
-    }
-    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadSubs, rc);
-  }
-  {
-    sqlite3_stmt* st = stmts_.get(Stmt::kLoadPending);
-    StmtReset reset(st);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      auto it = sub_index.find(static_cast<uint64_t>(sqlite3_column_int64(st, 0)));
-      if (it == sub_index.end()) continue;  // cannot happen: pending rows die with their sub
-      out.subs[it->second].pending.push_back(static_cast<uint64_t>(sqlite3_column_int64(st, 1)));
-    }
-    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadPending, rc);
-  }
-  out.max_sub_id = std::max(out.max_sub_id, max_sub_id_);
-  out.max_channel_id = std::max(out.max_channel_id, max_channel_id_);
-  return out;
-}
-
-// --- 3. Loop side ---------------------------------------------------------------------------
+// --- 2. Loop side ---------------------------------------------------------------------------
 
 void SqliteStore::Job::Complete() {
   switch (kind) {
@@ -303,8 +212,7 @@ void SqliteStore::Submit(WriteBatch batch, CommitDone done) {
   Enqueue(std::move(job));
 }
 
-void SqliteStore::ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count,
-                           ReadDone done) {
+void SqliteStore::ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count, ReadDone done) {
   Job job;
   job.kind = Job::Kind::kRead;
   job.channel_id = channel_id;
@@ -329,6 +237,8 @@ void SqliteStore::Enqueue(Job job) {
     job.Complete();
     return;
   }
+  if (loop_thread_ == std::thread::id()) loop_thread_ = std::this_thread::get_id();
+  AssertLoopThread();
   if (async_ == nullptr) {  // created here, on the loop thread, because uv_async_init must be
     async_ = new uv_async_t;
     int rc = uv_async_init(loop_, async_, &SqliteStore::AsyncCb);
@@ -350,6 +260,7 @@ void SqliteStore::AsyncCb(uv_async_t* handle) noexcept {
 // Completions run one at a time from ready_, so that a completion that re-enters (Close(), a
 // nested drain) keeps the submission order.
 void SqliteStore::DrainCompletions() {
+  AssertLoopThread();
   {
     std::lock_guard<std::mutex> lock(done_mu_);
     for (Job& j : done_) ready_.push_back(std::move(j));
@@ -363,6 +274,7 @@ void SqliteStore::DrainCompletions() {
 }
 
 Status SqliteStore::Close() {
+  AssertLoopThread();
   if (closed_) return Status::OK();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -384,8 +296,10 @@ Status SqliteStore::Close() {
   Status s;
   if (db_ != nullptr) {
     int rc = sqlite3_close(db_);
-    if (rc != SQLITE_OK) s = SqliteStatus(db_, rc, "close " + options_.path);
-    else if (thread_started) spdlog::info("store: closed {}", options_.path);
+    if (rc != SQLITE_OK)
+      s = SqliteStatus(db_, rc, "close " + options_.path);
+    else if (thread_started)
+      spdlog::info("store: closed {}", options_.path);
     db_ = nullptr;
   }
   return s;
@@ -415,7 +329,12 @@ Status SqliteStore::TEST_RunIdle(const std::function<Status(sqlite3*)>& fn) {
   return fn(db_);
 }
 
-// --- 4. Store thread ------------------------------------------------------------------------
+int SqliteStore::TEST_StmtRuns(Stmt s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sqlite3_stmt_status(stmts_.get(s), SQLITE_STMTSTATUS_RUN, 0);
+}
+
+// --- 3. Store thread ------------------------------------------------------------------------
 
 void SqliteStore::ThreadMain() {
   std::vector<Job> jobs;
@@ -474,7 +393,7 @@ void SqliteStore::RunRound(std::vector<Job>& jobs) {
 }
 
 void SqliteStore::SetSticky(const Status& s) {
-  spdlog::error("store: {}: writes stop: {}", options_.path, s.ToString());
+  spdlog::error("store: writes stop: {}", s.ToString());
   std::lock_guard<std::mutex> lock(mu_);
   sticky_ = s;
 }
@@ -494,7 +413,7 @@ Status SqliteStore::ApplyGroup(std::vector<Job*>& writes) {
   if (s.ok()) s = FlushMetaIds();
   if (s.ok()) s = tx.Commit();
   ClearTransactionState();
-  return s;
+  return WithPath(s, options_.path);
 }
 
 void SqliteStore::ClearTransactionState() {
@@ -520,7 +439,7 @@ Status SqliteStore::CheckEpoch() {
   return Status::OK();
 }
 
-// --- 5. Batch operations --------------------------------------------------------------------
+// --- 4. Batch operations --------------------------------------------------------------------
 
 Status SqliteStore::ApplyBatch(const WriteBatch& batch, BatchResult* result) {
   ++batch_counter_;
@@ -723,8 +642,8 @@ Status SqliteStore::CreateChannel(const ChannelRecord& c) {
 
 Status SqliteStore::DeleteChannel(int64_t channel_id) {
   if (Status s = FlushSubState(); !s.ok()) return s;
-  for (Stmt id : {Stmt::kDeleteChannelPending, Stmt::kDeleteChannelSubs,
-                  Stmt::kDeleteChannelMsgs, Stmt::kDeleteChannel}) {
+  for (Stmt id : {Stmt::kDeleteChannelPending, Stmt::kDeleteChannelSubs, Stmt::kDeleteChannelMsgs,
+                  Stmt::kDeleteChannel}) {
     sqlite3_bind_int64(stmts_.get(id), 1, channel_id);
     if (Status s = Step(id); !s.ok()) return s;
   }
@@ -734,14 +653,10 @@ Status SqliteStore::DeleteChannel(int64_t channel_id) {
 
 Status SqliteStore::PutServer(const ServerRecord& sv) {
   const std::pair<const char*, const std::string*> fields[] = {
-      {kMetaClusterId, &sv.cluster_id},
-      {kMetaPubPrefix, &sv.pub_prefix},
-      {kMetaSubRequests, &sv.sub_requests},
-      {kMetaUnsubRequests, &sv.unsub_requests},
-      {kMetaCloseRequests, &sv.close_requests},
-      {kMetaSubCloseRequests, &sv.sub_close_requests},
-      {kMetaPingRequests, &sv.ping_requests},
-      {kMetaDiscover, &sv.discover},
+      {kMetaClusterId, &sv.cluster_id},         {kMetaPubPrefix, &sv.pub_prefix},
+      {kMetaSubRequests, &sv.sub_requests},     {kMetaUnsubRequests, &sv.unsub_requests},
+      {kMetaCloseRequests, &sv.close_requests}, {kMetaSubCloseRequests, &sv.sub_close_requests},
+      {kMetaPingRequests, &sv.ping_requests},   {kMetaDiscover, &sv.discover},
   };
   for (const auto& [key, value] : fields) {
     if (Status s = PutMeta(key, *value); !s.ok()) return s;
@@ -804,8 +719,7 @@ void SqliteStore::AddPending(uint64_t sub_id, uint64_t seq) {
 }
 
 void SqliteStore::RemovePending(uint64_t sub_id, uint64_t seq) {
-  auto [it, inserted] =
-      pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{false, false});
+  auto [it, inserted] = pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{false, false});
   if (inserted) return;
   if (it->second.added_first) {
     pending_.erase(it);
@@ -856,75 +770,6 @@ Status SqliteStore::FlushMetaIds() {
   if (!meta_ids_dirty_) return Status::OK();
   if (Status s = PutMetaInt(kMetaMaxSubId, I64(max_sub_id_)); !s.ok()) return s;
   return PutMetaInt(kMetaMaxChannelId, max_channel_id_);
-}
-
-// --- 6. Reads -------------------------------------------------------------------------------
-
-void SqliteStore::RunRead(Job& job) {
-  if (channels_.count(job.channel_id) == 0) {
-    job.status = Status::NotFound("channel", std::to_string(job.channel_id));
-    return;
-  }
-  if (job.kind == Job::Kind::kFindSeq) {
-    Result<uint64_t> r = FindSeq(job.channel_id, job.ts_ns);
-    if (r.ok()) job.found_seq = *r;
-    else job.status = r.status();
-    return;
-  }
-  sqlite3_stmt* st = stmts_.get(Stmt::kReadMsgs);
-  StmtReset reset(st);
-  sqlite3_bind_int64(st, 1, job.channel_id);
-  sqlite3_bind_int64(st, 2, I64(job.seq));
-  sqlite3_bind_int64(st, 3,
-                     static_cast<int64_t>(std::min<size_t>(
-                         job.max_count, static_cast<size_t>(std::numeric_limits<int64_t>::max()))));
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    MsgRecord m;
-    m.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
-    m.timestamp_ns = sqlite3_column_int64(st, 1);
-    m.data = ColumnBlob(st, 2);
-    job.msgs.push_back(std::move(m));
-  }
-  if (rc != SQLITE_DONE) {
-    job.status = stmts_.Error(Stmt::kReadMsgs, rc);
-    job.msgs.clear();
-  }
-}
-
-// Timestamps do not decrease with seq, so "the first row at or after q has ts >= T (or there
-// is none)" is false then true over q in [first_seq, last_seq + 1]: binary search for the
-// boundary with O(log n) point lookups, no scan and no timestamp index.
-Result<uint64_t> SqliteStore::FindSeq(int64_t channel_id, int64_t ts_ns) {
-  const ChannelState& ch = channels_.at(channel_id);
-  if (ch.msgs == 0) return ch.last_seq + 1;
-  sqlite3_stmt* st = stmts_.get(Stmt::kProbeSeq);
-  // Returns the seq of the first row at or after q with ts >= T, 0 when that row is too old,
-  // last_seq + 1 when there is no row at or after q.
-  auto probe = [&](uint64_t q, uint64_t* found) -> Status {
-    StmtReset reset(st);
-    sqlite3_bind_int64(st, 1, channel_id);
-    sqlite3_bind_int64(st, 2, I64(q));
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-      *found = ch.last_seq + 1;
-      return Status::OK();
-    }
-    if (rc != SQLITE_ROW) return stmts_.Error(Stmt::kProbeSeq, rc);
-    *found = sqlite3_column_int64(st, 1) >= ts_ns
-                 ? static_cast<uint64_t>(sqlite3_column_int64(st, 0))
-                 : 0;
-    return Status::OK();
-  };
-  uint64_t lo = ch.first_seq, hi = ch.last_seq + 1, found = 0;
-  while (lo < hi) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    if (Status s = probe(mid, &found); !s.ok()) return s;
-    if (found != 0) hi = mid;
-    else lo = mid + 1;
-  }
-  if (Status s = probe(lo, &found); !s.ok()) return s;
-  return found != 0 ? found : ch.last_seq + 1;
 }
 
 }  // namespace tandem::store

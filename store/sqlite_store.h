@@ -1,5 +1,7 @@
 // sqlite_store.h: SqliteStore, the Store implementation over one SQLite file (see store.h for
-// the contract). The schema is documented in schema.cc, the SQL text is in sql_statements.cc.
+// the contract). sqlite_store.cc holds open, the store thread and the write path;
+// sqlite_store_read.cc holds Recover and the reads. The schema is documented in schema.cc, the
+// SQL text is in sql_statements.cc.
 //
 // Threads. Open() and Recover() run on the caller's thread. Open() then starts the store
 // thread, which owns the connection from the first Submit/ReadMsgs/FindSeqByTime on: the loop
@@ -23,6 +25,7 @@
 // done_mu_ guards the finished jobs; no code holds both.
 #pragma once
 
+#include <cassert>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -49,8 +52,7 @@ class SqliteStore final : public Store {
 
   Result<Recovered> Recover() override;
   void Submit(WriteBatch batch, CommitDone done) override;
-  void ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count,
-                ReadDone done) override;
+  void ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count, ReadDone done) override;
   void FindSeqByTime(int64_t channel_id, int64_t ts_ns, SeqDone done) override;
   Status Close() override;
   uint64_t epoch() const override { return epoch_; }
@@ -62,6 +64,8 @@ class SqliteStore final : public Store {
   uint64_t TEST_transactions() const;
   // Runs `fn` on the connection. REQUIRES: no job queued or running.
   Status TEST_RunIdle(const std::function<Status(sqlite3*)>& fn);
+  // How many times a prepared statement ran since Open(). REQUIRES: as TEST_RunIdle.
+  int TEST_StmtRuns(Stmt s);
 
  private:
   struct ChannelState {
@@ -99,7 +103,9 @@ class SqliteStore final : public Store {
     bool operator==(const PendingKey& o) const { return sub_id == o.sub_id && seq == o.seq; }
   };
   struct PendingKeyHash {
-    size_t operator()(const PendingKey& k) const { return k.sub_id * 0x9E3779B97F4A7C15ULL ^ k.seq; }
+    size_t operator()(const PendingKey& k) const {
+      return k.sub_id * 0x9E3779B97F4A7C15ULL ^ k.seq;
+    }
   };
   struct PendingChange {
     bool present;      // the row must exist after the transaction
@@ -114,6 +120,9 @@ class SqliteStore final : public Store {
   // Loop side.
   void Enqueue(Job job);
   void DrainCompletions();
+  void AssertLoopThread() const {
+    assert(loop_thread_ == std::thread::id() || loop_thread_ == std::this_thread::get_id());
+  }
   static void AsyncCb(uv_async_t* handle) noexcept;
 
   // Store thread.
@@ -182,6 +191,7 @@ class SqliteStore final : public Store {
   std::vector<Job> done_;
 
   // Loop thread only.
+  std::thread::id loop_thread_;  // set on first use, checked by AssertLoopThread()
   uv_async_t* async_ = nullptr;  // created on first use; freed by its close callback
   std::deque<Job> ready_;        // finished jobs whose completion is about to run
   bool closed_ = false;

@@ -1,8 +1,8 @@
 // transaction.cc: BEGIN / COMMIT / ROLLBACK for Transaction (see transaction.h).
 #include "store/transaction.h"
 
-#include <sqlite3.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 namespace tandem::store {
 

@@ -314,14 +314,14 @@ TEST_SUITE("store") {
       REQUIRE(r.ok());
       return *r;
     };
-    CHECK(find(1, 0) == 3);      // before everything: the first stored
+    CHECK(find(1, 0) == 3);  // before everything: the first stored
     CHECK(find(1, 200) == 3);
     CHECK(find(1, 201) == 4);
     CHECK(find(1, 300) == 4);
     CHECK(find(1, 301) == 7);
     CHECK(find(1, 500) == 8);
-    CHECK(find(1, 501) == 9);    // after the newest: last_seq + 1, "new only"
-    CHECK(find(2, 0) == 1);      // empty channel: last_seq + 1
+    CHECK(find(1, 501) == 9);  // after the newest: last_seq + 1, "new only"
+    CHECK(find(2, 0) == 1);    // empty channel: last_seq + 1
     CHECK(testing::FindWait(loop, *store, 99, 0).status().IsNotFound());
     CHECK(store->Close().ok());
   }

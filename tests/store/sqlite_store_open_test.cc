@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -18,6 +17,8 @@
 
 #include "store/schema.h"
 #include "tests/store/store_fixture.h"
+
+#include <sys/wait.h>
 
 extern char** environ;
 

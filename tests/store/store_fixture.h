@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdlib.h>
+#include <uv.h>
 
 #include <filesystem>
 #include <functional>
@@ -13,7 +14,6 @@
 #include <vector>
 
 #include <doctest/doctest.h>
-#include <uv.h>
 
 #include "store/sqlite_store.h"
 #include "store/store.h"

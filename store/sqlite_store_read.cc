@@ -1,0 +1,211 @@
+// sqlite_store_read.cc: the read side of SqliteStore: Recover() (metadata and counters only,
+// never the messages) and the store thread's ReadMsgs and FindSeqByTime.
+//
+// Sections: 1. Recover, 2. Reads on the store thread.
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include <sqlite3.h>
+
+#include "store/schema.h"
+#include "store/sqlite_store.h"
+
+namespace tandem::store {
+namespace {
+
+std::string ColumnText(sqlite3_stmt* st, int col) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
+}
+
+std::string ColumnBlob(sqlite3_stmt* st, int col) {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(st, col));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
+}
+
+int64_t I64(uint64_t v) { return static_cast<int64_t>(v); }
+
+}  // namespace
+
+// --- 1. Recover -----------------------------------------------------------------------------
+
+// Holds mu_ throughout, so that the store thread cannot start a round meanwhile.
+Result<Recovered> SqliteStore::Recover() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!sticky_.ok()) return sticky_;
+  if (busy_ || !queue_.empty() || closed_) {
+    return Status::InvalidArgument("Recover", "call it once, before any Submit or read");
+  }
+  Recovered out;
+  out.server.epoch = epoch_;
+  int rc;
+  {
+    sqlite3_stmt* st = stmts_.get(Stmt::kLoadMeta);
+    StmtReset reset(st);
+    ServerRecord& sv = out.server;
+    const std::pair<const char*, std::string*> fields[] = {
+        {kMetaClusterId, &sv.cluster_id},         {kMetaPubPrefix, &sv.pub_prefix},
+        {kMetaSubRequests, &sv.sub_requests},     {kMetaUnsubRequests, &sv.unsub_requests},
+        {kMetaCloseRequests, &sv.close_requests}, {kMetaSubCloseRequests, &sv.sub_close_requests},
+        {kMetaPingRequests, &sv.ping_requests},   {kMetaDiscover, &sv.discover},
+    };
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      std::string key = ColumnText(st, 0);
+      for (const auto& [name, field] : fields) {
+        if (key == name) *field = ColumnText(st, 1);
+      }
+    }
+    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadMeta, rc);
+  }
+  {
+    sqlite3_stmt* st = stmts_.get(Stmt::kLoadChannels);
+    StmtReset reset(st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      ChannelRecord c;
+      c.id = sqlite3_column_int64(st, 0);
+      c.name = ColumnText(st, 1);
+      c.first_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 2));
+      c.last_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 3));
+      c.msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 4));
+      c.bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 5));
+      c.last_timestamp_ns = sqlite3_column_int64(st, 6);
+      c.limits.max_msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 7));
+      c.limits.max_bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 8));
+      c.limits.max_age_ns = sqlite3_column_int64(st, 9);
+      out.max_channel_id = std::max(out.max_channel_id, c.id);
+      out.channels.push_back(std::move(c));
+    }
+    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadChannels, rc);
+  }
+  {
+    sqlite3_stmt* st = stmts_.get(Stmt::kLoadClients);
+    StmtReset reset(st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      ClientRecord c;
+      c.client_id = ColumnText(st, 0);
+      c.hb_inbox = ColumnText(st, 1);
+      c.conn_id = ColumnText(st, 2);
+      c.protocol = sqlite3_column_int(st, 3);
+      c.ping_interval = sqlite3_column_int(st, 4);
+      c.ping_max_out = sqlite3_column_int(st, 5);
+      out.clients.push_back(std::move(c));
+    }
+    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadClients, rc);
+  }
+  std::unordered_map<uint64_t, size_t> sub_index;
+  {
+    sqlite3_stmt* st = stmts_.get(Stmt::kLoadSubs);
+    StmtReset reset(st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      SubRecord s;
+      s.id = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+      s.channel_id = sqlite3_column_int64(st, 1);
+      s.client_id = ColumnText(st, 2);
+      s.queue = ColumnText(st, 3);
+      s.inbox = ColumnText(st, 4);
+      s.ack_inbox = ColumnText(st, 5);
+      s.durable_name = ColumnText(st, 6);
+      s.max_in_flight = sqlite3_column_int(st, 7);
+      s.ack_wait_s = sqlite3_column_int(st, 8);
+      s.last_sent = static_cast<uint64_t>(sqlite3_column_int64(st, 9));
+      s.is_durable = sqlite3_column_int(st, 10) != 0;
+      s.is_offline = sqlite3_column_int(st, 11) != 0;
+      out.max_sub_id = std::max(out.max_sub_id, s.id);
+      sub_index[s.id] = out.subs.size();
+      out.subs.push_back(std::move(s));
+    }
+    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadSubs, rc);
+  }
+  {
+    sqlite3_stmt* st = stmts_.get(Stmt::kLoadPending);
+    StmtReset reset(st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      auto it = sub_index.find(static_cast<uint64_t>(sqlite3_column_int64(st, 0)));
+      if (it == sub_index.end()) continue;  // cannot happen: pending rows die with their sub
+      out.subs[it->second].pending.push_back(static_cast<uint64_t>(sqlite3_column_int64(st, 1)));
+    }
+    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadPending, rc);
+  }
+  out.max_sub_id = std::max(out.max_sub_id, max_sub_id_);
+  out.max_channel_id = std::max(out.max_channel_id, max_channel_id_);
+  return out;
+}
+
+// --- 2. Reads on the store
+// thread----------------------------------------------------------------------
+
+void SqliteStore::RunRead(Job& job) {
+  if (channels_.count(job.channel_id) == 0) {
+    job.status = Status::NotFound("channel", std::to_string(job.channel_id));
+    return;
+  }
+  if (job.kind == Job::Kind::kFindSeq) {
+    Result<uint64_t> r = FindSeq(job.channel_id, job.ts_ns);
+    if (r.ok())
+      job.found_seq = *r;
+    else
+      job.status = r.status();
+    return;
+  }
+  sqlite3_stmt* st = stmts_.get(Stmt::kReadMsgs);
+  StmtReset reset(st);
+  sqlite3_bind_int64(st, 1, job.channel_id);
+  sqlite3_bind_int64(st, 2, I64(job.seq));
+  sqlite3_bind_int64(st, 3,
+                     static_cast<int64_t>(std::min<size_t>(
+                         job.max_count, static_cast<size_t>(std::numeric_limits<int64_t>::max()))));
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    MsgRecord m;
+    m.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+    m.timestamp_ns = sqlite3_column_int64(st, 1);
+    m.data = ColumnBlob(st, 2);
+    job.msgs.push_back(std::move(m));
+  }
+  if (rc != SQLITE_DONE) {
+    job.status = stmts_.Error(Stmt::kReadMsgs, rc);
+    job.msgs.clear();
+  }
+}
+
+// Timestamps do not decrease with seq, so "the first row at or after q has ts >= T (or there
+// is none)" is false then true over q in [first_seq, last_seq + 1]: binary search for the
+// boundary with O(log n) point lookups, no scan and no timestamp index.
+Result<uint64_t> SqliteStore::FindSeq(int64_t channel_id, int64_t ts_ns) {
+  const ChannelState& ch = channels_.at(channel_id);
+  if (ch.msgs == 0) return ch.last_seq + 1;
+  sqlite3_stmt* st = stmts_.get(Stmt::kProbeSeq);
+  // Returns the seq of the first row at or after q with ts >= T, 0 when that row is too old,
+  // last_seq + 1 when there is no row at or after q.
+  auto probe = [&](uint64_t q, uint64_t* found) -> Status {
+    StmtReset reset(st);
+    sqlite3_bind_int64(st, 1, channel_id);
+    sqlite3_bind_int64(st, 2, I64(q));
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+      *found = ch.last_seq + 1;
+      return Status::OK();
+    }
+    if (rc != SQLITE_ROW) return stmts_.Error(Stmt::kProbeSeq, rc);
+    *found = sqlite3_column_int64(st, 1) >= ts_ns
+                 ? static_cast<uint64_t>(sqlite3_column_int64(st, 0))
+                 : 0;
+    return Status::OK();
+  };
+  uint64_t lo = ch.first_seq, hi = ch.last_seq + 1, found = 0;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (Status s = probe(mid, &found); !s.ok()) return s;
+    if (found != 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  if (Status s = probe(lo, &found); !s.ok()) return s;
+  return found != 0 ? found : ch.last_seq + 1;
+}
+
+}  // namespace tandem::store

@@ -1,0 +1,300 @@
+// stan_bench.cc: NATS Streaming load generator with libnats' STAN API, driven by
+// `scripts/bench stan`. One mode per run; prints one `key=value` result line.
+//
+//   stan_bench pub     --url U [--count N] [--size B]  async publish, 16384 PubAcks in flight,
+//                                                     msgs/s until the last PubAck
+//   stan_bench pubsub  --url U [--count N] [--size B]  1 publisher + 1 subscriber (auto ack),
+//                                                     msgs/s until the last delivery
+//   stan_bench latency --url U [--count N] [--rate R]  paced publishes, publish-to-delivery
+//                                                     latency p50/p99 in µs
+//   stan_bench ready   --url U [--timeout-ms T]       polls until a STAN connect succeeds;
+//                                                     prints the ms it took
+//   stan_bench rss     --pid P                         VmRSS of process P in KiB
+//   stan_bench freeport                                a free loopback TCP port
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#define NATS_HAS_STREAMING
+#include <nats/nats.h>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Args {
+  std::string mode, url = "nats://127.0.0.1:4222", channel = "bench";
+  long count = 0;
+  int size = 128;
+  long rate = 20000;
+  long timeout_ms = 30000;
+  int pid = 0;
+};
+
+[[noreturn]] void Die(const char* what, natsStatus s) {
+  std::fprintf(stderr, "stan_bench: %s: %s (%s)\n", what, natsStatus_GetText(s),
+               nats_GetLastError(nullptr) ? nats_GetLastError(nullptr) : "");
+  std::exit(1);
+}
+
+void Check(natsStatus s, const char* what) {
+  if (s != NATS_OK) Die(what, s);
+}
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+stanConnection* Connect(const Args& a, const std::string& client_id, natsStatus* out = nullptr) {
+  stanConnOptions* o = nullptr;
+  natsOptions* no = nullptr;
+  Check(stanConnOptions_Create(&o), "options");
+  Check(natsOptions_Create(&no), "nats options");
+  Check(natsOptions_SetURL(no, a.url.c_str()), "url");
+  Check(natsOptions_SetMaxPendingMsgs(no, 10000000), "max pending");
+  Check(stanConnOptions_SetNATSOptions(o, no), "nats options");
+  Check(stanConnOptions_SetMaxPubAcksInflight(o, 16384, 0.5f), "max in flight");
+  Check(stanConnOptions_SetPubAckWait(o, 60000), "pub ack wait");
+  stanConnection* sc = nullptr;
+  natsStatus s = stanConnection_Connect(&sc, "test-cluster", client_id.c_str(), o);
+  stanConnOptions_Destroy(o);
+  natsOptions_Destroy(no);
+  if (out != nullptr) {
+    *out = s;
+    return s == NATS_OK ? sc : nullptr;
+  }
+  Check(s, "connect");
+  return sc;
+}
+
+std::string Unique(const char* prefix) {
+  return std::string(prefix) + "-" + std::to_string(getpid()) + "-" +
+         std::to_string(Clock::now().time_since_epoch().count() % 1000000007);
+}
+
+struct Acks {
+  std::atomic<long> ok{0}, failed{0};
+  static void Cb(const char* guid, const char* error, void* closure) {
+    auto* self = static_cast<Acks*>(closure);
+    if (error != nullptr && *error != 0) {
+      self->failed++;
+    } else {
+      self->ok++;
+    }
+  }
+};
+
+void WaitUntil(const std::atomic<long>& v, long n, const char* what) {
+  auto end = Clock::now() + std::chrono::seconds(120);
+  while (v.load(std::memory_order_relaxed) < n) {
+    if (Clock::now() > end) {
+      std::fprintf(stderr, "stan_bench: timed out waiting for %s (%ld of %ld)\n", what, v.load(), n);
+      std::exit(1);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+int Pub(const Args& a) {
+  const long n = a.count > 0 ? a.count : 500000;
+  stanConnection* sc = Connect(a, Unique("pub"));
+  std::string data(a.size, 'p');
+  std::string ch = a.channel == "bench" ? a.channel + "." + std::to_string(getpid()) : a.channel;
+  Acks acks;
+  auto start = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    Check(stanConnection_PublishAsync(sc, ch.c_str(), data.data(), a.size, Acks::Cb, &acks),
+          "publish");
+  }
+  WaitUntil(acks.ok, n - acks.failed.load(), "PubAcks");
+  double secs = Seconds(Clock::now() - start);
+  std::printf("pub size=%d count=%ld failed=%ld msgs_per_sec=%.0f\n", a.size, n, acks.failed.load(),
+              n / secs);
+  stanConnection_Close(sc);
+  stanConnection_Destroy(sc);
+  return 0;
+}
+
+void OnCount(stanConnection*, stanSubscription*, const char*, stanMsg* msg, void* closure) {
+  static_cast<std::atomic<long>*>(closure)->fetch_add(1, std::memory_order_relaxed);
+  stanMsg_Destroy(msg);
+}
+
+int PubSub(const Args& a) {
+  const long n = a.count > 0 ? a.count : 500000;
+  stanConnection* subc = Connect(a, Unique("sub"));
+  stanConnection* pubc = Connect(a, Unique("pub"));
+  std::string ch = a.channel + "." + std::to_string(getpid());
+  std::atomic<long> received{0};
+  stanSubOptions* so = nullptr;
+  Check(stanSubOptions_Create(&so), "sub options");
+  Check(stanSubOptions_SetMaxInflight(so, 16384), "max inflight");
+  stanSubscription* sub = nullptr;
+  Check(stanConnection_Subscribe(&sub, subc, ch.c_str(), OnCount, &received, so), "subscribe");
+  std::string data(a.size, 's');
+  Acks acks;
+  auto start = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    Check(stanConnection_PublishAsync(pubc, ch.c_str(), data.data(), a.size, Acks::Cb, &acks),
+          "publish");
+  }
+  WaitUntil(received, n, "deliveries");
+  double secs = Seconds(Clock::now() - start);
+  std::printf("pubsub size=%d count=%ld msgs_per_sec=%.0f\n", a.size, n, n / secs);
+  stanSubscription_Destroy(sub);
+  stanSubOptions_Destroy(so);
+  stanConnection_Close(pubc);
+  stanConnection_Close(subc);
+  stanConnection_Destroy(pubc);
+  stanConnection_Destroy(subc);
+  return 0;
+}
+
+struct Latencies {
+  std::mutex mu;
+  std::vector<double> us;
+  std::atomic<long> count{0};
+  static void Cb(stanConnection*, stanSubscription*, const char*, stanMsg* msg, void* closure) {
+    auto* self = static_cast<Latencies*>(closure);
+    int64_t sent = 0;
+    if (stanMsg_GetDataLength(msg) >= static_cast<int>(sizeof(sent)))
+      std::memcpy(&sent, stanMsg_GetData(msg), sizeof(sent));
+    int64_t now = Clock::now().time_since_epoch().count();
+    {
+      std::lock_guard<std::mutex> l(self->mu);
+      self->us.push_back((now - sent) / 1000.0);
+    }
+    self->count++;
+    stanMsg_Destroy(msg);
+  }
+};
+
+int Latency(const Args& a) {
+  const long n = a.count > 0 ? a.count : 50000;
+  stanConnection* subc = Connect(a, Unique("lsub"));
+  stanConnection* pubc = Connect(a, Unique("lpub"));
+  std::string ch = a.channel + ".lat." + std::to_string(getpid());
+  Latencies lat;
+  stanSubscription* sub = nullptr;
+  Check(stanConnection_Subscribe(&sub, subc, ch.c_str(), Latencies::Cb, &lat, nullptr), "subscribe");
+  std::string data(std::max<int>(a.size, 8), 'l');
+  Acks acks;
+  auto start = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    auto due = start + std::chrono::nanoseconds(static_cast<int64_t>(i * 1e9 / a.rate));
+    while (Clock::now() < due) std::this_thread::sleep_for(std::chrono::microseconds(20));
+    int64_t now = Clock::now().time_since_epoch().count();
+    std::memcpy(data.data(), &now, sizeof(now));
+    Check(stanConnection_PublishAsync(pubc, ch.c_str(), data.data(), static_cast<int>(data.size()),
+                                      Acks::Cb, &acks),
+          "publish");
+  }
+  WaitUntil(lat.count, n, "deliveries");
+  std::vector<double> v;
+  {
+    std::lock_guard<std::mutex> l(lat.mu);
+    v = lat.us;
+  }
+  std::sort(v.begin(), v.end());
+  std::printf("latency count=%ld rate=%ld p50_us=%.0f p99_us=%.0f\n", n, a.rate,
+              v[v.size() / 2], v[v.size() * 99 / 100]);
+  stanSubscription_Destroy(sub);
+  stanConnection_Close(pubc);
+  stanConnection_Close(subc);
+  stanConnection_Destroy(pubc);
+  stanConnection_Destroy(subc);
+  return 0;
+}
+
+int Ready(const Args& a) {
+  auto start = Clock::now();
+  auto end = start + std::chrono::milliseconds(a.timeout_ms);
+  while (Clock::now() < end) {
+    natsStatus s;
+    stanConnection* sc = Connect(a, Unique("ready"), &s);
+    if (sc != nullptr) {
+      double ms = Seconds(Clock::now() - start) * 1000;
+      stanConnection_Close(sc);
+      stanConnection_Destroy(sc);
+      std::printf("ready ms=%.0f\n", ms);
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::fprintf(stderr, "stan_bench: not ready after %ld ms\n", a.timeout_ms);
+  return 1;
+}
+
+int Rss(const Args& a) {
+  std::ifstream f("/proc/" + std::to_string(a.pid) + "/status");
+  std::string key;
+  long kib = -1;
+  while (f >> key) {
+    if (key == "VmRSS:") {
+      f >> kib;
+      break;
+    }
+  }
+  std::printf("rss pid=%d rss_kib=%ld\n", a.pid, kib);
+  return kib < 0;
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::perror("stan_bench: freeport");
+    return 1;
+  }
+  std::printf("%d\n", ntohs(addr.sin_port));
+  close(fd);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  if (argc < 2) {
+    std::fprintf(stderr,
+                 "usage: stan_bench pub|pubsub|latency|ready|rss|freeport [--url U] [--count N] "
+                 "[--size B] [--rate R] [--timeout-ms T] [--pid P] [--channel C]\n");
+    return 2;
+  }
+  a.mode = argv[1];
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--url") a.url = v;
+    else if (k == "--count") a.count = std::atol(v.c_str());
+    else if (k == "--size") a.size = std::atoi(v.c_str());
+    else if (k == "--rate") a.rate = std::atol(v.c_str());
+    else if (k == "--timeout-ms") a.timeout_ms = std::atol(v.c_str());
+    else if (k == "--pid") a.pid = std::atoi(v.c_str());
+    else if (k == "--channel") a.channel = v;
+  }
+  if (a.mode == "rss") return Rss(a);
+  if (a.mode == "freeport") return FreePort();
+  nats_Open(-1);
+  int rc = 2;
+  if (a.mode == "pub") rc = Pub(a);
+  else if (a.mode == "pubsub") rc = PubSub(a);
+  else if (a.mode == "latency") rc = Latency(a);
+  else if (a.mode == "ready") rc = Ready(a);
+  nats_Close();
+  return rc;
+}

@@ -1,0 +1,299 @@
+// sqlite_store_commit_test.cc: the commit path: group commit (order, one transaction for many
+// batches), coalescing inside a transaction, sticky errors (disk full, fencing), recovery cost
+// independent of the number of messages, and Close (frees the lock, later calls are refused).
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include "tests/store/store_fixture.h"
+
+namespace tandem::store {
+namespace {
+
+using testing::AppendRange;
+using testing::MakeChannel;
+using testing::OpenOk;
+using testing::ReadWait;
+using testing::SubmitWait;
+using testing::TempDir;
+using testing::TestLoop;
+
+int64_t TotalChanges(SqliteStore& store) {
+  int64_t n = -1;
+  Status s = store.TEST_RunIdle([&n](sqlite3* db) {
+    n = sqlite3_total_changes64(db);
+    return Status::OK();
+  });
+  REQUIRE(s.ok());
+  return n;
+}
+
+Status Exec(SqliteStore& store, const std::string& sql) {
+  return store.TEST_RunIdle([&sql](sqlite3* db) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    std::string msg = err ? err : "";
+    sqlite3_free(err);
+    return rc == SQLITE_OK ? Status::OK() : Status::IOError(sql, msg);
+  });
+}
+
+}  // namespace
+
+TEST_SUITE("store") {
+  TEST_CASE("store: batches queued together commit in one transaction, completing in order") {
+    TempDir dir;
+    TestLoop loop;
+    auto store = OpenOk(loop, dir.File("store.db"));
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo", ChannelLimits{40, 0, 0}));
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+    const uint64_t before = store->TEST_transactions();
+    const int counter_writes = store->TEST_StmtRuns(Stmt::kUpdateChannelCounters);
+
+    store->TEST_Hold(true);
+    std::vector<int> order;
+    std::vector<ChannelStats> stats;
+    const int kBatches = 50;
+    for (int i = 0; i < kBatches; ++i) {
+      WriteBatch b;
+      b.AppendMsg(1, static_cast<uint64_t>(i + 1), i, "x");
+      store->Submit(std::move(b), [&order, &stats, i](const Status& s, const BatchResult& r) {
+        CHECK(s.ok());
+        order.push_back(i);
+        REQUIRE(r.channels.size() == 1);
+        stats.push_back(r.channels[0]);
+      });
+      if (i == 10) {  // a read in the middle keeps its place in the completion order
+        store->ReadMsgs(1, 1, 100, [&order](Result<std::vector<MsgRecord>> r) {
+          CHECK(r.ok());
+          CHECK(r->empty());  // reads of a round see the state before its writes
+          order.push_back(-1);
+        });
+      }
+    }
+    uv_run(loop.get(), UV_RUN_NOWAIT);
+    CHECK(order.empty());  // held: nothing ran
+    store->TEST_Hold(false);
+    REQUIRE(loop.RunUntil([&] { return order.size() == kBatches + 1; }));
+
+    std::vector<int> expected;
+    for (int i = 0; i < kBatches; ++i) {
+      expected.push_back(i);
+      if (i == 10) expected.push_back(-1);
+    }
+    CHECK(order == expected);
+    CHECK(store->TEST_transactions() == before + 1);
+    CHECK(store->TEST_StmtRuns(Stmt::kUpdateChannelCounters) - counter_writes == 1);
+    // Each batch reports the counters as of its own end, trimming included.
+    CHECK(stats[0].msgs == 1);
+    CHECK(stats[39].msgs == 40);
+    CHECK(stats[39].first_seq == 1);
+    CHECK(stats[49].first_seq == 11);
+    CHECK(stats[49].last_seq == 50);
+    CHECK(stats[49].msgs == 40);
+    CHECK(store->Close().ok());
+  }
+
+  TEST_CASE("store: AddPending and RemovePending of one pair in one transaction write nothing") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    SubRecord sub;
+    sub.id = 1;
+    sub.channel_id = 1;
+    setup.PutSub(sub);
+    setup.AddPending(1, 7);
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+    const int64_t changes = TotalChanges(*store);
+    const int inserts = store->TEST_StmtRuns(Stmt::kInsertPending);
+    const int deletes = store->TEST_StmtRuns(Stmt::kDeletePending);
+    const int updates = store->TEST_StmtRuns(Stmt::kUpdateLastSent);
+
+    store->TEST_Hold(true);
+    int done = 0;
+    auto count = [&done](const Status& s, const BatchResult&) {
+      CHECK(s.ok());
+      ++done;
+    };
+    WriteBatch a;
+    a.AddPending(1, 8);
+    a.UpdateLastSent(1, 8);
+    store->Submit(std::move(a), count);
+    WriteBatch b;
+    b.RemovePending(1, 8);
+    b.AddPending(1, 9);
+    b.UpdateLastSent(1, 9);
+    b.RemovePending(1, 7);  // stored earlier: a real delete
+    store->Submit(std::move(b), count);
+    store->TEST_Hold(false);
+    REQUIRE(loop.RunUntil([&] { return done == 2; }));
+    // Written: pending (1,9), delete (1,7), last_sent once. Not (1,8), not last_sent 8.
+    CHECK(TotalChanges(*store) - changes == 3);
+    CHECK(store->TEST_StmtRuns(Stmt::kInsertPending) - inserts == 1);
+    CHECK(store->TEST_StmtRuns(Stmt::kDeletePending) - deletes == 1);
+    CHECK(store->TEST_StmtRuns(Stmt::kUpdateLastSent) - updates == 1);
+    CHECK(store->Close().ok());
+
+    auto again = OpenOk(loop, path);
+    Result<Recovered> r = again->Recover();
+    REQUIRE(r.ok());
+    REQUIRE(r->subs.size() == 1);
+    CHECK(r->subs[0].pending == std::vector<uint64_t>{9});
+    CHECK(r->subs[0].last_sent == 9);
+    CHECK(again->Close().ok());
+  }
+
+  TEST_CASE("store: disk full is sticky: that batch, every later one and reads fail") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    auto store = OpenOk(loop, path);
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    AppendRange(setup, 1, 1, 2);
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+    int64_t pages = 0;
+    REQUIRE(store
+                ->TEST_RunIdle([&pages](sqlite3* db) {
+                  sqlite3_stmt* st = nullptr;
+                  sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st, nullptr);
+                  if (sqlite3_step(st) == SQLITE_ROW) pages = sqlite3_column_int64(st, 0);
+                  sqlite3_finalize(st);
+                  return Status::OK();
+                })
+                .ok());
+    REQUIRE(pages > 0);
+    REQUIRE(Exec(*store, "PRAGMA max_page_count=" + std::to_string(pages + 2)).ok());
+
+    WriteBatch big;
+    AppendRange(big, 1, 3, 100, 4000);
+    auto c = SubmitWait(loop, *store, std::move(big));
+    CHECK(c.status.IsIOError());
+    CHECK(c.status.message().find("disk full") != std::string::npos);
+    CHECK(store->health().ToString() == c.status.ToString());
+
+    WriteBatch tiny;
+    AppendRange(tiny, 1, 3, 3, 1);
+    auto later = SubmitWait(loop, *store, std::move(tiny));
+    CHECK(later.status.ToString() == c.status.ToString());
+    CHECK(ReadWait(loop, *store, 1, 1, 10).status().ToString() == c.status.ToString());
+    CHECK(store->Close().ok());
+
+    auto again = OpenOk(loop, path);
+    Result<Recovered> r = again->Recover();
+    REQUIRE(r.ok());
+    CHECK(r->channels[0].last_seq == 2);
+    CHECK(r->channels[0].msgs == 2);
+    CHECK(ReadWait(loop, *again, 1, 1, 10)->size() == 2);
+    CHECK(again->Close().ok());
+  }
+
+  TEST_CASE("store: an instance whose epoch moved on is fenced and writes nothing more") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    auto a = OpenOk(loop, path, SyncMode::kFull, /*skip_lock=*/true);
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    AppendRange(setup, 1, 1, 1);
+    REQUIRE(SubmitWait(loop, *a, std::move(setup)).status.ok());
+
+    auto b = OpenOk(loop, path, SyncMode::kFull, /*skip_lock=*/true);  // bumps the epoch
+    WriteBatch stale;
+    AppendRange(stale, 1, 2, 2);
+    auto c = SubmitWait(loop, *a, std::move(stale));
+    CHECK(c.status.IsFenced());
+    CHECK(a->health().IsFenced());
+    WriteBatch stale2;
+    AppendRange(stale2, 1, 2, 2);
+    CHECK(SubmitWait(loop, *a, std::move(stale2)).status.IsFenced());
+
+    WriteBatch fresh;
+    AppendRange(fresh, 1, 2, 3);
+    CHECK(SubmitWait(loop, *b, std::move(fresh)).status.ok());
+    CHECK(a->Close().ok());
+    CHECK(b->Close().ok());
+
+    auto check = OpenOk(loop, path);
+    Result<Recovered> r = check->Recover();
+    REQUIRE(r.ok());
+    CHECK(r->channels[0].last_seq == 3);
+    CHECK(r->channels[0].msgs == 3);
+    CHECK(check->Close().ok());
+  }
+
+  TEST_CASE("store: Open and Recover do not read the messages") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    auto pages_read_by_recovery = [&](uint64_t msgs) {
+      {
+        auto store = OpenOk(loop, path, SyncMode::kNormal);
+        Result<Recovered> r = store->Recover();
+        REQUIRE(r.ok());
+        uint64_t last = r->channels.empty() ? 0 : r->channels[0].last_seq;
+        WriteBatch b;
+        if (r->channels.empty()) b.CreateChannel(MakeChannel(1, "foo"));
+        AppendRange(b, 1, last + 1, msgs, 150);
+        REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+        CHECK(store->Close().ok());
+      }
+      auto store = OpenOk(loop, path);
+      Result<Recovered> r = store->Recover();
+      REQUIRE(r.ok());
+      CHECK(r->channels[0].msgs == msgs);
+      CHECK(r->channels[0].bytes == msgs * 150);
+      int misses = -1, hi = 0;
+      REQUIRE(store
+                  ->TEST_RunIdle([&](sqlite3* db) {
+                    sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_MISS, &misses, &hi, 0);
+                    return Status::OK();
+                  })
+                  .ok());
+      CHECK(store->Close().ok());
+      return misses;
+    };
+    const int small = pages_read_by_recovery(100);
+    const int large = pages_read_by_recovery(20000);  // ~800 pages of messages
+    INFO("pages read: " << small << " with 100 messages, " << large << " with 20000");
+    CHECK(large < 40);
+    CHECK(large <= small + 2);
+  }
+
+  TEST_CASE("store: Close completes queued batches, frees the lock, then refuses work") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    auto store = OpenOk(loop, path);
+    store->TEST_Hold(true);
+    bool committed = false;
+    WriteBatch b;
+    b.CreateChannel(MakeChannel(1, "foo"));
+    store->Submit(std::move(b), [&committed](const Status& s, const BatchResult&) {
+      CHECK(s.ok());
+      committed = true;
+    });
+    CHECK(store->Close().ok());  // releases the hold and waits
+    CHECK(committed);
+
+    CHECK(store->Recover().status().IsInvalidArgument());  // only before any work
+
+    bool refused = false;
+    store->Submit(WriteBatch(), [&refused](const Status& s, const BatchResult&) {
+      refused = s.IsShutdownInProgress();
+    });
+    CHECK(refused);
+
+    auto next = OpenOk(loop, path);
+    CHECK(next->Recover()->channels.size() == 1);
+    CHECK(next->Close().ok());
+  }
+}
+
+}  // namespace tandem::store
