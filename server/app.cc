@@ -7,15 +7,19 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <systemd/sd-daemon.h>
 
+#include "server/ft_node.h"
 #include "server/logging.h"
 #include "server/nats_server.h"
 #include "server/stan_server.h"
+#include "server/systemd_notify.h"
 
 #include <sys/resource.h>
 
@@ -56,6 +60,33 @@ App::App(Config config) : config_(std::move(config)) {}
 
 App::~App() = default;
 
+namespace {
+
+// A pool job for the start sequence: `run` on a pool thread, `after` on the loop.
+struct Work {
+  uv_work_t req;
+  std::function<void()> run;
+  std::function<void()> after;
+};
+
+void QueueWork(uv_loop_t* loop, std::function<void()> run, std::function<void()> after) {
+  auto* w = new Work{{}, std::move(run), std::move(after)};
+  w->req.data = w;
+  int rc = uv_queue_work(
+      loop, &w->req, [](uv_work_t* r) noexcept { static_cast<Work*>(r->data)->run(); },
+      [](uv_work_t* r, int) noexcept {
+        std::unique_ptr<Work> owned(static_cast<Work*>(r->data));
+        owned->after();
+      });
+  if (rc != 0) {
+    std::unique_ptr<Work> owned(w);
+    owned->run();
+    owned->after();
+  }
+}
+
+}  // namespace
+
 int App::Run() {
   SetupLogging(config_.log_level);
   RaiseFdLimit();
@@ -73,13 +104,11 @@ int App::Run() {
   uv_signal_start(&sigterm_, SignalCb, SIGTERM);
   uv_signal_start(&sigint_, SignalCb, SIGINT);
   uv_timer_init(&loop_, &deadline_timer_);
-  uv_timer_init(&loop_, &watchdog_timer_);
-  deadline_timer_.data = watchdog_timer_.data = this;
+  deadline_timer_.data = this;
 
   Status s = Start();
   if (s.ok()) {
     state_ = State::kRunning;
-    StartSystemd();
   } else {
     spdlog::error("{}", s.message());
     BeginShutdown(1);
@@ -88,7 +117,8 @@ int App::Run() {
   CloseLoop();  // before the pieces go: a handle one of them left open is closed while it lives
   stan_.reset();
   nats_.reset();
-  store_.reset();
+  ft_.reset();
+  systemd_.reset();
   if (exit_status_ == 0) spdlog::info("stopped cleanly");
   return exit_status_;
 }
@@ -97,52 +127,71 @@ Status App::Start() {
   spdlog::info("tandem {} starting: cluster id {}, store {}, sync {}", TANDEM_VERSION,
                config_.stan.cluster_id, config_.store.path,
                config_.store.sync == store::SyncMode::kFull ? "full" : "normal");
-  Status s = StartStore();
-  if (!s.ok()) return s;
-  s = StartCore();
-  if (!s.ok()) return s;
-  s = StartStreaming();
-  if (!s.ok()) return s;
-  // Steps 6 (ft) and 7 (http) go here.
+  if (config_.store.TEST_skip_lock) {
+    spdlog::warn("TEST: the store lock is skipped; only fencing protects the store");
+  }
+  systemd_ = std::make_unique<SystemdNotifier>(&loop_);
+  systemd_->StartWatchdog();
+  FtNode::Options o;
+  o.ft = config_.ft;
+  o.cluster_id = config_.stan.cluster_id;
+  o.store = config_.store;
+  o.listen = FormatHostPort(config_.core.host, config_.core.port);
+  ft_ = std::make_unique<FtNode>(&loop_, std::move(o), this, systemd_.get());
+  ft_->Start();
   return Status::OK();
 }
 
-Status App::StartStore() {
-  auto opened = store::Store::Open(config_.store, &loop_);
-  if (!opened.ok()) {
-    if (opened.status().IsBusy()) {
-      return Status::Busy(fmt::format(
-          "store {} is held by another tandem instance (standby mode is not available yet)",
-          config_.store.path));
-    }
-    return Status::IOError("cannot open store " + config_.store.path, opened.status().ToString());
+void App::Serve(std::unique_ptr<store::Store> store, std::function<void(Status)> done) {
+  store_ = std::move(store);
+  store::Store* st = store_.get();
+  auto recovered = std::make_shared<std::optional<Result<store::Recovered>>>();
+  QueueWork(
+      &loop_, [st, recovered] { recovered->emplace(st->Recover()); },
+      [this, recovered, done = std::move(done)]() mutable {
+        AfterRecover(std::move(**recovered), std::move(done));
+      });
+}
+
+void App::AfterRecover(Result<store::Recovered> recovered, std::function<void(Status)> done) {
+  if (state_ == State::kStopping) {
+    done(Status::ShutdownInProgress("shutting down"));
+    return;
   }
-  store_ = std::move(opened.value());
-  auto recovered = store_->Recover();
   if (!recovered.ok()) {
-    return Status::IOError("cannot recover store " + config_.store.path,
-                           recovered.status().ToString());
+    done(Status::IOError("cannot recover the store", recovered.status().ToString()));
+    return;
   }
-  recovered_ = std::move(recovered.value());
-  spdlog::info("store {} open (epoch {}): {} channels, {} clients, {} subscriptions",
-               config_.store.path, store_->epoch(), recovered_.channels.size(),
-               recovered_.clients.size(), recovered_.subs.size());
-  return Status::OK();
-}
-
-Status App::StartStreaming() {
+  spdlog::info("store recovered: epoch {}, {} channel(s), {} client(s), {} subscription(s)",
+               store_->epoch(), recovered->channels.size(), recovered->clients.size(),
+               recovered->subs.size());
+  Status s = StartCore();
+  if (!s.ok()) {
+    done(s);
+    return;
+  }
   stan_ = std::make_unique<StanServer>(&loop_, nats_->CreateInternalClient("stan"), store_.get(),
-                                       std::move(recovered_), config_.stan);
-  recovered_ = store::Recovered{};
-  stan_->SetOnFatal([this](const Status& s) {
-    spdlog::error("store failure, stopping: {}", s.ToString());
-    BeginShutdown(1);
+                                       std::move(recovered).value(), config_.stan);
+  stan_->SetOnFatal([this](const Status& st) {
+    if (!(stop_requested_ && st.IsShutdownInProgress())) {
+      spdlog::error("streaming: commit failed: {}; no more acknowledgements", st.ToString());
+    }
+    if (ft_) ft_->OnStoreError(st);
   });
-  return stan_->Start();
+  s = stan_->Start();
+  if (!s.ok()) {
+    done(s);
+    return;
+  }
+  spdlog::info("streaming layer serving cluster {}", config_.stan.cluster_id);
+  // Step 8 (http) goes here.
+  done(Status::OK());
 }
 
 Status App::StartCore() {
-  nats_ = std::make_unique<NatsServer>(&loop_, config_.core);
+  CoreOptions core = config_.core;
+  if (core.connect_urls.empty() && !config_.ft.group.empty()) core.connect_urls = config_.ft.peers;
+  nats_ = std::make_unique<NatsServer>(&loop_, core);
   Status s = nats_->Listen();
   if (!s.ok()) {
     return Status::IOError(fmt::format("cannot listen for clients on {}: {}",
@@ -153,21 +202,41 @@ Status App::StartCore() {
   return Status::OK();
 }
 
-void App::StartSystemd() {
-  sd_notify(0, "READY=1");
-  uint64_t usec = 0;
-  if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-    uint64_t period_ms = std::max<uint64_t>(usec / 2000, 1);
-    uv_timer_start(&watchdog_timer_, WatchdogCb, period_ms, period_ms);
-    spdlog::info("systemd watchdog: pinging every {}ms", period_ms);
-  }
+InternalClient* App::HeartbeatClient() {
+  if (!nats_) return nullptr;
+  if (!ft_client_) ft_client_ = nats_->CreateInternalClient("ft");
+  return ft_client_;
 }
+
+void App::StopServing(std::function<void(Status)> done) {
+  if (nats_) nats_->StopAccepting();
+  auto close_store = [this, done = std::move(done)] {
+    Status s;
+    if (store_) {
+      s = store_->Close();
+      store_.reset();
+      spdlog::info("store closed: the lock is free");
+    }
+    done(s);
+  };
+  if (!stan_) {
+    close_store();
+    return;
+  }
+  // Streaming: Stop takes no more requests and submits the batch being filled; Drain waits until
+  // every batch written so far (and what their completions add) has committed, so the PubAcks of
+  // everything committed are queued to the clients before the lock is freed.
+  stan_->Stop();
+  stan_->Drain(std::move(close_store));
+}
+
+Status App::StoreHealth() { return store_ ? store_->health() : Status::OK(); }
+
+void App::Exit(int code) { BeginShutdown(code); }
 
 void App::SignalCb(uv_signal_t* handle, int signum) noexcept {
   static_cast<App*>(handle->data)->OnSignal(signum);
 }
-
-void App::WatchdogCb(uv_timer_t* handle) noexcept { sd_notify(0, "WATCHDOG=1"); }
 
 void App::DeadlineCb(uv_timer_t* handle) noexcept {
   spdlog::error("shutdown did not finish within {}s, exiting now", App::kShutdownDeadline.count());
@@ -175,57 +244,62 @@ void App::DeadlineCb(uv_timer_t* handle) noexcept {
 }
 
 void App::OnSignal(int signum) {
-  if (state_ == State::kStopping) {
+  if (stop_requested_ || state_ == State::kStopping) {
     spdlog::warn("{} again during shutdown, exiting now", SignalName(signum));
     std::_Exit(128 + signum);
   }
+  stop_requested_ = true;
   spdlog::info("{} received, shutting down", SignalName(signum));
-  BeginShutdown(0);
+  uv_timer_start(&deadline_timer_, DeadlineCb,
+                 std::chrono::milliseconds(kShutdownDeadline).count(), 0);
+  if (systemd_) systemd_->Stopping();
+  if (ft_) {
+    ft_->RequestStop();  // the role machine stops serving, hands over, then calls Exit
+  } else {
+    BeginShutdown(0);
+  }
 }
 
 void App::BeginShutdown(int exit_status) {
   if (state_ == State::kStopping) return;
   state_ = State::kStopping;
   exit_status_ = exit_status;
-  sd_notify(0, "STOPPING=1");
-  uv_timer_stop(&watchdog_timer_);
-  uv_timer_start(&deadline_timer_, DeadlineCb, std::chrono::milliseconds(kShutdownDeadline).count(),
-                 0);
-  if (!nats_) {
-    AfterCoreClosed();
-    return;
+  if (systemd_) systemd_->Stopping();
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&deadline_timer_))) {
+    uv_timer_start(&deadline_timer_, DeadlineCb,
+                   std::chrono::milliseconds(kShutdownDeadline).count(), 0);
   }
-  nats_->StopAccepting();
-  if (!stan_) {
-    AfterStreamingDrained();
-    return;
+  auto close_core = [this] {
+    if (!nats_) {
+      AfterCoreClosed();
+      return;
+    }
+    nats_->StopAccepting();
+    nats_->Shutdown([this] { AfterCoreClosed(); });
+  };
+  if (ft_) {
+    ft_->Close(close_core);
+  } else {
+    close_core();
   }
-  // Streaming: finish the batches already written; their PubAcks go out before the flush.
-  stan_->Stop();
-  stan_->Drain([this] { AfterStreamingDrained(); });
-}
-
-void App::AfterStreamingDrained() {
-  nats_->Shutdown([this] { AfterCoreClosed(); });
 }
 
 void App::AfterCoreClosed() {
+  ft_client_ = nullptr;
+  if (stan_) stan_->Stop();
   if (store_) {
     Status s = store_->Close();
-    if (!s.ok()) {
-      spdlog::error("closing the store: {}", s.ToString());
-      if (exit_status_ == 0) exit_status_ = 1;
-    }
+    if (!s.ok()) spdlog::error("closing the store: {}", s.ToString());
+    store_.reset();
   }
-  // The ft goodbye goes here (step 4).
+  if (systemd_) systemd_->Close();
   CloseOwnHandles();
 }
 
 void App::CloseOwnHandles() {
-  for (uv_handle_t* h :
-       {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
-        reinterpret_cast<uv_handle_t*>(&deadline_timer_),
-        reinterpret_cast<uv_handle_t*>(&watchdog_timer_)}) {
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&sigterm_),
+                         reinterpret_cast<uv_handle_t*>(&sigint_),
+                         reinterpret_cast<uv_handle_t*>(&deadline_timer_)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
 }

@@ -7,24 +7,32 @@
 // Run() return 1 after closing whatever was already open:
 //   1. process: RLIMIT_NOFILE soft limit raised to the hard limit, SIGPIPE ignored, logging.
 //   2. loop: uv_loop_init, SIGTERM and SIGINT watchers (uv_signal_t).
-//   3. store:     store::Store::Open and Recover. Busy means another instance holds the store;
-//                 for now that is a start error naming the path (ft will make it a standby).
-//   4. core:      NatsServer(core options), Listen, log "listening for clients on HOST:PORT".
-//   5. streaming: StanServer on an InternalClient, from what Recover() returned; a failed
-//                 commit later makes it call BeginShutdown(1).
-//   6. ft:        [to come] the role machine; an active starts heartbeating to its standbys.
-//   7. http:      [to come] the monitoring server when config.http is set.
-//   8. systemd:   READY=1 and, when WatchdogSec= is set, a timer that pings the watchdog.
+//   3. systemd: the watchdog timer when WatchdogSec= is set (standbys ping it too).
+//   4. ft: FtNode starts the role machine: it tries the store lock (Store::Open on the pool).
+//      Busy means another instance is active: this one stands by (no client port, heartbeats
+//      with the active over a PeerLink) and tries again when the active goes away. READY=1 is
+//      sent once the role is settled.
+// When the lock is won (FtNode::Delegate::Serve, in this order):
+//   5. store: Recover() on the pool (the epoch was bumped by Open).
+//   6. core: NatsServer(core options; INFO connect_urls default to ft.peers), Listen, log
+//      "listening for clients on HOST:PORT".
+//   7. streaming: StanServer from the recovered state, Start() (redelivers pending); a failed
+//      commit is reported to FtNode, which fences (exit 3).
+//   8. http: [to come] the monitoring server when config.http is set.
+//   9. ft: heartbeats start; the role becomes active.
 //
-// Shutdown sequence (App::BeginShutdown, on the first SIGTERM/SIGINT or a fatal error):
-//   1. core: StopAccepting; http: [to come] stop.
-//   2. streaming: Stop (timers, subscriptions), then Drain: the batches already written commit
-//                 and their PubAcks are queued before the connections are flushed.
-//   3. core: NatsServer::Shutdown flushes every queued byte and closes every connection.
-//   4. store: Close (frees the FT lock); ft: [to come] tell the standbys.
-//   5. own handles closed; uv_run returns; uv_loop_close must return 0.
+// Shutdown sequence. A signal asks FtNode to stop: an active stops serving first
+// (Delegate::StopServing: core StopAccepting, streaming Stop after the batch in flight, store
+// Close, which frees the lock), then sends a last "stopping" heartbeat so a standby takes over at
+// once, then App::BeginShutdown(0). BeginShutdown (also on a fatal start error):
+//   1. ft: timer and peer links closed.
+//   2. core: NatsServer::Shutdown flushes every queued byte (the last heartbeat included) and
+//      closes every connection.
+//   3. store: Close if still open.
+//   4. own handles closed; uv_run returns; uv_loop_close must return 0.
 // A second signal during shutdown exits at once with status 128+signal. A shutdown that takes
-// longer than kShutdownDeadline is abandoned with status 1.
+// longer than kShutdownDeadline is abandoned with status 1. A fenced instance (another active
+// won, the store failed) exits at once with status 3 from inside FtNode, without another write.
 //
 // Ownership: App owns the loop, its handles and every piece above (unique_ptr members). Pieces
 // borrow the loop and are destroyed before it is closed.
@@ -38,14 +46,18 @@
 #include <memory>
 
 #include "server/config.h"
+#include "server/ft_node.h"
 #include "store/status.h"
+#include "store/store.h"
 
 namespace tandem::server {
 
+class InternalClient;
 class NatsServer;
 class StanServer;
+class SystemdNotifier;
 
-class App {
+class App final : public FtNode::Delegate {
  public:
   explicit App(Config config);
   ~App();
@@ -58,24 +70,27 @@ class App {
 
   static constexpr std::chrono::seconds kShutdownDeadline{10};
 
+  // FtNode::Delegate
+  void Serve(std::unique_ptr<store::Store> store, std::function<void(Status)> done) override;
+  InternalClient* HeartbeatClient() override;
+  void StopServing(std::function<void(Status)> done) override;
+  Status StoreHealth() override;
+  void Exit(int code) override;
+
  private:
   enum class State { kStarting, kRunning, kStopping };
 
   Status Start();
-  Status StartStore();
   Status StartCore();
-  Status StartStreaming();
-  void StartSystemd();
+  void AfterRecover(Result<store::Recovered> recovered, std::function<void(Status)> done);
   void OnSignal(int signum);
   void BeginShutdown(int exit_status);
-  void AfterStreamingDrained();
   void AfterCoreClosed();
   void CloseOwnHandles();
   void CloseLoop();
 
   static void SignalCb(uv_signal_t* handle, int signum) noexcept;
   static void DeadlineCb(uv_timer_t* handle) noexcept;
-  static void WatchdogCb(uv_timer_t* handle) noexcept;
 
   // Constant after construction.
   const Config config_;
@@ -83,13 +98,15 @@ class App {
   uv_loop_t loop_{};
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
-  uv_timer_t deadline_timer_{};  // armed when shutdown begins
-  uv_timer_t watchdog_timer_{};  // runs only under systemd with WatchdogSec=
+  uv_timer_t deadline_timer_{};   // armed when shutdown begins
   bool loop_ready_ = false;
-  std::unique_ptr<store::Store> store_;
-  store::Recovered recovered_;  // from StartStore until StartStreaming consumes it
-  std::unique_ptr<NatsServer> nats_;
-  std::unique_ptr<StanServer> stan_;
+  bool stop_requested_ = false;   // a signal asked FtNode to stop
+  std::unique_ptr<SystemdNotifier> systemd_;
+  std::unique_ptr<FtNode> ft_;
+  std::unique_ptr<store::Store> store_;  // from the lock being won until StopServing
+  std::unique_ptr<NatsServer> nats_;     // only while active: a standby never listens
+  std::unique_ptr<StanServer> stan_;     // only while active; borrows nats_ and store_
+  InternalClient* ft_client_ = nullptr;  // owned by nats_
   State state_ = State::kStarting;
   int exit_status_ = 0;
 };

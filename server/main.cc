@@ -20,6 +20,7 @@ constexpr int kExitUsage = 2;
 struct ServeFlags {
   std::string config_path;
   tandem::server::ConfigOverrides overrides;
+  bool test_skip_lock = false;  // hidden, test-only: see StoreOptions::TEST_skip_lock
 };
 
 // Adds a string flag whose value lands in `out` only when it is given.
@@ -53,6 +54,9 @@ void AddServe(CLI::App& app, ServeFlags& f) {
               "NAME");
   AddOverride(serve, "--ft-peers", o.ft_peers,
               "Client addresses of the group's members (YAML: ft.peers)", "HOST:PORT,...");
+  // Test-only, left out of --help: two instances may then both hold the store, so that the
+  // fencing tests can prove that the epoch and the dual-active detection catch them.
+  serve->add_flag("--TEST-skip-lock", f.test_skip_lock)->group("");
 }
 
 int RunServe(const ServeFlags& f) {
@@ -61,6 +65,7 @@ int RunServe(const ServeFlags& f) {
     std::fprintf(stderr, "tandem: %s\n", config.status().message().c_str());
     return kExitUsage;
   }
+  if (f.test_skip_lock) config->store.TEST_skip_lock = true;
   tandem::server::App app(std::move(config).value());
   return app.Run();
 }

@@ -1,0 +1,335 @@
+// failover.cc: the role state machine of a fault-tolerant instance (transitions in failover.h).
+//
+// Invariants (each is relied on by the server and checked by tests/ft/failover_test.cc):
+//
+//  1. Takeover only after the lock is held: Activate() is called only with a store whose Open
+//     succeeded, that is whose exclusive lock is ours and whose epoch was bumped by that Open.
+//  2. A standby never listens for clients: the host binds the client port only inside Activate
+//     and the standby has no store, so it cannot acknowledge anything.
+//  3. An active never writes after it heard a winning active (a higher epoch, or an equal one
+//     with a lower name): Fence() is called at once, and it is the last call Failover makes.
+//  4. After Fence() or Exit() no further call reaches the host; kFenced and kStopped ignore
+//     every input.
+//  5. At most one lock attempt is in flight. A loss of the active noticed during an attempt
+//     makes a new attempt start the moment the old one reports Busy.
+//  6. The "stopping" heartbeat goes out only after the store is closed, so a standby that
+//     reacts to it at once finds the lock free.
+//  7. A sticky store error while holding the lock is fatal (Fence): we never retry a write whose
+//     outcome is unknown.
+//  8. Only the steady Clock and epochs order events; wall clocks are never compared.
+//
+// A standby tries the lock at start, when its connection to the active drops, when the active
+// says it is stopping, and while no active heartbeat was heard for `missed` intervals, every
+// `retry_ms` after that. Trying is cheap and harmless: Open fails with Busy while another
+// process holds the lock.
+#include "ft/failover.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+namespace tandem::ft {
+
+Failover::Failover(const FailoverOptions& options, Clock* clock, FailoverHost* host)
+    : options_(options), clock_(clock), host_(host) {}
+
+int64_t Failover::tick_ms() const {
+  return std::clamp<int64_t>(options_.heartbeat_ms / 10, 1, 50);
+}
+
+void Failover::Start() {
+  if (started_) return;
+  started_ = true;
+  next_hb_ms_ = clock_->NowMs();
+  spdlog::info("ft: {} starting as standby, trying the store lock", options_.name);
+  host_->RoleChanged(role_, epoch_);
+  StartLockAttempt();
+}
+
+void Failover::SetRole(Role role) {
+  if (role == role_) return;
+  spdlog::info("ft: {} role {} -> {} (epoch {})", options_.name, RoleName(role_), RoleName(role),
+               epoch_);
+  role_ = role;
+  host_->RoleChanged(role_, epoch_);
+}
+
+void Failover::StartLockAttempt() {
+  lock_in_flight_ = true;
+  retry_after_flight_ = false;
+  int64_t retry = options_.retry_ms > 0 ? options_.retry_ms : options_.heartbeat_ms;
+  next_lock_ms_ = clock_->NowMs() + retry;
+  host_->TryLock();
+}
+
+void Failover::TryLockSoon() {
+  if (role_ != Role::kStandby) return;
+  active_lost_ = true;
+  if (lock_in_flight_) {
+    retry_after_flight_ = true;
+  } else {
+    StartLockAttempt();
+  }
+}
+
+void Failover::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
+  if (!lock_in_flight_) return;
+  lock_in_flight_ = false;
+  if (role_ == Role::kStopping) {
+    if (result.ok()) {
+      Status s = result.value()->Close();
+      if (!s.ok()) spdlog::warn("ft: closing the store on stop: {}", s.ToString());
+    }
+    FinishStop(0);
+    return;
+  }
+  if (role_ != Role::kStandby) return;
+  if (result.ok()) {
+    std::unique_ptr<store::Store> store = std::move(result).value();
+    epoch_ = store->epoch();
+    busy_count_ = 0;
+    holds_lock_ = true;
+    spdlog::info("ft: {} holds the store lock, epoch {}", options_.name, epoch_);
+    SetRole(Role::kActivating);
+    host_->Activate(std::move(store));
+    return;
+  }
+  const Status& s = result.status();
+  if (s.IsBusy()) {
+    if (busy_count_++ == 0) {
+      spdlog::info("ft: {} standing by: the store is locked by another instance", options_.name);
+    } else {
+      spdlog::debug("ft: store still locked ({} attempts)", busy_count_);
+    }
+  } else {
+    spdlog::error("ft: trying the store lock failed: {}", s.ToString());
+  }
+  if (retry_after_flight_) StartLockAttempt();
+}
+
+void Failover::OnActivated(const Status& status) {
+  if (role_ != Role::kActivating) return;
+  if (!status.ok()) {
+    // Nothing was served yet (the port could not be bound, say): a plain failed start. The
+    // host closes the store on its way out, which frees the lock for another member.
+    spdlog::error("ft: {} cannot become active: {}", options_.name, status.message());
+    holds_lock_ = false;
+    FinishStop(1);
+    return;
+  }
+  int64_t now = clock_->NowMs();
+  SetRole(Role::kActive);
+  peers_.clear();  // what a standby knew (the old active, say) says nothing about our standbys
+  degraded_ = false;
+  degraded_check_ms_ = now + window_ms();
+  SendHeartbeat(Role::kActive);
+  next_hb_ms_ = now + options_.heartbeat_ms;
+  if (stop_requested_) RequestStop();
+}
+
+void Failover::OnHeartbeat(const Heartbeat& hb) {
+  if (hb.instance == options_.instance) return;
+  if (role_ == Role::kFenced || role_ == Role::kStopped) return;
+  int64_t now = clock_->NowMs();
+  NotePeer(hb, now);
+  bool claims_lock = hb.role == Role::kActivating || hb.role == Role::kActive ||
+                     hb.role == Role::kStopping;
+  if (holds_lock_) {
+    if (!claims_lock) return;
+    if (PeerWins(hb)) {
+      FenceNow(Status::Fenced("another active", hb.name + " (epoch " +
+                                                    std::to_string(hb.epoch) + ", ours " +
+                                                    std::to_string(epoch_) + ")"));
+    } else if (hb.role != Role::kStopping) {
+      spdlog::warn("ft: {} (epoch {}) claims to be active; ours is {}: it will stop", hb.name,
+                   hb.epoch, epoch_);
+    }
+    return;
+  }
+  // Standby, or kStopping with a lock attempt in flight (nothing to do there).
+  if (role_ != Role::kStandby) return;
+  epoch_ = std::max(epoch_, hb.epoch);
+  if (hb.role == Role::kActive || hb.role == Role::kActivating) {
+    if (active_lost_ || active_name_ != hb.name) {
+      spdlog::info("ft: {} standing by for active {} (epoch {})", options_.name, hb.name,
+                   hb.epoch);
+    }
+    active_lost_ = false;
+    active_name_ = hb.name;
+    active_deadline_ms_ = now + window_ms();
+  } else if (hb.role == Role::kStopping) {
+    spdlog::info("ft: active {} is stopping; taking over", hb.name);
+    TryLockSoon();
+  }
+}
+
+void Failover::OnActiveLost() {
+  if (role_ != Role::kStandby) return;
+  spdlog::info("ft: {} lost its connection to the active; trying the lock", options_.name);
+  TryLockSoon();
+}
+
+void Failover::OnTick() {
+  int64_t now = clock_->NowMs();
+  switch (role_) {
+    case Role::kStandby: HandleStandbyTick(now); break;
+    case Role::kActive: HandleActiveTick(now); break;
+    default: break;
+  }
+}
+
+void Failover::HandleStandbyTick(int64_t now) {
+  if (!started_) return;
+  if (!active_lost_ && now >= active_deadline_ms_) {
+    spdlog::warn("ft: no heartbeat from active {} for {} ms; trying the lock", active_name_,
+                 window_ms());
+    active_lost_ = true;
+    if (!lock_in_flight_) {
+      StartLockAttempt();
+    } else {
+      retry_after_flight_ = true;
+    }
+  } else if (active_lost_ && !lock_in_flight_ && now >= next_lock_ms_) {
+    StartLockAttempt();
+  }
+  if (now >= next_hb_ms_) {
+    SendHeartbeat(Role::kStandby);
+    next_hb_ms_ = now + options_.heartbeat_ms;
+  }
+}
+
+void Failover::HandleActiveTick(int64_t now) {
+  if (now >= next_hb_ms_) {
+    SendHeartbeat(Role::kActive);
+    next_hb_ms_ = now + options_.heartbeat_ms;
+  }
+  size_t alive = 0;
+  for (auto& [name, p] : peers_) {
+    if (p.role != Role::kStandby) continue;
+    if (p.alive && now - p.last_ms > window_ms()) {
+      p.alive = false;
+      spdlog::warn("ft: standby {} lost (no heartbeat for {} ms)", name, now - p.last_ms);
+    }
+    if (p.alive) ++alive;
+  }
+  if (alive == 0 && !degraded_ && now >= degraded_check_ms_) {
+    degraded_ = true;
+    spdlog::warn("ft: degraded: no standby");
+  }
+}
+
+void Failover::NotePeer(const Heartbeat& hb, int64_t now) {
+  Peer& p = peers_[hb.name];
+  bool was_alive = p.alive && now - p.last_ms <= window_ms();
+  bool first = !p.announced || p.role != Role::kStandby;
+  p.instance = hb.instance;
+  p.role = hb.role;
+  p.epoch = hb.epoch;
+  p.last_ms = now;
+  p.alive = true;
+  p.announced = true;
+  if (hb.role != Role::kStandby || role_ != Role::kActive) return;
+  if (first) {
+    spdlog::info("ft: standby {} joined", hb.name);
+  } else if (!was_alive) {
+    spdlog::info("ft: standby {} restored", hb.name);
+  }
+  degraded_ = false;
+}
+
+bool Failover::PeerWins(const Heartbeat& hb) const {
+  if (hb.epoch != epoch_) return hb.epoch > epoch_;
+  if (hb.name != options_.name) return hb.name < options_.name;
+  return hb.instance < options_.instance;
+}
+
+void Failover::SendHeartbeat(Role as) {
+  Heartbeat hb;
+  hb.name = options_.name;
+  hb.instance = options_.instance;
+  hb.role = as;
+  hb.epoch = epoch_;
+  hb.seq = ++hb_seq_;
+  host_->SendHeartbeat(hb);
+}
+
+void Failover::RequestStop() {
+  switch (role_) {
+    case Role::kStandby:
+      if (lock_in_flight_) {
+        SetRole(Role::kStopping);  // the attempt's result finishes the stop
+      } else {
+        FinishStop(0);
+      }
+      break;
+    case Role::kActivating:
+      stop_requested_ = true;  // finish activating first, then stop gracefully
+      break;
+    case Role::kActive:
+      SetRole(Role::kStopping);
+      host_->StopServing();
+      break;
+    default:
+      break;
+  }
+}
+
+void Failover::OnServingStopped(const Status& status) {
+  if (role_ != Role::kStopping) return;
+  if (!status.ok()) spdlog::error("ft: graceful stop: {}", status.ToString());
+  // The store is closed and the lock free: tell the standbys so one takes over at once.
+  holds_lock_ = false;
+  SendHeartbeat(Role::kStopping);
+  FinishStop(status.ok() ? 0 : 1);
+}
+
+void Failover::OnStoreError(const Status& status) {
+  if (!holds_lock_ || role_ == Role::kFenced || role_ == Role::kStopped) return;
+  if (status.ok()) return;
+  if (role_ == Role::kStopping && status.IsShutdownInProgress()) {
+    // A write that came after the store was closed by our own graceful stop (a delivery
+    // position, say): nothing was half-written, and it costs at most a redelivery.
+    spdlog::debug("ft: write after the store was closed: {}", status.ToString());
+    return;
+  }
+  FenceNow(status);
+}
+
+void Failover::FenceNow(const Status& why) {
+  spdlog::critical("ft: {} fenced: {}; stopping without another write", options_.name,
+                   why.ToString());
+  SetRole(Role::kFenced);
+  host_->Fence(why);
+}
+
+void Failover::FinishStop(int code) {
+  SetRole(Role::kStopped);
+  host_->Exit(code);
+}
+
+std::vector<PeerStatus> Failover::peers() const {
+  int64_t now = clock_->NowMs();
+  std::vector<PeerStatus> out;
+  for (const auto& [name, p] : peers_) {
+    PeerStatus s;
+    s.name = name;
+    s.instance = p.instance;
+    s.role = p.role;
+    s.epoch = p.epoch;
+    s.age_ms = now - p.last_ms;
+    s.alive = p.alive && s.age_ms <= window_ms();
+    out.push_back(std::move(s));
+  }
+  return out;  // std::map keeps them sorted by name
+}
+
+size_t Failover::live_standbys() const {
+  size_t n = 0;
+  for (const PeerStatus& p : peers()) {
+    if (p.role == Role::kStandby && p.alive) ++n;
+  }
+  return n;
+}
+
+}  // namespace tandem::ft

@@ -1,0 +1,266 @@
+// ft_node.cc: the server side of fault tolerance (see ft_node.h).
+#include "server/ft_node.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <random>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "ft/clock.h"
+#include "ft/heartbeat.h"
+#include "server/ft_peer_link.h"
+#include "server/nats_server.h"
+#include "server/systemd_notify.h"
+
+namespace tandem::server {
+namespace {
+
+uint64_t RandomInstance() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+std::string DefaultName() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "tandem");
+  return fmt::format("{}:{}", host, getpid());
+}
+
+// "127.0.0.1:4222", "localhost:4222" and "0.0.0.0:4222" all name this host's port 4222.
+bool SameAddress(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  auto split = [](const std::string& s) {
+    size_t c = s.rfind(':');
+    return c == std::string::npos ? std::make_pair(s, std::string())
+                                  : std::make_pair(s.substr(0, c), s.substr(c + 1));
+  };
+  auto [ha, pa] = split(a);
+  auto [hb, pb] = split(b);
+  auto local = [](const std::string& h) {
+    return h == "127.0.0.1" || h == "localhost" || h == "0.0.0.0" || h.empty() || h == "[::1]" ||
+           h == "::1";
+  };
+  return pa == pb && local(ha) && local(hb);
+}
+
+ft::FailoverOptions MakeFailoverOptions(const ft::FtOptions& o) {
+  ft::FailoverOptions f;
+  f.name = o.name.empty() ? DefaultName() : o.name;
+  f.instance = RandomInstance();
+  f.heartbeat_ms = static_cast<int64_t>(o.heartbeat_ms);
+  f.missed = o.missed;
+  f.retry_ms = static_cast<int64_t>(o.heartbeat_ms);
+  return f;
+}
+
+}  // namespace
+
+FtNode::FtNode(uv_loop_t* loop, Options options, Delegate* delegate, SystemdNotifier* systemd)
+    : loop_(loop),
+      options_(std::move(options)),
+      delegate_(delegate),
+      systemd_(systemd),
+      subject_(ft::HeartbeatSubject(options_.cluster_id,
+                                    options_.ft.group.empty() ? "_" : options_.ft.group)),
+      failover_(std::make_unique<ft::Failover>(MakeFailoverOptions(options_.ft),
+                                               ft::SystemClock::Default(), this)),
+      locker_(loop, options_.store) {
+  uv_timer_init(loop_, &tick_);
+  tick_.data = this;
+}
+
+FtNode::~FtNode() = default;
+
+void FtNode::Start() {
+  if (in_group()) {
+    spdlog::info("ft: {} in group {}, peers {}, heartbeat {}ms, missed {}", failover_->name(),
+                 options_.ft.group, fmt::join(options_.ft.peers, ","), options_.ft.heartbeat_ms,
+                 options_.ft.missed);
+    OpenStandbyLink();
+  }
+  uint64_t tick = static_cast<uint64_t>(failover_->tick_ms());
+  uv_timer_start(&tick_, TickCb, tick, tick);
+  failover_->Start();
+}
+
+void FtNode::TickCb(uv_timer_t* handle) noexcept {
+  auto* self = static_cast<FtNode*>(handle->data);
+  if (self->serving_) {
+    Status health = self->delegate_->StoreHealth();
+    if (!health.ok()) self->failover_->OnStoreError(health);
+  }
+  self->failover_->OnTick();
+}
+
+// ---- lock and activation -----------------------------------------------------------------------
+
+void FtNode::TryLock() {
+  locker_.TryLock([this](Result<std::unique_ptr<store::Store>> r) { OnLockResult(std::move(r)); });
+}
+
+void FtNode::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
+  bool busy = !result.ok() && result.status().IsBusy();
+  failover_->OnLockResult(std::move(result));
+  if (busy && failover_->role() == ft::Role::kStandby && !settled_) {
+    settled_ = true;
+    UpdateSystemd();
+  }
+}
+
+void FtNode::Activate(std::unique_ptr<store::Store> store) {
+  if (link_) CloseLink(link_, nullptr);  // a standby's link is of no use to an active
+  delegate_->Serve(std::move(store), [this](Status s) {
+    if (s.ok()) {
+      serving_ = true;
+      hb_client_ = delegate_->HeartbeatClient();
+      if (hb_client_ && in_group()) {
+        hb_sid_ = hb_client_->Subscribe(subject_, "", [this](const InboundMsg& m) {
+          OnHeartbeatPayload(m.payload);
+        });
+      }
+      OpenActiveLink();
+    }
+    failover_->OnActivated(s);
+  });
+}
+
+// ---- heartbeats --------------------------------------------------------------------------------
+
+void FtNode::SendHeartbeat(const ft::Heartbeat& hb) {
+  if (!in_group()) return;
+  std::string payload = ft::EncodeHeartbeat(hb);
+  if (serving_ && hb_client_) {
+    hb_client_->Publish(subject_, "", payload);
+  } else if (link_) {
+    link_->Publish(payload);
+  }
+}
+
+void FtNode::OnHeartbeatPayload(std::string_view payload) {
+  Result<ft::Heartbeat> hb = ft::DecodeHeartbeat(payload);
+  if (!hb.ok()) {
+    spdlog::debug("ft: ignoring a message on {}: {}", subject_, hb.status().ToString());
+    return;
+  }
+  failover_->OnHeartbeat(*hb);
+}
+
+void FtNode::OpenStandbyLink() {
+  if (options_.ft.peers.empty()) return;
+  PeerLink::Options o;
+  o.servers = options_.ft.peers;
+  o.subject = subject_;
+  o.name = "tandem-ft-" + failover_->name();
+  o.reconnect_wait_ms = std::max<int64_t>(10, static_cast<int64_t>(options_.ft.heartbeat_ms) / 2);
+  o.connect_timeout_ms =
+      std::max<int64_t>(200, static_cast<int64_t>(options_.ft.heartbeat_ms * options_.ft.missed));
+  PeerLink::Handlers h;
+  h.on_heartbeat = [this](std::string payload) { OnHeartbeatPayload(payload); };
+  h.on_connected = [this](const std::string& url) {
+    spdlog::info("ft: {} connected to {}", failover_->name(), url);
+  };
+  h.on_disconnected = [this] { failover_->OnActiveLost(); };
+  link_ = std::make_unique<PeerLink>(loop_, std::move(o), std::move(h));
+  link_->Start();
+}
+
+void FtNode::OpenActiveLink() {
+  if (!in_group()) return;
+  std::vector<std::string> others;
+  for (const auto& p : options_.ft.peers) {
+    if (!SameAddress(p, options_.listen)) others.push_back(p);
+  }
+  if (others.empty()) return;
+  PeerLink::Options o;
+  o.servers = others;
+  o.subject = subject_;
+  o.name = "tandem-ft-watch-" + failover_->name();
+  o.reconnect_wait_ms = static_cast<int64_t>(options_.ft.heartbeat_ms);
+  o.connect_timeout_ms = 500;
+  PeerLink::Handlers h;
+  h.on_heartbeat = [this](std::string payload) { OnHeartbeatPayload(payload); };
+  link_ = std::make_unique<PeerLink>(loop_, std::move(o), std::move(h));
+  link_->Start();
+}
+
+void FtNode::CloseLink(std::unique_ptr<PeerLink>& link, std::function<void()> done) {
+  PeerLink* raw = link.get();
+  closing_links_.push_back(std::move(link));
+  ++pending_closes_;
+  raw->Close([this, raw, done = std::move(done)] {
+    for (auto it = closing_links_.begin(); it != closing_links_.end(); ++it) {
+      if (it->get() == raw) {
+        closing_links_.erase(it);
+        break;
+      }
+    }
+    --pending_closes_;
+    if (done) done();
+    if (closed_ && pending_closes_ == 0 && close_done_) {
+      auto cb = std::move(close_done_);
+      cb();
+    }
+  });
+}
+
+// ---- stopping ----------------------------------------------------------------------------------
+
+void FtNode::StopServing() {
+  delegate_->StopServing([this](Status s) { failover_->OnServingStopped(s); });
+}
+
+void FtNode::Fence(const Status& why) {
+  spdlog::critical("ft: {} exits now without another write ({})", failover_->name(),
+                   why.ToString());
+  spdlog::default_logger()->flush();
+  std::_Exit(kExitFenced);
+}
+
+void FtNode::Exit(int code) { delegate_->Exit(code); }
+
+void FtNode::Close(std::function<void()> done) {
+  if (closed_) return;
+  closed_ = true;
+  close_done_ = std::move(done);
+  if (hb_client_ && hb_sid_) hb_client_->Unsubscribe(hb_sid_);
+  hb_client_ = nullptr;
+  serving_ = false;
+  ++pending_closes_;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick_), [](uv_handle_t* h) noexcept {
+    auto* self = static_cast<FtNode*>(h->data);
+    if (--self->pending_closes_ == 0 && self->close_done_) {
+      auto cb = std::move(self->close_done_);
+      cb();
+    }
+  });
+  if (link_) CloseLink(link_, nullptr);
+}
+
+// ---- status ------------------------------------------------------------------------------------
+
+void FtNode::RoleChanged(ft::Role role, uint64_t epoch) {
+  if (role == ft::Role::kActive) settled_ = true;
+  UpdateSystemd();
+}
+
+void FtNode::UpdateSystemd() {
+  if (!systemd_) return;
+  ft::Role role = failover_->role();
+  std::string status = fmt::format("{}, epoch {}", ft::RoleName(role), failover_->epoch());
+  if (in_group()) status += fmt::format(", group {}", options_.ft.group);
+  if (role == ft::Role::kStopping || role == ft::Role::kStopped) {
+    systemd_->Status(status);
+    return;
+  }
+  if (settled_) {
+    systemd_->Ready(status);
+  } else {
+    systemd_->Status(status);
+  }
+}
+
+}  // namespace tandem::server

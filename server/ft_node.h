@@ -1,0 +1,126 @@
+// ft_node.h: the server side of fault tolerance. FtNode implements ft::FailoverHost for the
+// process: it runs the lock attempts (ft::StoreLocker), carries heartbeats (a PeerLink to the
+// active while standing by; the core's InternalClient on `_STAN.ft.<cluster>.<group>` while
+// active, plus a PeerLink to any other peer to notice a second active), ticks the Failover from
+// a loop timer, reports the role to systemd, and asks the process (Delegate, i.e. App) to serve,
+// to stop serving and to exit.
+//
+// Exit statuses it causes: 0 after a graceful stop; kExitFenced (3) when the instance must stop
+// without another write (another active with a higher epoch, a sticky store error, a failed
+// activation). A fenced exit is immediate (_exit after flushing the log): no destructor, no
+// store write, no flush to clients; the kernel frees the store lock.
+//
+// Ownership: borrows the loop, the Delegate and the SystemdNotifier, which outlive it. Owns the
+// Failover, the StoreLocker, its timer and peer links; Close() them before destruction.
+// Thread safety: loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <uv.h>
+
+#include "ft/failover.h"
+#include "ft/ft_options.h"
+#include "ft/store_locker.h"
+#include "store/status.h"
+#include "store/store.h"
+
+namespace tandem::server {
+
+class InternalClient;
+class PeerLink;
+class SystemdNotifier;
+
+constexpr int kExitFenced = 3;
+
+class FtNode final : public ft::FailoverHost {
+ public:
+  // What FtNode needs from the process. Every call on the loop thread.
+  class Delegate {
+   public:
+    // Become active with this store: recover, bind the client port, start the streaming layer,
+    // then `done` (on the loop) with the outcome.
+    virtual void Serve(std::unique_ptr<store::Store> store, std::function<void(Status)> done) = 0;
+    // The core's in-process client, once serving (heartbeats of the active).
+    virtual InternalClient* HeartbeatClient() = 0;
+    // Stop accepting, stop the streaming layer after the batch in flight, close the store (which
+    // frees the lock), then `done` with the outcome of the close.
+    virtual void StopServing(std::function<void(Status)> done) = 0;
+    // The open store's sticky error; OK while healthy or when no store is open.
+    virtual Status StoreHealth() = 0;
+    // Graceful end: shut the process down and exit with `code`.
+    virtual void Exit(int code) = 0;
+
+   protected:
+    ~Delegate() = default;
+  };
+
+  struct Options {
+    ft::FtOptions ft;
+    std::string cluster_id;
+    store::StoreOptions store;
+    std::string listen;  // our own client address "host:port", left out of the active's link
+  };
+
+  FtNode(uv_loop_t* loop, Options options, Delegate* delegate, SystemdNotifier* systemd);
+  ~FtNode();
+  FtNode(const FtNode&) = delete;
+  FtNode& operator=(const FtNode&) = delete;
+
+  void Start();
+  void RequestStop() { failover_->RequestStop(); }
+  // A sticky store error seen by the streaming layer: the active fences at once.
+  void OnStoreError(const Status& s) { failover_->OnStoreError(s); }
+  // Stops the timer and closes the peer links; `done` once every handle is closed.
+  void Close(std::function<void()> done);
+
+  ft::Role role() const { return failover_->role(); }
+  uint64_t epoch() const { return failover_->epoch(); }
+  const std::string& name() const { return failover_->name(); }
+  std::vector<ft::PeerStatus> peers() const { return failover_->peers(); }
+  bool in_group() const { return !options_.ft.group.empty(); }
+
+  // ft::FailoverHost
+  void TryLock() override;
+  void Activate(std::unique_ptr<store::Store> store) override;
+  void SendHeartbeat(const ft::Heartbeat& hb) override;
+  void StopServing() override;
+  void Fence(const Status& why) override;
+  void Exit(int code) override;
+  void RoleChanged(ft::Role role, uint64_t epoch) override;
+
+ private:
+  void OnLockResult(Result<std::unique_ptr<store::Store>> result);
+  void OnHeartbeatPayload(std::string_view payload);
+  void OpenStandbyLink();
+  void OpenActiveLink();
+  void CloseLink(std::unique_ptr<PeerLink>& link, std::function<void()> done);
+  void UpdateSystemd();
+  static void TickCb(uv_timer_t* handle) noexcept;
+
+  // Constant after construction.
+  uv_loop_t* const loop_;
+  const Options options_;
+  Delegate* const delegate_;
+  SystemdNotifier* const systemd_;
+  const std::string subject_;
+
+  std::unique_ptr<ft::Failover> failover_;
+  ft::StoreLocker locker_;
+  uv_timer_t tick_{};
+  std::unique_ptr<PeerLink> link_;          // standby: to the active; active: to other peers
+  std::vector<std::unique_ptr<PeerLink>> closing_links_;
+  InternalClient* hb_client_ = nullptr;     // set while serving
+  uint64_t hb_sid_ = 0;
+  bool serving_ = false;
+  bool settled_ = false;                    // READY=1 sent
+  bool closed_ = false;
+  int pending_closes_ = 0;
+  std::function<void()> close_done_;
+};
+
+}  // namespace tandem::server

@@ -1,0 +1,50 @@
+// systemd_notify.h: tells systemd (Type=notify units) how the process is doing: READY=1 once the
+// role is settled (active serving, or standby standing by), STATUS= with the role and epoch,
+// STOPPING=1 on shutdown, and WATCHDOG=1 from a loop timer when the unit sets WatchdogSec=.
+// Pinging from the loop is the point: a loop that hangs stops pinging, systemd kills the
+// process, and the kernel frees the store lock so that a standby takes over.
+//
+// Without NOTIFY_SOCKET (not under systemd) every call is a cheap no-op.
+//
+// Ownership: owns one uv_timer_t; Close() before the loop closes. Thread safety: loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <uv.h>
+
+namespace tandem::server {
+
+class SystemdNotifier {
+ public:
+  explicit SystemdNotifier(uv_loop_t* loop);
+  SystemdNotifier(const SystemdNotifier&) = delete;
+  SystemdNotifier& operator=(const SystemdNotifier&) = delete;
+
+  // READY=1, sent once; later calls only update STATUS.
+  void Ready(std::string_view status);
+  // STATUS=<text>, when it changed.
+  void Status(std::string_view status);
+  void Stopping();
+  // Starts pinging WATCHDOG=1 at half of WATCHDOG_USEC, if set. Returns the period (0: off).
+  uint64_t StartWatchdog();
+  void StopWatchdog();
+  // Closes the timer handle.
+  void Close();
+
+  bool ready() const { return ready_; }
+  uint64_t watchdog_period_ms() const { return watchdog_ms_; }
+
+ private:
+  static void WatchdogCb(uv_timer_t* handle) noexcept;
+
+  uv_timer_t timer_{};
+  bool ready_ = false;
+  bool closed_ = false;
+  uint64_t watchdog_ms_ = 0;
+  std::string status_;
+};
+
+}  // namespace tandem::server

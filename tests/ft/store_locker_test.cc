@@ -1,0 +1,81 @@
+// Tests for ft/store_locker: a lock attempt runs Store::Open off the loop and reports on the loop;
+// a second attempt on a held store is Busy; a locker destroyed while its attempt is in flight
+// closes the store it won, so the lock is free again. Real SQLite files, a real uv loop.
+#include "ft/store_locker.h"
+
+#include <memory>
+#include <optional>
+
+#include <doctest/doctest.h>
+#include <uv.h>
+
+#include "tests/store/store_fixture.h"
+
+namespace tandem::ft {
+
+using store::testing::TempDir;
+using store::testing::TestLoop;
+using LockResult = Result<std::unique_ptr<store::Store>>;
+
+TEST_SUITE("store_locker") {
+
+TEST_CASE("store_locker: win, then Busy for a second locker, then free after Close") {
+  TempDir dir;
+  TestLoop loop;
+  store::StoreOptions o;
+  o.path = dir.File("store.db");
+  StoreLocker first(loop.get(), o);
+  StoreLocker second(loop.get(), o);
+
+  std::optional<LockResult> r1;
+  first.TryLock([&](LockResult r) { r1.emplace(std::move(r)); });
+  CHECK(first.in_flight());
+  REQUIRE(loop.RunUntil([&] { return r1.has_value(); }));
+  CHECK_FALSE(first.in_flight());
+  REQUIRE(r1->ok());
+  uint64_t epoch = r1->value()->epoch();
+  CHECK(epoch >= 1);
+
+  std::optional<LockResult> r2;
+  second.TryLock([&](LockResult r) { r2.emplace(std::move(r)); });
+  REQUIRE(loop.RunUntil([&] { return r2.has_value(); }));
+  REQUIRE_FALSE(r2->ok());
+  CHECK(r2->status().IsBusy());
+
+  CHECK(r1->value()->Close().ok());
+  r1.reset();
+  r2.reset();
+  second.TryLock([&](LockResult r) { r2.emplace(std::move(r)); });
+  REQUIRE(loop.RunUntil([&] { return r2.has_value(); }));
+  REQUIRE(r2->ok());
+  CHECK(r2->value()->epoch() == epoch + 1);  // every lock won bumps the epoch
+  CHECK(r2->value()->Close().ok());
+}
+
+TEST_CASE("store_locker: a locker gone before its result closes the store it won") {
+  TempDir dir;
+  TestLoop loop;
+  store::StoreOptions o;
+  o.path = dir.File("store.db");
+  bool called = false;
+  {
+    StoreLocker doomed(loop.get(), o);
+    doomed.TryLock([&](LockResult) { called = true; });
+  }
+  // The orphaned attempt finishes on its own (the loop has nothing else to wait for) and frees
+  // the lock it won.
+  uv_run(loop.get(), UV_RUN_DEFAULT);
+  StoreLocker next(loop.get(), o);
+  std::optional<LockResult> r;
+  next.TryLock([&](LockResult res) { r.emplace(std::move(res)); });
+  REQUIRE(loop.RunUntil([&] { return r.has_value(); }));
+  bool got = r->ok();
+  CHECK_FALSE(called);
+  REQUIRE(got);
+  CHECK(r->value()->epoch() == 2);
+  CHECK(r->value()->Close().ok());
+}
+
+}  // TEST_SUITE
+
+}  // namespace tandem::ft
