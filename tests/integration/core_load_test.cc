@@ -15,12 +15,12 @@
 namespace tandem::test {
 namespace {
 
-// Resident set size of `pid` in KiB, from /proc; 0 when unknown.
-long RssKiB(pid_t pid) {
+// A /proc/<pid>/status field in KiB ("VmRSS:", "RssAnon:"); 0 when unknown.
+long StatusKiB(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string key;
   while (in >> key) {
-    if (key == "VmRSS:") {
+    if (key == field) {
       long kb = 0;
       in >> kb;
       return kb;
@@ -45,10 +45,16 @@ TEST_SUITE("core_load") {
     RaiseFileLimit();
     CoreServer srv;
     REQUIRE(srv.Start());
-    const long idle_rss = RssKiB(srv.process().pid());
-    MESSAGE("RSS idle: ", idle_rss, " KiB");
-    CHECK(idle_rss > 0);
-    CHECK(idle_rss < 10 * 1024);
+    // Total RSS counts the pages of shared libraries the process touched (about 9.8 MiB, of
+    // which libcrypto/libssl, pulled in by libnats for the standby link, are 1.7 MiB); the
+    // memory tandem itself allocates is RssAnon. Both are bounded; scripts/bench core reports
+    // the figures.
+    const long idle_rss = StatusKiB(srv.process().pid(), "VmRSS:");
+    const long idle_anon = StatusKiB(srv.process().pid(), "RssAnon:");
+    MESSAGE("RSS idle: ", idle_rss, " KiB, of which anonymous: ", idle_anon, " KiB");
+    CHECK(idle_anon > 0);
+    CHECK(idle_anon < 4 * 1024);
+    CHECK(idle_rss < 14 * 1024);
 
     constexpr int kConns = 1000;
     std::vector<std::unique_ptr<WireClient>> clients;
@@ -62,7 +68,7 @@ TEST_SUITE("core_load") {
       REQUIRE(c->Send("PING\r\n"));
       REQUIRE(c->Expect("PONG\r\n"));
     }
-    const long busy_rss = RssKiB(srv.process().pid());
+    const long busy_rss = StatusKiB(srv.process().pid(), "VmRSS:");
     MESSAGE("RSS with ", kConns, " idle connections: ", busy_rss, " KiB");
     CHECK(busy_rss < 50 * 1024);
 
