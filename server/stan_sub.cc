@@ -2,18 +2,22 @@
 // coalesced persistence of positions and pending sets.
 #include "server/stan_sub.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <ctime>
+
+#include <spdlog/spdlog.h>
 
 #include "server/queue_group.h"
 
 namespace tandem::server {
 
-Delivery::Delivery(InternalClient* nc, store::Store* store, StoreWriter* writer,
-                   TimerQueue* timers, ClientRegistry* clients, ChannelRegistry* channels)
-    : nc_(nc), store_(store), writer_(writer), timers_(timers), clients_(clients),
+Delivery::Delivery(InternalClient* nc, store::Store* store, StoreWriter* writer, TimerQueue* timers,
+                   ClientRegistry* clients, ChannelRegistry* channels)
+    : nc_(nc),
+      store_(store),
+      writer_(writer),
+      timers_(timers),
+      clients_(clients),
       channels_(channels) {}
 
 void Delivery::Unindex(StanSub* sub) {
@@ -110,8 +114,8 @@ void Delivery::StartRead(Channel* ch, Prefetch* pf, uint64_t from,
   uint64_t committed = ch->committed_seq();
   store_->ReadMsgs(
       ch->id(), from, kReadChunk,
-      [from, committed, locate = std::move(locate), resume = std::move(resume)](
-          Result<std::vector<store::MsgRecord>> r) {
+      [from, committed, locate = std::move(locate),
+       resume = std::move(resume)](Result<std::vector<store::MsgRecord>> r) {
         Prefetch* p = locate();
         if (p == nullptr) return;
         p->loading = false;

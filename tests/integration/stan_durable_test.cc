@@ -1,11 +1,11 @@
 // stan_durable_test.cc: durables, queue groups and durable queue groups through libnats' STAN
 // API: resume after the last ack, redelivery of unacked messages on resume, unsubscribe versus
 // close (PROTOCOL.md B.6), duplicate durable registration, hand-over between queue members.
-#include <doctest/doctest.h>
-
 #include <set>
 #include <string>
 #include <thread>
+
+#include <doctest/doctest.h>
 
 #include "tests/integration/stan_fixture.h"
 
@@ -255,7 +255,8 @@ TEST_SUITE("stan_durable") {
     Collector c;
     StanSubscription sub;
     CHECK(sub.Subscribe(sc, "dq", &c, so, "grp") != NATS_OK);
-    CHECK(LastError().find("stan: durable name of a durable queue subscriber can't contain the character ':'") !=
+    CHECK(LastError().find(
+              "stan: durable name of a durable queue subscriber can't contain the character ':'") !=
           std::string::npos);
   }
 }
