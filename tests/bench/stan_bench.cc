@@ -3,7 +3,7 @@
 //
 //   stan_bench pub     --url U [--count N] [--size B]  async publish, 16384 PubAcks in flight,
 //                                                     msgs/s until the last PubAck
-//   stan_bench pubsub  --url U [--count N] [--size B]  1 publisher + 1 subscriber (auto ack),
+//   stan_bench pubsub  --url U [--count N] [--size B] [--max-inflight M]  1 pub + 1 sub (auto ack),
 //                                                     msgs/s until the last delivery
 //   stan_bench latency --url U [--count N] [--rate R]  paced publishes, publish-to-delivery
 //                                                     latency p50/p99 in µs
@@ -43,6 +43,7 @@ struct Args {
   long rate = 20000;
   long timeout_ms = 30000;
   int pid = 0;
+  int max_inflight = 16384;  // pubsub subscriber
 };
 
 [[noreturn]] void Die(const char* what, natsStatus s) {
@@ -141,7 +142,7 @@ int PubSub(const Args& a) {
   std::atomic<long> received{0};
   stanSubOptions* so = nullptr;
   Check(stanSubOptions_Create(&so), "sub options");
-  Check(stanSubOptions_SetMaxInflight(so, 16384), "max inflight");
+  Check(stanSubOptions_SetMaxInflight(so, a.max_inflight), "max inflight");
   stanSubscription* sub = nullptr;
   Check(stanConnection_Subscribe(&sub, subc, ch.c_str(), OnCount, &received, so), "subscribe");
   std::string data(a.size, 's');

@@ -128,6 +128,23 @@ TEST_SUITE("stan_durable") {
     CHECK(LastError().find("stan: duplicate durable registration") != std::string::npos);
   }
 
+  TEST_CASE("stan_durable: replace_durable closes the first registration instead") {
+    StanServerProc srv;
+    REQUIRE(srv.Start("streaming:\n  replace_durable: true\n"));
+    StanConn sc;
+    REQUIRE(sc.Connect(srv.url(), "dc") == NATS_OK);
+    Collector c1, c2;
+    StanSubOpts so;
+    stanSubOptions_SetDurableName(so, "dur");
+    StanSubscription s1, s2;
+    REQUIRE(s1.Subscribe(sc, "d", &c1, so) == NATS_OK);
+    REQUIRE(s2.Subscribe(sc, "d", &c2, so) == NATS_OK);
+    PublishRange(sc, "d", 1, 1);
+    REQUIRE(c2.WaitCount(1));
+    std::this_thread::sleep_for(100ms);
+    CHECK(c1.count() == 0);
+  }
+
   TEST_CASE("stan_durable: a durable survives its connection closing") {
     StanServerProc srv;
     REQUIRE(srv.Start());

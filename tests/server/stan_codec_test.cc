@@ -221,7 +221,8 @@ TEST_SUITE("stan_codec") {
     CHECK(v.data == "hi");
     CHECK(v.guid == "G1");
     // A repeated field: the last one wins, as in every protobuf parser.
-    REQUIRE(DecodePubMsg(Hex("12 01 41 12 01 42"), &v));
+    std::string twice = Hex("12 01 41 12 01 42");  // views point into it
+    REQUIRE(DecodePubMsg(twice, &v));
     CHECK(v.guid == "B");
     CHECK(DecodePubMsg("", &v));
   }
