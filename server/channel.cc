@@ -40,7 +40,8 @@ bool Wider(std::string_view a, std::string_view b) {
   if (ta.size() != tb.size()) return ta.size() < tb.size();
   if (fa != fb) return fa;
   auto wild = [](const std::vector<std::string_view>& t) {
-    return std::count_if(t.begin(), t.end(), [](std::string_view x) { return x == "*" || x == ">"; });
+    return std::count_if(t.begin(), t.end(),
+                         [](std::string_view x) { return x == "*" || x == ">"; });
   };
   return wild(ta) > wild(tb);
 }
@@ -121,11 +122,10 @@ size_t Channel::active_subs() const {
 }
 
 void Channel::TrimCache() {
-  while (!cache_.empty() &&
-         (cache_.front().seq < rec_.first_seq ||
-          ((cache_.size() > ChannelRegistry::kCacheMaxMsgs ||
-            cache_bytes_ > ChannelRegistry::kCacheMaxBytes) &&
-           cache_.front().seq <= committed_seq_))) {
+  while (!cache_.empty() && (cache_.front().seq < rec_.first_seq ||
+                             ((cache_.size() > ChannelRegistry::kCacheMaxMsgs ||
+                               cache_bytes_ > ChannelRegistry::kCacheMaxBytes) &&
+                              cache_.front().seq <= committed_seq_))) {
     cache_bytes_ -= cache_.front().data.size();
     cache_.pop_front();
   }

@@ -124,7 +124,9 @@ class ChannelRegistry {
 
   void set_next_id(int64_t id) { next_id_ = id; }
   size_t size() const { return by_name_.size(); }
-  const std::map<std::string, std::unique_ptr<Channel>, std::less<>>& all() const { return by_name_; }
+  const std::map<std::string, std::unique_ptr<Channel>, std::less<>>& all() const {
+    return by_name_;
+  }
 
  private:
   const StanLimits limits_;

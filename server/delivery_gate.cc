@@ -2,10 +2,10 @@
 // it: which subscription may be sent to now, and what resumes when its inbox gets interest.
 #include "server/delivery_gate.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <vector>
+
+#include <spdlog/spdlog.h>
 
 #include "server/queue_group.h"
 #include "server/stan_sub.h"
@@ -14,8 +14,8 @@ namespace tandem::server {
 
 // --- DeliveryGate ------------------------------------------------------------------------------
 
-bool DeliveryGate::Ready(uint64_t id, uint64_t gen, const std::string& inbox,
-                         uint64_t max_wait_ms, uint32_t reason) {
+bool DeliveryGate::Ready(uint64_t id, uint64_t gen, const std::string& inbox, uint64_t max_wait_ms,
+                         uint32_t reason) {
   if (nc_->HasInterest(inbox)) {
     if (!waiters_.empty()) waiters_.erase(id);
     return true;

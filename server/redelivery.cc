@@ -1,11 +1,11 @@
 // redelivery.cc: AckWait timers and redelivery of pending messages (see redelivery.h).
 #include "server/redelivery.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <memory>
 #include <set>
+
+#include <spdlog/spdlog.h>
 
 #include "server/queue_group.h"
 #include "server/stan_codec.h"
@@ -114,28 +114,29 @@ void Delivery::Redeliver(StanSub* sub, std::vector<uint64_t> seqs, bool all) {
   for (auto& chunk : chunks) {
     uint64_t from = chunk.front();
     size_t count = chunk.back() - chunk.front() + 1;
-    store_->ReadMsgs(
-        ch->id(), from, count,
-        [this, id, gen, all, outstanding, want = std::move(chunk)](
-            Result<std::vector<store::MsgRecord>> r) {
-          --*outstanding;
-          StanSub* s = Find(id, gen);
-          if (s == nullptr) return;
-          if (!r.ok()) {
-            spdlog::error("stan: reading messages to redeliver: {}", r.status().ToString());
-          } else {
-            std::set<uint64_t> found;
-            for (auto& m : r.value()) {
-              if (!std::binary_search(want.begin(), want.end(), m.seq)) continue;
-              found.insert(m.seq);
-              if (s->pending.count(m.seq)) RedeliverOne(s, m.seq, m.data, all);
-            }
-            for (uint64_t seq : want) {
-              if (!found.count(seq) && seq < s->channel->first_seq()) DropPending(s, seq);
-            }
-          }
-          if (all && *outstanding == 0) ReleaseHold(s);
-        });
+    store_->ReadMsgs(ch->id(), from, count,
+                     [this, id, gen, all, outstanding,
+                      want = std::move(chunk)](Result<std::vector<store::MsgRecord>> r) {
+                       --*outstanding;
+                       StanSub* s = Find(id, gen);
+                       if (s == nullptr) return;
+                       if (!r.ok()) {
+                         spdlog::error("stan: reading messages to redeliver: {}",
+                                       r.status().ToString());
+                       } else {
+                         std::set<uint64_t> found;
+                         for (auto& m : r.value()) {
+                           if (!std::binary_search(want.begin(), want.end(), m.seq)) continue;
+                           found.insert(m.seq);
+                           if (s->pending.count(m.seq)) RedeliverOne(s, m.seq, m.data, all);
+                         }
+                         for (uint64_t seq : want) {
+                           if (!found.count(seq) && seq < s->channel->first_seq())
+                             DropPending(s, seq);
+                         }
+                       }
+                       if (all && *outstanding == 0) ReleaseHold(s);
+                     });
   }
 }
 

@@ -1,9 +1,9 @@
 // stan_clients.cc: the client registry, server -> client heartbeats and the request helper.
 #include "server/stan_clients.h"
 
-#include <spdlog/spdlog.h>
-
 #include <charconv>
+
+#include <spdlog/spdlog.h>
 
 namespace tandem::server {
 
@@ -53,8 +53,7 @@ void Requester::Finish(uint64_t token, bool replied) {
 
 // --- ClientRegistry ----------------------------------------------------------------------------
 
-ClientRegistry::ClientRegistry(const StanOptions& options, TimerQueue* timers,
-                               Requester* requester)
+ClientRegistry::ClientRegistry(const StanOptions& options, TimerQueue* timers, Requester* requester)
     : options_(options), timers_(timers), requester_(requester) {}
 
 ClientRegistry::~ClientRegistry() { StopAll(); }

@@ -129,14 +129,29 @@ bool DecodePubMsg(std::string_view buf, PubMsgView* out) {
   while (r.Next()) {
     std::string_view* dst = nullptr;
     switch (r.field()) {
-      case 1: dst = &out->client_id; break;
-      case 2: dst = &out->guid; break;
-      case 3: dst = &out->subject; break;
-      case 4: dst = &out->reply; break;
-      case 5: dst = &out->data; break;
-      case 6: dst = &out->conn_id; break;
-      case 10: if (r.type() != kLen) return false; continue;
-      default: continue;
+      case 1:
+        dst = &out->client_id;
+        break;
+      case 2:
+        dst = &out->guid;
+        break;
+      case 3:
+        dst = &out->subject;
+        break;
+      case 4:
+        dst = &out->reply;
+        break;
+      case 5:
+        dst = &out->data;
+        break;
+      case 6:
+        dst = &out->conn_id;
+        break;
+      case 10:
+        if (r.type() != kLen) return false;
+        continue;
+      default:
+        continue;
     }
     if (r.type() != kLen) return false;
     *dst = r.bytes();

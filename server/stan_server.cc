@@ -6,9 +6,9 @@
 // channels (creation, inactivity, max_age); commits.
 #include "server/stan_server.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
+
+#include <spdlog/spdlog.h>
 
 #include "server/queue_group.h"
 #include "server/stan_codec.h"
@@ -39,7 +39,8 @@ StanServer::~StanServer() {
 }
 
 Status StanServer::Start() {
-  if (!recovered_.server.cluster_id.empty() && recovered_.server.cluster_id != options_.cluster_id) {
+  if (!recovered_.server.cluster_id.empty() &&
+      recovered_.server.cluster_id != options_.cluster_id) {
     return Status::InvalidArgument("stan: cluster id \"" + options_.cluster_id +
                                    "\" does not match the stored cluster id \"" +
                                    recovered_.server.cluster_id + "\"");
@@ -60,7 +61,8 @@ Status StanServer::Start() {
   requester_.Start();
 
   auto sub = [this](const std::string& subject, void (StanServer::*fn)(const InboundMsg&)) {
-    sids_.push_back(nc_->Subscribe(subject, "", [this, fn](const InboundMsg& m) { (this->*fn)(m); }));
+    sids_.push_back(
+        nc_->Subscribe(subject, "", [this, fn](const InboundMsg& m) { (this->*fn)(m); }));
   };
   sub(server_.discover, &StanServer::ProcessConnect);
   sub(server_.pub_prefix + ".>", &StanServer::ProcessPub);
@@ -213,8 +215,8 @@ void StanServer::RegisterClient(const pb::ConnectRequest& req) {
   spdlog::debug("stan: client {} registered", rec.client_id);
 }
 
-void StanServer::ReplyConnect(const std::string& reply, int32_t req_protocol,
-                              int32_t ping_interval, int32_t ping_max_out) {
+void StanServer::ReplyConnect(const std::string& reply, int32_t req_protocol, int32_t ping_interval,
+                              int32_t ping_max_out) {
   pb::ConnectResponse resp;
   resp.set_pubprefix(server_.pub_prefix);
   resp.set_subrequests(server_.sub_requests);
@@ -290,8 +292,8 @@ void StanServer::ProcessPub(const InboundMsg& m) {
   if (pm.guid.empty() || !ChannelRegistry::IsValidName(pm.subject)) {
     return fail(errors::kInvalidPubReq);
   }
-  StanClient* c = pm.conn_id.empty() ? clients_.Lookup(pm.client_id)
-                                     : clients_.LookupByConnId(pm.conn_id);
+  StanClient* c =
+      pm.conn_id.empty() ? clients_.Lookup(pm.client_id) : clients_.LookupByConnId(pm.conn_id);
   if (c == nullptr) return fail(errors::kInvalidPubReq);
   std::string error;
   Channel* ch = LookupOrCreateChannel(pm.subject, &error);
@@ -353,8 +355,8 @@ void StanServer::CheckInactive(int64_t channel_id) {
   uint64_t mi_ms = static_cast<uint64_t>(ch->limits().max_inactivity_ns / 1000000);
   uint64_t now = timers_.now();
   if (ch->last_activity_ms + mi_ms > now) {
-    ch->inactivity_timer =
-        timers_.AddAt(ch->last_activity_ms + mi_ms, [this, channel_id] { CheckInactive(channel_id); });
+    ch->inactivity_timer = timers_.AddAt(ch->last_activity_ms + mi_ms,
+                                         [this, channel_id] { CheckInactive(channel_id); });
     return;
   }
   DeleteChannel(ch);
@@ -399,10 +401,9 @@ void StanServer::ExpireTick() {
 void StanServer::BeforeSubmit() {
   delivery_.FlushDirty();
   if (writer_.batch().empty()) return;
-  writer_.OnCommit([this, acks = std::move(acks_), chans = std::move(batch_channels_)](
-                       const Status& s, const store::BatchResult& r) {
-    BatchCommitted(s, r, acks, chans);
-  });
+  writer_.OnCommit(
+      [this, acks = std::move(acks_), chans = std::move(batch_channels_)](
+          const Status& s, const store::BatchResult& r) { BatchCommitted(s, r, acks, chans); });
   acks_ = PendingAcks{};
   batch_channels_.clear();
 }

@@ -1,9 +1,9 @@
 // stan_server_subs.cc: the subscription requests of the streaming layer: subscribe (with the
 // five start positions, durables, queue groups, durable queue groups), unsubscribe and
 // subscription close (table B.6), and acks arriving on a subscription's ack inbox.
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
+
+#include <spdlog/spdlog.h>
 
 #include "server/queue_group.h"
 #include "server/stan_codec.h"
@@ -35,7 +35,8 @@ void StanServer::ProcessSub(const InboundMsg& m) {
   if (req.maxinflight() <= 0) return SubReply(reply, "", errors::kInvalidMaxInflight);
   int start = static_cast<int>(req.startposition());
   if (start < 0 || start > 4) return SubReply(reply, "", errors::kInvalidStart);
-  if (!ChannelRegistry::IsValidName(req.subject())) return SubReply(reply, "", errors::kInvalidSubject);
+  if (!ChannelRegistry::IsValidName(req.subject()))
+    return SubReply(reply, "", errors::kInvalidSubject);
   StanClient* client = clients_.Lookup(req.clientid());
   if (client == nullptr) return SubReply(reply, "", errors::kUnknownClient);
   std::string error;
@@ -158,9 +159,8 @@ void StanServer::ResumeSub(StanSub* sub, const pb::SubscriptionRequest& req) {
 
 void StanServer::Activate(StanSub* sub) {
   uint64_t id = sub->id(), gen = sub->gen;
-  sub->ack_sid = nc_->Subscribe(sub->rec.ack_inbox, "", [this, id, gen](const InboundMsg& m) {
-    ProcessAck(id, gen, m);
-  });
+  sub->ack_sid = nc_->Subscribe(sub->rec.ack_inbox, "",
+                                [this, id, gen](const InboundMsg& m) { ProcessAck(id, gen, m); });
   sub->deliverable = true;
   timers_.Cancel(&sub->channel->inactivity_timer);
 }
@@ -173,8 +173,8 @@ void StanServer::Deactivate(StanSub* sub) {
   if (StanClient* c = clients_.Lookup(sub->rec.client_id)) c->subs.erase(sub->id());
 }
 
-uint64_t StanServer::StartPosition(Channel* ch, const pb::SubscriptionRequest& req,
-                                   bool* deferred, int64_t* ts_ns) {
+uint64_t StanServer::StartPosition(Channel* ch, const pb::SubscriptionRequest& req, bool* deferred,
+                                   int64_t* ts_ns) {
   uint64_t first = ch->first_seq(), last = ch->last_seq();
   switch (req.startposition()) {
     case pb::LastReceived:
@@ -185,9 +185,9 @@ uint64_t StanServer::StartPosition(Channel* ch, const pb::SubscriptionRequest& r
       const auto& cache = ch->cache();
       // Answer from the cache when it holds the oldest message or one older than the target.
       if (!cache.empty() && (cache.front().seq <= first || cache.front().timestamp_ns < target)) {
-        auto it = std::lower_bound(
-            cache.begin(), cache.end(), target,
-            [](const CachedMsg& m, int64_t t) { return m.timestamp_ns < t; });
+        auto it =
+            std::lower_bound(cache.begin(), cache.end(), target,
+                             [](const CachedMsg& m, int64_t t) { return m.timestamp_ns < t; });
         return it == cache.end() ? last : it->seq - 1;
       }
       *deferred = true;
@@ -268,7 +268,10 @@ void StanServer::RemoveSub(StanSub* sub, bool unsubscribe) {
       writer_.batch().PutSub(sub->rec);
     } else {
       DeleteSubRecord(sub);
-      if (empty) ch->queues().erase(g->name);
+      if (empty) {
+        std::string name = g->name;  // not a reference into the node being erased
+        ch->queues().erase(name);
+      }
     }
   } else if (sub->rec.is_durable && !unsubscribe) {
     delivery_.FlushSub(sub, true);

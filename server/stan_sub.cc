@@ -2,19 +2,24 @@
 // coalesced persistence of positions and pending sets.
 #include "server/stan_sub.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <ctime>
+
+#include <spdlog/spdlog.h>
 
 #include "server/queue_group.h"
 
 namespace tandem::server {
 
-Delivery::Delivery(InternalClient* nc, store::Store* store, StoreWriter* writer,
-                   TimerQueue* timers, ClientRegistry* clients, ChannelRegistry* channels)
-    : nc_(nc), store_(store), writer_(writer), timers_(timers), clients_(clients),
-      channels_(channels), gate_(nc, timers) {
+Delivery::Delivery(InternalClient* nc, store::Store* store, StoreWriter* writer, TimerQueue* timers,
+                   ClientRegistry* clients, ChannelRegistry* channels)
+    : nc_(nc),
+      store_(store),
+      writer_(writer),
+      timers_(timers),
+      clients_(clients),
+      channels_(channels),
+      gate_(nc, timers) {
   gate_.SetOnOpen([this](uint64_t id, uint64_t gen, uint32_t why) { OnGateOpen(id, gen, why); });
 }
 
@@ -114,8 +119,8 @@ void Delivery::StartRead(Channel* ch, Prefetch* pf, uint64_t from,
   uint64_t committed = ch->committed_seq();
   store_->ReadMsgs(
       ch->id(), from, kReadChunk,
-      [from, committed, locate = std::move(locate), resume = std::move(resume)](
-          Result<std::vector<store::MsgRecord>> r) {
+      [from, committed, locate = std::move(locate),
+       resume = std::move(resume)](Result<std::vector<store::MsgRecord>> r) {
         Prefetch* p = locate();
         if (p == nullptr) return;
         p->loading = false;

@@ -2,10 +2,10 @@
 // of each batch when the store reports its commit.
 #include "server/store_writer.h"
 
-#include <spdlog/spdlog.h>
-
 #include <memory>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 namespace tandem::server {
 
@@ -19,7 +19,9 @@ StoreWriter::StoreWriter(uv_loop_t* loop, store::Store* store) : loop_(loop), st
 
 StoreWriter::~StoreWriter() { *alive_ = false; }
 
-void StoreWriter::PrepareCb(uv_prepare_t* p) noexcept { static_cast<StoreWriter*>(p->data)->Flush(); }
+void StoreWriter::PrepareCb(uv_prepare_t* p) noexcept {
+  static_cast<StoreWriter*>(p->data)->Flush();
+}
 
 void StoreWriter::Flush() {
   if (in_flight_) return;
@@ -34,12 +36,11 @@ void StoreWriter::Flush() {
   }
   in_flight_ = true;
   std::weak_ptr<bool> alive = alive_;
-  store_->Submit(std::move(p.batch),
-                 [this, alive, conts = std::move(p.continuations)](
-                     const Status& s, const store::BatchResult& r) mutable {
-                   if (alive.expired()) return;
-                   Done(s, r, std::move(conts));
-                 });
+  store_->Submit(std::move(p.batch), [this, alive, conts = std::move(p.continuations)](
+                                         const Status& s, const store::BatchResult& r) mutable {
+    if (alive.expired()) return;
+    Done(s, r, std::move(conts));
+  });
 }
 
 void StoreWriter::Done(const Status& s, const store::BatchResult& r,

@@ -12,12 +12,12 @@
 // uv_prepare_t (Close() before the loop closes). Thread safety: loop thread only.
 #pragma once
 
+#include <uv.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
-
-#include <uv.h>
 
 #include "store/status.h"
 #include "store/store.h"
@@ -45,7 +45,9 @@ class StoreWriter {
   // Submits now if nothing is in flight (also done automatically every loop pass).
   void Flush();
   // True when nothing is queued nor in flight.
-  bool idle() const { return !in_flight_ && current_.batch.empty() && current_.continuations.empty(); }
+  bool idle() const {
+    return !in_flight_ && current_.batch.empty() && current_.continuations.empty();
+  }
   const Status& error() const { return error_; }
   uint64_t batches_committed() const { return committed_; }
 

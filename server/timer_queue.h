@@ -13,13 +13,13 @@
 // Thread safety: loop thread only.
 #pragma once
 
+#include <uv.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <unordered_map>
 #include <utility>
-
-#include <uv.h>
 
 namespace tandem::server {
 

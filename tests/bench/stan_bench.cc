@@ -3,7 +3,7 @@
 //
 //   stan_bench pub     --url U [--count N] [--size B]  async publish, 16384 PubAcks in flight,
 //                                                     msgs/s until the last PubAck
-//   stan_bench pubsub  --url U [--count N] [--size B]  1 publisher + 1 subscriber (auto ack),
+//   stan_bench pubsub  --url U [--count N] [--size B] [--max-inflight M]  1 pub + 1 sub (auto ack),
 //                                                     msgs/s until the last delivery
 //   stan_bench latency --url U [--count N] [--rate R]  paced publishes, publish-to-delivery
 //                                                     latency p50/p99 in µs
@@ -11,9 +11,6 @@
 //                                                     prints the ms it took
 //   stan_bench rss     --pid P                         VmRSS of process P in KiB
 //   stan_bench freeport                                a free loopback TCP port
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +24,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #define NATS_HAS_STREAMING
 #include <nats/nats.h>
@@ -42,6 +43,7 @@ struct Args {
   long rate = 20000;
   long timeout_ms = 30000;
   int pid = 0;
+  int max_inflight = 16384;  // pubsub subscriber
 };
 
 [[noreturn]] void Die(const char* what, natsStatus s) {
@@ -99,7 +101,8 @@ void WaitUntil(const std::atomic<long>& v, long n, const char* what) {
   auto end = Clock::now() + std::chrono::seconds(120);
   while (v.load(std::memory_order_relaxed) < n) {
     if (Clock::now() > end) {
-      std::fprintf(stderr, "stan_bench: timed out waiting for %s (%ld of %ld)\n", what, v.load(), n);
+      std::fprintf(stderr, "stan_bench: timed out waiting for %s (%ld of %ld)\n", what, v.load(),
+                   n);
       std::exit(1);
     }
     std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -139,7 +142,7 @@ int PubSub(const Args& a) {
   std::atomic<long> received{0};
   stanSubOptions* so = nullptr;
   Check(stanSubOptions_Create(&so), "sub options");
-  Check(stanSubOptions_SetMaxInflight(so, 16384), "max inflight");
+  Check(stanSubOptions_SetMaxInflight(so, a.max_inflight), "max inflight");
   stanSubscription* sub = nullptr;
   Check(stanConnection_Subscribe(&sub, subc, ch.c_str(), OnCount, &received, so), "subscribe");
   std::string data(a.size, 's');
@@ -187,7 +190,8 @@ int Latency(const Args& a) {
   std::string ch = a.channel + ".lat." + std::to_string(getpid());
   Latencies lat;
   stanSubscription* sub = nullptr;
-  Check(stanConnection_Subscribe(&sub, subc, ch.c_str(), Latencies::Cb, &lat, nullptr), "subscribe");
+  Check(stanConnection_Subscribe(&sub, subc, ch.c_str(), Latencies::Cb, &lat, nullptr),
+        "subscribe");
   std::string data(std::max<int>(a.size, 8), 'l');
   Acks acks;
   auto start = Clock::now();
@@ -207,8 +211,8 @@ int Latency(const Args& a) {
     v = lat.us;
   }
   std::sort(v.begin(), v.end());
-  std::printf("latency count=%ld rate=%ld p50_us=%.0f p99_us=%.0f\n", n, a.rate,
-              v[v.size() / 2], v[v.size() * 99 / 100]);
+  std::printf("latency count=%ld rate=%ld p50_us=%.0f p99_us=%.0f\n", n, a.rate, v[v.size() / 2],
+              v[v.size() * 99 / 100]);
   stanSubscription_Destroy(sub);
   stanConnection_Close(pubc);
   stanConnection_Close(subc);
@@ -279,22 +283,33 @@ int main(int argc, char** argv) {
   a.mode = argv[1];
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--url") a.url = v;
-    else if (k == "--count") a.count = std::atol(v.c_str());
-    else if (k == "--size") a.size = std::atoi(v.c_str());
-    else if (k == "--rate") a.rate = std::atol(v.c_str());
-    else if (k == "--timeout-ms") a.timeout_ms = std::atol(v.c_str());
-    else if (k == "--pid") a.pid = std::atoi(v.c_str());
-    else if (k == "--channel") a.channel = v;
+    if (k == "--url")
+      a.url = v;
+    else if (k == "--count")
+      a.count = std::atol(v.c_str());
+    else if (k == "--size")
+      a.size = std::atoi(v.c_str());
+    else if (k == "--rate")
+      a.rate = std::atol(v.c_str());
+    else if (k == "--timeout-ms")
+      a.timeout_ms = std::atol(v.c_str());
+    else if (k == "--pid")
+      a.pid = std::atoi(v.c_str());
+    else if (k == "--channel")
+      a.channel = v;
   }
   if (a.mode == "rss") return Rss(a);
   if (a.mode == "freeport") return FreePort();
   nats_Open(-1);
   int rc = 2;
-  if (a.mode == "pub") rc = Pub(a);
-  else if (a.mode == "pubsub") rc = PubSub(a);
-  else if (a.mode == "latency") rc = Latency(a);
-  else if (a.mode == "ready") rc = Ready(a);
+  if (a.mode == "pub")
+    rc = Pub(a);
+  else if (a.mode == "pubsub")
+    rc = PubSub(a);
+  else if (a.mode == "latency")
+    rc = Latency(a);
+  else if (a.mode == "ready")
+    rc = Ready(a);
   nats_Close();
   return rc;
 }

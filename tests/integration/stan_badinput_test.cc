@@ -4,10 +4,10 @@
 // pings of unknown connections, acks for sequences never sent, oversized messages, and the
 // channel limits (max_channels, max_subs, case conflicts, max_inactivity). Each reply carries
 // the exact string of PROTOCOL.md B.9, and the server keeps serving afterwards.
-#include <doctest/doctest.h>
-
 #include <string>
 #include <thread>
+
+#include <doctest/doctest.h>
 
 #include "server/stan_protocol.pb.h"
 #include "tests/integration/stan_fixture.h"
@@ -58,7 +58,8 @@ Registered ConnectRaw(RawConn& rc, const std::string& client_id) {
   req.set_pinginterval(5);
   req.set_pingmaxout(88);
   bool ok = false;
-  std::string out = rc.Request(std::string("_STAN.discover.") + kCluster, req.SerializeAsString(), &ok);
+  std::string out =
+      rc.Request(std::string("_STAN.discover.") + kCluster, req.SerializeAsString(), &ok);
   REQUIRE(ok);
   Registered r;
   REQUIRE(r.resp.ParseFromString(out));
@@ -121,19 +122,24 @@ TEST_SUITE("stan_badinput") {
     std::string guid;
     CHECK(PubErr(rc, r, "\xff\xff\xff", "foo", &guid) == "stan: invalid publish request");
     CHECK(guid.empty());
-    CHECK(PubErr(rc, r, PubMsgBytes("raw", r.conn_id, "", "foo")) == "stan: invalid publish request");
+    CHECK(PubErr(rc, r, PubMsgBytes("raw", r.conn_id, "", "foo")) ==
+          "stan: invalid publish request");
     CHECK(PubErr(rc, r, PubMsgBytes("raw", r.conn_id, "g1", "foo..bar"), "foo", &guid) ==
           "stan: invalid publish request");
     CHECK(guid == "g1");
-    CHECK(PubErr(rc, r, PubMsgBytes("raw", r.conn_id, "g2", "foo.*")) == "stan: invalid publish request");
-    CHECK(PubErr(rc, r, PubMsgBytes("nobody", "no-conn", "g3", "foo")) == "stan: invalid publish request");
+    CHECK(PubErr(rc, r, PubMsgBytes("raw", r.conn_id, "g2", "foo.*")) ==
+          "stan: invalid publish request");
+    CHECK(PubErr(rc, r, PubMsgBytes("nobody", "no-conn", "g3", "foo")) ==
+          "stan: invalid publish request");
     // By connID only when it is set: a good clientID with a wrong connID is refused.
-    CHECK(PubErr(rc, r, PubMsgBytes("raw", "wrong", "g4", "foo")) == "stan: invalid publish request");
+    CHECK(PubErr(rc, r, PubMsgBytes("raw", "wrong", "g4", "foo")) ==
+          "stan: invalid publish request");
     CHECK(PubErr(rc, r, PubMsgBytes("raw", "", "g5", "foo")) == "");
     CHECK(PubErr(rc, r, PubMsgBytes("raw", r.conn_id, "g6", "foo")) == "");
     // Case conflict with the channel just created.
     CHECK(PubErr(rc, r, PubMsgBytes("raw", r.conn_id, "g7", "Foo"), "Foo") ==
-          "rejecting channel \"Foo\" because channel \"foo\" alreay exists (different cases not allowed)");
+          "rejecting channel \"Foo\" because channel \"foo\" alreay exists (different cases not "
+          "allowed)");
   }
 
   TEST_CASE("stan_badinput: connect, close and ping errors") {
@@ -199,7 +205,8 @@ TEST_SUITE("stan_badinput") {
     req = GoodSub("subber", "foo");
     req.set_ackwaitinsecs(0);
     req.set_maxinflight(0);
-    CHECK(SubErr(rc, subj, req.SerializeAsString()) == "stan: invalid ack wait time, should be >= 1s");
+    CHECK(SubErr(rc, subj, req.SerializeAsString()) ==
+          "stan: invalid ack wait time, should be >= 1s");
     req.set_ackwaitinsecs(1);
     CHECK(SubErr(rc, subj, req.SerializeAsString()) == "stan: invalid MaxInflight, should be >= 1");
     req.set_maxinflight(1);
@@ -290,19 +297,20 @@ TEST_SUITE("stan_badinput") {
 
   TEST_CASE("stan_badinput: channel and subscription limits") {
     StanServerProc srv;
-    REQUIRE(srv.Start(
-        "limits:\n"
-        "  max_channels: 2\n"
-        "  max_subs: 1\n"
-        "  channels:\n"
-        "    \"tmp.>\":\n"
-        "      max_inactivity: 300ms\n"));
+    REQUIRE(
+        srv.Start("limits:\n"
+                  "  max_channels: 2\n"
+                  "  max_subs: 1\n"
+                  "  channels:\n"
+                  "    \"tmp.>\":\n"
+                  "      max_inactivity: 300ms\n"));
     RawConn rc;
     REQUIRE(rc.Connect(srv.url()));
     Registered r = ConnectRaw(rc, "lim");
     CHECK(PubErr(rc, r, PubMsgBytes("lim", r.conn_id, "g1", "one"), "one") == "");
     CHECK(PubErr(rc, r, PubMsgBytes("lim", r.conn_id, "g2", "tmp.a"), "tmp.a") == "");
-    CHECK(PubErr(rc, r, PubMsgBytes("lim", r.conn_id, "g3", "three"), "three") == "too many channels");
+    CHECK(PubErr(rc, r, PubMsgBytes("lim", r.conn_id, "g3", "three"), "three") ==
+          "too many channels");
     CHECK(SubErr(rc, r.resp.subrequests(), GoodSub("lim", "three").SerializeAsString()) ==
           "too many channels");
     auto s1 = GoodSub("lim", "one");

@@ -1,11 +1,11 @@
 // stan_basic_test.cc: the streaming layer driven by libnats' STAN API against the real binary:
 // connect (and its errors), publish with PubAcks, subscriptions with every start position,
 // manual acks and AckWait redelivery, MaxInFlight, close.
-#include <doctest/doctest.h>
-
 #include <atomic>
 #include <string>
 #include <thread>
+
+#include <doctest/doctest.h>
 
 #include "tests/integration/stan_fixture.h"
 
@@ -77,7 +77,8 @@ TEST_SUITE("stan_basic") {
     SUBCASE("invalid client id") {
       StanConn b;
       CHECK(b.Connect(srv.url(), "bad.id") != NATS_OK);
-      CHECK(LastError().find("stan: invalid clientID: only alphanumeric and `-` or `_` characters allowed") !=
+      CHECK(LastError().find(
+                "stan: invalid clientID: only alphanumeric and `-` or `_` characters allowed") !=
             std::string::npos);
     }
     SUBCASE("wrong cluster id") {

@@ -2,10 +2,10 @@
 // whose heartbeat inbox is dead is replaced by a new connect with its ID after the 500 ms
 // check, and then learns it from its pings; a client that stops answering heartbeats is
 // closed after hb_fail_count misses.
-#include <doctest/doctest.h>
-
 #include <string>
 #include <thread>
+
+#include <doctest/doctest.h>
 
 #include "server/stan_protocol.pb.h"
 #include "tests/integration/stan_fixture.h"
@@ -18,7 +18,9 @@ class Raw {
   ~Raw() {
     if (nc_ != nullptr) natsConnection_Destroy(nc_);
   }
-  bool Connect(const std::string& url) { return natsConnection_ConnectTo(&nc_, url.c_str()) == NATS_OK; }
+  bool Connect(const std::string& url) {
+    return natsConnection_ConnectTo(&nc_, url.c_str()) == NATS_OK;
+  }
   std::string Request(const std::string& subject, const std::string& payload, bool* ok) {
     natsMsg* reply = nullptr;
     *ok = natsConnection_Request(&reply, nc_, subject.c_str(), payload.data(),
@@ -37,7 +39,8 @@ class Raw {
     req.set_connid("conn-" + id);
     bool ok = false;
     pb::ConnectResponse resp;
-    REQUIRE(resp.ParseFromString(Request("_STAN.discover.test-cluster", req.SerializeAsString(), &ok)));
+    REQUIRE(
+        resp.ParseFromString(Request("_STAN.discover.test-cluster", req.SerializeAsString(), &ok)));
     REQUIRE(ok);
     REQUIRE(resp.error() == "");
     return resp;
@@ -77,11 +80,11 @@ TEST_SUITE("stan_conn") {
 
   TEST_CASE("stan_conn: a client that misses heartbeats is closed") {
     StanServerProc srv;
-    REQUIRE(srv.Start(
-        "streaming:\n"
-        "  hb_interval: 100ms\n"
-        "  hb_timeout: 100ms\n"
-        "  hb_fail_count: 2\n"));
+    REQUIRE(
+        srv.Start("streaming:\n"
+                  "  hb_interval: 100ms\n"
+                  "  hb_timeout: 100ms\n"
+                  "  hb_fail_count: 2\n"));
     Raw raw;
     REQUIRE(raw.Connect(srv.url()));
     pb::ConnectResponse resp = raw.RegisterDead("silent");

@@ -2,14 +2,14 @@
 // acks, with durables and queue groups, with limits) and restarted on the same store; the same
 // libnats connections reconnect and carry on. Every acknowledged message must be there, and
 // unacknowledged deliveries come back with redelivered = true.
-#include <doctest/doctest.h>
-
 #include <atomic>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "tests/integration/stan_fixture.h"
 
@@ -50,7 +50,8 @@ TEST_SUITE("stan_crash") {
     for (int t = 0; t < kThreads; ++t) {
       pubs.emplace_back([&, t] {
         StanConn sc;
-        if (sc.Connect(srv.url(), "load" + std::to_string(t), 16384, "test-cluster", 2000) != NATS_OK)
+        if (sc.Connect(srv.url(), "load" + std::to_string(t), 16384, "test-cluster", 2000) !=
+            NATS_OK)
           return;
         for (int i = 0; !stop.load(); ++i) {
           std::string d = std::to_string(t) + "-" + std::to_string(i);
@@ -249,7 +250,8 @@ TEST_SUITE("stan_crash") {
       }
     });
     auto end = std::chrono::steady_clock::now() + 10s;
-    while (acked.load() < 100 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(5ms);
+    while (acked.load() < 100 && std::chrono::steady_clock::now() < end)
+      std::this_thread::sleep_for(5ms);
     auto status = srv.Term();
     stop = true;
     pub.join();

@@ -1,11 +1,11 @@
 // stan_durable_test.cc: durables, queue groups and durable queue groups through libnats' STAN
 // API: resume after the last ack, redelivery of unacked messages on resume, unsubscribe versus
 // close (PROTOCOL.md B.6), duplicate durable registration, hand-over between queue members.
-#include <doctest/doctest.h>
-
 #include <set>
 #include <string>
 #include <thread>
+
+#include <doctest/doctest.h>
 
 #include "tests/integration/stan_fixture.h"
 
@@ -126,6 +126,23 @@ TEST_SUITE("stan_durable") {
     REQUIRE(s1.Subscribe(sc, "d", &c1, so) == NATS_OK);
     CHECK(s2.Subscribe(sc, "d", &c2, so) != NATS_OK);
     CHECK(LastError().find("stan: duplicate durable registration") != std::string::npos);
+  }
+
+  TEST_CASE("stan_durable: replace_durable closes the first registration instead") {
+    StanServerProc srv;
+    REQUIRE(srv.Start("streaming:\n  replace_durable: true\n"));
+    StanConn sc;
+    REQUIRE(sc.Connect(srv.url(), "dc") == NATS_OK);
+    Collector c1, c2;
+    StanSubOpts so;
+    stanSubOptions_SetDurableName(so, "dur");
+    StanSubscription s1, s2;
+    REQUIRE(s1.Subscribe(sc, "d", &c1, so) == NATS_OK);
+    REQUIRE(s2.Subscribe(sc, "d", &c2, so) == NATS_OK);
+    PublishRange(sc, "d", 1, 1);
+    REQUIRE(c2.WaitCount(1));
+    std::this_thread::sleep_for(100ms);
+    CHECK(c1.count() == 0);
   }
 
   TEST_CASE("stan_durable: a durable survives its connection closing") {
@@ -255,7 +272,8 @@ TEST_SUITE("stan_durable") {
     Collector c;
     StanSubscription sub;
     CHECK(sub.Subscribe(sc, "dq", &c, so, "grp") != NATS_OK);
-    CHECK(LastError().find("stan: durable name of a durable queue subscriber can't contain the character ':'") !=
+    CHECK(LastError().find(
+              "stan: durable name of a durable queue subscriber can't contain the character ':'") !=
           std::string::npos);
   }
 }

@@ -9,8 +9,8 @@
 
 #include <signal.h>
 
-#include <condition_variable>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -37,8 +37,9 @@ class StanServerProc {
   // body (empty for none).
   bool Start(const std::string& yaml = "") {
     if (port_ == 0) port_ = FreePort();
-    std::vector<std::string> args{"serve", "--listen", "127.0.0.1:" + std::to_string(port_),
-                                  "--store", "data", "--cluster-id", "test-cluster"};
+    std::vector<std::string> args{"serve",       "--listen", "127.0.0.1:" + std::to_string(port_),
+                                  "--store",     "data",     "--cluster-id",
+                                  "test-cluster"};
     if (!yaml.empty()) {
       args.push_back("--config");
       args.push_back(dir_.WriteFile("tandem.yaml", yaml));
@@ -73,9 +74,8 @@ struct StanConn {
   StanConn(const StanConn&) = delete;
   StanConn& operator=(const StanConn&) = delete;
   ~StanConn() { Destroy(); }
-  natsStatus Connect(const std::string& url, const std::string& client_id,
-                     int max_pub_acks = 16384, const char* cluster = "test-cluster",
-                     int64_t pub_ack_wait_ms = 10000) {
+  natsStatus Connect(const std::string& url, const std::string& client_id, int max_pub_acks = 16384,
+                     const char* cluster = "test-cluster", int64_t pub_ack_wait_ms = 10000) {
     stanConnOptions* o = nullptr;
     natsOptions* no = nullptr;
     natsStatus s = stanConnOptions_Create(&o);

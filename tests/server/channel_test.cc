@@ -1,8 +1,8 @@
 // channel_test.cc: channel names, limits resolution with wildcard overrides (C.2), creation
 // errors (C.1), and the recent-message cache.
-#include <doctest/doctest.h>
-
 #include "server/channel.h"
+
+#include <doctest/doctest.h>
 
 namespace tandem::server {
 
@@ -49,7 +49,8 @@ TEST_SUITE("channel") {
     Channel* foo = reg.Create("foo");
     CHECK(foo->id() == 1);
     CHECK(reg.CheckCreate("FOO") ==
-          "rejecting channel \"FOO\" because channel \"foo\" alreay exists (different cases not allowed)");
+          "rejecting channel \"FOO\" because channel \"foo\" alreay exists (different cases not "
+          "allowed)");
     reg.Create("bar");
     CHECK(reg.CheckCreate("baz") == "too many channels");
     reg.Remove(reg.Lookup("bar"));

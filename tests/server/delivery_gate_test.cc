@@ -3,12 +3,13 @@
 // up, a new incarnation starting a new wait, and Forget/Stop.
 #include "server/delivery_gate.h"
 
+#include <uv.h>
+
 #include <set>
 #include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
-#include <uv.h>
 
 #include "tests/server/stan_fakes.h"
 
@@ -41,7 +42,9 @@ TEST_SUITE("delivery_gate") {
       InterestClient nc;
       DeliveryGate gate(&nc, &timers);
       std::vector<Opened> opened;
-      gate.SetOnOpen([&](uint64_t id, uint64_t gen, uint32_t r) { opened.push_back({id, gen, r}); });
+      gate.SetOnOpen([&](uint64_t id, uint64_t gen, uint32_t r) {
+        opened.push_back({id, gen, r});
+      });
 
       SUBCASE("interest: open at once, one lookup") {
         nc.interest.insert("in.1");

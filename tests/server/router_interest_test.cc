@@ -1,9 +1,9 @@
 // router_interest_test.cc: Router::HasInterest counts the subscriptions of network connections
 // (plain, wildcard, queue) on a literal subject, never those of internal clients (which have a
 // handler) nor removed ones, with and without the match cache.
-#include <doctest/doctest.h>
-
 #include <memory>
+
+#include <doctest/doctest.h>
 
 #include "server/router.h"
 

@@ -1,13 +1,14 @@
 // stan_clients_test.cc: client IDs, lookups by clientID and connID, and server -> client
 // heartbeats with failure counting on a fake clock (B.8).
-#include <doctest/doctest.h>
+#include "server/stan_clients.h"
 
 #include <uv.h>
 
 #include <string>
 #include <vector>
 
-#include "server/stan_clients.h"
+#include <doctest/doctest.h>
+
 #include "tests/server/stan_fakes.h"
 
 namespace tandem::server {

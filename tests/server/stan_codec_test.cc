@@ -1,12 +1,13 @@
 // stan_codec_test.cc: the streaming protocol encoding, byte for byte against the composed
 // examples of PROTOCOL.md B.11, and the hand-written codec against the generated classes.
-#include <doctest/doctest.h>
+#include "server/stan_codec.h"
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "server/stan_codec.h"
+#include <doctest/doctest.h>
+
 #include "server/stan_protocol.pb.h"
 
 namespace tandem::server {
@@ -43,7 +44,8 @@ TEST_SUITE("stan_codec") {
     req.set_connid("cid");
     req.set_pinginterval(5);
     req.set_pingmaxout(88);
-    std::string want = Hex("0A 02 63 31 12 09 5F 49 4E 42 4F 58 2E 68 62 18 01 22 03 63 69 64 28 05 30 58");
+    std::string want =
+        Hex("0A 02 63 31 12 09 5F 49 4E 42 4F 58 2E 68 62 18 01 22 03 63 69 64 28 05 30 58");
     CHECK(want.size() == 26);
     CHECK(EncodeProto(req) == want);
     pb::ConnectRequest back;
@@ -181,8 +183,7 @@ TEST_SUITE("stan_codec") {
     u.set_clientid("c1");
     u.set_subject("foo");
     u.set_inbox("_INBOX.ak");
-    CHECK(EncodeProto(u) ==
-          Hex("0A 02 63 31 12 03 66 6F 6F 1A 09 5F 49 4E 42 4F 58 2E 61 6B"));
+    CHECK(EncodeProto(u) == Hex("0A 02 63 31 12 03 66 6F 6F 1A 09 5F 49 4E 42 4F 58 2E 61 6B"));
   }
 
   TEST_CASE("stan_codec: ping, close and negative int32") {
@@ -213,13 +214,15 @@ TEST_SUITE("stan_codec") {
 
   TEST_CASE("stan_codec: fields in any order, unknown fields skipped") {
     // data first, then an unknown varint field 15, a fixed64 field 16, a fixed32 field 17, guid.
-    std::string wire = Hex("2A 02 68 69 78 2A 81 01 01 02 03 04 05 06 07 08 8D 01 01 02 03 04 12 02 47 31");
+    std::string wire =
+        Hex("2A 02 68 69 78 2A 81 01 01 02 03 04 05 06 07 08 8D 01 01 02 03 04 12 02 47 31");
     PubMsgView v;
     REQUIRE(DecodePubMsg(wire, &v));
     CHECK(v.data == "hi");
     CHECK(v.guid == "G1");
     // A repeated field: the last one wins, as in every protobuf parser.
-    REQUIRE(DecodePubMsg(Hex("12 01 41 12 01 42"), &v));
+    std::string twice = Hex("12 01 41 12 01 42");  // views point into it
+    REQUIRE(DecodePubMsg(twice, &v));
     CHECK(v.guid == "B");
     CHECK(DecodePubMsg("", &v));
   }

@@ -31,7 +31,8 @@ class FakeInternalClient : public InternalClient {
     return next_sid++;
   }
   void Unsubscribe(uint64_t sid) override { subs.erase(sid); }
-  void Publish(std::string_view subject, std::string_view reply, std::string_view payload) override {
+  void Publish(std::string_view subject, std::string_view reply,
+               std::string_view payload) override {
     sent.push_back(Sent{std::string(subject), std::string(reply), std::string(payload)});
     // Loop back to our own subscriptions: literal subjects, a trailing ".*" or ".>".
     for (auto& [sid, s] : std::map<uint64_t, Sub>(subs)) {
@@ -64,7 +65,9 @@ class FakeStore : public store::Store {
   void Submit(store::WriteBatch batch, CommitDone done) override {
     submitted.push_back(Pending{std::move(batch), std::move(done)});
   }
-  void ReadMsgs(int64_t, uint64_t, size_t, ReadDone done) override { reads.push_back(std::move(done)); }
+  void ReadMsgs(int64_t, uint64_t, size_t, ReadDone done) override {
+    reads.push_back(std::move(done));
+  }
   void FindSeqByTime(int64_t, int64_t, SeqDone done) override { finds.push_back(std::move(done)); }
   Status Close() override { return Status::OK(); }
   uint64_t epoch() const override { return 1; }

@@ -2,13 +2,13 @@
 // no interest (its client is reconnecting), on fakes of the core and the store and a fake
 // clock: new messages and AckWait redeliveries wait, go out as soon as the inbox has interest,
 // and go out anyway after the bound.
-#include <doctest/doctest.h>
-
 #include <uv.h>
 
 #include <algorithm>
 #include <memory>
 #include <set>
+
+#include <doctest/doctest.h>
 
 #include "server/stan_protocol.pb.h"
 #include "server/stan_server.h"

@@ -2,16 +2,17 @@
 // invariant (no PubAck and no delivery before the commit that holds the message, none at all
 // after a failed commit), AckWait redelivery on a fake clock, and the coalescing of pending
 // rows (a delivery acked quickly writes none).
-#include <doctest/doctest.h>
+#include "server/stan_server.h"
 
 #include <uv.h>
 
 #include <algorithm>
 #include <memory>
 
+#include <doctest/doctest.h>
+
 #include "server/stan_codec.h"
 #include "server/stan_protocol.pb.h"
-#include "server/stan_server.h"
 #include "tests/server/stan_fakes.h"
 
 namespace tandem::server {

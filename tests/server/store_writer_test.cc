@@ -1,10 +1,11 @@
 // store_writer_test.cc: the loop side of group commit: one batch in flight while the next
 // fills, continuations after their own batch, sticky errors, Drain.
-#include <doctest/doctest.h>
+#include "server/store_writer.h"
 
 #include <uv.h>
 
-#include "server/store_writer.h"
+#include <doctest/doctest.h>
+
 #include "tests/server/stan_fakes.h"
 
 namespace tandem::server {
@@ -16,7 +17,8 @@ TEST_SUITE("store_writer") {
     // The writer's prepare handle does not keep a loop alive; a server's listener does.
     uv_timer_t keep_alive;
     uv_timer_init(&loop, &keep_alive);
-    uv_timer_start(&keep_alive, [](uv_timer_t*) {}, 100000, 0);
+    uv_timer_start(
+        &keep_alive, [](uv_timer_t*) {}, 100000, 0);
     test::FakeStore store;
     {
       StoreWriter w(&loop, &store);

@@ -1,11 +1,11 @@
 // timer_queue_test.cc: many deadlines on one uv timer, driven by TEST_Advance (no sleeping).
-#include <doctest/doctest.h>
+#include "server/timer_queue.h"
 
 #include <uv.h>
 
 #include <vector>
 
-#include "server/timer_queue.h"
+#include <doctest/doctest.h>
 
 namespace tandem::server {
 
