@@ -49,6 +49,10 @@ void InternalClientImpl::Publish(std::string_view subject, std::string_view repl
   router_->Route(this, InboundMsg{subject, reply, {}, payload});
 }
 
+bool InternalClientImpl::HasInterest(std::string_view subject) {
+  return router_->HasInterest(subject);
+}
+
 std::string InternalClientImpl::NewInbox() {
   std::string inbox = "_INBOX." + inbox_seed_;
   uint64_t n = ++inbox_counter_;

@@ -32,6 +32,7 @@ class InternalClientImpl final : public InternalClient, public Subscriber {
   void Unsubscribe(uint64_t sid) override;
   void Publish(std::string_view subject, std::string_view reply, std::string_view payload) override;
   std::string NewInbox() override;
+  bool HasInterest(std::string_view subject) override;
 
   // Subscriber
   void Deliver(Subscription& sub, const InboundMsg& msg) override;

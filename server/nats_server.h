@@ -52,6 +52,10 @@ class InternalClient {
                        std::string_view payload) = 0;
   // A fresh, unique inbox subject ("_INBOX.<22 chars>") for request/reply.
   virtual std::string NewInbox() = 0;
+  // True when a subscription of a network connection (not of an InternalClient) matches the
+  // literal `subject`: a Publish to it would reach a client. One cached sublist lookup.
+  // Implementations without routing (test fakes) may keep the default.
+  virtual bool HasInterest(std::string_view subject) { return true; }
 
  protected:
   virtual ~InternalClient() = default;

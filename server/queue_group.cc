@@ -54,6 +54,7 @@ StanSub* Delivery::FindBest(QueueGroup* g, bool for_redelivery, StanSub* exclude
     StanClient* c = clients_->Lookup(m->rec.client_id);
     if (c != nullptr && c->hb_failures > 0) continue;
     if (best == nullptr || m->pending.size() < best->pending.size()) {
+      if (!GateOpen(m, kGateSend)) continue;  // checked last: one lookup in the common case
       best = m;
       best_idx = i;
     }

@@ -44,6 +44,10 @@ void Delivery::OnAckTimer(uint64_t sub_id, uint64_t gen) {
       return;
     }
   }
+  // Nobody listens on the inbox (a client reconnecting): wait for it, bounded (delivery_gate.h).
+  // A queue member's messages go to a member that has interest, if there is one.
+  bool member_open = sub->group != nullptr && FindBest(sub->group, true, nullptr) != nullptr;
+  if (!member_open && !GateOpen(sub, kGateAckTimer)) return;
   std::vector<std::pair<uint64_t, uint64_t>> due;  // (expiry, seq)
   for (auto& [seq, p] : sub->pending) {
     if (p.expiry_ms <= now + kAckWaitSlackMs) due.emplace_back(p.expiry_ms, seq);
@@ -64,6 +68,7 @@ void Delivery::RedeliverAll(StanSub* sub) {
   std::vector<uint64_t> seqs;
   for (auto& [seq, p] : sub->pending) seqs.push_back(seq);
   ++sub->hold_new;
+  if (!GateOpen(sub, kGateRedeliverAll)) return;  // new messages are held meanwhile
   Redeliver(sub, std::move(seqs), true);
 }
 

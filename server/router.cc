@@ -81,6 +81,20 @@ bool Router::Route(Subscriber* publisher, const InboundMsg& msg) {
   return delivered;
 }
 
+bool Router::HasInterest(std::string_view subject) {
+  const std::shared_ptr<const SublistResult>& r = sublist_.Match(subject);
+  auto external = [](const SubscriptionPtr& sub) { return !sub->closed && !sub->handler; };
+  for (const SubscriptionPtr& sub : r->psubs) {
+    if (external(sub)) return true;
+  }
+  for (const auto& group : r->qsubs) {
+    for (const SubscriptionPtr& sub : group) {
+      if (external(sub)) return true;
+    }
+  }
+  return false;
+}
+
 void Router::SendNoResponders(Subscriber* publisher, std::string_view reply) {
   std::shared_ptr<const SublistResult> r = sublist_.Match(reply);  // a copy: see Route
   const InboundMsg msg{reply, {}, kNoRespondersHeader, {}};

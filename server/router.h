@@ -36,6 +36,9 @@ class Router {
   // matching queue group. `publisher` (may be null) is skipped when its echo() is false.
   // Returns true if at least one subscription received the message.
   bool Route(Subscriber* publisher, const InboundMsg& msg);
+  // True when a subscription owned by a network connection matches the literal `subject`.
+  // Subscriptions of InternalClients (those with a handler) do not count. Uses the match cache.
+  bool HasInterest(std::string_view subject);
   // Sends the no-responders status message (header "NATS/1.0 503", empty payload) to
   // `publisher` on its own subscription that matches `reply`, if it has one.
   void SendNoResponders(Subscriber* publisher, std::string_view reply);

@@ -18,11 +18,15 @@ Delivery::Delivery(InternalClient* nc, store::Store* store, StoreWriter* writer,
       writer_(writer),
       timers_(timers),
       clients_(clients),
-      channels_(channels) {}
+      channels_(channels),
+      gate_(nc, timers) {
+  gate_.SetOnOpen([this](uint64_t id, uint64_t gen, uint32_t why) { OnGateOpen(id, gen, why); });
+}
 
 void Delivery::Unindex(StanSub* sub) {
   CancelTimers(sub);
   timers_->Cancel(&sub->persist_timer);
+  gate_.Forget(sub->id());
   auto it = subs_.find(sub->id());
   if (it != subs_.end() && it->second == sub) subs_.erase(it);
 }
@@ -55,6 +59,7 @@ void Delivery::SendAvailable(Channel* ch) {
 void Delivery::SendSub(StanSub* sub) {
   if (stopped_ || !sub->deliverable || sub->hold_new > 0 || sub->offline() || sub->group != nullptr)
     return;
+  if (!GateOpen(sub, kGateSend)) return;
   Channel* ch = sub->channel;
   while (!sub->stalled()) {
     uint64_t seq = sub->rec.last_sent + 1;

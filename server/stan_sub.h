@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "server/channel.h"
+#include "server/delivery_gate.h"
 #include "server/nats_server.h"
 #include "server/stan_clients.h"
 #include "server/store_writer.h"
@@ -151,7 +152,17 @@ class Delivery {
   // Time for timestamps, overridable by tests.
   int64_t NowNs() const;
   // After Stop nothing is sent any more (reads completing during shutdown are dropped).
-  void Stop() { stopped_ = true; }
+  void Stop() {
+    stopped_ = true;
+    gate_.Stop();
+  }
+
+  // --- interest gate (delivery_gate.cc) ---
+  // Why a subscription waits for its inbox to have interest (DeliveryGate reason bits).
+  static constexpr uint32_t kGateSend = 1, kGateRedeliverAll = 2, kGateAckTimer = 4;
+  // True when `sub` may be sent to now; otherwise `reason` resumes when it may.
+  bool GateOpen(StanSub* sub, uint32_t reason);
+  const DeliveryGate& gate() const { return gate_; }
 
  private:
   void Publish(StanSub* sub, uint64_t seq, std::string_view data, bool redelivery);
@@ -172,6 +183,7 @@ class Delivery {
   void ReleaseHold(StanSub* sub);
   // Drops acked or recorded deliveries from the front of new_pending.
   void TrimNewPending(StanSub* sub);
+  void OnGateOpen(uint64_t id, uint64_t gen, uint32_t reasons);
 
   InternalClient* const nc_;
   store::Store* const store_;
@@ -179,6 +191,7 @@ class Delivery {
   TimerQueue* const timers_;
   ClientRegistry* const clients_;
   ChannelRegistry* const channels_;
+  DeliveryGate gate_;
   std::unordered_map<uint64_t, StanSub*> subs_;
   std::vector<uint64_t> dirty_;
   uint64_t gen_ = 0;
