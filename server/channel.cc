@@ -62,6 +62,28 @@ void Inherit(ResolvedLimits* r, const LimitsEntry& e) {
 
 }  // namespace
 
+ResolvedLimits ResolveChannelLimits(const StanLimits& limits, std::string_view name) {
+  ResolvedLimits r;
+  r.store.max_msgs = limits.max_msgs;
+  r.store.max_bytes = limits.max_bytes;
+  r.store.max_age_ns = limits.max_age_ns;
+  r.max_subs = limits.max_subs;
+  r.max_inactivity_ns = limits.max_inactivity_ns;
+  std::vector<std::string_view> wild;
+  const LimitsEntry* literal = nullptr;
+  for (auto& [pattern, entry] : limits.channels) {
+    if (pattern == name) {
+      literal = &entry;
+    } else if (IsWildcard(pattern) && SubjectMatches(pattern, name)) {
+      wild.push_back(pattern);
+    }
+  }
+  std::sort(wild.begin(), wild.end(), Wider);
+  for (auto p : wild) Inherit(&r, limits.channels.find(std::string(p))->second);
+  if (literal) Inherit(&r, *literal);
+  return r;
+}
+
 // --- Channel -----------------------------------------------------------------------------------
 
 Channel::Channel(const store::ChannelRecord& rec, const ResolvedLimits& limits)
@@ -143,25 +165,7 @@ bool ChannelRegistry::IsValidName(std::string_view name) {
 }
 
 ResolvedLimits ChannelRegistry::Resolve(std::string_view name) const {
-  ResolvedLimits r;
-  r.store.max_msgs = limits_.max_msgs;
-  r.store.max_bytes = limits_.max_bytes;
-  r.store.max_age_ns = limits_.max_age_ns;
-  r.max_subs = limits_.max_subs;
-  r.max_inactivity_ns = limits_.max_inactivity_ns;
-  std::vector<std::string_view> wild;
-  const LimitsEntry* literal = nullptr;
-  for (auto& [pattern, entry] : limits_.channels) {
-    if (pattern == name) {
-      literal = &entry;
-    } else if (IsWildcard(pattern) && SubjectMatches(pattern, name)) {
-      wild.push_back(pattern);
-    }
-  }
-  std::sort(wild.begin(), wild.end(), Wider);
-  for (auto p : wild) Inherit(&r, limits_.channels.find(std::string(p))->second);
-  if (literal) Inherit(&r, *literal);
-  return r;
+  return ResolveChannelLimits(limits_, name);
 }
 
 Channel* ChannelRegistry::Lookup(std::string_view name) const {

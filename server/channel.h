@@ -42,6 +42,10 @@ struct CachedMsg {
   std::string data;  // serialized MsgProto as first delivered
 };
 
+// The limits a channel named `name` gets when created (PROTOCOL.md C.2): the globals, then
+// every matching wildcard entry from the widest to the narrowest, then the literal entry.
+ResolvedLimits ResolveChannelLimits(const StanLimits& limits, std::string_view name);
+
 class Channel {
  public:
   Channel(const store::ChannelRecord& rec, const ResolvedLimits& limits);

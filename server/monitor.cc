@@ -21,6 +21,8 @@
 
 #include <sys/resource.h>
 
+#include "server/channel.h"
+
 namespace tandem::server {
 
 using Json = nlohmann::ordered_json;
@@ -179,14 +181,13 @@ Json ClientJson(const ClientInfo& c, bool with_subs) {
   return j;
 }
 
-Json LimitsJson(const StanLimits& g, const LimitsEntry* e) {
+Json LimitsJson(const ResolvedLimits& r) {
   Json j;
-  auto pick = [](const auto& opt, auto fallback) { return opt ? *opt : fallback; };
-  j["max_msgs"] = e ? pick(e->max_msgs, g.max_msgs) : g.max_msgs;
-  j["max_bytes"] = e ? pick(e->max_bytes, g.max_bytes) : g.max_bytes;
-  j["max_age"] = e ? pick(e->max_age_ns, g.max_age_ns) : g.max_age_ns;
-  j["max_subscriptions"] = e ? pick(e->max_subs, g.max_subs) : g.max_subs;
-  j["max_inactivity"] = e ? pick(e->max_inactivity_ns, g.max_inactivity_ns) : g.max_inactivity_ns;
+  j["max_msgs"] = r.store.max_msgs;
+  j["max_bytes"] = r.store.max_bytes;
+  j["max_age"] = r.store.max_age_ns;
+  j["max_subscriptions"] = r.max_subs;
+  j["max_inactivity"] = r.max_inactivity_ns;
   return j;
 }
 
@@ -520,11 +521,15 @@ HttpResponse Monitor::Storez(const HttpRequest& req) const {
   }
   Json limits;
   limits["max_channels"] = g.max_channels;
-  Json global = LimitsJson(g, nullptr);
+  StanLimits globals_only = g;
+  globals_only.channels.clear();
+  Json global = LimitsJson(ResolveChannelLimits(globals_only, ""));
   for (auto& [k, v] : global.items()) limits[k] = v;
   if (!g.channels.empty()) {
     Json per = Json::object();
-    for (const auto& [name, entry] : g.channels) per[name] = LimitsJson(g, &entry);
+    for (const auto& entry : g.channels) {
+      per[entry.first] = LimitsJson(ResolveChannelLimits(g, entry.first));
+    }
     limits["channels"] = std::move(per);
   }
   Json j;

@@ -123,6 +123,7 @@ struct Fixture {
     MonitorOptions o;
     o.now_ns = [] { return kNow; };
     o.stan.limits.channels["foo.>"].max_msgs = 10;
+    o.stan.limits.channels["foo.bar"].max_age_ns = 5;
     return o;
   }
 };
@@ -298,6 +299,9 @@ TEST_SUITE("monitor") {
     CHECK(j["limits"]["max_subscriptions"] == 1000);
     CHECK(j["limits"]["channels"]["foo.>"]["max_msgs"] == 10);
     CHECK(j["limits"]["channels"]["foo.>"]["max_bytes"] == 1024000000);
+    // A literal entry inherits from the wildcard entries that match it, not only the globals.
+    CHECK(j["limits"]["channels"]["foo.bar"]["max_age"] == 5);
+    CHECK(j["limits"]["channels"]["foo.bar"]["max_msgs"] == 10);
   }
 
   TEST_CASE("monitor: varz and connz use nats-server field names") {
