@@ -543,6 +543,24 @@ HttpResponse Monitor::Storez(const HttpRequest& req) const {
   return JsonResponse(req, j);
 }
 
+namespace {
+
+// The fields every paged list (clientsz, channelsz) starts with.
+Json ListHeader(const IdentityInfo& id, std::string now, const Page& page, size_t count,
+                size_t total) {
+  Json j;
+  j["cluster_id"] = id.cluster_id;
+  j["server_id"] = id.server_id;
+  j["now"] = std::move(now);
+  j["offset"] = page.offset;
+  j["limit"] = page.limit;
+  j["count"] = count;
+  j["total"] = total;
+  return j;
+}
+
+}  // namespace
+
 HttpResponse Monitor::Clientsz(const HttpRequest& req) const {
   RoleInfo role = source_->role();
   if (!role.serving) return NotServing(role);
@@ -561,14 +579,7 @@ HttpResponse Monitor::Clientsz(const HttpRequest& req) const {
   auto [begin, end] = Slice(page, clients.size());
   Json list = Json::array();
   for (size_t i = begin; i < end; ++i) list.push_back(ClientJson(clients[i], with_subs));
-  Json j;
-  j["cluster_id"] = id.cluster_id;
-  j["server_id"] = id.server_id;
-  j["now"] = Rfc3339(Now());
-  j["offset"] = page.offset;
-  j["limit"] = page.limit;
-  j["count"] = end - begin;
-  j["total"] = clients.size();
+  Json j = ListHeader(id, Rfc3339(Now()), page, end - begin, clients.size());
   j["clients"] = std::move(list);
   return JsonResponse(req, j);
 }
@@ -589,14 +600,7 @@ HttpResponse Monitor::Channelsz(const HttpRequest& req) const {
   std::sort(channels.begin(), channels.end(),
             [](const ChannelInfo& a, const ChannelInfo& b) { return a.name < b.name; });
   auto [begin, end] = Slice(page, channels.size());
-  Json j;
-  j["cluster_id"] = id.cluster_id;
-  j["server_id"] = id.server_id;
-  j["now"] = Rfc3339(Now());
-  j["offset"] = page.offset;
-  j["limit"] = page.limit;
-  j["count"] = end - begin;
-  j["total"] = channels.size();
+  Json j = ListHeader(id, Rfc3339(Now()), page, end - begin, channels.size());
   if (with_subs) {
     Json list = Json::array();
     for (size_t i = begin; i < end; ++i) list.push_back(ChannelJson(channels[i], true));
