@@ -6,8 +6,11 @@
 //
 // Without NOTIFY_SOCKET (not under systemd) every call is a cheap no-op.
 //
-// Ownership: owns one uv_timer_t; Close() before the loop closes. Thread safety: loop thread only.
+// Ownership: owns one uv_timer_t (Close() before the loop closes) and the notify socket. Thread safety: loop thread only.
 #pragma once
+
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <cstdint>
 #include <string>
@@ -20,6 +23,7 @@ namespace tandem::server {
 class SystemdNotifier {
  public:
   explicit SystemdNotifier(uv_loop_t* loop);
+  ~SystemdNotifier();
   SystemdNotifier(const SystemdNotifier&) = delete;
   SystemdNotifier& operator=(const SystemdNotifier&) = delete;
 
@@ -39,8 +43,13 @@ class SystemdNotifier {
 
  private:
   static void WatchdogCb(uv_timer_t* handle) noexcept;
+  void Send(std::string_view message);
 
   uv_timer_t timer_{};
+  int fd_ = -1;            // the datagram socket; -1 when not under systemd
+  sockaddr_un addr_{};     // $NOTIFY_SOCKET
+  socklen_t addr_len_ = 0;
+  bool warned_ = false;
   bool ready_ = false;
   bool closed_ = false;
   uint64_t watchdog_ms_ = 0;

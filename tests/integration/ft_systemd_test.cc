@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -25,16 +26,22 @@ using std::chrono::milliseconds;
 
 class NotifySocket {
  public:
+  // `path` is a file path, or "@name" for the abstract namespace (as systemd spells it).
   explicit NotifySocket(const std::string& path) : path_(path) {
     fd_ = socket(AF_UNIX, SOCK_DGRAM, 0);
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path.c_str());
-    ok_ = bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
+    socklen_t len = sizeof(sa);
+    if (path[0] == '@') {
+      sa.sun_path[0] = '\0';
+      len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+    }
+    ok_ = bind(fd_, reinterpret_cast<sockaddr*>(&sa), len) == 0;
   }
   ~NotifySocket() {
     close(fd_);
-    unlink(path_.c_str());
+    if (path_[0] != '@') unlink(path_.c_str());
   }
   bool ok() const { return ok_; }
   // Every datagram received within `timeout`, concatenated with newlines.
@@ -111,6 +118,34 @@ TEST_CASE("ft: READY, STATUS and watchdog pings for an active and a standby") {
   CHECK(ra2.find("STOPPING=1") != std::string::npos);
   CHECK(rb2.find("STATUS=active, epoch 2, group g") != std::string::npos);
   CHECK(Count(rb2, "READY=1") == 0);  // READY only once
+}
+
+TEST_CASE("ft: an abstract NOTIFY_SOCKET, and no watchdog pings meant for another pid") {
+  TempDir dir;
+  int port = FreePort();
+  std::string name = "@tandem-notify-" + std::to_string(getpid()) + "-" + std::to_string(port);
+  NotifySocket sock(name);
+  REQUIRE(sock.ok());
+  FtMemberOptions o;
+  o.listen = o.peers.emplace_back("127.0.0.1:" + std::to_string(port));
+  o.store_dir = dir.Join("store");
+  o.name = "a";
+  FtMember a(dir.path(), o);
+
+  setenv("NOTIFY_SOCKET", name.c_str(), 1);
+  setenv("WATCHDOG_USEC", "200000", 1);
+  setenv("WATCHDOG_PID", "1", 1);  // the watchdog is some other process's business
+  REQUIRE(a.Start());
+  unsetenv("NOTIFY_SOCKET");
+  unsetenv("WATCHDOG_USEC");
+  unsetenv("WATCHDOG_PID");
+  REQUIRE(a.WaitActive());
+
+  std::string r = sock.Read(milliseconds(500));
+  INFO("a: ", r);
+  CHECK(Count(r, "READY=1") == 1);
+  CHECK(r.find("STATUS=active, epoch 1, group g") != std::string::npos);
+  CHECK(Count(r, "WATCHDOG=1") == 0);
 }
 
 }  // TEST_SUITE
