@@ -28,7 +28,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -37,6 +36,7 @@
 #include "server/channel.h"
 #include "server/delivery_gate.h"
 #include "server/nats_server.h"
+#include "server/seq_map.h"
 #include "server/stan_clients.h"
 #include "server/store_writer.h"
 #include "server/timer_queue.h"
@@ -76,7 +76,7 @@ class StanSub {
   Channel* const channel;
   QueueGroup* group = nullptr;
   uint64_t ack_sid = 0;  // internal subscription on rec.ack_inbox while active
-  std::map<uint64_t, PendingMsg> pending;
+  SeqMap<PendingMsg> pending;  // sent and unacked, by seq (server/seq_map.h)
   // Deliverable once the SubscriptionResponse went out; held while pending messages of a
   // resumed durable or a restart are being redelivered.
   bool deliverable = false;

@@ -1,0 +1,175 @@
+// seq_map.h: SeqMap<V>, an ordered map from message sequence numbers to V, shaped for the
+// pending (sent, unacked) set of a streaming subscription.
+//
+// Deliveries are added in ascending order and acked mostly in the same order, so the entries
+// live in one std::deque sorted by seq: adding at the back and removing from the front are O(1)
+// with no allocation per entry (std::map allocated and rebalanced a node per delivery, which
+// showed up as the largest single cost of a 1 pub + 1 sub load). Lookup is a binary search.
+// An entry removed from the middle leaves a dead slot that iteration skips; dead slots at either
+// end are dropped at once and the deque is compacted when they outnumber the live entries, so
+// memory stays proportional to the live count even when one old message is never acked.
+// Inserting below the back (a queue group handing a message to another member) is O(n), rare.
+//
+// The interface is the subset of std::map the delivery code uses: find/end/erase(iterator),
+// count, operator[], size/empty, and in-order iteration yielding (seq, V&) pairs.
+//
+// Thread safety: none (loop thread only, like its owner).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <deque>
+#include <iterator>
+#include <utility>
+
+namespace tandem::server {
+
+template <typename V>
+class SeqMap {
+  struct Slot {
+    std::pair<const uint64_t, V> entry;
+    bool live;
+  };
+  using Slots = std::deque<Slot>;
+
+ public:
+  using value_type = std::pair<const uint64_t, V>;
+
+  template <bool kConst>
+  class Iter {
+    using SlotIt = std::conditional_t<kConst, typename Slots::const_iterator,
+                                      typename Slots::iterator>;
+
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = SeqMap::value_type;
+    using difference_type = std::ptrdiff_t;
+    using reference = std::conditional_t<kConst, const value_type&, value_type&>;
+    using pointer = std::conditional_t<kConst, const value_type*, value_type*>;
+
+    Iter() = default;
+    Iter(SlotIt it, SlotIt end) : it_(it), end_(end) { SkipDead(); }
+    reference operator*() const { return it_->entry; }
+    pointer operator->() const { return &it_->entry; }
+    Iter& operator++() {
+      ++it_;
+      SkipDead();
+      return *this;
+    }
+    Iter operator++(int) {
+      Iter old = *this;
+      ++*this;
+      return old;
+    }
+    bool operator==(const Iter& o) const { return it_ == o.it_; }
+    bool operator!=(const Iter& o) const { return it_ != o.it_; }
+
+   private:
+    friend class SeqMap;
+    void SkipDead() {
+      while (it_ != end_ && !it_->live) ++it_;
+    }
+    SlotIt it_{};
+    SlotIt end_{};
+  };
+  using iterator = Iter<false>;
+  using const_iterator = Iter<true>;
+
+  size_t size() const { return live_; }
+  bool empty() const { return live_ == 0; }
+
+  iterator begin() { return iterator(slots_.begin(), slots_.end()); }
+  iterator end() { return iterator(slots_.end(), slots_.end()); }
+  const_iterator begin() const { return const_iterator(slots_.begin(), slots_.end()); }
+  const_iterator end() const { return const_iterator(slots_.end(), slots_.end()); }
+
+  iterator find(uint64_t seq) {
+    auto it = Position(seq);
+    if (it == slots_.end() || it->entry.first != seq || !it->live) return end();
+    return iterator(it, slots_.end());
+  }
+  size_t count(uint64_t seq) const {
+    auto it = Position(seq);
+    return it != slots_.end() && it->entry.first == seq && it->live ? 1 : 0;
+  }
+
+  // The entry for seq, default-constructed when absent.
+  V& operator[](uint64_t seq) {
+    if (slots_.empty() || slots_.back().entry.first < seq) {  // the common case: a new delivery
+      slots_.push_back(Slot{{seq, V{}}, true});
+      ++live_;
+      return slots_.back().entry.second;
+    }
+    auto it = Position(seq);
+    if (it != slots_.end() && it->entry.first == seq) {
+      if (!it->live) {
+        it->live = true;
+        it->entry.second = V{};
+        ++live_;
+      }
+      return it->entry.second;
+    }
+    // Below the back and absent: rebuild with the new entry in place (keys are const, so the
+    // deque cannot shift entries by assignment). Rare, and O(n) like any sorted insert.
+    const size_t placed = Rebuild(static_cast<size_t>(it - slots_.begin()), seq);
+    ++live_;
+    return slots_[placed].entry.second;
+  }
+
+  void erase(iterator pos) {
+    pos.it_->live = false;
+    --live_;
+    while (!slots_.empty() && !slots_.front().live) slots_.pop_front();
+    while (!slots_.empty() && !slots_.back().live) slots_.pop_back();
+    if (slots_.size() > 64 && slots_.size() > 2 * live_) Compact();
+  }
+  size_t erase(uint64_t seq) {
+    iterator it = find(seq);
+    if (it == end()) return 0;
+    erase(it);
+    return 1;
+  }
+  void clear() {
+    slots_.clear();
+    live_ = 0;
+  }
+
+  // Slots held, live or dead (for tests of the memory bound).
+  size_t slot_count() const { return slots_.size(); }
+
+ private:
+  typename Slots::iterator Position(uint64_t seq) {
+    return std::lower_bound(slots_.begin(), slots_.end(), seq,
+                            [](const Slot& s, uint64_t v) { return s.entry.first < v; });
+  }
+  typename Slots::const_iterator Position(uint64_t seq) const {
+    return std::lower_bound(slots_.begin(), slots_.end(), seq,
+                            [](const Slot& s, uint64_t v) { return s.entry.first < v; });
+  }
+  // Copies the live slots into a fresh deque, inserting a new entry for `seq` before the slot
+  // at `insert_at` when that is a valid index of the old deque (or its size). Returns the new
+  // entry's index in the rebuilt deque.
+  size_t Rebuild(size_t insert_at, uint64_t seq) {
+    Slots kept;
+    size_t placed = SIZE_MAX;
+    for (size_t i = 0; i <= slots_.size(); ++i) {
+      if (i == insert_at) {
+        placed = kept.size();
+        kept.push_back(Slot{{seq, V{}}, true});
+      }
+      if (i == slots_.size()) break;
+      Slot& s = slots_[i];
+      if (s.live) kept.push_back(Slot{{s.entry.first, std::move(s.entry.second)}, true});
+    }
+    slots_.swap(kept);
+    return placed;
+  }
+  void Compact() { Rebuild(SIZE_MAX, 0); }
+
+  Slots slots_;
+  size_t live_ = 0;
+};
+
+}  // namespace tandem::server
