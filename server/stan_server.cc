@@ -289,15 +289,19 @@ void StanServer::ProcessPub(const InboundMsg& m) {
   auto fail = [&](std::string_view error) {
     if (!m.reply.empty()) nc_->Publish(m.reply, "", EncodePubAck(pm.guid, error));
   };
-  if (pm.guid.empty() || !ChannelRegistry::IsValidName(pm.subject)) {
+  // A known channel's name was checked when it was created; only a miss needs the check.
+  Channel* ch = channels_.Lookup(pm.subject);
+  if (pm.guid.empty() || (ch == nullptr && !ChannelRegistry::IsValidName(pm.subject))) {
     return fail(errors::kInvalidPubReq);
   }
   StanClient* c =
       pm.conn_id.empty() ? clients_.Lookup(pm.client_id) : clients_.LookupByConnId(pm.conn_id);
   if (c == nullptr) return fail(errors::kInvalidPubReq);
-  std::string error;
-  Channel* ch = LookupOrCreateChannel(pm.subject, &error);
-  if (ch == nullptr) return fail(error);
+  if (ch == nullptr || ch->deleting) {
+    std::string error;
+    ch = LookupOrCreateChannel(pm.subject, &error);
+    if (ch == nullptr) return fail(error);
+  }
 
   int64_t ts = 0;
   uint64_t seq = ch->Append(delivery_.NowNs(), &ts);
@@ -316,6 +320,7 @@ void StanServer::ProcessPub(const InboundMsg& m) {
     acks_.sizes.emplace_back(static_cast<uint32_t>(m.reply.size()),
                              static_cast<uint32_t>(acks_.bytes.size() - before - m.reply.size()));
   }
+  writer_.SealIfFull();  // between messages: this one's ops and PubAck stay together
 }
 
 // --- channels ----------------------------------------------------------------------------------

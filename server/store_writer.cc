@@ -2,6 +2,7 @@
 // of each batch when the store reports its commit.
 #include "server/store_writer.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -23,12 +24,32 @@ void StoreWriter::PrepareCb(uv_prepare_t* p) noexcept {
   static_cast<StoreWriter*>(p->data)->Flush();
 }
 
+void StoreWriter::Seal() {
+  if (before_submit_) before_submit_();
+  if (current_.batch.empty() && current_.continuations.empty()) return;
+  const size_t ops = current_.batch.size();
+  sealed_.push_back(std::move(current_));
+  current_ = Pending{};
+  current_.batch.Reserve(ops);
+}
+
 void StoreWriter::Flush() {
+  while (!in_flight_ && !sealed_.empty()) {  // more than one only after a sticky error
+    Pending p = std::move(sealed_.front());
+    sealed_.pop_front();
+    Submit(std::move(p));
+  }
   if (in_flight_) return;
   if (before_submit_) before_submit_();
   if (current_.batch.empty() && current_.continuations.empty()) return;
   Pending p = std::move(current_);
   current_ = Pending{};
+  // The next batch will likely be about as large as this one.
+  current_.batch.Reserve(std::min(p.batch.size() + p.batch.size() / 4, kSealOps + 64));
+  Submit(std::move(p));
+}
+
+void StoreWriter::Submit(Pending p) {
   if (!error_.ok()) {
     // Sticky: nothing more is written; continuations learn why.
     for (auto& c : p.continuations) c(error_, store::BatchResult{});

@@ -4,6 +4,12 @@
 // next one fills. Continuations registered with OnCommit() run, in registration order, after
 // the batch that was current when they were registered has committed (or failed).
 //
+// A batch is also closed early once it holds kSealOps operations (SealIfFull, called by the
+// publish path between messages); closed batches wait in order behind the one in flight. This
+// bounds the time from a message's arrival to its PubAck: publishers limit the acks they have
+// in flight (16384 by default, resuming only below half of that), and one commit of the whole
+// window would leave the store idle while the publisher waits for it, then refills.
+//
 // A failed commit is sticky (store.h): every continuation of that and later batches sees the
 // error, and on_error (set once) is told the first time. The streaming layer then stops
 // acknowledging; nothing is retried.
@@ -15,6 +21,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -46,11 +53,18 @@ class StoreWriter {
   using CommitObserver = std::function<void(size_t ops, int64_t latency_ns)>;
   void SetCommitObserver(CommitObserver fn) { commit_observer_ = std::move(fn); }
 
+  // Closes the current batch when it holds kSealOps operations or more (the before-submit hook
+  // runs first, as for a submission); it is submitted after those ahead of it.
+  static constexpr size_t kSealOps = 2048;
+  void SealIfFull() {
+    if (current_.batch.size() >= kSealOps) Seal();
+  }
   // Submits now if nothing is in flight (also done automatically every loop pass).
   void Flush();
   // True when nothing is queued nor in flight.
   bool idle() const {
-    return !in_flight_ && current_.batch.empty() && current_.continuations.empty();
+    return !in_flight_ && sealed_.empty() && current_.batch.empty() &&
+           current_.continuations.empty();
   }
   const Status& error() const { return error_; }
   uint64_t batches_committed() const { return committed_; }
@@ -66,6 +80,8 @@ class StoreWriter {
     std::vector<Continuation> continuations;
   };
   static void PrepareCb(uv_prepare_t* p) noexcept;
+  void Seal();
+  void Submit(Pending p);
   void Done(const Status& s, const store::BatchResult& r, std::vector<Continuation> conts);
 
   uv_loop_t* const loop_;
@@ -74,6 +90,7 @@ class StoreWriter {
   bool closed_ = false;
   bool in_flight_ = false;
   Pending current_;
+  std::deque<Pending> sealed_;  // closed early, oldest first, behind the one in flight
   Status error_;
   uint64_t committed_ = 0;
   std::function<void()> before_submit_;

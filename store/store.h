@@ -145,6 +145,8 @@ class WriteBatch {
   // of the same pair that meet in one group commit cancel out and write nothing.
   void AddPending(uint64_t sub_id, uint64_t seq);
   void RemovePending(uint64_t sub_id, uint64_t seq);
+  // Room for `ops` operations, so that a large batch does not grow (and move) its ops in steps.
+  void Reserve(size_t ops) { ops_.reserve(ops); }
 
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }

@@ -128,6 +128,45 @@ TEST_SUITE("store_writer") {
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
   }
+  TEST_CASE("store_writer: a full batch is closed early and waits its turn, in order") {
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    test::FakeStore store;
+    {
+      StoreWriter w(&loop, &store);
+      int hooks = 0;
+      w.SetBeforeSubmit([&] { ++hooks; });
+      std::vector<int> ran;
+      // One op in flight, then 2.5 seals' worth of ops with a continuation after each op.
+      w.batch().DeleteClient("first");
+      w.Flush();
+      REQUIRE(store.submitted.size() == 1);
+      const size_t n = StoreWriter::kSealOps * 5 / 2;
+      for (size_t i = 0; i < n; ++i) {
+        w.batch().DeleteClient("c");
+        const int id = static_cast<int>(i);
+        w.OnCommit([&ran, id](const Status&, const store::BatchResult&) { ran.push_back(id); });
+        w.SealIfFull();
+      }
+      CHECK(hooks == 3);  // the first submission and two seals
+      w.Flush();          // in flight: nothing moves
+      CHECK(store.submitted.size() == 1);
+      std::vector<size_t> sizes;
+      for (int round = 0; round < 4 && !store.submitted.empty(); ++round) {
+        store.CompleteOne();  // Done submits the next sealed batch at once
+        if (store.submitted.empty()) w.Flush();
+        if (!store.submitted.empty()) sizes.push_back(store.submitted.front().batch.size());
+      }
+      CHECK(sizes == std::vector<size_t>{StoreWriter::kSealOps, StoreWriter::kSealOps,
+                                         n - 2 * StoreWriter::kSealOps});
+      REQUIRE(ran.size() == n);
+      for (size_t i = 0; i < n; ++i) REQUIRE(ran[i] == static_cast<int>(i));
+      CHECK(w.idle());
+      w.Close();
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+  }
 }
 
 }  // namespace tandem::server
