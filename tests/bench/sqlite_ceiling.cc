@@ -1,10 +1,11 @@
 // sqlite_ceiling: the disk's ceiling for durable message inserts with SQLite alone, the figure
 // the store's throughput is compared with. Inserts rows shaped like the store's messages
-// (channel_id, seq, timestamp, 150-byte blob ~ a MsgProto with a 128-byte payload) into the
-// same WITHOUT ROWID table, in transactions of 1,000 rows, WAL, synchronous=FULL,
-// locking_mode=EXCLUSIVE, with one prepared statement; prints rows/s.
+// (channel_id, seq, timestamp, a blob of the size of a stored MsgProto: 158 bytes for a
+// 128-byte payload on the benchmark's channel, 1055 for 1 KiB) into the same WITHOUT ROWID
+// table, in transactions of 1,000 rows, WAL, synchronous=FULL, locking_mode=EXCLUSIVE, with
+// one prepared statement; prints rows/s.
 //
-// Usage: sqlite_ceiling [dir] [rows]     (defaults: ./bench-data 200000)
+// Usage: sqlite_ceiling [dir] [rows] [blob_bytes]     (defaults: ./bench-data 200000 158)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -31,7 +32,12 @@ void Exec(sqlite3* db, const char* sql) {
 int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "./bench-data";
   const long rows = argc > 2 ? std::atol(argv[2]) : 200000;
+  const long blob_bytes = argc > 3 ? std::atol(argv[3]) : 158;
   const long kTxRows = 1000;
+  if (rows <= 0 || blob_bytes <= 0) {
+    std::fprintf(stderr, "usage: sqlite_ceiling [dir] [rows > 0] [blob_bytes > 0]\n");
+    return 2;
+  }
   std::filesystem::create_directories(dir);
   const std::string path = dir + "/ceiling.db";
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
@@ -52,7 +58,7 @@ int main(int argc, char** argv) {
                            "VALUES(?1, ?2, ?3, ?4)",
                            -1, &ins, nullptr),
         "prepare");
-  const std::string blob(150, 'm');
+  const std::string blob(static_cast<size_t>(blob_bytes), 'm');
 
   auto start = std::chrono::steady_clock::now();
   long seq = 0;
@@ -74,8 +80,8 @@ int main(int argc, char** argv) {
   sqlite3_close(db);
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   std::printf(
-      "sqlite_ceiling: %ld rows of 150 B in %.3f s, %ld rows/tx, WAL, synchronous=FULL: "
+      "sqlite_ceiling: %ld rows of %ld B in %.3f s, %ld rows/tx, WAL, synchronous=FULL: "
       "%.0f rows/s\n",
-      rows, secs, kTxRows, static_cast<double>(rows) / secs);
+      rows, blob_bytes, secs, kTxRows, static_cast<double>(rows) / secs);
   return 0;
 }
