@@ -1,6 +1,6 @@
 // schema.cc: the DDL of the store, its version row and the forward migrations.
 //
-// Schema, version 1. Integers are SQLite's signed 64-bit; sequences and ids stay below 2^63.
+// Schema, version 2. Integers are SQLite's signed 64-bit; sequences and ids stay below 2^63.
 //
 //   meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID
 //     schema_version  INTEGER  version of this schema (kSchemaVersion); a newer one is refused
@@ -20,8 +20,9 @@
 //     [first_seq, last_seq] that were not removed (removal only ever moves first_seq up);
 //     empty <=> msgs = 0 <=> first_seq = last_seq + 1; bytes = sum(length(data)).
 //
-//   messages(channel_id, seq, timestamp, data BLOB, PRIMARY KEY(channel_id, seq)) WITHOUT ROWID
-//     data is the serialized MsgProto; timestamps do not decrease with seq.
+//   msgs_<channel id>(seq INTEGER PRIMARY KEY, timestamp, data BLOB), one per channel
+//     data is the serialized MsgProto; timestamps do not decrease with seq. Created and
+//     dropped with the channel's row (channel_tables.h says why a table per channel).
 //
 //   clients(id TEXT PRIMARY KEY, hb_inbox, conn_id, protocol, ping_interval, ping_max_out)
 //     WITHOUT ROWID
@@ -34,49 +35,89 @@
 //     messages sent to a subscription and not yet acknowledged.
 //
 // Migrations: kMigrations[v] takes a database from version v to v + 1 (kMigrations[0] creates
-// everything in an empty file). They run in order inside Open()'s exclusive transaction, then
+// version 1 in an empty file). They run in order inside Open()'s exclusive transaction, then
 // schema_version is set; a failure rolls all of them back. Never edit a released migration:
 // append a new one and bump kSchemaVersion.
+//
+// Version 1 kept all messages in messages(channel_id, seq, timestamp, data, PRIMARY
+// KEY(channel_id, seq)) WITHOUT ROWID; 1 -> 2 moves each channel's rows into its own table.
 #include "store/schema.h"
 
 #include <cstdint>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include "store/channel_tables.h"
 #include "store/sqlite_error.h"
 
 namespace tandem::store {
 namespace {
 
-const char* const kMigrations[] = {
-    // 0 -> 1: the initial schema.
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-    "INSERT INTO meta(key, value) VALUES('ft_epoch', 0), ('max_sub_id', 0),"
-    " ('max_channel_id', 0);"
-    "CREATE TABLE channels("
-    " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-    " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
-    " msgs INTEGER NOT NULL, bytes INTEGER NOT NULL, last_timestamp INTEGER NOT NULL,"
-    " max_msgs INTEGER NOT NULL, max_bytes INTEGER NOT NULL, max_age INTEGER NOT NULL);"
-    "CREATE TABLE messages("
-    " channel_id INTEGER NOT NULL, seq INTEGER NOT NULL, timestamp INTEGER NOT NULL,"
-    " data BLOB NOT NULL, PRIMARY KEY(channel_id, seq)) WITHOUT ROWID;"
-    "CREATE TABLE clients("
-    " id TEXT PRIMARY KEY, hb_inbox TEXT NOT NULL, conn_id TEXT NOT NULL,"
-    " protocol INTEGER NOT NULL, ping_interval INTEGER NOT NULL,"
-    " ping_max_out INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE subscriptions("
-    " id INTEGER PRIMARY KEY, channel_id INTEGER NOT NULL, client_id TEXT NOT NULL,"
-    " queue TEXT NOT NULL, inbox TEXT NOT NULL, ack_inbox TEXT NOT NULL,"
-    " durable_name TEXT NOT NULL, max_in_flight INTEGER NOT NULL, ack_wait INTEGER NOT NULL,"
-    " last_sent INTEGER NOT NULL, is_durable INTEGER NOT NULL, is_offline INTEGER NOT NULL);"
-    "CREATE INDEX subscriptions_by_channel ON subscriptions(channel_id);"
-    "CREATE TABLE pending("
-    " sub_id INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(sub_id, seq)) WITHOUT ROWID;",
-};
+Status Exec(sqlite3* db, const std::string& sql, const std::string& what) {
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  return rc == SQLITE_OK ? Status::OK() : SqliteStatus(db, rc, what);
+}
+
+// 0 -> 1: the initial schema.
+Status CreateVersion1(sqlite3* db, const std::string& what) {
+  return Exec(
+      db,
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+      "INSERT INTO meta(key, value) VALUES('ft_epoch', 0), ('max_sub_id', 0),"
+      " ('max_channel_id', 0);"
+      "CREATE TABLE channels("
+      " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+      " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+      " msgs INTEGER NOT NULL, bytes INTEGER NOT NULL, last_timestamp INTEGER NOT NULL,"
+      " max_msgs INTEGER NOT NULL, max_bytes INTEGER NOT NULL, max_age INTEGER NOT NULL);"
+      "CREATE TABLE messages("
+      " channel_id INTEGER NOT NULL, seq INTEGER NOT NULL, timestamp INTEGER NOT NULL,"
+      " data BLOB NOT NULL, PRIMARY KEY(channel_id, seq)) WITHOUT ROWID;"
+      "CREATE TABLE clients("
+      " id TEXT PRIMARY KEY, hb_inbox TEXT NOT NULL, conn_id TEXT NOT NULL,"
+      " protocol INTEGER NOT NULL, ping_interval INTEGER NOT NULL,"
+      " ping_max_out INTEGER NOT NULL) WITHOUT ROWID;"
+      "CREATE TABLE subscriptions("
+      " id INTEGER PRIMARY KEY, channel_id INTEGER NOT NULL, client_id TEXT NOT NULL,"
+      " queue TEXT NOT NULL, inbox TEXT NOT NULL, ack_inbox TEXT NOT NULL,"
+      " durable_name TEXT NOT NULL, max_in_flight INTEGER NOT NULL, ack_wait INTEGER NOT NULL,"
+      " last_sent INTEGER NOT NULL, is_durable INTEGER NOT NULL, is_offline INTEGER NOT NULL);"
+      "CREATE INDEX subscriptions_by_channel ON subscriptions(channel_id);"
+      "CREATE TABLE pending("
+      " sub_id INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(sub_id, seq)) WITHOUT ROWID;",
+      what);
+}
+
+// 1 -> 2: one rowid table per channel instead of the shared WITHOUT ROWID messages table.
+Status SplitMessagesByChannel(sqlite3* db, const std::string& what) {
+  std::vector<int64_t> ids;
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db, "SELECT id FROM channels ORDER BY id", -1, &st, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db, rc, what);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) ids.push_back(sqlite3_column_int64(st, 0));
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return SqliteStatus(db, rc, what);
+  for (int64_t id : ids) {
+    const std::string table = ChannelTables::TableName(id);
+    Status s = Exec(db, ChannelTables::CreateSql(id), what);
+    if (s.ok()) {
+      s = Exec(db,
+               fmt::format("INSERT INTO {}(seq, timestamp, data) SELECT seq, timestamp, data "
+                           "FROM messages WHERE channel_id={} ORDER BY seq",
+                           table, id),
+               what);
+    }
+    if (!s.ok()) return s;
+  }
+  return Exec(db, "DROP TABLE messages", what);
+}
+
+using Migration = Status (*)(sqlite3* db, const std::string& what);
+const Migration kMigrations[] = {CreateVersion1, SplitMessagesByChannel};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 // Runs a query returning one integer. Schema introspection lives here with the DDL.
@@ -127,10 +168,8 @@ Result<int> MigrateSchema(sqlite3* db, const std::string& path) {
   Result<int> found = FoundVersion(db, path);
   if (!found.ok()) return found.status();
   for (int v = *found; v < kSchemaVersion; ++v) {
-    int rc = sqlite3_exec(db, kMigrations[v], nullptr, nullptr, nullptr);
-    if (rc != SQLITE_OK) {
-      return SqliteStatus(db, rc, fmt::format("{}: migrate schema {} -> {}", path, v, v + 1));
-    }
+    Status s = kMigrations[v](db, fmt::format("{}: migrate schema {} -> {}", path, v, v + 1));
+    if (!s.ok()) return s;
   }
   if (*found != kSchemaVersion) {
     std::string sql = fmt::format(

@@ -42,7 +42,6 @@ constexpr StmtDef kStmts[] = {
      "UPDATE channels SET first_seq=?2, last_seq=?3, msgs=?4, bytes=?5, last_timestamp=?6 "
      "WHERE id=?1"},
     {Stmt::kDeleteChannel, "DeleteChannel", "DELETE FROM channels WHERE id=?1"},
-    {Stmt::kDeleteChannelMsgs, "DeleteChannelMsgs", "DELETE FROM messages WHERE channel_id=?1"},
     {Stmt::kDeleteChannelPending, "DeleteChannelPending",
      "DELETE FROM pending WHERE sub_id IN (SELECT id FROM subscriptions WHERE channel_id=?1)"},
     {Stmt::kDeleteChannelSubs, "DeleteChannelSubs",
@@ -50,19 +49,6 @@ constexpr StmtDef kStmts[] = {
     {Stmt::kLoadChannels, "LoadChannels",
      "SELECT id, name, first_seq, last_seq, msgs, bytes, last_timestamp, max_msgs, max_bytes, "
      "max_age FROM channels ORDER BY id"},
-
-    {Stmt::kInsertMsg, "InsertMsg",
-     "INSERT INTO messages(channel_id, seq, timestamp, data) VALUES(?1, ?2, ?3, ?4)"},
-    {Stmt::kScanOldest, "ScanOldest",
-     "SELECT seq, timestamp, length(data) FROM messages WHERE channel_id=?1 AND seq>=?2 "
-     "ORDER BY seq"},
-    {Stmt::kDeleteMsgsBefore, "DeleteMsgsBefore",
-     "DELETE FROM messages WHERE channel_id=?1 AND seq<?2"},
-    {Stmt::kReadMsgs, "ReadMsgs",
-     "SELECT seq, timestamp, data FROM messages WHERE channel_id=?1 AND seq>=?2 ORDER BY seq "
-     "LIMIT ?3"},
-    {Stmt::kProbeSeq, "ProbeSeq",
-     "SELECT seq, timestamp FROM messages WHERE channel_id=?1 AND seq>=?2 ORDER BY seq LIMIT 1"},
 
     {Stmt::kPutClient, "PutClient",
      "INSERT OR REPLACE INTO clients(id, hb_inbox, conn_id, protocol, ping_interval, "

@@ -1,8 +1,9 @@
-// sql_statements.h: every SQL string the store runs, in one table indexed by Stmt (STYLE §8).
+// sql_statements.h: every SQL string the store runs, in one table indexed by Stmt (STYLE §8),
+// except those on the per-channel message tables (channel_tables.h) and the DDL (schema.cc).
 //
 // The table in sql_statements.cc holds the text and a name for each statement. Statements
 // prepares all the data statements once, when the store opens (SQLITE_PREPARE_PERSISTENT), and
-// hands them out by Stmt; error messages name the statement ("statement InsertMsg: ..."). The
+// hands them out by Stmt; error messages name the statement ("statement PutSub: ..."). The
 // control statements (PRAGMAs, BEGIN, COMMIT, ROLLBACK) are run with sqlite3_exec because some of
 // them run before the schema, and so the prepared set, exists. The DDL is in schema.cc.
 //
@@ -40,15 +41,9 @@ enum class Stmt {
   kInsertChannel,
   kUpdateChannelCounters,
   kDeleteChannel,
-  kDeleteChannelMsgs,
   kDeleteChannelPending,
   kDeleteChannelSubs,
   kLoadChannels,
-  kInsertMsg,
-  kScanOldest,
-  kDeleteMsgsBefore,
-  kReadMsgs,
-  kProbeSeq,
   kPutClient,
   kDeleteClient,
   kLoadClients,

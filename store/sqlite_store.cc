@@ -136,6 +136,7 @@ Status SqliteStore::OpenFile() {
     spdlog::info("store: {}: schema {} -> {}", path, *found, kSchemaVersion);
   }
   if (Status s = stmts_.Prepare(db_); !s.ok()) return s;
+  tables_.Attach(db_);
   {
     sqlite3_stmt* st = stmts_.get(Stmt::kBumpEpoch);
     StmtReset reset(st);
@@ -292,6 +293,7 @@ Status SqliteStore::Close() {
              [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_async_t*>(h); });
     async_ = nullptr;
   }
+  tables_.Finalize();
   stmts_.Finalize();
   Status s;
   if (db_ != nullptr) {
@@ -509,6 +511,13 @@ Status SqliteStore::Step(Stmt id) {
   return s;
 }
 
+Status SqliteStore::StepMsg(int64_t channel_id, MsgStmt id, sqlite3_stmt* st) {
+  int rc = sqlite3_step(st);
+  Status s = rc == SQLITE_DONE ? Status::OK() : tables_.Error(channel_id, id, rc);
+  sqlite3_reset(st);
+  return s;
+}
+
 void SqliteStore::TouchChannel(int64_t channel_id, ChannelState& ch) {
   if (ch.touched_batch != batch_counter_) {
     ch.touched_batch = batch_counter_;
@@ -531,12 +540,13 @@ Status SqliteStore::AppendMsg(const WriteBatch::Op& op) {
         "AppendMsg", fmt::format("channel {}: seq {} is not above last_seq {}", op.channel_id,
                                  op.seq, ch.last_seq));
   }
-  sqlite3_stmt* st = stmts_.get(Stmt::kInsertMsg);
-  sqlite3_bind_int64(st, 1, op.channel_id);
-  sqlite3_bind_int64(st, 2, I64(op.seq));
-  sqlite3_bind_int64(st, 3, op.time_ns);
-  sqlite3_bind_blob(st, 4, op.data.data(), static_cast<int>(op.data.size()), SQLITE_STATIC);
-  if (Status s = Step(Stmt::kInsertMsg); !s.ok()) return s;
+  Status s;
+  sqlite3_stmt* st = tables_.Get(op.channel_id, MsgStmt::kInsertMsg, &s);
+  if (st == nullptr) return s;
+  sqlite3_bind_int64(st, 1, I64(op.seq));
+  sqlite3_bind_int64(st, 2, op.time_ns);
+  sqlite3_bind_blob(st, 3, op.data.data(), static_cast<int>(op.data.size()), SQLITE_STATIC);
+  if (s = StepMsg(op.channel_id, MsgStmt::kInsertMsg, st); !s.ok()) return s;
   if (ch.msgs == 0) ch.first_seq = op.seq;
   ch.last_seq = op.seq;
   ch.msgs += 1;
@@ -550,12 +560,13 @@ Status SqliteStore::AppendMsg(const WriteBatch::Op& op) {
 // keep_newest the last message always stays. Moves first_seq, msgs and bytes.
 Status SqliteStore::RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep_newest,
                                  const std::function<bool(int64_t)>& remove) {
-  sqlite3_stmt* st = stmts_.get(Stmt::kScanOldest);
+  Status prepared;
+  sqlite3_stmt* st = tables_.Get(channel_id, MsgStmt::kScanOldest, &prepared);
+  if (st == nullptr) return prepared;
   uint64_t new_first = ch.first_seq;
   {
     StmtReset reset(st);
-    sqlite3_bind_int64(st, 1, channel_id);
-    sqlite3_bind_int64(st, 2, I64(ch.first_seq));
+    sqlite3_bind_int64(st, 1, I64(ch.first_seq));
     for (;;) {
       if (ch.msgs == 0 || (keep_newest && ch.msgs == 1)) {
         new_first = ch.msgs == 0 ? ch.last_seq + 1 : ch.last_seq;
@@ -568,7 +579,7 @@ Status SqliteStore::RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep
         new_first = ch.last_seq + 1;
         break;
       }
-      if (rc != SQLITE_ROW) return stmts_.Error(Stmt::kScanOldest, rc);
+      if (rc != SQLITE_ROW) return tables_.Error(channel_id, MsgStmt::kScanOldest, rc);
       uint64_t seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
       if (!remove(sqlite3_column_int64(st, 1))) {
         new_first = seq;
@@ -579,10 +590,10 @@ Status SqliteStore::RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep
     }
   }
   if (new_first == ch.first_seq) return Status::OK();
-  sqlite3_stmt* del = stmts_.get(Stmt::kDeleteMsgsBefore);
-  sqlite3_bind_int64(del, 1, channel_id);
-  sqlite3_bind_int64(del, 2, I64(new_first));
-  if (Status s = Step(Stmt::kDeleteMsgsBefore); !s.ok()) return s;
+  sqlite3_stmt* del = tables_.Get(channel_id, MsgStmt::kDeleteMsgsBefore, &prepared);
+  if (del == nullptr) return prepared;
+  sqlite3_bind_int64(del, 1, I64(new_first));
+  if (Status s = StepMsg(channel_id, MsgStmt::kDeleteMsgsBefore, del); !s.ok()) return s;
   ch.first_seq = new_first;
   TouchChannel(channel_id, ch);
   return Status::OK();
@@ -625,6 +636,7 @@ Status SqliteStore::CreateChannel(const ChannelRecord& c) {
   sqlite3_bind_int64(st, 9, I64(c.limits.max_bytes));
   sqlite3_bind_int64(st, 10, c.limits.max_age_ns);
   if (Status s = Step(Stmt::kInsertChannel); !s.ok()) return s;
+  if (Status s = tables_.Create(c.id); !s.ok()) return s;
   ChannelState ch;
   ch.first_seq = c.first_seq;
   ch.last_seq = c.last_seq;
@@ -642,11 +654,11 @@ Status SqliteStore::CreateChannel(const ChannelRecord& c) {
 
 Status SqliteStore::DeleteChannel(int64_t channel_id) {
   if (Status s = FlushSubState(); !s.ok()) return s;
-  for (Stmt id : {Stmt::kDeleteChannelPending, Stmt::kDeleteChannelSubs, Stmt::kDeleteChannelMsgs,
-                  Stmt::kDeleteChannel}) {
+  for (Stmt id : {Stmt::kDeleteChannelPending, Stmt::kDeleteChannelSubs, Stmt::kDeleteChannel}) {
     sqlite3_bind_int64(stmts_.get(id), 1, channel_id);
     if (Status s = Step(id); !s.ok()) return s;
   }
+  if (Status s = tables_.Drop(channel_id); !s.ok()) return s;
   channels_.erase(channel_id);
   return Status::OK();
 }

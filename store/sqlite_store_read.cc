@@ -150,11 +150,11 @@ void SqliteStore::RunRead(Job& job) {
       job.status = r.status();
     return;
   }
-  sqlite3_stmt* st = stmts_.get(Stmt::kReadMsgs);
+  sqlite3_stmt* st = tables_.Get(job.channel_id, MsgStmt::kReadMsgs, &job.status);
+  if (st == nullptr) return;
   StmtReset reset(st);
-  sqlite3_bind_int64(st, 1, job.channel_id);
-  sqlite3_bind_int64(st, 2, I64(job.seq));
-  sqlite3_bind_int64(st, 3,
+  sqlite3_bind_int64(st, 1, I64(job.seq));
+  sqlite3_bind_int64(st, 2,
                      static_cast<int64_t>(std::min<size_t>(
                          job.max_count, static_cast<size_t>(std::numeric_limits<int64_t>::max()))));
   int rc;
@@ -166,7 +166,7 @@ void SqliteStore::RunRead(Job& job) {
     job.msgs.push_back(std::move(m));
   }
   if (rc != SQLITE_DONE) {
-    job.status = stmts_.Error(Stmt::kReadMsgs, rc);
+    job.status = tables_.Error(job.channel_id, MsgStmt::kReadMsgs, rc);
     job.msgs.clear();
   }
 }
@@ -177,19 +177,20 @@ void SqliteStore::RunRead(Job& job) {
 Result<uint64_t> SqliteStore::FindSeq(int64_t channel_id, int64_t ts_ns) {
   const ChannelState& ch = channels_.at(channel_id);
   if (ch.msgs == 0) return ch.last_seq + 1;
-  sqlite3_stmt* st = stmts_.get(Stmt::kProbeSeq);
+  Status prepared;
+  sqlite3_stmt* st = tables_.Get(channel_id, MsgStmt::kProbeSeq, &prepared);
+  if (st == nullptr) return prepared;
   // Returns the seq of the first row at or after q with ts >= T, 0 when that row is too old,
   // last_seq + 1 when there is no row at or after q.
   auto probe = [&](uint64_t q, uint64_t* found) -> Status {
     StmtReset reset(st);
-    sqlite3_bind_int64(st, 1, channel_id);
-    sqlite3_bind_int64(st, 2, I64(q));
+    sqlite3_bind_int64(st, 1, I64(q));
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
       *found = ch.last_seq + 1;
       return Status::OK();
     }
-    if (rc != SQLITE_ROW) return stmts_.Error(Stmt::kProbeSeq, rc);
+    if (rc != SQLITE_ROW) return tables_.Error(channel_id, MsgStmt::kProbeSeq, rc);
     *found = sqlite3_column_int64(st, 1) >= ts_ns
                  ? static_cast<uint64_t>(sqlite3_column_int64(st, 0))
                  : 0;

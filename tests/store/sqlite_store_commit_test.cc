@@ -51,7 +51,7 @@ TEST_SUITE("store") {
     setup.CreateChannel(MakeChannel(1, "foo", ChannelLimits{40, 0, 0}));
     REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
     const uint64_t before = store->TEST_transactions();
-    const int counter_writes = store->TEST_StmtRuns(Stmt::kUpdateChannelCounters);
+    const int64_t changes = TotalChanges(*store);
 
     store->TEST_Hold(true);
     std::vector<int> order;
@@ -86,7 +86,8 @@ TEST_SUITE("store") {
     }
     CHECK(order == expected);
     CHECK(store->TEST_transactions() == before + 1);
-    CHECK(store->TEST_StmtRuns(Stmt::kUpdateChannelCounters) - counter_writes == 1);
+    // Rows written: 50 messages, 10 trimmed one by one, the channel's counters once.
+    CHECK(TotalChanges(*store) - changes == 50 + 10 + 1);
     // Each batch reports the counters as of its own end, trimming included.
     CHECK(stats[0].msgs == 1);
     CHECK(stats[39].msgs == 40);
@@ -109,6 +110,10 @@ TEST_SUITE("store") {
     sub.channel_id = 1;
     setup.PutSub(sub);
     setup.AddPending(1, 7);
+    // Statements prepared before the channel's table was created are prepared again on their
+    // first run, which SQLite counts twice: run them once here.
+    setup.RemovePending(1, 99);
+    setup.UpdateLastSent(1, 0);
     REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
     const int64_t changes = TotalChanges(*store);
     const int inserts = store->TEST_StmtRuns(Stmt::kInsertPending);

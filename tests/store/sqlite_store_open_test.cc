@@ -76,6 +76,18 @@ void RawExec(const std::string& path, const char* sql) {
   REQUIRE(rc == SQLITE_OK);
 }
 
+// The first column of the first row of `sql`, or -1 when there is none.
+int64_t RawInt(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK);
+  int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
 }  // namespace
 
 TEST_SUITE("store") {
@@ -243,6 +255,69 @@ TEST_SUITE("store") {
     CHECK(s.IsCorruption());
     CHECK(s.message() == path + ": schema version 99 is newer than this binary supports (" +
                              std::to_string(kSchemaVersion) + ")");
+  }
+
+  TEST_CASE("store: a version 1 store migrates to one message table per channel") {
+    TempDir dir;
+    TestLoop loop;
+    const std::string path = dir.File("store.db");
+    // Version 1 as released: every channel's messages in one WITHOUT ROWID table.
+    RawExec(path,
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+            "INSERT INTO meta(key, value) VALUES('ft_epoch', 4), ('max_sub_id', 0),"
+            " ('max_channel_id', 2), ('schema_version', 1);"
+            "CREATE TABLE channels(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+            " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, msgs INTEGER NOT NULL,"
+            " bytes INTEGER NOT NULL, last_timestamp INTEGER NOT NULL, max_msgs INTEGER NOT NULL,"
+            " max_bytes INTEGER NOT NULL, max_age INTEGER NOT NULL);"
+            "CREATE TABLE messages(channel_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+            " timestamp INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(channel_id, seq))"
+            " WITHOUT ROWID;"
+            "CREATE TABLE clients(id TEXT PRIMARY KEY, hb_inbox TEXT NOT NULL,"
+            " conn_id TEXT NOT NULL, protocol INTEGER NOT NULL, ping_interval INTEGER NOT NULL,"
+            " ping_max_out INTEGER NOT NULL) WITHOUT ROWID;"
+            "CREATE TABLE subscriptions(id INTEGER PRIMARY KEY, channel_id INTEGER NOT NULL,"
+            " client_id TEXT NOT NULL, queue TEXT NOT NULL, inbox TEXT NOT NULL,"
+            " ack_inbox TEXT NOT NULL, durable_name TEXT NOT NULL,"
+            " max_in_flight INTEGER NOT NULL, ack_wait INTEGER NOT NULL,"
+            " last_sent INTEGER NOT NULL, is_durable INTEGER NOT NULL,"
+            " is_offline INTEGER NOT NULL);"
+            "CREATE INDEX subscriptions_by_channel ON subscriptions(channel_id);"
+            "CREATE TABLE pending(sub_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+            " PRIMARY KEY(sub_id, seq)) WITHOUT ROWID;"
+            "INSERT INTO channels VALUES(1, 'foo', 2, 3, 2, 6, 30, 0, 0, 0),"
+            " (2, 'bar', 1, 1, 1, 3, 10, 0, 0, 0);"
+            "INSERT INTO messages VALUES(1, 2, 20, 'f-2'), (1, 3, 30, 'f-3'), (2, 1, 10, 'b-1');");
+    {
+      auto store = OpenOk(loop, path);
+      Result<Recovered> rec = store->Recover();
+      REQUIRE(rec.ok());
+      REQUIRE(rec->channels.size() == 2);
+      CHECK(store->epoch() == 5);
+      Result<std::vector<MsgRecord>> foo = ReadWait(loop, *store, 1, 1, 10);
+      REQUIRE(foo.ok());
+      REQUIRE(foo->size() == 2);
+      CHECK((*foo)[0].seq == 2);
+      CHECK((*foo)[0].timestamp_ns == 20);
+      CHECK((*foo)[0].data == "f-2");
+      CHECK((*foo)[1].data == "f-3");
+      Result<std::vector<MsgRecord>> bar = ReadWait(loop, *store, 2, 1, 10);
+      REQUIRE(bar.ok());
+      REQUIRE(bar->size() == 1);
+      CHECK((*bar)[0].data == "b-1");
+      // New messages go on after the migrated ones.
+      WriteBatch b;
+      b.AppendMsg(1, 4, 40, "f-4");
+      REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+      foo = ReadWait(loop, *store, 1, 3, 10);
+      REQUIRE(foo.ok());
+      REQUIRE(foo->size() == 2);
+      CHECK((*foo)[1].data == "f-4");
+      CHECK(store->Close().ok());
+    }
+    CHECK(RawInt(path, "SELECT count(*) FROM sqlite_schema WHERE name='messages'") == 0);
+    CHECK(RawInt(path, "SELECT count(*) FROM sqlite_schema WHERE name GLOB 'msgs_*'") == 2);
+    CHECK(RawInt(path, "SELECT value FROM meta WHERE key='schema_version'") == 2);
   }
 
   TEST_CASE("store: a SQLite database of another program is refused") {
