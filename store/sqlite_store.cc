@@ -6,13 +6,18 @@
 //   1. Open: directory, connection, PRAGMAs, the exclusive transaction (schema, epoch, state)
 //   2. Loop side: Submit/ReadMsgs/FindSeqByTime, completions, Close
 //   3. Store thread: rounds and the group transaction
-//   4. Batch operations, limits and coalescing
+//   4. Sync thread: fdatasync of the WAL for finished rounds (store.sync=full)
+//   5. Batch operations, limits and coalescing
 #include "store/sqlite_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <system_error>
@@ -122,7 +127,10 @@ Status SqliteStore::OpenFile() {
   if (std::string_view(mode) != "wal") {
     return Status::IOError(path, fmt::format("journal_mode stays '{}' instead of 'wal'", mode));
   }
-  Stmt sync = options_.sync == SyncMode::kFull ? Stmt::kPragmaSyncFull : Stmt::kPragmaSyncNormal;
+  // Full durability is the sync thread's job when we hold the exclusive lock (see the header).
+  own_sync_ = options_.sync == SyncMode::kFull && !options_.TEST_skip_lock;
+  Stmt sync = options_.sync == SyncMode::kFull && !own_sync_ ? Stmt::kPragmaSyncFull
+                                                             : Stmt::kPragmaSyncNormal;
   if (Status s = ExecStmt(db_, sync); !s.ok()) return s;
 
   // Take the write lock at once, in the transaction that migrates and bumps the epoch.
@@ -145,7 +153,13 @@ Status SqliteStore::OpenFile() {
     epoch_ = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
   }
   if (Status s = LoadState(); !s.ok()) return s;
-  return tx.Commit();
+  if (Status s = tx.Commit(); !s.ok()) return s;
+  if (!own_sync_) return Status::OK();
+  // The WAL exists now (the epoch bump wrote it) and keeps its inode while we hold the lock.
+  const std::string wal = path + "-wal";
+  wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+  if (wal_fd_ < 0) return Status::IOError(wal, std::string("open: ") + std::strerror(errno));
+  return SyncWal();  // the new epoch is on disk before anyone is told
 }
 
 // Loads what the store thread keeps in memory: channel counters and limits, the id counters.
@@ -179,6 +193,7 @@ Status SqliteStore::LoadState() {
 
 Status SqliteStore::StartThread() {
   try {
+    if (own_sync_) sync_thread_ = std::thread(&SqliteStore::SyncThreadMain, this);
     thread_ = std::thread(&SqliteStore::ThreadMain, this);
   } catch (const std::system_error& e) {
     return Status::IOError(options_.path, std::string("start store thread: ") + e.what());
@@ -285,6 +300,14 @@ Status SqliteStore::Close() {
   cv_.notify_all();
   const bool thread_started = thread_.joinable();
   if (thread_started) thread_.join();
+  if (sync_thread_.joinable()) {  // after the store thread: it has queued its last round
+    {
+      std::lock_guard<std::mutex> lock(sync_mu_);
+      sync_stopping_ = true;
+    }
+    sync_cv_.notify_all();
+    sync_thread_.join();
+  }
   closed_ = true;
   DrainCompletions();
   if (async_ != nullptr) {
@@ -297,12 +320,16 @@ Status SqliteStore::Close() {
   stmts_.Finalize();
   Status s;
   if (db_ != nullptr) {
-    int rc = sqlite3_close(db_);
+    int rc = sqlite3_close(db_);  // checkpoints (syncing the database) and removes the WAL
     if (rc != SQLITE_OK)
       s = SqliteStatus(db_, rc, "close " + options_.path);
     else if (thread_started)
       spdlog::info("store: closed {}", options_.path);
     db_ = nullptr;
+  }
+  if (wal_fd_ >= 0) {
+    ::close(wal_fd_);
+    wal_fd_ = -1;
   }
   return s;
 }
@@ -323,6 +350,11 @@ void SqliteStore::TEST_Hold(bool hold) {
 uint64_t SqliteStore::TEST_transactions() const {
   std::lock_guard<std::mutex> lock(mu_);
   return transactions_;
+}
+
+void SqliteStore::TEST_FailNextSync(const Status& s) {
+  std::lock_guard<std::mutex> lock(sync_mu_);
+  test_sync_error_ = s;
 }
 
 Status SqliteStore::TEST_RunIdle(const std::function<Status(sqlite3*)>& fn) {
@@ -348,21 +380,33 @@ void SqliteStore::ThreadMain() {
       jobs.swap(queue_);
       busy_ = true;
     }
-    RunRound(jobs);
-    {
-      std::lock_guard<std::mutex> lock(done_mu_);
-      for (Job& j : jobs) done_.push_back(std::move(j));
+    const bool wrote = RunRound(jobs);
+    if (own_sync_) {
+      {
+        std::lock_guard<std::mutex> lock(sync_mu_);
+        sync_queue_.push_back(Round{std::move(jobs), wrote});
+      }
+      sync_cv_.notify_one();
+    } else {
+      HandBack(jobs);
     }
     jobs.clear();
     {
       std::lock_guard<std::mutex> lock(mu_);
       busy_ = false;
     }
-    uv_async_send(async_);  // async_ was created before the first job was queued
   }
 }
 
-void SqliteStore::RunRound(std::vector<Job>& jobs) {
+void SqliteStore::HandBack(std::vector<Job>& jobs) {
+  {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    for (Job& j : jobs) done_.push_back(std::move(j));
+  }
+  uv_async_send(async_);  // async_ was created before the first job was queued
+}
+
+bool SqliteStore::RunRound(std::vector<Job>& jobs) {
   Status sticky = health();
   std::vector<Job*> writes;
   for (Job& job : jobs) {
@@ -374,7 +418,7 @@ void SqliteStore::RunRound(std::vector<Job>& jobs) {
       RunRead(job);
     }
   }
-  if (writes.empty()) return;
+  if (writes.empty()) return false;
   Status s = sticky.ok() ? ApplyGroup(writes) : sticky;
   if (s.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -394,6 +438,7 @@ void SqliteStore::RunRound(std::vector<Job>& jobs) {
   // The batches go back to the loop with their jobs and are freed there: the loop allocated
   // them, and glibc frees another thread's chunks under its arena lock, which the store thread
   // would then contend for with every allocation of the loop.
+  return s.ok();
 }
 
 void SqliteStore::SetSticky(const Status& s) {
@@ -443,7 +488,52 @@ Status SqliteStore::CheckEpoch() {
   return Status::OK();
 }
 
-// --- 4. Batch operations --------------------------------------------------------------------
+// --- 4. Sync thread ---------------------------------------------------------------------------
+
+void SqliteStore::SyncThreadMain() {
+  std::vector<Round> rounds;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(sync_mu_);
+      sync_cv_.wait(lock, [this] { return sync_stopping_ || !sync_queue_.empty(); });
+      if (sync_queue_.empty()) return;  // stopping, and every round has been handed back
+      rounds.swap(sync_queue_);
+    }
+    bool wrote = false;
+    for (const Round& r : rounds) wrote = wrote || r.wrote;
+    if (wrote && sync_failed_.ok()) {
+      if (Status s = SyncWal(); !s.ok()) {
+        sync_failed_ = s;
+        SetSticky(s);
+      }
+    }
+    for (Round& r : rounds) {
+      if (!sync_failed_.ok()) {  // committed, but maybe not on disk: never acknowledged
+        for (Job& job : r.jobs) {
+          if (job.kind != Job::Kind::kWrite || !job.status.ok()) continue;
+          job.status = sync_failed_;
+          job.result = BatchResult();
+        }
+      }
+      HandBack(r.jobs);
+    }
+    rounds.clear();
+  }
+}
+
+Status SqliteStore::SyncWal() {
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    if (!test_sync_error_.ok()) return std::exchange(test_sync_error_, Status::OK());
+  }
+  if (::fdatasync(wal_fd_) == 0) return Status::OK();
+  const int err = errno;
+  const std::string what = options_.path + "-wal";
+  if (err == ENOSPC) return Status::IOError(what, "fdatasync: disk full");
+  return Status::IOError(what, std::string("fdatasync: ") + std::strerror(err));
+}
+
+// --- 5. Batch operations --------------------------------------------------------------------
 
 Status SqliteStore::ApplyBatch(const WriteBatch& batch, BatchResult* result) {
   ++batch_counter_;

@@ -13,6 +13,16 @@
 // Within a round, reads run before the writes, so a read never returns a message whose commit
 // completion has not run yet on the loop.
 //
+// Sync. With store.sync=full and the exclusive lock, SQLite commits with synchronous=NORMAL
+// (in WAL mode: consistent, checkpoints synced, but commits not) and a second thread, the sync
+// thread, makes commits durable: it takes every round the store thread has finished, calls
+// fdatasync on the WAL once for all of them, and only then hands them to the loop. The store
+// thread meanwhile applies the next round, so the disk flush of one group overlaps the work of
+// the next. A completion still means "on disk". A failed fdatasync is sticky like a failed
+// commit (a later fdatasync could succeed without the lost pages): the jobs of that sync and of
+// every later one fail. Without the exclusive lock (TEST_skip_lock) SQLite syncs itself
+// (synchronous=FULL), since another connection may replace the WAL file.
+//
 // Errors. Any failure of a group transaction (I/O error, disk full, fenced, or a batch that
 // names an unknown channel or a seq not above last_seq, which is a caller bug) fails every
 // batch of the group and becomes the sticky error: every later job completes with it, nothing
@@ -22,7 +32,7 @@
 // (Close() hands the async handle to the loop, which frees it in its close callback, so run the
 // loop once after Close()). Do not destroy the store from inside one of its completions.
 // Thread safety: see store.h. Concurrency: mu_ guards the job queue and the sticky error,
-// done_mu_ guards the finished jobs; no code holds both.
+// sync_mu_ the rounds waiting for their sync, done_mu_ the finished jobs; no code holds two.
 #pragma once
 
 #include <cassert>
@@ -63,6 +73,8 @@ class SqliteStore final : public Store {
   void TEST_Hold(bool hold);
   // Group transactions committed since Open().
   uint64_t TEST_transactions() const;
+  // The next fdatasync of the WAL fails with `s` instead of running (store.sync=full only).
+  void TEST_FailNextSync(const Status& s);
   // Runs `fn` on the connection. REQUIRES: no job queued or running.
   Status TEST_RunIdle(const std::function<Status(sqlite3*)>& fn);
   // How many times a prepared statement ran since Open(). REQUIRES: as TEST_RunIdle.
@@ -128,7 +140,8 @@ class SqliteStore final : public Store {
 
   // Store thread.
   void ThreadMain();
-  void RunRound(std::vector<Job>& jobs);
+  // Runs the reads and the one group transaction of a round; true when that committed writes.
+  bool RunRound(std::vector<Job>& jobs);
   void RunRead(Job& job);
   Status ApplyGroup(std::vector<Job*>& writes);
   Status CheckEpoch();
@@ -157,6 +170,12 @@ class SqliteStore final : public Store {
   void TouchChannel(int64_t channel_id, ChannelState& ch);
   void SetSticky(const Status& s);
   void ClearTransactionState();
+  // Store or sync thread: gives finished jobs to the loop.
+  void HandBack(std::vector<Job>& jobs);
+
+  // Sync thread (see "Sync" above).
+  void SyncThreadMain();
+  Status SyncWal();
 
   // Constant after construction.
   const StoreOptions options_;
@@ -188,6 +207,22 @@ class SqliteStore final : public Store {
   bool busy_ = false;  // the store thread is running a round
   Status sticky_;
   uint64_t transactions_ = 0;
+
+  // The sync stage. own_sync_ and wal_fd_ are constant once the store thread runs;
+  // sync_failed_ is the sync thread's own.
+  struct Round {
+    std::vector<Job> jobs;
+    bool wrote = false;  // a transaction committed in this round: the WAL needs a sync
+  };
+  bool own_sync_ = false;
+  int wal_fd_ = -1;
+  Status sync_failed_;
+  std::mutex sync_mu_;  // guards sync_queue_, sync_stopping_ and test_sync_error_
+  std::condition_variable sync_cv_;
+  std::vector<Round> sync_queue_;
+  bool sync_stopping_ = false;
+  Status test_sync_error_;
+  std::thread sync_thread_;
 
   // Guarded by done_mu_: jobs finished by the store thread, not yet taken by the loop.
   std::mutex done_mu_;

@@ -199,6 +199,30 @@ TEST_SUITE("store") {
     CHECK(again->Close().ok());
   }
 
+  TEST_CASE("store: a failed sync of the WAL is sticky: that batch and every later one fail") {
+    TempDir dir;
+    TestLoop loop;
+    auto store = OpenOk(loop, dir.File("store.db"));  // sync full: the sync thread flushes
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    AppendRange(setup, 1, 1, 2);
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+
+    store->TEST_FailNextSync(Status::IOError("store.db-wal", "fdatasync: Input/output error"));
+    WriteBatch b;
+    AppendRange(b, 1, 3, 3);
+    auto failed = SubmitWait(loop, *store, std::move(b));
+    CHECK(failed.status.IsIOError());
+    CHECK(failed.status.message().find("fdatasync") != std::string::npos);
+    CHECK(store->health().ToString() == failed.status.ToString());
+    // A later sync would succeed, but what the failed one covered may be lost: still refused.
+    WriteBatch later;
+    AppendRange(later, 1, 4, 4);
+    CHECK(SubmitWait(loop, *store, std::move(later)).status.ToString() ==
+          failed.status.ToString());
+    CHECK(store->Close().ok());
+  }
+
   TEST_CASE("store: an instance whose epoch moved on is fenced and writes nothing more") {
     TempDir dir;
     TestLoop loop;
