@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <cassert>
+#include <cstdlib>
 #include <memory>
 #include <utility>
 
@@ -43,9 +44,12 @@ bool SplitHostPort(const std::string& s, std::string* host, std::string* port) {
   size_t colon = s.rfind(':');
   if (colon == std::string::npos || colon + 1 == s.size()) return false;
   *port = s.substr(colon + 1);
+  if (port->size() > 5) return false;
   for (char c : *port) {
     if (c < '0' || c > '9') return false;
   }
+  int n = std::atoi(port->c_str());
+  if (n < 1 || n > 65535) return false;
   *host = s.substr(0, colon);
   if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
     *host = host->substr(1, host->size() - 2);
@@ -158,6 +162,17 @@ void PeerLink::BeginAttempt() {
   if (!SplitHostPort(server(), &host, &port)) {
     spdlog::error("ft: peer link: bad server address '{}' (want host:port)", server());
     NextAttempt();
+    return;
+  }
+  // An IP literal needs no lookup: connect at once, without a trip through the libuv pool
+  // (which the store's lock attempts use too).
+  sockaddr_storage literal{};
+  int port_num = std::atoi(port.c_str());
+  if (uv_ip4_addr(host.c_str(), port_num, reinterpret_cast<sockaddr_in*>(&literal)) == 0 ||
+      uv_ip6_addr(host.c_str(), port_num, reinterpret_cast<sockaddr_in6*>(&literal)) == 0) {
+    addrs_.assign(1, literal);
+    addr_index_ = 0;
+    ConnectAddr();
     return;
   }
   addrinfo hints{};

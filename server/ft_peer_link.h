@@ -7,7 +7,8 @@
 //
 // How it connects: the servers ("host:port"; host a name or an IPv4/IPv6 literal, "[::1]:4222"
 // works too) are tried in order, one attempt each, then again after reconnect_wait_ms, forever.
-// An attempt resolves the host (uv_getaddrinfo), connects, reads the server's INFO, sends
+// An attempt resolves the host (uv_getaddrinfo; an IP literal is used as is), connects (to each
+// address the name resolves to, in order, while they refuse), reads the server's INFO, sends
 // CONNECT (echo on: the link hears its own heartbeats, as with libnats' defaults), SUB to the
 // subject and PING; the link is connected when the PONG for that PING arrives, so the server
 // has processed the SUB by then. An attempt that has not got there within connect_timeout_ms is

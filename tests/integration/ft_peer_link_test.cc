@@ -438,7 +438,11 @@ TEST_CASE("peer_link: Close before Start, right after Start and while waiting") 
   { LinkHarness h(LinkTo({Addr(dead)})); }
   {
     LinkHarness h(LinkTo({Addr(dead)}));
-    h.link->Start();
+    h.link->Start();  // connecting to a literal
+  }
+  {
+    LinkHarness h(LinkTo({"localhost:" + std::to_string(dead)}));
+    h.link->Start();  // resolving through uv_getaddrinfo: cancelled or awaited
   }
   {
     LinkHarness h(LinkTo({Addr(dead), "localhost:" + std::to_string(dead)}));
