@@ -16,7 +16,6 @@
 #include "server/ft_peer_link.h"
 
 #include <netdb.h>
-#include <netinet/in.h>
 #include <string.h>
 
 #include <cassert>
@@ -25,6 +24,8 @@
 #include <utility>
 
 #include <spdlog/spdlog.h>
+
+#include <netinet/in.h>
 
 #ifndef TANDEM_VERSION
 #define TANDEM_VERSION "0.0.0"

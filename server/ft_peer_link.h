@@ -30,14 +30,14 @@
 // loop; a handler may call Publish() or Close() on this PeerLink.
 #pragma once
 
+#include <uv.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <uv.h>
 
 #include "server/nats_client_reader.h"
 
@@ -46,9 +46,9 @@ namespace tandem::server {
 class PeerLink : private NatsClientHandler {
  public:
   struct Handlers {
-    std::function<void(std::string payload)> on_heartbeat;      // each MSG/HMSG payload
+    std::function<void(std::string payload)> on_heartbeat;     // each MSG/HMSG payload
     std::function<void(const std::string& url)> on_connected;  // "nats://host:port"; again
-                                                                // after each reconnect
+                                                               // after each reconnect
     std::function<void()> on_disconnected;  // once per established link that drops
   };
   struct Options {
@@ -88,10 +88,10 @@ class PeerLink : private NatsClientHandler {
     kWaitInfo,    // TCP up, waiting for the server's INFO
     kWaitPong,    // CONNECT, SUB, PING sent; waiting for the PONG
     kConnected,
-    kAbandoned,   // the attempt timed out while resolving; waiting for getaddrinfo's callback
-    kDropping,    // the socket is closing; what follows depends on `was_connected_`
-    kWaiting,     // between attempts (reconnect_wait_ms)
-    kClosed,      // Close() was called
+    kAbandoned,  // the attempt timed out while resolving; waiting for getaddrinfo's callback
+    kDropping,   // the socket is closing; what follows depends on `was_connected_`
+    kWaiting,    // between attempts (reconnect_wait_ms)
+    kClosed,     // Close() was called
   };
 
   // Connection attempts.
@@ -144,9 +144,9 @@ class PeerLink : private NatsClientHandler {
   const std::thread::id loop_thread_;
 
   State state_ = State::kIdle;
-  size_t index_ = 0;           // the server of the current (or last) attempt
-  size_t tried_in_pass_ = 0;   // attempts that failed since the last wait
-  bool was_connected_ = false;  // the socket being dropped carried an established link
+  size_t index_ = 0;                     // the server of the current (or last) attempt
+  size_t tried_in_pass_ = 0;             // attempts that failed since the last wait
+  bool was_connected_ = false;           // the socket being dropped carried an established link
   std::vector<sockaddr_storage> addrs_;  // the current server's addresses, in resolver order
   size_t addr_index_ = 0;                // the one being tried
   bool try_next_addr_ = false;           // the socket being dropped was refused: try the next

@@ -23,7 +23,7 @@
 namespace tandem::server {
 namespace {
 
-constexpr size_t kMaxArgs = 5;        // HMSG <subject> <sid> <reply> <hdr> <total>
+constexpr size_t kMaxArgs = 5;         // HMSG <subject> <sid> <reply> <hdr> <total>
 constexpr size_t kMaxSizeDigits = 18;  // fits an int64 without overflow
 constexpr size_t kSnippetMax = 40;
 
@@ -81,13 +81,20 @@ std::string Quote(std::string_view bytes) {
 
 std::string_view ReadErrorText(ReadError e) {
   switch (e) {
-    case ReadError::kNone: return "no error";
-    case ReadError::kUnknownOp: return "unknown protocol operation";
-    case ReadError::kMaxControlLine: return "maximum control line exceeded";
-    case ReadError::kMaxPayload: return "maximum payload exceeded";
-    case ReadError::kBadArgs: return "bad arguments";
-    case ReadError::kBadPayloadEnd: return "payload not followed by CRLF";
-    case ReadError::kStopped: return "stopped by the handler";
+    case ReadError::kNone:
+      return "no error";
+    case ReadError::kUnknownOp:
+      return "unknown protocol operation";
+    case ReadError::kMaxControlLine:
+      return "maximum control line exceeded";
+    case ReadError::kMaxPayload:
+      return "maximum payload exceeded";
+    case ReadError::kBadArgs:
+      return "bad arguments";
+    case ReadError::kBadPayloadEnd:
+      return "payload not followed by CRLF";
+    case ReadError::kStopped:
+      return "stopped by the handler";
   }
   return "unknown error";
 }

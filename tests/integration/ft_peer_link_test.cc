@@ -6,13 +6,12 @@
 // The PeerLink runs on a libuv loop on the test's thread; Pump() runs that loop in short steps
 // until a condition holds, bounded in time. Every test ends by closing the link and checking
 // that the loop closes with no handle left.
-#include <arpa/inet.h>
+#include "server/ft_peer_link.h"
+
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <chrono>
 #include <functional>
@@ -23,12 +22,15 @@
 #include <vector>
 
 #include <doctest/doctest.h>
-#include <uv.h>
 
-#include "server/ft_peer_link.h"
 #include "tests/support/tandem_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wire_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 namespace tandem::test {
 namespace {
@@ -96,7 +98,8 @@ class LinkHarness {
   explicit LinkHarness(PeerLink::Options o) {
     REQUIRE(uv_loop_init(&loop_) == 0);
     uv_timer_init(&loop_, &tick_);
-    uv_timer_start(&tick_, [](uv_timer_t*) noexcept {}, 2, 2);  // UV_RUN_ONCE returns often
+    uv_timer_start(
+        &tick_, [](uv_timer_t*) noexcept {}, 2, 2);  // UV_RUN_ONCE returns often
     o.subject = o.subject.empty() ? kSubject : o.subject;
     if (o.name.empty()) o.name = "peer-link-test";
     PeerLink::Handlers h;
@@ -180,8 +183,8 @@ void CheckLinkSurvivesRestart(Server& srv, int port) {
   WireClient other;  // by hand: nats-server ends its INFO with "} \r\n", which Handshake() refuses
   REQUIRE(other.Connect(port));
   REQUIRE(other.Expect("^INFO .*\r\n"));
-  REQUIRE(other.Send(std::string("CONNECT {\"verbose\":false}\r\nSUB ") + kSubject +
-                     " 7\r\nPUB " + kSubject + " 5\r\nhello\r\nPING\r\n"));
+  REQUIRE(other.Send(std::string("CONNECT {\"verbose\":false}\r\nSUB ") + kSubject + " 7\r\nPUB " +
+                     kSubject + " 5\r\nhello\r\nPING\r\n"));
   REQUIRE(other.Expect("PONG\r\n"));
   CHECK(h.Pump([&] { return h.HeardAll("hello"); }));
   h.link->Publish("hb-2");
@@ -191,7 +194,7 @@ void CheckLinkSurvivesRestart(Server& srv, int port) {
   srv.Kill();
   REQUIRE(h.Pump([&] { return h.disconnects == 1; }));
   CHECK_FALSE(h.link->connected());
-  h.link->Publish("dropped");  // not connected: dropped, no crash
+  h.link->Publish("dropped");   // not connected: dropped, no crash
   h.RunFor(milliseconds(100));  // a few failed attempts against the closed port
   CHECK(h.connects == 1);
 
@@ -233,7 +236,9 @@ class RawListener {
     eof_ = false;
     return true;
   }
-  void Send(const std::string& s) { REQUIRE(write(conn_, s.data(), s.size()) == ssize_t(s.size())); }
+  void Send(const std::string& s) {
+    REQUIRE(write(conn_, s.data(), s.size()) == ssize_t(s.size()));
+  }
   // Reads what is there; true once `in_` contains `needle`.
   bool Has(const std::string& needle) {
     Read();
@@ -272,194 +277,191 @@ class RawListener {
 }  // namespace
 
 TEST_SUITE("ft_peer_link") {
+  TEST_CASE("peer_link: nats-server killed with SIGKILL and restarted: the link reconnects") {
+    TempDir dir;
+    int port = FreePort();
+    NatsServerProcess srv(dir.path(), port);
+    REQUIRE(srv.Start());
+    REQUIRE(srv.WaitReady());
+    CheckLinkSurvivesRestart(srv, port);
+  }
 
-TEST_CASE("peer_link: nats-server killed with SIGKILL and restarted: the link reconnects") {
-  TempDir dir;
-  int port = FreePort();
-  NatsServerProcess srv(dir.path(), port);
-  REQUIRE(srv.Start());
-  REQUIRE(srv.WaitReady());
-  CheckLinkSurvivesRestart(srv, port);
-}
+  TEST_CASE("peer_link: tandem killed with SIGKILL and restarted: the link reconnects") {
+    TempDir dir;
+    int port = FreePort();
+    struct TandemServer {
+      TempDir* dir;
+      int port;
+      std::unique_ptr<TandemProcess> p;
+      bool Start() {
+        p = std::make_unique<TandemProcess>(dir->path(), "tandem.log");
+        return p->Start({"serve", "--listen", Addr(port), "--store", dir->Join("s.db")}) &&
+               p->WaitForPort(port);
+      }
+      void Kill() {
+        p->Signal(SIGKILL);
+        p->WaitExit();
+      }
+    } srv{&dir, port, nullptr};
+    REQUIRE(srv.Start());
+    CheckLinkSurvivesRestart(srv, port);
+  }
 
-TEST_CASE("peer_link: tandem killed with SIGKILL and restarted: the link reconnects") {
-  TempDir dir;
-  int port = FreePort();
-  struct TandemServer {
-    TempDir* dir;
-    int port;
-    std::unique_ptr<TandemProcess> p;
-    bool Start() {
-      p = std::make_unique<TandemProcess>(dir->path(), "tandem.log");
-      return p->Start({"serve", "--listen", Addr(port), "--store", dir->Join("s.db")}) &&
-             p->WaitForPort(port);
+  TEST_CASE("peer_link: servers are tried in order; names and IPv6 literals resolve") {
+    TempDir dir;
+    int dead = FreePort();
+    int port = FreePort();
+    NatsServerProcess srv(dir.path(), port);
+    REQUIRE(srv.Start());
+    REQUIRE(srv.WaitReady());
+    {
+      LinkHarness h(LinkTo({Addr(dead), "localhost:" + std::to_string(port)}));
+      h.link->Start();
+      REQUIRE(h.Pump([&] { return h.connects == 1; }));
+      CHECK(h.last_url == "nats://localhost:" + std::to_string(port));
+      CHECK(h.link->TEST_attempts() == 2);
     }
-    void Kill() {
-      p->Signal(SIGKILL);
-      p->WaitExit();
-    }
-  } srv{&dir, port, nullptr};
-  REQUIRE(srv.Start());
-  CheckLinkSurvivesRestart(srv, port);
-}
-
-TEST_CASE("peer_link: servers are tried in order; names and IPv6 literals resolve") {
-  TempDir dir;
-  int dead = FreePort();
-  int port = FreePort();
-  NatsServerProcess srv(dir.path(), port);
-  REQUIRE(srv.Start());
-  REQUIRE(srv.WaitReady());
-  {
-    LinkHarness h(LinkTo({Addr(dead), "localhost:" + std::to_string(port)}));
+    int port6 = FreePort();
+    NatsServerProcess srv6(dir.path(), port6, "::1");
+    REQUIRE(srv6.Start());
+    LinkHarness h(LinkTo({"[::1]:" + std::to_string(port6)}));
     h.link->Start();
-    REQUIRE(h.Pump([&] { return h.connects == 1; }));
-    CHECK(h.last_url == "nats://localhost:" + std::to_string(port));
-    CHECK(h.link->TEST_attempts() == 2);
+    REQUIRE(h.Pump([&] { return h.connects == 1; }, milliseconds(15000)));
+    CHECK(h.last_url == "nats://[::1]:" + std::to_string(port6));
+    h.link->Publish("v6");
+    CHECK(h.Pump([&] { return h.HeardAll("v6"); }));
   }
-  int port6 = FreePort();
-  NatsServerProcess srv6(dir.path(), port6, "::1");
-  REQUIRE(srv6.Start());
-  LinkHarness h(LinkTo({"[::1]:" + std::to_string(port6)}));
-  h.link->Start();
-  REQUIRE(h.Pump([&] { return h.connects == 1; }, milliseconds(15000)));
-  CHECK(h.last_url == "nats://[::1]:" + std::to_string(port6));
-  h.link->Publish("v6");
-  CHECK(h.Pump([&] { return h.HeardAll("v6"); }));
-}
 
-TEST_CASE("peer_link: a SIGSTOPped server is dropped after two unanswered PINGs") {
-  TempDir dir;
-  int port = FreePort();
-  NatsServerProcess srv(dir.path(), port);
-  REQUIRE(srv.Start());
-  REQUIRE(srv.WaitReady());
-  PeerLink::Options o = LinkTo({Addr(port)});
-  o.ping_interval_ms = 100;
-  LinkHarness h(std::move(o));
-  h.link->Start();
-  REQUIRE(h.Pump([&] { return h.connects == 1; }));
-  h.RunFor(milliseconds(400));  // pings answered: still up
-  CHECK(h.disconnects == 0);
-
-  srv.Signal(SIGSTOP);
-  auto stopped = Clock::now();
-  REQUIRE(h.Pump([&] { return h.disconnects == 1; }, milliseconds(5000)));
-  auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - stopped).count();
-  CHECK(took >= 150);
-  CHECK(took <= 1500);
-  h.RunFor(milliseconds(700));  // attempts time out: TCP is accepted, INFO never comes
-  CHECK(h.connects == 1);
-  srv.Signal(SIGCONT);
-  CHECK(h.Pump([&] { return h.connects == 2; }, milliseconds(10000)));
-}
-
-TEST_CASE("peer_link: the handshake, server ops and drops, on the wire") {
-  RawListener srv;
-  PeerLink::Options o = LinkTo({Addr(srv.port())});
-  o.name = "we\"ird";
-  o.ping_interval_ms = 0;  // no pings of our own for now
-  LinkHarness h(std::move(o));
-  h.link->Start();
-  REQUIRE(h.Pump([&] { return srv.TryAccept(); }));
-  h.RunFor(milliseconds(20));
-  CHECK(srv.in().empty());  // nothing before INFO
-  srv.Send("INFO {\"server_id\":\"fake\",\"max_payload\":1048576}\r\n");
-  REQUIRE(h.Pump([&] { return srv.Has("PING\r\n"); }));
-  CHECK(std::regex_match(
-      srv.in(), std::regex("CONNECT \\{\"verbose\":false,\"pedantic\":false,\"name\":\"we\\\\\"ird\","
-                           "\"lang\":\"C\\+\\+\",\"version\":\"[0-9.]+\",\"protocol\":1,"
-                           "\"echo\":true\\}\r\nSUB _STAN\\.ft\\.test\\.g 1\r\nPING\r\n")));
-  srv.in().clear();
-  CHECK_FALSE(h.link->connected());
-  h.link->Publish("early");  // not connected yet: dropped
-
-  srv.Send("PING\r\n");  // answered at once, even before our PONG came
-  REQUIRE(h.Pump([&] { return srv.Has("PONG\r\n"); }));
-  CHECK(h.connects == 0);
-  srv.Send("+OK\r\nPONG\r\n");
-  REQUIRE(h.Pump([&] { return h.connects == 1; }));
-  CHECK(srv.in() == "PONG\r\n");
-
-  srv.Send("MSG _STAN.ft.test.g 1 2\r\nhb\r\nHMSG _STAN.ft.test.g 1 12 14\r\nNATS/1.0\r\n\r\nh2\r\n"
-           "INFO {\"server_id\":\"fake\"}\r\n");
-  REQUIRE(h.Pump([&] { return h.heartbeats.size() == 2; }));
-  CHECK(h.heartbeats == std::vector<std::string>{"hb", "h2"});
-  srv.in().clear();
-  h.link->Publish("xyz");
-  REQUIRE(h.Pump([&] { return srv.Has("PUB _STAN.ft.test.g 3\r\nxyz\r\n"); }));
-  CHECK(srv.in() == "PUB _STAN.ft.test.g 3\r\nxyz\r\n");
-
-  SUBCASE("-ERR drops the link, which comes back") {
-    srv.Send("-ERR 'Stale Connection'\r\n");
-  }
-  SUBCASE("bad bytes drop the link, which comes back") {
-    srv.Send("MSG _STAN.ft.test.g 1 2\r\nhbXY");
-  }
-  SUBCASE("EOF drops the link, which comes back") {
-    srv.CloseConn();
-  }
-  REQUIRE(h.Pump([&] { return h.disconnects == 1; }));
-  CHECK_FALSE(h.link->connected());
-  REQUIRE(h.Pump([&] { return srv.TryAccept(); }));
-  srv.Send("INFO {}\r\n");
-  REQUIRE(h.Pump([&] { return srv.Has("PING\r\n"); }));
-  srv.Send("PONG\r\n");
-  REQUIRE(h.Pump([&] { return h.connects == 2; }));
-}
-
-TEST_CASE("peer_link: unanswered PINGs drop the link; a silent listener times out") {
-  RawListener srv;
-  PeerLink::Options o = LinkTo({Addr(srv.port())});
-  o.ping_interval_ms = 50;
-  o.connect_timeout_ms = 100;
-  LinkHarness h(std::move(o));
-  h.link->Start();
-  REQUIRE(h.Pump([&] { return srv.TryAccept(); }));
-  srv.Send("INFO {}\r\n");
-  REQUIRE(h.Pump([&] { return srv.Has("PING\r\n"); }));
-  srv.Send("PONG\r\n");
-  REQUIRE(h.Pump([&] { return h.connects == 1; }));
-  srv.in().clear();
-  // Two PINGs go out unanswered, then the link gives up.
-  REQUIRE(h.Pump([&] { return h.disconnects == 1; }, milliseconds(3000)));
-  CHECK(srv.Has("PING\r\nPING\r\n"));
-  CHECK(srv.Closed());
-
-  // The listener accepts (the kernel does) but never says INFO: every attempt times out.
-  uint64_t before = h.link->TEST_attempts();
-  h.RunFor(milliseconds(600));
-  CHECK(h.link->TEST_attempts() >= before + 3);
-  CHECK(h.connects == 1);
-}
-
-TEST_CASE("peer_link: Close before Start, right after Start and while waiting") {
-  int dead = FreePort();
-  { LinkHarness h(LinkTo({Addr(dead)})); }
-  {
-    LinkHarness h(LinkTo({Addr(dead)}));
-    h.link->Start();  // connecting to a literal
-  }
-  {
-    LinkHarness h(LinkTo({"localhost:" + std::to_string(dead)}));
-    h.link->Start();  // resolving through uv_getaddrinfo: cancelled or awaited
-  }
-  {
-    LinkHarness h(LinkTo({Addr(dead), "localhost:" + std::to_string(dead)}));
-    h.link->Start();
-    h.RunFor(milliseconds(100));
-    CHECK(h.link->TEST_attempts() >= 2);
-    CHECK(h.connects == 0);
-  }
-  {
-    PeerLink::Options o = LinkTo({Addr(dead)});
-    o.servers.push_back("not-an-address");
+  TEST_CASE("peer_link: a SIGSTOPped server is dropped after two unanswered PINGs") {
+    TempDir dir;
+    int port = FreePort();
+    NatsServerProcess srv(dir.path(), port);
+    REQUIRE(srv.Start());
+    REQUIRE(srv.WaitReady());
+    PeerLink::Options o = LinkTo({Addr(port)});
+    o.ping_interval_ms = 100;
     LinkHarness h(std::move(o));
     h.link->Start();
-    h.RunFor(milliseconds(60));
-    CHECK(h.connects == 0);
+    REQUIRE(h.Pump([&] { return h.connects == 1; }));
+    h.RunFor(milliseconds(400));  // pings answered: still up
+    CHECK(h.disconnects == 0);
+
+    srv.Signal(SIGSTOP);
+    auto stopped = Clock::now();
+    REQUIRE(h.Pump([&] { return h.disconnects == 1; }, milliseconds(5000)));
+    auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - stopped).count();
+    CHECK(took >= 150);
+    CHECK(took <= 1500);
+    h.RunFor(milliseconds(700));  // attempts time out: TCP is accepted, INFO never comes
+    CHECK(h.connects == 1);
+    srv.Signal(SIGCONT);
+    CHECK(h.Pump([&] { return h.connects == 2; }, milliseconds(10000)));
   }
-}
+
+  TEST_CASE("peer_link: the handshake, server ops and drops, on the wire") {
+    RawListener srv;
+    PeerLink::Options o = LinkTo({Addr(srv.port())});
+    o.name = "we\"ird";
+    o.ping_interval_ms = 0;  // no pings of our own for now
+    LinkHarness h(std::move(o));
+    h.link->Start();
+    REQUIRE(h.Pump([&] { return srv.TryAccept(); }));
+    h.RunFor(milliseconds(20));
+    CHECK(srv.in().empty());  // nothing before INFO
+    srv.Send("INFO {\"server_id\":\"fake\",\"max_payload\":1048576}\r\n");
+    REQUIRE(h.Pump([&] { return srv.Has("PING\r\n"); }));
+    CHECK(std::regex_match(
+        srv.in(),
+        std::regex("CONNECT \\{\"verbose\":false,\"pedantic\":false,\"name\":\"we\\\\\"ird\","
+                   "\"lang\":\"C\\+\\+\",\"version\":\"[0-9.]+\",\"protocol\":1,"
+                   "\"echo\":true\\}\r\nSUB _STAN\\.ft\\.test\\.g 1\r\nPING\r\n")));
+    srv.in().clear();
+    CHECK_FALSE(h.link->connected());
+    h.link->Publish("early");  // not connected yet: dropped
+
+    srv.Send("PING\r\n");  // answered at once, even before our PONG came
+    REQUIRE(h.Pump([&] { return srv.Has("PONG\r\n"); }));
+    CHECK(h.connects == 0);
+    srv.Send("+OK\r\nPONG\r\n");
+    REQUIRE(h.Pump([&] { return h.connects == 1; }));
+    CHECK(srv.in() == "PONG\r\n");
+
+    srv.Send(
+        "MSG _STAN.ft.test.g 1 2\r\nhb\r\nHMSG _STAN.ft.test.g 1 12 14\r\nNATS/1.0\r\n\r\nh2\r\n"
+        "INFO {\"server_id\":\"fake\"}\r\n");
+    REQUIRE(h.Pump([&] { return h.heartbeats.size() == 2; }));
+    CHECK(h.heartbeats == std::vector<std::string>{"hb", "h2"});
+    srv.in().clear();
+    h.link->Publish("xyz");
+    REQUIRE(h.Pump([&] { return srv.Has("PUB _STAN.ft.test.g 3\r\nxyz\r\n"); }));
+    CHECK(srv.in() == "PUB _STAN.ft.test.g 3\r\nxyz\r\n");
+
+    SUBCASE("-ERR drops the link, which comes back") { srv.Send("-ERR 'Stale Connection'\r\n"); }
+    SUBCASE("bad bytes drop the link, which comes back") {
+      srv.Send("MSG _STAN.ft.test.g 1 2\r\nhbXY");
+    }
+    SUBCASE("EOF drops the link, which comes back") { srv.CloseConn(); }
+    REQUIRE(h.Pump([&] { return h.disconnects == 1; }));
+    CHECK_FALSE(h.link->connected());
+    REQUIRE(h.Pump([&] { return srv.TryAccept(); }));
+    srv.Send("INFO {}\r\n");
+    REQUIRE(h.Pump([&] { return srv.Has("PING\r\n"); }));
+    srv.Send("PONG\r\n");
+    REQUIRE(h.Pump([&] { return h.connects == 2; }));
+  }
+
+  TEST_CASE("peer_link: unanswered PINGs drop the link; a silent listener times out") {
+    RawListener srv;
+    PeerLink::Options o = LinkTo({Addr(srv.port())});
+    o.ping_interval_ms = 50;
+    o.connect_timeout_ms = 100;
+    LinkHarness h(std::move(o));
+    h.link->Start();
+    REQUIRE(h.Pump([&] { return srv.TryAccept(); }));
+    srv.Send("INFO {}\r\n");
+    REQUIRE(h.Pump([&] { return srv.Has("PING\r\n"); }));
+    srv.Send("PONG\r\n");
+    REQUIRE(h.Pump([&] { return h.connects == 1; }));
+    srv.in().clear();
+    // Two PINGs go out unanswered, then the link gives up.
+    REQUIRE(h.Pump([&] { return h.disconnects == 1; }, milliseconds(3000)));
+    CHECK(srv.Has("PING\r\nPING\r\n"));
+    CHECK(srv.Closed());
+
+    // The listener accepts (the kernel does) but never says INFO: every attempt times out.
+    uint64_t before = h.link->TEST_attempts();
+    h.RunFor(milliseconds(600));
+    CHECK(h.link->TEST_attempts() >= before + 3);
+    CHECK(h.connects == 1);
+  }
+
+  TEST_CASE("peer_link: Close before Start, right after Start and while waiting") {
+    int dead = FreePort();
+    { LinkHarness h(LinkTo({Addr(dead)})); }
+    {
+      LinkHarness h(LinkTo({Addr(dead)}));
+      h.link->Start();  // connecting to a literal
+    }
+    {
+      LinkHarness h(LinkTo({"localhost:" + std::to_string(dead)}));
+      h.link->Start();  // resolving through uv_getaddrinfo: cancelled or awaited
+    }
+    {
+      LinkHarness h(LinkTo({Addr(dead), "localhost:" + std::to_string(dead)}));
+      h.link->Start();
+      h.RunFor(milliseconds(100));
+      CHECK(h.link->TEST_attempts() >= 2);
+      CHECK(h.connects == 0);
+    }
+    {
+      PeerLink::Options o = LinkTo({Addr(dead)});
+      o.servers.push_back("not-an-address");
+      LinkHarness h(std::move(o));
+      h.link->Start();
+      h.RunFor(milliseconds(60));
+      CHECK(h.connects == 0);
+    }
+  }
 
 }  // TEST_SUITE
 
