@@ -1,0 +1,128 @@
+// nats_client_reader_fuzz.cc: libFuzzer target for server/nats_client_reader (the server ->
+// client ops read by the ft peer link).
+//
+// The first two input bytes pick small limits (so the limit paths are reached), the rest is the
+// byte stream. It is fed once whole and once in chunks whose cut points come from a PRNG seeded
+// by the input. Each chunk lives in its own heap block that is freed right after Feed(), so a
+// view kept across Feed() calls is a heap-use-after-free under ASan. The handler reads every
+// byte of every view. Both runs must give the same events and the same error, a failed reader
+// must stay failed, and a reader that has not failed must hold no more than one control line
+// and one payload; anything else aborts. Built and run by scripts/fuzz.
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <initializer_list>
+#include <string_view>
+#include <vector>
+
+#include "server/nats_client_reader.h"
+
+namespace {
+
+using tandem::server::ClientReaderLimits;
+using tandem::server::MsgArgs;
+using tandem::server::NatsClientHandler;
+using tandem::server::NatsClientReader;
+using tandem::server::ReadError;
+
+// Folds each event into a running FNV-1a hash, touching every byte of every view.
+class HashingHandler : public NatsClientHandler {
+ public:
+  uint64_t hash = 1469598103934665603ull;
+  size_t events = 0;
+
+  bool OnInfo(std::string_view json) override {
+    if (json.empty()) abort();
+    return Event('I', {json});
+  }
+  bool OnMsg(const MsgArgs& m) override {
+    if (!m.has_headers && !m.headers.empty()) abort();
+    if (m.subject.empty() || m.sid.empty()) abort();
+    return Event(m.has_headers ? 'H' : 'M', {m.subject, m.sid, m.reply, m.headers, m.payload});
+  }
+  bool OnPing() override { return Event('P', {}); }
+  bool OnPong() override { return Event('O', {}); }
+  bool OnOk() override { return Event('K', {}); }
+  bool OnErr(std::string_view text) override { return Event('E', {text}); }
+
+ private:
+  void Mix(uint8_t b) {
+    hash ^= b;
+    hash *= 1099511628211ull;
+  }
+  bool Event(char kind, std::initializer_list<std::string_view> parts) {
+    ++events;
+    Mix(static_cast<uint8_t>(kind));
+    for (std::string_view part : parts) {
+      Mix(static_cast<uint8_t>(part.size()));
+      for (char c : part) Mix(static_cast<uint8_t>(c));
+      Mix(0xff);
+    }
+    return true;
+  }
+};
+
+struct Run {
+  uint64_t hash;
+  size_t events;
+  ReadError error;
+};
+
+Run FeedInChunks(const uint8_t* data, size_t size, ClientReaderLimits limits,
+                 const std::vector<size_t>& cuts) {
+  HashingHandler handler;
+  NatsClientReader reader(&handler, limits);
+  ReadError error = ReadError::kNone;
+  size_t pos = 0;
+  for (size_t k = 0; k <= cuts.size() && error == ReadError::kNone; ++k) {
+    const size_t end = k < cuts.size() ? cuts[k] : size;
+    const size_t n = end - pos;
+    char* chunk = static_cast<char*>(malloc(n == 0 ? 1 : n));
+    if (n > 0) memcpy(chunk, data + pos, n);
+    error = reader.Feed(chunk, n);
+    if (error != ReadError::kNone) {
+      const std::string& snip = reader.error_snippet();
+      if (snip.size() < 2 || snip.front() != '"' || snip.back() != '"') abort();
+      if (reader.Feed(chunk, n) != error) abort();  // stays failed
+    } else if (reader.buffered() > limits.max_control_line + limits.max_payload + 4) {
+      abort();
+    }
+    free(chunk);
+    pos = end;
+  }
+  return Run{handler.hash, handler.events, error};
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  ClientReaderLimits limits;
+  limits.max_control_line = 8 + data[0] % 120;
+  limits.max_payload = data[1] % 200;
+  data += 2;
+  size -= 2;
+
+  const Run whole = FeedInChunks(data, size, limits, {});
+
+  std::vector<size_t> cuts;
+  uint64_t x = 0x9e3779b97f4a7c15ull ^ size;
+  for (size_t i = 0; i < size && i < 64; ++i) x = (x ^ data[i]) * 0x100000001b3ull;
+  size_t pos = 0;
+  while (size > 0) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    pos += 1 + x % 24;
+    if (pos >= size) break;
+    cuts.push_back(pos);
+  }
+  const Run split = FeedInChunks(data, size, limits, cuts);
+
+  if (whole.error != split.error || whole.events != split.events || whole.hash != split.hash) {
+    abort();
+  }
+  return 0;
+}
