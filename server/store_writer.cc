@@ -34,12 +34,12 @@ void StoreWriter::Seal() {
 }
 
 void StoreWriter::Flush() {
-  while (!in_flight_ && !sealed_.empty()) {  // more than one only after a sticky error
+  while (in_flight_ < kMaxInFlight && !sealed_.empty()) {
     Pending p = std::move(sealed_.front());
     sealed_.pop_front();
     Submit(std::move(p));
   }
-  if (in_flight_) return;
+  if (in_flight_ >= kMaxInFlight) return;
   if (before_submit_) before_submit_();
   if (current_.batch.empty() && current_.continuations.empty()) return;
   Pending p = std::move(current_);
@@ -55,7 +55,7 @@ void StoreWriter::Submit(Pending p) {
     for (auto& c : p.continuations) c(error_, store::BatchResult{});
     return;
   }
-  in_flight_ = true;
+  ++in_flight_;
   std::weak_ptr<bool> alive = alive_;
   const size_t ops = p.batch.size();
   const uint64_t submitted_ns = uv_hrtime();
@@ -72,7 +72,7 @@ void StoreWriter::Submit(Pending p) {
 
 void StoreWriter::Done(const Status& s, const store::BatchResult& r,
                        std::vector<Continuation> conts) {
-  in_flight_ = false;
+  --in_flight_;
   if (!s.ok() && error_.ok()) {
     error_ = s;
     spdlog::error("stan: store commit failed, no more acknowledgements: {}", s.ToString());

@@ -1,11 +1,12 @@
 // store_writer.h: the loop side of group commit. Everything the streaming layer persists goes
 // into the current store::WriteBatch; once per loop pass (a uv_prepare_t, just before the loop
-// polls) the batch is submitted if no other batch is in flight. While one batch commits, the
-// next one fills. Continuations registered with OnCommit() run, in registration order, after
+// polls) the batch is submitted if fewer than kMaxInFlight batches are in flight: two, so that
+// the store applies one while the other is being flushed to disk (store/sqlite_store.h, "Sync").
+// Beyond that the next one fills. Continuations registered with OnCommit() run, in registration order, after
 // the batch that was current when they were registered has committed (or failed).
 //
 // A batch is also closed early once it holds kSealOps operations (SealIfFull, called by the
-// publish path between messages); closed batches wait in order behind the one in flight. This
+// publish path between messages); closed batches wait in order behind those in flight. This
 // bounds the time from a message's arrival to its PubAck: publishers limit the acks they have
 // in flight (16384 by default, resuming only below half of that), and one commit of the whole
 // window would leave the store idle while the publisher waits for it, then refills.
@@ -56,6 +57,7 @@ class StoreWriter {
   // Closes the current batch when it holds kSealOps operations or more (the before-submit hook
   // runs first, as for a submission); it is submitted after those ahead of it.
   static constexpr size_t kSealOps = 2048;
+  static constexpr int kMaxInFlight = 2;
   void SealIfFull() {
     if (current_.batch.size() >= kSealOps) Seal();
   }
@@ -63,7 +65,7 @@ class StoreWriter {
   void Flush();
   // True when nothing is queued nor in flight.
   bool idle() const {
-    return !in_flight_ && sealed_.empty() && current_.batch.empty() &&
+    return in_flight_ == 0 && sealed_.empty() && current_.batch.empty() &&
            current_.continuations.empty();
   }
   const Status& error() const { return error_; }
@@ -88,7 +90,7 @@ class StoreWriter {
   store::Store* const store_;
   uv_prepare_t prepare_;
   bool closed_ = false;
-  bool in_flight_ = false;
+  int in_flight_ = 0;  // submitted, completion not yet run; at most kMaxInFlight
   Pending current_;
   std::deque<Pending> sealed_;  // closed early, oldest first, behind the one in flight
   Status error_;

@@ -1,5 +1,5 @@
-// store_writer_test.cc: the loop side of group commit: one batch in flight while the next
-// fills, continuations after their own batch, sticky errors, Drain.
+// store_writer_test.cc: the loop side of group commit: two batches in flight while the next
+// fills, continuations after their own batch, early sealing, sticky errors, Drain.
 #include "server/store_writer.h"
 
 #include <uv.h>
@@ -11,7 +11,7 @@
 namespace tandem::server {
 
 TEST_SUITE("store_writer") {
-  TEST_CASE("store_writer: one batch in flight, the next one fills meanwhile") {
+  TEST_CASE("store_writer: two batches in flight, the next one fills meanwhile") {
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
     // The writer's prepare handle does not keep a loop alive; a server's listener does.
@@ -30,21 +30,26 @@ TEST_SUITE("store_writer") {
       CHECK(store.submitted.front().batch.size() == 1);
 
       w.batch().DeleteClient("b");
-      w.batch().DeleteClient("c");
       w.OnCommit([&](const Status& s, const store::BatchResult&) { ran.push_back(2); });
       uv_run(&loop, UV_RUN_NOWAIT);
-      CHECK(store.submitted.size() == 1);  // still in flight: nothing more submitted
+      CHECK(store.submitted.size() == 2);  // the second one goes while the first is in flight
+
+      w.batch().DeleteClient("c");
+      w.batch().DeleteClient("d");
+      w.OnCommit([&](const Status& s, const store::BatchResult&) { ran.push_back(3); });
+      uv_run(&loop, UV_RUN_NOWAIT);
+      CHECK(store.submitted.size() == 2);  // two in flight: the third one waits and fills
       CHECK_FALSE(w.idle());
 
       store.CompleteOne();
       CHECK(ran == std::vector<int>{1});
-      uv_run(&loop, UV_RUN_NOWAIT);
-      REQUIRE(store.submitted.size() == 1);
-      CHECK(store.submitted.front().batch.size() == 2);
+      REQUIRE(store.submitted.size() == 2);  // the completion submitted the waiting one
+      CHECK(store.submitted.back().batch.size() == 2);
       store.CompleteOne();
-      CHECK(ran == std::vector<int>{1, 2});
+      store.CompleteOne();
+      CHECK(ran == std::vector<int>{1, 2, 3});
       CHECK(w.idle());
-      CHECK(w.batches_committed() == 2);
+      CHECK(w.batches_committed() == 3);
       w.Close();
     }
     uv_close(reinterpret_cast<uv_handle_t*>(&keep_alive), nullptr);
@@ -113,17 +118,21 @@ TEST_SUITE("store_writer") {
       StoreWriter w(&loop, &store);
       int hooks = 0;
       w.SetBeforeSubmit([&] {
-        ++hooks;
-        w.batch().DeleteClient("from-hook");
+        if (++hooks <= 3) w.batch().DeleteClient("from-hook");
       });
       w.Flush();
       CHECK(hooks == 1);
       REQUIRE(store.submitted.size() == 1);
-      w.Flush();  // in flight: the hook does not run
-      CHECK(hooks == 1);
-      store.CompleteOne();
+      w.Flush();  // room for a second batch: the hook adds to it
+      CHECK(hooks == 2);
+      REQUIRE(store.submitted.size() == 2);
+      w.Flush();  // two in flight: the hook does not run
+      CHECK(hooks == 2);
+      store.CompleteOne();  // the completion submits again, after the hook
+      CHECK(hooks == 3);
       w.Close();
-      store.CompleteOne();
+      for (int i = 0; i < 4 && !store.submitted.empty(); ++i) store.CompleteOne();
+      CHECK(store.submitted.empty());
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
@@ -149,13 +158,17 @@ TEST_SUITE("store_writer") {
         w.SealIfFull();
       }
       CHECK(hooks == 3);  // the first submission and two seals
-      w.Flush();          // in flight: nothing moves
-      CHECK(store.submitted.size() == 1);
-      std::vector<size_t> sizes;
-      for (int round = 0; round < 4 && !store.submitted.empty(); ++round) {
-        store.CompleteOne();  // Done submits the next sealed batch at once
-        if (store.submitted.empty()) w.Flush();
-        if (!store.submitted.empty()) sizes.push_back(store.submitted.front().batch.size());
+      CHECK(store.submitted.size() == 1);  // sealing does not submit by itself
+      std::vector<size_t> sizes;           // of each batch submitted after "first", in order
+      w.Flush();                           // room for one more: the oldest sealed batch
+      REQUIRE(store.submitted.size() == 2);
+      sizes.push_back(store.submitted.back().batch.size());
+      w.Flush();  // two in flight: nothing moves
+      CHECK(store.submitted.size() == 2);
+      for (int round = 0; round < 6 && !store.submitted.empty(); ++round) {
+        const size_t before = store.submitted.size();
+        store.CompleteOne();  // Done submits the next batch at once, if there is one
+        if (store.submitted.size() == before) sizes.push_back(store.submitted.back().batch.size());
       }
       CHECK(sizes == std::vector<size_t>{StoreWriter::kSealOps, StoreWriter::kSealOps,
                                          n - 2 * StoreWriter::kSealOps});
