@@ -86,8 +86,7 @@ TEST_SUITE("core_pubsub") {
     NatsConn plain_conn;
     REQUIRE(plain_conn.Connect(srv.url()) == NATS_OK);
     NatsSub plain;
-    REQUIRE(natsConnection_SubscribeSync(&plain.sub, plain_conn, "jobs.>") == NATS_OK);
-    REQUIRE(natsConnection_Flush(plain_conn) == NATS_OK);
+    REQUIRE(SubscribeSyncFlushed(plain, plain_conn, "jobs.>") == NATS_OK);
 
     NatsConn pub;
     REQUIRE(pub.Connect(srv.url()) == NATS_OK);
@@ -144,8 +143,7 @@ TEST_SUITE("core_pubsub") {
     NatsConn c;
     REQUIRE(c.Connect(srv.url()) == NATS_OK);
     NatsSub sub;
-    REQUIRE(natsConnection_SubscribeSync(&sub.sub, c, "blob") == NATS_OK);
-    REQUIRE(natsConnection_Flush(c) == NATS_OK);
+    REQUIRE(SubscribeSyncFlushed(sub, c, "blob") == NATS_OK);
     REQUIRE(natsConnection_GetMaxPayload(c) == 1024 * 1024);
     std::string big(1024 * 1024, 'x');
     for (size_t i = 0; i < big.size(); i += 4099) big[i] = static_cast<char>('a' + i % 26);
@@ -170,8 +168,7 @@ TEST_SUITE("core_pubsub") {
     // A raw client counts what the server really sends (libnats would also cut at 3).
     WireClient raw;
     REQUIRE(raw.Handshake(srv.port()));
-    REQUIRE(raw.Send("SUB limited 9\r\nUNSUB 9 2\r\nPING\r\n"));
-    REQUIRE(raw.Expect("PONG\r\n"));
+    REQUIRE(raw.SendAndPong("SUB limited 9\r\nUNSUB 9 2\r\n"));
     for (int i = 0; i < 5; ++i) {
       REQUIRE(natsConnection_PublishString(c, "limited", std::to_string(i).c_str()) == NATS_OK);
     }
@@ -237,12 +234,10 @@ TEST_SUITE("core_pubsub") {
     NatsConn c;
     REQUIRE(c.Connect(srv.url()) == NATS_OK);
     NatsSub sub;
-    REQUIRE(natsConnection_SubscribeSync(&sub.sub, c, "hdr") == NATS_OK);
-    REQUIRE(natsConnection_Flush(c) == NATS_OK);
+    REQUIRE(SubscribeSyncFlushed(sub, c, "hdr") == NATS_OK);
     WireClient plain;  // CONNECT without headers
     REQUIRE(plain.Handshake(srv.port()));
-    REQUIRE(plain.Send("SUB hdr 5\r\nPING\r\n"));
-    REQUIRE(plain.Expect("PONG\r\n"));
+    REQUIRE(plain.SendAndPong("SUB hdr 5\r\n"));
 
     NatsMsg out;
     REQUIRE(natsMsg_Create(out.out(), "hdr", nullptr, "body", 4) == NATS_OK);

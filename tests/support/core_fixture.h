@@ -1,5 +1,6 @@
 // core_fixture.h: what the NATS core integration tests share: a running tandem on a free
-// loopback port (optionally with a `nats:` YAML section), and RAII owners for libnats objects.
+// loopback port (optionally with a `nats:` YAML section), RAII owners for libnats objects, and
+// a synchronous subscription that the server already knows of.
 //
 // Ownership: CoreServer owns its TandemProcess (killed in its destructor); the Nats* holders
 // destroy their libnats object. Thread safety: one thread per object.
@@ -72,6 +73,13 @@ struct NatsSub {
   }
   operator natsSubscription*() const { return sub; }  // NOLINT: implicit by design
 };
+
+// Subscribes `sub` to `subject` on `nc` (synchronous, for NextMsg) and flushes, so that the
+// server has the subscription before anything is published.
+inline natsStatus SubscribeSyncFlushed(NatsSub& sub, natsConnection* nc, const char* subject) {
+  natsStatus s = natsConnection_SubscribeSync(&sub.sub, nc, subject);
+  return s == NATS_OK ? natsConnection_Flush(nc) : s;
+}
 
 struct NatsMsg {
   natsMsg* msg = nullptr;
