@@ -46,8 +46,7 @@ TEST_SUITE("core_pubsub") {
     CoreServer srv;
     REQUIRE(srv.Start());
     NatsConn sub_conn, pub_conn;
-    REQUIRE(sub_conn.Connect(srv.url()) == NATS_OK);
-    REQUIRE(pub_conn.Connect(srv.url()) == NATS_OK);
+    REQUIRE(ConnectAll(srv, {&sub_conn, &pub_conn}) == NATS_OK);
     NatsSub lit, star, gt, other;
     REQUIRE(natsConnection_SubscribeSync(&lit.sub, sub_conn, "orders.eu.new") == NATS_OK);
     REQUIRE(natsConnection_SubscribeSync(&star.sub, sub_conn, "orders.*.new") == NATS_OK);
@@ -117,8 +116,7 @@ TEST_SUITE("core_pubsub") {
     CoreServer srv;
     REQUIRE(srv.Start());
     NatsConn responder, requester;
-    REQUIRE(responder.Connect(srv.url()) == NATS_OK);
-    REQUIRE(requester.Connect(srv.url()) == NATS_OK);
+    REQUIRE(ConnectAll(srv, {&responder, &requester}) == NATS_OK);
     NatsSub svc;
     REQUIRE(natsConnection_Subscribe(&svc.sub, responder, "svc.echo", Echo, nullptr) == NATS_OK);
     REQUIRE(natsConnection_Flush(responder) == NATS_OK);
@@ -137,11 +135,8 @@ TEST_SUITE("core_pubsub") {
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2000));
   }
 
-  TEST_CASE("core_pubsub: empty and maximum-size payloads") {
-    CoreServer srv;
-    REQUIRE(srv.Start());
-    NatsConn c;
-    REQUIRE(c.Connect(srv.url()) == NATS_OK);
+  TEST_CASE_FIXTURE(CoreClientFixture, "core_pubsub: empty and maximum-size payloads") {
+    StartAndConnect();
     NatsSub sub;
     REQUIRE(SubscribeSyncFlushed(sub, c, "blob") == NATS_OK);
     REQUIRE(natsConnection_GetMaxPayload(c) == 1024 * 1024);
@@ -156,11 +151,9 @@ TEST_SUITE("core_pubsub") {
     CHECK(got[1] == big);
   }
 
-  TEST_CASE("core_pubsub: UNSUB with max delivers exactly max messages") {
-    CoreServer srv;
-    REQUIRE(srv.Start());
-    NatsConn c;
-    REQUIRE(c.Connect(srv.url()) == NATS_OK);
+  TEST_CASE_FIXTURE(CoreClientFixture,
+                    "core_pubsub: UNSUB with max delivers exactly max messages") {
+    StartAndConnect();
     NatsSub sub;
     REQUIRE(natsConnection_SubscribeSync(&sub.sub, c, "limited") == NATS_OK);
     REQUIRE(natsSubscription_AutoUnsubscribe(sub, 3) == NATS_OK);
@@ -209,8 +202,7 @@ TEST_SUITE("core_pubsub") {
     CoreServer srv;
     REQUIRE(srv.Start());
     NatsConn sc, pc;
-    REQUIRE(sc.Connect(srv.url()) == NATS_OK);
-    REQUIRE(pc.Connect(srv.url()) == NATS_OK);
+    REQUIRE(ConnectAll(srv, {&sc, &pc}) == NATS_OK);
     NatsSub sub;
     REQUIRE(natsConnection_SubscribeSync(&sub.sub, sc, "flood") == NATS_OK);
     REQUIRE(natsSubscription_SetPendingLimits(sub, -1, -1) == NATS_OK);
@@ -228,11 +220,9 @@ TEST_SUITE("core_pubsub") {
     CHECK(srv.process().Log().find("slow consumer") == std::string::npos);
   }
 
-  TEST_CASE("core_pubsub: headers reach header clients; others get the payload alone") {
-    CoreServer srv;
-    REQUIRE(srv.Start());
-    NatsConn c;
-    REQUIRE(c.Connect(srv.url()) == NATS_OK);
+  TEST_CASE_FIXTURE(CoreClientFixture,
+                    "core_pubsub: headers reach header clients; others get the payload alone") {
+    StartAndConnect();
     NatsSub sub;
     REQUIRE(SubscribeSyncFlushed(sub, c, "hdr") == NATS_OK);
     WireClient plain;  // CONNECT without headers

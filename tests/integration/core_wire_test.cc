@@ -139,8 +139,7 @@ TEST_SUITE("core_wire") {
     CoreServer srv;
     REQUIRE(srv.Start("  max_connections: 2\n"));
     WireClient a, b, c;
-    REQUIRE(a.Handshake(srv.port()));
-    REQUIRE(b.Handshake(srv.port()));
+    REQUIRE(HandshakeAll(srv, {&a, &b}));
     REQUIRE(c.Connect(srv.port()));
     CHECK(c.Expect("-ERR 'maximum connections exceeded'\r\n"));
     CHECK(c.WaitClosed());
@@ -161,8 +160,7 @@ TEST_SUITE("core_wire") {
     CoreServer srv;
     REQUIRE(srv.Start("  ping_interval: 100ms\n  max_pings_out: 2\n"));
     WireClient live, dead;
-    REQUIRE(live.Handshake(srv.port()));
-    REQUIRE(dead.Handshake(srv.port()));
+    REQUIRE(HandshakeAll(srv, {&live, &dead}));
     // The live client answers three pings in a row.
     for (int i = 0; i < 3; ++i) {
       REQUIRE(live.Expect("PING\r\n", std::chrono::milliseconds(2000)));
@@ -179,9 +177,7 @@ TEST_SUITE("core_wire") {
     CoreServer srv;
     REQUIRE(srv.Start("  max_pending: 256KiB\n  max_payload: 64KiB\n"));
     WireClient slow, pub, watcher;
-    REQUIRE(slow.Handshake(srv.port()));
-    REQUIRE(pub.Handshake(srv.port()));
-    REQUIRE(watcher.Handshake(srv.port()));
+    REQUIRE(HandshakeAll(srv, {&slow, &pub, &watcher}));
     REQUIRE(slow.SendAndPong("SUB flood 1\r\n"));
     // `slow` never reads: its socket buffers fill, then its outbound queue passes 256 KiB.
     const std::string payload(60000, 'p');
