@@ -1,13 +1,13 @@
 // stan_fixture.h: what the streaming integration tests share: a tandem process on a free
 // loopback port with a store directory that survives restarts (and kill -9), RAII owners for
-// libnats' STAN objects, a thread-safe collector of delivered messages with bounded waits, and
-// the set-ups most tests start from (server plus connection, a subscription with its options).
+// libnats' STAN objects, a thread-safe collector of delivered messages with bounded waits, the
+// set-ups most tests start from (server plus connection, a subscription with its options), and
+// a plain NATS connection for raw streaming requests.
 //
 // Ownership: StanServerProc owns its TandemProcess and TempDir; StanClientFixture owns its server
-// and connection; StanConn, StanSubOpts, StanSubscription and StanSub destroy their libnats
-// objects. Thread safety: Collector is filled
-// from libnats threads and read by the test thread under its mutex; everything else is used from
-// the test thread.
+// and connection; StanConn, StanSubOpts, StanSubscription, StanSub and RawNatsConn destroy their
+// libnats objects. Thread safety: Collector is filled from libnats threads and read by the test
+// thread under its mutex; everything else is used from the test thread.
 #pragma once
 
 #include <signal.h>
@@ -284,6 +284,36 @@ inline std::set<uint64_t> SeqsOf(Collector& a, Collector& b) {
   for (auto& m : b.msgs()) seen.insert(m.seq);
   return seen;
 }
+
+// A plain NATS connection for raw streaming requests (protobuf payloads built by the test).
+class RawNatsConn {
+ public:
+  RawNatsConn() = default;
+  RawNatsConn(const RawNatsConn&) = delete;
+  RawNatsConn& operator=(const RawNatsConn&) = delete;
+  ~RawNatsConn() {
+    if (nc_ != nullptr) natsConnection_Destroy(nc_);
+  }
+  bool Connect(const std::string& url) {
+    return natsConnection_ConnectTo(&nc_, url.c_str()) == NATS_OK;
+  }
+  // Request/reply; "" plus ok=false on timeout.
+  std::string Request(const std::string& subject, const std::string& payload, bool* ok,
+                      int64_t timeout_ms = 2000) {
+    natsMsg* reply = nullptr;
+    natsStatus s = natsConnection_Request(&reply, nc_, subject.c_str(), payload.data(),
+                                          static_cast<int>(payload.size()), timeout_ms);
+    *ok = s == NATS_OK;
+    if (!*ok) return "";
+    std::string out(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
+    natsMsg_Destroy(reply);
+    return out;
+  }
+  natsConnection* nc() const { return nc_; }
+
+ private:
+  natsConnection* nc_ = nullptr;
+};
 
 inline std::string LastError() {
   natsStatus s = NATS_OK;
