@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -90,15 +91,6 @@ Heartbeat Hb(const std::string& name, uint64_t instance, Role role, uint64_t epo
   return Heartbeat{name, instance, role, epoch, ++seq};
 }
 
-// Advances the clock in tick steps, calling OnTick each time.
-void Run(FakeClock& clock, Failover& f, int64_t ms) {
-  int64_t step = f.tick_ms();
-  for (int64_t t = 0; t < ms; t += step) {
-    clock.Advance(step);
-    f.OnTick();
-  }
-}
-
 // Builds an active Failover (lock won, activation done) with epoch `epoch`.
 void MakeActive(Failover& f, RecordingHost& host, uint64_t epoch) {
   f.Start();
@@ -108,27 +100,72 @@ void MakeActive(Failover& f, RecordingHost& host, uint64_t epoch) {
   REQUIRE(host.activations == 1);
 }
 
+// Makes two instances (options `ox`, `oy`) active at the same epoch on one clock, lets each
+// hear the other's heartbeat, and returns their roles after that.
+std::pair<Role, Role> RolesAfterEqualEpochsMeet(const FailoverOptions& ox,
+                                                const FailoverOptions& oy) {
+  FakeClock clock;
+  RecordingHost hx, hy;
+  Failover x(ox, &clock, &hx);
+  Failover y(oy, &clock, &hy);
+  MakeActive(x, hx, 7);
+  MakeActive(y, hy, 7);
+  x.OnHeartbeat(hy.sent.back());
+  y.OnHeartbeat(hx.sent.back());
+  return {x.role(), y.role()};
+}
+
+// One Failover (options Opts() unless given) on its own FakeClock with a RecordingHost: what
+// nearly every case starts from, as a doctest fixture.
+struct Rig {
+  explicit Rig(const FailoverOptions& o = Opts()) : failover(o, &clock, &host) {}
+
+  // Advances the clock in tick steps, calling OnTick each time.
+  void Run(int64_t ms) {
+    int64_t step = failover.tick_ms();
+    for (int64_t t = 0; t < ms; t += step) {
+      clock.Advance(step);
+      failover.OnTick();
+    }
+  }
+  // Lock won and activation done at `epoch` (see the free MakeActive).
+  void MakeActive(uint64_t epoch) { ft::MakeActive(failover, host, epoch); }
+  // Starts and loses the first lock attempt to a Busy store: a standby that heard no one yet.
+  void MakeStandby() {
+    failover.Start();
+    failover.OnLockResult(Busy());
+  }
+  // Delivers a heartbeat of the active "a" (instance 1) at `epoch`.
+  void HearActive(uint64_t epoch) { failover.OnHeartbeat(Hb("a", 1, Role::kActive, epoch)); }
+
+  FakeClock clock;
+  RecordingHost host;
+  Failover failover;
+};
+
+// The Rig of instance "a" (1), for cases where this instance must sort first.
+struct RigA : Rig {
+  RigA() : Rig(Opts("a", 1)) {}
+};
+
 }  // namespace
 
 TEST_SUITE("failover") {
 
-TEST_CASE("failover: start tries the lock at once; winning it activates") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  CHECK(f.role() == Role::kStandby);
-  f.Start();
+TEST_CASE_FIXTURE(Rig, "failover: start tries the lock at once; winning it activates") {
+  CHECK(failover.role() == Role::kStandby);
+  failover.Start();
   CHECK(host.lock_attempts == 1);
-  CHECK(f.lock_in_flight());
-  f.OnLockResult(Locked(5));
-  CHECK(f.role() == Role::kActivating);
+  CHECK(failover.lock_in_flight());
+  failover.OnLockResult(Locked(5));
+  CHECK(failover.role() == Role::kActivating);
   CHECK(host.activations == 1);
   REQUIRE(host.store != nullptr);
   CHECK(host.store->epoch() == 5);
-  CHECK(f.epoch() == 5);
+  CHECK(failover.epoch() == 5);
   CHECK(host.sent.empty());  // no heartbeat before the port is bound
-  f.OnActivated(Status::OK());
-  CHECK(f.role() == Role::kActive);
+  failover.OnActivated(Status::OK());
+  CHECK(failover.role() == Role::kActive);
   REQUIRE(host.sent.size() == 1);  // the first heartbeat goes out at once
   CHECK(host.sent[0].role == Role::kActive);
   CHECK(host.sent[0].epoch == 5);
@@ -137,31 +174,24 @@ TEST_CASE("failover: start tries the lock at once; winning it activates") {
   CHECK(host.roles == std::vector<Role>{Role::kStandby, Role::kActivating, Role::kActive});
 }
 
-TEST_CASE("failover: the active heartbeats every interval with increasing seq") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  MakeActive(f, host, 1);
-  Run(clock, f, 10 * kHb);
+TEST_CASE_FIXTURE(Rig, "failover: the active heartbeats every interval with increasing seq") {
+  MakeActive(1);
+  Run(10 * kHb);
   CHECK(host.CountSent(Role::kActive) == 11);
   for (size_t i = 1; i < host.sent.size(); ++i) CHECK(host.sent[i].seq == host.sent[i - 1].seq + 1);
 }
 
-TEST_CASE("failover: a busy lock makes a standby that waits for heartbeats") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();
-  f.OnLockResult(Busy());
-  CHECK(f.role() == Role::kStandby);
-  CHECK_FALSE(f.lock_in_flight());
+TEST_CASE_FIXTURE(Rig, "failover: a busy lock makes a standby that waits for heartbeats") {
+  MakeStandby();
+  CHECK(failover.role() == Role::kStandby);
+  CHECK_FALSE(failover.lock_in_flight());
   // An active heartbeats: no new attempt as long as it keeps doing so.
   for (int i = 0; i < 50; ++i) {
-    f.OnHeartbeat(Hb("a", 1, Role::kActive, 4));
-    Run(clock, f, kHb);
+    HearActive(4);
+    Run(kHb);
   }
   CHECK(host.lock_attempts == 1);
-  CHECK(f.epoch() == 4);
+  CHECK(failover.epoch() == 4);
   CHECK(host.activations == 0);
   // The standby heartbeats too, as a standby, carrying the epoch it heard.
   CHECK(host.CountSent(Role::kStandby) >= 49);
@@ -169,394 +199,310 @@ TEST_CASE("failover: a busy lock makes a standby that waits for heartbeats") {
   CHECK(host.sent.back().epoch == 4);
 }
 
-TEST_CASE("failover: missed heartbeats make the standby try the lock, then every interval") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();
-  f.OnLockResult(Busy());
-  f.OnHeartbeat(Hb("a", 1, Role::kActive, 4));
+TEST_CASE_FIXTURE(Rig,
+                  "failover: missed heartbeats make the standby try the lock, then every interval") {
+  MakeStandby();
+  HearActive(4);
   // Just inside the window: nothing.
-  Run(clock, f, kHb * kMissed - f.tick_ms());
+  Run(kHb * kMissed - failover.tick_ms());
   CHECK(host.lock_attempts == 1);
-  Run(clock, f, f.tick_ms());
+  Run(failover.tick_ms());
   CHECK(host.lock_attempts == 2);
-  CHECK(f.lock_in_flight());
+  CHECK(failover.lock_in_flight());
   // While the attempt is in flight no other starts.
-  Run(clock, f, 5 * kHb);
+  Run(5 * kHb);
   CHECK(host.lock_attempts == 2);
-  f.OnLockResult(Busy());
+  failover.OnLockResult(Busy());
   // The next one waits for the retry interval measured from the previous start.
-  Run(clock, f, f.tick_ms());
+  Run(failover.tick_ms());
   CHECK(host.lock_attempts == 3);  // 5 intervals already passed
-  f.OnLockResult(Busy());
-  Run(clock, f, kHb - f.tick_ms());
+  failover.OnLockResult(Busy());
+  Run(kHb - failover.tick_ms());
   CHECK(host.lock_attempts == 3);
-  Run(clock, f, f.tick_ms());
+  Run(failover.tick_ms());
   CHECK(host.lock_attempts == 4);
-  f.OnLockResult(Locked(5));
-  CHECK(f.role() == Role::kActivating);
+  failover.OnLockResult(Locked(5));
+  CHECK(failover.role() == Role::kActivating);
 }
 
-TEST_CASE("failover: a heartbeat from the active stops the retries") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();
-  f.OnLockResult(Busy());
+TEST_CASE_FIXTURE(Rig, "failover: a heartbeat from the active stops the retries") {
+  MakeStandby();
   for (int i = 0; i < 3; ++i) {  // nothing heard yet: retry every interval
-    Run(clock, f, kHb);
-    f.OnLockResult(Busy());
+    Run(kHb);
+    failover.OnLockResult(Busy());
   }
   int before = host.lock_attempts;
   CHECK(before == 4);
-  f.OnHeartbeat(Hb("a", 1, Role::kActive, 4));
-  Run(clock, f, 2 * kHb);
-  f.OnHeartbeat(Hb("a", 1, Role::kActive, 4));
-  Run(clock, f, 2 * kHb);
+  HearActive(4);
+  Run(2 * kHb);
+  HearActive(4);
+  Run(2 * kHb);
   CHECK(host.lock_attempts == before);
 }
 
-TEST_CASE("failover: losing the connection to the active tries the lock at once") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();
-  f.OnLockResult(Busy());
-  f.OnHeartbeat(Hb("a", 1, Role::kActive, 4));
-  f.OnActiveLost();
+TEST_CASE_FIXTURE(Rig, "failover: losing the connection to the active tries the lock at once") {
+  MakeStandby();
+  HearActive(4);
+  failover.OnActiveLost();
   CHECK(host.lock_attempts == 2);
-  f.OnLockResult(Locked(5));
-  CHECK(f.role() == Role::kActivating);
-  CHECK(f.epoch() == 5);
+  failover.OnLockResult(Locked(5));
+  CHECK(failover.role() == Role::kActivating);
+  CHECK(failover.epoch() == 5);
 }
 
-TEST_CASE("failover: a loss during an attempt in flight retries as soon as it reports Busy") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();  // attempt 1 in flight
-  f.OnActiveLost();
+TEST_CASE_FIXTURE(Rig,
+                  "failover: a loss during an attempt in flight retries as soon as it reports Busy") {
+  failover.Start();  // attempt 1 in flight
+  failover.OnActiveLost();
   CHECK(host.lock_attempts == 1);
-  f.OnLockResult(Busy());
+  failover.OnLockResult(Busy());
   CHECK(host.lock_attempts == 2);  // started again at once, not after the interval
-  f.OnLockResult(Busy());
+  failover.OnLockResult(Busy());
   CHECK(host.lock_attempts == 2);  // but only once
 }
 
-TEST_CASE("failover: a stopping heartbeat from the active triggers an immediate takeover") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();
-  f.OnLockResult(Busy());
-  f.OnHeartbeat(Hb("a", 1, Role::kActive, 4));
-  f.OnHeartbeat(Hb("a", 1, Role::kStopping, 4));
+TEST_CASE_FIXTURE(Rig,
+                  "failover: a stopping heartbeat from the active triggers an immediate takeover") {
+  MakeStandby();
+  HearActive(4);
+  failover.OnHeartbeat(Hb("a", 1, Role::kStopping, 4));
   CHECK(host.lock_attempts == 2);
-  f.OnLockResult(Locked(5));
-  f.OnActivated(Status::OK());
-  CHECK(f.role() == Role::kActive);
+  failover.OnLockResult(Locked(5));
+  failover.OnActivated(Status::OK());
+  CHECK(failover.role() == Role::kActive);
 }
 
-TEST_CASE("failover: other store errors on the lock are retried like Busy") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();
-  f.OnLockResult(Status::IOError("store.db", "unable to open database file"));
-  CHECK(f.role() == Role::kStandby);
-  Run(clock, f, kHb);
+TEST_CASE_FIXTURE(Rig, "failover: other store errors on the lock are retried like Busy") {
+  failover.Start();
+  failover.OnLockResult(Status::IOError("store.db", "unable to open database file"));
+  CHECK(failover.role() == Role::kStandby);
+  Run(kHb);
   CHECK(host.lock_attempts == 2);
 }
 
-TEST_CASE("failover: our own heartbeats are ignored") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts("b", 2), &clock, &host);
-  MakeActive(f, host, 3);
-  f.OnHeartbeat(Hb("b", 2, Role::kActive, 99));
-  CHECK(f.role() == Role::kActive);
-  CHECK(f.peers().empty());
+TEST_CASE_FIXTURE(Rig, "failover: our own heartbeats are ignored") {
+  // The Rig's own name and instance are "b" and 2.
+  MakeActive(3);
+  failover.OnHeartbeat(Hb("b", 2, Role::kActive, 99));
+  CHECK(failover.role() == Role::kActive);
+  CHECK(failover.peers().empty());
 }
 
-TEST_CASE("failover: an active hearing a higher epoch fences at once") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts("b", 2), &clock, &host);
-  MakeActive(f, host, 3);
+TEST_CASE_FIXTURE(Rig, "failover: an active hearing a higher epoch fences at once") {
+  MakeActive(3);
   size_t sent = host.sent.size();
-  SUBCASE("active") { f.OnHeartbeat(Hb("z", 9, Role::kActive, 4)); }
-  SUBCASE("activating") { f.OnHeartbeat(Hb("z", 9, Role::kActivating, 4)); }
-  SUBCASE("stopping") { f.OnHeartbeat(Hb("z", 9, Role::kStopping, 4)); }
-  CHECK(f.role() == Role::kFenced);
+  SUBCASE("active") { failover.OnHeartbeat(Hb("z", 9, Role::kActive, 4)); }
+  SUBCASE("activating") { failover.OnHeartbeat(Hb("z", 9, Role::kActivating, 4)); }
+  SUBCASE("stopping") { failover.OnHeartbeat(Hb("z", 9, Role::kStopping, 4)); }
+  CHECK(failover.role() == Role::kFenced);
   CHECK(host.fenced);
   CHECK(host.fence_reason.IsFenced());
   // Terminal: nothing more reaches the host.
-  Run(clock, f, 10 * kHb);
-  f.OnHeartbeat(Hb("z", 9, Role::kActive, 4));
-  f.RequestStop();
-  f.OnStoreError(Status::IOError("x"));
+  Run(10 * kHb);
+  failover.OnHeartbeat(Hb("z", 9, Role::kActive, 4));
+  failover.RequestStop();
+  failover.OnStoreError(Status::IOError("x"));
   CHECK(host.sent.size() == sent);
   CHECK(host.stop_serving == 0);
   CHECK(host.exit_code == -1);
 }
 
-TEST_CASE("failover: an active hearing a lower epoch keeps serving") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts("b", 2), &clock, &host);
-  MakeActive(f, host, 3);
-  f.OnHeartbeat(Hb("a", 1, Role::kActive, 2));
-  CHECK(f.role() == Role::kActive);
+TEST_CASE_FIXTURE(Rig, "failover: an active hearing a lower epoch keeps serving") {
+  MakeActive(3);
+  HearActive(2);
+  CHECK(failover.role() == Role::kActive);
   CHECK_FALSE(host.fenced);
 }
 
 TEST_CASE("failover: equal epochs: exactly one of two actives survives") {
-  FakeClock clock;
-  RecordingHost host_a, host_b;
-  Failover a(Opts("a", 1), &clock, &host_a);
-  Failover b(Opts("b", 2), &clock, &host_b);
-  MakeActive(a, host_a, 7);
-  MakeActive(b, host_b, 7);
-  a.OnHeartbeat(host_b.sent.back());
-  b.OnHeartbeat(host_a.sent.back());
-  CHECK(a.role() == Role::kActive);
-  CHECK(b.role() == Role::kFenced);
+  auto [a, b] = RolesAfterEqualEpochsMeet(Opts("a", 1), Opts("b", 2));
+  CHECK(a == Role::kActive);
+  CHECK(b == Role::kFenced);
   SUBCASE("same name, different instances") {
-    RecordingHost h1, h2;
-    Failover x1(Opts("x", 10), &clock, &h1);
-    Failover x2(Opts("x", 11), &clock, &h2);
-    MakeActive(x1, h1, 7);
-    MakeActive(x2, h2, 7);
-    x1.OnHeartbeat(h2.sent.back());
-    x2.OnHeartbeat(h1.sent.back());
-    CHECK(x1.role() == Role::kActive);
-    CHECK(x2.role() == Role::kFenced);
+    auto [x1, x2] = RolesAfterEqualEpochsMeet(Opts("x", 10), Opts("x", 11));
+    CHECK(x1 == Role::kActive);
+    CHECK(x2 == Role::kFenced);
   }
 }
 
-TEST_CASE("failover: an activating instance that hears a winner fences") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts("b", 2), &clock, &host);
-  f.Start();
-  f.OnLockResult(Locked(3));
-  f.OnHeartbeat(Hb("a", 1, Role::kActive, 8));
-  CHECK(f.role() == Role::kFenced);
-  f.OnActivated(Status::OK());
-  CHECK(f.role() == Role::kFenced);
+TEST_CASE_FIXTURE(Rig, "failover: an activating instance that hears a winner fences") {
+  failover.Start();
+  failover.OnLockResult(Locked(3));
+  HearActive(8);
+  CHECK(failover.role() == Role::kFenced);
+  failover.OnActivated(Status::OK());
+  CHECK(failover.role() == Role::kFenced);
   CHECK(host.sent.empty());
 }
 
-TEST_CASE("failover: a standby hears other standbys without reacting") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();
-  f.OnLockResult(Busy());
-  f.OnHeartbeat(Hb("a", 1, Role::kActive, 4));
-  f.OnHeartbeat(Hb("c", 3, Role::kStandby, 4));
-  CHECK(f.role() == Role::kStandby);
+TEST_CASE_FIXTURE(Rig, "failover: a standby hears other standbys without reacting") {
+  MakeStandby();
+  HearActive(4);
+  failover.OnHeartbeat(Hb("c", 3, Role::kStandby, 4));
+  CHECK(failover.role() == Role::kStandby);
   CHECK(host.lock_attempts == 1);
 }
 
-TEST_CASE("failover: activation failure is a failed start: exit 1, no heartbeat") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();
-  f.OnLockResult(Locked(2));
-  f.OnActivated(Status::IOError("listen 0.0.0.0:4222", "address already in use"));
-  CHECK(f.role() == Role::kStopped);
+TEST_CASE_FIXTURE(Rig, "failover: activation failure is a failed start: exit 1, no heartbeat") {
+  failover.Start();
+  failover.OnLockResult(Locked(2));
+  failover.OnActivated(Status::IOError("listen 0.0.0.0:4222", "address already in use"));
+  CHECK(failover.role() == Role::kStopped);
   CHECK(host.exit_code == 1);
   CHECK_FALSE(host.fenced);
   CHECK(host.sent.empty());
-  f.OnStoreError(Status::IOError("x"));  // terminal
+  failover.OnStoreError(Status::IOError("x"));  // terminal
   CHECK_FALSE(host.fenced);
 }
 
-TEST_CASE("failover: a store error fences the active") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  MakeActive(f, host, 2);
-  SUBCASE("io") { f.OnStoreError(Status::IOError("store.db", "disk I/O error")); }
-  SUBCASE("fenced") { f.OnStoreError(Status::Fenced("epoch 3 in the store, ours 2")); }
-  CHECK(f.role() == Role::kFenced);
+TEST_CASE_FIXTURE(Rig, "failover: a store error fences the active") {
+  MakeActive(2);
+  SUBCASE("io") { failover.OnStoreError(Status::IOError("store.db", "disk I/O error")); }
+  SUBCASE("fenced") { failover.OnStoreError(Status::Fenced("epoch 3 in the store, ours 2")); }
+  CHECK(failover.role() == Role::kFenced);
   CHECK(host.fenced);
   CHECK(host.exit_code == -1);
 }
 
-TEST_CASE("failover: a store error means nothing to a standby") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();
-  f.OnLockResult(Busy());
-  f.OnStoreError(Status::IOError("x"));
-  CHECK(f.role() == Role::kStandby);
+TEST_CASE_FIXTURE(Rig, "failover: a store error means nothing to a standby") {
+  MakeStandby();
+  failover.OnStoreError(Status::IOError("x"));
+  CHECK(failover.role() == Role::kStandby);
   CHECK_FALSE(host.fenced);
 }
 
-TEST_CASE("failover: graceful stop of the active") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  MakeActive(f, host, 6);
-  f.RequestStop();
-  CHECK(f.role() == Role::kStopping);
+TEST_CASE_FIXTURE(Rig, "failover: graceful stop of the active") {
+  MakeActive(6);
+  failover.RequestStop();
+  CHECK(failover.role() == Role::kStopping);
   CHECK(host.stop_serving == 1);
   size_t sent = host.sent.size();
-  Run(clock, f, 5 * kHb);  // no heartbeat while stopping: the store may already be closed
+  Run(5 * kHb);  // no heartbeat while stopping: the store may already be closed
   CHECK(host.sent.size() == sent);
   CHECK(host.exit_code == -1);
-  f.RequestStop();  // a second signal changes nothing
+  failover.RequestStop();  // a second signal changes nothing
   CHECK(host.stop_serving == 1);
-  f.OnServingStopped(Status::OK());
+  failover.OnServingStopped(Status::OK());
   REQUIRE(host.sent.size() == sent + 1);
   CHECK(host.sent.back().role == Role::kStopping);  // only after the store is closed
   CHECK(host.sent.back().epoch == 6);
-  CHECK(f.role() == Role::kStopped);
+  CHECK(failover.role() == Role::kStopped);
   CHECK(host.exit_code == 0);
 }
 
-TEST_CASE("failover: a graceful stop that fails to close the store exits non-zero") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  MakeActive(f, host, 6);
-  f.RequestStop();
-  f.OnServingStopped(Status::IOError("store.db", "disk I/O error"));
+TEST_CASE_FIXTURE(Rig, "failover: a graceful stop that fails to close the store exits non-zero") {
+  MakeActive(6);
+  failover.RequestStop();
+  failover.OnServingStopped(Status::IOError("store.db", "disk I/O error"));
   CHECK(host.exit_code == 1);
 }
 
-TEST_CASE("failover: a store error while stopping fences") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  MakeActive(f, host, 6);
-  f.RequestStop();
-  f.OnStoreError(Status::IOError("store.db", "disk full"));
-  CHECK(f.role() == Role::kFenced);
-  f.OnServingStopped(Status::OK());
+TEST_CASE_FIXTURE(Rig, "failover: a store error while stopping fences") {
+  MakeActive(6);
+  failover.RequestStop();
+  failover.OnStoreError(Status::IOError("store.db", "disk full"));
+  CHECK(failover.role() == Role::kFenced);
+  failover.OnServingStopped(Status::OK());
   CHECK(host.exit_code == -1);
 }
 
-TEST_CASE("failover: a write after our own graceful stop closed the store is no fence") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  MakeActive(f, host, 6);
+TEST_CASE_FIXTURE(Rig,
+                  "failover: a write after our own graceful stop closed the store is no fence") {
+  MakeActive(6);
   SUBCASE("while active it is") {
-    f.OnStoreError(Status::ShutdownInProgress("store is closed"));
-    CHECK(f.role() == Role::kFenced);
+    failover.OnStoreError(Status::ShutdownInProgress("store is closed"));
+    CHECK(failover.role() == Role::kFenced);
   }
   SUBCASE("while stopping it is not") {
-    f.RequestStop();
-    f.OnStoreError(Status::ShutdownInProgress("store is closed"));
-    CHECK(f.role() == Role::kStopping);
-    f.OnServingStopped(Status::OK());
+    failover.RequestStop();
+    failover.OnStoreError(Status::ShutdownInProgress("store is closed"));
+    CHECK(failover.role() == Role::kStopping);
+    failover.OnServingStopped(Status::OK());
     CHECK(host.exit_code == 0);
     CHECK_FALSE(host.fenced);
   }
 }
 
-TEST_CASE("failover: stopping a standby exits at once") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();
-  f.OnLockResult(Busy());
-  f.RequestStop();
-  CHECK(f.role() == Role::kStopped);
+TEST_CASE_FIXTURE(Rig, "failover: stopping a standby exits at once") {
+  MakeStandby();
+  failover.RequestStop();
+  CHECK(failover.role() == Role::kStopped);
   CHECK(host.exit_code == 0);
   CHECK(host.stop_serving == 0);
 }
 
-TEST_CASE("failover: stopping a standby with an attempt in flight waits for it") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();
-  f.RequestStop();
-  CHECK(f.role() == Role::kStopping);
+TEST_CASE_FIXTURE(Rig, "failover: stopping a standby with an attempt in flight waits for it") {
+  failover.Start();
+  failover.RequestStop();
+  CHECK(failover.role() == Role::kStopping);
   CHECK(host.exit_code == -1);
   // An active's heartbeat must not look like a rival to a stopping standby.
-  f.OnHeartbeat(Hb("a", 1, Role::kActive, 9));
+  HearActive(9);
   CHECK_FALSE(host.fenced);
   SUBCASE("busy") {
-    f.OnLockResult(Busy());
+    failover.OnLockResult(Busy());
     CHECK(host.activations == 0);
   }
   SUBCASE("won: the store is closed again, not served") {
     bool closed = false;
-    f.OnLockResult(Locked(3, &closed));
+    failover.OnLockResult(Locked(3, &closed));
     CHECK(closed);
     CHECK(host.activations == 0);
   }
-  CHECK(f.role() == Role::kStopped);
+  CHECK(failover.role() == Role::kStopped);
   CHECK(host.exit_code == 0);
 }
 
-TEST_CASE("failover: a stop during activation stops gracefully once active") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts(), &clock, &host);
-  f.Start();
-  f.OnLockResult(Locked(2));
-  f.RequestStop();
-  CHECK(f.role() == Role::kActivating);
-  f.OnActivated(Status::OK());
-  CHECK(f.role() == Role::kStopping);
+TEST_CASE_FIXTURE(Rig, "failover: a stop during activation stops gracefully once active") {
+  failover.Start();
+  failover.OnLockResult(Locked(2));
+  failover.RequestStop();
+  CHECK(failover.role() == Role::kActivating);
+  failover.OnActivated(Status::OK());
+  CHECK(failover.role() == Role::kStopping);
   CHECK(host.stop_serving == 1);
 }
 
-TEST_CASE("failover: the active tracks its standbys: joined, lost, degraded, restored") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts("a", 1), &clock, &host);
-  MakeActive(f, host, 1);
-  CHECK(f.live_standbys() == 0);
-  f.OnHeartbeat(Hb("b", 2, Role::kStandby, 1));
-  f.OnHeartbeat(Hb("c", 3, Role::kStandby, 1));
-  CHECK(f.live_standbys() == 2);
-  Run(clock, f, 2 * kHb);
-  auto peers = f.peers();
+TEST_CASE_FIXTURE(RigA,
+                  "failover: the active tracks its standbys: joined, lost, degraded, restored") {
+  MakeActive(1);
+  CHECK(failover.live_standbys() == 0);
+  failover.OnHeartbeat(Hb("b", 2, Role::kStandby, 1));
+  failover.OnHeartbeat(Hb("c", 3, Role::kStandby, 1));
+  CHECK(failover.live_standbys() == 2);
+  Run(2 * kHb);
+  auto peers = failover.peers();
   REQUIRE(peers.size() == 2);
   CHECK(peers[0].name == "b");
   CHECK(peers[0].age_ms >= 2 * kHb);
   CHECK(peers[0].alive);
   // c keeps heartbeating, b goes quiet.
   for (int i = 0; i < 5; ++i) {
-    f.OnHeartbeat(Hb("c", 3, Role::kStandby, 1));
-    Run(clock, f, kHb);
+    failover.OnHeartbeat(Hb("c", 3, Role::kStandby, 1));
+    Run(kHb);
   }
-  CHECK(f.live_standbys() == 1);
-  CHECK_FALSE(f.peers()[0].alive);
+  CHECK(failover.live_standbys() == 1);
+  CHECK_FALSE(failover.peers()[0].alive);
   // b restarts (a new instance id, same name) and is restored.
-  f.OnHeartbeat(Hb("b", 22, Role::kStandby, 1));
-  CHECK(f.live_standbys() == 2);
-  CHECK(f.peers()[0].instance == 22);
-  CHECK(f.peers().size() == 2);
-  CHECK(f.role() == Role::kActive);
+  failover.OnHeartbeat(Hb("b", 22, Role::kStandby, 1));
+  CHECK(failover.live_standbys() == 2);
+  CHECK(failover.peers()[0].instance == 22);
+  CHECK(failover.peers().size() == 2);
+  CHECK(failover.role() == Role::kActive);
 }
 
-TEST_CASE("failover: the old active coming back as a standby is announced as joined") {
-  FakeClock clock;
-  RecordingHost host;
-  Failover f(Opts("b", 2), &clock, &host);
-  f.Start();
-  f.OnLockResult(Busy());
-  f.OnHeartbeat(Hb("a", 1, Role::kActive, 1));
-  REQUIRE(f.peers().size() == 1);
-  f.OnActiveLost();
-  f.OnLockResult(Locked(2));
-  f.OnActivated(Status::OK());
-  CHECK(f.peers().empty());  // forgotten on activation
-  CHECK(f.live_standbys() == 0);
-  f.OnHeartbeat(Hb("a", 11, Role::kStandby, 2));
-  CHECK(f.live_standbys() == 1);
-  CHECK(f.peers()[0].role == Role::kStandby);
+TEST_CASE_FIXTURE(Rig, "failover: the old active coming back as a standby is announced as joined") {
+  MakeStandby();
+  HearActive(1);
+  REQUIRE(failover.peers().size() == 1);
+  failover.OnActiveLost();
+  failover.OnLockResult(Locked(2));
+  failover.OnActivated(Status::OK());
+  CHECK(failover.peers().empty());  // forgotten on activation
+  CHECK(failover.live_standbys() == 0);
+  failover.OnHeartbeat(Hb("a", 11, Role::kStandby, 2));
+  CHECK(failover.live_standbys() == 1);
+  CHECK(failover.peers()[0].role == Role::kStandby);
 }
 
 TEST_CASE("failover: tick period follows the heartbeat interval") {

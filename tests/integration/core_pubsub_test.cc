@@ -46,8 +46,7 @@ TEST_SUITE("core_pubsub") {
     CoreServer srv;
     REQUIRE(srv.Start());
     NatsConn sub_conn, pub_conn;
-    REQUIRE(sub_conn.Connect(srv.url()) == NATS_OK);
-    REQUIRE(pub_conn.Connect(srv.url()) == NATS_OK);
+    REQUIRE(ConnectAll(srv, {&sub_conn, &pub_conn}) == NATS_OK);
     NatsSub lit, star, gt, other;
     REQUIRE(natsConnection_SubscribeSync(&lit.sub, sub_conn, "orders.eu.new") == NATS_OK);
     REQUIRE(natsConnection_SubscribeSync(&star.sub, sub_conn, "orders.*.new") == NATS_OK);
@@ -86,8 +85,7 @@ TEST_SUITE("core_pubsub") {
     NatsConn plain_conn;
     REQUIRE(plain_conn.Connect(srv.url()) == NATS_OK);
     NatsSub plain;
-    REQUIRE(natsConnection_SubscribeSync(&plain.sub, plain_conn, "jobs.>") == NATS_OK);
-    REQUIRE(natsConnection_Flush(plain_conn) == NATS_OK);
+    REQUIRE(SubscribeSyncFlushed(plain, plain_conn, "jobs.>") == NATS_OK);
 
     NatsConn pub;
     REQUIRE(pub.Connect(srv.url()) == NATS_OK);
@@ -118,8 +116,7 @@ TEST_SUITE("core_pubsub") {
     CoreServer srv;
     REQUIRE(srv.Start());
     NatsConn responder, requester;
-    REQUIRE(responder.Connect(srv.url()) == NATS_OK);
-    REQUIRE(requester.Connect(srv.url()) == NATS_OK);
+    REQUIRE(ConnectAll(srv, {&responder, &requester}) == NATS_OK);
     NatsSub svc;
     REQUIRE(natsConnection_Subscribe(&svc.sub, responder, "svc.echo", Echo, nullptr) == NATS_OK);
     REQUIRE(natsConnection_Flush(responder) == NATS_OK);
@@ -138,14 +135,10 @@ TEST_SUITE("core_pubsub") {
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2000));
   }
 
-  TEST_CASE("core_pubsub: empty and maximum-size payloads") {
-    CoreServer srv;
-    REQUIRE(srv.Start());
-    NatsConn c;
-    REQUIRE(c.Connect(srv.url()) == NATS_OK);
+  TEST_CASE_FIXTURE(CoreClientFixture, "core_pubsub: empty and maximum-size payloads") {
+    StartAndConnect();
     NatsSub sub;
-    REQUIRE(natsConnection_SubscribeSync(&sub.sub, c, "blob") == NATS_OK);
-    REQUIRE(natsConnection_Flush(c) == NATS_OK);
+    REQUIRE(SubscribeSyncFlushed(sub, c, "blob") == NATS_OK);
     REQUIRE(natsConnection_GetMaxPayload(c) == 1024 * 1024);
     std::string big(1024 * 1024, 'x');
     for (size_t i = 0; i < big.size(); i += 4099) big[i] = static_cast<char>('a' + i % 26);
@@ -158,11 +151,9 @@ TEST_SUITE("core_pubsub") {
     CHECK(got[1] == big);
   }
 
-  TEST_CASE("core_pubsub: UNSUB with max delivers exactly max messages") {
-    CoreServer srv;
-    REQUIRE(srv.Start());
-    NatsConn c;
-    REQUIRE(c.Connect(srv.url()) == NATS_OK);
+  TEST_CASE_FIXTURE(CoreClientFixture,
+                    "core_pubsub: UNSUB with max delivers exactly max messages") {
+    StartAndConnect();
     NatsSub sub;
     REQUIRE(natsConnection_SubscribeSync(&sub.sub, c, "limited") == NATS_OK);
     REQUIRE(natsSubscription_AutoUnsubscribe(sub, 3) == NATS_OK);
@@ -170,8 +161,7 @@ TEST_SUITE("core_pubsub") {
     // A raw client counts what the server really sends (libnats would also cut at 3).
     WireClient raw;
     REQUIRE(raw.Handshake(srv.port()));
-    REQUIRE(raw.Send("SUB limited 9\r\nUNSUB 9 2\r\nPING\r\n"));
-    REQUIRE(raw.Expect("PONG\r\n"));
+    REQUIRE(raw.SendAndPong("SUB limited 9\r\nUNSUB 9 2\r\n"));
     for (int i = 0; i < 5; ++i) {
       REQUIRE(natsConnection_PublishString(c, "limited", std::to_string(i).c_str()) == NATS_OK);
     }
@@ -212,8 +202,7 @@ TEST_SUITE("core_pubsub") {
     CoreServer srv;
     REQUIRE(srv.Start());
     NatsConn sc, pc;
-    REQUIRE(sc.Connect(srv.url()) == NATS_OK);
-    REQUIRE(pc.Connect(srv.url()) == NATS_OK);
+    REQUIRE(ConnectAll(srv, {&sc, &pc}) == NATS_OK);
     NatsSub sub;
     REQUIRE(natsConnection_SubscribeSync(&sub.sub, sc, "flood") == NATS_OK);
     REQUIRE(natsSubscription_SetPendingLimits(sub, -1, -1) == NATS_OK);
@@ -231,18 +220,14 @@ TEST_SUITE("core_pubsub") {
     CHECK(srv.process().Log().find("slow consumer") == std::string::npos);
   }
 
-  TEST_CASE("core_pubsub: headers reach header clients; others get the payload alone") {
-    CoreServer srv;
-    REQUIRE(srv.Start());
-    NatsConn c;
-    REQUIRE(c.Connect(srv.url()) == NATS_OK);
+  TEST_CASE_FIXTURE(CoreClientFixture,
+                    "core_pubsub: headers reach header clients; others get the payload alone") {
+    StartAndConnect();
     NatsSub sub;
-    REQUIRE(natsConnection_SubscribeSync(&sub.sub, c, "hdr") == NATS_OK);
-    REQUIRE(natsConnection_Flush(c) == NATS_OK);
+    REQUIRE(SubscribeSyncFlushed(sub, c, "hdr") == NATS_OK);
     WireClient plain;  // CONNECT without headers
     REQUIRE(plain.Handshake(srv.port()));
-    REQUIRE(plain.Send("SUB hdr 5\r\nPING\r\n"));
-    REQUIRE(plain.Expect("PONG\r\n"));
+    REQUIRE(plain.SendAndPong("SUB hdr 5\r\n"));
 
     NatsMsg out;
     REQUIRE(natsMsg_Create(out.out(), "hdr", nullptr, "body", 4) == NATS_OK);

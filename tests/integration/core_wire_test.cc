@@ -13,11 +13,17 @@
 namespace tandem::test {
 namespace {
 
+// Sends `bytes` (REQUIREd to go out), then CHECKs that what comes back matches `re`.
+void CheckReply(WireClient& c, const std::string& bytes, const std::string& re) {
+  CAPTURE(bytes);
+  REQUIRE(c.Send(bytes));
+  CHECK(c.Expect(re));
+}
+
 // A second client that must keep working while another one misbehaves.
 void CheckBystander(WireClient& c, const std::string& tag) {
   CAPTURE(tag);
-  REQUIRE(c.Send("PUB by.stander 2\r\nok\r\nPING\r\n"));
-  CHECK(c.Expect("^MSG by.stander 1 2\r\nok\r\nPONG\r\n$"));
+  CheckReply(c, "PUB by.stander 2\r\nok\r\nPING\r\n", "^MSG by.stander 1 2\r\nok\r\nPONG\r\n$");
 }
 
 }  // namespace
@@ -64,16 +70,14 @@ TEST_SUITE("core_wire") {
     WireClient c;
     REQUIRE(c.Connect(srv.port()));
     REQUIRE(c.Expect("^INFO .*\r\n"));
-    REQUIRE(c.Send("CONNECT {\"verbose\":true}\r\n"));
-    CHECK(c.Expect("^\\+OK\r\n$"));
-    REQUIRE(c.Send("SUB foo 1\r\nPUB foo 2\r\nhi\r\nUNSUB 1\r\nPING\r\n"));
-    CHECK(c.Expect("^\\+OK\r\n\\+OK\r\nMSG foo 1 2\r\nhi\r\n\\+OK\r\nPONG\r\n$"));
+    CheckReply(c, "CONNECT {\"verbose\":true}\r\n", "^\\+OK\r\n$");
+    CheckReply(c, "SUB foo 1\r\nPUB foo 2\r\nhi\r\nUNSUB 1\r\nPING\r\n",
+               "^\\+OK\r\n\\+OK\r\nMSG foo 1 2\r\nhi\r\n\\+OK\r\nPONG\r\n$");
     // A client that never sends CONNECT has nats-server's defaults: verbose and pedantic.
     WireClient d;
     REQUIRE(d.Connect(srv.port()));
     REQUIRE(d.Expect("^INFO .*\r\n"));
-    REQUIRE(d.Send("SUB bar 1\r\nPING\r\n"));
-    CHECK(d.Expect("^\\+OK\r\nPONG\r\n$"));
+    CheckReply(d, "SUB bar 1\r\nPING\r\n", "^\\+OK\r\nPONG\r\n$");
   }
 
   TEST_CASE("core_wire: invalid subjects get -ERR and the connection stays") {
@@ -81,17 +85,14 @@ TEST_SUITE("core_wire") {
     REQUIRE(srv.Start());
     WireClient c;
     REQUIRE(c.Handshake(srv.port(), R"({"verbose":false,"pedantic":true})"));
-    REQUIRE(c.Send("SUB foo..bar 1\r\nPING\r\n"));
-    CHECK(c.Expect("^-ERR 'Invalid Subject'\r\nPONG\r\n$"));
-    REQUIRE(c.Send("SUB foo.>.bar 2\r\nSUB zzz 3\r\nPING\r\n"));
-    CHECK(c.Expect("^-ERR 'Invalid Subject'\r\nPONG\r\n$"));
-    REQUIRE(c.Send("PUB foo.* 1\r\nx\r\nPING\r\n"));
-    CHECK(c.Expect("^-ERR 'Invalid Publish Subject'\r\nPONG\r\n$"));
-    REQUIRE(c.Send("SUB ok 4\r\nPUB ok 1\r\ny\r\nPING\r\n"));
-    CHECK(c.Expect("^MSG ok 4 1\r\ny\r\nPONG\r\n$"));
+    CheckReply(c, "SUB foo..bar 1\r\nPING\r\n", "^-ERR 'Invalid Subject'\r\nPONG\r\n$");
+    CheckReply(c, "SUB foo.>.bar 2\r\nSUB zzz 3\r\nPING\r\n",
+               "^-ERR 'Invalid Subject'\r\nPONG\r\n$");
+    CheckReply(c, "PUB foo.* 1\r\nx\r\nPING\r\n", "^-ERR 'Invalid Publish Subject'\r\nPONG\r\n$");
+    CheckReply(c, "SUB ok 4\r\nPUB ok 1\r\ny\r\nPING\r\n", "^MSG ok 4 1\r\ny\r\nPONG\r\n$");
     // Reusing a live sid is ignored: still one subscription on `ok` under sid 4.
-    REQUIRE(c.Send("SUB other 4\r\nPUB ok 1\r\nz\r\nPUB other 1\r\nw\r\nPING\r\n"));
-    CHECK(c.Expect("^MSG ok 4 1\r\nz\r\nPONG\r\n$"));
+    CheckReply(c, "SUB other 4\r\nPUB ok 1\r\nz\r\nPUB other 1\r\nw\r\nPING\r\n",
+               "^MSG ok 4 1\r\nz\r\nPONG\r\n$");
   }
 
   TEST_CASE("core_wire: fatal errors send their -ERR and close; others keep working") {
@@ -138,8 +139,7 @@ TEST_SUITE("core_wire") {
     CoreServer srv;
     REQUIRE(srv.Start("  max_connections: 2\n"));
     WireClient a, b, c;
-    REQUIRE(a.Handshake(srv.port()));
-    REQUIRE(b.Handshake(srv.port()));
+    REQUIRE(HandshakeAll(srv, {&a, &b}));
     REQUIRE(c.Connect(srv.port()));
     CHECK(c.Expect("-ERR 'maximum connections exceeded'\r\n"));
     CHECK(c.WaitClosed());
@@ -153,16 +153,14 @@ TEST_SUITE("core_wire") {
       if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     CHECK(admitted);
-    REQUIRE(b.Send("PING\r\n"));
-    CHECK(b.Expect("PONG\r\n"));
+    CheckReply(b, "PING\r\n", "PONG\r\n");
   }
 
   TEST_CASE("core_wire: server pings, and closes a client that never answers") {
     CoreServer srv;
     REQUIRE(srv.Start("  ping_interval: 100ms\n  max_pings_out: 2\n"));
     WireClient live, dead;
-    REQUIRE(live.Handshake(srv.port()));
-    REQUIRE(dead.Handshake(srv.port()));
+    REQUIRE(HandshakeAll(srv, {&live, &dead}));
     // The live client answers three pings in a row.
     for (int i = 0; i < 3; ++i) {
       REQUIRE(live.Expect("PING\r\n", std::chrono::milliseconds(2000)));
@@ -172,19 +170,15 @@ TEST_SUITE("core_wire") {
     CHECK(dead.Expect("^PING\r\nPING\r\n-ERR 'Stale Connection'\r\n$",
                       std::chrono::milliseconds(3000)));
     CHECK(dead.WaitClosed());
-    REQUIRE(live.Send("PING\r\n"));
-    CHECK(live.Expect("PONG\r\n"));
+    CheckReply(live, "PING\r\n", "PONG\r\n");
   }
 
   TEST_CASE("core_wire: a slow consumer is cut off, the publisher keeps going") {
     CoreServer srv;
     REQUIRE(srv.Start("  max_pending: 256KiB\n  max_payload: 64KiB\n"));
     WireClient slow, pub, watcher;
-    REQUIRE(slow.Handshake(srv.port()));
-    REQUIRE(pub.Handshake(srv.port()));
-    REQUIRE(watcher.Handshake(srv.port()));
-    REQUIRE(slow.Send("SUB flood 1\r\nPING\r\n"));
-    REQUIRE(slow.Expect("PONG\r\n"));
+    REQUIRE(HandshakeAll(srv, {&slow, &pub, &watcher}));
+    REQUIRE(slow.SendAndPong("SUB flood 1\r\n"));
     // `slow` never reads: its socket buffers fill, then its outbound queue passes 256 KiB.
     const std::string payload(60000, 'p');
     const std::string one = "PUB flood 60000\r\n" + payload + "\r\n";
@@ -192,17 +186,14 @@ TEST_SUITE("core_wire") {
     for (int i = 0; i < 400 && !cut; ++i) {
       REQUIRE(pub.Send(one));
       if (i % 20 == 19) {
-        REQUIRE(pub.Send("PING\r\n"));
-        REQUIRE(pub.Expect("PONG\r\n"));
+        REQUIRE(pub.SendAndPong(""));
         cut = srv.process().Log().find("slow consumer") != std::string::npos;
       }
     }
     CHECK(cut);
     CHECK(slow.WaitClosed(std::chrono::milliseconds(10000)));
-    REQUIRE(watcher.Send("SUB w 1\r\nPING\r\n"));
-    REQUIRE(watcher.Expect("PONG\r\n"));
-    REQUIRE(pub.Send("PUB w 1\r\nx\r\nPING\r\n"));
-    CHECK(pub.Expect("PONG\r\n"));
+    REQUIRE(watcher.SendAndPong("SUB w 1\r\n"));
+    CheckReply(pub, "PUB w 1\r\nx\r\nPING\r\n", "PONG\r\n");
     CHECK(watcher.Expect("MSG w 1 1\r\nx\r\n"));
   }
 

@@ -19,51 +19,17 @@ namespace {
 
 using std::chrono::milliseconds;
 
-FtMemberOptions Member(const TempDir& dir, const std::string& name, int port) {
-  FtMemberOptions o;
-  o.name = name;
-  o.listen = "127.0.0.1:" + std::to_string(port);
-  o.peers = {o.listen};
-  o.store_dir = dir.Join("store");
-  return o;
-}
-
-// Waits until `load` acknowledged `more` messages beyond what it had.
-bool AcksGrow(const StanLoad& load, uint64_t more, milliseconds timeout) {
-  uint64_t target = load.acked() + more;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (load.acked() < target && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return load.acked() >= target;
-}
-
-bool DeliveriesGrow(const StanLoad& load, uint64_t more, milliseconds timeout) {
-  uint64_t target = load.delivered() + more;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (load.delivered() < target && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return load.delivered() >= target;
-}
-
 void RunFailovers(int sig, int rounds) {
-  TempDir dir;
-  int port = FreePort();
-  FtMember a(dir.path(), Member(dir, "a", port));
-  FtMember b(dir.path(), Member(dir, "b", port));
-  REQUIRE(a.Start());
-  REQUIRE(a.WaitActive());
-  REQUIRE(b.Start());
-  REQUIRE(b.WaitStandby());
+  FtPair pair;
+  REQUIRE(pair.StartActiveThenStandby());
 
-  StanLoad load("nats://127.0.0.1:" + std::to_string(port), "ft-test", "orders", 400);
+  StanLoad load("nats://127.0.0.1:" + std::to_string(pair.port), "ft-test", "orders", 400);
   std::string error;
   REQUIRE_MESSAGE(load.Start(&error), error);
   REQUIRE(AcksGrow(load, 100, milliseconds(10000)));
 
-  FtMember* active = &a;
-  FtMember* standby = &b;
+  FtMember* active = &pair.a;
+  FtMember* standby = &pair.b;
   for (int round = 0; round < rounds; ++round) {
     CAPTURE(round);
     REQUIRE(active->process().Signal(sig));

@@ -149,15 +149,6 @@ std::string Config(const std::string& name, const std::string& listen,
   return y.str();
 }
 
-bool AcksGrow(const StanLoad& load, uint64_t more, milliseconds timeout) {
-  uint64_t target = load.acked() + more;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (load.acked() < target && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return load.acked() >= target;
-}
-
 }  // namespace
 
 TEST_SUITE("ft_netns") {

@@ -24,16 +24,6 @@ using std::chrono::milliseconds;
 
 std::string Addr(int port) { return "127.0.0.1:" + std::to_string(port); }
 
-FtMemberOptions Member(const TempDir& dir, const std::string& name, int port,
-                       std::vector<std::string> peers = {}) {
-  FtMemberOptions o;
-  o.name = name;
-  o.listen = Addr(port);
-  o.peers = peers.empty() ? std::vector<std::string>{Addr(port)} : peers;
-  o.store_dir = dir.Join("store");
-  return o;
-}
-
 // True when a client gets the INFO line on `port`.
 bool Serves(int port) {
   LineClient c;
@@ -56,15 +46,8 @@ bool LogHas(FtMember& m, std::string_view needle) {
 
 TEST_SUITE("ft_roles") {
 
-TEST_CASE("ft: a pair on one store; kill -9 of the active hands over, twice") {
-  TempDir dir;
-  int port = FreePort();
-  FtMember a(dir.path(), Member(dir, "a", port));
-  FtMember b(dir.path(), Member(dir, "b", port));
-  REQUIRE(a.Start());
-  REQUIRE(a.WaitActive());
-  REQUIRE(b.Start());
-  REQUIRE(b.WaitStandby());
+TEST_CASE_FIXTURE(FtPair, "ft: a pair on one store; kill -9 of the active hands over, twice") {
+  REQUIRE(StartActiveThenStandby());
   CHECK(Serves(port));
   CHECK(a.process().WaitForLog("standby b joined", milliseconds(3000)));
   CHECK_FALSE(b.IsActive());
@@ -85,15 +68,8 @@ TEST_CASE("ft: a pair on one store; kill -9 of the active hands over, twice") {
   CHECK(a.process().WaitForLog("epoch 3", milliseconds(1000)));
 }
 
-TEST_CASE("ft: SIGTERM of the active hands over at once and exits 0") {
-  TempDir dir;
-  int port = FreePort();
-  FtMember a(dir.path(), Member(dir, "a", port));
-  FtMember b(dir.path(), Member(dir, "b", port));
-  REQUIRE(a.Start());
-  REQUIRE(a.WaitActive());
-  REQUIRE(b.Start());
-  REQUIRE(b.WaitStandby());
+TEST_CASE_FIXTURE(FtPair, "ft: SIGTERM of the active hands over at once and exits 0") {
+  REQUIRE(StartActiveThenStandby());
   REQUIRE(a.process().WaitForLog("standby b joined", milliseconds(3000)));
 
   auto t0 = std::chrono::steady_clock::now();
@@ -119,15 +95,8 @@ TEST_CASE("ft: SIGTERM of the active hands over at once and exits 0") {
   CHECK(Serves(port));
 }
 
-TEST_CASE("ft: SIGSTOP of the active: no takeover while it holds the lock") {
-  TempDir dir;
-  int port = FreePort();
-  FtMember a(dir.path(), Member(dir, "a", port));
-  FtMember b(dir.path(), Member(dir, "b", port));
-  REQUIRE(a.Start());
-  REQUIRE(a.WaitActive());
-  REQUIRE(b.Start());
-  REQUIRE(b.WaitStandby());
+TEST_CASE_FIXTURE(FtPair, "ft: SIGSTOP of the active: no takeover while it holds the lock") {
+  REQUIRE(StartActiveThenStandby());
   REQUIRE(b.process().WaitForLog("standing by for active a", milliseconds(3000)));
 
   REQUIRE(a.process().Signal(SIGSTOP));
@@ -162,7 +131,7 @@ TEST_CASE("ft: three members: exactly one takes over each time") {
   int port = FreePort();
   std::vector<std::unique_ptr<FtMember>> m;
   for (const char* name : {"a", "b", "c"}) {
-    m.push_back(std::make_unique<FtMember>(dir.path(), Member(dir, name, port)));
+    m.push_back(std::make_unique<FtMember>(dir.path(), MemberOptions(dir, name, port)));
   }
   REQUIRE(m[0]->Start());
   REQUIRE(m[0]->WaitActive());
@@ -197,7 +166,7 @@ TEST_CASE("ft: twenty simultaneous starts give exactly one active") {
   std::vector<std::unique_ptr<FtMember>> m;
   for (int i = 0; i < 20; ++i) {
     m.push_back(std::make_unique<FtMember>(dir.path(),
-                                           Member(dir, "m" + std::to_string(i), port)));
+                                           MemberOptions(dir, "m" + std::to_string(i), port)));
   }
   for (auto& member : m) REQUIRE(member->Start());
   int settled = 0;
@@ -226,8 +195,8 @@ TEST_CASE("ft: with the lock skipped, the dual-active detection fences the older
   int pa = FreePort();
   int pb = FreePort();
   std::vector<std::string> peers{Addr(pa), Addr(pb)};
-  FtMemberOptions oa = Member(dir, "a", pa, peers);
-  FtMemberOptions ob = Member(dir, "b", pb, peers);
+  FtMemberOptions oa = MemberOptions(dir, "a", pa, peers);
+  FtMemberOptions ob = MemberOptions(dir, "b", pb, peers);
   oa.extra_args = ob.extra_args = {"--TEST-skip-lock"};
   FtMember a(dir.path(), oa);
   FtMember b(dir.path(), ob);

@@ -17,31 +17,7 @@ namespace {
 
 constexpr char kCluster[] = "test-cluster";
 
-class RawConn {
- public:
-  ~RawConn() {
-    if (nc_ != nullptr) natsConnection_Destroy(nc_);
-  }
-  bool Connect(const std::string& url) {
-    return natsConnection_ConnectTo(&nc_, url.c_str()) == NATS_OK;
-  }
-  // Request/reply; "" plus ok=false on timeout.
-  std::string Request(const std::string& subject, const std::string& payload, bool* ok,
-                      int64_t timeout_ms = 2000) {
-    natsMsg* reply = nullptr;
-    natsStatus s = natsConnection_Request(&reply, nc_, subject.c_str(), payload.data(),
-                                          static_cast<int>(payload.size()), timeout_ms);
-    *ok = s == NATS_OK;
-    if (!*ok) return "";
-    std::string out(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
-    natsMsg_Destroy(reply);
-    return out;
-  }
-  natsConnection* nc() const { return nc_; }
-
- private:
-  natsConnection* nc_ = nullptr;
-};
+using RawConn = RawNatsConn;
 
 struct Registered {
   pb::ConnectResponse resp;

@@ -36,20 +36,15 @@ struct AckCounter {
 }  // namespace
 
 TEST_SUITE("stan_basic") {
-  TEST_CASE("stan_basic: connect, publish, subscribe from first, close") {
-    StanServerProc srv;
-    REQUIRE(srv.Start());
-    StanConn sc;
-    REQUIRE(sc.Connect(srv.url(), "c1") == NATS_OK);
+  TEST_CASE_FIXTURE(StanClientFixture,
+                    "stan_basic: connect, publish, subscribe from first, close") {
+    StartAndConnect("c1");
     for (int i = 1; i <= 10; ++i) REQUIRE(sc.Publish("foo", "m" + std::to_string(i)) == NATS_OK);
 
-    Collector c;
-    StanSubOpts so;
-    stanSubOptions_DeliverAllAvailable(so);
-    StanSubscription sub;
-    REQUIRE(sub.Subscribe(sc, "foo", &c, so) == NATS_OK);
-    REQUIRE(c.WaitCount(10));
-    auto msgs = c.msgs();
+    StanSub s;
+    REQUIRE(s.FromFirst().Subscribe(sc, "foo") == NATS_OK);
+    REQUIRE(s.c.WaitCount(10));
+    auto msgs = s.c.msgs();
     for (int i = 0; i < 10; ++i) {
       CHECK(msgs[i].seq == static_cast<uint64_t>(i + 1));
       CHECK(msgs[i].data == "m" + std::to_string(i + 1));
@@ -58,9 +53,9 @@ TEST_SUITE("stan_basic") {
     }
     // New messages reach the live subscription.
     REQUIRE(sc.Publish("foo", "live") == NATS_OK);
-    REQUIRE(c.WaitCount(11));
-    CHECK(c.msgs()[10].seq == 11);
-    CHECK(c.msgs()[10].data == "live");
+    REQUIRE(s.c.WaitCount(11));
+    CHECK(s.c.msgs()[10].seq == 11);
+    CHECK(s.c.msgs()[10].data == "live");
     CHECK(sc.Close() == NATS_OK);
   }
 
@@ -87,11 +82,9 @@ TEST_SUITE("stan_basic") {
     }
   }
 
-  TEST_CASE("stan_basic: async publish gets every PubAck, sequences in order") {
-    StanServerProc srv;
-    REQUIRE(srv.Start());
-    StanConn sc;
-    REQUIRE(sc.Connect(srv.url(), "pub") == NATS_OK);
+  TEST_CASE_FIXTURE(StanClientFixture,
+                    "stan_basic: async publish gets every PubAck, sequences in order") {
+    StartAndConnect("pub");
     AckCounter acks;
     const int n = 5000;
     for (int i = 0; i < n; ++i) {
@@ -102,22 +95,18 @@ TEST_SUITE("stan_basic") {
     REQUIRE(acks.WaitOk(n));
     CHECK(acks.failed == 0);
 
-    Collector c;
-    StanSubOpts so;
-    stanSubOptions_StartAtSequence(so, 4990);
-    StanSubscription sub;
-    REQUIRE(sub.Subscribe(sc, "bar", &c, so) == NATS_OK);
-    REQUIRE(c.WaitCount(11));
-    CHECK(c.msgs().front().seq == 4990);
-    CHECK(c.msgs().front().data == "4989");
-    CHECK(c.msgs().back().seq == 5000);
+    StanSub s;
+    stanSubOptions_StartAtSequence(s.opts, 4990);
+    REQUIRE(s.Subscribe(sc, "bar") == NATS_OK);
+    REQUIRE(s.c.WaitCount(11));
+    CHECK(s.c.msgs().front().seq == 4990);
+    CHECK(s.c.msgs().front().data == "4989");
+    CHECK(s.c.msgs().back().seq == 5000);
   }
 
-  TEST_CASE("stan_basic: a subscriber far behind reads from the store, then from memory") {
-    StanServerProc srv;
-    REQUIRE(srv.Start());
-    StanConn sc;
-    REQUIRE(sc.Connect(srv.url(), "far") == NATS_OK);
+  TEST_CASE_FIXTURE(StanClientFixture,
+                    "stan_basic: a subscriber far behind reads from the store, then from memory") {
+    StartAndConnect("far");
     AckCounter acks;
     const int n = 40000;  // more than a channel keeps in memory
     auto publish = [&](int from, int to) {
@@ -129,15 +118,12 @@ TEST_SUITE("stan_basic") {
     };
     publish(0, n);
     REQUIRE(acks.WaitOk(n, 30s));
-    Collector c;
-    StanSubOpts so;
-    stanSubOptions_DeliverAllAvailable(so);
-    stanSubOptions_SetMaxInflight(so, 4096);
-    StanSubscription sub;
-    REQUIRE(sub.Subscribe(sc, "far", &c, so) == NATS_OK);
+    StanSub s;
+    stanSubOptions_SetMaxInflight(s.FromFirst().opts, 4096);
+    REQUIRE(s.Subscribe(sc, "far") == NATS_OK);
     publish(n, n + 2000);  // while it catches up
-    REQUIRE(c.WaitCount(n + 2000, 30s));
-    auto msgs = c.msgs();
+    REQUIRE(s.c.WaitCount(n + 2000, 30s));
+    auto msgs = s.c.msgs();
     bool in_order = true;
     for (size_t i = 0; i < msgs.size(); ++i) {
       if (msgs[i].seq != i + 1 || msgs[i].data != std::to_string(i)) in_order = false;
@@ -145,11 +131,8 @@ TEST_SUITE("stan_basic") {
     CHECK(in_order);
   }
 
-  TEST_CASE("stan_basic: start positions") {
-    StanServerProc srv;
-    REQUIRE(srv.Start());
-    StanConn sc;
-    REQUIRE(sc.Connect(srv.url(), "sp") == NATS_OK);
+  TEST_CASE_FIXTURE(StanClientFixture, "stan_basic: start positions") {
+    StartAndConnect("sp");
     for (int i = 1; i <= 5; ++i) REQUIRE(sc.Publish("pos", std::to_string(i)) == NATS_OK);
     Collector c;
     StanSubOpts so;
@@ -183,46 +166,31 @@ TEST_SUITE("stan_basic") {
     CHECK(c.msgs().back().seq == 6);
   }
 
-  TEST_CASE("stan_basic: manual ack, AckWait redelivery with the redelivered flag") {
-    StanServerProc srv;
-    REQUIRE(srv.Start());
-    StanConn sc;
-    REQUIRE(sc.Connect(srv.url(), "acker") == NATS_OK);
-    Collector c;
-    c.manual_ack = true;
-    c.ack_limit = 2;  // the third message is never acked
-    StanSubOpts so;
-    stanSubOptions_SetManualAckMode(so, true);
-    stanSubOptions_SetAckWait(so, 1000);
-    StanSubscription sub;
-    REQUIRE(sub.Subscribe(sc, "red", &c, so) == NATS_OK);
+  TEST_CASE_FIXTURE(StanClientFixture,
+                    "stan_basic: manual ack, AckWait redelivery with the redelivered flag") {
+    StartAndConnect("acker");
+    StanSub s;
+    s.ManualAck(2);  // the third message is never acked
+    stanSubOptions_SetAckWait(s.opts, 1000);
+    REQUIRE(s.Subscribe(sc, "red") == NATS_OK);
     for (int i = 1; i <= 3; ++i) REQUIRE(sc.Publish("red", std::to_string(i)) == NATS_OK);
-    REQUIRE(c.WaitCount(4, 5s));
-    auto msgs = c.msgs();
+    REQUIRE(s.c.WaitCount(4, 5s));
+    auto msgs = s.c.msgs();
     CHECK(msgs[3].seq == 3);
     CHECK(msgs[3].redelivered);
     // Acked ones are not redelivered.
     for (size_t i = 3; i < msgs.size(); ++i) CHECK(msgs[i].seq == 3);
   }
 
-  TEST_CASE("stan_basic: MaxInFlight stalls the subscription until acks arrive") {
-    StanServerProc srv;
-    REQUIRE(srv.Start());
-    StanConn sc;
-    REQUIRE(sc.Connect(srv.url(), "mif") == NATS_OK);
+  TEST_CASE_FIXTURE(StanClientFixture,
+                    "stan_basic: MaxInFlight stalls the subscription until acks arrive") {
+    StartAndConnect("mif");
     for (int i = 1; i <= 10; ++i) REQUIRE(sc.Publish("mif", std::to_string(i)) == NATS_OK);
-    Collector c;
-    c.manual_ack = true;
-    c.ack_limit = 0;  // ack nothing
-    StanSubOpts so;
-    stanSubOptions_SetManualAckMode(so, true);
-    stanSubOptions_SetMaxInflight(so, 3);
-    stanSubOptions_DeliverAllAvailable(so);
-    StanSubscription sub;
-    REQUIRE(sub.Subscribe(sc, "mif", &c, so) == NATS_OK);
-    REQUIRE(c.WaitCount(3));
-    std::this_thread::sleep_for(300ms);
-    CHECK(c.count() == 3);
+    StanSub s;
+    s.ManualAck(0).FromFirst();  // ack nothing
+    stanSubOptions_SetMaxInflight(s.opts, 3);
+    REQUIRE(s.Subscribe(sc, "mif") == NATS_OK);
+    CHECK(ReceiveSettled(s.c, 3, 300ms).size() == 3);
   }
 }
 

@@ -13,22 +13,11 @@
 namespace tandem::test {
 namespace {
 
-class Raw {
+// A raw connection whose requests wait up to 3 s, with the two exchanges these cases need.
+class Raw : public RawNatsConn {
  public:
-  ~Raw() {
-    if (nc_ != nullptr) natsConnection_Destroy(nc_);
-  }
-  bool Connect(const std::string& url) {
-    return natsConnection_ConnectTo(&nc_, url.c_str()) == NATS_OK;
-  }
   std::string Request(const std::string& subject, const std::string& payload, bool* ok) {
-    natsMsg* reply = nullptr;
-    *ok = natsConnection_Request(&reply, nc_, subject.c_str(), payload.data(),
-                                 static_cast<int>(payload.size()), 3000) == NATS_OK;
-    if (!*ok) return "";
-    std::string out(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
-    natsMsg_Destroy(reply);
-    return out;
+    return RawNatsConn::Request(subject, payload, ok, 3000);
   }
   // Registers `id` with a heartbeat inbox nobody answers.
   pb::ConnectResponse RegisterDead(const std::string& id) {
@@ -55,9 +44,6 @@ class Raw {
     REQUIRE(pr.ParseFromString(out));
     return pr.error();
   }
-
- private:
-  natsConnection* nc_ = nullptr;
 };
 
 }  // namespace

@@ -24,15 +24,12 @@ std::vector<Delivered> ReadAll(StanServerProc& srv, const std::string& client,
                                const std::string& channel, size_t expect) {
   StanConn sc;
   REQUIRE(sc.Connect(srv.url(), client) == NATS_OK);
-  Collector c;
-  StanSubOpts so;
-  stanSubOptions_DeliverAllAvailable(so);
-  stanSubOptions_SetMaxInflight(so, 100000);
-  StanSubscription sub;
-  REQUIRE(sub.Subscribe(sc, channel, &c, so) == NATS_OK);
-  c.WaitCount(expect, 20s);
+  StanSub s;
+  stanSubOptions_SetMaxInflight(s.FromFirst().opts, 100000);
+  REQUIRE(s.Subscribe(sc, channel) == NATS_OK);
+  s.c.WaitCount(expect, 20s);
   std::this_thread::sleep_for(200ms);
-  return c.msgs();
+  return s.c.msgs();
 }
 
 }  // namespace
@@ -96,28 +93,23 @@ TEST_SUITE("stan_crash") {
     CHECK(stored.size() >= acked_copy.size());
   }
 
-  TEST_CASE("stan_crash: pending acks of a live subscription are redelivered after kill -9") {
-    StanServerProc srv;
-    REQUIRE(srv.Start());
-    StanConn sc;
-    REQUIRE(sc.Connect(srv.url(), "client") == NATS_OK);
-    Collector c;
-    c.manual_ack = true;
-    c.ack_limit = 3;
-    StanSubOpts so;
-    stanSubOptions_SetManualAckMode(so, true);
+  TEST_CASE_FIXTURE(
+      StanClientFixture,
+      "stan_crash: pending acks of a live subscription are redelivered after kill -9") {
+    StartAndConnect("client");
+    StanSub s;
     // The redelivery at restart may reach the client before it has reconnected; AckWait then
     // brings the messages back.
-    stanSubOptions_SetAckWait(so, 2000);
-    StanSubscription sub;
+    stanSubOptions_SetAckWait(s.ManualAck(3).opts, 2000);
     bool queue = false;
-    SUBCASE("durable") { stanSubOptions_SetDurableName(so, "dur"); }
+    SUBCASE("durable") { s.Durable("dur"); }
     SUBCASE("plain") {}
     SUBCASE("durable queue member") {
-      stanSubOptions_SetDurableName(so, "dur");
+      s.Durable("dur");
       queue = true;
     }
-    REQUIRE(sub.Subscribe(sc, "p", &c, so, queue ? "grp" : nullptr) == NATS_OK);
+    REQUIRE(s.Subscribe(sc, "p", queue ? "grp" : nullptr) == NATS_OK);
+    Collector& c = s.c;
     PublishRange(sc, "p", 1, 5);
     REQUIRE(c.WaitCount(5));
     std::this_thread::sleep_for(300ms);  // the acks of 1..3 reach the store
@@ -135,36 +127,21 @@ TEST_SUITE("stan_crash") {
     }
   }
 
-  TEST_CASE("stan_crash: durable queue group resumes after kill -9") {
-    StanServerProc srv;
-    REQUIRE(srv.Start());
-    StanConn sc;
-    REQUIRE(sc.Connect(srv.url(), "qclient") == NATS_OK);
-    Collector c1, c2;
-    StanSubOpts so;
-    stanSubOptions_SetDurableName(so, "dur");
-    StanSubscription s1, s2;
-    REQUIRE(s1.Subscribe(sc, "dq", &c1, so, "grp") == NATS_OK);
-    REQUIRE(s2.Subscribe(sc, "dq", &c2, so, "grp") == NATS_OK);
+  TEST_CASE_FIXTURE(StanClientFixture, "stan_crash: durable queue group resumes after kill -9") {
+    StartAndConnect("qclient");
+    StanSub s1, s2;
+    REQUIRE(s1.Durable("dur").Subscribe(sc, "dq", "grp") == NATS_OK);
+    REQUIRE(s2.Durable("dur").Subscribe(sc, "dq", "grp") == NATS_OK);
     PublishRange(sc, "dq", 1, 20);
-    auto wait = [&](size_t n) {
-      auto end = std::chrono::steady_clock::now() + 15s;
-      while (c1.count() + c2.count() < n && std::chrono::steady_clock::now() < end)
-        std::this_thread::sleep_for(5ms);
-      return c1.count() + c2.count() >= n;
-    };
-    REQUIRE(wait(20));
+    REQUIRE(WaitTotal(s1.c, s2.c, 20, 15s));
     std::this_thread::sleep_for(200ms);
     REQUIRE(srv.Restart9());
     // Publishing through the restarted server reaches the group, without replaying 1..20.
     PublishRange(sc, "dq", 21, 40);
-    REQUIRE(wait(40));
+    REQUIRE(WaitTotal(s1.c, s2.c, 40, 15s));
     std::this_thread::sleep_for(200ms);
-    std::set<uint64_t> seen;
-    for (auto& m : c1.msgs()) seen.insert(m.seq);
-    for (auto& m : c2.msgs()) seen.insert(m.seq);
-    CHECK(seen.size() == 40);
-    CHECK(c1.count() + c2.count() == 40);
+    CHECK(SeqsOf(s1.c, s2.c).size() == 40);
+    CHECK(s1.c.count() + s2.c.count() == 40);
   }
 
   TEST_CASE("stan_crash: limits trimming and sequences survive kill -9") {
@@ -204,36 +181,25 @@ TEST_SUITE("stan_crash") {
     REQUIRE(srv.Restart9());  // the restarted server has nothing in memory
     StanConn sc;
     REQUIRE(sc.Connect(srv.url(), "new") == NATS_OK);
-    Collector c;
-    StanSubOpts so;
-    stanSubOptions_StartAtTimeDelta(so, 1200);
-    StanSubscription sub;
-    REQUIRE(sub.Subscribe(sc, "td", &c, so) == NATS_OK);
-    REQUIRE(c.WaitCount(2));
-    std::this_thread::sleep_for(200ms);
-    auto msgs = c.msgs();
+    StanSub s;
+    stanSubOptions_StartAtTimeDelta(s.opts, 1200);
+    REQUIRE(s.Subscribe(sc, "td") == NATS_OK);
+    auto msgs = ReceiveSettled(s.c, 2, 200ms);
     REQUIRE(msgs.size() == 2);
     CHECK(msgs[0].seq == 4);
     CHECK(msgs[1].seq == 5);
   }
 
-  TEST_CASE("stan_crash: max_age removes old messages") {
-    StanServerProc srv;
-    REQUIRE(srv.Start("limits:\n  max_age: 300ms\n"));
-    StanConn sc;
-    REQUIRE(sc.Connect(srv.url(), "aged") == NATS_OK);
+  TEST_CASE_FIXTURE(StanClientFixture, "stan_crash: max_age removes old messages") {
+    StartAndConnect("aged", "limits:\n  max_age: 300ms\n");
     PublishRange(sc, "age", 1, 3);
     std::this_thread::sleep_for(1500ms);
     PublishRange(sc, "age", 4, 4);
-    Collector c;
-    StanSubOpts so;
-    stanSubOptions_DeliverAllAvailable(so);
-    StanSubscription sub;
-    REQUIRE(sub.Subscribe(sc, "age", &c, so) == NATS_OK);
-    REQUIRE(c.WaitCount(1));
-    std::this_thread::sleep_for(200ms);
-    for (auto& m : c.msgs()) CHECK(m.seq >= 3);  // the store may keep the newest expired one
-    CHECK(c.msgs().back().seq == 4);
+    StanSub s;
+    REQUIRE(s.FromFirst().Subscribe(sc, "age") == NATS_OK);
+    auto msgs = ReceiveSettled(s.c, 1, 200ms);
+    for (auto& m : msgs) CHECK(m.seq >= 3);  // the store may keep the newest expired one
+    CHECK(msgs.back().seq == 4);
   }
 
   TEST_CASE("stan_crash: SIGTERM under load drains the batches in flight and exits 0") {
@@ -263,11 +229,9 @@ TEST_SUITE("stan_crash") {
     CHECK(msgs.size() >= static_cast<size_t>(n));
   }
 
-  TEST_CASE("stan_crash: a registered client stays registered across kill -9") {
-    StanServerProc srv;
-    REQUIRE(srv.Start());
-    StanConn sc;
-    REQUIRE(sc.Connect(srv.url(), "stay") == NATS_OK);
+  TEST_CASE_FIXTURE(StanClientFixture,
+                    "stan_crash: a registered client stays registered across kill -9") {
+    StartAndConnect("stay");
     PublishRange(sc, "s", 1, 1);
     REQUIRE(srv.Restart9());
     // Its publishes (validated by connID) still work, and the ID is still taken.

@@ -1,8 +1,11 @@
 // stan_fixture.h: what the streaming integration tests share: a tandem process on a free
 // loopback port with a store directory that survives restarts (and kill -9), RAII owners for
-// libnats' STAN objects, and a thread-safe collector of delivered messages with bounded waits.
+// libnats' STAN objects, a thread-safe collector of delivered messages with bounded waits, the
+// set-ups most tests start from (server plus connection, a subscription with its options), and
+// a plain NATS connection for raw streaming requests.
 //
-// Ownership: StanServerProc owns its TandemProcess and TempDir; StanConn/StanSub destroy their
+// Ownership: StanServerProc owns its TandemProcess and TempDir; StanClientFixture owns its server
+// and connection; StanConn, StanSubOpts, StanSubscription, StanSub and RawNatsConn destroy their
 // libnats objects. Thread safety: Collector is filled from libnats threads and read by the test
 // thread under its mutex; everything else is used from the test thread.
 #pragma once
@@ -15,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +26,7 @@
 #ifndef NATS_HAS_STREAMING
 #define NATS_HAS_STREAMING  // libnats declares the STAN API only with this
 #endif
+#include <doctest/doctest.h>
 #include <nats/nats.h>
 
 #include "tests/support/tandem_process.h"
@@ -210,6 +215,104 @@ struct StanSubscription {
     sub = nullptr;
   }
   operator stanSubscription*() const { return sub; }  // NOLINT: implicit by design
+};
+
+// One subscription with its own collector and options: set options with the setters below (or
+// on `opts` directly), then Subscribe. Destroys the subscription before the collector.
+struct StanSub {
+  Collector c;
+  StanSubOpts opts;
+  StanSubscription sub;
+
+  // Makes it durable under `name`.
+  StanSub& Durable(const char* name) {
+    stanSubOptions_SetDurableName(opts, name);
+    return *this;
+  }
+  // Starts it at the first message available.
+  StanSub& FromFirst() {
+    stanSubOptions_DeliverAllAvailable(opts);
+    return *this;
+  }
+  // Manual ack mode; the collector acks the first `ack_limit` messages (-1: all, 0: none).
+  StanSub& ManualAck(int ack_limit) {
+    c.manual_ack = true;
+    c.ack_limit = ack_limit;
+    stanSubOptions_SetManualAckMode(opts, true);
+    return *this;
+  }
+  // Subscribes to `channel` (as a member of `queue` if given) with the options set so far.
+  natsStatus Subscribe(stanConnection* sc, const std::string& channel,
+                       const char* queue = nullptr) {
+    return sub.Subscribe(sc, channel, &c, opts, queue);
+  }
+};
+
+// REQUIREs `n` deliveries on `c` (within 10 s), waits `settle` longer so that any extra one
+// would arrive too, then returns all of them.
+inline std::vector<Delivered> ReceiveSettled(Collector& c, size_t n,
+                                             std::chrono::milliseconds settle) {
+  REQUIRE(c.WaitCount(n));
+  std::this_thread::sleep_for(settle);
+  return c.msgs();
+}
+
+// A server and one connection to it, as a doctest fixture (most cases start from this).
+struct StanClientFixture {
+  StanServerProc srv;
+  StanConn sc;
+
+  // Starts the server (config `yaml`, empty for none) and connects `sc` to it as `client_id`.
+  void StartAndConnect(const std::string& client_id, const std::string& yaml = "") {
+    REQUIRE(srv.Start(yaml));
+    REQUIRE(sc.Connect(srv.url(), client_id) == NATS_OK);
+  }
+};
+
+// Until `a` and `b` together hold at least `n` deliveries, for at most `timeout`.
+inline bool WaitTotal(Collector& a, Collector& b, size_t n, std::chrono::milliseconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (a.count() + b.count() < n && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(5ms);
+  return a.count() + b.count() >= n;
+}
+
+// The distinct sequences delivered to `a` and `b` together.
+inline std::set<uint64_t> SeqsOf(Collector& a, Collector& b) {
+  std::set<uint64_t> seen;
+  for (auto& m : a.msgs()) seen.insert(m.seq);
+  for (auto& m : b.msgs()) seen.insert(m.seq);
+  return seen;
+}
+
+// A plain NATS connection for raw streaming requests (protobuf payloads built by the test).
+class RawNatsConn {
+ public:
+  RawNatsConn() = default;
+  RawNatsConn(const RawNatsConn&) = delete;
+  RawNatsConn& operator=(const RawNatsConn&) = delete;
+  ~RawNatsConn() {
+    if (nc_ != nullptr) natsConnection_Destroy(nc_);
+  }
+  bool Connect(const std::string& url) {
+    return natsConnection_ConnectTo(&nc_, url.c_str()) == NATS_OK;
+  }
+  // Request/reply; "" plus ok=false on timeout.
+  std::string Request(const std::string& subject, const std::string& payload, bool* ok,
+                      int64_t timeout_ms = 2000) {
+    natsMsg* reply = nullptr;
+    natsStatus s = natsConnection_Request(&reply, nc_, subject.c_str(), payload.data(),
+                                          static_cast<int>(payload.size()), timeout_ms);
+    *ok = s == NATS_OK;
+    if (!*ok) return "";
+    std::string out(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
+    natsMsg_Destroy(reply);
+    return out;
+  }
+  natsConnection* nc() const { return nc_; }
+
+ private:
+  natsConnection* nc_ = nullptr;
 };
 
 inline std::string LastError() {

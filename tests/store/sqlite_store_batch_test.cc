@@ -8,16 +8,8 @@
 
 #include "tests/store/store_fixture.h"
 
-namespace tandem::store {
+namespace tandem::store::testing {
 namespace {
-
-using testing::AppendRange;
-using testing::MakeChannel;
-using testing::OpenOk;
-using testing::ReadWait;
-using testing::SubmitWait;
-using testing::TempDir;
-using testing::TestLoop;
 
 std::vector<uint64_t> Seqs(const std::vector<MsgRecord>& msgs) {
   std::vector<uint64_t> out;
@@ -60,10 +52,7 @@ SubRecord MakeSub(uint64_t id, int64_t channel, const std::string& client) {
 }  // namespace
 
 TEST_SUITE("store") {
-  TEST_CASE("store: every WriteBatch op round-trips through Recover") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig, "store: every WriteBatch op round-trips through Recover") {
     {
       auto store = OpenOk(loop, path);
       WriteBatch b;
@@ -118,9 +107,7 @@ TEST_SUITE("store") {
       REQUIRE(SubmitWait(loop, *store, std::move(b2)).status.ok());
       CHECK(store->Close().ok());
     }
-    auto store = OpenOk(loop, path);
-    Result<Recovered> r = store->Recover();
-    REQUIRE(r.ok());
+    auto [store, r] = Reopen(loop, path);
     CHECK(r->server.cluster_id == "test-cluster");
     CHECK(r->server.pub_prefix == "_STAN.pub.X");
     CHECK(r->server.sub_requests == "_STAN.sub.X");
@@ -189,10 +176,7 @@ TEST_SUITE("store") {
     CHECK(store->Close().ok());
   }
 
-  TEST_CASE("store: max_msgs trims the oldest and reports the counters") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig, "store: max_msgs trims the oldest and reports the counters") {
     auto store = OpenOk(loop, path, SyncMode::kNormal);
     WriteBatch b;
     b.CreateChannel(MakeChannel(1, "foo", ChannelLimits{3, 0, 0}));
@@ -215,9 +199,7 @@ TEST_SUITE("store") {
     CHECK(Seqs(ReadWait(loop, *store, 1, 0, 100).value()) == Range(4, 6));
     CHECK(store->Close().ok());
 
-    auto again = OpenOk(loop, path);
-    Result<Recovered> r = again->Recover();
-    REQUIRE(r.ok());
+    auto [again, r] = Reopen(loop, path);
     CHECK(r->channels[0].first_seq == 4);
     CHECK(r->channels[0].last_seq == 6);
     CHECK(r->channels[0].msgs == 3);
@@ -225,10 +207,8 @@ TEST_SUITE("store") {
     CHECK(again->Close().ok());
   }
 
-  TEST_CASE("store: max_bytes trims the oldest but always keeps the newest") {
-    TempDir dir;
-    TestLoop loop;
-    auto store = OpenOk(loop, dir.File("store.db"), SyncMode::kNormal);
+  TEST_CASE_FIXTURE(StoreRig, "store: max_bytes trims the oldest but always keeps the newest") {
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
     WriteBatch b;
     b.CreateChannel(MakeChannel(1, "foo", ChannelLimits{0, 250, 0}));
     AppendRange(b, 1, 1, 3, 100);
@@ -250,10 +230,8 @@ TEST_SUITE("store") {
     CHECK(store->Close().ok());
   }
 
-  TEST_CASE("store: ExpireMsgs removes messages older than the bound, up to all of them") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: ExpireMsgs removes messages older than the bound, up to all of them") {
     auto store = OpenOk(loop, path, SyncMode::kNormal);
     WriteBatch b;
     b.CreateChannel(MakeChannel(1, "foo"));
@@ -293,10 +271,8 @@ TEST_SUITE("store") {
     CHECK(store->Close().ok());
   }
 
-  TEST_CASE("store: ReadMsgs and FindSeqByTime") {
-    TempDir dir;
-    TestLoop loop;
-    auto store = OpenOk(loop, dir.File("store.db"), SyncMode::kNormal);
+  TEST_CASE_FIXTURE(StoreRig, "store: ReadMsgs and FindSeqByTime") {
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
     WriteBatch b;
     b.CreateChannel(MakeChannel(1, "foo", ChannelLimits{6, 0, 0}));
     b.CreateChannel(MakeChannel(2, "empty"));
@@ -310,7 +286,7 @@ TEST_SUITE("store") {
     CHECK(ReadWait(loop, *store, 1, 1, 0)->empty());
 
     auto find = [&](int64_t channel, int64_t t) {
-      Result<uint64_t> r = testing::FindWait(loop, *store, channel, t);
+      Result<uint64_t> r = FindWait(loop, *store, channel, t);
       REQUIRE(r.ok());
       return *r;
     };
@@ -322,14 +298,12 @@ TEST_SUITE("store") {
     CHECK(find(1, 500) == 8);
     CHECK(find(1, 501) == 9);  // after the newest: last_seq + 1, "new only"
     CHECK(find(2, 0) == 1);    // empty channel: last_seq + 1
-    CHECK(testing::FindWait(loop, *store, 99, 0).status().IsNotFound());
+    CHECK(FindWait(loop, *store, 99, 0).status().IsNotFound());
     CHECK(store->Close().ok());
   }
 
-  TEST_CASE("store: DeleteChannel removes its messages, subscriptions and pending rows") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: DeleteChannel removes its messages, subscriptions and pending rows") {
     auto store = OpenOk(loop, path, SyncMode::kNormal);
     WriteBatch b;
     b.CreateChannel(MakeChannel(1, "foo"));
@@ -349,9 +323,7 @@ TEST_SUITE("store") {
     REQUIRE(SubmitWait(loop, *store, std::move(del)).status.ok());
     CHECK(store->Close().ok());
 
-    auto again = OpenOk(loop, path);
-    Result<Recovered> r = again->Recover();
-    REQUIRE(r.ok());
+    auto [again, r] = Reopen(loop, path);
     REQUIRE(r->channels.size() == 2);
     CHECK(FindChannel(*r, 1) == nullptr);
     CHECK(FindChannel(*r, 3)->name == "foo");
@@ -363,4 +335,4 @@ TEST_SUITE("store") {
   }
 }
 
-}  // namespace tandem::store
+}  // namespace tandem::store::testing

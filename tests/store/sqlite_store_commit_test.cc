@@ -9,16 +9,8 @@
 
 #include "tests/store/store_fixture.h"
 
-namespace tandem::store {
+namespace tandem::store::testing {
 namespace {
-
-using testing::AppendRange;
-using testing::MakeChannel;
-using testing::OpenOk;
-using testing::ReadWait;
-using testing::SubmitWait;
-using testing::TempDir;
-using testing::TestLoop;
 
 int64_t TotalChanges(SqliteStore& store) {
   int64_t n = -1;
@@ -43,10 +35,9 @@ Status Exec(SqliteStore& store, const std::string& sql) {
 }  // namespace
 
 TEST_SUITE("store") {
-  TEST_CASE("store: batches queued together commit in one transaction, completing in order") {
-    TempDir dir;
-    TestLoop loop;
-    auto store = OpenOk(loop, dir.File("store.db"));
+  TEST_CASE_FIXTURE(
+      StoreRig, "store: batches queued together commit in one transaction, completing in order") {
+    auto store = OpenOk(loop, path);
     WriteBatch setup;
     setup.CreateChannel(MakeChannel(1, "foo", ChannelLimits{40, 0, 0}));
     REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
@@ -98,10 +89,9 @@ TEST_SUITE("store") {
     CHECK(store->Close().ok());
   }
 
-  TEST_CASE("store: AddPending and RemovePending of one pair in one transaction write nothing") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(
+      StoreRig,
+      "store: AddPending and RemovePending of one pair in one transaction write nothing") {
     auto store = OpenOk(loop, path, SyncMode::kNormal);
     WriteBatch setup;
     setup.CreateChannel(MakeChannel(1, "foo"));
@@ -145,19 +135,15 @@ TEST_SUITE("store") {
     CHECK(store->TEST_StmtRuns(Stmt::kUpdateLastSent) - updates == 1);
     CHECK(store->Close().ok());
 
-    auto again = OpenOk(loop, path);
-    Result<Recovered> r = again->Recover();
-    REQUIRE(r.ok());
+    auto [again, r] = Reopen(loop, path);
     REQUIRE(r->subs.size() == 1);
     CHECK(r->subs[0].pending == std::vector<uint64_t>{9});
     CHECK(r->subs[0].last_sent == 9);
     CHECK(again->Close().ok());
   }
 
-  TEST_CASE("store: disk full is sticky: that batch, every later one and reads fail") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: disk full is sticky: that batch, every later one and reads fail") {
     auto store = OpenOk(loop, path);
     WriteBatch setup;
     setup.CreateChannel(MakeChannel(1, "foo"));
@@ -190,19 +176,16 @@ TEST_SUITE("store") {
     CHECK(ReadWait(loop, *store, 1, 1, 10).status().ToString() == c.status.ToString());
     CHECK(store->Close().ok());
 
-    auto again = OpenOk(loop, path);
-    Result<Recovered> r = again->Recover();
-    REQUIRE(r.ok());
+    auto [again, r] = Reopen(loop, path);
     CHECK(r->channels[0].last_seq == 2);
     CHECK(r->channels[0].msgs == 2);
     CHECK(ReadWait(loop, *again, 1, 1, 10)->size() == 2);
     CHECK(again->Close().ok());
   }
 
-  TEST_CASE("store: a failed sync of the WAL is sticky: that batch and every later one fail") {
-    TempDir dir;
-    TestLoop loop;
-    auto store = OpenOk(loop, dir.File("store.db"));  // sync full: the sync thread flushes
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: a failed sync of the WAL is sticky: that batch and every later one fail") {
+    auto store = OpenOk(loop, path);  // sync full: the sync thread flushes
     WriteBatch setup;
     setup.CreateChannel(MakeChannel(1, "foo"));
     AppendRange(setup, 1, 1, 2);
@@ -223,10 +206,8 @@ TEST_SUITE("store") {
     CHECK(store->Close().ok());
   }
 
-  TEST_CASE("store: an instance whose epoch moved on is fenced and writes nothing more") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: an instance whose epoch moved on is fenced and writes nothing more") {
     auto a = OpenOk(loop, path, SyncMode::kFull, /*skip_lock=*/true);
     WriteBatch setup;
     setup.CreateChannel(MakeChannel(1, "foo"));
@@ -249,18 +230,13 @@ TEST_SUITE("store") {
     CHECK(a->Close().ok());
     CHECK(b->Close().ok());
 
-    auto check = OpenOk(loop, path);
-    Result<Recovered> r = check->Recover();
-    REQUIRE(r.ok());
+    auto [check, r] = Reopen(loop, path);
     CHECK(r->channels[0].last_seq == 3);
     CHECK(r->channels[0].msgs == 3);
     CHECK(check->Close().ok());
   }
 
-  TEST_CASE("store: Open and Recover do not read the messages") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig, "store: Open and Recover do not read the messages") {
     auto pages_read_by_recovery = [&](uint64_t msgs) {
       {
         auto store = OpenOk(loop, path, SyncMode::kNormal);
@@ -295,10 +271,8 @@ TEST_SUITE("store") {
     CHECK(large <= small + 2);
   }
 
-  TEST_CASE("store: Close completes queued batches, frees the lock, then refuses work") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: Close completes queued batches, frees the lock, then refuses work") {
     auto store = OpenOk(loop, path);
     store->TEST_Hold(true);
     bool committed = false;
@@ -325,4 +299,4 @@ TEST_SUITE("store") {
   }
 }
 
-}  // namespace tandem::store
+}  // namespace tandem::store::testing

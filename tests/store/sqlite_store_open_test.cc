@@ -22,13 +22,8 @@
 
 extern char** environ;
 
-namespace tandem::store {
+namespace tandem::store::testing {
 namespace {
-
-using testing::OpenOk;
-using testing::OpenStatus;
-using testing::TempDir;
-using testing::TestLoop;
 
 constexpr char kChildMode[] = "TANDEM_STORE_TEST_CHILD";  // "try" or "hold"
 constexpr char kChildPath[] = "TANDEM_STORE_TEST_PATH";
@@ -141,10 +136,7 @@ TEST_SUITE("store") {
     }
   }
 
-  TEST_CASE("store: no -shm file while open (WAL index in heap memory)") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig, "store: no -shm file while open (WAL index in heap memory)") {
     auto store = OpenOk(loop, path);
     WriteBatch b;
     b.CreateChannel(testing::MakeChannel(1, "foo"));
@@ -156,10 +148,7 @@ TEST_SUITE("store") {
     CHECK_FALSE(std::filesystem::exists(path + "-shm"));
   }
 
-  TEST_CASE("store: a second open in the same process is Busy until Close") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig, "store: a second open in the same process is Busy until Close") {
     auto holder = OpenOk(loop, path);
     Status s = OpenStatus(loop, path);
     CHECK(s.IsBusy());
@@ -168,20 +157,15 @@ TEST_SUITE("store") {
     CHECK(OpenStatus(loop, path).ok());
   }
 
-  TEST_CASE("store: another process gets Busy while we hold the lock, OK after Close") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: another process gets Busy while we hold the lock, OK after Close") {
     auto holder = OpenOk(loop, path);
     CHECK(WaitExit(SpawnChild("try", path)) == kChildBusy);
     CHECK(holder->Close().ok());
     CHECK(WaitExit(SpawnChild("try", path)) == kChildOk);
   }
 
-  TEST_CASE("store: the lock of a process that dies is free again") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig, "store: the lock of a process that dies is free again") {
     int fds[2];
     REQUIRE(pipe(fds) == 0);
     pid_t child = SpawnChild("hold", path, fds[1]);
@@ -197,10 +181,7 @@ TEST_SUITE("store") {
     CHECK(store->Close().ok());
   }
 
-  TEST_CASE("store: TEST_skip_lock lets two instances open the same file") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig, "store: TEST_skip_lock lets two instances open the same file") {
     auto a = OpenOk(loop, path, SyncMode::kFull, /*skip_lock=*/true);
     auto b = OpenOk(loop, path, SyncMode::kFull, /*skip_lock=*/true);
     CHECK(b->epoch() == a->epoch() + 1);
@@ -208,10 +189,8 @@ TEST_SUITE("store") {
     CHECK(b->Close().ok());
   }
 
-  TEST_CASE("store: a file that is not a database is Corruption naming the path") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: a file that is not a database is Corruption naming the path") {
     {
       std::ofstream out(path);
       out << std::string(8192, 'x');
@@ -221,10 +200,7 @@ TEST_SUITE("store") {
     CHECK(s.message().find(path) != std::string::npos);
   }
 
-  TEST_CASE("store: a damaged database is Corruption") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig, "store: a damaged database is Corruption") {
     {
       auto store = OpenOk(loop, path);
       CHECK(store->Close().ok());
@@ -242,10 +218,7 @@ TEST_SUITE("store") {
     CHECK(s.message().find(path) != std::string::npos);
   }
 
-  TEST_CASE("store: a newer schema version is refused") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig, "store: a newer schema version is refused") {
     {
       auto store = OpenOk(loop, path);
       CHECK(store->Close().ok());
@@ -257,10 +230,8 @@ TEST_SUITE("store") {
                              std::to_string(kSchemaVersion) + ")");
   }
 
-  TEST_CASE("store: a version 1 store migrates to one message table per channel") {
-    TempDir dir;
-    TestLoop loop;
-    const std::string path = dir.File("store.db");
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: a version 1 store migrates to one message table per channel") {
     // Version 1 as released: every channel's messages in one WITHOUT ROWID table.
     RawExec(path,
             "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -350,4 +321,4 @@ TEST_SUITE("store") {
   }
 }
 
-}  // namespace tandem::store
+}  // namespace tandem::store::testing

@@ -1,6 +1,7 @@
 // store_fixture.h: helpers for the store tests: a temporary directory, a real uv loop that runs
-// until a completion fires (bounded by a guard timer, never a sleep), and synchronous wrappers
-// around Submit/ReadMsgs/FindSeqByTime.
+// until a completion fires (bounded by a guard timer, never a sleep), synchronous wrappers
+// around Submit/ReadMsgs/FindSeqByTime, the StoreRig fixture most cases start from, and
+// reopening a store to see what it recovers.
 #pragma once
 
 #include <stdlib.h>
@@ -116,6 +117,20 @@ inline std::unique_ptr<SqliteStore> OpenOk(TestLoop& loop, const std::string& pa
   return std::move(r).value();
 }
 
+// A store opened again with what its Recover() returned (REQUIREd ok); the caller closes it.
+struct Reopened {
+  std::unique_ptr<SqliteStore> store;
+  Result<Recovered> r;
+};
+
+// Opens the store at `path` again (SyncMode::kFull) and recovers it.
+inline Reopened Reopen(TestLoop& loop, const std::string& path) {
+  std::unique_ptr<SqliteStore> store = OpenOk(loop, path);
+  Result<Recovered> r = store->Recover();
+  REQUIRE(r.ok());
+  return Reopened{std::move(store), std::move(r)};
+}
+
 inline Status OpenStatus(TestLoop& loop, const std::string& path) {
   StoreOptions options;
   options.path = path;
@@ -123,6 +138,14 @@ inline Status OpenStatus(TestLoop& loop, const std::string& path) {
   if (r.ok()) REQUIRE(r.value()->Close().ok());
   return r.status();
 }
+
+// A temporary directory, a loop, and the path of a store file in it (not created yet), as a
+// doctest fixture: what most store cases start from.
+struct StoreRig {
+  TempDir dir;
+  TestLoop loop;
+  const std::string path = dir.File("store.db");
+};
 
 inline ChannelRecord MakeChannel(int64_t id, const std::string& name, ChannelLimits limits = {}) {
   ChannelRecord c;

@@ -1,18 +1,24 @@
 // core_fixture.h: what the NATS core integration tests share: a running tandem on a free
-// loopback port (optionally with a `nats:` YAML section), and RAII owners for libnats objects.
+// loopback port (optionally with a `nats:` YAML section), RAII owners for libnats objects, and
+// the usual first steps: a server with one client (a doctest fixture), connecting several
+// clients, a synchronous subscription that the server already knows of.
 //
-// Ownership: CoreServer owns its TandemProcess (killed in its destructor); the Nats* holders
-// destroy their libnats object. Thread safety: one thread per object.
+// Ownership: CoreServer owns its TandemProcess (killed in its destructor); CoreClientFixture owns
+// its server and connection; the Nats* holders destroy their libnats object. Thread safety: one
+// thread per object.
 #pragma once
 
 #include <chrono>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
 #include <nats/nats.h>
 
 #include "tests/support/tandem_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wire_client.h"
 
 namespace tandem::test {
 
@@ -72,6 +78,43 @@ struct NatsSub {
   }
   operator natsSubscription*() const { return sub; }  // NOLINT: implicit by design
 };
+
+// Subscribes `sub` to `subject` on `nc` (synchronous, for NextMsg) and flushes, so that the
+// server has the subscription before anything is published.
+inline natsStatus SubscribeSyncFlushed(NatsSub& sub, natsConnection* nc, const char* subject) {
+  natsStatus s = natsConnection_SubscribeSync(&sub.sub, nc, subject);
+  return s == NATS_OK ? natsConnection_Flush(nc) : s;
+}
+
+// A server and one libnats connection `c` to it, as a doctest fixture.
+struct CoreClientFixture {
+  CoreServer srv;
+  NatsConn c;
+
+  // Starts the server with the default config and connects `c` to it.
+  void StartAndConnect() {
+    REQUIRE(srv.Start());
+    REQUIRE(c.Connect(srv.url()) == NATS_OK);
+  }
+};
+
+// Connects each of `conns` to `srv` with the default options; the first error, or NATS_OK.
+inline natsStatus ConnectAll(const CoreServer& srv, std::initializer_list<NatsConn*> conns) {
+  for (NatsConn* c : conns) {
+    natsStatus s = c->Connect(srv.url());
+    if (s != NATS_OK) return s;
+  }
+  return NATS_OK;
+}
+
+// Handshakes each of `clients` with `srv` (WireClient::Handshake defaults); false at the first
+// that fails.
+inline bool HandshakeAll(const CoreServer& srv, std::initializer_list<WireClient*> clients) {
+  for (WireClient* c : clients) {
+    if (!c->Handshake(srv.port())) return false;
+  }
+  return true;
+}
 
 struct NatsMsg {
   natsMsg* msg = nullptr;

@@ -17,6 +17,16 @@ int64_t SteadyNowUs() {
 
 // ---- FtMember ----------------------------------------------------------------------------------
 
+FtMemberOptions MemberOptions(const TempDir& dir, const std::string& name, int port,
+                              std::vector<std::string> peers) {
+  FtMemberOptions o;
+  o.name = name;
+  o.listen = "127.0.0.1:" + std::to_string(port);
+  o.peers = peers.empty() ? std::vector<std::string>{o.listen} : std::move(peers);
+  o.store_dir = dir.Join("store");
+  return o;
+}
+
 FtMember::FtMember(const std::string& dir, FtMemberOptions options)
     : options_(std::move(options)), dir_(dir) {
   std::ostringstream y;
@@ -262,6 +272,30 @@ LoadReport StanLoad::Settle(std::chrono::milliseconds timeout) {
     }
   }
   return r;
+}
+
+// ---- Waits on a load ---------------------------------------------------------------------------
+
+namespace {
+
+// Until `count()` reaches `target`, polling every 5 ms for at most `timeout`.
+template <typename Count>
+bool GrowsTo(Count count, uint64_t target, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (count() < target && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return count() >= target;
+}
+
+}  // namespace
+
+bool AcksGrow(const StanLoad& load, uint64_t more, std::chrono::milliseconds timeout) {
+  return GrowsTo([&] { return load.acked(); }, load.acked() + more, timeout);
+}
+
+bool DeliveriesGrow(const StanLoad& load, uint64_t more, std::chrono::milliseconds timeout) {
+  return GrowsTo([&] { return load.delivered(); }, load.delivered() + more, timeout);
 }
 
 }  // namespace tandem::test

@@ -1,10 +1,11 @@
 // ft_harness.h: what the fault-tolerance integration tests share: members of a group started
-// from a YAML config on one store, waits for their role, and a verifying streaming load
-// (numbered messages published asynchronously; a durable subscriber and a durable queue group
-// of two members, all with manual acks) that tells which acknowledged messages were lost.
+// from a YAML config on one store, waits for their role, the usual pair (active "a", standby
+// "b" on one port), and a verifying streaming load (numbered messages published asynchronously;
+// a durable subscriber and a durable queue group of two members, all with manual acks) that
+// tells which acknowledged messages were lost, with bounded waits for it to make progress.
 //
-// Ownership: FtMember owns its TandemProcess; StanLoad owns its libnats connections and its
-// publisher thread (Stop() joins it). Thread safety: StanLoad's counters are guarded by its
+// Ownership: FtMember owns its TandemProcess; FtPair owns its TempDir and both members;
+// StanLoad owns its libnats connections and its publisher thread (Stop() joins it). Thread safety: StanLoad's counters are guarded by its
 // mutex (libnats calls back on its own threads); everything else on the test's main thread.
 #pragma once
 
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "tests/support/tandem_process.h"
+#include "tests/support/temp_dir.h"
 
 struct __stanConnection;
 struct __stanSubscription;
@@ -56,6 +58,26 @@ class FtMember {
   std::string dir_;
   std::unique_ptr<TandemProcess> process_;
   size_t starts_ = 0;
+};
+
+// Options of member `name` listening on 127.0.0.1:`port`, with the store in <dir>/store; its
+// peers are `peers`, or its own address when none are given.
+FtMemberOptions MemberOptions(const TempDir& dir, const std::string& name, int port,
+                              std::vector<std::string> peers = {});
+
+// Members "a" and "b" of one group on one store in a temporary directory, both on the same free
+// port (only the active binds it). Usable as a doctest fixture.
+struct FtPair {
+  TempDir dir;
+  int port = FreePort();
+  FtMember a{dir.path(), MemberOptions(dir, "a", port)};
+  FtMember b{dir.path(), MemberOptions(dir, "b", port)};
+
+  // Starts a and waits until it is active, then b until it stands by; false at the first step
+  // that fails.
+  bool StartActiveThenStandby() {
+    return a.Start() && a.WaitActive() && b.Start() && b.WaitStandby();
+  }
 };
 
 // Counts for one message number.
@@ -118,5 +140,10 @@ class StanLoad {
 };
 
 int64_t SteadyNowUs();
+
+// Waits (at most `timeout`) until `load` has acknowledged `more` messages beyond what it had.
+bool AcksGrow(const StanLoad& load, uint64_t more, std::chrono::milliseconds timeout);
+// Waits (at most `timeout`) until `load` has had `more` deliveries beyond what it had.
+bool DeliveriesGrow(const StanLoad& load, uint64_t more, std::chrono::milliseconds timeout);
 
 }  // namespace tandem::test

@@ -66,6 +66,10 @@ bool WireClient::Send(std::string_view bytes) {
   return true;
 }
 
+bool WireClient::SendAndPong(std::string_view bytes) {
+  return Send(std::string(bytes) + "PING\r\n") && Expect("PONG\r\n");
+}
+
 bool WireClient::ReadSome(ms timeout) {
   if (fd_ < 0 || eof_) return false;
   pollfd p{fd_, POLLIN, 0};

@@ -28,6 +28,8 @@ class WireClient {
   // Connect, expect INFO, send `CONNECT <json>` and PING, expect PONG (after +OK if verbose).
   bool Handshake(int port, std::string_view connect_json = R"({"verbose":false,"pedantic":false})");
   bool Send(std::string_view bytes);
+  // Sends `bytes` followed by PING and waits for the PONG: the server has processed `bytes`.
+  bool SendAndPong(std::string_view bytes);
   // Waits for `re` in the unconsumed input; consumes through the match. The match (whole and
   // groups) is available from last_match() afterwards.
   bool Expect(const std::string& re, ms timeout = ms(5000));
