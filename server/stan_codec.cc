@@ -4,6 +4,8 @@
 // length and that many bytes (type 2) or 4 bytes (type 5).
 #include "server/stan_codec.h"
 
+#include <cstring>
+
 namespace tandem::server {
 namespace {
 
@@ -104,13 +106,23 @@ size_t VarintFieldSize(uint64_t v) { return v == 0 ? 0 : 1 + VarintSize(v); }
 }  // namespace
 
 void AppendVarint(std::string* out, uint64_t v) {
-  char buf[10];
+  if (v < 0x80) {  // field keys, most lengths
+    out->push_back(static_cast<char>(v));
+    return;
+  }
+  // The bytes are gathered in registers and stored as whole words: built byte by byte on the
+  // stack, the append's 8-byte load of them stalled on store forwarding (a timestamp is 9 bytes).
+  uint64_t words[2] = {0, 0};
   size_t n = 0;
   while (v >= 0x80) {
-    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    words[n / 8] |= ((v & 0x7f) | 0x80) << (8 * (n % 8));
     v >>= 7;
+    ++n;
   }
-  buf[n++] = static_cast<char>(v);
+  words[n / 8] |= v << (8 * (n % 8));
+  ++n;
+  char buf[16];
+  std::memcpy(buf, words, sizeof(words));  // little-endian: byte i of the varint is buf[i]
   out->append(buf, n);
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include <doctest/doctest.h>
@@ -36,6 +37,32 @@ std::string Hex(std::string_view spec) {
 }  // namespace
 
 TEST_SUITE("stan_codec") {
+  TEST_CASE("stan_codec: varints of every length, at each length's bounds") {
+    auto reference = [](uint64_t v) {  // the plain loop of the protobuf encoding
+      std::string out;
+      while (v >= 0x80) {
+        out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+        v >>= 7;
+      }
+      out.push_back(static_cast<char>(v));
+      return out;
+    };
+    std::vector<uint64_t> values = {0, UINT64_MAX};
+    for (int bits = 7; bits < 64; bits += 7) {
+      values.push_back((uint64_t{1} << bits) - 1);
+      values.push_back(uint64_t{1} << bits);
+    }
+    values.push_back(uint64_t{1} << 63);
+    values.push_back(1764400000123456789ULL);  // a timestamp in ns: 9 bytes
+    for (uint64_t v : values) {
+      std::string out = "prefix";
+      AppendVarint(&out, v);
+      INFO("value ", v);
+      CHECK(out == "prefix" + reference(v));
+      CHECK(VarintSize(v) == reference(v).size());
+    }
+  }
+
   TEST_CASE("stan_codec: ConnectRequest example") {
     pb::ConnectRequest req;
     req.set_clientid("c1");
