@@ -307,7 +307,7 @@ void StanServer::ProcessPub(const InboundMsg& m) {
   uint64_t seq = ch->Append(delivery_.NowNs(), &ts);
   std::string data;
   AppendMsgProto(&data, seq, pm.subject, pm.reply, pm.data, ts);
-  writer_.batch().AppendMsg(ch->id(), seq, ts, data);
+  writer_.batch().AppendMsg(ch->id(), seq, ts, data);  // copied into the batch's buffer
   ch->CacheMsg(seq, ts, std::move(data));
   ch->last_activity_ms = timers_.now();
   batch_channels_[ch->id()] = seq;

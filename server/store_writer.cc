@@ -27,10 +27,10 @@ void StoreWriter::PrepareCb(uv_prepare_t* p) noexcept {
 void StoreWriter::Seal() {
   if (before_submit_) before_submit_();
   if (current_.batch.empty() && current_.continuations.empty()) return;
-  const size_t ops = current_.batch.size();
+  const size_t ops = current_.batch.size(), bytes = current_.batch.bytes();
   sealed_.push_back(std::move(current_));
   current_ = Pending{};
-  current_.batch.Reserve(ops);
+  current_.batch.Reserve(ops, bytes);
 }
 
 void StoreWriter::Flush() {
@@ -45,7 +45,8 @@ void StoreWriter::Flush() {
   Pending p = std::move(current_);
   current_ = Pending{};
   // The next batch will likely be about as large as this one.
-  current_.batch.Reserve(std::min(p.batch.size() + p.batch.size() / 4, kSealOps + 64));
+  const size_t ops = p.batch.size(), bytes = p.batch.bytes();
+  current_.batch.Reserve(std::min(ops + ops / 4, kSealOps + 64), bytes + bytes / 4);
   Submit(std::move(p));
 }
 

@@ -39,7 +39,7 @@ std::string ColumnText(sqlite3_stmt* st, int col) {
   return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
 }
 
-void BindText(sqlite3_stmt* st, int i, const std::string& s) {
+void BindText(sqlite3_stmt* st, int i, std::string_view s) {
   sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
 }
 
@@ -539,7 +539,7 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch, BatchResult* result) {
   ++batch_counter_;
   touched_.clear();
   for (const WriteBatch::Op& op : batch.ops()) {
-    if (Status s = ApplyOp(op); !s.ok()) return s;
+    if (Status s = ApplyOp(batch, op); !s.ok()) return s;
   }
   for (int64_t id : touched_) {
     auto it = channels_.find(id);
@@ -551,7 +551,7 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch, BatchResult* result) {
   return Status::OK();
 }
 
-Status SqliteStore::ApplyOp(const WriteBatch::Op& op) {
+Status SqliteStore::ApplyOp(const WriteBatch& batch, const WriteBatch::Op& op) {
   using T = WriteBatch::OpType;
   switch (op.type) {
     case T::kPutServer:
@@ -561,7 +561,7 @@ Status SqliteStore::ApplyOp(const WriteBatch::Op& op) {
     case T::kDeleteChannel:
       return DeleteChannel(op.channel_id);
     case T::kAppendMsg:
-      return AppendMsg(op);
+      return AppendMsg(op, batch.data(op));
     case T::kExpireMsgs:
       return ExpireMsgs(op.channel_id, op.time_ns);
     case T::kPutClient: {
@@ -576,7 +576,7 @@ Status SqliteStore::ApplyOp(const WriteBatch::Op& op) {
       return Step(Stmt::kPutClient);
     }
     case T::kDeleteClient:
-      BindText(stmts_.get(Stmt::kDeleteClient), 1, op.data);
+      BindText(stmts_.get(Stmt::kDeleteClient), 1, batch.data(op));
       return Step(Stmt::kDeleteClient);
     case T::kPutSub:
       return PutSub(*static_cast<const SubRecord*>(op.record.get()));
@@ -621,7 +621,7 @@ void SqliteStore::TouchChannel(int64_t channel_id, ChannelState& ch) {
   }
 }
 
-Status SqliteStore::AppendMsg(const WriteBatch::Op& op) {
+Status SqliteStore::AppendMsg(const WriteBatch::Op& op, std::string_view data) {
   auto it = channels_.find(op.channel_id);
   if (it == channels_.end()) {
     return Status::InvalidArgument("AppendMsg", fmt::format("unknown channel {}", op.channel_id));
@@ -637,12 +637,12 @@ Status SqliteStore::AppendMsg(const WriteBatch::Op& op) {
   if (st == nullptr) return s;
   sqlite3_bind_int64(st, 1, I64(op.seq));
   sqlite3_bind_int64(st, 2, op.time_ns);
-  sqlite3_bind_blob(st, 3, op.data.data(), static_cast<int>(op.data.size()), SQLITE_STATIC);
+  sqlite3_bind_blob(st, 3, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
   if (s = StepMsg(op.channel_id, MsgStmt::kInsertMsg, st); !s.ok()) return s;
   if (ch.msgs == 0) ch.first_seq = op.seq;
   ch.last_seq = op.seq;
   ch.msgs += 1;
-  ch.bytes += op.data.size();
+  ch.bytes += data.size();
   ch.last_timestamp_ns = op.time_ns;
   TouchChannel(op.channel_id, ch);
   return Status::OK();

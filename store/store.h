@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/status.h"
@@ -124,6 +125,8 @@ struct BatchResult {
 };
 
 // An ordered list of changes applied atomically. Cheap to move; fill it on the loop thread.
+// Message bytes and client ids are copied into one buffer per batch, so that a batch of
+// thousands of messages costs a few allocations rather than one per message.
 class WriteBatch {
  public:
   void PutServer(const ServerRecord& server);
@@ -132,7 +135,7 @@ class WriteBatch {
   // Appends one message; `data` is the serialized MsgProto. Limits of the channel (max_msgs,
   // max_bytes) are enforced after the append within the same transaction, always keeping the
   // newest message.
-  void AppendMsg(int64_t channel_id, uint64_t seq, int64_t timestamp_ns, std::string data);
+  void AppendMsg(int64_t channel_id, uint64_t seq, int64_t timestamp_ns, std::string_view data);
   // Removes the messages whose timestamp is < `before_ns` (max_age). Like the reference server,
   // this may remove the newest one too and leave the channel empty (first_seq = last_seq + 1).
   void ExpireMsgs(int64_t channel_id, int64_t before_ns);
@@ -145,11 +148,16 @@ class WriteBatch {
   // of the same pair that meet in one group commit cancel out and write nothing.
   void AddPending(uint64_t sub_id, uint64_t seq);
   void RemovePending(uint64_t sub_id, uint64_t seq);
-  // Room for `ops` operations, so that a large batch does not grow (and move) its ops in steps.
-  void Reserve(size_t ops) { ops_.reserve(ops); }
+  // Room for `ops` operations and `bytes` of message data, so that a large batch does not grow
+  // (and move) in steps.
+  void Reserve(size_t ops, size_t bytes) {
+    ops_.reserve(ops);
+    bytes_.reserve(bytes);
+  }
 
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }
+  size_t bytes() const { return bytes_.size(); }
 
   // The store implementation walks the ops; callers do not.
   enum class OpType {
@@ -162,13 +170,21 @@ class WriteBatch {
     uint64_t sub_id = 0;
     uint64_t seq = 0;      // message seq, pending seq or last_sent
     int64_t time_ns = 0;   // message timestamp or expiry bound
-    std::string data;      // message bytes or client id
+    size_t data_offset = 0;  // message bytes or client id: data(op)
+    size_t data_size = 0;
     std::shared_ptr<const void> record;  // ServerRecord/ChannelRecord/ClientRecord/SubRecord
   };
   const std::vector<Op>& ops() const { return ops_; }
+  std::string_view data(const Op& op) const {
+    return std::string_view(bytes_).substr(op.data_offset, op.data_size);
+  }
 
  private:
+  Op& Add(OpType type);
+  void SetData(Op& op, std::string_view data);
+
   std::vector<Op> ops_;
+  std::string bytes_;  // the data of every op, back to back
 };
 
 class Store {
