@@ -78,6 +78,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, uv_loop_
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenSqlite(const StoreOptions& options,
                                                              uv_loop_t* loop) {
+  // SQLite's memory statistics take a global mutex on every allocation; nothing reads them.
+  // The setting only takes before SQLite initializes (the first open); later calls are refused
+  // harmlessly with SQLITE_MISUSE.
+  static std::once_flag no_memstatus;
+  std::call_once(no_memstatus, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   std::unique_ptr<SqliteStore> store(new SqliteStore(options, loop));
   if (Status s = store->OpenFile(); !s.ok()) return WithPath(s, options.path);
   if (Status s = store->StartThread(); !s.ok()) return s;
