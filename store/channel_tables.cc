@@ -3,6 +3,7 @@
 #include "store/channel_tables.h"
 
 #include <iterator>
+#include <string>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -15,11 +16,12 @@ namespace {
 struct MsgStmtDef {
   MsgStmt id;
   const char* name;
-  const char* sql;  // {0} is the table name
+  const char* sql;  // {0} is the table name; null: built by SqlOf
 };
 
 constexpr MsgStmtDef kMsgStmts[] = {
     {MsgStmt::kInsertMsg, "InsertMsg", "INSERT INTO {0}(seq, timestamp, data) VALUES(?1, ?2, ?3)"},
+    {MsgStmt::kInsertMsgRun, "InsertMsgRun", nullptr},
     {MsgStmt::kScanOldest, "ScanOldest",
      "SELECT seq, timestamp, length(data) FROM {0} WHERE seq>=?1 ORDER BY seq"},
     {MsgStmt::kDeleteMsgsBefore, "DeleteMsgsBefore", "DELETE FROM {0} WHERE seq<?1"},
@@ -38,6 +40,15 @@ constexpr bool TableInOrder() {
   return true;
 }
 static_assert(TableInOrder(), "kMsgStmts rows must follow the order of enum class MsgStmt");
+
+// The SQL of a statement on `table`. kInsertMsgRun lists (?, ?, ?) kInsertRun times;
+// unnumbered parameters count up, so row i has ?(3i+1) .. ?(3i+3).
+std::string SqlOf(const MsgStmtDef& def, const std::string& table) {
+  if (def.sql != nullptr) return fmt::format(fmt::runtime(def.sql), table);
+  std::string sql = "INSERT INTO " + table + "(seq, timestamp, data) VALUES(?, ?, ?)";
+  for (int i = 1; i < kInsertRun; ++i) sql += ", (?, ?, ?)";
+  return sql;
+}
 
 }  // namespace
 
@@ -74,7 +85,7 @@ sqlite3_stmt* ChannelTables::Get(int64_t channel_id, MsgStmt which, Status* stat
   sqlite3_stmt*& st = p[static_cast<size_t>(which)];
   if (st != nullptr) return st;
   const MsgStmtDef& def = kMsgStmts[static_cast<size_t>(which)];
-  const std::string sql = fmt::format(fmt::runtime(def.sql), TableName(channel_id));
+  const std::string sql = SqlOf(def, TableName(channel_id));
   int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr);
   if (rc != SQLITE_OK) {
     *status = SqliteStatus(

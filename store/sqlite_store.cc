@@ -543,8 +543,20 @@ Status SqliteStore::SyncWal() {
 Status SqliteStore::ApplyBatch(const WriteBatch& batch, BatchResult* result) {
   ++batch_counter_;
   touched_.clear();
-  for (const WriteBatch::Op& op : batch.ops()) {
-    if (Status s = ApplyOp(batch, op); !s.ok()) return s;
+  const std::vector<WriteBatch::Op>& ops = batch.ops();
+  for (size_t i = 0; i < ops.size();) {
+    // Consecutive appends to one channel go in together (see AppendMsgs).
+    size_t n = 1;
+    if (ops[i].type == WriteBatch::OpType::kAppendMsg) {
+      while (i + n < ops.size() && ops[i + n].type == WriteBatch::OpType::kAppendMsg &&
+             ops[i + n].channel_id == ops[i].channel_id) {
+        ++n;
+      }
+      if (Status s = AppendMsgs(batch, &ops[i], n); !s.ok()) return s;
+    } else if (Status s = ApplyOp(batch, ops[i]); !s.ok()) {
+      return s;
+    }
+    i += n;
   }
   for (int64_t id : touched_) {
     auto it = channels_.find(id);
@@ -566,7 +578,7 @@ Status SqliteStore::ApplyOp(const WriteBatch& batch, const WriteBatch::Op& op) {
     case T::kDeleteChannel:
       return DeleteChannel(op.channel_id);
     case T::kAppendMsg:
-      return AppendMsg(op, batch.data(op));
+      return AppendMsgs(batch, &op, 1);
     case T::kExpireMsgs:
       return ExpireMsgs(op.channel_id, op.time_ns);
     case T::kPutClient: {
@@ -626,30 +638,49 @@ void SqliteStore::TouchChannel(int64_t channel_id, ChannelState& ch) {
   }
 }
 
-Status SqliteStore::AppendMsg(const WriteBatch::Op& op, std::string_view data) {
-  auto it = channels_.find(op.channel_id);
+// Appends `n` messages of one channel (ops[0..n), all kAppendMsg), kInsertRun rows per
+// statement while there are that many left, then one by one.
+Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* ops, size_t n) {
+  const int64_t channel_id = ops[0].channel_id;
+  auto it = channels_.find(channel_id);
   if (it == channels_.end()) {
-    return Status::InvalidArgument("AppendMsg", fmt::format("unknown channel {}", op.channel_id));
+    return Status::InvalidArgument("AppendMsg", fmt::format("unknown channel {}", channel_id));
   }
   ChannelState& ch = it->second;
-  if (op.seq <= ch.last_seq) {
-    return Status::InvalidArgument(
-        "AppendMsg", fmt::format("channel {}: seq {} is not above last_seq {}", op.channel_id,
-                                 op.seq, ch.last_seq));
+  for (size_t done = 0; done < n;) {
+    const size_t rows = n - done >= static_cast<size_t>(kInsertRun) ? kInsertRun : 1;
+    const MsgStmt which = rows == 1 ? MsgStmt::kInsertMsg : MsgStmt::kInsertMsgRun;
+    Status s;
+    sqlite3_stmt* st = tables_.Get(channel_id, which, &s);
+    if (st == nullptr) return s;
+    uint64_t last = ch.last_seq;
+    for (size_t r = 0; r < rows; ++r) {
+      const WriteBatch::Op& op = ops[done + r];
+      if (op.seq <= last) {
+        sqlite3_clear_bindings(st);
+        return Status::InvalidArgument(
+            "AppendMsg", fmt::format("channel {}: seq {} is not above last_seq {}", channel_id,
+                                     op.seq, last));
+      }
+      last = op.seq;
+      const std::string_view data = batch.data(op);
+      const int p = static_cast<int>(3 * r);
+      sqlite3_bind_int64(st, p + 1, I64(op.seq));
+      sqlite3_bind_int64(st, p + 2, op.time_ns);
+      sqlite3_bind_blob(st, p + 3, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
+    }
+    if (s = StepMsg(channel_id, which, st); !s.ok()) return s;
+    for (size_t r = 0; r < rows; ++r) {
+      const WriteBatch::Op& op = ops[done + r];
+      if (ch.msgs == 0) ch.first_seq = op.seq;
+      ch.last_seq = op.seq;
+      ch.msgs += 1;
+      ch.bytes += op.data_size;
+      ch.last_timestamp_ns = op.time_ns;
+    }
+    done += rows;
   }
-  Status s;
-  sqlite3_stmt* st = tables_.Get(op.channel_id, MsgStmt::kInsertMsg, &s);
-  if (st == nullptr) return s;
-  sqlite3_bind_int64(st, 1, I64(op.seq));
-  sqlite3_bind_int64(st, 2, op.time_ns);
-  sqlite3_bind_blob(st, 3, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
-  if (s = StepMsg(op.channel_id, MsgStmt::kInsertMsg, st); !s.ok()) return s;
-  if (ch.msgs == 0) ch.first_seq = op.seq;
-  ch.last_seq = op.seq;
-  ch.msgs += 1;
-  ch.bytes += data.size();
-  ch.last_timestamp_ns = op.time_ns;
-  TouchChannel(op.channel_id, ch);
+  TouchChannel(channel_id, ch);
   return Status::OK();
 }
 

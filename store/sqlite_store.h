@@ -147,7 +147,7 @@ class SqliteStore final : public Store {
   Status CheckEpoch();
   Status ApplyBatch(const WriteBatch& batch, BatchResult* result);
   Status ApplyOp(const WriteBatch& batch, const WriteBatch::Op& op);
-  Status AppendMsg(const WriteBatch::Op& op, std::string_view data);
+  Status AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* ops, size_t n);
   Status ExpireMsgs(int64_t channel_id, int64_t before_ns);
   Status EnforceLimits(int64_t channel_id, ChannelState& ch);
   Status RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep_newest,

@@ -176,6 +176,53 @@ TEST_SUITE("store") {
     CHECK(store->Close().ok());
   }
 
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: runs of appends, split at other channels and run lengths, in order") {
+    {
+      auto store = OpenOk(loop, path);
+      WriteBatch b;
+      b.CreateChannel(MakeChannel(1, "foo"));
+      b.CreateChannel(MakeChannel(2, "bar"));
+      AppendRange(b, 1, 1, 70, 10);   // two runs of 32 and six single rows
+      AppendRange(b, 2, 1, 5, 20);    // another channel in between
+      AppendRange(b, 1, 71, 104, 10);  // one run and two single rows
+      auto c = SubmitWait(loop, *store, std::move(b));
+      REQUIRE(c.status.ok());
+
+      // A seq that goes back inside what would be a run fails the batch; nothing of it lands.
+      WriteBatch bad;
+      AppendRange(bad, 1, 105, 120);
+      bad.AppendMsg(1, 110, 1, "again");
+      AppendRange(bad, 1, 121, 140);
+      auto failed = SubmitWait(loop, *store, std::move(bad));
+      CHECK(failed.status.IsInvalidArgument());
+      CHECK(failed.status.message().find("seq 110 is not above last_seq 120") !=
+            std::string::npos);
+      CHECK(store->Close().ok());
+    }
+    auto [store, r] = Reopen(loop, path);
+    const ChannelRecord* foo = FindChannel(*r, 1);
+    REQUIRE(foo != nullptr);
+    CHECK(foo->first_seq == 1);
+    CHECK(foo->last_seq == 104);
+    CHECK(foo->msgs == 104);
+    CHECK(foo->bytes == 1040);
+    CHECK(foo->last_timestamp_ns == 104000);
+    Result<std::vector<MsgRecord>> msgs = ReadWait(loop, *store, 1, 1, 200);
+    REQUIRE(msgs.ok());
+    REQUIRE(msgs->size() == 104);
+    for (uint64_t i = 0; i < 104; ++i) {
+      const MsgRecord& m = (*msgs)[i];
+      REQUIRE(m.seq == i + 1);
+      CHECK(m.timestamp_ns == static_cast<int64_t>(m.seq) * 1000);
+      CHECK(m.data == std::string(10, static_cast<char>('a' + m.seq % 26)));
+    }
+    Result<std::vector<MsgRecord>> bar = ReadWait(loop, *store, 2, 1, 10);
+    REQUIRE(bar.ok());
+    CHECK(bar->size() == 5);
+    CHECK(store->Close().ok());
+  }
+
   TEST_CASE_FIXTURE(StoreRig, "store: max_msgs trims the oldest and reports the counters") {
     auto store = OpenOk(loop, path, SyncMode::kNormal);
     WriteBatch b;
