@@ -1,9 +1,8 @@
 // parser_fuzz.cc: libFuzzer target for server/parser.
 //
-// The first two input bytes pick small limits (so the limit paths are reached), the rest is the
-// byte stream. It is fed once whole and once in chunks whose cut points come from a PRNG seeded
-// by the input. Each chunk lives in its own heap block that is freed right after Feed(), so a
-// view kept across Feed() calls is a heap-use-after-free under ASan. The handler reads every
+// The input is fed once whole and once in chunks (tests/fuzz/split_fuzz.h). Each chunk lives
+// in its own heap block that is freed right after Feed(), so a view kept across Feed() calls
+// is a heap-use-after-free under ASan. The handler reads every
 // byte of every view. Both runs must give the same events and the same error; anything else
 // aborts. Built and run by scripts/fuzz.
 #include <stddef.h>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "server/parser.h"
+#include "tests/fuzz/split_fuzz.h"
 
 namespace {
 
@@ -64,11 +64,7 @@ class HashingHandler : public ParserHandler {
   }
 };
 
-struct Run {
-  uint64_t hash;
-  size_t events;
-  ParseError error;
-};
+using Run = tandem::fuzz::Run<ParseError>;
 
 Run FeedInChunks(const uint8_t* data, size_t size, ParserLimits limits,
                  const std::vector<size_t>& cuts) {
@@ -102,31 +98,5 @@ Run FeedInChunks(const uint8_t* data, size_t size, ParserLimits limits,
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 2) return 0;
-  ParserLimits limits;
-  limits.max_control_line = 8 + data[0] % 120;
-  limits.max_payload = data[1] % 200;
-  data += 2;
-  size -= 2;
-
-  const Run whole = FeedInChunks(data, size, limits, {});
-
-  std::vector<size_t> cuts;
-  uint64_t x = 0x9e3779b97f4a7c15ull ^ size;
-  for (size_t i = 0; i < size && i < 64; ++i) x = (x ^ data[i]) * 0x100000001b3ull;
-  size_t pos = 0;
-  while (size > 0) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    pos += 1 + x % 24;
-    if (pos >= size) break;
-    cuts.push_back(pos);
-  }
-  const Run split = FeedInChunks(data, size, limits, cuts);
-
-  if (whole.error != split.error || whole.events != split.events || whole.hash != split.hash) {
-    abort();
-  }
-  return 0;
+  return tandem::fuzz::FuzzWholeVersusSplit<ParserLimits>(data, size, FeedInChunks);
 }
