@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <initializer_list>
 #include <string_view>
 #include <vector>
 
@@ -27,12 +26,9 @@ using tandem::server::NatsClientHandler;
 using tandem::server::NatsClientReader;
 using tandem::server::ReadError;
 
-// Folds each event into a running FNV-1a hash, touching every byte of every view.
-class HashingHandler : public NatsClientHandler {
+// Folds each event into the hash (tests/fuzz/split_fuzz.h).
+class HashingHandler : public NatsClientHandler, public tandem::fuzz::EventHash {
  public:
-  uint64_t hash = 1469598103934665603ull;
-  size_t events = 0;
-
   bool OnInfo(std::string_view json) override {
     if (json.empty()) abort();
     return Event('I', {json});
@@ -46,22 +42,6 @@ class HashingHandler : public NatsClientHandler {
   bool OnPong() override { return Event('O', {}); }
   bool OnOk() override { return Event('K', {}); }
   bool OnErr(std::string_view text) override { return Event('E', {text}); }
-
- private:
-  void Mix(uint8_t b) {
-    hash ^= b;
-    hash *= 1099511628211ull;
-  }
-  bool Event(char kind, std::initializer_list<std::string_view> parts) {
-    ++events;
-    Mix(static_cast<uint8_t>(kind));
-    for (std::string_view part : parts) {
-      Mix(static_cast<uint8_t>(part.size()));
-      for (char c : part) Mix(static_cast<uint8_t>(c));
-      Mix(0xff);
-    }
-    return true;
-  }
 };
 
 using Run = tandem::fuzz::Run<ReadError>;

@@ -24,12 +24,9 @@ using tandem::server::ParserHandler;
 using tandem::server::ParserLimits;
 using tandem::server::PubArgs;
 
-// Folds each event into a running FNV-1a hash, touching every byte of every view.
-class HashingHandler : public ParserHandler {
+// Folds each event into the hash (tests/fuzz/split_fuzz.h).
+class HashingHandler : public ParserHandler, public tandem::fuzz::EventHash {
  public:
-  uint64_t hash = 1469598103934665603ull;
-  size_t events = 0;
-
   bool OnConnect(std::string_view json) override { return Event('C', {json}); }
   bool OnPub(const PubArgs& p) override {
     if (!p.has_headers && !p.headers.empty()) abort();
@@ -46,22 +43,6 @@ class HashingHandler : public ParserHandler {
   }
   bool OnPing() override { return Event('I', {}); }
   bool OnPong() override { return Event('O', {}); }
-
- private:
-  void Mix(uint8_t b) {
-    hash ^= b;
-    hash *= 1099511628211ull;
-  }
-  bool Event(char kind, std::initializer_list<std::string_view> parts) {
-    ++events;
-    Mix(static_cast<uint8_t>(kind));
-    for (std::string_view part : parts) {
-      Mix(static_cast<uint8_t>(part.size()));
-      for (char c : part) Mix(static_cast<uint8_t>(c));
-      Mix(0xff);
-    }
-    return true;
-  }
 };
 
 using Run = tandem::fuzz::Run<ParseError>;

@@ -11,9 +11,32 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <initializer_list>
+#include <string_view>
 #include <vector>
 
 namespace tandem::fuzz {
+
+// Folds events into a running FNV-1a hash, touching every byte of every view.
+struct EventHash {
+  uint64_t hash = 1469598103934665603ull;
+  size_t events = 0;
+
+  void Mix(uint8_t b) {
+    hash ^= b;
+    hash *= 1099511628211ull;
+  }
+  bool Event(char kind, std::initializer_list<std::string_view> parts) {
+    ++events;
+    Mix(static_cast<uint8_t>(kind));
+    for (std::string_view part : parts) {
+      Mix(static_cast<uint8_t>(part.size()));
+      for (char c : part) Mix(static_cast<uint8_t>(c));
+      Mix(0xff);
+    }
+    return true;
+  }
+};
 
 template <typename Error>
 struct Run {
