@@ -154,11 +154,14 @@ void Delivery::RedeliverOne(StanSub* sub, uint64_t seq, std::string_view data, b
   PendingMsg& p = target->pending[seq];
   ++p.redeliveries;
   p.expiry_ms = now + static_cast<uint64_t>(target->rec.ack_wait_s) * 1000;
+  // Copied: the entry is not referenced across the publish (SeqMap may move entries).
+  const uint32_t count = p.redeliveries;
+  const uint64_t expiry = p.expiry_ms;
   ++counters_.msgs;
   ++counters_.redelivered;
   counters_.bytes += data.size();
-  nc_->Publish(target->rec.inbox, "", WithRedelivery(data, p.redeliveries));
-  ArmAckTimer(target, p.expiry_ms);
+  nc_->Publish(target->rec.inbox, "", WithRedelivery(data, count));
+  ArmAckTimer(target, expiry);
 }
 
 }  // namespace tandem::server

@@ -11,7 +11,9 @@
 // Inserting below the back (a queue group handing a message to another member) is O(n), rare.
 //
 // The interface is the subset of std::map the delivery code uses: find/end/erase(iterator),
-// count, operator[], size/empty, and in-order iteration yielding (seq, V&) pairs.
+// count, operator[], size/empty, and in-order iteration yielding (seq, V&) pairs. Unlike
+// std::map, any erase or insert may invalidate iterators and references to other entries (a
+// compaction or an insert below the back moves them): do not hold one across such a call.
 //
 // Thread safety: none (loop thread only, like its owner).
 #pragma once
