@@ -41,14 +41,19 @@ void Delivery::SendGroup(QueueGroup* g) {
     best->rec.last_sent = seq;
     best->last_sent_dirty = true;
     DeliverNew(best, seq, *data);
+    Served(g, best);
   }
+}
+
+void Delivery::Served(QueueGroup* g, StanSub* member) {
+  // To the back: among members with as few pending messages, the next one is served next.
+  auto it = std::find(g->members.begin(), g->members.end(), member);
+  if (it != g->members.end()) std::rotate(it, it + 1, g->members.end());
 }
 
 StanSub* Delivery::FindBest(QueueGroup* g, bool for_redelivery, StanSub* exclude) {
   StanSub* best = nullptr;
-  size_t best_idx = 0;
-  for (size_t i = 0; i < g->members.size(); ++i) {
-    StanSub* m = g->members[i];
+  for (StanSub* m : g->members) {
     if (m == exclude || !m->deliverable) continue;
     if (!for_redelivery && (m->stalled() || m->hold_new > 0)) continue;
     StanClient* c = clients_->Lookup(m->rec.client_id);
@@ -56,12 +61,7 @@ StanSub* Delivery::FindBest(QueueGroup* g, bool for_redelivery, StanSub* exclude
     if (best == nullptr || m->pending.size() < best->pending.size()) {
       if (!GateOpen(m, kGateSend)) continue;  // checked last: one lookup in the common case
       best = m;
-      best_idx = i;
     }
-  }
-  if (best != nullptr && best_idx == 0 && g->members.size() > 1) {
-    g->members.erase(g->members.begin());
-    g->members.push_back(best);
   }
   return best;
 }

@@ -150,6 +150,7 @@ void Delivery::RedeliverOne(StanSub* sub, uint64_t seq, std::string_view data, b
       MovePending(sub, best, seq, now);
       target = best;
     }
+    if (best != nullptr) Served(sub->group, best);
   }
   PendingMsg& p = target->pending[seq];
   ++p.redeliveries;

@@ -136,7 +136,11 @@ class Delivery {
 
   // --- queue groups (queue_group.cc) ---
   void SendGroup(QueueGroup* g);
+  // The member to send to next: the first, in the group's order, of those with the fewest
+  // pending messages that can take one. Changes nothing (callers may only be asking).
   StanSub* FindBest(QueueGroup* g, bool for_redelivery, StanSub* exclude);
+  // Moves `member` to the back of the group's order after it was sent a message.
+  void Served(QueueGroup* g, StanSub* member);
   // Removes an active member; hands its unacked messages to the others. Returns true when the
   // group is now empty of active members.
   bool RemoveMember(QueueGroup* g, StanSub* member);

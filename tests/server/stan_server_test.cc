@@ -62,10 +62,12 @@ class Harness {
     m.set_data("data-" + guid);
     nc.Publish("_STAN.pub.test-cluster." + channel, "reply.ack", m.SerializeAsString());
   }
-  std::string Subscribe(const std::string& client, const std::string& channel, int ack_wait = 30) {
+  std::string Subscribe(const std::string& client, const std::string& channel, int ack_wait = 30,
+                        const std::string& queue = "") {
     pb::SubscriptionRequest r;
     r.set_clientid(client);
     r.set_subject(channel);
+    r.set_qgroup(queue);
     r.set_inbox("deliver." + client);
     r.set_maxinflight(100);
     r.set_ackwaitinsecs(ack_wait);
@@ -102,6 +104,35 @@ bool HasOp(const store::WriteBatch& b, OpType t) {
 }  // namespace
 
 TEST_SUITE("stan_server") {
+  TEST_CASE("stan_server: a queue group takes turns when each message is acked before the next") {
+    Harness h;
+    h.Connect("c1");
+    h.Connect("c2");
+    h.CommitAll();
+    const std::string ack1 = h.Subscribe("c1", "foo", 30, "workers");
+    const std::string ack2 = h.Subscribe("c2", "foo", 30, "workers");
+    h.CommitAll();
+    for (int i = 1; i <= 6; ++i) {
+      h.Pub("c1", "foo", "g" + std::to_string(i));
+      h.CommitAll();
+      REQUIRE(h.Count("deliver.c1") + h.Count("deliver.c2") == static_cast<size_t>(i));
+      // Ack the last delivery of each member (again for an old one: ignored), so that neither
+      // has anything pending when the next message comes.
+      for (const auto& [inbox, ack_inbox] : {std::pair{"deliver.c1", ack1}, {"deliver.c2", ack2}}) {
+        if (h.Count(inbox) == 0) continue;
+        pb::MsgProto m;
+        REQUIRE(m.ParseFromString(h.Last(inbox)));
+        pb::Ack ack;
+        ack.set_subject("foo");
+        ack.set_sequence(m.sequence());
+        h.nc.Publish(ack_inbox, "", ack.SerializeAsString());
+      }
+      h.CommitAll();
+    }
+    CHECK(h.Count("deliver.c1") == 3);
+    CHECK(h.Count("deliver.c2") == 3);
+  }
+
   TEST_CASE("stan_server: no PubAck and no delivery before the commit") {
     Harness h;
     h.Connect("c1");
