@@ -7,10 +7,13 @@
 //
 // Writes travel in WriteBatch objects. The loop thread fills a batch and Submit()s it; the store
 // thread takes every batch that is queued, applies them in order in ONE transaction (group
-// commit: BEGIN IMMEDIATE, epoch check, statements, limit trimming, COMMIT with the configured
-// sync), and then calls each batch's completion on the loop thread (uv_async_send). While one
-// transaction syncs, the next batches queue up. A completion with an OK status means the batch is
-// durable; only then may the caller acknowledge or deliver what the batch holds.
+// commit: BEGIN IMMEDIATE, epoch check, statements, limit trimming, COMMIT), the configured sync
+// makes it durable (with sync full, a sync thread flushes the WAL while the store thread applies
+// the next transaction: sqlite_store.h), and then each batch's completion runs on the loop
+// thread (uv_async_send), in submission order. A completion with an OK status means the batch
+// is durable; only then may the caller acknowledge or deliver what the batch holds. Reads may
+// see a committed batch before its completion has run; callers bound what they deliver by what
+// has completed.
 //
 // Errors are sticky (STYLE §4.6): after a commit fails with an unknown outcome (I/O error, disk
 // full, fencing), every later Submit completes with that same error and nothing more is written.
