@@ -34,11 +34,6 @@
 namespace tandem::store {
 namespace {
 
-std::string ColumnText(sqlite3_stmt* st, int col) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
-}
-
 void BindText(sqlite3_stmt* st, int i, std::string_view s) {
   sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
 }
@@ -165,35 +160,6 @@ Status SqliteStore::OpenFile() {
   wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
   if (wal_fd_ < 0) return Status::IOError(wal, std::string("open: ") + std::strerror(errno));
   return SyncWal();  // the new epoch is on disk before anyone is told
-}
-
-// Loads what the store thread keeps in memory: channel counters and limits, the id counters.
-Status SqliteStore::LoadState() {
-  sqlite3_stmt* st = stmts_.get(Stmt::kLoadChannels);
-  StmtReset reset(st);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    ChannelState ch;
-    ch.first_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 2));
-    ch.last_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 3));
-    ch.msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 4));
-    ch.bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 5));
-    ch.last_timestamp_ns = sqlite3_column_int64(st, 6);
-    ch.limits.max_msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 7));
-    ch.limits.max_bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 8));
-    ch.limits.max_age_ns = sqlite3_column_int64(st, 9);
-    channels_[sqlite3_column_int64(st, 0)] = ch;
-  }
-  if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadChannels, rc);
-  sqlite3_stmt* meta = stmts_.get(Stmt::kLoadMeta);
-  StmtReset reset_meta(meta);
-  while ((rc = sqlite3_step(meta)) == SQLITE_ROW) {
-    std::string key = ColumnText(meta, 0);
-    if (key == kMetaMaxSubId) max_sub_id_ = static_cast<uint64_t>(sqlite3_column_int64(meta, 1));
-    if (key == kMetaMaxChannelId) max_channel_id_ = sqlite3_column_int64(meta, 1);
-  }
-  if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadMeta, rc);
-  return Status::OK();
 }
 
 Status SqliteStore::StartThread() {
@@ -765,14 +731,7 @@ Status SqliteStore::CreateChannel(const ChannelRecord& c) {
   sqlite3_bind_int64(st, 10, c.limits.max_age_ns);
   if (Status s = Step(Stmt::kInsertChannel); !s.ok()) return s;
   if (Status s = tables_.Create(c.id); !s.ok()) return s;
-  ChannelState ch;
-  ch.first_seq = c.first_seq;
-  ch.last_seq = c.last_seq;
-  ch.msgs = c.msgs;
-  ch.bytes = c.bytes;
-  ch.last_timestamp_ns = c.last_timestamp_ns;
-  ch.limits = c.limits;
-  channels_[c.id] = ch;
+  channels_[c.id] = StateOf(c);
   if (c.id > max_channel_id_) {
     max_channel_id_ = c.id;
     meta_ids_dirty_ = true;

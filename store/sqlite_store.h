@@ -1,6 +1,6 @@
 // sqlite_store.h: SqliteStore, the Store implementation over one SQLite file (see store.h for
 // the contract). sqlite_store.cc holds open, the store thread and the write path;
-// sqlite_store_read.cc holds Recover and the reads. The schema is documented in schema.cc, the
+// sqlite_store_read.cc holds LoadState, Recover and the reads. The schema is documented in schema.cc, the
 // SQL text is in sql_statements.cc.
 //
 // Threads. Open() and Recover() run on the caller's thread. Open() then starts the store
@@ -127,7 +127,10 @@ class SqliteStore final : public Store {
 
   SqliteStore(const StoreOptions& options, uv_loop_t* loop);
   Status OpenFile();
+  // Reads, in Open()'s transaction, the channels and the meta rows once: the store thread's
+  // state comes from them, and Recover() hands them out (loaded_).
   Status LoadState();
+  static ChannelState StateOf(const ChannelRecord& c);
   Status StartThread();
 
   // Loop side.
@@ -190,6 +193,7 @@ class SqliteStore final : public Store {
   std::unordered_map<int64_t, ChannelState> channels_;
   uint64_t max_sub_id_ = 0;
   int64_t max_channel_id_ = 0;
+  Recovered loaded_;  // server and channels as LoadState read them, until Recover() takes them
   // Per-transaction coalescing (store thread only).
   std::unordered_map<PendingKey, PendingChange, PendingKeyHash> pending_;
   std::unordered_map<uint64_t, uint64_t> last_sent_;

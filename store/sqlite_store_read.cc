@@ -1,7 +1,7 @@
-// sqlite_store_read.cc: the read side of SqliteStore: Recover() (metadata and counters only,
-// never the messages) and the store thread's ReadMsgs and FindSeqByTime.
+// sqlite_store_read.cc: the read side of SqliteStore: LoadState() and Recover() (metadata and
+// counters only, never the messages) and the store thread's ReadMsgs and FindSeqByTime.
 //
-// Sections: 1. Recover, 2. Reads on the store thread.
+// Sections: 1. Load and Recover, 2. Reads on the store thread.
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -30,22 +30,25 @@ int64_t I64(uint64_t v) { return static_cast<int64_t>(v); }
 
 }  // namespace
 
-// --- 1. Recover -----------------------------------------------------------------------------
+// --- 1. Load and Recover ---------------------------------------------------------------------
 
-// Holds mu_ throughout, so that the store thread cannot start a round meanwhile.
-Result<Recovered> SqliteStore::Recover() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!sticky_.ok()) return sticky_;
-  if (busy_ || !queue_.empty() || closed_) {
-    return Status::InvalidArgument("Recover", "call it once, before any Submit or read");
-  }
-  Recovered out;
-  out.server.epoch = epoch_;
+SqliteStore::ChannelState SqliteStore::StateOf(const ChannelRecord& c) {
+  ChannelState ch;
+  ch.first_seq = c.first_seq;
+  ch.last_seq = c.last_seq;
+  ch.msgs = c.msgs;
+  ch.bytes = c.bytes;
+  ch.last_timestamp_ns = c.last_timestamp_ns;
+  ch.limits = c.limits;
+  return ch;
+}
+
+Status SqliteStore::LoadState() {
   int rc;
   {
     sqlite3_stmt* st = stmts_.get(Stmt::kLoadMeta);
     StmtReset reset(st);
-    ServerRecord& sv = out.server;
+    ServerRecord& sv = loaded_.server;
     const std::pair<const char*, std::string*> fields[] = {
         {kMetaClusterId, &sv.cluster_id},         {kMetaPubPrefix, &sv.pub_prefix},
         {kMetaSubRequests, &sv.sub_requests},     {kMetaUnsubRequests, &sv.unsub_requests},
@@ -54,32 +57,50 @@ Result<Recovered> SqliteStore::Recover() {
     };
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       std::string key = ColumnText(st, 0);
+      if (key == kMetaMaxSubId) max_sub_id_ = static_cast<uint64_t>(sqlite3_column_int64(st, 1));
+      if (key == kMetaMaxChannelId) max_channel_id_ = sqlite3_column_int64(st, 1);
       for (const auto& [name, field] : fields) {
         if (key == name) *field = ColumnText(st, 1);
       }
     }
     if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadMeta, rc);
   }
-  {
-    sqlite3_stmt* st = stmts_.get(Stmt::kLoadChannels);
-    StmtReset reset(st);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      ChannelRecord c;
-      c.id = sqlite3_column_int64(st, 0);
-      c.name = ColumnText(st, 1);
-      c.first_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 2));
-      c.last_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 3));
-      c.msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 4));
-      c.bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 5));
-      c.last_timestamp_ns = sqlite3_column_int64(st, 6);
-      c.limits.max_msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 7));
-      c.limits.max_bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 8));
-      c.limits.max_age_ns = sqlite3_column_int64(st, 9);
-      out.max_channel_id = std::max(out.max_channel_id, c.id);
-      out.channels.push_back(std::move(c));
-    }
-    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadChannels, rc);
+  sqlite3_stmt* st = stmts_.get(Stmt::kLoadChannels);
+  StmtReset reset(st);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    ChannelRecord c;
+    c.id = sqlite3_column_int64(st, 0);
+    c.name = ColumnText(st, 1);
+    c.first_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 2));
+    c.last_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 3));
+    c.msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 4));
+    c.bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 5));
+    c.last_timestamp_ns = sqlite3_column_int64(st, 6);
+    c.limits.max_msgs = static_cast<uint64_t>(sqlite3_column_int64(st, 7));
+    c.limits.max_bytes = static_cast<uint64_t>(sqlite3_column_int64(st, 8));
+    c.limits.max_age_ns = sqlite3_column_int64(st, 9);
+    max_channel_id_ = std::max(max_channel_id_, c.id);
+    channels_[c.id] = StateOf(c);
+    loaded_.channels.push_back(std::move(c));
   }
+  if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadChannels, rc);
+  return Status::OK();
+}
+
+// Holds mu_ throughout, so that the store thread cannot start a round meanwhile. The server
+// record and the channels were read by LoadState(); this reads clients and subscriptions.
+Result<Recovered> SqliteStore::Recover() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!sticky_.ok()) return sticky_;
+  if (busy_ || !queue_.empty() || closed_) {
+    return Status::InvalidArgument("Recover", "call it once, before any Submit or read");
+  }
+  Recovered out;
+  out.server = std::move(loaded_.server);
+  out.server.epoch = epoch_;
+  out.channels = std::move(loaded_.channels);
+  loaded_ = Recovered{};
+  int rc;
   {
     sqlite3_stmt* st = stmts_.get(Stmt::kLoadClients);
     StmtReset reset(st);
@@ -130,12 +151,11 @@ Result<Recovered> SqliteStore::Recover() {
     if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadPending, rc);
   }
   out.max_sub_id = std::max(out.max_sub_id, max_sub_id_);
-  out.max_channel_id = std::max(out.max_channel_id, max_channel_id_);
+  out.max_channel_id = max_channel_id_;
   return out;
 }
 
-// --- 2. Reads on the store
-// thread----------------------------------------------------------------------
+// --- 2. Reads on the store thread -------------------------------------------------------------
 
 void SqliteStore::RunRead(Job& job) {
   if (channels_.count(job.channel_id) == 0) {
