@@ -8,6 +8,7 @@
 #include <string>
 
 #include "store/status.h"
+#include "store/store.h"
 
 typedef struct sqlite3 sqlite3;
 
@@ -29,6 +30,23 @@ inline constexpr char kMetaPingRequests[] = "ping_requests";
 inline constexpr char kMetaDiscover[] = "discover";
 inline constexpr char kMetaMaxSubId[] = "max_sub_id";
 inline constexpr char kMetaMaxChannelId[] = "max_channel_id";
+
+// The meta keys that hold the server record, with the field each one holds (written by
+// PutServer, read at open).
+struct ServerMetaField {
+  const char* key;
+  std::string ServerRecord::*field;
+};
+inline constexpr ServerMetaField kServerMeta[] = {
+    {kMetaClusterId, &ServerRecord::cluster_id},
+    {kMetaPubPrefix, &ServerRecord::pub_prefix},
+    {kMetaSubRequests, &ServerRecord::sub_requests},
+    {kMetaUnsubRequests, &ServerRecord::unsub_requests},
+    {kMetaCloseRequests, &ServerRecord::close_requests},
+    {kMetaSubCloseRequests, &ServerRecord::sub_close_requests},
+    {kMetaPingRequests, &ServerRecord::ping_requests},
+    {kMetaDiscover, &ServerRecord::discover},
+};
 
 // Creates the schema in an empty database or migrates an older one to kSchemaVersion, and
 // returns the version found (0 for an empty database). Corruption, naming `path`, when the file

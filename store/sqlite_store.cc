@@ -751,14 +751,8 @@ Status SqliteStore::DeleteChannel(int64_t channel_id) {
 }
 
 Status SqliteStore::PutServer(const ServerRecord& sv) {
-  const std::pair<const char*, const std::string*> fields[] = {
-      {kMetaClusterId, &sv.cluster_id},         {kMetaPubPrefix, &sv.pub_prefix},
-      {kMetaSubRequests, &sv.sub_requests},     {kMetaUnsubRequests, &sv.unsub_requests},
-      {kMetaCloseRequests, &sv.close_requests}, {kMetaSubCloseRequests, &sv.sub_close_requests},
-      {kMetaPingRequests, &sv.ping_requests},   {kMetaDiscover, &sv.discover},
-  };
-  for (const auto& [key, value] : fields) {
-    if (Status s = PutMeta(key, *value); !s.ok()) return s;
+  for (const ServerMetaField& m : kServerMeta) {
+    if (Status s = PutMeta(m.key, sv.*m.field); !s.ok()) return s;
   }
   return Status::OK();
 }

@@ -48,19 +48,12 @@ Status SqliteStore::LoadState() {
   {
     sqlite3_stmt* st = stmts_.get(Stmt::kLoadMeta);
     StmtReset reset(st);
-    ServerRecord& sv = loaded_.server;
-    const std::pair<const char*, std::string*> fields[] = {
-        {kMetaClusterId, &sv.cluster_id},         {kMetaPubPrefix, &sv.pub_prefix},
-        {kMetaSubRequests, &sv.sub_requests},     {kMetaUnsubRequests, &sv.unsub_requests},
-        {kMetaCloseRequests, &sv.close_requests}, {kMetaSubCloseRequests, &sv.sub_close_requests},
-        {kMetaPingRequests, &sv.ping_requests},   {kMetaDiscover, &sv.discover},
-    };
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       std::string key = ColumnText(st, 0);
       if (key == kMetaMaxSubId) max_sub_id_ = static_cast<uint64_t>(sqlite3_column_int64(st, 1));
       if (key == kMetaMaxChannelId) max_channel_id_ = sqlite3_column_int64(st, 1);
-      for (const auto& [name, field] : fields) {
-        if (key == name) *field = ColumnText(st, 1);
+      for (const ServerMetaField& m : kServerMeta) {
+        if (key == m.key) loaded_.server.*m.field = ColumnText(st, 1);
       }
     }
     if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadMeta, rc);
