@@ -29,6 +29,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "tests/bench/bench_util.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -159,20 +161,6 @@ int ReqRep(const Args& a) {
   return 0;
 }
 
-long RssKiB(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      long kb = 0;
-      in >> kb;
-      return kb;
-    }
-    in.ignore(1 << 16, '\n');
-  }
-  return 0;
-}
-
 int PortOf(const std::string& url) { return std::atoi(url.substr(url.rfind(':') + 1).c_str()); }
 
 // Reads from `fd` until `needle` was seen (2 s bound).
@@ -196,7 +184,7 @@ int Idle(const Args& a) {
   getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = rl.rlim_max;
   setrlimit(RLIMIT_NOFILE, &rl);
-  const long before = RssKiB(a.pid);
+  const long before = tandem::bench::RssKiB(a.pid);
   std::vector<int> fds;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -213,24 +201,9 @@ int Idle(const Args& a) {
     fds.push_back(fd);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const long with = RssKiB(a.pid);
+  const long with = tandem::bench::RssKiB(a.pid);
   std::printf("idle conns=%d rss_idle_kib=%ld rss_conns_kib=%ld\n", a.conns, before, with);
   for (int fd : fds) close(fd);
-  return 0;
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return 1;
-  }
-  std::printf("%d\n", ntohs(addr.sin_port));
-  close(fd);
   return 0;
 }
 
@@ -263,7 +236,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (a.mode == "freeport") return FreePort();
+  if (a.mode == "freeport") {
+    const int port = tandem::bench::FreeLoopbackPort();
+    if (port < 0) return 1;
+    std::printf("%d\n", port);
+    return 0;
+  }
   if (a.mode == "idle") return Idle(a);
   int rc = 2;
   if (a.mode == "pubsub") rc = PubSub(a);

@@ -50,6 +50,8 @@
 #define NATS_HAS_STREAMING 1  // Debian's libnats is built with the STAN API
 #include <nats/nats.h>
 
+#include "tests/bench/bench_util.h"
+
 namespace {
 
 int64_t NowUs() {
@@ -116,18 +118,6 @@ Args ParseArgs(int argc, char** argv) {
   if (a.fault != "kill" && a.fault != "term" && a.fault != "stop") Usage("bad --fault");
   if (a.rounds < 1 || a.rate < 1) Usage("--rounds and --rate must be positive");
   return a;
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  socklen_t len = sizeof(sa);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  close(fd);
-  return ntohs(sa.sin_port);
 }
 
 // ---- instances -----------------------------------------------------------------------------
@@ -462,7 +452,7 @@ int main(int argc, char** argv) {
   } else if (mkdir(args.dir.c_str(), 0755) != 0 && errno != EEXIST) {
     Usage(("cannot create " + args.dir).c_str());
   }
-  if (args.port == 0) args.port = FreePort();
+  if (args.port == 0) args.port = tandem::bench::FreeLoopbackPort();
   std::string url = "nats://127.0.0.1:" + std::to_string(args.port);
 
   Instance a{"a", WriteConfig(args, "a", args.port), args.dir + "/a.log"};

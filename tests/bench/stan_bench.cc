@@ -32,6 +32,8 @@
 #define NATS_HAS_STREAMING
 #include <nats/nats.h>
 
+#include "tests/bench/bench_util.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -241,33 +243,9 @@ int Ready(const Args& a) {
 }
 
 int Rss(const Args& a) {
-  std::ifstream f("/proc/" + std::to_string(a.pid) + "/status");
-  std::string key;
-  long kib = -1;
-  while (f >> key) {
-    if (key == "VmRSS:") {
-      f >> kib;
-      break;
-    }
-  }
+  const long kib = tandem::bench::RssKiB(a.pid);
   std::printf("rss pid=%d rss_kib=%ld\n", a.pid, kib);
   return kib < 0;
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::perror("stan_bench: freeport");
-    return 1;
-  }
-  std::printf("%d\n", ntohs(addr.sin_port));
-  close(fd);
-  return 0;
 }
 
 }  // namespace
@@ -299,7 +277,15 @@ int main(int argc, char** argv) {
       a.channel = v;
   }
   if (a.mode == "rss") return Rss(a);
-  if (a.mode == "freeport") return FreePort();
+  if (a.mode == "freeport") {
+    const int port = tandem::bench::FreeLoopbackPort();
+    if (port < 0) {
+      std::perror("stan_bench: freeport");
+      return 1;
+    }
+    std::printf("%d\n", port);
+    return 0;
+  }
   nats_Open(-1);
   int rc = 2;
   if (a.mode == "pub")

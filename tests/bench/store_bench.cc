@@ -21,6 +21,8 @@
 
 #include <sys/wait.h>
 
+#include "tests/bench/bench_util.h"
+
 using tandem::Result;
 using tandem::Status;
 using namespace tandem::store;
@@ -84,15 +86,6 @@ void CreateChannel(uv_loop_t* loop, Store& store) {
   while (!done) uv_run(loop, UV_RUN_ONCE);
 }
 
-long RssKiB() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return -1;
-}
-
 int Submit(const std::string& dir, uint64_t msgs, int window) {
   const std::string path = dir + "/submit.db";
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
@@ -140,7 +133,7 @@ int Recover(const std::string& dir, uint64_t msgs) {
     std::fprintf(stderr, "building the store failed\n");
     return 1;
   }
-  long rss_before = RssKiB();
+  long rss_before = tandem::bench::RssKiB();
   uv_loop_t loop;
   uv_loop_init(&loop);
   auto start = std::chrono::steady_clock::now();
@@ -148,7 +141,7 @@ int Recover(const std::string& dir, uint64_t msgs) {
   Result<Recovered> r = store->Recover();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!r.ok()) Fail(r.status(), "recover");
-  long rss_after = RssKiB();
+  long rss_after = tandem::bench::RssKiB();
   uint64_t stored = r->channels.empty() ? 0 : r->channels[0].msgs;
   CloseStore(&loop, std::move(store));
   uv_loop_close(&loop);
