@@ -5,6 +5,11 @@
 // (read -> parse -> dispatch -> write, timers, close), HttpServer::Impl (listener, accept,
 // shutdown), the public HttpServer methods.
 //
+// Slow clients: every connection is in an HttpAdmission table with its phase (reading a request,
+// idle between requests, answering its last one); its one timer is the header timeout while it
+// reads a request and the idle timeout between requests. A newcomer over a limit closes the
+// victim the table names before it is served.
+//
 // Close protocol (STYLE §6.3): an HttpConn owns a uv_tcp_t and a uv_timer_t. Close() may be
 // called any number of times; the first call closes both handles, and the connection is removed
 // from the server (which destroys it) in the second close callback. Write requests own their
@@ -15,13 +20,18 @@
 #include <http_parser.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
+
+#include "server/http_admission.h"
+#include "server/http_limit_log.h"
 
 namespace tandem::server {
 
@@ -138,12 +148,14 @@ std::map<std::string, std::string> HttpServer::ParseQuery(std::string_view query
 
 class HttpConn {
  public:
-  HttpConn(HttpServer::Impl* server, uv_loop_t* loop, const HttpServerOptions& options);
+  HttpConn(HttpServer::Impl* server, uv_loop_t* loop, const HttpServerOptions& options,
+           uint64_t id);
   HttpConn(const HttpConn&) = delete;
   HttpConn& operator=(const HttpConn&) = delete;
 
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
-  void Start();
+  // Starts reading a connection that the admission table holds, from `peer`.
+  void Start(std::string peer);
   void Close();
 
  private:
@@ -177,9 +189,13 @@ class HttpConn {
   void Reject(int status, std::string body);
   void Write(std::string data);
   void ArmIdleTimer();
+  void SetPhase(HttpAdmission::Phase phase);
 
   HttpServer::Impl* const server_;
   const HttpServerOptions& options_;
+  const uint64_t id_;
+  std::string peer_;
+  HttpAdmission::Phase phase_ = HttpAdmission::Phase::kRequest;
   uv_tcp_t tcp_;
   uv_timer_t timer_;
   http_parser parser_;
@@ -207,7 +223,15 @@ class HttpConn {
 class HttpServer::Impl {
  public:
   Impl(uv_loop_t* loop, HttpServerOptions options)
-      : loop_(loop), options_(std::move(options)), owner_(std::this_thread::get_id()) {}
+      : loop_(loop),
+        options_(std::move(options)),
+        owner_(std::this_thread::get_id()),
+        admission_(static_cast<size_t>(std::max(options_.max_connections, 1)),
+                   static_cast<size_t>(std::max(options_.max_connections_per_peer, 0))),
+        limit_log_(options_.limit_log_interval_ms,
+                   static_cast<size_t>(std::max(options_.max_connections, 1)),
+                   static_cast<size_t>(std::max(options_.max_connections_per_peer, 0)),
+                   options_.header_timeout_ms) {}
 
   Status Listen(const std::string& host, int port);
   void Shutdown(std::function<void()> done);
@@ -217,8 +241,13 @@ class HttpServer::Impl {
 
   static void ConnectionCb(uv_stream_t* s, int status) noexcept;
   static void ListenerCloseCb(uv_handle_t* h) noexcept;
-  static void RejectCloseCb(uv_handle_t* h) noexcept;
+  static void ReportTimerCb(uv_timer_t* t) noexcept;
+  static void ReportTimerCloseCb(uv_handle_t* h) noexcept;
   void OnConnection(int status);
+  // Counts a slow-client event and writes the warning line if one is due (else arms the report
+  // timer for when it will be).
+  void CountLimitEvent(HttpLimitLog::Event event, const std::string& peer);
+  void ReportLimits();
   void MaybeFinishShutdown();
 
   uv_loop_t* const loop_;
@@ -229,15 +258,21 @@ class HttpServer::Impl {
   bool listener_open_ = false;
   int port_ = 0;
   std::unordered_map<std::string, Handler> routes_;
-  std::unordered_map<HttpConn*, std::unique_ptr<HttpConn>> conns_;
-  int rejecting_ = 0;
+  std::unordered_map<HttpConn*, std::unique_ptr<HttpConn>> conns_;  // closing ones included
+  std::unordered_map<uint64_t, HttpConn*> by_id_;                   // the admitted, open ones
+  HttpAdmission admission_;
+  HttpLimitLog limit_log_;
+  uint64_t next_id_ = 1;
+  uv_timer_t report_timer_;
+  bool report_timer_open_ = false;
   uint64_t requests_served_ = 0;
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
 };
 
-HttpConn::HttpConn(HttpServer::Impl* server, uv_loop_t* loop, const HttpServerOptions& options)
-    : server_(server), options_(options) {
+HttpConn::HttpConn(HttpServer::Impl* server, uv_loop_t* loop, const HttpServerOptions& options,
+                   uint64_t id)
+    : server_(server), options_(options), id_(id) {
   uv_tcp_init(loop, &tcp_);
   tcp_.data = this;
   uv_timer_init(loop, &timer_);
@@ -247,17 +282,25 @@ HttpConn::HttpConn(HttpServer::Impl* server, uv_loop_t* loop, const HttpServerOp
   parser_.data = this;
 }
 
-void HttpConn::Start() {
-  ArmIdleTimer();
+void HttpConn::Start(std::string peer) {
+  peer_ = std::move(peer);
+  uv_timer_start(&timer_, TimerCb, options_.header_timeout_ms, 0);
   int rc = uv_read_start(stream(), AllocCb, ReadCb);
   if (rc != 0) Close();
 }
 
 void HttpConn::ArmIdleTimer() { uv_timer_start(&timer_, TimerCb, options_.idle_timeout_ms, 0); }
 
+void HttpConn::SetPhase(HttpAdmission::Phase phase) {
+  phase_ = phase;
+  server_->admission_.SetPhase(id_, phase, uv_now(timer_.loop));
+}
+
 void HttpConn::Close() {
   if (closing_) return;
   closing_ = true;
+  server_->admission_.Remove(id_);
+  server_->by_id_.erase(id_);
   uv_read_stop(stream());
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), CloseCb);
@@ -269,7 +312,13 @@ void HttpConn::CloseCb(uv_handle_t* h) noexcept {
   if (--c->open_handles_ == 0) c->server_->RemoveConn(c);  // destroys c
 }
 
-void HttpConn::TimerCb(uv_timer_t* t) noexcept { static_cast<HttpConn*>(t->data)->Close(); }
+void HttpConn::TimerCb(uv_timer_t* t) noexcept {
+  auto* c = static_cast<HttpConn*>(t->data);
+  if (c->phase_ == HttpAdmission::Phase::kRequest) {
+    c->server_->CountLimitEvent(HttpLimitLog::Event::kHeaderTimeout, c->peer_);
+  }
+  c->Close();
+}
 
 void HttpConn::AllocCb(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
   auto* c = static_cast<HttpConn*>(h->data);
@@ -318,6 +367,11 @@ const http_parser_settings* HttpConn::Settings() {
 
 int HttpConn::OnMessageBeginCb(http_parser* p) noexcept {
   auto* c = static_cast<HttpConn*>(p->data);
+  if (c->phase_ == HttpAdmission::Phase::kIdle) {
+    // The next request on a keep-alive connection: it is due within the header timeout.
+    c->SetPhase(HttpAdmission::Phase::kRequest);
+    uv_timer_start(&c->timer_, TimerCb, c->options_.header_timeout_ms, 0);
+  }
   c->request_ = HttpRequest();
   c->url_.clear();
   c->header_field_.clear();
@@ -441,6 +495,7 @@ void HttpConn::Respond(const HttpResponse& response, bool head, bool keep_alive)
   out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
   if (!head && response.status != 204) out += response.body;
   if (!keep_alive) close_after_write_ = true;
+  SetPhase(close_after_write_ ? HttpAdmission::Phase::kClosing : HttpAdmission::Phase::kIdle);
   Write(std::move(out));
 }
 
@@ -503,6 +558,9 @@ Status HttpServer::Impl::Listen(const std::string& host, int port) {
   listener_.data = this;
   listener_open_ = true;
   listening_ = true;
+  uv_timer_init(loop_, &report_timer_);
+  report_timer_.data = this;
+  report_timer_open_ = true;
   int rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128, ConnectionCb);
   if (rc != 0) {
@@ -528,30 +586,68 @@ void HttpServer::Impl::OnConnection(int status) {
     return;
   }
   if (shutting_down_) return;
-  if (conns_.size() >= static_cast<size_t>(options_.max_connections)) {
-    auto* extra = new uv_tcp_t;
-    uv_tcp_init(loop_, extra);
-    extra->data = this;
-    uv_accept(reinterpret_cast<uv_stream_t*>(&listener_), reinterpret_cast<uv_stream_t*>(extra));
-    ++rejecting_;
-    uv_close(reinterpret_cast<uv_handle_t*>(extra), RejectCloseCb);
-    spdlog::warn("http: connection limit {} reached, refusing one", options_.max_connections);
-    return;
-  }
-  auto conn = std::make_unique<HttpConn>(this, loop_, options_);
+  uint64_t id = next_id_++;
+  auto conn = std::make_unique<HttpConn>(this, loop_, options_, id);
   HttpConn* raw = conn.get();
   conns_.emplace(raw, std::move(conn));
   if (uv_accept(reinterpret_cast<uv_stream_t*>(&listener_), raw->stream()) != 0) {
     raw->Close();
     return;
   }
-  raw->Start();
+  sockaddr_storage addr{};
+  int len = sizeof(addr);
+  std::string peer = "unknown";
+  if (uv_tcp_getpeername(reinterpret_cast<uv_tcp_t*>(raw->stream()),
+                         reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    peer = HttpAdmission::PeerKey(reinterpret_cast<const sockaddr*>(&addr));
+  }
+  HttpAdmission::Decision d = admission_.Admit(peer);
+  if (!d.admit) {
+    CountLimitEvent(HttpLimitLog::Event::kRefused, peer);
+    raw->Close();
+    return;
+  }
+  if (d.evict) {
+    CountLimitEvent(d.limit == HttpAdmission::Limit::kPeer ? HttpLimitLog::Event::kEvictedPeer
+                                                           : HttpLimitLog::Event::kEvictedGlobal,
+                    peer);
+    // Close() takes the victim out of the table at once, making room for the newcomer.
+    auto victim = by_id_.find(*d.evict);
+    if (victim != by_id_.end()) {
+      victim->second->Close();
+    } else {
+      admission_.Remove(*d.evict);  // cannot happen: both tables change together
+    }
+  }
+  admission_.Add(id, peer, uv_now(loop_));
+  by_id_.emplace(id, raw);
+  raw->Start(std::move(peer));
 }
 
-void HttpServer::Impl::RejectCloseCb(uv_handle_t* h) noexcept {
+void HttpServer::Impl::CountLimitEvent(HttpLimitLog::Event event, const std::string& peer) {
+  limit_log_.Count(event, peer, uv_now(loop_));
+  if (!report_timer_open_) return;
+  ReportLimits();
+}
+
+void HttpServer::Impl::ReportLimits() {
+  uint64_t now = uv_now(loop_);
+  if (std::optional<std::string> line = limit_log_.Take(now)) spdlog::warn("{}", *line);
+  std::optional<uint64_t> due = limit_log_.NextDue(now);
+  if (!due || shutting_down_) return;
+  // Armed once per interval; a later event within it finds the timer already running.
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&report_timer_))) {
+    uv_timer_start(&report_timer_, ReportTimerCb, *due, 0);
+  }
+}
+
+void HttpServer::Impl::ReportTimerCb(uv_timer_t* t) noexcept {
+  static_cast<Impl*>(t->data)->ReportLimits();
+}
+
+void HttpServer::Impl::ReportTimerCloseCb(uv_handle_t* h) noexcept {
   auto* self = static_cast<Impl*>(h->data);
-  delete reinterpret_cast<uv_tcp_t*>(h);
-  --self->rejecting_;
+  self->report_timer_open_ = false;
   self->MaybeFinishShutdown();
 }
 
@@ -574,6 +670,13 @@ void HttpServer::Impl::Shutdown(std::function<void()> done) {
   if (listener_open_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_))) {
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), ListenerCloseCb);
   }
+  if (report_timer_open_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&report_timer_))) {
+    // The counts not reported yet are written now, whatever the interval.
+    if (std::optional<std::string> line = limit_log_.Flush(uv_now(loop_))) {
+      spdlog::warn("{}", *line);
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&report_timer_), ReportTimerCloseCb);
+  }
   std::vector<HttpConn*> all;
   for (auto& [raw, owned] : conns_) all.push_back(raw);
   for (HttpConn* c : all) c->Close();
@@ -581,7 +684,7 @@ void HttpServer::Impl::Shutdown(std::function<void()> done) {
 }
 
 void HttpServer::Impl::MaybeFinishShutdown() {
-  if (!shutting_down_ || listener_open_ || !conns_.empty() || rejecting_ > 0) return;
+  if (!shutting_down_ || listener_open_ || report_timer_open_ || !conns_.empty()) return;
   if (!shutdown_done_) return;
   auto done = std::move(shutdown_done_);
   shutdown_done_ = nullptr;
@@ -610,7 +713,7 @@ HttpServer::HttpServer(uv_loop_t* loop, HttpServerOptions options)
     : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
 
 HttpServer::~HttpServer() {
-  assert(!impl_->listener_open_ && impl_->conns_.empty() && impl_->rejecting_ == 0);
+  assert(!impl_->listener_open_ && !impl_->report_timer_open_ && impl_->conns_.empty());
 }
 
 void HttpServer::Handle(std::string path, Handler handler) {

@@ -7,10 +7,20 @@
 //   - a method other than GET/HEAD: 405 (with Allow), an unknown path: 404;
 //   - request line plus headers over max_header_bytes, or any body over max_body_bytes: 413;
 //   - malformed HTTP: 400. After a 400 or 413 the connection is closed.
-// A connection idle (or stuck in a partial request) for idle_timeout_ms is closed, as is one
-// whose unsent responses pile up past max_pending_bytes, and at most max_connections are open at
-// once (further ones are accepted and closed at once), so a slow or hostile client costs bounded
-// memory and never blocks the loop.
+//
+// Slow and hostile clients cost bounded memory, never block the loop, and cannot take the port
+// away from health probes:
+//   - a request (its head; monitoring requests have no body) must arrive complete within
+//     header_timeout_ms, counted from the accept for the first request and from its first byte
+//     for a later one on a keep-alive connection; a keep-alive connection between requests is
+//     closed after idle_timeout_ms; either way the connection is closed without an answer;
+//   - unsent responses piling up past max_pending_bytes close the connection;
+//   - at most max_connections are open at once, and at most max_connections_per_peer from one
+//     client address. A newcomer over a limit replaces the connection that has been reading its
+//     request the longest, else the longest-idle keep-alive one (HttpAdmission has the rules),
+//     and is refused (accepted and closed) only when every connection is answering;
+//   - evictions, refusals and header timeouts are logged as one warning with counts at most
+//     every limit_log_interval_ms (HttpLimitLog).
 //
 // Ownership: HttpServer borrows the uv loop; it owns the listener and every connection with its
 // handles. Handlers are copied in and called on the loop thread; a Request is valid only during
@@ -41,7 +51,14 @@ struct HttpServerOptions {
   size_t max_body_bytes = 0;                   // monitoring requests carry no body
   size_t max_pending_bytes = 8 * 1024 * 1024;  // unsent response bytes per connection
   int max_connections = 256;
+  int max_connections_per_peer = 32;  // per client IP (IPv6: per /64); 0 = no per-peer limit
+  // A probe sends its whole request in one packet at once, so a few seconds is generous; it is
+  // also the longest a slow client holds a slot when no newcomer needs it.
+  uint64_t header_timeout_ms = 5000;
+  // Longer, so that a scraper reusing its connection every 15 s keeps it; an idle connection
+  // is evicted when a newcomer needs its slot, so this costs no availability.
   uint64_t idle_timeout_ms = 30000;
+  uint64_t limit_log_interval_ms = 5000;  // at most one slow-client warning per interval
 };
 
 struct HttpRequest {

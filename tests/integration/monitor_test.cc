@@ -17,6 +17,7 @@
 
 #include "server/status_command.h"
 #include "tests/support/ft_harness.h"
+#include "tests/support/monitored_server.h"
 #include "tests/support/tandem_process.h"
 
 namespace tandem::test {
@@ -52,24 +53,7 @@ json WaitJson(int port, const std::string& path, Pred ready) {
   return j;
 }
 
-// A running `tandem serve` with monitoring on a free port.
-struct Server {
-  TandemProcess proc;
-  int client_port = FreePort();
-  int http_port = FreePort();
-
-  Server() {
-    REQUIRE(proc.Start({"serve", "--listen", "127.0.0.1:" + std::to_string(client_port), "--http",
-                        "127.0.0.1:" + std::to_string(http_port)}));
-    REQUIRE_MESSAGE(proc.WaitForPort(http_port), proc.Log());
-    REQUIRE_MESSAGE(proc.WaitForPort(client_port), proc.Log());
-  }
-  ~Server() {
-    proc.Signal(SIGTERM);
-    auto status = proc.WaitExit();
-    CHECK_MESSAGE(status == 0, proc.Log());
-  }
-};
+using Server = MonitoredServer;
 
 // Runs `tandem <args>` to the end; returns the exit status and fills `out`.
 int RunTandem(const std::vector<std::string>& args, std::string* out) {

@@ -127,8 +127,41 @@ struct Fixture {
   }
 
   // Runs the loop until `client` is closed (bounded by a 5 s guard), then shuts everything down.
+  // The loop stops in the client's close callback, before the server could see it go.
   void RunUntilClosed(RawClient& client) {
     client.on_closed = [this] { uv_stop(&loop); };
+    ArmGuard();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_FALSE(guard_fired);
+    Finish(client);
+  }
+
+  // Runs the loop until `done()` holds (checked every millisecond), bounded by a 5 s guard.
+  void RunUntil(const std::function<bool()>& done) {
+    uv_timer_t check;
+    uv_timer_init(&loop, &check);
+    struct Ctx {
+      const std::function<bool()>* done;
+      Fixture* f;
+    } ctx{&done, this};
+    check.data = &ctx;
+    uv_timer_start(
+        &check,
+        [](uv_timer_t* t) {
+          auto* x = static_cast<Ctx*>(t->data);
+          if ((*x->done)()) uv_stop(&x->f->loop);
+        },
+        1, 1);
+    ArmGuard();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_timer_stop(&guard);
+    uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
+    uv_run(&loop, UV_RUN_NOWAIT);  // runs the close of `check` before it leaves scope
+    CHECK_FALSE(guard_fired);
+  }
+
+  // Stops the loop after 5 s, failing the test (guard_fired).
+  void ArmGuard() {
     uv_timer_start(
         &guard,
         [](uv_timer_t* t) {
@@ -137,9 +170,6 @@ struct Fixture {
           uv_stop(&f->loop);
         },
         5000, 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK_FALSE(guard_fired);
-    Finish(client);
   }
 
   // Closes `client` and turns the loop until its close callback ran, so that it may go out of
@@ -304,9 +334,9 @@ TEST_SUITE("http_server") {
     CHECK(c.received.find("boom") != std::string::npos);
   }
 
-  TEST_CASE("http_server: a partial request is closed by the idle timer") {
+  TEST_CASE("http_server: a partial request is closed by the header timer") {
     HttpServerOptions options;
-    options.idle_timeout_ms = 1;
+    options.header_timeout_ms = 1;
     Fixture f(options);
     RawClient c(&f.loop, f.server->port(), "GET /hel", nullptr);
     f.RunUntilClosed(c);
@@ -314,18 +344,64 @@ TEST_SUITE("http_server") {
     CHECK(c.received.empty());
   }
 
-  TEST_CASE("http_server: connections over the limit are closed at once") {
+  TEST_CASE("http_server: the header timeout ends unfinished requests, not idle keep-alive") {
     HttpServerOptions options;
-    options.max_connections = 1;
+    options.header_timeout_ms = 50;
+    options.idle_timeout_ms = 60000;
     Fixture f(options);
-    // The first connection stays open; the loop stops once the second one has been refused.
-    RawClient first(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\n\r\n", nullptr);
-    RawClient second(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\n\r\n", nullptr);
-    f.RunUntilClosed(second);
-    CHECK(second.eof);
-    CHECK(second.received.empty());
+    // Answered, then idle between requests: the long idle timeout applies.
+    RawClient idle(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\n\r\n", nullptr);
+    // Answered, then the next request stalls half-way: the header timeout applies again.
+    RawClient next(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\n\r\nGET /hel", nullptr);
+    // Sends nothing at all.
+    RawClient silent(&f.loop, f.server->port(), "", nullptr);
+    f.RunUntil([&] { return next.closed && silent.closed && !idle.received.empty(); });
+    CHECK(next.eof);
+    CHECK(Count(next.received, "HTTP/1.1 200 OK") == 1);
+    CHECK(silent.eof);
+    CHECK(silent.received.empty());
+    CHECK_FALSE(idle.eof);
     CHECK(f.server->connection_count() == 1);
-    f.Finish(first);
+    f.Finish(idle);
+  }
+
+  TEST_CASE("http_server: a newcomer over a limit evicts the oldest unfinished request") {
+    HttpServerOptions options;
+    SUBCASE("global limit") { options.max_connections = 2; }
+    SUBCASE("per-peer limit") { options.max_connections_per_peer = 2; }
+    Fixture f(options);
+    // Two slow clients, accepted in this order, then a probe from the same address.
+    RawClient first(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\nHost: x\r\n", nullptr);
+    f.RunUntil([&] { return f.server->connection_count() == 1; });
+    RawClient second(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\nHost: x\r\n", nullptr);
+    f.RunUntil([&] { return f.server->connection_count() == 2; });
+    RawClient probe(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n",
+                    nullptr);
+    f.RunUntil([&] { return probe.closed && first.closed; });
+    CHECK(probe.received.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(first.eof);
+    CHECK(first.received.empty());
+    CHECK_FALSE(second.eof);
+    CHECK(f.server->connection_count() == 1);
+    f.Finish(second);
+  }
+
+  TEST_CASE("http_server: with no unfinished request, the longest-idle keep-alive one goes") {
+    HttpServerOptions options;
+    options.max_connections = 2;
+    Fixture f(options);
+    auto answered = [](const RawClient& c) { return !c.received.empty(); };
+    RawClient first(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\n\r\n", nullptr);
+    f.RunUntil([&] { return answered(first); });
+    RawClient second(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\n\r\n", nullptr);
+    f.RunUntil([&] { return answered(second); });
+    RawClient probe(&f.loop, f.server->port(), "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n",
+                    nullptr);
+    f.RunUntil([&] { return probe.closed && first.closed; });
+    CHECK(probe.received.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(first.eof);
+    CHECK_FALSE(second.eof);
+    f.Finish(second);
   }
 
   TEST_CASE("http_server: Shutdown closes idle keep-alive connections") {
