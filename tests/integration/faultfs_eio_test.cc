@@ -6,6 +6,7 @@
 //   Linux does with the dirty pages of a failed writeback. The active must stop acknowledging
 //   and exit with status 3 saying why; the standby takes over from what is on disk and serves;
 //   no acknowledged message is lost.
+// - `eio-write`: the next write fails with EIO; the same is expected.
 // - `enospc-write`: every write fails with ENOSPC. The active must stop acknowledging and exit
 //   with status 3 and a log line that says the disk is full ("disk full"); the standby cannot take
 //   over while nothing can be written (its attempts fail and it keeps trying); after `clear` it
@@ -82,22 +83,30 @@ void InjectAndExpectExit(FaultFsPair& pair, StanLoad& load, const char* fault, c
   CHECK(pair.fs.Counters()["injected"] >= 1);
 }
 
-}  // namespace
-
-TEST_CASE(
-    "faultfs: EIO on fsync stops the active (status 3); the standby serves the durable state") {
+// After a one-shot fault the standby takes over from what is on disk and serves; no
+// acknowledged message is lost.
+void StandbyServesAfter(const char* fault, const char* reason, const char* other_reason) {
   FaultFsPair pair;
   StanLoad load(pair.url(), "ft-test", "orders", 1000);
-  // tandem's own fdatasync of the WAL says "Input/output error"; SQLite's, at a checkpoint,
-  // "disk I/O error".
-  InjectAndExpectExit(pair, load, "eio-fsync", "Input/output error", "disk I/O error");
+  InjectAndExpectExit(pair, load, fault, reason, other_reason);
   const int64_t exited_us = SteadyNowUs();
-
   REQUIRE_MESSAGE(pair.b->WaitActive(milliseconds(20000)), pair.b->process().Log());
   CHECK(AcksGrow(load, 200, milliseconds(20000)));
   CHECK(DeliveriesGrow(load, 200, milliseconds(20000)));
   CHECK(load.last_ack_us() > exited_us);  // from the new active
   CheckNoLoss(load);
+}
+
+}  // namespace
+
+TEST_CASE("faultfs: EIO on fsync stops the active (status 3); the standby serves") {
+  // tandem's own fdatasync of the WAL says "Input/output error"; SQLite's, at a checkpoint,
+  // "disk I/O error".
+  StandbyServesAfter("eio-fsync", "Input/output error", "disk I/O error");
+}
+
+TEST_CASE("faultfs: EIO on a write stops the active (status 3); the standby serves") {
+  StandbyServesAfter("eio-write", "disk I/O error", "Input/output error");
 }
 
 TEST_CASE("faultfs: ENOSPC on write stops the active; after clear a member serves again") {
