@@ -4,7 +4,8 @@
 // Commands, one per line written to the control file:
 //   powerloss      every unsynced write of every file is forgotten (faultfs does the dropping)
 //   eio-fsync      the next fsync fails with EIO, and drops that file's unsynced data (what
-//                  Linux does to the dirty pages of a failed writeback)
+//                  Linux does to the dirty pages of a failed writeback); like Linux, faultfs
+//                  then reports EIO once to every other handle that had the file open too
 //   eio-write      the next write fails with EIO
 //   enospc-write   every write fails with ENOSPC until `clear`
 //   clear          no fault armed

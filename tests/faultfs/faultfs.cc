@@ -52,6 +52,7 @@ constexpr std::string_view kControlPath = "/.faultfs";
 struct Node {
   Overlay overlay;
   int open = 0;
+  uint64_t errors = 0;  // failed syncs so far (Linux's per-file writeback error sequence)
 };
 
 // One open file: a backing descriptor (always read-write when permitted, since a sync through
@@ -62,6 +63,7 @@ struct Handle {
   bool control = false;
   bool append = false;
   bool sync_writes = false;  // O_SYNC / O_DSYNC
+  uint64_t errors_seen = 0;  // the node's `errors` this handle has reported
   std::string report;        // control: the counters when it was opened
 };
 
@@ -210,6 +212,7 @@ int OpenBacking(const char* path, int flags, mode_t mode, fuse_file_info* fi) {
   h->sync_writes = (flags & (O_SYNC | O_DSYNC)) != 0;
   Node& node = NodeFor(h->ino, fd);
   ++node.open;
+  h->errors_seen = node.errors;  // a handle hears of failures after its open only
   if ((flags & O_TRUNC) != 0) node.overlay.Truncate(0);
   fi->fh = reinterpret_cast<uint64_t>(h);
   fi->direct_io = 1;
@@ -298,7 +301,14 @@ int Fsync(const char*, int datasync, fuse_file_info* fi) {
   Node& node = NodeFor(h->ino, h->fd);
   if (int err = s.faults.BeforeSync(); err != 0) {
     s.faults.counters().dropped_bytes += node.overlay.Drop();
-    return -err;
+    ++node.errors;
+  }
+  // As Linux reports a failed writeback: once to every handle that was open when it happened
+  // (not only to the caller whose sync failed), so a process syncing through a second
+  // descriptor still learns that earlier writes are gone.
+  if (h->errors_seen != node.errors) {
+    h->errors_seen = node.errors;
+    return -EIO;
   }
   return Flush(node, h->fd, datasync != 0);
 }
