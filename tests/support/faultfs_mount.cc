@@ -31,24 +31,32 @@ std::optional<int> WaitPid(pid_t pid, std::chrono::milliseconds timeout) {
   }
 }
 
-// Runs `argv` with its output appended to `log`; its exit status, or nullopt if it did not end
-// within `timeout` (it is then killed).
-std::optional<int> Run(const std::vector<std::string>& argv, const std::string& log,
-                       std::chrono::milliseconds timeout) {
+// Starts `argv` (looked up in PATH) with stdout and stderr appended to `log`; its pid, or -1.
+// Everything the child needs is prepared before fork: the test process has other threads
+// (libnats), so the child may only make system calls until it execs.
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   pid_t pid = fork();
-  if (pid < 0) return std::nullopt;
   if (pid == 0) {
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
       dup2(fd, 2);
     }
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     execvp(args[0], args.data());
     _exit(127);
   }
+  return pid;
+}
+
+// Runs `argv` to its end (see Spawn); its exit status, or nullopt if it did not end within
+// `timeout` (it is then killed).
+std::optional<int> Run(const std::vector<std::string>& argv, const std::string& log,
+                       std::chrono::milliseconds timeout) {
+  pid_t pid = Spawn(argv, log);
+  if (pid < 0) return std::nullopt;
   std::optional<int> rc = WaitPid(pid, timeout);
   if (!rc) {
     kill(pid, SIGKILL);
@@ -59,8 +67,8 @@ std::optional<int> Run(const std::vector<std::string>& argv, const std::string& 
 
 // True while `dir` is a mount point other than its parent's file system (or a dead one).
 bool IsMountPoint(const std::string& dir, const std::string& parent) {
-  struct stat st {
-  }, up{};
+  struct stat st {};
+  struct stat up {};
   if (stat(dir.c_str(), &st) != 0) return true;  // ENOTCONN: a mount whose program died
   return stat(parent.c_str(), &up) != 0 || st.st_dev != up.st_dev;
 }
@@ -76,20 +84,10 @@ FaultFsMount::~FaultFsMount() { Unmount(); }
 
 bool FaultFsMount::Mount(std::string* error, std::chrono::milliseconds timeout) {
   const std::string log = dir_.Join("faultfs.log");
-  pid_ = fork();
+  pid_ = Spawn({FAULTFS_BIN, backing_, mountpoint_}, log);
   if (pid_ < 0) {
     *error = "fork failed";
     return false;
-  }
-  if (pid_ == 0) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execl(FAULTFS_BIN, FAULTFS_BIN, backing_.c_str(), mountpoint_.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
   }
   const std::string control = mountpoint_ + "/.faultfs";
   auto deadline = Clock::now() + timeout;
