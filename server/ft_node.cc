@@ -54,6 +54,7 @@ ft::FailoverOptions MakeFailoverOptions(const ft::FtOptions& o) {
   f.heartbeat_ms = static_cast<int64_t>(o.heartbeat_ms);
   f.missed = o.missed;
   f.retry_ms = static_cast<int64_t>(o.heartbeat_ms);
+  f.in_group = !o.group.empty();
   return f;
 }
 
