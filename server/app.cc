@@ -20,6 +20,7 @@
 #include "server/monitor.h"
 #include "server/monitor_adapter.h"
 #include "server/nats_server.h"
+#include "server/protobuf_log.h"
 #include "server/stan_server.h"
 #include "server/systemd_notify.h"
 
@@ -89,6 +90,7 @@ int App::Run() {
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
   SetupLogging(config_.log_level);
+  RouteProtobufLogToSpdlog();
   RaiseFdLimit();
   signal(SIGPIPE, SIG_IGN);  // a peer that went away is an EPIPE on the write, not a death
 
