@@ -213,7 +213,7 @@ void Failover::HandleActiveTick(int64_t now) {
     }
     if (p.alive) ++alive;
   }
-  if (alive == 0 && !degraded_ && now >= degraded_check_ms_) {
+  if (options_.in_group && alive == 0 && !degraded_ && now >= degraded_check_ms_) {
     degraded_ = true;
     spdlog::warn("ft: degraded: no standby");
   }

@@ -56,6 +56,7 @@ struct FailoverOptions {
   int64_t heartbeat_ms = 100;
   int missed = 3;            // heartbeats missed before the active (or a standby) counts as lost
   int64_t retry_ms = 0;      // lock retry interval while the active is lost; 0: heartbeat_ms
+  bool in_group = true;      // false for a standalone instance: it has no standby to miss
 };
 
 // What Failover asks of the rest of the process. Every call is made on the loop thread.

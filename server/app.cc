@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/disk_space.h"
 #include "server/ft_node.h"
 #include "server/http_server.h"
 #include "server/logging.h"
@@ -20,6 +21,7 @@
 #include "server/monitor.h"
 #include "server/monitor_adapter.h"
 #include "server/nats_server.h"
+#include "server/protobuf_log.h"
 #include "server/stan_server.h"
 #include "server/systemd_notify.h"
 
@@ -89,6 +91,7 @@ int App::Run() {
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
   SetupLogging(config_.log_level);
+  RouteProtobufLogToSpdlog();
   RaiseFdLimit();
   signal(SIGPIPE, SIG_IGN);  // a peer that went away is an EPIPE on the write, not a death
 
@@ -120,6 +123,7 @@ int App::Run() {
   stan_.reset();
   nats_.reset();
   ft_.reset();
+  disk_.reset();
   systemd_.reset();
   if (exit_status_ == 0) spdlog::info("stopped cleanly");
   return exit_status_;
@@ -135,6 +139,9 @@ Status App::Start() {
   systemd_ = std::make_unique<SystemdNotifier>(&loop_);
   systemd_->StartWatchdog();
   CreateMonitor();
+  disk_ = std::make_unique<DiskSpace>(&loop_, config_.store_dir);
+  disk_->Start();
+  monitor_source_->SetDiskSpace(disk_.get());
   Status hs = StartHttp();
   if (!hs.ok()) return hs;
   FtNode::Options o;
@@ -144,6 +151,7 @@ Status App::Start() {
   o.listen = FormatHostPort(config_.core.host, config_.core.port);
   ft_ = std::make_unique<FtNode>(&loop_, std::move(o), this, systemd_.get());
   monitor_source_->SetFt(ft_.get());
+  ft_->SetDiskSpace(disk_.get());
   ft_->Start();
   return Status::OK();
 }
@@ -338,6 +346,7 @@ void App::AfterCoreClosed() {
     store_.reset();
   }
   if (systemd_) systemd_->Close();
+  if (disk_) disk_->Close();
   CloseOwnHandles();
 }
 

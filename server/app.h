@@ -8,6 +8,8 @@
 //   1. process: RLIMIT_NOFILE soft limit raised to the hard limit, SIGPIPE ignored, logging.
 //   2. loop: uv_loop_init, SIGTERM and SIGINT watchers (uv_signal_t).
 //   3. systemd: the watchdog timer when WatchdogSec= is set (standbys ping it too).
+//      disk: the free space of the store directory, checked now and every few seconds (a
+//      lock attempt waits while it is short, and /healthz says so).
 //      http: the monitoring server (server/monitor.h) when config.http is set, on every
 //      instance, standbys included (they answer serverz, healthz, isFTActive and metrics). The
 //      monitor's source learns each piece below (Set*) as it comes up and goes away.
@@ -61,6 +63,7 @@ class NatsServer;
 class StanServer;
 class SystemdNotifier;
 class HttpServer;
+class DiskSpace;
 class MetricsRegistry;
 class Monitor;
 class ProcessMonitorSource;
@@ -112,6 +115,7 @@ class App final : public FtNode::Delegate {
   bool loop_ready_ = false;
   bool stop_requested_ = false;   // a signal asked FtNode to stop
   std::unique_ptr<SystemdNotifier> systemd_;
+  std::unique_ptr<DiskSpace> disk_;  // borrowed by ft_ and monitor_source_
   std::unique_ptr<FtNode> ft_;
   std::unique_ptr<store::Store> store_;  // from the lock being won until StopServing
   std::unique_ptr<NatsServer> nats_;     // only while active: a standby never listens

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "server/json_utf8.h"
 #include "server/server_info.h"
 #include "server/subject.h"
 
@@ -264,6 +265,9 @@ void ClientConn::SendErr(std::string_view err) {
 // --- protocol handlers -----------------------------------------------------------------------
 
 bool ClientConn::OnConnect(std::string_view json) {
+  // Strings that are not UTF-8 are read as nats-server reads them, not refused (json_utf8.h).
+  std::optional<std::string> repaired = RepairJsonUtf8(json);
+  if (repaired) json = *repaired;
   auto j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     spdlog::info("client {}: malformed CONNECT", Describe());

@@ -72,9 +72,9 @@ class ClientConn final : public Subscriber, private ParserHandler {
   ClientConn(const ClientConn&) = delete;
   ClientConn& operator=(const ClientConn&) = delete;
 
-  // The handle to pass to uv_accept. Initialised by the constructor.
+  // The handle an accepted socket is opened on (uv_tcp_open). Initialised by the constructor.
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
-  // After a successful uv_accept: sends INFO (with `info_prefix`) and starts reading.
+  // Once the socket is open on stream(): sends INFO (with `info_prefix`) and starts reading.
   void Start(std::string_view info_prefix);
   // Sends `-ERR '<err>'` (if non-empty), then closes. Idempotent.
   void Close(CloseReason reason, std::string_view err = {});

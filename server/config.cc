@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "server/bind_address.h"
 #include "server/subject.h"
 
 namespace tandem::server {
@@ -168,10 +169,23 @@ std::vector<std::string_view> SplitComma(std::string_view text) {
 
 // ---- setters shared by YAML keys and flags -------------------------------------------------
 
+// A host name is resolved here, once, so that a name that does not resolve is a configuration
+// error and the listener binds the numeric address.
+Result<std::string> BindHost(std::string_view text, const std::string& host) {
+  auto ip = ResolveBindHost(host);
+  if (!ip.ok()) {
+    return Status::InvalidArgument(
+        fmt::format("{}: cannot resolve {}: {}", Quote(text), host, ip.status().message()));
+  }
+  return ip;
+}
+
 Status SetListen(Config& c, std::string_view text) {
   auto hp = ParseHostPort(text);
   if (!hp.ok()) return hp.status();
-  c.core.host = hp->host;
+  auto host = BindHost(text, hp->host);
+  if (!host.ok()) return host.status();
+  c.core.host = *host;
   c.core.port = hp->port;
   return Status::OK();
 }
@@ -183,7 +197,9 @@ Status SetHttp(Config& c, std::string_view text) {
   }
   auto hp = ParseHostPort(text);
   if (!hp.ok()) return hp.status();
-  c.http.host = hp->host;
+  auto host = BindHost(text, hp->host);
+  if (!host.ok()) return host.status();
+  c.http.host = *host;
   c.http.port = hp->port;
   return Status::OK();
 }

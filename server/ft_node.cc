@@ -12,6 +12,7 @@
 
 #include "ft/clock.h"
 #include "ft/heartbeat.h"
+#include "server/disk_space.h"
 #include "server/ft_peer_link.h"
 #include "server/nats_server.h"
 #include "server/systemd_notify.h"
@@ -54,6 +55,7 @@ ft::FailoverOptions MakeFailoverOptions(const ft::FtOptions& o) {
   f.heartbeat_ms = static_cast<int64_t>(o.heartbeat_ms);
   f.missed = o.missed;
   f.retry_ms = static_cast<int64_t>(o.heartbeat_ms);
+  f.in_group = !o.group.empty();
   return f;
 }
 
@@ -98,7 +100,31 @@ void FtNode::TickCb(uv_timer_t* handle) noexcept {
 
 // ---- lock and activation -----------------------------------------------------------------------
 
+void FtNode::SetDiskSpace(DiskSpace* disk) {
+  disk_ = disk;
+  disk_->SetOnRoom([this] { OnDiskRoom(); });
+}
+
+void FtNode::RequestStop() {
+  failover_->RequestStop();
+  if (lock_waits_for_disk_) {
+    // The attempt that waited for room ends here, unstarted: the stop completes.
+    lock_waits_for_disk_ = false;
+    failover_->OnLockResult(Status::ShutdownInProgress("stopping before the disk had room"));
+  }
+}
+
 void FtNode::TryLock() {
+  // Taking the store writes to it (the epoch), and serving writes more: on a disk without room
+  // the attempt waits instead of winning a store that fails at its first commit.
+  if (disk_ != nullptr && !disk_->has_room()) {
+    if (!lock_waits_for_disk_) {
+      spdlog::warn("ft: {}: {}; waiting for room before taking the store", failover_->name(),
+                   disk_->problem());
+    }
+    lock_waits_for_disk_ = true;
+    return;
+  }
   locker_.TryLock([this](Result<std::unique_ptr<store::Store>> r) { OnLockResult(std::move(r)); });
 }
 
@@ -126,6 +152,12 @@ void FtNode::Activate(std::unique_ptr<store::Store> store) {
     }
     failover_->OnActivated(s);
   });
+}
+
+void FtNode::OnDiskRoom() {
+  if (!lock_waits_for_disk_ || closed_) return;
+  lock_waits_for_disk_ = false;
+  TryLock();
 }
 
 // ---- heartbeats --------------------------------------------------------------------------------

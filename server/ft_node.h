@@ -31,6 +31,7 @@
 
 namespace tandem::server {
 
+class DiskSpace;
 class InternalClient;
 class PeerLink;
 class SystemdNotifier;
@@ -71,8 +72,11 @@ class FtNode final : public ft::FailoverHost {
   FtNode(const FtNode&) = delete;
   FtNode& operator=(const FtNode&) = delete;
 
+  // A lock attempt waits while `disk` has no room, and starts when it has (see disk_space.h).
+  // Borrowed; call before Start.
+  void SetDiskSpace(DiskSpace* disk);
   void Start();
-  void RequestStop() { failover_->RequestStop(); }
+  void RequestStop();
   // A sticky store error seen by the streaming layer: the active fences at once.
   void OnStoreError(const Status& s) { failover_->OnStoreError(s); }
   // Stops the timer and closes the peer links; `done` once every handle is closed.
@@ -95,6 +99,7 @@ class FtNode final : public ft::FailoverHost {
 
  private:
   void OnLockResult(Result<std::unique_ptr<store::Store>> result);
+  void OnDiskRoom();
   void OnHeartbeatPayload(std::string_view payload);
   void OpenStandbyLink();
   void OpenActiveLink();
@@ -114,6 +119,8 @@ class FtNode final : public ft::FailoverHost {
   uv_timer_t tick_{};
   std::unique_ptr<PeerLink> link_;          // standby: to the active; active: to other peers
   std::vector<std::unique_ptr<PeerLink>> closing_links_;
+  DiskSpace* disk_ = nullptr;
+  bool lock_waits_for_disk_ = false;        // an attempt Failover asked for waits for room
   InternalClient* hb_client_ = nullptr;     // set while serving
   uint64_t hb_sid_ = 0;
   bool serving_ = false;

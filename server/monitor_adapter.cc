@@ -6,6 +6,7 @@
 
 #include "ft/role.h"
 #include "server/channel.h"
+#include "server/disk_space.h"
 #include "server/ft_node.h"
 #include "server/server_info.h"
 #include "server/stan_server.h"
@@ -126,6 +127,10 @@ RoleInfo ProcessMonitorSource::role() const {
     r.healthy = true;  // waiting for the lock, hearing (or looking for) the active
   } else {
     r.health_detail = "not serving (role " + r.role + ")";
+  }
+  if (r.healthy && disk_ != nullptr && !disk_->has_room()) {
+    r.healthy = false;
+    r.health_detail = "store: " + disk_->problem();
   }
   return r;
 }

@@ -7,7 +7,8 @@
 // once fenced, SHUTDOWN while stopping. Without an FtNode the process is a plain active
 // (STANDALONE) once the core serves. Health: an active is healthy while it serves and neither
 // the store nor the streaming layer reports an error; a standby is healthy while it waits for
-// the lock; anything stopping or fenced is not.
+// the lock; anything stopping or fenced is not, and neither is an instance whose store disk is
+// short of space (DiskSpace).
 //
 // Ownership: borrows every piece; App clears a pointer (Set*(nullptr)) before destroying the
 // piece. Thread safety: loop thread only.
@@ -24,6 +25,7 @@ class Store;
 
 namespace tandem::server {
 
+class DiskSpace;
 class FtNode;
 class StanServer;
 
@@ -43,6 +45,7 @@ class ProcessMonitorSource final : public MonitorSource {
   void SetStan(const StanServer* stan) { stan_ = stan; }
   void SetFt(const FtNode* ft) { ft_ = ft; }
   void SetStore(const store::Store* store) { store_ = store; }
+  void SetDiskSpace(const DiskSpace* disk) { disk_ = disk; }
   // Called each time this process starts serving as the active.
   void CountTakeover() { ++takeovers_; }
 
@@ -70,6 +73,7 @@ class ProcessMonitorSource final : public MonitorSource {
   const StanServer* stan_ = nullptr;
   const FtNode* ft_ = nullptr;
   const store::Store* store_ = nullptr;
+  const DiskSpace* disk_ = nullptr;
   uint64_t takeovers_ = 0;
 };
 

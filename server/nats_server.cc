@@ -1,9 +1,10 @@
-// nats_server.cc: NatsServer::Impl: the listener, the set of ClientConns, the loop-wide read
-// buffer, the pre-poll flush (uv_prepare_t), the housekeeping timer (pings, write deadlines),
-// the internal clients and shutdown. Routing rules live in router.cc, per-connection protocol
-// in client_conn.cc.
+// nats_server.cc: NatsServer::Impl: the listener (a ClientListener), the set of ClientConns,
+// the loop-wide read buffer, the pre-poll flush (uv_prepare_t), the housekeeping timer (pings,
+// write deadlines), the internal clients and shutdown. Routing rules live in router.cc,
+// per-connection protocol in client_conn.cc.
 #include "server/nats_server.h"
 
+#include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/client_conn.h"
+#include "server/client_listener.h"
 #include "server/internal_client.h"
 #include "server/router.h"
 #include "server/server_info.h"
@@ -33,7 +35,8 @@ class NatsServer::Impl final : public ConnHost {
         options_(options),
         server_id_(MakeServerId()),
         loop_thread_(std::this_thread::get_id()),
-        read_buf_(new char[kReadBufferSize]) {}
+        read_buf_(new char[kReadBufferSize]),
+        listener_(loop, [this](int fd) { OnConnection(fd); }) {}
 
   ~Impl() override {
     // REQUIRES: Shutdown completed, or Listen never called (no handle is open).
@@ -62,11 +65,10 @@ class NatsServer::Impl final : public ConnHost {
   }
 
  private:
-  static void ConnectionCb(uv_stream_t* s, int status) noexcept;
   static void PrepareCb(uv_prepare_t* p) noexcept;
   static void TimerCb(uv_timer_t* t) noexcept;
   static void HandleClosedCb(uv_handle_t* h) noexcept;
-  void OnConnection(int status);
+  void OnConnection(int fd);
   void FlushAll();
   void OnTimer();
   void HandleClosed();
@@ -82,7 +84,7 @@ class NatsServer::Impl final : public ConnHost {
 
   Router router_;
   std::string info_prefix_;
-  uv_tcp_t listener_{};
+  ClientListener listener_;
   uv_prepare_t prepare_{};
   uv_timer_t timer_{};
   int port_ = 0;
@@ -111,21 +113,11 @@ Status NatsServer::Impl::Listen() {
   }
   const std::string where = options_.host + ":" + std::to_string(options_.port);
   if (r != 0) return Status::InvalidArgument("bad listen address", where);
-  uv_tcp_init(loop_, &listener_);
-  listener_.data = this;
+  Status s = listener_.Listen(reinterpret_cast<sockaddr*>(&addr), 1024, options_.host);
+  if (!s.ok()) return s;
   ++open_handles_;
   listening_ = true;
-  r = uv_tcp_bind(&listener_, reinterpret_cast<sockaddr*>(&addr), 0);
-  if (r == 0) r = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 1024, ConnectionCb);
-  if (r != 0) {
-    CloseHandle(reinterpret_cast<uv_handle_t*>(&listener_));
-    listening_ = false;
-    return Status::IOError("listen " + where, uv_strerror(r));
-  }
-  sockaddr_storage bound{};
-  int len = sizeof(bound);
-  uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &len);
-  port_ = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  port_ = listener_.port();
   info_prefix_ = BuildInfoPrefix(options_, server_id_, port_);
   accepting_ = true;
 
@@ -148,23 +140,16 @@ Status NatsServer::Impl::Listen() {
   return Status::OK();
 }
 
-void NatsServer::Impl::ConnectionCb(uv_stream_t* s, int status) noexcept {
-  static_cast<Impl*>(s->data)->OnConnection(status);
-}
-
-void NatsServer::Impl::OnConnection(int status) {
-  if (status < 0) {
-    spdlog::warn("accept failed: {}", uv_strerror(status));
-    return;
-  }
+void NatsServer::Impl::OnConnection(int fd) {
   const uint64_t cid = next_cid_++;
   auto owned = std::make_unique<ClientConn>(this, loop_, cid);
   ClientConn* c = owned.get();
   conns_.emplace(cid, std::move(owned));
   ++open_handles_;
-  int r = uv_accept(reinterpret_cast<uv_stream_t*>(&listener_), c->stream());
+  int r = uv_tcp_open(reinterpret_cast<uv_tcp_t*>(c->stream()), fd);
   if (r != 0) {
-    spdlog::warn("accept failed: {}", uv_strerror(r));
+    spdlog::warn("cannot use an accepted connection: {}", uv_strerror(r));
+    ::close(fd);
     c->Close(CloseReason::kReadError);
     return;
   }
@@ -180,7 +165,7 @@ void NatsServer::Impl::OnConnection(int status) {
 void NatsServer::Impl::StopAccepting() {
   if (!accepting_) return;
   accepting_ = false;
-  CloseHandle(reinterpret_cast<uv_handle_t*>(&listener_));
+  listener_.Close([this] { HandleClosed(); });
 }
 
 // --- flush, timer, close ---------------------------------------------------------------------
