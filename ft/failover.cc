@@ -6,8 +6,10 @@
 //     succeeded, that is whose exclusive lock is ours and whose epoch was bumped by that Open.
 //  2. A standby never listens for clients: the host binds the client port only inside Activate
 //     and the standby has no store, so it cannot acknowledge anything.
-//  3. An active never writes after it heard a winning active (a higher epoch, or an equal one
-//     with a lower name): Fence() is called at once, and it is the last call Failover makes.
+//  3. An active never writes after the store confirmed that a winning active (a higher epoch,
+//     or an equal one with a lower name) took it over: Fence() is called as soon as the store
+//     says so, and it is the last call Failover makes. A claim the store contradicts (our epoch
+//     is still the stored one, so our lock is valid) fences nothing.
 //  4. After Fence() or Exit() no further call reaches the host; kFenced and kStopped ignore
 //     every input.
 //  5. At most one lock attempt is in flight. A loss of the active noticed during an attempt
@@ -34,9 +36,7 @@ namespace tandem::ft {
 Failover::Failover(const FailoverOptions& options, Clock* clock, FailoverHost* host)
     : options_(options), clock_(clock), host_(host) {}
 
-int64_t Failover::tick_ms() const {
-  return std::clamp<int64_t>(options_.heartbeat_ms / 10, 1, 50);
-}
+int64_t Failover::tick_ms() const { return std::clamp<int64_t>(options_.heartbeat_ms / 10, 1, 50); }
 
 void Failover::Start() {
   if (started_) return;
@@ -88,6 +88,7 @@ void Failover::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
   if (result.ok()) {
     std::unique_ptr<store::Store> store = std::move(result).value();
     epoch_ = store->epoch();
+    store_id_ = store->identity().store_id;
     busy_count_ = 0;
     holds_lock_ = true;
     spdlog::info("ft: {} holds the store lock, epoch {}", options_.name, epoch_);
@@ -96,6 +97,13 @@ void Failover::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
     return;
   }
   const Status& s = result.status();
+  if (s.IsNotFound() || s.IsInvalidArgument()) {
+    // The store is missing and may not be created, or it is not the group's: no amount of
+    // waiting makes it servable, and standing by would hide that nobody can take over.
+    spdlog::error("ft: {} cannot serve this store: {}", options_.name, s.ToString());
+    FinishStop(1);
+    return;
+  }
   if (s.IsBusy()) {
     if (busy_count_++ == 0) {
       spdlog::info("ft: {} standing by: the store is locked by another instance", options_.name);
@@ -128,19 +136,42 @@ void Failover::OnActivated(const Status& status) {
   if (stop_requested_) RequestStop();
 }
 
+void Failover::SetStoreId(const std::string& store_id) {
+  if (!holds_lock_ && !store_id.empty()) store_id_ = store_id;
+}
+
+bool Failover::SameStore(const Heartbeat& hb, int64_t now) {
+  if (hb.store_id.empty() || store_id_.empty() || hb.store_id == store_id_) {
+    if (store_id_.empty() && !holds_lock_) store_id_ = hb.store_id;
+    return true;
+  }
+  if (now >= next_foreign_log_ms_) {
+    next_foreign_log_ms_ = now + 1000;
+    spdlog::warn("ft: ignoring {}: it serves store {}, this group's store is {}", hb.name,
+                 hb.store_id, store_id_);
+  }
+  return false;
+}
+
 void Failover::OnHeartbeat(const Heartbeat& hb) {
   if (hb.instance == options_.instance) return;
   if (role_ == Role::kFenced || role_ == Role::kStopped) return;
   int64_t now = clock_->NowMs();
+  if (!SameStore(hb, now)) return;
+  heard_group_ = true;
   NotePeer(hb, now);
-  bool claims_lock = hb.role == Role::kActivating || hb.role == Role::kActive ||
-                     hb.role == Role::kStopping;
+  bool claims_lock =
+      hb.role == Role::kActivating || hb.role == Role::kActive || hb.role == Role::kStopping;
   if (holds_lock_) {
     if (!claims_lock) return;
     if (PeerWins(hb)) {
-      FenceNow(Status::Fenced("another active", hb.name + " (epoch " +
-                                                    std::to_string(hb.epoch) + ", ours " +
-                                                    std::to_string(epoch_) + ")"));
+      // Only a claim: the store decides (OnOwnershipVerified).
+      if (!verifying_ && role_ == Role::kActive) {
+        verifying_ = true;
+        spdlog::warn("ft: {} claims to be active at epoch {} (ours {}); checking the store",
+                     hb.name, hb.epoch, epoch_);
+        host_->VerifyOwnership();
+      }
     } else if (hb.role != Role::kStopping) {
       spdlog::warn("ft: {} (epoch {}) claims to be active; ours is {}: it will stop", hb.name,
                    hb.epoch, epoch_);
@@ -152,8 +183,7 @@ void Failover::OnHeartbeat(const Heartbeat& hb) {
   epoch_ = std::max(epoch_, hb.epoch);
   if (hb.role == Role::kActive || hb.role == Role::kActivating) {
     if (active_lost_ || active_name_ != hb.name) {
-      spdlog::info("ft: {} standing by for active {} (epoch {})", options_.name, hb.name,
-                   hb.epoch);
+      spdlog::info("ft: {} standing by for active {} (epoch {})", options_.name, hb.name, hb.epoch);
     }
     active_lost_ = false;
     active_name_ = hb.name;
@@ -161,6 +191,24 @@ void Failover::OnHeartbeat(const Heartbeat& hb) {
   } else if (hb.role == Role::kStopping) {
     spdlog::info("ft: active {} is stopping; taking over", hb.name);
     TryLockSoon();
+  }
+}
+
+void Failover::OnOwnershipVerified(const Status& status) {
+  if (!verifying_) return;
+  verifying_ = false;
+  if (role_ == Role::kFenced || role_ == Role::kStopped || !holds_lock_) return;
+  if (!status.ok()) {
+    FenceNow(status);
+    return;
+  }
+  int64_t now = clock_->NowMs();
+  if (now >= next_claim_log_ms_) {
+    next_claim_log_ms_ = now + 1000;
+    spdlog::warn(
+        "ft: {} still owns the store at epoch {}: ignoring a claim the store "
+        "contradicts",
+        options_.name, epoch_);
   }
 }
 
@@ -173,9 +221,14 @@ void Failover::OnActiveLost() {
 void Failover::OnTick() {
   int64_t now = clock_->NowMs();
   switch (role_) {
-    case Role::kStandby: HandleStandbyTick(now); break;
-    case Role::kActive: HandleActiveTick(now); break;
-    default: break;
+    case Role::kStandby:
+      HandleStandbyTick(now);
+      break;
+    case Role::kActive:
+      HandleActiveTick(now);
+      break;
+    default:
+      break;
   }
 }
 
@@ -251,6 +304,7 @@ void Failover::SendHeartbeat(Role as) {
   hb.role = as;
   hb.epoch = epoch_;
   hb.seq = ++hb_seq_;
+  hb.store_id = store_id_;
   host_->SendHeartbeat(hb);
 }
 

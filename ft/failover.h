@@ -10,12 +10,15 @@
 // Roles and every allowed transition (anything else is ignored):
 //
 //   kStandby    -> kActivating  lock result OK (the host receives the store with Activate)
+//   kStandby    -> kStopped     lock result refused the store (NotFound: no store and none may
+//                               be created; InvalidArgument: another identity or an older
+//                               epoch): Exit(1), since waiting cannot make it right
 //   kStandby    -> kStopping    stop requested while a lock attempt is in flight
 //   kStandby    -> kStopped     stop requested with no attempt in flight (Exit(0))
 //   kActivating -> kActive      OnActivated(OK): serving; first heartbeat sent at once
 //   kActivating -> kStopped     OnActivated(error): nothing was served; Exit(1) (the host closes
 //                               the store on its way out)
-//   kActivating -> kFenced      store error, or a winning active heard
+//   kActivating -> kFenced      store error (claims heard while activating wait until active)
 //   kActive     -> kStopping    stop requested (host StopServing)
 //   kActive     -> kFenced      a winning active heard, or a store error (host Fence)
 //   kStopping   -> kStopped     OnServingStopped / the in-flight lock result arrived; a last
@@ -26,7 +29,12 @@
 //
 // A "winning" active is another instance heard in a non-standby role whose epoch is higher than
 // ours, or equal and whose (name, instance) sorts lower: both sides compute the same answer, so
-// exactly one of two actives survives.
+// exactly one of two actives survives. A heartbeat is only a claim, though: while we hold the
+// lock, no other member can have bumped the epoch, so before fencing the active asks the store
+// (VerifyOwnership: a transaction that checks the stored epoch is still ours). Only a store
+// whose epoch moved on fences us; a claim the store contradicts is logged and ignored. The
+// host drops heartbeats that are not signed with the group key before they get here, and
+// heartbeats of another store (another store id) are ignored: they say nothing about ours.
 //
 // Timers: the host calls OnTick() often (every few milliseconds, see tick_ms()); deadlines are
 // measured on the Clock, so a tick period only bounds their precision.
@@ -51,8 +59,8 @@
 namespace tandem::ft {
 
 struct FailoverOptions {
-  std::string name;          // this instance's name (logs, heartbeats)
-  uint64_t instance = 0;     // random per process
+  std::string name;       // this instance's name (logs, heartbeats)
+  uint64_t instance = 0;  // random per process
   int64_t heartbeat_ms = 100;
   int missed = 3;            // heartbeats missed before the active (or a standby) counts as lost
   int64_t retry_ms = 0;      // lock retry interval while the active is lost; 0: heartbeat_ms
@@ -79,6 +87,9 @@ class FailoverHost {
   virtual void Exit(int code) = 0;
   // For status reporting (systemd STATUS=, monitoring). Called after every role change.
   virtual void RoleChanged(Role role, uint64_t epoch) = 0;
+  // Active: check through the store that the stored epoch is still ours, then report with
+  // Failover::OnOwnershipVerified (Fenced when it moved on). Never called twice at once.
+  virtual void VerifyOwnership() = 0;
 
  protected:
   ~FailoverHost() = default;
@@ -90,8 +101,8 @@ struct PeerStatus {
   uint64_t instance = 0;
   Role role = Role::kStandby;
   uint64_t epoch = 0;
-  int64_t age_ms = 0;   // since its last heartbeat
-  bool alive = false;   // heard within the missed window
+  int64_t age_ms = 0;  // since its last heartbeat
+  bool alive = false;  // heard within the missed window
 };
 
 class Failover {
@@ -107,17 +118,24 @@ class Failover {
   void OnLockResult(Result<std::unique_ptr<store::Store>> result);
   void OnActivated(const Status& status);
   void OnHeartbeat(const Heartbeat& hb);
-  void OnActiveLost();          // the standby's connection to the active dropped
+  void OnActiveLost();  // the standby's connection to the active dropped
   void OnTick();
-  void RequestStop();           // SIGTERM/SIGINT
+  void RequestStop();                       // SIGTERM/SIGINT
   void OnStoreError(const Status& status);  // a sticky store error (I/O, disk full, fenced)
   void OnServingStopped(const Status& status);
+  void OnOwnershipVerified(const Status& status);
+  // The store the group serves, as read from the identity file by the host ("" unknown).
+  void SetStoreId(const std::string& store_id);
 
   Role role() const { return role_; }
   // Active: our epoch. Standby: the highest epoch heard.
   uint64_t epoch() const { return epoch_; }
   const std::string& name() const { return options_.name; }
   bool lock_in_flight() const { return lock_in_flight_; }
+  // The store the group serves: ours once active, else as heard or read ("" while unknown).
+  const std::string& store_id() const { return store_id_; }
+  // True once any member of the group was heard (a signed heartbeat of our store).
+  bool heard_group() const { return heard_group_; }
   // Peers heard recently, with the age of their last heartbeat; sorted by name.
   std::vector<PeerStatus> peers() const;
   // Alive standbys (what the active reports).
@@ -138,12 +156,13 @@ class Failover {
 
   void SetRole(Role role);
   void StartLockAttempt();
-  void TryLockSoon();          // at once if possible, else right after the attempt in flight
+  void TryLockSoon();  // at once if possible, else right after the attempt in flight
   void SendHeartbeat(Role as);
   void HandleStandbyTick(int64_t now);
   void HandleActiveTick(int64_t now);
   void NotePeer(const Heartbeat& hb, int64_t now);
   bool PeerWins(const Heartbeat& hb) const;
+  bool SameStore(const Heartbeat& hb, int64_t now);
   void FenceNow(const Status& why);
   void FinishStop(int code);
 
@@ -152,10 +171,13 @@ class Failover {
   FailoverHost* const host_;
 
   Role role_ = Role::kStandby;
-  bool holds_lock_ = false;          // from a successful lock result until the store is closed
+  bool holds_lock_ = false;  // from a successful lock result until the store is closed
   uint64_t epoch_ = 0;
   uint64_t hb_seq_ = 0;
   int64_t next_hb_ms_ = 0;
+  std::string store_id_;
+  bool heard_group_ = false;
+  int64_t next_foreign_log_ms_ = 0;  // "another store" warnings, at most one a second
 
   // Standby state.
   bool started_ = false;
@@ -164,12 +186,14 @@ class Failover {
   bool active_lost_ = true;          // nothing heard yet counts as lost
   int64_t active_deadline_ms_ = 0;   // last active heartbeat + window
   int64_t next_lock_ms_ = 0;
-  int busy_count_ = 0;               // consecutive Busy results (log throttling)
+  int busy_count_ = 0;  // consecutive Busy results (log throttling)
   std::string active_name_;
 
   // Active state.
   bool stop_requested_ = false;
-  bool degraded_ = false;            // "degraded: no standby" logged and not yet cleared
+  bool verifying_ = false;         // a VerifyOwnership is in flight
+  int64_t next_claim_log_ms_ = 0;  // "claim contradicted" warnings, at most one a second
+  bool degraded_ = false;          // "degraded: no standby" logged and not yet cleared
   int64_t degraded_check_ms_ = 0;
   std::map<std::string, Peer> peers_;  // by name: a restarted peer keeps its entry
 };

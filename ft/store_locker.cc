@@ -1,10 +1,10 @@
 // store_locker.cc: one lock attempt = Store::Open on a pool thread (see store_locker.h).
 #include "ft/store_locker.h"
 
+#include <uv.h>
+
 #include <cassert>
 #include <optional>
-
-#include <uv.h>
 
 namespace tandem::ft {
 
@@ -17,19 +17,18 @@ struct StoreLocker::Job {
   std::optional<Result<std::unique_ptr<store::Store>>> result;
 };
 
-StoreLocker::StoreLocker(uv_loop_t* loop, const store::StoreOptions& options)
-    : loop_(loop), options_(options) {}
+StoreLocker::StoreLocker(uv_loop_t* loop) : loop_(loop) {}
 
 StoreLocker::~StoreLocker() {
   if (job_) job_->owner = nullptr;
 }
 
-void StoreLocker::TryLock(Done done) {
+void StoreLocker::TryLock(const store::StoreOptions& options, Done done) {
   assert(!in_flight());
   auto* job = new Job{};
   job->req.data = job;
   job->owner = this;
-  job->options = options_;
+  job->options = options;
   job->loop = loop_;
   job->done = std::move(done);
   int rc = uv_queue_work(loop_, &job->req, WorkCb, AfterWorkCb);

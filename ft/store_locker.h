@@ -25,13 +25,14 @@ class StoreLocker {
  public:
   using Done = std::function<void(Result<std::unique_ptr<store::Store>>)>;
 
-  StoreLocker(uv_loop_t* loop, const store::StoreOptions& options);
+  explicit StoreLocker(uv_loop_t* loop);
   ~StoreLocker();
   StoreLocker(const StoreLocker&) = delete;
   StoreLocker& operator=(const StoreLocker&) = delete;
 
-  // Starts one attempt; `done` runs on the loop thread. REQUIRES: !in_flight().
-  void TryLock(Done done);
+  // Starts one attempt with these options; `done` runs on the loop thread.
+  // REQUIRES: !in_flight().
+  void TryLock(const store::StoreOptions& options, Done done);
   bool in_flight() const { return job_ != nullptr; }
 
  private:
@@ -40,7 +41,6 @@ class StoreLocker {
   static void AfterWorkCb(uv_work_t* req, int status) noexcept;
 
   uv_loop_t* const loop_;
-  const store::StoreOptions options_;
   Job* job_ = nullptr;  // the attempt in flight, owned by itself
 };
 

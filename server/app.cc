@@ -2,7 +2,6 @@
 #include "server/app.h"
 
 #include <signal.h>
-#include <sys/resource.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/disk_space.h"
+#include "ft/heartbeat.h"
 #include "server/ft_node.h"
 #include "server/http_server.h"
 #include "server/logging.h"
@@ -24,6 +24,8 @@
 #include "server/protobuf_log.h"
 #include "server/stan_server.h"
 #include "server/systemd_notify.h"
+
+#include <sys/resource.h>
 
 namespace tandem::server {
 namespace {
@@ -47,9 +49,12 @@ void RaiseFdLimit() {
 
 const char* SignalName(int signum) {
   switch (signum) {
-    case SIGTERM: return "SIGTERM";
-    case SIGINT: return "SIGINT";
-    default: return "signal";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    default:
+      return "signal";
   }
 }
 
@@ -152,8 +157,7 @@ Status App::Start() {
   ft_ = std::make_unique<FtNode>(&loop_, std::move(o), this, systemd_.get());
   monitor_source_->SetFt(ft_.get());
   ft_->SetDiskSpace(disk_.get());
-  ft_->Start();
-  return Status::OK();
+  return ft_->Start();
 }
 
 void App::CreateMonitor() {
@@ -236,12 +240,17 @@ void App::AfterRecover(Result<store::Recovered> recovered, std::function<void(St
 Status App::StartCore() {
   CoreOptions core = config_.core;
   if (core.connect_urls.empty() && !config_.ft.group.empty()) core.connect_urls = config_.ft.peers;
+  if (!config_.ft.group.empty()) {
+    // Members of the group log in with this token and alone may use the heartbeat subjects.
+    core.member_token =
+        ft::MemberToken(store_->identity().group_key, config_.stan.cluster_id, config_.ft.group);
+  }
   nats_ = std::make_unique<NatsServer>(&loop_, core);
   Status s = nats_->Listen();
   if (!s.ok()) {
-    return Status::IOError(fmt::format(
-        "cannot listen for clients on {}: {}",
-        FormatHostPort(config_.core.host, config_.core.port), s.ToString()));
+    return Status::IOError(fmt::format("cannot listen for clients on {}: {}",
+                                       FormatHostPort(config_.core.host, config_.core.port),
+                                       s.ToString()));
   }
   spdlog::info("listening for clients on {}", FormatHostPort(config_.core.host, nats_->port()));
   return Status::OK();
@@ -278,6 +287,16 @@ void App::StopServing(std::function<void(Status)> done) {
 
 Status App::StoreHealth() { return store_ ? store_->health() : Status::OK(); }
 
+void App::VerifyStoreOwnership(std::function<void(Status)> done) {
+  if (!store_) {
+    done(Status::OK());
+    return;
+  }
+  // An empty batch is a transaction that only runs the epoch check (store.h, Submit).
+  store_->Submit(store::WriteBatch(),
+                 [done = std::move(done)](const Status& s, const store::BatchResult&) { done(s); });
+}
+
 void App::Exit(int code) { BeginShutdown(code); }
 
 void App::SignalCb(uv_signal_t* handle, int signum) noexcept {
@@ -285,8 +304,7 @@ void App::SignalCb(uv_signal_t* handle, int signum) noexcept {
 }
 
 void App::DeadlineCb(uv_timer_t* handle) noexcept {
-  spdlog::error("shutdown did not finish within {}s, exiting now",
-                App::kShutdownDeadline.count());
+  spdlog::error("shutdown did not finish within {}s, exiting now", App::kShutdownDeadline.count());
   std::_Exit(1);
 }
 
@@ -297,8 +315,8 @@ void App::OnSignal(int signum) {
   }
   stop_requested_ = true;
   spdlog::info("{} received, shutting down", SignalName(signum));
-  uv_timer_start(&deadline_timer_, DeadlineCb,
-                 std::chrono::milliseconds(kShutdownDeadline).count(), 0);
+  uv_timer_start(&deadline_timer_, DeadlineCb, std::chrono::milliseconds(kShutdownDeadline).count(),
+                 0);
   if (systemd_) systemd_->Stopping();
   if (ft_) {
     ft_->RequestStop();  // the role machine stops serving, hands over, then calls Exit
@@ -351,9 +369,9 @@ void App::AfterCoreClosed() {
 }
 
 void App::CloseOwnHandles() {
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&sigterm_),
-                         reinterpret_cast<uv_handle_t*>(&sigint_),
-                         reinterpret_cast<uv_handle_t*>(&deadline_timer_)}) {
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
+        reinterpret_cast<uv_handle_t*>(&deadline_timer_)}) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   }
 }

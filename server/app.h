@@ -46,10 +46,10 @@
 // the loop thread.
 #pragma once
 
+#include <uv.h>
+
 #include <chrono>
 #include <memory>
-
-#include <uv.h>
 
 #include "server/config.h"
 #include "server/ft_node.h"
@@ -86,6 +86,7 @@ class App final : public FtNode::Delegate {
   InternalClient* HeartbeatClient() override;
   void StopServing(std::function<void(Status)> done) override;
   Status StoreHealth() override;
+  void VerifyStoreOwnership(std::function<void(Status)> done) override;
   void Exit(int code) override;
 
  private:
@@ -111,9 +112,9 @@ class App final : public FtNode::Delegate {
   uv_loop_t loop_{};
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
-  uv_timer_t deadline_timer_{};   // armed when shutdown begins
+  uv_timer_t deadline_timer_{};  // armed when shutdown begins
   bool loop_ready_ = false;
-  bool stop_requested_ = false;   // a signal asked FtNode to stop
+  bool stop_requested_ = false;  // a signal asked FtNode to stop
   std::unique_ptr<SystemdNotifier> systemd_;
   std::unique_ptr<DiskSpace> disk_;  // borrowed by ft_ and monitor_source_
   std::unique_ptr<FtNode> ft_;

@@ -264,6 +264,27 @@ void ClientConn::SendErr(std::string_view err) {
 
 // --- protocol handlers -----------------------------------------------------------------------
 
+namespace {
+
+// Compares in time independent of where the first difference is, so that the member token
+// cannot be guessed byte by byte from response times.
+bool TokenEquals(std::string_view expected, std::string_view given) {
+  if (expected.empty() || expected.size() != given.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    diff |= static_cast<unsigned char>(expected[i] ^ given[i]);
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+bool ClientConn::IsReserved(std::string_view subject) const {
+  if (subject.empty() || subject[0] != '_') return false;  // the common case, without a call
+  const std::string& prefix = host_->options().reserved_prefix;
+  return !prefix.empty() && subject.substr(0, prefix.size()) == prefix;
+}
+
 bool ClientConn::OnConnect(std::string_view json) {
   // Strings that are not UTF-8 are read as nats-server reads them, not refused (json_utf8.h).
   std::optional<std::string> repaired = RepairJsonUtf8(json);
@@ -284,6 +305,7 @@ bool ClientConn::OnConnect(std::string_view json) {
     name_ = j.value("name", name_);
     lang_ = j.value("lang", lang_);
     version_ = j.value("version", version_);
+    member_ = TokenEquals(host_->options().member_token, j.value("auth_token", std::string()));
   } catch (const nlohmann::json::exception& e) {
     spdlog::info("client {}: bad CONNECT field: {}", Describe(), e.what());
     Close(CloseReason::kProtocolViolation);
@@ -312,6 +334,12 @@ bool ClientConn::OnPub(const PubArgs& pub) {
   // Like nats-server, pedantic mode reports a wildcard publish subject but still routes it
   // (it can only reach subscriptions with the same wildcard tokens).
   if (pedantic_ && !IsValidLiteralSubject(pub.subject)) SendErr("Invalid Publish Subject");
+  if (!member_ && IsReserved(pub.subject)) {
+    // nats-server's answer to a publish its permissions deny: the connection stays open.
+    SendErr("Permissions Violation for Publish to \"" + std::string(pub.subject) + "\"");
+    spdlog::warn("client {}: publish to reserved subject {} refused", Describe(), pub.subject);
+    return true;
+  }
   if (verbose_) SendOk();
   ++in_msgs_;
   in_bytes_ += pub.headers.size() + pub.payload.size();
@@ -327,6 +355,11 @@ bool ClientConn::OnPub(const PubArgs& pub) {
 bool ClientConn::OnSub(std::string_view subject, std::string_view queue, std::string_view sid) {
   if (!IsValidSubject(subject) || (!queue.empty() && !IsValidQueueName(queue))) {
     SendErr("Invalid Subject");
+    return true;
+  }
+  if (!member_ && IsReserved(subject)) {
+    SendErr("Permissions Violation for Subscription to \"" + std::string(subject) + "\"");
+    spdlog::warn("client {}: subscription to reserved subject {} refused", Describe(), subject);
     return true;
   }
   if (subs_.find(sid) == subs_.end()) {
@@ -391,6 +424,7 @@ ConnSnapshot ClientConn::Snapshot(uint64_t now_ms) const {
 
 void ClientConn::Deliver(Subscription& sub, const InboundMsg& msg) {
   if (closing_) return;
+  if (!member_ && IsReserved(msg.subject)) return;  // a wildcard reaches no member's subject
   const bool hmsg = headers_ && !msg.headers.empty();
   const size_t total = (hmsg ? msg.headers.size() : 0) + msg.payload.size();
   const size_t line = 32 + msg.subject.size() + sub.sid.size() + msg.reply.size();

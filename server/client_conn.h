@@ -116,6 +116,8 @@ class ClientConn final : public Subscriber, private ParserHandler {
   bool OnPing() override;
   bool OnPong() override;
 
+  // True for the group members' subjects (CoreOptions::reserved_prefix).
+  bool IsReserved(std::string_view subject) const;
   void Send(std::string_view bytes);
   void SendOk();
   void SendErr(std::string_view err);
@@ -158,6 +160,7 @@ class ClientConn final : public Subscriber, private ParserHandler {
   bool no_responders_ = false;
   int protocol_ = 0;
   std::string name_, lang_, version_;
+  bool member_ = false;  // CONNECT carried the group's member token (CoreOptions)
 
   std::unordered_map<std::string, SubscriptionPtr, StringHash, std::equal_to<>> subs_;
 

@@ -11,16 +11,22 @@ namespace tandem::server {
 
 struct CoreOptions {
   std::string host = "0.0.0.0";
-  int port = 4222;                       // 0 picks a free port (tests)
-  size_t max_payload = 1024 * 1024;      // advertised in INFO
+  int port = 4222;                   // 0 picks a free port (tests)
+  size_t max_payload = 1024 * 1024;  // advertised in INFO
   size_t max_control_line = 4096;
   int max_connections = 65536;
   size_t max_pending_bytes = 64 * 1024 * 1024;  // per connection, then "slow consumer"
   uint64_t ping_interval_ms = 120000;
   int max_pings_out = 2;
-  uint64_t write_deadline_ms = 10000;    // a write pending this long marks a slow consumer
+  uint64_t write_deadline_ms = 10000;  // a write pending this long marks a slow consumer
   std::string server_name;
   std::vector<std::string> connect_urls;  // "host:port" entries advertised in INFO
+  // Subjects that start with `reserved_prefix` belong to the members of the fault-tolerance
+  // group: a connection may publish or subscribe to them, or receive messages on them through
+  // a wildcard, only after a CONNECT whose auth_token is `member_token`. Anyone else gets
+  // nats-server's permission errors. An empty token admits nobody.
+  std::string reserved_prefix = "_STAN.ft.";
+  std::string member_token;
 };
 
 }  // namespace tandem::server

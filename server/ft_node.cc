@@ -16,6 +16,7 @@
 #include "server/ft_peer_link.h"
 #include "server/nats_server.h"
 #include "server/systemd_notify.h"
+#include "store/identity.h"
 
 namespace tandem::server {
 namespace {
@@ -70,14 +71,16 @@ FtNode::FtNode(uv_loop_t* loop, Options options, Delegate* delegate, SystemdNoti
                                     options_.ft.group.empty() ? "_" : options_.ft.group)),
       failover_(std::make_unique<ft::Failover>(MakeFailoverOptions(options_.ft),
                                                ft::SystemClock::Default(), this)),
-      locker_(loop, options_.store) {
+      locker_(loop) {
   uv_timer_init(loop_, &tick_);
   tick_.data = this;
 }
 
 FtNode::~FtNode() = default;
 
-void FtNode::Start() {
+Status FtNode::Start() {
+  start_ms_ = ft::SystemClock::Default()->NowMs();
+  if (Status s = LoadIdentity(); !s.ok()) return s;
   if (in_group()) {
     spdlog::info("ft: {} in group {}, peers {}, heartbeat {}ms, missed {}", failover_->name(),
                  options_.ft.group, fmt::join(options_.ft.peers, ","), options_.ft.heartbeat_ms,
@@ -87,10 +90,44 @@ void FtNode::Start() {
   uint64_t tick = static_cast<uint64_t>(failover_->tick_ms());
   uv_timer_start(&tick_, TickCb, tick, tick);
   failover_->Start();
+  return Status::OK();
+}
+
+Status FtNode::LoadIdentity() {
+  Result<std::optional<store::StoreIdentity>> id = store::ReadIdentityFile(options_.store.path);
+  if (!id.ok()) return id.status();
+  if (!*id) return Status::OK();
+  std::string mismatch = store::IdentityMismatch(**id, options_.cluster_id, options_.ft.group);
+  if (!mismatch.empty()) {
+    return Status::InvalidArgument(store::IdentityPath(options_.store.path), mismatch);
+  }
+  failover_->SetStoreId((*id)->store_id);
+  SetGroupKey((*id)->group_key);
+  return Status::OK();
+}
+
+void FtNode::SetGroupKey(const std::string& key) {
+  if (key.empty() || key == group_key_) return;
+  bool restart_link = !group_key_.empty() || link_ != nullptr;
+  group_key_ = key;
+  member_token_ = ft::MemberToken(key, options_.cluster_id, options_.ft.group);
+  // A standby that connected without the key was refused the heartbeat subject: again, with it.
+  if (restart_link && !serving_ && link_) {
+    CloseLink(link_, nullptr);
+    OpenStandbyLink();
+  }
 }
 
 void FtNode::TickCb(uv_timer_t* handle) noexcept {
   auto* self = static_cast<FtNode*>(handle->data);
+  if (self->defer_lock_) {
+    // A first start in a group listens for one heartbeat window before it may create a store.
+    int64_t waited = ft::SystemClock::Default()->NowMs() - self->start_ms_;
+    if (self->failover_->heard_group() || waited >= 2 * self->failover_->window_ms()) {
+      self->defer_lock_ = false;
+      self->TryLock();  // the wait is over: LockOptions no longer defers
+    }
+  }
   if (self->serving_) {
     Status health = self->delegate_->StoreHealth();
     if (!health.ok()) self->failover_->OnStoreError(health);
@@ -107,9 +144,11 @@ void FtNode::SetDiskSpace(DiskSpace* disk) {
 
 void FtNode::RequestStop() {
   failover_->RequestStop();
-  if (lock_waits_for_disk_) {
-    // The attempt that waited for room ends here, unstarted: the stop completes.
+  if (lock_waits_for_disk_ || defer_lock_) {
+    // The attempt that waited (for room, or to hear the group) ends here, unstarted: the stop
+    // completes.
     lock_waits_for_disk_ = false;
+    defer_lock_ = false;
     failover_->OnLockResult(Status::ShutdownInProgress("stopping before the disk had room"));
   }
 }
@@ -125,11 +164,38 @@ void FtNode::TryLock() {
     lock_waits_for_disk_ = true;
     return;
   }
-  locker_.TryLock([this](Result<std::unique_ptr<store::Store>> r) { OnLockResult(std::move(r)); });
+  store::StoreOptions o = LockOptions();
+  if (defer_lock_) return;  // TickCb makes the attempt once the group had a chance to be heard
+  locker_.TryLock(o,
+                  [this](Result<std::unique_ptr<store::Store>> r) { OnLockResult(std::move(r)); });
+}
+
+store::StoreOptions FtNode::LockOptions() {
+  store::StoreOptions o = options_.store;
+  o.cluster_id = options_.cluster_id;
+  o.group = options_.ft.group;
+  o.expect_store_id = failover_->store_id();
+  o.min_epoch = failover_->epoch();  // a standby's epoch is the highest it heard
+  Result<std::string> trace = store::StoreTrace(o.path);
+  if (!trace.ok()) {
+    o.no_create_reason = trace.status().ToString();
+  } else if (!trace->empty()) {
+    o.no_create_reason = fmt::format(
+        "{} shows that a store lived here; it was deleted or moved (restore it, or remove "
+        "what is left to start a new, empty store)",
+        *trace);
+  } else if (!failover_->store_id().empty()) {
+    o.no_create_reason = fmt::format("the group already serves store {}", failover_->store_id());
+  } else if (in_group() && !failover_->heard_group() &&
+             ft::SystemClock::Default()->NowMs() - start_ms_ < 2 * failover_->window_ms()) {
+    defer_lock_ = true;
+  }
+  return o;
 }
 
 void FtNode::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
   bool busy = !result.ok() && result.status().IsBusy();
+  if (busy && group_key_.empty()) LoadIdentity().IgnoreError();  // the active may have made it
   failover_->OnLockResult(std::move(result));
   if (busy && failover_->role() == ft::Role::kStandby && !settled_) {
     settled_ = true;
@@ -139,14 +205,15 @@ void FtNode::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
 
 void FtNode::Activate(std::unique_ptr<store::Store> store) {
   if (link_) CloseLink(link_, nullptr);  // a standby's link is of no use to an active
+  group_key_.clear();                    // our own store's key is the group's
+  SetGroupKey(store->identity().group_key);
   delegate_->Serve(std::move(store), [this](Status s) {
     if (s.ok()) {
       serving_ = true;
       hb_client_ = delegate_->HeartbeatClient();
       if (hb_client_ && in_group()) {
-        hb_sid_ = hb_client_->Subscribe(subject_, "", [this](const InboundMsg& m) {
-          OnHeartbeatPayload(m.payload);
-        });
+        hb_sid_ = hb_client_->Subscribe(
+            subject_, "", [this](const InboundMsg& m) { OnHeartbeatPayload(m.payload); });
       }
       OpenActiveLink();
     }
@@ -164,7 +231,7 @@ void FtNode::OnDiskRoom() {
 
 void FtNode::SendHeartbeat(const ft::Heartbeat& hb) {
   if (!in_group()) return;
-  std::string payload = ft::EncodeHeartbeat(hb);
+  std::string payload = ft::EncodeHeartbeat(hb, group_key_);
   if (serving_ && hb_client_) {
     hb_client_->Publish(subject_, "", payload);
   } else if (link_) {
@@ -173,9 +240,15 @@ void FtNode::SendHeartbeat(const ft::Heartbeat& hb) {
 }
 
 void FtNode::OnHeartbeatPayload(std::string_view payload) {
-  Result<ft::Heartbeat> hb = ft::DecodeHeartbeat(payload);
+  Result<ft::Heartbeat> hb = ft::DecodeHeartbeat(payload, group_key_);
   if (!hb.ok()) {
-    spdlog::debug("ft: ignoring a message on {}: {}", subject_, hb.status().ToString());
+    int64_t now = ft::SystemClock::Default()->NowMs();
+    if (!group_key_.empty() && now >= next_bad_hb_log_ms_) {
+      next_bad_hb_log_ms_ = now + 10000;
+      spdlog::warn("ft: dropped a message on {}: {}", subject_, hb.status().ToString());
+    } else {
+      spdlog::debug("ft: dropped a message on {}: {}", subject_, hb.status().ToString());
+    }
     return;
   }
   failover_->OnHeartbeat(*hb);
@@ -187,6 +260,7 @@ void FtNode::OpenStandbyLink() {
   o.servers = options_.ft.peers;
   o.subject = subject_;
   o.name = "tandem-ft-" + failover_->name();
+  o.auth_token = member_token_;
   o.reconnect_wait_ms = std::max<int64_t>(10, static_cast<int64_t>(options_.ft.heartbeat_ms) / 2);
   o.connect_timeout_ms =
       std::max<int64_t>(200, static_cast<int64_t>(options_.ft.heartbeat_ms * options_.ft.missed));
@@ -211,6 +285,7 @@ void FtNode::OpenActiveLink() {
   o.servers = others;
   o.subject = subject_;
   o.name = "tandem-ft-watch-" + failover_->name();
+  o.auth_token = member_token_;
   o.reconnect_wait_ms = static_cast<int64_t>(options_.ft.heartbeat_ms);
   o.connect_timeout_ms = 500;
   PeerLink::Handlers h;
@@ -253,6 +328,10 @@ void FtNode::Fence(const Status& why) {
 }
 
 void FtNode::Exit(int code) { delegate_->Exit(code); }
+
+void FtNode::VerifyOwnership() {
+  delegate_->VerifyStoreOwnership([this](Status s) { failover_->OnOwnershipVerified(s); });
+}
 
 void FtNode::Close(std::function<void()> done) {
   if (closed_) return;

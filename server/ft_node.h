@@ -15,13 +15,13 @@
 // Thread safety: loop thread only.
 #pragma once
 
+#include <uv.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <uv.h>
 
 #include "ft/failover.h"
 #include "ft/ft_options.h"
@@ -53,6 +53,9 @@ class FtNode final : public ft::FailoverHost {
     virtual void StopServing(std::function<void(Status)> done) = 0;
     // The open store's sticky error; OK while healthy or when no store is open.
     virtual Status StoreHealth() = 0;
+    // Runs a transaction that checks the store's epoch is still ours, then `done` (on the
+    // loop) with OK, or Fenced when another instance took the store over.
+    virtual void VerifyStoreOwnership(std::function<void(Status)> done) = 0;
     // Graceful end: shut the process down and exit with `code`.
     virtual void Exit(int code) = 0;
 
@@ -75,7 +78,10 @@ class FtNode final : public ft::FailoverHost {
   // A lock attempt waits while `disk` has no room, and starts when it has (see disk_space.h).
   // Borrowed; call before Start.
   void SetDiskSpace(DiskSpace* disk);
-  void Start();
+  // Reads the store identity file (a member configured with another cluster id or group than
+  // the store records is refused here, before it tries the lock), then starts the role
+  // machine. An error means the process must not start.
+  Status Start();
   void RequestStop();
   // A sticky store error seen by the streaming layer: the active fences at once.
   void OnStoreError(const Status& s) { failover_->OnStoreError(s); }
@@ -96,10 +102,16 @@ class FtNode final : public ft::FailoverHost {
   void Fence(const Status& why) override;
   void Exit(int code) override;
   void RoleChanged(ft::Role role, uint64_t epoch) override;
+  void VerifyOwnership() override;
 
  private:
   void OnLockResult(Result<std::unique_ptr<store::Store>> result);
   void OnDiskRoom();
+  // Options of the next lock attempt: the identity checks and the creation rule.
+  store::StoreOptions LockOptions();
+  // Reads the identity file; a newly learnt group key restarts the standby's link with it.
+  Status LoadIdentity();
+  void SetGroupKey(const std::string& key);
   void OnHeartbeatPayload(std::string_view payload);
   void OpenStandbyLink();
   void OpenActiveLink();
@@ -117,14 +129,19 @@ class FtNode final : public ft::FailoverHost {
   std::unique_ptr<ft::Failover> failover_;
   ft::StoreLocker locker_;
   uv_timer_t tick_{};
-  std::unique_ptr<PeerLink> link_;          // standby: to the active; active: to other peers
+  std::unique_ptr<PeerLink> link_;  // standby: to the active; active: to other peers
   std::vector<std::unique_ptr<PeerLink>> closing_links_;
   DiskSpace* disk_ = nullptr;
   bool lock_waits_for_disk_ = false;        // an attempt Failover asked for waits for room
   InternalClient* hb_client_ = nullptr;     // set while serving
   uint64_t hb_sid_ = 0;
   bool serving_ = false;
-  bool settled_ = false;                    // READY=1 sent
+  std::string group_key_;     // "" until known (identity file or our store)
+  std::string member_token_;  // from group_key_ (ft::MemberToken)
+  int64_t start_ms_ = 0;
+  bool defer_lock_ = false;  // a first start waits to hear the group
+  int64_t next_bad_hb_log_ms_ = 0;
+  bool settled_ = false;  // READY=1 sent
   bool closed_ = false;
   int pending_closes_ = 0;
   std::function<void()> close_done_;

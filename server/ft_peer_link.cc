@@ -402,8 +402,13 @@ bool PeerLink::OnInfo(std::string_view json) {
   state_ = State::kWaitPong;
   std::string hello = "CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"";
   hello += JsonEscape(options_.name);
-  hello += "\",\"lang\":\"C++\",\"version\":\"" TANDEM_VERSION
-           "\",\"protocol\":1,\"echo\":true}\r\nSUB ";
+  hello += "\",\"lang\":\"C++\",\"version\":\"" TANDEM_VERSION "\",\"protocol\":1,\"echo\":true";
+  if (!options_.auth_token.empty()) {
+    hello += ",\"auth_token\":\"";
+    hello += JsonEscape(options_.auth_token);
+    hello += "\"";
+  }
+  hello += "}\r\nSUB ";
   hello += options_.subject;
   hello += " 1\r\nPING\r\n";
   Send(hello);

@@ -55,6 +55,7 @@ class PeerLink : private NatsClientHandler {
     std::vector<std::string> servers;  // "host:port"
     std::string subject;               // the heartbeat subject
     std::string name;                  // connection name shown by the peer
+    std::string auth_token;            // CONNECT auth_token: the member token (ft/heartbeat.h)
     int64_t reconnect_wait_ms = 50;
     int64_t connect_timeout_ms = 1000;
     int64_t ping_interval_ms = 2000;

@@ -11,6 +11,10 @@
 //     cluster_id, pub_prefix, sub_requests, unsub_requests, close_requests,
 //     sub_close_requests, ping_requests, discover   TEXT  the server's identity and subjects
 //                              (absent on a fresh store)
+//     store_id, group_key TEXT  the store's identity (store/identity.h); made by the first
+//                              Open() that finds them absent (a new store, or one of an older
+//                              version), never changed after
+//     ft_group        TEXT     the fault-tolerance group that serves the store (absent: none)
 //
 //   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, first_seq, last_seq, msgs, bytes,
 //            last_timestamp, max_msgs, max_bytes, max_age)

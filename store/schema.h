@@ -30,6 +30,9 @@ inline constexpr char kMetaPingRequests[] = "ping_requests";
 inline constexpr char kMetaDiscover[] = "discover";
 inline constexpr char kMetaMaxSubId[] = "max_sub_id";
 inline constexpr char kMetaMaxChannelId[] = "max_channel_id";
+inline constexpr char kMetaStoreId[] = "store_id";    // store/identity.h
+inline constexpr char kMetaGroupKey[] = "group_key";  // store/identity.h
+inline constexpr char kMetaFtGroup[] = "ft_group";    // the group that serves the store
 
 // The meta keys that hold the server record, with the field each one holds (written by
 // PutServer, read at open).

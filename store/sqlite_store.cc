@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -30,6 +31,8 @@
 #include "store/schema.h"
 #include "store/sqlite_error.h"
 #include "store/transaction.h"
+
+#include <sys/stat.h>
 
 namespace tandem::store {
 namespace {
@@ -99,9 +102,27 @@ Status SqliteStore::OpenFile() {
     std::filesystem::create_directories(dir, ec);
     if (ec) return Status::IOError(path, "create directory " + dir.string() + ": " + ec.message());
   }
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Result<std::optional<StoreIdentity>> file = ReadIdentityFile(path);
+  if (!file.ok()) return file.status();
+  if (*file && !(*file)->rescued_to.empty() && ::access((*file)->rescued_to.c_str(), F_OK) == 0) {
+    return Status::NotFound(
+        path, fmt::format("the active lost this file and saved what it held to {}: what is here "
+                          "is out of date; stop the group, move {} to {} and start again",
+                          (*file)->rescued_to, (*file)->rescued_to, path));
+  }
+  // A store is created only on an explicit first start (store/identity.h): otherwise a
+  // missing or empty file is refused rather than silently started empty.
+  int create = SQLITE_OPEN_CREATE;
+  if (!options_.no_create_reason.empty()) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || (S_ISREG(st.st_mode) && st.st_size == 0)) {
+      return Status::NotFound(
+          path, "no store here, and none may be created: " + options_.no_create_reason);
+    }
+    create = 0;
+  }
+  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | create | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
   if (rc != SQLITE_OK) return SqliteStatus(db_, rc, path);
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, 0);
@@ -145,6 +166,7 @@ Status SqliteStore::OpenFile() {
   }
   if (Status s = stmts_.Prepare(db_); !s.ok()) return s;
   tables_.Attach(db_);
+  if (Status s = CheckIdentity(); !s.ok()) return s;
   {
     sqlite3_stmt* st = stmts_.get(Stmt::kBumpEpoch);
     StmtReset reset(st);
@@ -154,6 +176,13 @@ Status SqliteStore::OpenFile() {
   }
   if (Status s = LoadState(); !s.ok()) return s;
   if (Status s = tx.Commit(); !s.ok()) return s;
+  if (Status s = RecordFiles(); !s.ok()) return s;
+  if (!*file || **file != identity_) {
+    // Standbys read the identity there; a store without the file is still served.
+    if (Status s = WriteIdentityFile(path, identity_); !s.ok()) {
+      spdlog::error("store: cannot write {}: {}", IdentityPath(path), s.ToString());
+    }
+  }
   if (!own_sync_) return Status::OK();
   // The WAL exists now (the epoch bump wrote it) and keeps its inode while we hold the lock.
   const std::string wal = path + "-wal";
@@ -344,9 +373,14 @@ int SqliteStore::TEST_StmtRuns(Stmt s) {
 void SqliteStore::ThreadMain() {
   std::vector<Job> jobs;
   for (;;) {
+    GuardFiles();
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || (!queue_.empty() && !held_); });
+      // Wakes at least every kFileCheckMs, idle or not, so that GuardFiles runs.
+      if (!cv_.wait_for(lock, std::chrono::milliseconds(kFileCheckMs),
+                        [this] { return stopping_ || (!queue_.empty() && !held_); })) {
+        continue;
+      }
       if (queue_.empty()) return;  // stopping, and everything queued has been done
       jobs.swap(queue_);
       busy_ = true;
@@ -625,8 +659,8 @@ Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* op
       if (op.seq <= last) {
         sqlite3_clear_bindings(st);
         return Status::InvalidArgument(
-            "AppendMsg", fmt::format("channel {}: seq {} is not above last_seq {}", channel_id,
-                                     op.seq, last));
+            "AppendMsg",
+            fmt::format("channel {}: seq {} is not above last_seq {}", channel_id, op.seq, last));
       }
       last = op.seq;
       const std::string_view data = batch.data(op);

@@ -1,7 +1,8 @@
 // sqlite_store.h: SqliteStore, the Store implementation over one SQLite file (see store.h for
 // the contract). sqlite_store.cc holds open, the store thread and the write path;
-// sqlite_store_read.cc holds LoadState, Recover and the reads. The schema is documented in schema.cc, the
-// SQL text is in sql_statements.cc.
+// sqlite_store_read.cc holds LoadState, Recover and the reads; sqlite_store_guard.cc the checks
+// that this is the right store (identity and epoch at open, the file watch and rescue after). The
+// schema is documented in schema.cc, the SQL text is in sql_statements.cc.
 //
 // Threads. Open() and Recover() run on the caller's thread. Open() then starts the store
 // thread, which owns the connection from the first Submit/ReadMsgs/FindSeqByTime on: the loop
@@ -57,6 +58,8 @@ namespace tandem::store {
 
 class SqliteStore final : public Store {
  public:
+  // How often the store thread checks that its path still leads to its files.
+  static constexpr int64_t kFileCheckMs = 500;
   static Result<std::unique_ptr<SqliteStore>> OpenSqlite(const StoreOptions& options,
                                                          uv_loop_t* loop);
   ~SqliteStore() override;
@@ -67,6 +70,7 @@ class SqliteStore final : public Store {
   void FindSeqByTime(int64_t channel_id, int64_t ts_ns, SeqDone done) override;
   Status Close() override;
   uint64_t epoch() const override { return epoch_; }
+  const StoreIdentity& identity() const override { return identity_; }
   Status health() const override;
 
   // Test hooks. While held, the store thread takes no job (Close() releases it).
@@ -127,6 +131,17 @@ class SqliteStore final : public Store {
 
   SqliteStore(const StoreOptions& options, uv_loop_t* loop);
   Status OpenFile();
+  // In Open()'s transaction, before the epoch bump: reads (and on first use makes) the store's
+  // identity and checks it, and the epoch, against the options.
+  Status CheckIdentity();
+  // Device and inode of the database and its WAL, as Open() left them (file_guard.cc).
+  Status RecordFiles();
+  // Store thread: true when the path still leads to the files recorded (file_guard.cc).
+  Status CheckFiles() const;
+  // Store thread: saves the open database beside its old path; returns the rescue file.
+  Result<std::string> Rescue();
+  // Store thread: runs CheckFiles when due and, on a mismatch, Rescue and the sticky error.
+  void GuardFiles();
   // Reads, in Open()'s transaction, the channels and the meta rows once: the store thread's
   // state comes from them, and Recover() hands them out (loaded_).
   Status LoadState();
@@ -190,6 +205,12 @@ class SqliteStore final : public Store {
   Statements stmts_;
   ChannelTables tables_;  // each channel's message table and its statements
   uint64_t epoch_ = 0;
+  StoreIdentity identity_;
+  struct FileId {
+    uint64_t dev = 0, ino = 0;
+  };
+  FileId db_file_, wal_file_;       // set by RecordFiles(), constant after
+  int64_t next_file_check_ms_ = 0;  // store thread
   std::unordered_map<int64_t, ChannelState> channels_;
   uint64_t max_sub_id_ = 0;
   int64_t max_channel_id_ = 0;

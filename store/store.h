@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/identity.h"
 #include "store/status.h"
 
 typedef struct uv_loop_s uv_loop_t;
@@ -42,6 +43,18 @@ enum class SyncMode { kFull, kNormal };
 struct StoreOptions {
   std::string path = "./tandem-data/store.db";  // the directory is created if missing
   SyncMode sync = SyncMode::kFull;
+  // Identity (see store/identity.h). With cluster_id set, Open() refuses a store recorded with
+  // another cluster id or group, and records `group` in a store that has none yet.
+  std::string cluster_id;
+  std::string group;
+  // Non-empty: Open() may not create a store (a missing or empty file is refused with NotFound
+  // and this text as the reason). Empty: a missing file is created (a first start).
+  std::string no_create_reason;
+  // Non-empty: the store id the group serves; a store with another id is refused.
+  std::string expect_store_id;
+  // The highest fencing epoch heard in the group: a store whose epoch is lower (an older copy
+  // of the group's store) is refused.
+  uint64_t min_epoch = 0;
   // Test-only: skip the exclusive lock (locking_mode=NORMAL) so that two instances can both
   // believe they are active; used to prove that fencing catches them.
   bool TEST_skip_lock = false;
@@ -60,7 +73,7 @@ struct ChannelRecord {
   uint64_t first_seq = 1;  // first stored; first_seq == last_seq + 1 when empty
   uint64_t last_seq = 0;   // last ever assigned; never goes back while the channel exists
   uint64_t msgs = 0;
-  uint64_t bytes = 0;       // sum of stored MsgProto sizes
+  uint64_t bytes = 0;             // sum of stored MsgProto sizes
   int64_t last_timestamp_ns = 0;  // timestamp of last_seq, so timestamps stay non-decreasing
   ChannelLimits limits;
 };
@@ -75,7 +88,7 @@ struct ClientRecord {
 };
 
 struct SubRecord {
-  uint64_t id = 0;        // assigned by the caller, unique for the store's life
+  uint64_t id = 0;  // assigned by the caller, unique for the store's life
   int64_t channel_id = 0;
   std::string client_id;  // for offline durables: the last owner
   std::string queue;      // stored queue name; "durable:group" for durable queue groups
@@ -86,7 +99,7 @@ struct SubRecord {
   int32_t ack_wait_s = 0;
   uint64_t last_sent = 0;
   bool is_durable = false;
-  bool is_offline = false;  // closed durable or shadow durable queue group
+  bool is_offline = false;        // closed durable or shadow durable queue group
   std::vector<uint64_t> pending;  // filled by Recover() only, ascending
 };
 
@@ -164,15 +177,25 @@ class WriteBatch {
 
   // The store implementation walks the ops; callers do not.
   enum class OpType {
-    kPutServer, kCreateChannel, kDeleteChannel, kAppendMsg, kExpireMsgs, kPutClient,
-    kDeleteClient, kPutSub, kDeleteSub, kUpdateLastSent, kAddPending, kRemovePending,
+    kPutServer,
+    kCreateChannel,
+    kDeleteChannel,
+    kAppendMsg,
+    kExpireMsgs,
+    kPutClient,
+    kDeleteClient,
+    kPutSub,
+    kDeleteSub,
+    kUpdateLastSent,
+    kAddPending,
+    kRemovePending,
   };
   struct Op {
     OpType type;
     int64_t channel_id = 0;
     uint64_t sub_id = 0;
-    uint64_t seq = 0;      // message seq, pending seq or last_sent
-    int64_t time_ns = 0;   // message timestamp or expiry bound
+    uint64_t seq = 0;        // message seq, pending seq or last_sent
+    int64_t time_ns = 0;     // message timestamp or expiry bound
     size_t data_offset = 0;  // message bytes or client id: data(op)
     size_t data_size = 0;
     std::shared_ptr<const void> record;  // ServerRecord/ChannelRecord/ClientRecord/SubRecord
@@ -196,9 +219,18 @@ class Store {
   using ReadDone = std::function<void(Result<std::vector<MsgRecord>>)>;
   using SeqDone = std::function<void(Result<uint64_t>)>;
 
-  // Opens (creating if needed) and locks the store, migrates the schema forward, increments the
-  // epoch. Busy when another process holds the lock; Corruption for a damaged file or one of a
-  // newer schema; IOError for an unreadable path.
+  // Opens (creating if needed and allowed) and locks the store, migrates the schema forward,
+  // checks its identity against the options, increments the epoch, and writes the identity
+  // file beside it. Busy when another process holds the lock; Corruption for a damaged file or
+  // one of a newer schema; IOError for an unreadable path; NotFound for a missing store that
+  // may not be created; InvalidArgument for a store of another identity or an older epoch.
+  //
+  // While the store is open, its store thread checks about twice a second that the path still
+  // leads to the files it holds (device and inode of the database and its WAL). If the file
+  // was deleted, moved or replaced, it saves what it holds to `<path>.rescued-<UTC time>` (the
+  // directory is made again if it is gone) with SQLite's online backup from the open
+  // connection, and then fails with a sticky IOError that names the rescue file: nothing is
+  // acknowledged after that, and the process fences.
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, uv_loop_t* loop);
 
   virtual ~Store() = default;
@@ -218,8 +250,7 @@ class Store {
 
   // Reads up to `max_count` messages of a channel with seq >= from_seq, in order. Sees every
   // batch whose completion ran before the call. NotFound for an unknown channel.
-  virtual void ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count,
-                        ReadDone done) = 0;
+  virtual void ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count, ReadDone done) = 0;
   // The first seq whose timestamp is >= ts_ns, or last_seq + 1 when there is none (also for an
   // empty channel). NotFound for an unknown channel.
   virtual void FindSeqByTime(int64_t channel_id, int64_t ts_ns, SeqDone done) = 0;
@@ -230,6 +261,8 @@ class Store {
   virtual Status Close() = 0;
 
   virtual uint64_t epoch() const = 0;
+  // Who this store is (constant after Open).
+  virtual const StoreIdentity& identity() const = 0;
   // The sticky error, OK while the store is healthy.
   virtual Status health() const = 0;
 

@@ -71,6 +71,8 @@ class FakeStore : public store::Store {
   void FindSeqByTime(int64_t, int64_t, SeqDone done) override { finds.push_back(std::move(done)); }
   Status Close() override { return Status::OK(); }
   uint64_t epoch() const override { return 1; }
+  const store::StoreIdentity& identity() const override { return identity_; }
+  store::StoreIdentity identity_;
   Status health() const override { return error; }
 
   // Completes the oldest submitted batch with `s`.
