@@ -27,6 +27,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include "store/row_checksum.h"
 #include "store/schema.h"
 #include "store/sqlite_error.h"
 #include "store/transaction.h"
@@ -630,10 +631,11 @@ Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* op
       }
       last = op.seq;
       const std::string_view data = batch.data(op);
-      const int p = static_cast<int>(3 * r);
+      const int p = static_cast<int>(4 * r);
       sqlite3_bind_int64(st, p + 1, I64(op.seq));
       sqlite3_bind_int64(st, p + 2, op.time_ns);
       sqlite3_bind_blob(st, p + 3, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(st, p + 4, RowChecksum(op.seq, op.time_ns, data));
     }
     if (s = StepMsg(channel_id, which, st); !s.ok()) return s;
     for (size_t r = 0; r < rows; ++r) {
