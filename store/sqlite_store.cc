@@ -27,6 +27,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include "store/integrity.h"
 #include "store/row_checksum.h"
 #include "store/schema.h"
 #include "store/sqlite_error.h"
@@ -80,7 +81,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenSqlite(const StoreOptions&
   static std::once_flag no_memstatus;
   std::call_once(no_memstatus, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   std::unique_ptr<SqliteStore> store(new SqliteStore(options, loop));
-  if (Status s = store->OpenFile(); !s.ok()) return WithPath(s, options.path);
+  if (Status s = store->OpenFile(); !s.ok()) {
+    return WithPath(ExplainCorruption(s, options.path), options.path);
+  }
   if (Status s = store->StartThread(); !s.ok()) return s;
   spdlog::info("store: opened {} (epoch {}, {} channels, sync {})", options.path, store->epoch_,
                store->channels_.size(), options.sync == SyncMode::kFull ? "full" : "normal");
@@ -144,6 +147,8 @@ Status SqliteStore::OpenFile() {
   if (*found != kSchemaVersion) {
     spdlog::info("store: {}: schema {} -> {}", path, *found, kSchemaVersion);
   }
+  // The lock is ours, so nobody writes the tables while they are checked (integrity.h).
+  if (Status s = QuickCheck(db_, path); !s.ok()) return s;
   if (Status s = stmts_.Prepare(db_); !s.ok()) return s;
   tables_.Attach(db_);
   {
