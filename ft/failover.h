@@ -11,7 +11,10 @@
 //
 //   kStandby    -> kActivating  lock result OK (the host receives the store with Activate)
 //   kStandby    -> kStopping    stop requested while a lock attempt is in flight
-//   kStandby    -> kStopped     stop requested with no attempt in flight (Exit(0))
+//   kStandby    -> kStopped     stop requested with no attempt in flight (Exit(0)); or the lock
+//                               result says the store cannot be used (not Busy): at once for a
+//                               damaged file, after a few retries for other errors
+//                               (store_failure.h); Exit(1)
 //   kActivating -> kActive      OnActivated(OK): serving; first heartbeat sent at once
 //   kActivating -> kStopped     OnActivated(error): nothing was served; Exit(1) (the host closes
 //                               the store on its way out)
@@ -117,6 +120,9 @@ class Failover {
   uint64_t epoch() const { return epoch_; }
   const std::string& name() const { return options_.name; }
   bool lock_in_flight() const { return lock_in_flight_; }
+  // Why the last lock attempts failed when that was not Busy (the store cannot be used, and a
+  // retry is due); OK otherwise.
+  const Status& store_error() const { return store_error_; }
   // Peers heard recently, with the age of their last heartbeat; sorted by name.
   std::vector<PeerStatus> peers() const;
   // Alive standbys (what the active reports).
@@ -137,6 +143,7 @@ class Failover {
 
   void SetRole(Role role);
   void StartLockAttempt();
+  void HandleStoreFailure(const Status& s);
   void TryLockSoon();          // at once if possible, else right after the attempt in flight
   void SendHeartbeat(Role as);
   void HandleStandbyTick(int64_t now);
@@ -164,6 +171,8 @@ class Failover {
   int64_t active_deadline_ms_ = 0;   // last active heartbeat + window
   int64_t next_lock_ms_ = 0;
   int busy_count_ = 0;               // consecutive Busy results (log throttling)
+  int store_failures_ = 0;           // consecutive results that were neither OK nor Busy
+  Status store_error_;               // the last of those, while they last
   std::string active_name_;
 
   // Active state.

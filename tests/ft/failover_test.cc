@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include "ft/store_failure.h"
 #include "tests/support/fake_clock.h"
 
 namespace tandem::ft {
@@ -272,12 +273,47 @@ TEST_CASE_FIXTURE(Rig,
   CHECK(failover.role() == Role::kActive);
 }
 
-TEST_CASE_FIXTURE(Rig, "failover: other store errors on the lock are retried like Busy") {
+TEST_CASE_FIXTURE(Rig, "failover: a damaged store ends the member at once with exit 1") {
   failover.Start();
-  failover.OnLockResult(Status::IOError("store.db", "unable to open database file"));
+  SUBCASE("corruption") {
+    failover.OnLockResult(Status::Corruption("store.db", "file is not a database"));
+  }
+  SUBCASE("invalid") { failover.OnLockResult(Status::InvalidArgument("store.db", "bad path")); }
+  CHECK(failover.role() == Role::kStopped);
+  CHECK(host.exit_code == 1);
+  CHECK(host.activations == 0);
+  Run(10 * kHb);
+  CHECK(host.lock_attempts == 1);  // never tried again
+}
+
+TEST_CASE_FIXTURE(Rig, "failover: an I/O error on the lock is retried with backoff, then exit 1") {
+  failover.Start();
+  auto io = [] { return Status::IOError("store.db", "unable to open database file"); };
+  failover.OnLockResult(io());
   CHECK(failover.role() == Role::kStandby);
-  Run(kHb);
-  CHECK(host.lock_attempts == 2);
+  CHECK(failover.store_error().IsIOError());
+  int64_t delay = kStoreRetryFirstMs;
+  for (int retry = 1; retry <= kStoreRetries; ++retry) {
+    Run(delay - 2 * failover.tick_ms());
+    CHECK(host.lock_attempts == retry);  // not before the backoff
+    Run(4 * failover.tick_ms());
+    REQUIRE(host.lock_attempts == retry + 1);
+    failover.OnLockResult(io());
+    delay *= 2;
+  }
+  CHECK(failover.role() == Role::kStopped);
+  CHECK(host.exit_code == 1);
+}
+
+TEST_CASE_FIXTURE(Rig, "failover: a passing I/O error followed by Busy stands by as usual") {
+  failover.Start();
+  failover.OnLockResult(Status::IOError("store.db", "disk I/O error"));
+  Run(kStoreRetryFirstMs + 4 * failover.tick_ms());
+  REQUIRE(host.lock_attempts == 2);
+  failover.OnLockResult(Busy());
+  CHECK(failover.role() == Role::kStandby);
+  CHECK(failover.store_error().ok());
+  CHECK(host.exit_code == -1);
 }
 
 TEST_CASE_FIXTURE(Rig, "failover: our own heartbeats are ignored") {
