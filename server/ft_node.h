@@ -83,6 +83,10 @@ class FtNode final : public ft::FailoverHost {
   const std::string& name() const { return failover_->name(); }
   std::vector<ft::PeerStatus> peers() const { return failover_->peers(); }
   bool in_group() const { return !options_.ft.group.empty(); }
+  // Why the last lock attempts found the store unusable (not Busy); OK otherwise.
+  const Status& store_error() const { return failover_->store_error(); }
+  // The role is known: the first lock attempt answered Busy (standby) or the lock was won.
+  bool settled() const { return settled_; }
 
   // ft::FailoverHost
   void TryLock() override;

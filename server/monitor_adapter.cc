@@ -123,7 +123,17 @@ RoleInfo ProcessMonitorSource::role() const {
       r.healthy = true;
     }
   } else if (ft_ != nullptr && ft_->role() == ft::Role::kStandby) {
-    r.healthy = true;  // waiting for the lock, hearing (or looking for) the active
+    // Waiting for the lock, hearing (or looking for) the active; not before the first lock
+    // attempt answered, nor while the store cannot be used (the member retries, then exits 1:
+    // ft/store_failure.h).
+    Status store = ft_->store_error();
+    if (!store.ok()) {
+      r.health_detail = "the store cannot be used: " + store.ToString();
+    } else if (!ft_->settled()) {
+      r.health_detail = "starting: the first attempt at the store lock has not answered yet";
+    } else {
+      r.healthy = true;
+    }
   } else {
     r.health_detail = "not serving (role " + r.role + ")";
   }
