@@ -7,24 +7,23 @@
 #include <vector>
 
 #include <doctest/doctest.h>
-#include <sqlite3.h>
 
 #include "tests/store/store_fixture.h"
 
 namespace tandem::store::testing {
-namespace {
-
-Status Exec(SqliteStore& store, const std::string& sql) {
-  return store.TEST_RunIdle([&sql](sqlite3* db) {
-    return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK
-               ? Status::OK()
-               : Status::IOError(sql, sqlite3_errmsg(db));
-  });
-}
-
-}  // namespace
 
 TEST_SUITE("store") {
+  TEST_CASE("row checksum: CRC-32C, the same with and without the CPU's instruction") {
+    CHECK(Crc32c("123456789") == 0xE3069283u);  // the standard check value
+    CHECK(Crc32cPortable("123456789") == 0xE3069283u);
+    CHECK(Crc32c("") == 0u);
+    std::string data;
+    for (int n = 0; n < 300; ++n) {
+      CHECK(Crc32c(data) == Crc32cPortable(data));
+      data.push_back(static_cast<char>(n * 37 + 11));
+    }
+  }
+
   TEST_CASE("row checksum: covers the seq, the timestamp and every byte of the data") {
     const uint32_t base = RowChecksum(7, 1000, "hello");
     CHECK(RowChecksum(7, 1000, "hello") == base);
