@@ -23,13 +23,17 @@
 // A standby tries the lock at start, when its connection to the active drops, when the active
 // says it is stopping, and while no active heartbeat was heard for `missed` intervals, every
 // `retry_ms` after that. Trying is cheap and harmless: Open fails with Busy while another
-// process holds the lock.
+// process holds the lock. Any other failure means this member cannot use the store: it retries
+// a passing error a few times and then, like at once for a damaged file, exits with status 1
+// (store_failure.h), so it is never mistaken for a healthy standby.
 #include "ft/failover.h"
 
 #include <algorithm>
 #include <utility>
 
 #include <spdlog/spdlog.h>
+
+#include "ft/store_failure.h"
 
 namespace tandem::ft {
 
@@ -90,6 +94,8 @@ void Failover::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
     epoch_ = store->epoch();
     store_id_ = store->identity().store_id;
     busy_count_ = 0;
+    store_failures_ = 0;
+    store_error_ = Status::OK();
     holds_lock_ = true;
     spdlog::info("ft: {} holds the store lock, epoch {}", options_.name, epoch_);
     SetRole(Role::kActivating);
@@ -104,16 +110,33 @@ void Failover::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
     FinishStop(1);
     return;
   }
-  if (s.IsBusy()) {
-    if (busy_count_++ == 0) {
-      spdlog::info("ft: {} standing by: the store is locked by another instance", options_.name);
-    } else {
-      spdlog::debug("ft: store still locked ({} attempts)", busy_count_);
-    }
+  if (!s.IsBusy()) {
+    HandleStoreFailure(s);
+    return;
+  }
+  store_failures_ = 0;
+  store_error_ = Status::OK();
+  if (busy_count_++ == 0) {
+    spdlog::info("ft: {} standing by: the store is locked by another instance", options_.name);
   } else {
-    spdlog::error("ft: trying the store lock failed: {}", s.ToString());
+    spdlog::debug("ft: store still locked ({} attempts)", busy_count_);
   }
   if (retry_after_flight_) StartLockAttempt();
+}
+
+void Failover::HandleStoreFailure(const Status& s) {
+  store_error_ = s;
+  ++store_failures_;
+  if (!StoreFailureRetryable(s, store_failures_)) {
+    spdlog::error("ft: {}: the store cannot be used: {}; {}; exiting with status 1", options_.name,
+                  s.ToString(), StoreRemedy(s));
+    FinishStop(1);
+    return;
+  }
+  const int64_t delay = StoreRetryDelayMs(store_failures_);
+  spdlog::debug("ft: {}: the store cannot be used yet ({}); attempt {} of {} in {} ms",
+                options_.name, s.ToString(), store_failures_ + 1, kStoreRetries + 1, delay);
+  next_lock_ms_ = clock_->NowMs() + delay;  // the standby tick starts it, after the backoff
 }
 
 void Failover::OnActivated(const Status& status) {
@@ -243,7 +266,7 @@ void Failover::HandleStandbyTick(int64_t now) {
     } else {
       retry_after_flight_ = true;
     }
-  } else if (active_lost_ && !lock_in_flight_ && now >= next_lock_ms_) {
+  } else if ((active_lost_ || store_failures_ > 0) && !lock_in_flight_ && now >= next_lock_ms_) {
     StartLockAttempt();
   }
   if (now >= next_hb_ms_) {

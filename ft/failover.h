@@ -14,7 +14,10 @@
 //                               be created; InvalidArgument: another identity or an older
 //                               epoch): Exit(1), since waiting cannot make it right
 //   kStandby    -> kStopping    stop requested while a lock attempt is in flight
-//   kStandby    -> kStopped     stop requested with no attempt in flight (Exit(0))
+//   kStandby    -> kStopped     stop requested with no attempt in flight (Exit(0)); or the lock
+//                               result says the store cannot be used (not Busy): at once for a
+//                               damaged file, after a few retries for other errors
+//                               (store_failure.h); Exit(1)
 //   kActivating -> kActive      OnActivated(OK): serving; first heartbeat sent at once
 //   kActivating -> kStopped     OnActivated(error): nothing was served; Exit(1) (the host closes
 //                               the store on its way out)
@@ -136,6 +139,9 @@ class Failover {
   const std::string& store_id() const { return store_id_; }
   // True once any member of the group was heard (a signed heartbeat of our store).
   bool heard_group() const { return heard_group_; }
+  // Why the last lock attempts failed when that was not Busy (the store cannot be used, and a
+  // retry is due); OK otherwise.
+  const Status& store_error() const { return store_error_; }
   // Peers heard recently, with the age of their last heartbeat; sorted by name.
   std::vector<PeerStatus> peers() const;
   // Alive standbys (what the active reports).
@@ -156,7 +162,8 @@ class Failover {
 
   void SetRole(Role role);
   void StartLockAttempt();
-  void TryLockSoon();  // at once if possible, else right after the attempt in flight
+  void HandleStoreFailure(const Status& s);
+  void TryLockSoon();          // at once if possible, else right after the attempt in flight
   void SendHeartbeat(Role as);
   void HandleStandbyTick(int64_t now);
   void HandleActiveTick(int64_t now);
@@ -186,7 +193,9 @@ class Failover {
   bool active_lost_ = true;          // nothing heard yet counts as lost
   int64_t active_deadline_ms_ = 0;   // last active heartbeat + window
   int64_t next_lock_ms_ = 0;
-  int busy_count_ = 0;  // consecutive Busy results (log throttling)
+  int busy_count_ = 0;               // consecutive Busy results (log throttling)
+  int store_failures_ = 0;           // consecutive results that were neither OK nor Busy
+  Status store_error_;               // the last of those, while they last
   std::string active_name_;
 
   // Active state.

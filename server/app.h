@@ -16,7 +16,8 @@
 //   4. ft: FtNode starts the role machine: it tries the store lock (Store::Open on the pool).
 //      Busy means another instance is active: this one stands by (no client port, heartbeats
 //      with the active over a PeerLink) and tries again when the active goes away. READY=1 is
-//      sent once the role is settled.
+//      sent once the role is settled. Any other failure means the store cannot be used: after
+//      a few retries for a passing error (ft/store_failure.h), one error line and exit 1.
 // When the lock is won (FtNode::Delegate::Serve, in this order):
 //   5. store: Recover() on the pool (the epoch was bumped by Open).
 //   6. core: NatsServer(core options; INFO connect_urls default to ft.peers), Listen, log

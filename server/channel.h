@@ -15,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -88,6 +89,15 @@ class Channel {
   bool deleting = false;
   uint64_t last_activity_ms = 0;  // last publish or subscription change (TimerQueue clock)
   TimerQueue::Id inactivity_timer = 0;
+  // Stored messages that could not be read (Delivery::ReadFailed): the first failed range, kept
+  // while the process runs (deliveries stop before it rather than skip it), and the number of
+  // failed reads.
+  struct ReadDamage {
+    uint64_t from = 0, to = 0;
+    std::string error;
+  };
+  std::optional<ReadDamage> read_damage;
+  uint64_t read_errors = 0;
 
  private:
   void TrimCache();

@@ -5,9 +5,10 @@
 // a loop timer, reports the role to systemd, and asks the process (Delegate, i.e. App) to serve,
 // to stop serving and to exit.
 //
-// Exit statuses it causes: 0 after a graceful stop; kExitFenced (3) when the instance must stop
-// without another write (another active with a higher epoch, a sticky store error, a failed
-// activation). A fenced exit is immediate (_exit after flushing the log): no destructor, no
+// Exit statuses it causes: 0 after a graceful stop; 1 when the store cannot be used (a lock
+// attempt failed with anything but Busy, ft/store_failure.h); kExitFenced (3) when the instance
+// must stop without another write (another active with a higher epoch, a sticky store error, a
+// failed activation). A fenced exit is immediate (_exit after flushing the log): no destructor, no
 // store write, no flush to clients; the kernel frees the store lock.
 //
 // Ownership: borrows the loop, the Delegate and the SystemdNotifier, which outlive it. Owns the
@@ -93,6 +94,10 @@ class FtNode final : public ft::FailoverHost {
   const std::string& name() const { return failover_->name(); }
   std::vector<ft::PeerStatus> peers() const { return failover_->peers(); }
   bool in_group() const { return !options_.ft.group.empty(); }
+  // Why the last lock attempts found the store unusable (not Busy); OK otherwise.
+  const Status& store_error() const { return failover_->store_error(); }
+  // The role is known: the first lock attempt answered Busy (standby) or the lock was won.
+  bool settled() const { return settled_; }
 
   // ft::FailoverHost
   void TryLock() override;

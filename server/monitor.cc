@@ -704,7 +704,7 @@ void Monitor::CollectStreaming() const {
   for (const char* family :
        {"tandem_stan_channel_msgs", "tandem_stan_channel_bytes", "tandem_stan_channel_last_seq",
         "tandem_stan_channel_subscriptions", "tandem_stan_channel_pending_acks",
-        "tandem_stan_channel_stalled_subscriptions"}) {
+        "tandem_stan_channel_stalled_subscriptions", "tandem_store_read_errors_total"}) {
     m.ResetFamily(family);
   }
   if (!source_->role().serving) return;
@@ -740,6 +740,9 @@ void Monitor::CollectStreaming() const {
     m.GetGauge("tandem_stan_channel_stalled_subscriptions",
                "Subscriptions at MaxInflight per channel.", l)
         ->Set(static_cast<double>(stalled));
+    m.GetCounter("tandem_store_read_errors_total",
+                 "Failed reads of stored messages per channel (a damaged store).", l)
+        ->Set(c.read_errors);
   }
   pending->Set(static_cast<double>(pending_total));
 }

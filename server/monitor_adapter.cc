@@ -50,6 +50,7 @@ ChannelInfo ChanInfo(Channel& ch, bool with_subs) {
   c.first_seq = ch.first_seq();
   c.last_seq = ch.last_seq();
   c.subs_count = ch.subs().size();
+  c.read_errors = ch.read_errors;
   if (with_subs) {
     for (const auto& [id, sub] : ch.subs()) c.subs.push_back(SubInfo(*sub, ch.name()));
   }
@@ -70,6 +71,26 @@ ServerState StateOf(ft::Role role, bool in_group) {
       return ServerState::kFailed;
   }
   return ServerState::kFailed;
+}
+
+// Why the streaming layer cannot deliver everything it stores: the channels whose stored
+// messages could not be read (read_damage.cc); "" when there are none.
+std::string ReadDamageDetail(const StanServer& stan) {
+  std::string first;
+  size_t more = 0;
+  for (const auto& [name, ch] : stan.channels().all()) {
+    if (!ch->read_damage) continue;
+    if (!first.empty()) {
+      ++more;
+      continue;
+    }
+    const Channel::ReadDamage& d = *ch->read_damage;
+    first = "store: channel " + name + ": stored messages " + std::to_string(d.from) + ".." +
+            std::to_string(d.to) + " cannot be read (" + d.error +
+            "); restore the store from a backup";
+  }
+  if (more > 0) first += " (and " + std::to_string(more) + " more channel(s))";
+  return first;
 }
 
 }  // namespace
@@ -116,15 +137,28 @@ RoleInfo ProcessMonitorSource::role() const {
   }
   if (r.serving) {
     Status health = store_ != nullptr ? store_->health() : Status::OK();
+    std::string damage = stan_ != nullptr ? ReadDamageDetail(*stan_) : std::string();
     if (!health.ok()) {
       r.health_detail = "store: " + health.ToString();
     } else if (stan_ != nullptr && stan_->failed()) {
       r.health_detail = "streaming layer stopped after a failed commit";
+    } else if (!damage.empty()) {
+      r.health_detail = damage;
     } else {
       r.healthy = true;
     }
   } else if (ft_ != nullptr && ft_->role() == ft::Role::kStandby) {
-    r.healthy = true;  // waiting for the lock, hearing (or looking for) the active
+    // Waiting for the lock, hearing (or looking for) the active; not before the first lock
+    // attempt answered, nor while the store cannot be used (the member retries, then exits 1:
+    // ft/store_failure.h).
+    Status store = ft_->store_error();
+    if (!store.ok()) {
+      r.health_detail = "the store cannot be used: " + store.ToString();
+    } else if (!ft_->settled()) {
+      r.health_detail = "starting: the first attempt at the store lock has not answered yet";
+    } else {
+      r.healthy = true;
+    }
   } else {
     r.health_detail = "not serving (role " + r.role + ")";
   }

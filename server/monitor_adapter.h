@@ -6,8 +6,9 @@
 // FT_ACTIVE / FT_STANDBY in an FT group and STANDALONE for an active without a group, FAILED
 // once fenced, SHUTDOWN while stopping. Without an FtNode the process is a plain active
 // (STANDALONE) once the core serves. Health: an active is healthy while it serves and neither
-// the store nor the streaming layer reports an error; a standby is healthy while it waits for
-// the lock; anything stopping or fenced is not, and neither is an instance whose store disk is
+// the store nor the streaming layer reports an error and every stored message can be read; a
+// standby is healthy while it waits for the lock and its last attempt did not find the store
+// unusable; anything stopping or fenced is not, and neither is an instance whose store disk is
 // short of space (DiskSpace).
 //
 // Ownership: borrows every piece; App clears a pointer (Set*(nullptr)) before destroying the

@@ -46,6 +46,7 @@ struct ChannelInfo {
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;
   uint64_t subs_count = 0;             // every subscription, offline durables included
+  uint64_t read_errors = 0;            // failed reads of its stored messages (a damaged store)
   std::vector<SubscriptionInfo> subs;  // filled only when asked for
 };
 

@@ -121,8 +121,7 @@ void Delivery::Redeliver(StanSub* sub, std::vector<uint64_t> seqs, bool all) {
                        StanSub* s = Find(id, gen);
                        if (s == nullptr) return;
                        if (!r.ok()) {
-                         spdlog::error("stan: reading messages to redeliver: {}",
-                                       r.status().ToString());
+                         ReadFailed(s->channel, want.front(), want.back(), r.status());
                        } else {
                          std::set<uint64_t> found;
                          for (auto& m : r.value()) {

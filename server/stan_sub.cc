@@ -97,7 +97,7 @@ const std::string* Delivery::NextMsg(Channel* ch, Prefetch* pf, uint64_t* seq, b
       return &m->data;
     }
     if (pf->to == 0 || s < pf->from || s > pf->to) {
-      if (pf->loading) return nullptr;
+      if (pf->loading || Damaged(ch, s)) return nullptr;  // damaged: wait there, never skip
       *seq = s;
       *need_read = true;
       return nullptr;
@@ -117,24 +117,26 @@ void Delivery::StartRead(Channel* ch, Prefetch* pf, uint64_t from,
   if (pf->loading) return;
   pf->loading = true;
   uint64_t committed = ch->committed_seq();
-  store_->ReadMsgs(
-      ch->id(), from, kReadChunk,
-      [from, committed, locate = std::move(locate),
-       resume = std::move(resume)](Result<std::vector<store::MsgRecord>> r) {
-        Prefetch* p = locate();
-        if (p == nullptr) return;
-        p->loading = false;
-        if (!r.ok()) {
-          spdlog::error("stan: reading messages from seq {}: {}", from, r.status().ToString());
-          return;
-        }
-        auto& msgs = r.value();
-        p->msgs.clear();
-        p->from = from;
-        p->to = msgs.size() == kReadChunk ? msgs.back().seq : std::max(committed, from);
-        for (auto& m : msgs) p->msgs.push_back(std::move(m));
-        resume();
-      });
+  uint64_t to = std::max(from, std::min(from + kReadChunk - 1, committed));
+  store_->ReadMsgs(ch->id(), from, kReadChunk,
+                   [this, ch_id = ch->id(), from, to, committed, locate = std::move(locate),
+                    resume = std::move(resume)](Result<std::vector<store::MsgRecord>> r) {
+                     if (!r.ok()) {
+                       if (Channel* c = channels_->LookupById(ch_id))
+                         ReadFailed(c, from, to, r.status());
+                     }
+                     Prefetch* p = locate();
+                     if (p == nullptr) return;
+                     p->loading = false;
+                     if (!r.ok()) return;
+                     auto& msgs = r.value();
+                     p->msgs.clear();
+                     p->from = from;
+                     p->to =
+                         msgs.size() == kReadChunk ? msgs.back().seq : std::max(committed, from);
+                     for (auto& m : msgs) p->msgs.push_back(std::move(m));
+                     resume();
+                   });
 }
 
 void Delivery::DeliverNew(StanSub* sub, uint64_t seq, std::string_view data) {

@@ -18,8 +18,9 @@
 // removals of recorded entries are written at once. Rule: stored last_sent never passes an
 // unacked delivery that has no pending row.
 //
-// The Delivery methods live in three files by concern: stan_sub.cc (sending, acks,
-// persistence), queue_group.cc (group member choice and hand-over), redelivery.cc (AckWait).
+// The Delivery methods live in four files by concern: stan_sub.cc (sending, acks,
+// persistence), queue_group.cc (group member choice and hand-over), redelivery.cc (AckWait),
+// read_damage.cc (stored messages that cannot be read).
 //
 // Ownership: a Channel owns its StanSubs and QueueGroups; Delivery borrows everything it is
 // given, all of which outlive it. Thread safety: loop thread only.
@@ -180,6 +181,11 @@ class Delivery {
   void StartRead(Channel* ch, Prefetch* pf, uint64_t from, std::function<Prefetch*()> locate,
                  std::function<void()> resume);
   void OnAckTimer(uint64_t sub_id, uint64_t gen);
+  // A read of `ch`'s stored messages [from, to] failed: reported once per channel, counted, and
+  // the range is not read again (read_damage.cc).
+  void ReadFailed(Channel* ch, uint64_t from, uint64_t to, const Status& s);
+  // True when `seq` of `ch` lies in its unreadable range.
+  static bool Damaged(const Channel* ch, uint64_t seq);
   // Redelivers the pending `seqs`; with `all` (restart, resume) to the same subscription and
   // releasing its hold on new messages at the end.
   void Redeliver(StanSub* sub, std::vector<uint64_t> seqs, bool all);

@@ -20,13 +20,14 @@ struct MsgStmtDef {
 };
 
 constexpr MsgStmtDef kMsgStmts[] = {
-    {MsgStmt::kInsertMsg, "InsertMsg", "INSERT INTO {0}(seq, timestamp, data) VALUES(?1, ?2, ?3)"},
+    {MsgStmt::kInsertMsg, "InsertMsg",
+     "INSERT INTO {0}(seq, timestamp, data, crc) VALUES(?1, ?2, ?3, ?4)"},
     {MsgStmt::kInsertMsgRun, "InsertMsgRun", nullptr},
     {MsgStmt::kScanOldest, "ScanOldest",
      "SELECT seq, timestamp, length(data) FROM {0} WHERE seq>=?1 ORDER BY seq"},
     {MsgStmt::kDeleteMsgsBefore, "DeleteMsgsBefore", "DELETE FROM {0} WHERE seq<?1"},
     {MsgStmt::kReadMsgs, "ReadMsgs",
-     "SELECT seq, timestamp, data FROM {0} WHERE seq>=?1 ORDER BY seq LIMIT ?2"},
+     "SELECT seq, timestamp, data, crc FROM {0} WHERE seq>=?1 ORDER BY seq LIMIT ?2"},
     {MsgStmt::kProbeSeq, "ProbeSeq",
      "SELECT seq, timestamp FROM {0} WHERE seq>=?1 ORDER BY seq LIMIT 1"},
 };
@@ -41,12 +42,12 @@ constexpr bool TableInOrder() {
 }
 static_assert(TableInOrder(), "kMsgStmts rows must follow the order of enum class MsgStmt");
 
-// The SQL of a statement on `table`. kInsertMsgRun lists (?, ?, ?) kInsertRun times;
-// unnumbered parameters count up, so row i has ?(3i+1) .. ?(3i+3).
+// The SQL of a statement on `table`. kInsertMsgRun lists (?, ?, ?, ?) kInsertRun times;
+// unnumbered parameters count up, so row i has ?(4i+1) .. ?(4i+4).
 std::string SqlOf(const MsgStmtDef& def, const std::string& table) {
   if (def.sql != nullptr) return fmt::format(fmt::runtime(def.sql), table);
-  std::string sql = "INSERT INTO " + table + "(seq, timestamp, data) VALUES(?, ?, ?)";
-  for (int i = 1; i < kInsertRun; ++i) sql += ", (?, ?, ?)";
+  std::string sql = "INSERT INTO " + table + "(seq, timestamp, data, crc) VALUES(?, ?, ?, ?)";
+  for (int i = 1; i < kInsertRun; ++i) sql += ", (?, ?, ?, ?)";
   return sql;
 }
 
@@ -58,7 +59,8 @@ std::string ChannelTables::TableName(int64_t channel_id) {
 
 std::string ChannelTables::CreateSql(int64_t channel_id) {
   return fmt::format(
-      "CREATE TABLE {}(seq INTEGER PRIMARY KEY, timestamp INTEGER NOT NULL, data BLOB NOT NULL)",
+      "CREATE TABLE {}(seq INTEGER PRIMARY KEY, timestamp INTEGER NOT NULL, data BLOB NOT NULL,"
+      " crc INTEGER)",
       TableName(channel_id));
 }
 

@@ -1,6 +1,6 @@
 // channel_tables.h: each channel's messages live in a table of their own,
-// msgs_<channel id>(seq INTEGER PRIMARY KEY, timestamp, data), and ChannelTables owns the DDL
-// and the prepared statements of those tables.
+// msgs_<channel id>(seq INTEGER PRIMARY KEY, timestamp, data, crc), and ChannelTables owns the
+// DDL and the prepared statements of those tables (crc: row_checksum.h).
 //
 // Why a table per channel: with seq as the rowid, an append is SQLite's cheapest insert (the
 // rowid only grows, interior pages hold integers only) and removing a channel is one DROP TABLE.
@@ -34,11 +34,11 @@ namespace tandem::store {
 inline constexpr int kInsertRun = 32;
 
 enum class MsgStmt {
-  kInsertMsg,         // ?1 seq, ?2 timestamp, ?3 data
-  kInsertMsgRun,      // kInsertRun rows: seq, timestamp, data of row i at ?(3i+1) .. ?(3i+3)
+  kInsertMsg,         // ?1 seq, ?2 timestamp, ?3 data, ?4 crc
+  kInsertMsgRun,      // kInsertRun rows: seq, timestamp, data, crc of row i at ?(4i+1) .. ?(4i+4)
   kScanOldest,        // ?1 from seq: seq, timestamp, length(data) in seq order
   kDeleteMsgsBefore,  // ?1 seq: removes every seq below it
-  kReadMsgs,          // ?1 from seq, ?2 limit: seq, timestamp, data in seq order
+  kReadMsgs,          // ?1 from seq, ?2 limit: seq, timestamp, data, crc in seq order
   kProbeSeq,          // ?1 seq: the first row at or after it (seq, timestamp)
   kCount,
 };
@@ -51,7 +51,7 @@ class ChannelTables {
   ChannelTables& operator=(const ChannelTables&) = delete;
 
   static std::string TableName(int64_t channel_id);
-  // The DDL of a channel's table (also used by the schema migration).
+  // The DDL of a channel's table, current schema (also used by the schema migrations).
   static std::string CreateSql(int64_t channel_id);
 
   void Attach(sqlite3* db) { db_ = db; }

@@ -1,6 +1,6 @@
 // schema.cc: the DDL of the store, its version row and the forward migrations.
 //
-// Schema, version 2. Integers are SQLite's signed 64-bit; sequences and ids stay below 2^63.
+// Schema, version 3. Integers are SQLite's signed 64-bit; sequences and ids stay below 2^63.
 //
 //   meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID
 //     schema_version  INTEGER  version of this schema (kSchemaVersion); a newer one is refused
@@ -24,9 +24,11 @@
 //     [first_seq, last_seq] that were not removed (removal only ever moves first_seq up);
 //     empty <=> msgs = 0 <=> first_seq = last_seq + 1; bytes = sum(length(data)).
 //
-//   msgs_<channel id>(seq INTEGER PRIMARY KEY, timestamp, data BLOB), one per channel
-//     data is the serialized MsgProto; timestamps do not decrease with seq. Created and
-//     dropped with the channel's row (channel_tables.h says why a table per channel).
+//   msgs_<channel id>(seq INTEGER PRIMARY KEY, timestamp, data BLOB, crc INTEGER), one per
+//     channel. data is the serialized MsgProto; timestamps do not decrease with seq. crc is the
+//     row's checksum (row_checksum.h), verified on every read; NULL in rows written before
+//     version 3, which are read unverified. Created and dropped with the channel's row
+//     (channel_tables.h says why a table per channel).
 //
 //   clients(id TEXT PRIMARY KEY, hb_inbox, conn_id, protocol, ping_interval, ping_max_out)
 //     WITHOUT ROWID
@@ -44,7 +46,9 @@
 // append a new one and bump kSchemaVersion.
 //
 // Version 1 kept all messages in messages(channel_id, seq, timestamp, data, PRIMARY
-// KEY(channel_id, seq)) WITHOUT ROWID; 1 -> 2 moves each channel's rows into its own table.
+// KEY(channel_id, seq)) WITHOUT ROWID; 1 -> 2 moves each channel's rows into its own table
+// (created with the current DDL, so with crc when that runs today); 2 -> 3 adds the crc column
+// to every message table that lacks it.
 #include "store/schema.h"
 
 #include <cstdint>
@@ -96,35 +100,8 @@ Status CreateVersion1(sqlite3* db, const std::string& what) {
       what);
 }
 
-// 1 -> 2: one rowid table per channel instead of the shared WITHOUT ROWID messages table.
-Status SplitMessagesByChannel(sqlite3* db, const std::string& what) {
-  std::vector<int64_t> ids;
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db, "SELECT id FROM channels ORDER BY id", -1, &st, nullptr);
-  if (rc != SQLITE_OK) return SqliteStatus(db, rc, what);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) ids.push_back(sqlite3_column_int64(st, 0));
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return SqliteStatus(db, rc, what);
-  for (int64_t id : ids) {
-    const std::string table = ChannelTables::TableName(id);
-    Status s = Exec(db, ChannelTables::CreateSql(id), what);
-    if (s.ok()) {
-      s = Exec(db,
-               fmt::format("INSERT INTO {}(seq, timestamp, data) SELECT seq, timestamp, data "
-                           "FROM messages WHERE channel_id={} ORDER BY seq",
-                           table, id),
-               what);
-    }
-    if (!s.ok()) return s;
-  }
-  return Exec(db, "DROP TABLE messages", what);
-}
-
-using Migration = Status (*)(sqlite3* db, const std::string& what);
-const Migration kMigrations[] = {CreateVersion1, SplitMessagesByChannel};
-static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
-
-// Runs a query returning one integer. Schema introspection lives here with the DDL.
+// Runs a query returning one integer (-1 when it returns no row). Schema introspection lives
+// here with the DDL.
 Result<int64_t> QueryInt(sqlite3* db, const char* sql, const std::string& what) {
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
@@ -139,6 +116,60 @@ Result<int64_t> QueryInt(sqlite3* db, const char* sql, const std::string& what) 
   sqlite3_finalize(stmt);
   return v;
 }
+
+// The ids of every channel, ascending.
+Result<std::vector<int64_t>> ChannelIds(sqlite3* db, const std::string& what) {
+  std::vector<int64_t> ids;
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db, "SELECT id FROM channels ORDER BY id", -1, &st, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db, rc, what);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) ids.push_back(sqlite3_column_int64(st, 0));
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return SqliteStatus(db, rc, what);
+  return ids;
+}
+
+// 1 -> 2: one rowid table per channel instead of the shared WITHOUT ROWID messages table.
+Status SplitMessagesByChannel(sqlite3* db, const std::string& what) {
+  Result<std::vector<int64_t>> ids = ChannelIds(db, what);
+  if (!ids.ok()) return ids.status();
+  for (int64_t id : *ids) {
+    const std::string table = ChannelTables::TableName(id);
+    Status s = Exec(db, ChannelTables::CreateSql(id), what);
+    if (s.ok()) {
+      s = Exec(db,
+               fmt::format("INSERT INTO {}(seq, timestamp, data) SELECT seq, timestamp, data "
+                           "FROM messages WHERE channel_id={} ORDER BY seq",
+                           table, id),
+               what);
+    }
+    if (!s.ok()) return s;
+  }
+  return Exec(db, "DROP TABLE messages", what);
+}
+
+// 2 -> 3: a checksum column in every message table (row_checksum.h). Rows already stored keep
+// a NULL crc and are read unverified; a table that 1 -> 2 created in the same open has the
+// column already.
+Status AddRowChecksums(sqlite3* db, const std::string& what) {
+  Result<std::vector<int64_t>> ids = ChannelIds(db, what);
+  if (!ids.ok()) return ids.status();
+  for (int64_t id : *ids) {
+    const std::string table = ChannelTables::TableName(id);
+    const std::string has_crc =
+        fmt::format("SELECT count(*) FROM pragma_table_info('{}') WHERE name='crc'", table);
+    Result<int64_t> n = QueryInt(db, has_crc.c_str(), what);
+    if (!n.ok()) return n.status();
+    if (*n > 0) continue;
+    Status s = Exec(db, fmt::format("ALTER TABLE {} ADD COLUMN crc INTEGER", table), what);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+using Migration = Status (*)(sqlite3* db, const std::string& what);
+const Migration kMigrations[] = {CreateVersion1, SplitMessagesByChannel, AddRowChecksums};
+static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 Result<int> FoundVersion(sqlite3* db, const std::string& path) {
   Result<int64_t> has_meta =

@@ -28,6 +28,8 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include "store/integrity.h"
+#include "store/row_checksum.h"
 #include "store/schema.h"
 #include "store/sqlite_error.h"
 #include "store/transaction.h"
@@ -82,7 +84,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenSqlite(const StoreOptions&
   static std::once_flag no_memstatus;
   std::call_once(no_memstatus, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   std::unique_ptr<SqliteStore> store(new SqliteStore(options, loop));
-  if (Status s = store->OpenFile(); !s.ok()) return WithPath(s, options.path);
+  if (Status s = store->OpenFile(); !s.ok()) {
+    return WithPath(ExplainCorruption(s, options.path), options.path);
+  }
   if (Status s = store->StartThread(); !s.ok()) return s;
   spdlog::info("store: opened {} (epoch {}, {} channels, sync {})", options.path, store->epoch_,
                store->channels_.size(), options.sync == SyncMode::kFull ? "full" : "normal");
@@ -164,6 +168,8 @@ Status SqliteStore::OpenFile() {
   if (*found != kSchemaVersion) {
     spdlog::info("store: {}: schema {} -> {}", path, *found, kSchemaVersion);
   }
+  // The lock is ours, so nobody writes the tables while they are checked (integrity.h).
+  if (Status s = QuickCheck(db_, path); !s.ok()) return s;
   if (Status s = stmts_.Prepare(db_); !s.ok()) return s;
   tables_.Attach(db_);
   if (Status s = CheckIdentity(); !s.ok()) return s;
@@ -664,10 +670,11 @@ Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* op
       }
       last = op.seq;
       const std::string_view data = batch.data(op);
-      const int p = static_cast<int>(3 * r);
+      const int p = static_cast<int>(4 * r);
       sqlite3_bind_int64(st, p + 1, I64(op.seq));
       sqlite3_bind_int64(st, p + 2, op.time_ns);
       sqlite3_bind_blob(st, p + 3, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(st, p + 4, RowChecksum(op.seq, op.time_ns, data));
     }
     if (s = StepMsg(channel_id, which, st); !s.ok()) return s;
     for (size_t r = 0; r < rows; ++r) {

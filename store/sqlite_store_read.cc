@@ -1,5 +1,6 @@
 // sqlite_store_read.cc: the read side of SqliteStore: LoadState() and Recover() (metadata and
-// counters only, never the messages) and the store thread's ReadMsgs and FindSeqByTime.
+// counters only, never the messages) and the store thread's ReadMsgs (which verifies each
+// row's checksum) and FindSeqByTime.
 //
 // Sections: 1. Load and Recover, 2. Reads on the store thread.
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "store/row_checksum.h"
 #include "store/schema.h"
 #include "store/sqlite_store.h"
 
@@ -176,6 +178,15 @@ void SqliteStore::RunRead(Job& job) {
     m.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
     m.timestamp_ns = sqlite3_column_int64(st, 1);
     m.data = ColumnBlob(st, 2);
+    // A row written before schema 3 has no checksum and is read unverified.
+    if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+      job.status = VerifyRowChecksum(ChannelTables::TableName(job.channel_id), m.seq,
+                                     m.timestamp_ns, m.data, sqlite3_column_int64(st, 3));
+      if (!job.status.ok()) {
+        job.msgs.clear();  // nothing of a read that met a damaged row is handed out
+        return;
+      }
+    }
     job.msgs.push_back(std::move(m));
   }
   if (rc != SQLITE_DONE) {

@@ -22,16 +22,6 @@ int64_t TotalChanges(SqliteStore& store) {
   return n;
 }
 
-Status Exec(SqliteStore& store, const std::string& sql) {
-  return store.TEST_RunIdle([&sql](sqlite3* db) {
-    char* err = nullptr;
-    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-    std::string msg = err ? err : "";
-    sqlite3_free(err);
-    return rc == SQLITE_OK ? Status::OK() : Status::IOError(sql, msg);
-  });
-}
-
 }  // namespace
 
 TEST_SUITE("store") {

@@ -31,6 +31,21 @@ constexpr char kChildFd[] = "TANDEM_STORE_TEST_FD";
 constexpr char kChildCase[] = "store: lock probe (child process side)";
 constexpr int kChildOk = 0, kChildBusy = 10, kChildOther = 20;
 
+// The clients, subscriptions and pending tables as schema versions 1 and 2 released them.
+constexpr char kReleasedSubTables[] =
+    "CREATE TABLE clients(id TEXT PRIMARY KEY, hb_inbox TEXT NOT NULL,"
+    " conn_id TEXT NOT NULL, protocol INTEGER NOT NULL, ping_interval INTEGER NOT NULL,"
+    " ping_max_out INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE subscriptions(id INTEGER PRIMARY KEY, channel_id INTEGER NOT NULL,"
+    " client_id TEXT NOT NULL, queue TEXT NOT NULL, inbox TEXT NOT NULL,"
+    " ack_inbox TEXT NOT NULL, durable_name TEXT NOT NULL,"
+    " max_in_flight INTEGER NOT NULL, ack_wait INTEGER NOT NULL,"
+    " last_sent INTEGER NOT NULL, is_durable INTEGER NOT NULL,"
+    " is_offline INTEGER NOT NULL);"
+    "CREATE INDEX subscriptions_by_channel ON subscriptions(channel_id);"
+    "CREATE TABLE pending(sub_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " PRIMARY KEY(sub_id, seq)) WITHOUT ROWID;";
+
 // Starts this test binary again as a fresh process (fork + exec, so that it shares no SQLite
 // state with us) running only the child-side case below. Returns its pid.
 pid_t SpawnChild(const std::string& mode, const std::string& path, int fd = -1) {
@@ -60,11 +75,11 @@ int WaitExit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
-void RawExec(const std::string& path, const char* sql) {
+void RawExec(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   char* err = nullptr;
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
   INFO((err ? err : ""));
   sqlite3_free(err);
   sqlite3_close(db);
@@ -243,19 +258,9 @@ TEST_SUITE("store") {
             " max_bytes INTEGER NOT NULL, max_age INTEGER NOT NULL);"
             "CREATE TABLE messages(channel_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
             " timestamp INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(channel_id, seq))"
-            " WITHOUT ROWID;"
-            "CREATE TABLE clients(id TEXT PRIMARY KEY, hb_inbox TEXT NOT NULL,"
-            " conn_id TEXT NOT NULL, protocol INTEGER NOT NULL, ping_interval INTEGER NOT NULL,"
-            " ping_max_out INTEGER NOT NULL) WITHOUT ROWID;"
-            "CREATE TABLE subscriptions(id INTEGER PRIMARY KEY, channel_id INTEGER NOT NULL,"
-            " client_id TEXT NOT NULL, queue TEXT NOT NULL, inbox TEXT NOT NULL,"
-            " ack_inbox TEXT NOT NULL, durable_name TEXT NOT NULL,"
-            " max_in_flight INTEGER NOT NULL, ack_wait INTEGER NOT NULL,"
-            " last_sent INTEGER NOT NULL, is_durable INTEGER NOT NULL,"
-            " is_offline INTEGER NOT NULL);"
-            "CREATE INDEX subscriptions_by_channel ON subscriptions(channel_id);"
-            "CREATE TABLE pending(sub_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
-            " PRIMARY KEY(sub_id, seq)) WITHOUT ROWID;"
+            " WITHOUT ROWID;");
+    RawExec(path, kReleasedSubTables);
+    RawExec(path,
             "INSERT INTO channels VALUES(1, 'foo', 2, 3, 2, 6, 30, 0, 0, 0),"
             " (2, 'bar', 1, 1, 1, 3, 10, 0, 0, 0);"
             "INSERT INTO messages VALUES(1, 2, 20, 'f-2'), (1, 3, 30, 'f-3'), (2, 1, 10, 'b-1');");
@@ -288,7 +293,44 @@ TEST_SUITE("store") {
     }
     CHECK(RawInt(path, "SELECT count(*) FROM sqlite_schema WHERE name='messages'") == 0);
     CHECK(RawInt(path, "SELECT count(*) FROM sqlite_schema WHERE name GLOB 'msgs_*'") == 2);
-    CHECK(RawInt(path, "SELECT value FROM meta WHERE key='schema_version'") == 2);
+    CHECK(RawInt(path, "SELECT value FROM meta WHERE key='schema_version'") == kSchemaVersion);
+  }
+
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: a version 2 store gets row checksums; its old rows read unverified") {
+    // Version 2 as released: one message table per channel, without a crc column.
+    RawExec(path,
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+            "INSERT INTO meta(key, value) VALUES('ft_epoch', 7), ('max_sub_id', 0),"
+            " ('max_channel_id', 1), ('schema_version', 2);"
+            "CREATE TABLE channels(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+            " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, msgs INTEGER NOT NULL,"
+            " bytes INTEGER NOT NULL, last_timestamp INTEGER NOT NULL, max_msgs INTEGER NOT NULL,"
+            " max_bytes INTEGER NOT NULL, max_age INTEGER NOT NULL);");
+    RawExec(path, kReleasedSubTables);
+    RawExec(path,
+            "INSERT INTO channels VALUES(1, 'foo', 1, 2, 2, 6, 20, 0, 0, 0);"
+            "CREATE TABLE msgs_1(seq INTEGER PRIMARY KEY, timestamp INTEGER NOT NULL,"
+            " data BLOB NOT NULL);"
+            "INSERT INTO msgs_1 VALUES(1, 10, 'f-1'), (2, 20, 'f-2');");
+    {
+      auto store = OpenOk(loop, path);
+      REQUIRE(store->Recover().ok());
+      CHECK(store->epoch() == 8);
+      WriteBatch b;
+      b.AppendMsg(1, 3, 30, "f-3");
+      REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+      Result<std::vector<MsgRecord>> foo = ReadWait(loop, *store, 1, 1, 10);
+      REQUIRE(foo.ok());
+      REQUIRE(foo->size() == 3);
+      CHECK((*foo)[0].data == "f-1");
+      CHECK((*foo)[1].data == "f-2");
+      CHECK((*foo)[2].data == "f-3");
+      CHECK(store->Close().ok());
+    }
+    CHECK(RawInt(path, "SELECT value FROM meta WHERE key='schema_version'") == 3);
+    CHECK(RawInt(path, "SELECT count(*) FROM msgs_1 WHERE crc IS NULL") == 2);  // the old rows
+    CHECK(RawInt(path, "SELECT count(*) FROM msgs_1 WHERE seq=3 AND crc IS NOT NULL") == 1);
   }
 
   TEST_CASE("store: a SQLite database of another program is refused") {

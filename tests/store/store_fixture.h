@@ -1,20 +1,23 @@
 // store_fixture.h: helpers for the store tests: a temporary directory, a real uv loop that runs
 // until a completion fires (bounded by a guard timer, never a sleep), synchronous wrappers
 // around Submit/ReadMsgs/FindSeqByTime, the StoreRig fixture most cases start from, and
-// reopening a store to see what it recovers.
+// reopening a store to see what it recovers, and SQL run on an idle store's connection.
 #pragma once
 
 #include <stdlib.h>
 #include <uv.h>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include "store/sqlite_store.h"
 #include "store/store.h"
@@ -102,6 +105,28 @@ inline Result<uint64_t> FindWait(TestLoop& loop, Store& store, int64_t channel, 
   });
   REQUIRE(loop.RunUntil([&] { return out != nullptr; }));
   return std::move(*out);
+}
+
+// Runs `sql` on the store's connection while the store thread is idle. A completion can run on
+// the loop a moment before the store thread marks itself idle, so Busy is tried again, for at
+// most 5 s.
+inline Status Exec(SqliteStore& store, const std::string& sql) {
+  auto run = [&store, &sql] {
+    return store.TEST_RunIdle([&sql](sqlite3* db) {
+      char* err = nullptr;
+      int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+      std::string msg = err ? err : "";
+      sqlite3_free(err);
+      return rc == SQLITE_OK ? Status::OK() : Status::IOError(sql, msg);
+    });
+  };
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  Status s = run();
+  while (s.IsBusy() && std::chrono::steady_clock::now() < end) {
+    std::this_thread::yield();
+    s = run();
+  }
+  return s;
 }
 
 inline std::unique_ptr<SqliteStore> OpenOk(TestLoop& loop, const std::string& path,
