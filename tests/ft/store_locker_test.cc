@@ -19,62 +19,62 @@ using store::testing::TestLoop;
 using LockResult = Result<std::unique_ptr<store::Store>>;
 
 TEST_SUITE("store_locker") {
-  TEST_CASE("store_locker: win, then Busy for a second locker, then free after Close") {
-    TempDir dir;
-    TestLoop loop;
-    store::StoreOptions o;
-    o.path = dir.File("store.db");
-    StoreLocker first(loop.get());
-    StoreLocker second(loop.get());
+TEST_CASE("store_locker: win, then Busy for a second locker, then free after Close") {
+  TempDir dir;
+  TestLoop loop;
+  store::StoreOptions o;
+  o.path = dir.File("store.db");
+  StoreLocker first(loop.get());
+  StoreLocker second(loop.get());
 
-    std::optional<LockResult> r1;
-    first.TryLock(o, [&](LockResult r) { r1.emplace(std::move(r)); });
-    CHECK(first.in_flight());
-    REQUIRE(loop.RunUntil([&] { return r1.has_value(); }));
-    CHECK_FALSE(first.in_flight());
-    REQUIRE(r1->ok());
-    uint64_t epoch = r1->value()->epoch();
-    CHECK(epoch >= 1);
+  std::optional<LockResult> r1;
+  first.TryLock(o, [&](LockResult r) { r1.emplace(std::move(r)); });
+  CHECK(first.in_flight());
+  REQUIRE(loop.RunUntil([&] { return r1.has_value(); }));
+  CHECK_FALSE(first.in_flight());
+  REQUIRE(r1->ok());
+  uint64_t epoch = r1->value()->epoch();
+  CHECK(epoch >= 1);
 
-    std::optional<LockResult> r2;
-    second.TryLock(o, [&](LockResult r) { r2.emplace(std::move(r)); });
-    REQUIRE(loop.RunUntil([&] { return r2.has_value(); }));
-    REQUIRE_FALSE(r2->ok());
-    CHECK(r2->status().IsBusy());
+  std::optional<LockResult> r2;
+  second.TryLock(o, [&](LockResult r) { r2.emplace(std::move(r)); });
+  REQUIRE(loop.RunUntil([&] { return r2.has_value(); }));
+  REQUIRE_FALSE(r2->ok());
+  CHECK(r2->status().IsBusy());
 
-    CHECK(r1->value()->Close().ok());
-    r1.reset();
-    r2.reset();
-    second.TryLock(o, [&](LockResult r) { r2.emplace(std::move(r)); });
-    REQUIRE(loop.RunUntil([&] { return r2.has_value(); }));
-    REQUIRE(r2->ok());
-    CHECK(r2->value()->epoch() == epoch + 1);  // every lock won bumps the epoch
-    CHECK(r2->value()->Close().ok());
+  CHECK(r1->value()->Close().ok());
+  r1.reset();
+  r2.reset();
+  second.TryLock(o, [&](LockResult r) { r2.emplace(std::move(r)); });
+  REQUIRE(loop.RunUntil([&] { return r2.has_value(); }));
+  REQUIRE(r2->ok());
+  CHECK(r2->value()->epoch() == epoch + 1);  // every lock won bumps the epoch
+  CHECK(r2->value()->Close().ok());
+}
+
+TEST_CASE("store_locker: a locker gone before its result closes the store it won") {
+  TempDir dir;
+  TestLoop loop;
+  store::StoreOptions o;
+  o.path = dir.File("store.db");
+  bool called = false;
+  {
+    StoreLocker doomed(loop.get());
+    doomed.TryLock(o, [&](LockResult) { called = true; });
   }
-
-  TEST_CASE("store_locker: a locker gone before its result closes the store it won") {
-    TempDir dir;
-    TestLoop loop;
-    store::StoreOptions o;
-    o.path = dir.File("store.db");
-    bool called = false;
-    {
-      StoreLocker doomed(loop.get());
-      doomed.TryLock(o, [&](LockResult) { called = true; });
-    }
-    // The orphaned attempt finishes on its own (the loop has nothing else to wait for) and frees
-    // the lock it won.
-    uv_run(loop.get(), UV_RUN_DEFAULT);
-    StoreLocker next(loop.get());
-    std::optional<LockResult> r;
-    next.TryLock(o, [&](LockResult res) { r.emplace(std::move(res)); });
-    REQUIRE(loop.RunUntil([&] { return r.has_value(); }));
-    bool got = r->ok();
-    CHECK_FALSE(called);
-    REQUIRE(got);
-    CHECK(r->value()->epoch() == 2);
-    CHECK(r->value()->Close().ok());
-  }
+  // The orphaned attempt finishes on its own (the loop has nothing else to wait for) and frees
+  // the lock it won.
+  uv_run(loop.get(), UV_RUN_DEFAULT);
+  StoreLocker next(loop.get());
+  std::optional<LockResult> r;
+  next.TryLock(o, [&](LockResult res) { r.emplace(std::move(res)); });
+  REQUIRE(loop.RunUntil([&] { return r.has_value(); }));
+  bool got = r->ok();
+  CHECK_FALSE(called);
+  REQUIRE(got);
+  CHECK(r->value()->epoch() == 2);
+  CHECK(r->value()->Close().ok());
+}
 
 }  // TEST_SUITE
 

@@ -56,48 +56,48 @@ void CheckStillActive(FtPair& pair) {
 }  // namespace
 
 TEST_SUITE("ft_heartbeat_guard") {
-  TEST_CASE("heartbeat guard: an anonymous client cannot publish or subscribe to the group") {
-    FtPair pair;
-    REQUIRE(pair.StartActiveThenStandby());
-    WireClient c;
-    REQUIRE(c.Handshake(pair.port));
-    for (int i = 0; i < 2; ++i) {
-      REQUIRE(c.Send(Pub(kSubject, ForgedClaim(""))));
-      CHECK(
-          c.Expect("-ERR 'Permissions Violation for Publish to \"_STAN\\.ft\\.ft-test\\.g\"'\r\n"));
-    }
-    REQUIRE(c.Send("SUB _STAN.ft.> 1\r\n"));
-    CHECK(c.Expect("-ERR 'Permissions Violation for Subscription to \"_STAN\\.ft\\.>\"'\r\n"));
-    // The connection stays usable, and a catch-all subscription gets messages but no heartbeat
-    // (the active sends one every 50 ms).
-    REQUIRE(c.Send("SUB > 2\r\nPUB hello 2\r\nhi\r\n"));
-    CHECK(c.Expect("MSG hello 2 2\r\nhi\r\n"));
-    CHECK(c.ExpectNothing(milliseconds(500)));
-    CheckStillActive(pair);
-  }
-
-  TEST_CASE("heartbeat guard: a logged-in member's false claims do not fence the active") {
-    FtPair pair;
-    REQUIRE(pair.StartActiveThenStandby());
-    auto id = store::ReadIdentityFile(pair.dir.Join("store") + "/store.db");
-    REQUIRE(id.ok());
-    REQUIRE(id->has_value());
-    const std::string token = ft::MemberToken((*id)->group_key, "ft-test", "g");
-    WireClient c;
-    REQUIRE(c.Handshake(pair.port,
-                        R"({"verbose":false,"pedantic":false,"auth_token":")" + token + R"("})"));
-    // A member may use the subject: it hears the active's heartbeats.
-    REQUIRE(c.SendAndPong(std::string("SUB ") + kSubject + " 1\r\n"));
-    CHECK(c.Expect("\"role\":\"active\""));
-    // Unsigned, signed with another key, and signed with the group's key: none fences.
-    REQUIRE(c.SendAndPong(Pub(kSubject, ForgedClaim(""))));
-    REQUIRE(c.SendAndPong(Pub(kSubject, ForgedClaim(store::RandomHex(32)))));
-    for (int i = 0; i < 3; ++i)
-      REQUIRE(c.SendAndPong(Pub(kSubject, ForgedClaim((*id)->group_key))));
+TEST_CASE("heartbeat guard: an anonymous client cannot publish or subscribe to the group") {
+  FtPair pair;
+  REQUIRE(pair.StartActiveThenStandby());
+  WireClient c;
+  REQUIRE(c.Handshake(pair.port));
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(c.Send(Pub(kSubject, ForgedClaim(""))));
     CHECK(
-        pair.a.process().WaitForLog("ignoring a claim the store contradicts", milliseconds(5000)));
-    CheckStillActive(pair);
+        c.Expect("-ERR 'Permissions Violation for Publish to \"_STAN\\.ft\\.ft-test\\.g\"'\r\n"));
   }
+  REQUIRE(c.Send("SUB _STAN.ft.> 1\r\n"));
+  CHECK(c.Expect("-ERR 'Permissions Violation for Subscription to \"_STAN\\.ft\\.>\"'\r\n"));
+  // The connection stays usable, and a catch-all subscription gets messages but no heartbeat
+  // (the active sends one every 50 ms).
+  REQUIRE(c.Send("SUB > 2\r\nPUB hello 2\r\nhi\r\n"));
+  CHECK(c.Expect("MSG hello 2 2\r\nhi\r\n"));
+  CHECK(c.ExpectNothing(milliseconds(500)));
+  CheckStillActive(pair);
+}
+
+TEST_CASE("heartbeat guard: a logged-in member's false claims do not fence the active") {
+  FtPair pair;
+  REQUIRE(pair.StartActiveThenStandby());
+  auto id = store::ReadIdentityFile(pair.dir.Join("store") + "/store.db");
+  REQUIRE(id.ok());
+  REQUIRE(id->has_value());
+  const std::string token = ft::MemberToken((*id)->group_key, "ft-test", "g");
+  WireClient c;
+  REQUIRE(c.Handshake(pair.port,
+                      R"({"verbose":false,"pedantic":false,"auth_token":")" + token + R"("})"));
+  // A member may use the subject: it hears the active's heartbeats.
+  REQUIRE(c.SendAndPong(std::string("SUB ") + kSubject + " 1\r\n"));
+  CHECK(c.Expect("\"role\":\"active\""));
+  // Unsigned, signed with another key, and signed with the group's key: none fences.
+  REQUIRE(c.SendAndPong(Pub(kSubject, ForgedClaim(""))));
+  REQUIRE(c.SendAndPong(Pub(kSubject, ForgedClaim(store::RandomHex(32)))));
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(c.SendAndPong(Pub(kSubject, ForgedClaim((*id)->group_key))));
+  CHECK(
+      pair.a.process().WaitForLog("ignoring a claim the store contradicts", milliseconds(5000)));
+  CheckStillActive(pair);
+}
 
 }  // TEST_SUITE
 
