@@ -220,7 +220,8 @@ void ClientConn::Close(CloseReason reason, std::string_view err) {
   if (!err.empty()) SendErr(err);
   closing_ = true;
   close_reason_ = reason;
-  RemoveAllSubscriptions();
+  Retire();
+  RemoveSubscriptions(kRemoveOnClose);
   ResumeStalledPublishers();
   uv_read_stop(stream());
   // Best effort: the -ERR line and whatever is queued go out if the socket takes them now.
@@ -236,9 +237,16 @@ void ClientConn::Close(CloseReason reason, std::string_view err) {
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), CloseCb);
 }
 
-void ClientConn::RemoveAllSubscriptions() {
-  for (auto& [sid, sub] : subs_) host_->router().RemoveSubscription(sub);
-  subs_.clear();
+size_t ClientConn::RemoveSubscriptions(size_t max) {
+  Router& router = host_->router();
+  size_t n = 0;
+  // Erasing the first element of an unordered_map, and finding the next first, are O(1).
+  for (; n < max && !subs_.empty(); ++n) {
+    auto it = subs_.begin();
+    router.RemoveSubscription(it->second);
+    subs_.erase(it);
+  }
+  return n;
 }
 
 std::string ClientConn::Describe() const {
