@@ -329,6 +329,12 @@ bool ClientConn::OnPub(const PubArgs& pub) {
 }
 
 bool ClientConn::OnSub(std::string_view subject, std::string_view queue, std::string_view sid) {
+  // Like nats-server, the limit comes before anything else, a sid already in use included.
+  const size_t max_subs = host_->options().max_subscriptions;
+  if (max_subs > 0 && subs_.size() >= max_subs) {
+    RefuseSubscription();
+    return true;
+  }
   if (!IsValidSubject(subject) || (!queue.empty() && !IsValidQueueName(queue))) {
     SendErr("Invalid Subject");
     return true;
@@ -344,6 +350,15 @@ bool ClientConn::OnSub(std::string_view subject, std::string_view queue, std::st
   }
   if (verbose_) SendOk();
   return true;
+}
+
+void ClientConn::RefuseSubscription() {
+  if (!max_subs_logged_) {
+    max_subs_logged_ = true;
+    spdlog::warn("client {}: maximum subscriptions exceeded ({}); refusing further SUBs",
+                 Describe(), host_->options().max_subscriptions);
+  }
+  SendErr("maximum subscriptions exceeded");
 }
 
 bool ClientConn::OnUnsub(std::string_view sid, int64_t max) {

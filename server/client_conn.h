@@ -133,6 +133,8 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   void SendOk();
   void SendErr(std::string_view err);
   void RequestFlush();
+  // Sends nats-server's error for a SUB past nats.max_subscriptions (the connection stays).
+  void RefuseSubscription();
   void HandleParseError(ParseError e);
   void ResumeStalledPublishers();
   std::string Describe() const;
@@ -187,6 +189,7 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   uint64_t in_msgs_ = 0, in_bytes_ = 0, out_msgs_ = 0, out_bytes_ = 0;
   uint64_t write_started_ms_ = 0;
   int pings_out_ = 0;
+  bool max_subs_logged_ = false;  // the limit is logged once per connection
 };
 
 }  // namespace tandem::server

@@ -2,7 +2,8 @@
 // the real binary: closing it must not freeze the other clients (their PING round trips stay
 // short while its subscriptions are removed), none of its subscriptions receives anything once
 // it is closed (a queue group keeps every message for its live member), the memory they used
-// goes back to the system.
+// goes back to the system, and `nats.max_subscriptions` refuses the subscription past the limit
+// with nats-server's error while the connection stays open.
 #include <algorithm>
 #include <chrono>
 #include <string>
@@ -180,6 +181,30 @@ TEST_SUITE("core_subs_close") {
     int got = 0;
     while (got < kWork && c.Expect("MSG q\\.work 1 2\r\nok\r\n", milliseconds(10000))) ++got;
     CHECK(got == kWork);
+  }
+
+  TEST_CASE("core_subs_close: max_subscriptions refuses the next SUB like nats-server") {
+    Server srv;
+    REQUIRE(srv.Start("  max_subscriptions: 3\n"));
+    WireClient c, other;
+    REQUIRE(c.Handshake(srv.port, R"({"verbose":true,"pedantic":false})"));
+    REQUIRE(c.Send("SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n"));
+    REQUIRE(c.Expect("^\\+OK\r\n\\+OK\r\n\\+OK\r\n"));
+    // The 4th: the error, no +OK, the connection stays open and the subscription does not exist.
+    REQUIRE(c.Send("SUB d 4\r\nPING\r\n"));
+    CHECK(c.Expect("^-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n"));
+    // Re-using a sid at the limit is refused the same way (the limit is checked first).
+    REQUIRE(c.Send("SUB a 1\r\nPING\r\n"));
+    CHECK(c.Expect("^-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n"));
+    REQUIRE(other.Handshake(srv.port));
+    REQUIRE(other.SendAndPong("PUB d 1\r\nx\r\nPUB c 1\r\ny\r\n"));
+    CHECK(c.Expect("^MSG c 3 1\r\ny\r\n"));
+    // Below the limit again after an UNSUB, a SUB is accepted.
+    REQUIRE(c.Send("UNSUB 1\r\nSUB d 4\r\nPING\r\n"));
+    CHECK(c.Expect("^\\+OK\r\n\\+OK\r\nPONG\r\n"));
+    REQUIRE(other.SendAndPong("PUB d 1\r\nz\r\n"));
+    CHECK(c.Expect("^MSG d 4 1\r\nz\r\n"));
+    CHECK(srv.proc.Log().find("maximum subscriptions exceeded") != std::string::npos);
   }
 }
 
