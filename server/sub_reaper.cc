@@ -19,6 +19,7 @@ void SubReaper::Start() {
   uv_idle_init(loop_, &idle_);
   idle_.data = this;
   started_ = true;
+  mallopt(M_MXFAST, 0);
 }
 
 void SubReaper::IdleCb(uv_idle_t* h) noexcept { static_cast<SubReaper*>(h->data)->OnIdle(); }
