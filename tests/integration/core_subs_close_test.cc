@@ -6,6 +6,7 @@
 // with nats-server's error while the connection stays open.
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <string>
 #include <thread>
 #include <vector>
@@ -183,6 +184,20 @@ TEST_SUITE("core_subs_close") {
     int got = 0;
     while (got < kWork && c.Expect("MSG q\\.work 1 2\r\nok\r\n", milliseconds(10000))) ++got;
     CHECK(got == kWork);
+  }
+
+  TEST_CASE("core_subs_close: SIGTERM while subscriptions are being removed stops cleanly") {
+    Server srv;
+    REQUIRE(srv.Start());
+    WireClient a;
+    REQUIRE(a.Handshake(srv.port));
+    SubscribeMany(a, kInertSubs);
+    REQUIRE(a.Send("BOGUS\r\n"));  // the server closes `a` (see above), then is told to stop
+    REQUIRE(a.Expect("-ERR 'Unknown Protocol Operation'\r\n"));
+    REQUIRE(srv.proc.Signal(SIGTERM));
+    // Shutdown waits for the removal to finish, then exits as usual.
+    CHECK(srv.proc.WaitExit(milliseconds(60000)) == 0);
+    CHECK(srv.proc.Log().find("stopped cleanly") != std::string::npos);
   }
 
   TEST_CASE("core_subs_close: max_subscriptions refuses the next SUB like nats-server") {
