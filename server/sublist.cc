@@ -42,18 +42,6 @@ bool Sublist::Node::empty() const {
   return psubs.empty() && qsubs.empty() && (!next || next->empty());
 }
 
-void TokenizeSubject(std::string_view subject, std::vector<std::string_view>* out) {
-  out->clear();
-  size_t start = 0;
-  for (size_t i = 0; i < subject.size(); ++i) {
-    if (subject[i] == '.') {
-      out->push_back(subject.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  out->push_back(subject.substr(start));
-}
-
 namespace {
 
 // Splits into `stack` when it fits, else into `heap`; returns the token count (0 when any

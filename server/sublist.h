@@ -172,7 +172,4 @@ class Sublist {
   std::unordered_map<std::string, CacheEntry, StringHash, std::equal_to<>> cache_;
 };
 
-// Splits a subject on '.' into `out` (cleared first). Empty tokens are kept.
-void TokenizeSubject(std::string_view subject, std::vector<std::string_view>* out);
-
 }  // namespace tandem::server
