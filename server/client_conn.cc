@@ -221,7 +221,8 @@ void ClientConn::Close(CloseReason reason, std::string_view err) {
   if (!err.empty()) SendErr(err);
   closing_ = true;
   close_reason_ = reason;
-  RemoveAllSubscriptions();
+  Retire();
+  RemoveSubscriptions(kRemoveOnClose);
   ResumeStalledPublishers();
   uv_read_stop(stream());
   // Best effort: the -ERR line and whatever is queued go out if the socket takes them now.
@@ -237,9 +238,16 @@ void ClientConn::Close(CloseReason reason, std::string_view err) {
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), CloseCb);
 }
 
-void ClientConn::RemoveAllSubscriptions() {
-  for (auto& [sid, sub] : subs_) host_->router().RemoveSubscription(sub);
-  subs_.clear();
+size_t ClientConn::RemoveSubscriptions(size_t max) {
+  Router& router = host_->router();
+  size_t n = 0;
+  // Erasing the first element of an unordered_map, and finding the next first, are O(1).
+  for (; n < max && !subs_.empty(); ++n) {
+    auto it = subs_.begin();
+    router.RemoveSubscription(it->second);
+    subs_.erase(it);
+  }
+  return n;
 }
 
 std::string ClientConn::Describe() const {
@@ -353,6 +361,12 @@ bool ClientConn::OnPub(const PubArgs& pub) {
 }
 
 bool ClientConn::OnSub(std::string_view subject, std::string_view queue, std::string_view sid) {
+  // Like nats-server, the limit comes before anything else, a sid already in use included.
+  const size_t max_subs = host_->options().max_subscriptions;
+  if (max_subs > 0 && subs_.size() >= max_subs) {
+    RefuseSubscription();
+    return true;
+  }
   if (!IsValidSubject(subject) || (!queue.empty() && !IsValidQueueName(queue))) {
     SendErr("Invalid Subject");
     return true;
@@ -373,6 +387,15 @@ bool ClientConn::OnSub(std::string_view subject, std::string_view queue, std::st
   }
   if (verbose_) SendOk();
   return true;
+}
+
+void ClientConn::RefuseSubscription() {
+  if (!max_subs_logged_) {
+    max_subs_logged_ = true;
+    spdlog::warn("client {}: maximum subscriptions exceeded ({}); refusing further SUBs",
+                 Describe(), host_->options().max_subscriptions);
+  }
+  SendErr("maximum subscriptions exceeded");
 }
 
 bool ClientConn::OnUnsub(std::string_view sid, int64_t max) {

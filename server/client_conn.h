@@ -9,11 +9,16 @@
 // When queued bytes exceed max_pending_bytes, or a write stays pending longer than
 // write_deadline_ms, the connection is a slow consumer and is closed; others are unaffected.
 //
+// Closing retires the connection (none of its subscriptions receives anything from then on) and
+// removes its first kRemoveOnClose subscriptions at once; the host hands a connection that still
+// has some to its SubReaper, which removes the rest in slices (RemoveSubscriptions) and then
+// destroys it, so that a million subscriptions never stall the loop.
+//
 // Ownership: the host (NatsServer) owns ClientConn objects. A ClientConn owns its uv_tcp_t
-// (handle_.data = this) and its one uv_write_t. It dies only in the host's ConnClosed, called
-// from the close callback of its handle; Close() may be called any number of times and from
-// inside any callback, and only records the first reason (STYLE §6). Thread safety: loop
-// thread only.
+// (handle_.data = this) and its one uv_write_t. It dies in the host's ConnClosed, called from
+// the close callback of its handle, or later in the SubReaper once its subscriptions are gone;
+// Close() may be called any number of times and from inside any callback, and only records the
+// first reason. Thread safety: loop thread only.
 #pragma once
 
 #include <uv.h>
@@ -27,6 +32,7 @@
 #include "server/core_options.h"
 #include "server/parser.h"
 #include "server/router.h"
+#include "server/sub_reaper.h"
 #include "server/sublist.h"
 
 namespace tandem::server {
@@ -65,8 +71,11 @@ class ConnHost {
   virtual void CountSlowConsumer() = 0;
 };
 
-class ClientConn final : public Subscriber, private ParserHandler {
+class ClientConn final : public Subscriber, public Reapable, private ParserHandler {
  public:
+  // Subscriptions removed by Close itself; the SubReaper removes the rest.
+  static constexpr size_t kRemoveOnClose = 1024;
+
   ClientConn(ConnHost* host, uv_loop_t* loop, uint64_t cid);
   ~ClientConn() override;
   ClientConn(const ClientConn&) = delete;
@@ -89,6 +98,10 @@ class ClientConn final : public Subscriber, private ParserHandler {
   void Forget(const Subscription& sub) override;
   uint64_t PauseReading() override;
   void ResumeReading();
+
+  // Reapable. REQUIRES: closing().
+  size_t RemoveSubscriptions(size_t max) override;
+  size_t subscription_count() const { return subs_.size(); }
 
   uint64_t cid() const { return cid_; }
   bool closing() const { return closing_; }
@@ -122,7 +135,8 @@ class ClientConn final : public Subscriber, private ParserHandler {
   void SendOk();
   void SendErr(std::string_view err);
   void RequestFlush();
-  void RemoveAllSubscriptions();
+  // Sends nats-server's error for a SUB past nats.max_subscriptions (the connection stays).
+  void RefuseSubscription();
   void HandleParseError(ParseError e);
   void ResumeStalledPublishers();
   std::string Describe() const;
@@ -178,6 +192,7 @@ class ClientConn final : public Subscriber, private ParserHandler {
   uint64_t in_msgs_ = 0, in_bytes_ = 0, out_msgs_ = 0, out_bytes_ = 0;
   uint64_t write_started_ms_ = 0;
   int pings_out_ = 0;
+  bool max_subs_logged_ = false;  // the limit is logged once per connection
 };
 
 }  // namespace tandem::server

@@ -368,8 +368,8 @@ Status LoadStore(const YAML::Node& map, std::string_view path, Config& c) {
 Status LoadNats(const YAML::Node& map, std::string_view path, CoreOptions& o) {
   return ForEachKey(
       map, path,
-      {"max_payload", "max_control_line", "max_connections", "max_pending", "ping_interval",
-       "max_pings_out", "write_deadline", "server_name", "connect_urls"},
+      {"max_payload", "max_control_line", "max_connections", "max_subscriptions", "max_pending",
+       "ping_interval", "max_pings_out", "write_deadline", "server_name", "connect_urls"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         auto positive_size = [](std::string_view t) -> Result<uint64_t> {
           auto s = ParseSize(t);
@@ -382,6 +382,8 @@ Status LoadNats(const YAML::Node& map, std::string_view path, CoreOptions& o) {
         if (k == "max_pending") return ApplyTo(v, kp, "a size", positive_size, o.max_pending_bytes);
         if (k == "max_connections")
           return ApplyTo(v, kp, "a number", Count(1, kIntMax), o.max_connections);
+        if (k == "max_subscriptions")
+          return ApplyTo(v, kp, "a number", Count(0, kIntMax), o.max_subscriptions);
         if (k == "max_pings_out")
           return ApplyTo(v, kp, "a number", Count(1, kIntMax), o.max_pings_out);
         if (k == "ping_interval")

@@ -15,6 +15,9 @@ struct CoreOptions {
   size_t max_payload = 1024 * 1024;  // advertised in INFO
   size_t max_control_line = 4096;
   int max_connections = 65536;
+  // Subscriptions per connection; 0 is unlimited (nats-server's default). The SUB past it gets
+  // "-ERR 'maximum subscriptions exceeded'" and is dropped; the connection stays open.
+  size_t max_subscriptions = 0;
   size_t max_pending_bytes = 64 * 1024 * 1024;  // per connection, then "slow consumer"
   uint64_t ping_interval_ms = 120000;
   int max_pings_out = 2;

@@ -1,7 +1,8 @@
 // nats_server.cc: NatsServer::Impl: the listener (a ClientListener), the set of ClientConns,
 // the loop-wide read buffer, the pre-poll flush (uv_prepare_t), the housekeeping timer (pings,
 // write deadlines), the internal clients and shutdown. Routing rules live in router.cc,
-// per-connection protocol in client_conn.cc.
+// per-connection protocol in client_conn.cc, the sliced removal of a closed connection's
+// subscriptions in sub_reaper.cc.
 #include "server/nats_server.h"
 
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "server/internal_client.h"
 #include "server/router.h"
 #include "server/server_info.h"
+#include "server/sub_reaper.h"
 
 namespace tandem::server {
 
@@ -36,6 +38,7 @@ class NatsServer::Impl final : public ConnHost {
         server_id_(MakeServerId()),
         loop_thread_(std::this_thread::get_id()),
         read_buf_(new char[kReadBufferSize]),
+        reaper_(loop),
         listener_(loop, [this](int fd) { OnConnection(fd); }) {}
 
   ~Impl() override {
@@ -83,6 +86,10 @@ class NatsServer::Impl final : public ConnHost {
   const std::unique_ptr<char[]> read_buf_;  // shared by every connection's reads
 
   Router router_;
+  // Drains closed connections that still had many subscriptions. Its handle counts in
+  // open_handles_ from Listen on, and is closed last at shutdown, once every connection closed.
+  SubReaper reaper_;
+  bool reaper_open_ = false;
   std::string info_prefix_;
   ClientListener listener_;
   uv_prepare_t prepare_{};
@@ -135,6 +142,10 @@ Status NatsServer::Impl::Listen() {
   tick = std::clamp<uint64_t>(tick / 2, 5, 1000);
   uv_timer_start(&timer_, TimerCb, tick, tick);
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
+
+  reaper_.Start();
+  ++open_handles_;
+  reaper_open_ = true;
 
   spdlog::info("NATS core listening on {}:{} (server id {})", options_.host, port_, server_id_);
   return Status::OK();
@@ -195,7 +206,11 @@ void NatsServer::Impl::ConnClosed(ClientConn* c) {
     std::erase(flush_list_, c);
     std::erase(flushing_, c);
   }
-  conns_.erase(c->cid());  // destroys c
+  auto it = conns_.find(c->cid());
+  std::unique_ptr<ClientConn> owned = std::move(it->second);
+  conns_.erase(it);
+  // Subscriptions left by Close are removed in slices; the connection dies after them.
+  if (owned->subscription_count() > 0) reaper_.Add(std::move(owned));
   HandleClosed();
 }
 
@@ -209,7 +224,14 @@ void NatsServer::Impl::CloseHandle(uv_handle_t* h) {
 
 void NatsServer::Impl::HandleClosed() {
   --open_handles_;
-  if (shutting_down_ && open_handles_ == 0 && shutdown_done_) {
+  if (!shutting_down_) return;
+  if (open_handles_ == 1 && reaper_open_) {
+    // Every connection is closed and handed over: the reaper closes once it drained them.
+    reaper_open_ = false;
+    reaper_.Close([this] { HandleClosed(); });
+    return;
+  }
+  if (open_handles_ == 0 && shutdown_done_) {
     auto done = std::move(shutdown_done_);
     shutdown_done_ = nullptr;
     done();

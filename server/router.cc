@@ -35,12 +35,12 @@ uint64_t Router::NextRandom() {
 }
 
 bool Router::Eligible(const Subscription& sub, const Subscriber* publisher) const {
-  if (sub.closed) return false;
+  if (sub.inert()) return false;
   return !(publisher != nullptr && sub.owner == publisher && !publisher->echo());
 }
 
 bool Router::DeliverTo(const SubscriptionPtr& sub, const InboundMsg& msg) {
-  if (sub->closed) return false;
+  if (sub->inert()) return false;
   ++sub->delivered;
   ++stats_.out_msgs;
   stats_.out_bytes += msg.headers.size() + msg.payload.size();
@@ -83,7 +83,7 @@ bool Router::Route(Subscriber* publisher, const InboundMsg& msg) {
 
 bool Router::HasInterest(std::string_view subject) {
   const std::shared_ptr<const SublistResult>& r = sublist_.Match(subject);
-  auto external = [](const SubscriptionPtr& sub) { return !sub->closed && !sub->handler; };
+  auto external = [](const SubscriptionPtr& sub) { return !sub->inert() && !sub->handler; };
   for (const SubscriptionPtr& sub : r->psubs) {
     if (external(sub)) return true;
   }
@@ -99,14 +99,14 @@ void Router::SendNoResponders(Subscriber* publisher, std::string_view reply) {
   std::shared_ptr<const SublistResult> r = sublist_.Match(reply);  // a copy: see Route
   const InboundMsg msg{reply, {}, kNoRespondersHeader, {}};
   for (const SubscriptionPtr& sub : r->psubs) {
-    if (sub->owner == publisher && !sub->closed) {
+    if (sub->owner == publisher && !sub->inert()) {
       DeliverTo(sub, msg);
       return;
     }
   }
   for (const auto& group : r->qsubs) {
     for (const SubscriptionPtr& sub : group) {
-      if (sub->owner == publisher && !sub->closed) {
+      if (sub->owner == publisher && !sub->inert()) {
         DeliverTo(sub, msg);
         return;
       }

@@ -7,7 +7,8 @@
 // subscriber has the message (copied into its outbound queue, or handled) before Route returns.
 // A handler may subscribe, unsubscribe, publish or close connections while Route runs: the
 // match result and its subscriptions are kept alive for the whole fan-out, and subscriptions
-// removed meanwhile are skipped.
+// removed meanwhile are skipped. So are those of a retired owner (a closed connection whose
+// subscriptions are still being removed): they never count as a delivery nor as a queue member.
 //
 // Ownership: the Router owns the Sublist; subscriptions are shared with their owners (see
 // sublist.h). Thread safety: loop thread only.

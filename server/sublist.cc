@@ -33,20 +33,13 @@ struct Sublist::Level {
   bool empty() const { return nodes.empty() && !pwc && !fwc; }
 };
 
+struct Sublist::Step {
+  Level* level;
+  std::string_view token;
+};
+
 bool Sublist::Node::empty() const {
   return psubs.empty() && qsubs.empty() && (!next || next->empty());
-}
-
-void TokenizeSubject(std::string_view subject, std::vector<std::string_view>* out) {
-  out->clear();
-  size_t start = 0;
-  for (size_t i = 0; i < subject.size(); ++i) {
-    if (subject[i] == '.') {
-      out->push_back(subject.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  out->push_back(subject.substr(start));
 }
 
 namespace {
@@ -72,6 +65,41 @@ size_t SplitForMatch(std::string_view subject, std::array<std::string_view, kSta
   }
   *tokens = heap->empty() ? stack->data() : heap->data();
   return n;
+}
+
+// Containers emptied by removals give their memory back. A vector is shrunk to its size once it
+// uses a quarter of its capacity or less; a level's hash table is rehashed to its size once it
+// has kSparseTable times more buckets than entries. A shrink costs O(size), and the next one
+// comes only after the size fell by as much again, so removals stay amortized O(1); the large
+// factor for tables keeps even the first shrink of a huge one (the level of a million subjects)
+// short, at the price of holding up to that many empty buckets meanwhile.
+constexpr size_t kMinShrink = 64;
+constexpr size_t kSparseTable = 64;
+
+template <typename T>
+void ShrinkIfSparse(std::vector<T>* v) {
+  if (v->capacity() >= kMinShrink && v->size() <= v->capacity() / 4) v->shrink_to_fit();
+}
+
+template <typename Map>
+void ShrinkIfSparse(Map* m) {
+  if (m->bucket_count() >= kMinShrink && m->size() * kSparseTable <= m->bucket_count()) {
+    m->rehash(0);
+  }
+}
+
+// Removes `sub` from `v` in O(1): the last element takes its index. False when `sub` is not at
+// the index it records (it is not in `v`).
+bool EraseAtIndex(std::vector<SubscriptionPtr>* v, const SubscriptionPtr& sub) {
+  const size_t i = sub->sublist_index;
+  if (i >= v->size() || (*v)[i] != sub) return false;
+  if (i + 1 != v->size()) {
+    (*v)[i] = std::move(v->back());
+    (*v)[i]->sublist_index = i;
+  }
+  v->pop_back();
+  ShrinkIfSparse(v);
+  return true;
 }
 
 template <typename NodeT>
@@ -113,117 +141,120 @@ Sublist::Sublist(size_t cache_max) : cache_max_(cache_max), root_(std::make_uniq
 Sublist::~Sublist() = default;
 
 bool Sublist::Insert(SubscriptionPtr sub) {
-  std::vector<std::string_view> toks;
-  TokenizeSubject(sub->subject, &toks);
-  for (size_t i = 0; i < toks.size(); ++i) {
-    if (toks[i].empty()) return false;
-    if (toks[i] == ">" && i + 1 != toks.size()) return false;
+  std::array<std::string_view, kStackTokens> stack;
+  std::vector<std::string_view> heap;
+  const std::string_view* toks = nullptr;
+  const size_t n = SplitForMatch(sub->subject, &stack, &heap, &toks);
+  if (n == 0) return false;  // an empty token
+  for (size_t i = 0; i + 1 < n; ++i) {
+    if (toks[i] == ">") return false;
   }
   Level* level = root_.get();
   Node* node = nullptr;
-  for (std::string_view t : toks) {
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) {
+      // A level below a node exists only while something is inserted beneath it.
+      if (!node->next) node->next = std::make_unique<Level>();
+      level = node->next.get();
+    }
     std::unique_ptr<Node>* slot;
-    if (t == "*") {
+    if (toks[i] == "*") {
       slot = &level->pwc;
-    } else if (t == ">") {
+    } else if (toks[i] == ">") {
       slot = &level->fwc;
     } else {
-      auto it = level->nodes.find(t);
-      if (it == level->nodes.end()) it = level->nodes.emplace(std::string(t), nullptr).first;
+      auto it = level->nodes.find(toks[i]);
+      if (it == level->nodes.end()) it = level->nodes.emplace(std::string(toks[i]), nullptr).first;
       slot = &it->second;
     }
     if (!*slot) *slot = std::make_unique<Node>();
     node = slot->get();
-    if (!node->next) node->next = std::make_unique<Level>();
-    level = node->next.get();
   }
-  if (sub->queue.empty()) {
-    node->psubs.push_back(std::move(sub));
-  } else {
+  std::vector<SubscriptionPtr>* members = &node->psubs;
+  if (!sub->queue.empty()) {
     auto it = std::find_if(node->qsubs.begin(), node->qsubs.end(),
                            [&](const QueueGroup& g) { return g.name == sub->queue; });
     if (it == node->qsubs.end()) {
       node->qsubs.push_back(QueueGroup{sub->queue, {}});
       it = node->qsubs.end() - 1;
     }
-    it->subs.push_back(std::move(sub));
+    members = &it->subs;
   }
+  sub->sublist_index = members->size();
+  members->push_back(std::move(sub));
   ++count_;
   ++genid_;
   return true;
 }
 
 bool Sublist::Remove(const SubscriptionPtr& sub) {
-  std::vector<std::string_view> toks;
-  TokenizeSubject(sub->subject, &toks);
-  // The path walked, so that emptied nodes can be pruned bottom-up.
-  struct Step {
-    Level* level;
-    std::string_view token;
-  };
-  std::vector<Step> path;
+  std::array<std::string_view, kStackTokens> stack;
+  std::vector<std::string_view> heap;
+  const std::string_view* toks = nullptr;
+  const size_t n = SplitForMatch(sub->subject, &stack, &heap, &toks);
+  if (n == 0) return false;
+  // The levels walked and their tokens, so that emptied nodes can be pruned bottom-up.
+  std::array<Step, kStackTokens> path_stack;
+  std::vector<Step> path_heap;
+  Step* path = path_stack.data();
+  if (n > kStackTokens) {
+    path_heap.resize(n);
+    path = path_heap.data();
+  }
   Level* level = root_.get();
   Node* node = nullptr;
-  for (std::string_view t : toks) {
+  for (size_t i = 0; i < n; ++i) {
     if (level == nullptr) return false;
-    path.push_back(Step{level, t});
-    if (t == "*") {
-      node = level->pwc.get();
-    } else if (t == ">") {
-      node = level->fwc.get();
-    } else {
-      auto it = level->nodes.find(t);
-      node = it == level->nodes.end() ? nullptr : it->second.get();
-    }
-    if (node == nullptr) return false;
+    path[i] = Step{level, toks[i]};
+    std::unique_ptr<Node>* slot = ChildSlot(level, toks[i]);
+    if (slot == nullptr || !*slot) return false;
+    node = slot->get();
     level = node->next.get();
   }
-  bool found = false;
-  if (sub->queue.empty()) {
-    auto it = std::find(node->psubs.begin(), node->psubs.end(), sub);
-    if (it != node->psubs.end()) {
-      node->psubs.erase(it);
-      found = true;
-    }
-  } else {
-    auto g = std::find_if(node->qsubs.begin(), node->qsubs.end(),
-                          [&](const QueueGroup& q) { return q.name == sub->queue; });
-    if (g != node->qsubs.end()) {
-      auto it = std::find(g->subs.begin(), g->subs.end(), sub);
-      if (it != g->subs.end()) {
-        g->subs.erase(it);
-        found = true;
-        if (g->subs.empty()) node->qsubs.erase(g);
-      }
-    }
-  }
-  if (!found) return false;
+  if (!TakeOut(node, sub)) return false;
   sub->closed = true;
   --count_;
   ++genid_;
-  // Prune nodes left empty, deepest first.
-  for (size_t i = path.size(); i-- > 0;) {
+  Prune(path, n);
+  return true;
+}
+
+std::unique_ptr<Sublist::Node>* Sublist::ChildSlot(Level* level, std::string_view token) {
+  if (token == "*") return &level->pwc;
+  if (token == ">") return &level->fwc;
+  auto it = level->nodes.find(token);
+  return it == level->nodes.end() ? nullptr : &it->second;
+}
+
+bool Sublist::TakeOut(Node* node, const SubscriptionPtr& sub) {
+  if (sub->queue.empty()) return EraseAtIndex(&node->psubs, sub);
+  auto g = std::find_if(node->qsubs.begin(), node->qsubs.end(),
+                        [&](const QueueGroup& q) { return q.name == sub->queue; });
+  if (g == node->qsubs.end() || !EraseAtIndex(&g->subs, sub)) return false;
+  if (g->subs.empty()) {
+    // The order of the groups does not matter: the last one takes the emptied one's place.
+    if (g + 1 != node->qsubs.end()) *g = std::move(node->qsubs.back());
+    node->qsubs.pop_back();
+    ShrinkIfSparse(&node->qsubs);
+  }
+  return true;
+}
+
+void Sublist::Prune(const Step* path, size_t n) {
+  for (size_t i = n; i-- > 0;) {
     Level* l = path[i].level;
-    std::string_view t = path[i].token;
-    std::unique_ptr<Node>* slot;
-    std::unordered_map<std::string, std::unique_ptr<Node>, StringHash, std::equal_to<>>::iterator
-        it;
-    if (t == "*") {
-      slot = &l->pwc;
-    } else if (t == ">") {
-      slot = &l->fwc;
-    } else {
-      it = l->nodes.find(t);
-      slot = &it->second;
-    }
-    if (!(*slot)->empty()) break;
+    const std::string_view t = path[i].token;
+    std::unique_ptr<Node>* slot = ChildSlot(l, t);
+    Node* node = slot->get();
+    if (node->next && node->next->empty()) node->next.reset();
+    if (!node->empty()) return;
     if (t == "*" || t == ">") {
       slot->reset();
     } else {
-      l->nodes.erase(it);
+      l->nodes.erase(l->nodes.find(t));
+      ShrinkIfSparse(&l->nodes);
     }
   }
-  return true;
 }
 
 const std::shared_ptr<const SublistResult>& Sublist::Match(std::string_view subject) {

@@ -14,10 +14,17 @@
 // only while its generation is current, so invalidation costs nothing at mutation time. When the
 // cache is full, stale entries are swept first, then arbitrary ones.
 //
+// Removal costs O(tokens) whatever the number of subscriptions: each subscription knows its
+// index in its node's vector (swap with the last, pop), emptied nodes are pruned, and a level's
+// hash table or a node's vector that became much larger than its content is shrunk, so that the
+// memory of a mass removal goes back to the allocator.
+//
 // Ownership: subscriptions are shared (std::shared_ptr) between the Sublist, the cached results
 // and the owner's sid table, because a result being delivered must stay valid when a handler
 // unsubscribes or a connection closes in the middle of the fan-out. A removed subscription is
-// marked `closed` so that an in-flight delivery skips it. Returned results are immutable.
+// marked `closed` so that an in-flight delivery skips it; so is every subscription of a retired
+// owner (see Subscriber::retired), which may stay in the Sublist for a while after its owner
+// closed. Returned results are immutable.
 //
 // Thread safety: none, by design. The Sublist is used only on the loop thread, so it has no lock
 // (nats-server needs one because its clients run on many goroutines).
@@ -52,6 +59,17 @@ class Subscriber {
   // routed to stop reading for a while. Returns the connection id to resume later, or 0 when
   // this subscriber cannot pause (internal clients).
   virtual uint64_t PauseReading() { return 0; }
+
+  // True once the subscriber closed: from then on none of its subscriptions receives anything,
+  // even those still in the Sublist (a connection with many of them has them removed in slices,
+  // and stays alive until the last one is out). One flag for all of them, set in O(1).
+  bool retired() const { return retired_; }
+
+ protected:
+  void Retire() { retired_ = true; }
+
+ private:
+  bool retired_ = false;
 };
 
 struct Subscription {
@@ -65,9 +83,15 @@ struct Subscription {
   const std::string queue;  // empty: not a queue subscription
   const std::string sid;
 
+  // True when nothing may be delivered on it: removed, or its owner retired. `closed` is read
+  // first, so the owner of a removed subscription (which may be gone) is never touched.
+  bool inert() const { return closed || (owner != nullptr && owner->retired()); }
+
   uint64_t delivered = 0;
   uint64_t max = 0;     // 0: unlimited; else removed after `max` deliveries (UNSUB <sid> <max>)
   bool closed = false;  // removed: in-flight deliveries skip it
+  // Owned by the Sublist: the index of this subscription in its node's vector while inserted.
+  size_t sublist_index = 0;
   // InternalClient subscriptions only: the handler lives here so that it stays alive while it
   // runs even if it unsubscribes itself.
   std::function<void(const InboundMsg&)> handler;
@@ -92,9 +116,10 @@ class Sublist {
 
   // Adds `sub` under sub->subject. Returns false (and adds nothing) when the subject is not a
   // valid subscription subject (empty token, `>` not last). Validation of the characters is the
-  // caller's job (subject.h).
+  // caller's job (subject.h). REQUIRES: `sub` is not in this Sublist already.
   bool Insert(SubscriptionPtr sub);
   // Removes `sub` (matched by identity) and marks it closed. Returns false if it was not present.
+  // O(tokens of its subject), whatever the number of subscriptions.
   bool Remove(const SubscriptionPtr& sub);
   // All subscriptions matching the literal subject. Never null. The reference is valid until
   // the next call on this Sublist; copy the shared_ptr to keep the result longer (it then stays
@@ -122,7 +147,15 @@ class Sublist {
     uint64_t genid;
   };
 
+  struct Step;  // a level walked by Remove and the token taken from it
+
   std::shared_ptr<const SublistResult> MatchUncached(std::string_view subject) const;
+  // The slot of `token`'s child in `level` (`*` and `>` have their own); null when absent.
+  static std::unique_ptr<Node>* ChildSlot(Level* level, std::string_view token);
+  // Takes `sub` out of `node` in O(1); false if it is not there.
+  static bool TakeOut(Node* node, const SubscriptionPtr& sub);
+  // Deletes the nodes of `path` (n steps) left empty, deepest first.
+  void Prune(const Step* path, size_t n);
   void AddToCache(std::string_view subject, std::shared_ptr<const SublistResult> result);
 
   const size_t cache_max_;
@@ -138,8 +171,5 @@ class Sublist {
   uint64_t matches_ = 0;
   std::unordered_map<std::string, CacheEntry, StringHash, std::equal_to<>> cache_;
 };
-
-// Splits a subject on '.' into `out` (cleared first). Empty tokens are kept.
-void TokenizeSubject(std::string_view subject, std::vector<std::string_view>* out);
 
 }  // namespace tandem::server

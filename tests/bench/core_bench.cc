@@ -7,29 +7,37 @@
 //                                                      (responder uses natsOptions_SetSendAsap)
 //   core_bench idle   --url U --pid P [--conns N]      RSS of process P before and with N idle
 //                                                      raw connections (handshake done)
+//   core_bench subsclose --url U --pid P [--count N] [--window MS]
+//                                                      one raw connection subscribes to N
+//                                                      subjects and closes; another one's worst
+//                                                      PING round trip in the next MS (the
+//                                                      stall), and the RSS of P before, at the
+//                                                      peak and after
 //   core_bench freeport                                 prints a free loopback TCP port
 #include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <nats/nats.h>
 
+#include "tests/bench/bench_util.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-
-#include "tests/bench/bench_util.h"
 
 namespace {
 
@@ -41,6 +49,7 @@ struct Args {
   int size = -1;
   int pid = 0;
   int conns = 1000;
+  long window_ms = 3000;
 };
 
 [[noreturn]] void Die(const char* what, natsStatus s) {
@@ -163,10 +172,11 @@ int ReqRep(const Args& a) {
 
 int PortOf(const std::string& url) { return std::atoi(url.substr(url.rfind(':') + 1).c_str()); }
 
-// Reads from `fd` until `needle` was seen (2 s bound).
-bool WaitFor(int fd, const char* needle) {
+// Reads from `fd` until `needle` was seen (2 s bound unless told).
+bool WaitFor(int fd, const char* needle,
+             std::chrono::milliseconds bound = std::chrono::milliseconds(2000)) {
   std::string got;
-  const auto deadline = Clock::now() + std::chrono::seconds(2);
+  const auto deadline = Clock::now() + bound;
   char buf[4096];
   while (got.find(needle) == std::string::npos) {
     if (Clock::now() > deadline) return false;
@@ -179,6 +189,33 @@ bool WaitFor(int fd, const char* needle) {
   return true;
 }
 
+bool SendAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// A raw connection to the server of `url` that sent `hello` (which ends with PING) and got the
+// PONG; -1 on failure.
+int Dial(const std::string& url, std::string_view hello) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(PortOf(url)));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || !SendAll(fd, hello) ||
+      !WaitFor(fd, "PONG\r\n")) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 int Idle(const Args& a) {
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
@@ -186,15 +223,9 @@ int Idle(const Args& a) {
   setrlimit(RLIMIT_NOFILE, &rl);
   const long before = tandem::bench::RssKiB(a.pid);
   std::vector<int> fds;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(PortOf(a.url)));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const char hello[] = "CONNECT {\"verbose\":false}\r\nSUB idle.> 1\r\nPING\r\n";
   for (int i = 0; i < a.conns; ++i) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        send(fd, hello, sizeof(hello) - 1, MSG_NOSIGNAL) < 0 || !WaitFor(fd, "PONG\r\n")) {
+    int fd = Dial(a.url, "CONNECT {\"verbose\":false}\r\nSUB idle.> 1\r\nPING\r\n");
+    if (fd < 0) {
       std::fprintf(stderr, "core_bench: connection %d failed\n", i);
       return 1;
     }
@@ -207,14 +238,56 @@ int Idle(const Args& a) {
   return 0;
 }
 
+int SubsClose(const Args& a) {
+  const long n = a.count > 0 ? a.count : 1000000;
+  const char hello[] = "CONNECT {\"verbose\":false,\"pedantic\":false}\r\nPING\r\n";
+  const int subscriber = Dial(a.url, hello);
+  const int probe = Dial(a.url, hello);
+  if (subscriber < 0 || probe < 0) {
+    std::fprintf(stderr, "core_bench: cannot connect to %s\n", a.url.c_str());
+    return 1;
+  }
+  const long before = tandem::bench::RssKiB(a.pid);
+  const auto start = Clock::now();
+  std::string batch;
+  for (long i = 0; i < n; ++i) {
+    batch += "SUB s." + std::to_string(i) + " " + std::to_string(i) + "\r\n";
+    if (batch.size() >= 256 * 1024 || i + 1 == n) {
+      if (!SendAll(subscriber, batch)) return 1;
+      batch.clear();
+    }
+  }
+  const auto bound = std::chrono::milliseconds(120000);
+  if (!SendAll(subscriber, "PING\r\n") || !WaitFor(subscriber, "PONG\r\n", bound)) return 1;
+  const double subscribe_s = Seconds(Clock::now() - start);
+  const long peak = tandem::bench::RssKiB(a.pid);
+  close(subscriber);
+  const auto closed = Clock::now();
+  Clock::duration worst{};
+  long pings = 0;
+  while (Clock::now() - closed < std::chrono::milliseconds(a.window_ms)) {
+    const auto t0 = Clock::now();
+    if (!SendAll(probe, "PING\r\n") || !WaitFor(probe, "PONG\r\n", bound)) return 1;
+    worst = std::max(worst, Clock::now() - t0);
+    ++pings;
+  }
+  const long after = tandem::bench::RssKiB(a.pid);
+  close(probe);
+  std::printf(
+      "subsclose subs=%ld subscribe_s=%.2f stall_ms=%.1f pings=%ld rss_before_kib=%ld "
+      "rss_peak_kib=%ld rss_after_kib=%ld\n",
+      n, subscribe_s, Seconds(worst) * 1000, pings, before, peak, after);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Args a;
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: core_bench pubsub|pub|reqrep|idle|freeport [--url U] "
-                 "[--count N] [--size B] [--pid P] [--conns N]\n");
+                 "usage: core_bench pubsub|pub|reqrep|idle|subsclose|freeport [--url U] "
+                 "[--count N] [--size B] [--pid P] [--conns N] [--window MS]\n");
     return 2;
   }
   a.mode = argv[1];
@@ -231,6 +304,8 @@ int main(int argc, char** argv) {
       a.pid = std::atoi(v);
     else if (k == "--conns")
       a.conns = std::atoi(v);
+    else if (k == "--window")
+      a.window_ms = std::atol(v);
     else {
       std::fprintf(stderr, "core_bench: unknown flag %s\n", k.c_str());
       return 2;
@@ -243,6 +318,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (a.mode == "idle") return Idle(a);
+  if (a.mode == "subsclose") return SubsClose(a);
   int rc = 2;
   if (a.mode == "pubsub") rc = PubSub(a);
   if (a.mode == "pub") rc = Pub(a);

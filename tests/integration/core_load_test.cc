@@ -1,6 +1,5 @@
 // core_load_test.cc: 1,000 concurrent connections on the real binary: all admitted, all
 // receive a fan-out and their own messages, and the server's memory stays small.
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,27 +7,13 @@
 #include <doctest/doctest.h>
 
 #include "tests/support/core_fixture.h"
+#include "tests/support/proc_status.h"
 #include "tests/support/wire_client.h"
 
 #include <sys/resource.h>
 
 namespace tandem::test {
 namespace {
-
-// A /proc/<pid>/status field in KiB ("VmRSS:", "RssAnon:"); 0 when unknown.
-long StatusKiB(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  while (in >> key) {
-    if (key == field) {
-      long kb = 0;
-      in >> kb;
-      return kb;
-    }
-    in.ignore(1 << 16, '\n');
-  }
-  return 0;
-}
 
 void RaiseFileLimit() {
   rlimit rl{};

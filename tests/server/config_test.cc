@@ -34,7 +34,7 @@ cluster_id: prod-cluster
 log_level: debug
 store: {dir: /var/lib/tandem, sync: normal}
 nats: {max_payload: 2MiB, max_control_line: 8KiB, max_connections: 1000, max_pending: 32MiB,
-       ping_interval: 1m, max_pings_out: 3, write_deadline: 5s, server_name: "n1",
+       max_subscriptions: 500, ping_interval: 1m, max_pings_out: 3, write_deadline: 5s, server_name: "n1",
        connect_urls: ["127.0.0.1:5222", "10.0.0.2:5222"]}
 streaming: {discover_prefix: _STAN.disc, hb_interval: 10s, hb_timeout: 2s,
             hb_fail_count: 5, replace_durable: true}
@@ -62,6 +62,7 @@ TEST_SUITE("config") {
     CHECK(c.core.max_payload == 1024 * 1024);
     CHECK(c.core.max_control_line == 4096);
     CHECK(c.core.max_connections == 65536);
+    CHECK(c.core.max_subscriptions == 0);  // unlimited, as in nats-server
     CHECK(c.core.max_pending_bytes == 64u * 1024 * 1024);
     CHECK(c.core.ping_interval_ms == 120000);
     CHECK(c.core.max_pings_out == 2);
@@ -109,6 +110,7 @@ TEST_SUITE("config") {
     CHECK(c.core.max_payload == 2 * 1024 * 1024);
     CHECK(c.core.max_control_line == 8 * 1024);
     CHECK(c.core.max_connections == 1000);
+    CHECK(c.core.max_subscriptions == 500);
     CHECK(c.core.max_pending_bytes == 32u * 1024 * 1024);
     CHECK(c.core.ping_interval_ms == 60000);
     CHECK(c.core.max_pings_out == 3);
@@ -305,6 +307,12 @@ TEST_SUITE("config") {
           "config: nats.max_connections: \"0\" must be at least 1");
     CHECK(ErrorOf("nats: {max_connections: 3000000000}") ==
           "config: nats.max_connections: \"3000000000\" must be at most 2147483647");
+    CHECK(ErrorOf("nats: {max_subscriptions: -1}") ==
+          "config: nats.max_subscriptions: \"-1\" must not be negative");
+    CHECK(ErrorOf("nats: {max_subscriptions: 3000000000}") ==
+          "config: nats.max_subscriptions: \"3000000000\" must be at most 2147483647");
+    CHECK(ErrorOf("nats: {max_subscriptions: many}") ==
+          "config: nats.max_subscriptions: \"many\" is not a number");
     CHECK(ErrorOf("nats: {max_pings_out: 0}") ==
           "config: nats.max_pings_out: \"0\" must be at least 1");
     CHECK(ErrorOf("nats: {ping_interval: 0}") ==

@@ -237,6 +237,70 @@ TEST_SUITE("sublist") {
     });
   }
 
+  TEST_CASE("sublist: removal in any order among many on one subject keeps the rest exact") {
+    WithAndWithoutCache([](Sublist& sl) {
+      // Every removal moves the last member into the freed place; the others must stay findable.
+      constexpr int kN = 20000;
+      std::vector<SubscriptionPtr> plain, queued;
+      for (int i = 0; i < kN; ++i) {
+        plain.push_back(Sub("many.subs", "", std::to_string(i)));
+        queued.push_back(Sub("many.subs", i % 2 ? "odd" : "even", std::to_string(i)));
+        REQUIRE(sl.Insert(plain.back()));
+        REQUIRE(sl.Insert(queued.back()));
+      }
+      // Remove every third one, from the middle outwards, then check what is left.
+      std::set<const Subscription*> left_plain;
+      size_t left_queued = 0;
+      for (int i = 0; i < kN; ++i) {
+        const int k = (i % 2) ? kN / 2 + i / 2 : kN / 2 - 1 - i / 2;
+        if (k % 3 == 0) {
+          REQUIRE(sl.Remove(plain[k]));
+          REQUIRE(sl.Remove(queued[k]));
+          CHECK_FALSE(sl.Remove(plain[k]));
+        } else {
+          left_plain.insert(plain[k].get());
+          ++left_queued;
+        }
+      }
+      auto r = sl.Match("many.subs");
+      CHECK(Plain(*r) == left_plain);
+      REQUIRE(r->qsubs.size() == 2);
+      CHECK(r->qsubs[0].size() + r->qsubs[1].size() == left_queued);
+      CHECK(sl.count() == left_plain.size() + left_queued);
+      for (int k = 0; k < kN; ++k) {
+        if (k % 3 == 0) continue;
+        REQUIRE(sl.Remove(plain[k]));
+        REQUIRE(sl.Remove(queued[k]));
+      }
+      CHECK(sl.count() == 0);
+      CHECK(sl.Match("many.subs")->empty());
+      // The emptied trie takes new subscriptions as a fresh one does.
+      auto again = Sub("many.subs.x");
+      REQUIRE(sl.Insert(again));
+      CHECK(Plain(*sl.Match("many.subs.x")) == std::set<const Subscription*>{again.get()});
+    });
+  }
+
+  TEST_CASE("sublist: a level emptied of most of many subjects still matches correctly") {
+    WithAndWithoutCache([](Sublist& sl) {
+      // Many distinct subjects under one level: their table grows, then shrinks as they go.
+      constexpr int kN = 50000;
+      std::vector<SubscriptionPtr> subs;
+      for (int i = 0; i < kN; ++i) {
+        subs.push_back(Sub("fan." + std::to_string(i)));
+        REQUIRE(sl.Insert(subs.back()));
+      }
+      auto keep = Sub("fan.*");
+      REQUIRE(sl.Insert(keep));
+      for (int i = 0; i < kN - 1; ++i) REQUIRE(sl.Remove(subs[i]));
+      CHECK(sl.count() == 2);
+      CHECK(Plain(*sl.Match("fan.0")) == std::set<const Subscription*>{keep.get()});
+      const std::string last = "fan." + std::to_string(kN - 1);
+      CHECK(Plain(*sl.Match(last)) ==
+            std::set<const Subscription*>{keep.get(), subs[kN - 1].get()});
+    });
+  }
+
   TEST_CASE("sublist: the same subscription subject twice gives two entries") {
     WithAndWithoutCache([](Sublist& sl) {
       auto a = Sub("foo", "", "1");
