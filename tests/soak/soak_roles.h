@@ -3,12 +3,7 @@
 // answer as a sample: when the request was sent, when the answer came, and the role and epoch
 // the member reported (or that it did not answer within the timeout, e.g. while stopped).
 //
-// The check, over all samples of the run:
-//  - two members must never report "active" with the same epoch (an epoch names one
-//    activation, so this is two actives that both believe they own the store);
-//  - active intervals of different members may overlap by at most the fencing window. A run of
-//    consecutive active samples proves the member active from the first answer's arrival to
-//    the last request's sending, so only overlap that certainly happened is counted.
+// Check() applies the one-active rules of role_check.h to everything collected.
 //
 // Ownership: RoleMonitor owns its threads; Stop() (also the destructor) joins them.
 // Thread safety: Latest() and the checks may be called from any thread (one mutex).
@@ -22,30 +17,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/soak/role_check.h"
+
 namespace tandem::soak {
 
 // The body of an HTTP/1.0 GET of http://ip:port/path, or nullopt on any failure or when it
 // takes longer than timeout_ms (connect, send and the whole answer).
 std::optional<std::string> HttpGet(const std::string& ip, int port, const std::string& path,
                                    int timeout_ms);
-
-struct RoleSample {
-  int64_t sent_us = 0;
-  int64_t recv_us = 0;
-  bool answered = false;
-  std::string role;  // "active", "standby", "activating", "stopping", ... ("" when no answer)
-  uint64_t epoch = 0;
-  int standbys_alive = 0;  // on an active: the standbys it hears
-};
-
-struct RoleCheck {
-  uint64_t samples = 0;
-  uint64_t unanswered = 0;
-  std::vector<uint64_t> same_epoch;  // epochs reported active by both members
-  double max_overlap_ms = 0;         // longest proven overlap of two members' active runs
-  uint64_t max_epoch = 0;
-  int activations = 0;  // distinct (member, epoch) active runs
-};
 
 class RoleMonitor {
  public:
