@@ -40,9 +40,11 @@ FaultFs::FaultFs(std::string bin, std::string backing, std::string mount)
     : bin_(std::move(bin)), backing_(std::move(backing)), mount_(std::move(mount)) {}
 
 FaultFs::~FaultFs() {
+  if (mounted_) {
+    Control("clear");
+    std::system(("umount -l '" + mount_ + "' >/dev/null 2>&1").c_str());
+  }
   if (pid_ <= 0) return;
-  Control("clear");
-  std::system(("umount -l '" + mount_ + "' >/dev/null 2>&1").c_str());
   kill(pid_, SIGTERM);
   for (int i = 0; i < 500 && waitpid(pid_, nullptr, WNOHANG) == 0; ++i) SleepMs(10);
   if (waitpid(pid_, nullptr, WNOHANG) == 0) {
@@ -67,7 +69,7 @@ bool FaultFs::Mount(std::string* error) {
   }
   std::string control = mount_ + "/.faultfs";
   for (int i = 0; i < 1000; ++i) {
-    if (access(control.c_str(), W_OK) == 0) return true;
+    if (access(control.c_str(), W_OK) == 0) return mounted_ = true;
     int status;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       // A FUSE program may daemonize: its first process exits 0 and the mount stays.
@@ -76,7 +78,7 @@ bool FaultFs::Mount(std::string* error) {
     }
     SleepMs(10);
   }
-  if (access(control.c_str(), W_OK) == 0) return true;
+  if (access(control.c_str(), W_OK) == 0) return mounted_ = true;
   *error = "faultfs: " + control + " did not appear within 10 s (" + bin_ + " " + backing_ + " " +
            mount_ + "; its log is " + backing_ + ".log)";
   return false;

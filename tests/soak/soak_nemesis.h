@@ -58,13 +58,14 @@ class FaultFs {
   FaultFs& operator=(const FaultFs&) = delete;
   // Runs `bin backing mount` and waits (10 s at most) for mount/.faultfs.
   bool Mount(std::string* error);
-  // Writes `command` to the control file.
+  // Writes `command` and a newline to the control file, as `echo command > .faultfs` would.
   bool Control(const std::string& command);
   const std::string& mount() const { return mount_; }
 
  private:
   const std::string bin_, backing_, mount_;
-  pid_t pid_ = -1;
+  pid_t pid_ = -1;        // -1 also when the program daemonized after mounting
+  bool mounted_ = false;  // the control file appeared: unmount at the end
 };
 
 class Nemesis {
