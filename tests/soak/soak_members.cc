@@ -44,6 +44,10 @@ bool Members::StartLocked(int m) {
   pid_t pid = fork();
   if (pid < 0) return false;
   if (pid == 0) {
+    // A session of its own, as systemd gives a service: signals aimed at the soak's terminal
+    // or process group (Ctrl-C, and the SIGHUP the kernel sends to stopped members of a group
+    // that its parent's exit orphans, which would kill a member the nemesis stopped) stay away.
+    setsid();
     int fd = open(s.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dprintf(fd, "=== soak: start %d of %s ===\n", n, s.name.c_str());

@@ -1,8 +1,8 @@
 // soak_members.h: the two tandem processes of the soak and their supervisor. Each member runs
 // `tandem serve -c <config>` inside its network namespace (`ip netns exec` execs tandem, so the
 // pid is tandem's own and signals reach it directly), appending stdout and stderr to its log.
-// Like systemd with Restart=always, the supervisor restarts a member that exited or was killed,
-// after a short delay, and records every exit with its status.
+// Each runs in a session of its own. Like systemd with Restart=always, the supervisor restarts a
+// member that exited or was killed, after a short delay, and records every exit with its status.
 //
 // Ownership: Members owns the child processes and the supervisor thread; StopAll() (also run
 // by the destructor) ends both. Thread safety: every method may be called from any thread;

@@ -58,6 +58,7 @@ bool FaultFs::Mount(std::string* error) {
   mkdir(mount_.c_str(), 0755);
   pid_ = fork();
   if (pid_ == 0) {
+    setsid();  // like the members: the soak's job control must not reach the file system
     int fd = open((backing_ + ".log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
