@@ -13,11 +13,13 @@
 //   soak: minutes 10.0 seed 42 rate 300 msgs/s
 //   soak: faults kill=9 stop=9 term=9 partition=9 disk=off (no --faultfs)
 //   soak: messages acknowledged=180000 not_acknowledged=12 lost=0 stored=180010 ...
+//   soak: pubacks_failed <count> "<libnats error text>"        (one line per text)
 //   soak: consumers durable_missing=0 queue_missing=0 redelivered=311
-//   soak: actives samples=24000 same_epoch=0 max_overlap_ms=0.0 fencing_window_ms=500 ...
-//   soak: takeover kill n=9 min=51.2 median=54.0 max=60.3 ms (target median<=200 max<=500)
-//   soak: exits 137=9 0=9 3=0 other=0
-//   soak: check <name> ok|FAILED ...
+//   soak: actives samples=24000 unanswered=90 same_epoch=0 max_overlap_ms=0.0 ...
+//   soak: takeover kill      n=9 min=51.2 median=54.0 max=60.3 ms epoch_changes=9 (target ...)
+//   soak: resume   stop      n=9 ...                            (one line per kind)
+//   soak: exits 0=9 137=9                                       (exit status=count)
+//   soak: check <name> ok|FAILED [(why)]                        (one line per check)
 //   soak: result PASS|FAIL
 //
 // Exit status: 0 when every check holds, 1 when one fails, 2 for a bad command line, 77 when
