@@ -4,8 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#define NATS_HAS_STREAMING 1  // Debian's libnats is built with the STAN API
-#include <nats/nats.h>
+#include "tests/support/stan_client.h"
 
 namespace tandem::test {
 
@@ -44,8 +43,8 @@ FtMember::FtMember(const std::string& dir, FtMemberOptions options)
 bool FtMember::Start() {
   // A fresh TandemProcess per start, each with its own log, so waits see only this run.
   ++starts_;
-  process_ = std::make_unique<TandemProcess>(
-      dir_, options_.name + "-" + std::to_string(starts_) + ".log");
+  process_ =
+      std::make_unique<TandemProcess>(dir_, options_.name + "-" + std::to_string(starts_) + ".log");
   std::vector<std::string> args{"serve", "-c", config_path_};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   return process_->Start(args);
@@ -77,7 +76,8 @@ size_t NumberOf(stanMsg* msg) {
   const char* d = stanMsg_GetData(msg);
   int len = stanMsg_GetDataLength(msg);
   size_t n = 0;
-  for (int i = 1; i < len && d[i] >= '0' && d[i] <= '9'; ++i) n = n * 10 + static_cast<size_t>(d[i] - '0');
+  for (int i = 1; i < len && d[i] >= '0' && d[i] <= '9'; ++i)
+    n = n * 10 + static_cast<size_t>(d[i] - '0');
   return n;
 }
 
@@ -93,71 +93,12 @@ void QueueCb(stanConnection*, stanSubscription* sub, const char*, stanMsg* msg, 
   stanMsg_Destroy(msg);
 }
 
-stanConnection* ConnectStan(const std::string& url, const std::string& cluster,
-                            const std::string& client_id, std::string* error) {
-  natsOptions* nopts = nullptr;
-  natsOptions_Create(&nopts);
-  std::vector<std::string> urls;
-  for (size_t from = 0; from <= url.size();) {
-    size_t comma = url.find(',', from);
-    if (comma == std::string::npos) comma = url.size();
-    urls.push_back(url.substr(from, comma - from));
-    from = comma + 1;
-  }
-  std::vector<const char*> curls;
-  for (const auto& u : urls) curls.push_back(u.c_str());
-  natsOptions_SetServers(nopts, curls.data(), static_cast<int>(curls.size()));
-  natsOptions_SetMaxReconnect(nopts, -1);
-  natsOptions_SetReconnectWait(nopts, 50);
-  natsOptions_SetReconnectJitter(nopts, 0, 0);
-  natsOptions_SetReconnectBufSize(nopts, 32 * 1024 * 1024);
-  stanConnOptions* sopts = nullptr;
-  stanConnOptions_Create(&sopts);
-  stanConnOptions_SetNATSOptions(sopts, nopts);
-  stanConnOptions_SetPubAckWait(sopts, 5000);
-  stanConnOptions_SetConnectionWait(sopts, 2000);
-  stanConnOptions_SetPings(sopts, 1, 30);
-  stanConnection* sc = nullptr;
-  natsStatus s = NATS_ERR;
-  for (int i = 0; i < 50 && s != NATS_OK; ++i) {
-    s = stanConnection_Connect(&sc, cluster.c_str(), client_id.c_str(), sopts);
-    if (s != NATS_OK) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  stanConnOptions_Destroy(sopts);
-  natsOptions_Destroy(nopts);
-  if (s != NATS_OK) {
-    *error = "connect " + client_id + ": " + natsStatus_GetText(s);
-    return nullptr;
-  }
-  return sc;
-}
-
-stanSubscription* SubscribeStan(stanConnection* sc, const std::string& channel, const char* queue,
-                                const char* durable, stanMsgHandler cb, void* closure,
-                                std::string* error) {
-  stanSubOptions* o = nullptr;
-  stanSubOptions_Create(&o);
-  stanSubOptions_SetDurableName(o, durable);
-  stanSubOptions_SetManualAckMode(o, true);
-  stanSubOptions_DeliverAllAvailable(o);
-  stanSubOptions_SetMaxInflight(o, 1024);
-  stanSubOptions_SetAckWait(o, 2000);  // short: a redelivery after a takeover comes soon
-  stanSubscription* sub = nullptr;
-  natsStatus s =
-      queue ? stanConnection_QueueSubscribe(&sub, sc, channel.c_str(), queue, cb, closure, o)
-            : stanConnection_Subscribe(&sub, sc, channel.c_str(), cb, closure, o);
-  stanSubOptions_Destroy(o);
-  if (s != NATS_OK) {
-    *error = std::string("subscribe: ") + natsStatus_GetText(s);
-    return nullptr;
-  }
-  return sub;
-}
-
 }  // namespace
 
 StanLoad::StanLoad(std::string url, std::string cluster_id, std::string channel, int rate)
-    : url_(std::move(url)), cluster_id_(std::move(cluster_id)), channel_(std::move(channel)),
+    : url_(std::move(url)),
+      cluster_id_(std::move(cluster_id)),
+      channel_(std::move(channel)),
       rate_(rate) {}
 
 StanLoad::~StanLoad() {
@@ -171,11 +112,11 @@ StanLoad::~StanLoad() {
 }
 
 bool StanLoad::Start(std::string* error) {
-  sub_conn_ = ConnectStan(url_, cluster_id_, "ft-durable", error);
+  sub_conn_ = ConnectStan(url_, cluster_id_, "ft-durable", StanConnectOptions{}, error);
   if (!sub_conn_) return false;
-  q_conn_ = ConnectStan(url_, cluster_id_, "ft-queue", error);
+  q_conn_ = ConnectStan(url_, cluster_id_, "ft-queue", StanConnectOptions{}, error);
   if (!q_conn_) return false;
-  pub_ = ConnectStan(url_, cluster_id_, "ft-pub", error);
+  pub_ = ConnectStan(url_, cluster_id_, "ft-pub", StanConnectOptions{}, error);
   if (!pub_) return false;
   durable_ = SubscribeStan(sub_conn_, channel_, nullptr, "dur", DurableCb, this, error);
   if (!durable_) return false;
