@@ -12,8 +12,7 @@
 // Ownership: the host (NatsServer) owns ClientConn objects. A ClientConn owns its uv_tcp_t
 // (handle_.data = this) and its one uv_write_t. It dies only in the host's ConnClosed, called
 // from the close callback of its handle; Close() may be called any number of times and from
-// inside any callback, and only records the first reason (STYLE §6). Thread safety: loop
-// thread only.
+// inside any callback, and only records the first reason. Thread safety: loop thread only.
 #pragma once
 
 #include <uv.h>
