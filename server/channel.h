@@ -1,6 +1,8 @@
 // channel.h: a streaming channel (its counters, limits, recent-message cache and subscribers)
 // and the registry of channels (lookup, creation within max_channels, case conflicts, limits
-// resolution with wildcard overrides, PROTOCOL.md C.1-C.3).
+// resolution with wildcard overrides). A channel is created by the first accepted publish or
+// subscription to it, never by an ack or unsubscribe; its sequences start at 1 and are never
+// reused; limits remove only the oldest messages (first_seq moves, last_seq stays).
 //
 // A channel's sequence numbers are assigned on the loop thread when a publish is accepted
 // (last_seq) and become deliverable when the batch holding them commits (committed_seq). The
@@ -43,7 +45,7 @@ struct CachedMsg {
   std::string data;  // serialized MsgProto as first delivered
 };
 
-// The limits a channel named `name` gets when created (PROTOCOL.md C.2): the globals, then
+// The limits a channel named `name` gets once, when created: the globals, then
 // every matching wildcard entry from the widest to the narrowest, then the literal entry.
 ResolvedLimits ResolveChannelLimits(const StanLimits& limits, std::string_view name);
 
@@ -120,9 +122,9 @@ class ChannelRegistry {
   explicit ChannelRegistry(const StanLimits& limits);
   ~ChannelRegistry();
 
-  // Valid channel name (C.1): non-empty, no leading/trailing '.', no "..", no '/', '*', '>'.
+  // Valid channel name: non-empty, no leading/trailing '.', no "..", no '/', '*', '>'.
   static bool IsValidName(std::string_view name);
-  // The limits a channel named `name` gets when created (C.2 inheritance).
+  // The limits a channel named `name` gets when created (ResolveChannelLimits above).
   ResolvedLimits Resolve(std::string_view name) const;
 
   Channel* Lookup(std::string_view name) const;

@@ -6,7 +6,8 @@
 // "--flag (key.path)" in messages. Cross-key checks run last, after the flags.
 //
 // yaml-cpp reports problems with exceptions: they are caught in ParseConfig and nowhere else,
-// and never leave this file (STYLE §4.4).
+// and never leave this file: every caller gets a Status (exceptions never cross a libuv
+// callback or a folder boundary).
 //
 // Sections, in order: messages (the "config: <where>: <what>" format); value parsers (numbers,
 // booleans, names, subjects, peers); setters shared by YAML keys and flags; the YAML walk (one

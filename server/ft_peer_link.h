@@ -18,7 +18,9 @@
 // After a drop (EOF, error, -ERR, ping timeout, outbound queue full) it waits reconnect_wait_ms
 // and starts over with the next server.
 //
-// Wire: PROTOCOL.md A.2-A.6; the server -> client ops are read by NatsClientReader.
+// Wire: the NATS client protocol (INFO first from the server, then CONNECT and PING from the
+// link, PONG completes the handshake; PING/PONG either way; -ERR '<text>' ends the connection);
+// the server -> client ops are read by NatsClientReader.
 //
 // Ownership: borrows the loop, which must outlive the PeerLink. The PeerLink owns a TCP handle
 // and two timers (and a getaddrinfo request while resolving): Close() must be called, and its

@@ -10,8 +10,8 @@
 // reads a request and the idle timeout between requests. A newcomer over a limit closes the
 // victim the table names before it is served.
 //
-// Close protocol (STYLE §6.3): an HttpConn owns a uv_tcp_t and a uv_timer_t. Close() may be
-// called any number of times; the first call closes both handles, and the connection is removed
+// Close protocol: an HttpConn owns a uv_tcp_t and a uv_timer_t. Close() may be called any
+// number of times; the first call closes both handles, and the connection is removed
 // from the server (which destroys it) in the second close callback. Write requests own their
 // bytes and are freed in their callback, which libuv also runs (with UV_ECANCELED) for writes
 // still queued when the socket closes, always before the socket's close callback.
@@ -513,7 +513,7 @@ void HttpConn::Write(std::string data) {
   ++pending_writes_;
   int rc = uv_write(&w->req, stream(), &buf, 1, WriteCb);
   if (rc != 0) {
-    // libuv will not call WriteCb (STYLE §6.5): undo and free here.
+    // When uv_write fails libuv never calls WriteCb: undo and free the request here.
     pending_bytes_ -= w->data.size();
     --pending_writes_;
     delete w;

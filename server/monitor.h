@@ -6,12 +6,12 @@
 //   /varz, /connz           nats-server's core field names; connz takes offset and limit
 //   /metrics                Prometheus text format (MetricsRegistry)
 //   /streaming              a small HTML index
-//   /streaming/serverz      NATS Streaming fields (PROTOCOL.md C.4) plus ours: role, epoch,
+//   /streaming/serverz      nats-streaming-server's fields plus ours: role, epoch,
 //                           ft_group, name, takeovers and peers (standbys seen by the active,
 //                           or the active seen by a standby) with their heartbeat age
-//   /streaming/storez, /streaming/clientsz, /streaming/channelsz   as in C.4: offset, limit,
-//                           subs=1, client= / channel=, 404 "Client <id> not found" /
-//                           "Channel <name> not found"
+//   /streaming/storez, /streaming/clientsz, /streaming/channelsz   as nats-streaming-server:
+//                           offset, limit, subs=1, client= / channel=, 404 "Client <id> not found"
+//                           / "Channel <name> not found"
 //   /streaming/isFTActive   200 when this instance is FT_ACTIVE, 204 otherwise
 // JSON is pretty-printed with two spaces, Content-Type application/json,
 // Access-Control-Allow-Origin: *; a callback= parameter wraps it as JSONP like nats-server.

@@ -4,8 +4,9 @@
 // Monitor (server/monitor.h) knows nothing of NatsServer, the streaming layer, the store or the
 // ft role machine; it asks a MonitorSource, which the process (server/app.cc) implements over
 // those pieces and which tests fake. Every call returns a copy made on the loop thread; nothing
-// here points back into live state. Field meanings follow the NATS Streaming monitoring
-// endpoints (PROTOCOL.md C.4) and nats-server's /varz and /connz.
+// here points back into live state. Field names and meanings are those of the reference NATS
+// Streaming server's /streaming endpoints and nats-server's /varz and /connz, so existing
+// dashboards and tools read them unchanged.
 //
 // Ownership: plain values; the source is borrowed by Monitor and must outlive it.
 // Thread safety: loop thread only.

@@ -58,7 +58,8 @@ int64_t ParseSize(std::string_view s) {
   return v;
 }
 
-// `bytes` in double quotes, cut to kSnippetMax, with control bytes as \xNN (STYLE §4.7).
+// `bytes` in double quotes, cut to kSnippetMax, with control bytes as \xNN: an error line
+// names the input it failed on.
 std::string Quote(std::string_view bytes) {
   static const char kHex[] = "0123456789abcdef";
   std::string out = "\"";

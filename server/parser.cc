@@ -3,7 +3,7 @@
 // Called by ClientConn's read callback with each chunk read from the socket; calls the
 // connection's ParserHandler once per complete op. It owns no I/O and no server state.
 //
-// Wire grammar (PROTOCOL.md A.1, A.5), client -> server:
+// Wire grammar (the NATS client protocol, as nats-server parses it), client -> server:
 //   CONNECT <json>                                   control line only
 //   PUB <subject> [reply] <size>        then <size> payload bytes and "\r\n"
 //   HPUB <subject> [reply] <hdr> <total> then <total> bytes (headers first) and "\r\n"

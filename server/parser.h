@@ -4,15 +4,15 @@
 // Feed() consumes any split of the byte stream and calls ParserHandler once per complete op.
 // Arguments and payloads are views into the buffer passed to Feed() in the common case; only an
 // op cut off by the end of a Feed() is copied into the parser's own scratch buffer. The views
-// handed to a handler are valid only during that call (STYLE §5).
+// handed to a handler are valid only during that call: a handler that keeps one copies it.
 //
 // Ops: CONNECT <json>, PUB <subj> [reply] <n>, HPUB <subj> [reply] <hdr> <total>,
 // SUB <subj> [queue] <sid>, UNSUB <sid> [max], PING, PONG. Op names match case-insensitively;
 // arguments are separated by runs of spaces or tabs; a line ends in "\r\n" or a bare "\n".
 // Limits: a control line longer than max_control_line and a payload larger than max_payload
-// are errors (PROTOCOL.md A.1). The control line length counted is that of the op's arguments:
-// from the first byte after the op name and its blanks up to the line end, without the "\r\n"
-// or "\n" (the measure nats-server applies). For HPUB the payload limit applies to the total
+// are errors that close the connection. The control line length counted is that of the op's
+// arguments: from the first byte after the op name and its blanks up to the line end, without the
+// "\r\n" or "\n" (the measure nats-server applies). For HPUB the payload limit applies to the total
 // size. After an error the parser stays failed until Reset(); a handler that returns false
 // also leaves it failed (kStopped).
 //
@@ -84,7 +84,8 @@ class Parser {
 
   size_t error_offset() const { return error_offset_; }
   const std::string& error_snippet() const { return error_snippet_; }
-  // The state the parser failed in (or is in), e.g. "kPubArg", for log lines (STYLE §4.7).
+  // The state the parser failed in (or is in), e.g. "kPubArg", for log lines (a parse error
+  // is logged with its state, offset and a quoted snippet of the bytes).
   const char* state_name() const;
   // Bytes currently buffered for a split op (for memory accounting and tests).
   size_t buffered() const { return scratch_.size(); }

@@ -1,5 +1,6 @@
 // queue_group.cc: delivery to queue groups (one position, best member per message) and the
-// hand-over of a leaving member's unacked messages (PROTOCOL.md B.6, B.7).
+// hand-over of a leaving member's unacked messages to the members that remain (round-robin,
+// marked expired so that they are redelivered shortly).
 #include "server/queue_group.h"
 
 #include <algorithm>

@@ -1,8 +1,9 @@
-// queue_group.h: a queue group of one channel (PROTOCOL.md B.6, B.7). The group has one
-// last_sent shared by its members; each new message goes to the best member (fewest unacked,
-// not stalled, heartbeats fine). A durable queue group whose last member closes is kept as an
-// offline "shadow" subscription holding the position and the pending set, which the next
-// member to join takes over.
+// queue_group.h: a queue group of one channel. The group has one last_sent shared by its
+// members; each new message goes to the best member (fewest unacked, not stalled, heartbeats
+// fine); the group stops while every member is stalled. A member that leaves, by unsubscribe or
+// close alike, hands its unacked messages over to the others. A durable queue group whose last
+// member closes is kept as an offline "shadow" subscription holding the position and the pending
+// set, which the next member to join takes over.
 //
 // Ownership: owned by its Channel; members and the shadow are StanSubs owned by the same
 // channel. Thread safety: loop thread only.

@@ -88,7 +88,7 @@ void Delivery::Redeliver(StanSub* sub, std::vector<uint64_t> seqs, bool all) {
   for (uint64_t seq : seqs) {
     if (!sub->pending.count(seq)) continue;
     if (seq < ch->first_seq()) {
-      DropPending(sub, seq);  // removed by limits: treated as acked (C.3)
+      DropPending(sub, seq);  // removed by limits: counts as acked
       continue;
     }
     if (const CachedMsg* m = ch->Lookup(seq)) {

@@ -1,6 +1,6 @@
 // stan_clients.h: registered streaming clients (by clientID and by connID), the server ->
-// client heartbeats that decide a client is gone (PROTOCOL.md B.8), and the small request/reply
-// helper both heartbeats and the duplicate-clientID liveness check use.
+// client heartbeats that decide a client is gone (missing client pings never do), and the
+// small request/reply helper both heartbeats and the duplicate-clientID liveness check use.
 //
 // Heartbeats: every hb_interval after the previous check, an empty request goes to the client's
 // heartbeat inbox; no reply within hb_timeout increments the client's failure count, a reply
@@ -93,7 +93,8 @@ class ClientRegistry {
     for (auto& [id, c] : by_id_) fn(*c);
   }
 
-  // A duplicate-ID check is running for these IDs (B.3).
+  // A duplicate-ID check is running for these IDs: a second connect with one of them fails at
+  // once with "clientID already registered".
   std::set<std::string> checking;
 
  private:

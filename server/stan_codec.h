@@ -1,10 +1,11 @@
-// stan_codec.h: the protobuf wire encoding of the streaming protocol (PROTOCOL.md B.2).
+// stan_codec.h: the protobuf wire encoding of the streaming protocol (proto3: default values
+// are not written, fields may come in any order, unknown fields are skipped).
 //
 // The hot path (every publish, delivery and ack) uses the hand-written functions here, which
 // decode into views of the input buffer and encode without building message objects. Everything
 // else goes through the protoc-generated lite classes (stan_protocol.pb.h) with DecodeProto and
 // EncodeProto. Both produce the same bytes; tests/server/stan_codec_test.cc checks that against
-// the hex examples of PROTOCOL.md B.11 and against the generated classes.
+// hand-composed hex examples of each message and against the generated classes.
 //
 // Redelivery never re-encodes: a stored MsgProto gets fields 6 (redelivered) and 7
 // (redeliveryCount) appended, and proto3 parsers keep the last value of a repeated scalar.

@@ -1,5 +1,6 @@
-// stan_errors.h: the exact error strings of the streaming protocol (PROTOCOL.md B.9). Clients
-// hand them to applications and their test suites compare some verbatim: never reword them.
+// stan_errors.h: the exact error strings of the streaming protocol, byte for byte those of
+// nats-streaming-server. Clients hand them to applications and their test
+// suites compare some verbatim: never reword them.
 #pragma once
 
 namespace tandem::server::errors {

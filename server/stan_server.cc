@@ -161,7 +161,7 @@ void StanServer::RestoreSubs() {
     Activate(sub);
   }
   for (StanSub* sub : orphans) RemoveSub(sub, false);
-  // Pending messages first, then whatever is new (B.7).
+  // Pending messages first (redelivered), then whatever is new.
   for (StanSub* sub : active) {
     if (!sub->pending.empty()) delivery_.RedeliverAll(sub);
   }
@@ -187,7 +187,9 @@ void StanServer::ProcessConnect(const InboundMsg& m) {
   if (clients_.checking.count(req.clientid())) {
     return ReplyConnectError(reply, errors::kClientIdRegistered);
   }
-  // Is the registered one still alive? Ask it, wait 500 ms (B.3).
+  // Is the registered one still alive? Ask its heartbeat inbox and wait 500 ms: a reply means
+  // the new connect is refused; silence means the old client is closed and the new one takes
+  // its place.
   clients_.checking.insert(req.clientid());
   requester_.Request(old->rec.hb_inbox, "", 500, [this, req, reply](bool replied) {
     clients_.checking.erase(req.clientid());

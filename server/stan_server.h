@@ -1,6 +1,6 @@
 // stan_server.h: the NATS Streaming layer: request handlers for connect, publish, subscribe,
-// unsubscribe, subscription close, connection close, pings and acks (PROTOCOL.md Part B), on
-// top of the NATS core (as an InternalClient) and the store (through a StoreWriter).
+// unsubscribe, subscription close, connection close, pings and acks, on top of the NATS core
+// (as an InternalClient) and the store (through a StoreWriter).
 //
 // Life cycle: construct from what Store::Recover() returned, Start() (checks the cluster id,
 // restores channels, clients and subscriptions, subscribes the protocol subjects, redelivers
@@ -8,8 +8,8 @@
 // Drain(done) to let the last batch commit before the store is closed. ft/ calls exactly this
 // sequence when an instance becomes active and when it stops.
 //
-// The publish invariant (DESIGN "A publish, end to end"): a message is delivered and its PubAck
-// sent only after the batch holding it has committed. After a failed commit the layer stops
+// The publish invariant: a message is delivered and its PubAck sent only after the batch
+// holding it has committed. After a failed commit the layer stops
 // acknowledging for good and on_fatal runs once.
 //
 // Ownership: borrows the loop, the InternalClient and the Store, which must outlive it (the
@@ -122,7 +122,8 @@ class StanServer {
   uint64_t StartPosition(Channel* ch, const pb::SubscriptionRequest& req, bool* deferred,
                          int64_t* ts_ns);
   void ResolveTimeStart(StanSub* sub, int64_t ts_ns);
-  // Unsubscribe (unsubscribe = true) or close, as table B.6.
+  // Unsubscribe (unsubscribe = true) or close. They differ only for durables: unsubscribe
+  // deletes one, close keeps it offline (a durable queue group: when its last member leaves).
   void RemoveSub(StanSub* sub, bool unsubscribe);
   void DeleteSubRecord(StanSub* sub);
 

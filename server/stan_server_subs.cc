@@ -1,6 +1,7 @@
 // stan_server_subs.cc: the subscription requests of the streaming layer: subscribe (with the
 // five start positions, durables, queue groups, durable queue groups), unsubscribe and
-// subscription close (table B.6), and acks arriving on a subscription's ack inbox.
+// subscription close (which keeps durables offline where unsubscribe deletes them), and acks
+// arriving on a subscription's ack inbox.
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -242,7 +243,8 @@ void StanServer::ProcessUnsubOrClose(const InboundMsg& m, bool is_close) {
     if (!s->offline() && s->rec.ack_inbox == req.inbox()) sub = s.get();
   }
   if (sub == nullptr) {
-    // A client whose subscribe request timed out sends its delivery inbox instead (B.5).
+    // A client whose subscribe request timed out never got the ack inbox: it names the
+    // subscription by its delivery inbox instead.
     for (auto& [id, s] : ch->subs()) {
       if (!s->offline() && s->rec.inbox == req.inbox()) sub = s.get();
     }

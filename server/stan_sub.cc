@@ -166,7 +166,7 @@ void Delivery::OnAck(StanSub* sub, uint64_t seq) {
       }
     }
   }
-  if (owner == nullptr) return;  // unknown or already acked: ignored (B.7)
+  if (owner == nullptr) return;  // unknown or already acked: ignored, acks get no reply
   bool was_stalled = owner->stalled();
   DropPending(owner, seq);
   if (!was_stalled) return;

@@ -1,4 +1,4 @@
-// stan_sub.h: streaming subscriptions and the delivery engine (PROTOCOL.md B.5-B.7).
+// stan_sub.h: streaming subscriptions and the delivery engine.
 //
 // A StanSub is one stored subscription: active (its client is connected), an offline durable,
 // or the offline "shadow" of a durable queue group. It keeps its pending (sent, unacked)
@@ -9,8 +9,8 @@
 // when they are there, otherwise from the store (Store::ReadMsgs, in chunks, one read in flight
 // per subscription or group). Redeliveries append fields 6 and 7 to the stored bytes.
 //
-// Persistence is coalesced, without waiting for it (DESIGN: a lost ack record costs a
-// redelivery, never a message). A delivery is only recorded as a pending row once it has stayed
+// Persistence is coalesced, without waiting for it (a lost ack record costs a redelivery,
+// never a message). A delivery is only recorded as a pending row once it has stayed
 // unacked for kPersistDelayMs, so the common case (acked quickly) writes no pending row and no
 // removal. The stored last_sent is held below the oldest delivery not yet recorded (for a
 // queue group, the oldest of any member), so a crash can re-send a recent delivery but never
@@ -50,7 +50,7 @@ class QueueGroup;
 struct PendingMsg {
   uint64_t expiry_ms = 0;     // TimerQueue clock
   uint64_t sent_ms = 0;       // first delivery, TimerQueue clock
-  uint32_t redeliveries = 0;  // in memory only, reset on restart (B.7)
+  uint32_t redeliveries = 0;  // in memory only, reset on restart and takeover
   bool persisted = false;     // an AddPending for it has been written
 };
 

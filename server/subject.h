@@ -1,5 +1,5 @@
 // subject.h: NATS subject rules: validation of subjects and queue names, wildcard matching and
-// a small allocation-free tokenizer (PROTOCOL.md A.7).
+// a small allocation-free tokenizer.
 //
 // Rules, as nats-server applies them: a subject is one or more tokens separated by '.'; no
 // token is empty (no leading, trailing or double dots); no space, tab, CR, LF or FF anywhere.

@@ -1,5 +1,6 @@
-// sql_statements.h: every SQL string the store runs, in one table indexed by Stmt (STYLE §8),
-// except those on the per-channel message tables (channel_tables.h) and the DDL (schema.cc).
+// sql_statements.h: every SQL string the store runs, in one table indexed by Stmt (so the
+// whole of the store's SQL reads in one place), except those on the per-channel message tables
+// (channel_tables.h) and the DDL (schema.cc).
 //
 // The table in sql_statements.cc holds the text and a name for each statement. Statements
 // prepares all the data statements once, when the store opens (SQLITE_PREPARE_PERSISTENT), and

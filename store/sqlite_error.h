@@ -1,8 +1,8 @@
 // sqlite_error.h: the one place where SQLite result codes become tandem Status values.
 //
 // Every SQLite call in store/ that fails goes through SqliteStatus(), so the mapping below is the
-// whole policy (STYLE §8): SQLITE_BUSY -> Busy, SQLITE_CORRUPT/SQLITE_NOTADB -> Corruption,
-// SQLITE_FULL -> IOError "disk full", anything else -> IOError with sqlite3_errmsg().
+// whole policy: SQLITE_BUSY -> Busy, SQLITE_CORRUPT/SQLITE_NOTADB -> Corruption, SQLITE_FULL ->
+// IOError "disk full", anything else -> IOError with sqlite3_errmsg().
 //
 // Ownership: none. Thread safety: call it on the thread that owns `db`, right after the failing
 // call, because sqlite3_errmsg() describes the connection's most recent error.

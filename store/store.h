@@ -15,8 +15,9 @@
 // see a committed batch before its completion has run; callers bound what they deliver by what
 // has completed.
 //
-// Errors are sticky (STYLE §4.6): after a commit fails with an unknown outcome (I/O error, disk
-// full, fencing), every later Submit completes with that same error and nothing more is written.
+// Errors are sticky (a write whose outcome is unknown is never retried and carried on from):
+// after a commit fails with an unknown outcome (I/O error, disk full, fencing), every later
+// Submit completes with that same error and nothing more is written.
 //
 // Ownership: Open() returns the only owner. The Store borrows the uv loop, which must outlive it.
 // Thread safety: every public method is called on the loop thread only, except Open() and

@@ -1,6 +1,6 @@
 // transaction.h: an RAII SQLite transaction that rolls back unless Commit() succeeded.
 //
-// Every change made of several statements runs inside one (STYLE §8):
+// Every change made of several statements runs inside one, so it is all or nothing:
 //   Transaction tx(db);
 //   if (Status s = tx.Begin(Stmt::kBeginImmediate); !s.ok()) return s;
 //   ... statements ...

@@ -1,5 +1,5 @@
 // core_wire_test.cc: the NATS core at the byte level over raw sockets against the real binary:
-// INFO contents, verbose and pedantic modes, -ERR texts and which ones close (PROTOCOL.md A.6),
+// INFO contents, verbose and pedantic modes, -ERR texts and which ones close (as nats-server),
 // bad input of every kind while another client keeps working, connection limit, server pings.
 #include <string>
 #include <thread>

@@ -1,6 +1,6 @@
-// stan_conn_test.cc: client liveness (PROTOCOL.md B.3, B.8) against the real binary: a client
-// whose heartbeat inbox is dead is replaced by a new connect with its ID after the 500 ms
-// check, and then learns it from its pings; a client that stops answering heartbeats is
+// stan_conn_test.cc: client liveness (duplicate-ID check, heartbeats, pings) against the real
+// binary: a client whose heartbeat inbox is dead is replaced by a new connect with its ID after
+// the 500 ms check, and then learns it from its pings; a client that stops answering heartbeats is
 // closed after hb_fail_count misses.
 #include <string>
 #include <thread>

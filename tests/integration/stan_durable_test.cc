@@ -1,6 +1,7 @@
 // stan_durable_test.cc: durables, queue groups and durable queue groups through libnats' STAN
 // API: resume after the last ack, redelivery of unacked messages on resume, unsubscribe versus
-// close (PROTOCOL.md B.6), duplicate durable registration, hand-over between queue members.
+// close (unsubscribe deletes a durable, close keeps it), duplicate durable registration,
+// hand-over between queue members.
 #include <set>
 #include <string>
 #include <thread>

@@ -1,5 +1,5 @@
-// channel_test.cc: channel names, limits resolution with wildcard overrides (C.2), creation
-// errors (C.1), and the recent-message cache.
+// channel_test.cc: channel names, limits resolution with wildcard overrides (widest to
+// narrowest, then the literal name), creation errors, and the recent-message cache.
 #include "server/channel.h"
 
 #include <doctest/doctest.h>

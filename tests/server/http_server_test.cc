@@ -95,7 +95,7 @@ class RawClient {
 };
 
 // A loop with an HttpServer on a free loopback port, a guard timer that bounds every test, and
-// the teardown that STYLE §10 asks for (every handle closed, uv_loop_close == 0).
+// the teardown every loop test ends with (every handle closed, uv_loop_close == 0).
 struct Fixture {
   uv_loop_t loop;
   uv_timer_t guard;

@@ -1,8 +1,8 @@
 // nats_client_reader_test.cc: tests of server/nats_client_reader (server -> client ops).
 //
 // Every input is fed whole, one byte at a time and split at every position; the recorded events
-// and the final error must be the same each way (STYLE §10). Each chunk is copied into its own
-// buffer that is scribbled over after Feed() returns, so a view kept across Feed() calls shows up
+// and the final error must be the same each way. Each chunk is copied into its own buffer
+// that is scribbled over after Feed() returns, so a view kept across Feed() calls shows up
 // as corrupted event text.
 #include "server/nats_client_reader.h"
 

@@ -1,5 +1,6 @@
 // stan_clients_test.cc: client IDs, lookups by clientID and connID, and server -> client
-// heartbeats with failure counting on a fake clock (B.8).
+// heartbeats with failure counting (a client is closed once its misses exceed hb_fail_count)
+// on a fake clock.
 #include "server/stan_clients.h"
 
 #include <uv.h>

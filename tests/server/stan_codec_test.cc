@@ -1,5 +1,6 @@
-// stan_codec_test.cc: the streaming protocol encoding, byte for byte against the composed
-// examples of PROTOCOL.md B.11, and the hand-written codec against the generated classes.
+// stan_codec_test.cc: the streaming protocol encoding, byte for byte against hex examples
+// composed by hand from the field numbers, and the hand-written codec against the generated
+// classes.
 #include "server/stan_codec.h"
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // subject_test.cc: tests of server/subject (validation, wildcard matching, tokenizer), as
-// tables checked against the rules nats-server applies (PROTOCOL.md A.7).
+// tables checked against the rules nats-server applies (see server/subject.h).
 #include "server/subject.h"
 
 #include <string>
