@@ -157,6 +157,9 @@ Status SqliteStore::OpenFile() {
   Stmt sync = options_.sync == SyncMode::kFull && !own_sync_ ? Stmt::kPragmaSyncFull
                                                              : Stmt::kPragmaSyncNormal;
   if (Status s = ExecStmt(db_, sync); !s.ok()) return s;
+  // Checkpoints are ours, not SQLite's automatic ones, whose errors SQLite ignores: a failed
+  // fsync of the database during a checkpoint must stop the store like any other I/O error.
+  sqlite3_wal_hook(db_, &SqliteStore::WalHook, this);
 
   // Take the write lock at once, in the transaction that migrates and bumps the epoch.
   Transaction tx(db_);
@@ -183,18 +186,42 @@ Status SqliteStore::OpenFile() {
   if (Status s = LoadState(); !s.ok()) return s;
   if (Status s = tx.Commit(); !s.ok()) return s;
   if (Status s = RecordFiles(); !s.ok()) return s;
+  if (own_sync_) {
+    // The WAL exists now (the epoch bump wrote it) and keeps its inode while we hold the lock.
+    const std::string wal = path + "-wal";
+    wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+    if (wal_fd_ < 0) return Status::IOError(wal, std::string("open: ") + std::strerror(errno));
+    // The new epoch (and a new identity) is on disk before anyone is told.
+    if (Status s = SyncWal(); !s.ok()) return s;
+  } else {
+    // Commits are not synced with store.sync=normal, but the epoch a member announces and the
+    // identity file must never be ahead of the database: a checkpoint (which syncs) makes the
+    // opening transaction durable first.
+    int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_FULL, nullptr, nullptr);
+    if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "checkpoint after open");
+  }
   if (!*file || **file != identity_) {
     // Standbys read the identity there; a store without the file is still served.
     if (Status s = WriteIdentityFile(path, identity_); !s.ok()) {
       spdlog::error("store: cannot write {}: {}", IdentityPath(path), s.ToString());
     }
   }
-  if (!own_sync_) return Status::OK();
-  // The WAL exists now (the epoch bump wrote it) and keeps its inode while we hold the lock.
-  const std::string wal = path + "-wal";
-  wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
-  if (wal_fd_ < 0) return Status::IOError(wal, std::string("open: ") + std::strerror(errno));
-  return SyncWal();  // the new epoch is on disk before anyone is told
+  return Status::OK();
+}
+
+// After every commit, with the number of frames in the WAL: the automatic checkpoint SQLite
+// would run (at 1000 frames), but one whose failure fails the commit that triggered it. The
+// commit itself is then in the WAL; failing it means that it is never acknowledged, and the
+// error is sticky like any other (a standby recovers from the WAL).
+int SqliteStore::WalHook(void* arg, sqlite3* db, const char* name, int frames) {
+  if (frames < kCheckpointFrames) return SQLITE_OK;
+  int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    auto* self = static_cast<SqliteStore*>(arg);
+    spdlog::error("store: checkpoint of {} failed: {}", self->options_.path, sqlite3_errstr(rc));
+    return rc;
+  }
+  return SQLITE_OK;
 }
 
 Status SqliteStore::StartThread() {

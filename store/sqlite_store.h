@@ -60,6 +60,8 @@ class SqliteStore final : public Store {
  public:
   // How often the store thread checks that its path still leads to its files.
   static constexpr int64_t kFileCheckMs = 500;
+  // WAL frames after which a commit checkpoints (SQLite's default for its own checkpoints).
+  static constexpr int kCheckpointFrames = 1000;
   static Result<std::unique_ptr<SqliteStore>> OpenSqlite(const StoreOptions& options,
                                                          uv_loop_t* loop);
   ~SqliteStore() override;
@@ -147,6 +149,7 @@ class SqliteStore final : public Store {
   Status LoadState();
   static ChannelState StateOf(const ChannelRecord& c);
   Status StartThread();
+  static int WalHook(void* arg, sqlite3* db, const char* name, int frames);
 
   // Loop side.
   void Enqueue(Job job);
