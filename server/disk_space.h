@@ -37,6 +37,8 @@ class DiskSpace {
   void Close();
 
   bool has_room() const { return problem_.empty(); }
+  // Checks again now (off the loop) instead of at the next period.
+  void CheckNow() { StartCheck(); }
   // Why there is no room, one line naming the directory and the free space; "" while there is.
   const std::string& problem() const { return problem_; }
   // Called on the loop each time the space goes from short to enough.

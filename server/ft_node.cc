@@ -194,6 +194,20 @@ store::StoreOptions FtNode::LockOptions() {
 }
 
 void FtNode::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
+  if (!result.ok() && disk_ != nullptr && result.status().IsIOError() &&
+      result.status().message().find("disk full") != std::string::npos) {
+    // The disk filled before the periodic check saw it: not a store that cannot be used, but
+    // one to wait for. Check the room now; the next attempt waits for it (TryLock).
+    if (!disk_full_logged_) {
+      disk_full_logged_ = true;
+      spdlog::warn("ft: {}: the store's disk is full; waiting for room before taking the store",
+                   failover_->name());
+    }
+    disk_->CheckNow();
+    result = Status::Busy(options_.store.path, "waiting for room on a full disk");
+  } else {
+    disk_full_logged_ = false;
+  }
   bool busy = !result.ok() && result.status().IsBusy();
   if (busy && group_key_.empty()) LoadIdentity().IgnoreError();  // the active may have made it
   failover_->OnLockResult(std::move(result));

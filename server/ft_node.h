@@ -137,7 +137,8 @@ class FtNode final : public ft::FailoverHost {
   std::unique_ptr<PeerLink> link_;  // standby: to the active; active: to other peers
   std::vector<std::unique_ptr<PeerLink>> closing_links_;
   DiskSpace* disk_ = nullptr;
-  bool lock_waits_for_disk_ = false;        // an attempt Failover asked for waits for room
+  bool lock_waits_for_disk_ = false;
+  bool disk_full_logged_ = false;           // a lock attempt found the disk full        // an attempt Failover asked for waits for room
   InternalClient* hb_client_ = nullptr;     // set while serving
   uint64_t hb_sid_ = 0;
   bool serving_ = false;

@@ -162,7 +162,8 @@ RoleInfo ProcessMonitorSource::role() const {
   } else {
     r.health_detail = "not serving (role " + r.role + ")";
   }
-  if (r.healthy && disk_ != nullptr && !disk_->has_room()) {
+  // A full disk is the first thing to say: it is what keeps a member from the lock, too.
+  if (disk_ != nullptr && !disk_->has_room()) {
     r.healthy = false;
     r.health_detail = "store: " + disk_->problem();
   }

@@ -52,7 +52,8 @@ Result<std::optional<StoreIdentity>> ReadIdentityFile(const std::string& store_p
   const std::string path = IdentityPath(store_path);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    if (errno == ENOENT) return std::optional<StoreIdentity>();
+    // No file, or no directory to hold one (the store path itself then says what is wrong).
+    if (errno == ENOENT || errno == ENOTDIR) return std::optional<StoreIdentity>();
     return Errno("cannot read the store identity", path);
   }
   std::stringstream text;
