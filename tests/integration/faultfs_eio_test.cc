@@ -115,8 +115,9 @@ TEST_CASE("faultfs: ENOSPC on write stops the active; after clear a member serve
   InjectAndExpectExit(pair, load, "enospc-write", "disk full");
   const uint64_t acked_at_exit = load.acked();
 
-  // While nothing can be written, the standby cannot take over (its epoch bump fails).
-  CHECK_MESSAGE(pair.b->process().WaitForLog("trying the store lock failed", milliseconds(20000)),
+  // While nothing can be written, the standby cannot take over (its epoch bump fails with a
+  // full disk): it waits for room, and does not give up.
+  CHECK_MESSAGE(pair.b->process().WaitForLog("waiting for room", milliseconds(20000)),
                 pair.b->process().Log());
   CHECK_FALSE(pair.b->IsActive());
   CHECK(load.acked() == acked_at_exit);

@@ -39,7 +39,9 @@ using server::PeerLink;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kSubject = "_STAN.ft.test.g";
+// Not a heartbeat subject: tandem reserves those for members (ft_heartbeat_guard_test), and
+// this test is about the link as a NATS client, against nats-server and tandem alike.
+constexpr const char* kSubject = "peerlink.test.g";
 
 std::string Addr(int port) { return "127.0.0.1:" + std::to_string(port); }
 
@@ -374,7 +376,7 @@ TEST_SUITE("ft_peer_link") {
         srv.in(),
         std::regex("CONNECT \\{\"verbose\":false,\"pedantic\":false,\"name\":\"we\\\\\"ird\","
                    "\"lang\":\"C\\+\\+\",\"version\":\"[0-9.]+\",\"protocol\":1,"
-                   "\"echo\":true\\}\r\nSUB _STAN\\.ft\\.test\\.g 1\r\nPING\r\n")));
+                   "\"echo\":true\\}\r\nSUB peerlink\\.test\\.g 1\r\nPING\r\n")));
     srv.in().clear();
     CHECK_FALSE(h.link->connected());
     h.link->Publish("early");  // not connected yet: dropped
@@ -387,18 +389,18 @@ TEST_SUITE("ft_peer_link") {
     CHECK(srv.in() == "PONG\r\n");
 
     srv.Send(
-        "MSG _STAN.ft.test.g 1 2\r\nhb\r\nHMSG _STAN.ft.test.g 1 12 14\r\nNATS/1.0\r\n\r\nh2\r\n"
+        "MSG peerlink.test.g 1 2\r\nhb\r\nHMSG peerlink.test.g 1 12 14\r\nNATS/1.0\r\n\r\nh2\r\n"
         "INFO {\"server_id\":\"fake\"}\r\n");
     REQUIRE(h.Pump([&] { return h.heartbeats.size() == 2; }));
     CHECK(h.heartbeats == std::vector<std::string>{"hb", "h2"});
     srv.in().clear();
     h.link->Publish("xyz");
-    REQUIRE(h.Pump([&] { return srv.Has("PUB _STAN.ft.test.g 3\r\nxyz\r\n"); }));
-    CHECK(srv.in() == "PUB _STAN.ft.test.g 3\r\nxyz\r\n");
+    REQUIRE(h.Pump([&] { return srv.Has("PUB peerlink.test.g 3\r\nxyz\r\n"); }));
+    CHECK(srv.in() == "PUB peerlink.test.g 3\r\nxyz\r\n");
 
     SUBCASE("-ERR drops the link, which comes back") { srv.Send("-ERR 'Stale Connection'\r\n"); }
     SUBCASE("bad bytes drop the link, which comes back") {
-      srv.Send("MSG _STAN.ft.test.g 1 2\r\nhbXY");
+      srv.Send("MSG peerlink.test.g 1 2\r\nhbXY");
     }
     SUBCASE("EOF drops the link, which comes back") { srv.CloseConn(); }
     REQUIRE(h.Pump([&] { return h.disconnects == 1; }));

@@ -125,7 +125,7 @@ TEST_SUITE("soak") {
     TempDir dir;
     std::string log = dir.Join("soak.out");
     SoakRun soak({TANDEM_SOAK_BIN, "--tandem", TANDEM_BIN, "--minutes", "0.5", "--seed", "7",
-                  "--dir", dir.Join("run")},
+                  "--faultfs", FAULTFS_BIN, "--dir", dir.Join("run")},
                  log);
 
     // The members run in sessions of their own, as under systemd: job control aimed at the
