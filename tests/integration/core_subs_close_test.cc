@@ -204,7 +204,8 @@ TEST_SUITE("core_subs_close") {
     Server srv;
     REQUIRE(srv.Start("  max_subscriptions: 3\n"));
     WireClient c, other;
-    REQUIRE(c.Handshake(srv.port, R"({"verbose":true,"pedantic":false})"));
+    REQUIRE_MESSAGE(c.Handshake(srv.port, R"({"verbose":true,"pedantic":false})"),
+                    "got: ", c.pending(), "\nlog: ", srv.proc.Log());
     REQUIRE(c.Send("SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n"));
     REQUIRE(c.Expect("^\\+OK\r\n\\+OK\r\n\\+OK\r\n"));
     // The 4th: the error, no +OK, the connection stays open and the subscription does not exist.

@@ -30,7 +30,7 @@ namespace tandem::test {
 
 using std::chrono::milliseconds;
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, never the same one twice in a process.
 int FreePort();
 
 class TandemProcess {
