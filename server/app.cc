@@ -12,18 +12,18 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/disk_space.h"
+#include "server/util/disk_space.h"
 #include "ft/heartbeat.h"
-#include "server/ft_node.h"
-#include "server/http_server.h"
+#include "server/pair/ft_node.h"
+#include "server/monitor/http_server.h"
 #include "server/logging.h"
-#include "server/metrics.h"
-#include "server/monitor.h"
+#include "server/monitor/metrics.h"
+#include "server/monitor/monitor.h"
 #include "server/monitor_adapter.h"
-#include "server/nats_server.h"
-#include "server/protobuf_log.h"
-#include "server/stan_server.h"
-#include "server/systemd_notify.h"
+#include "server/nats/nats_server.h"
+#include "server/util/protobuf_log.h"
+#include "server/stan/stan_server.h"
+#include "server/pair/systemd_notify.h"
 
 #include <sys/resource.h>
 

@@ -53,7 +53,7 @@
 #include <memory>
 
 #include "server/config.h"
-#include "server/ft_node.h"
+#include "server/pair/ft_node.h"
 #include "store/status.h"
 #include "store/store.h"
 

@@ -30,33 +30,14 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include "server/bind_address.h"
-#include "server/subject.h"
+#include "server/util/bind_address.h"
+#include "server/util/value_syntax.h"
+#include "server/nats/subject.h"
 
 namespace tandem::server {
 namespace {
 
 // ---- messages ----------------------------------------------------------------------------
-
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-// A phrase about a value, without the key: `"abc" is not a number`.
-Status Phrase(std::string_view text, std::string_view what) {
-  return Status::InvalidArgument(fmt::format("{} {}", Quote(text), what));
-}
 
 // The final message: `config: <where>: <what>`.
 Status At(std::string_view where, std::string_view what) {
@@ -74,15 +55,6 @@ std::string Join(std::initializer_list<std::string_view> items) {
 }
 
 // ---- value parsers (phrases) ---------------------------------------------------------------
-
-Result<uint64_t> ParseUint(std::string_view text) {
-  if (!text.empty() && text[0] == '-') return Phrase(text, "must not be negative");
-  uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ptr != text.data() + text.size()) return Phrase(text, "is not a number");
-  if (ec == std::errc::result_out_of_range) return Phrase(text, "is too large");
-  return v;
-}
 
 Result<uint64_t> ParseCount(std::string_view text, uint64_t min, uint64_t max) {
   auto v = ParseUint(text);
@@ -633,143 +605,6 @@ Result<Config> LoadConfig(const std::string& path, const ConfigOverrides& overri
   return At(path, msg);
 }
 
-Result<uint64_t> ParseSize(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  if (!text.empty() && text[0] == '-') return Phrase(text, "must not be negative");
-  if (i == 0) return Phrase(text, "is not a size (like 1000, 64KB, 64KiB, 1MiB)");
-  auto n = ParseUint(text.substr(0, i));
-  if (!n.ok()) return Phrase(text, "is too large");
-  std::string unit(text.substr(i));
-  if (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
-  std::transform(unit.begin(), unit.end(), unit.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  struct Unit {
-    const char* name;
-    uint64_t mult;
-  };
-  static constexpr Unit kUnits[] = {
-      {"", 1},
-      {"b", 1},
-      {"k", 1000ULL},
-      {"kb", 1000ULL},
-      {"ki", 1ULL << 10},
-      {"kib", 1ULL << 10},
-      {"m", 1000000ULL},
-      {"mb", 1000000ULL},
-      {"mi", 1ULL << 20},
-      {"mib", 1ULL << 20},
-      {"g", 1000000000ULL},
-      {"gb", 1000000000ULL},
-      {"gi", 1ULL << 30},
-      {"gib", 1ULL << 30},
-      {"t", 1000000000000ULL},
-      {"tb", 1000000000000ULL},
-      {"ti", 1ULL << 40},
-      {"tib", 1ULL << 40},
-  };
-  for (const auto& u : kUnits) {
-    if (unit == u.name) {
-      if (*n > UINT64_MAX / u.mult) return Phrase(text, "is too large");
-      return *n * u.mult;
-    }
-  }
-  return Phrase(text, "is not a size (like 1000, 64KB, 64KiB, 1MiB)");
-}
-
-Result<int64_t> ParseDurationNs(std::string_view text) {
-  constexpr std::string_view kHint = "is not a duration (like 0, 500ms, 30s, 5m, 24h, 1h30m)";
-  if (text == "0") return int64_t{0};
-  if (!text.empty() && text[0] == '-') return Phrase(text, "must not be negative");
-  if (text.empty()) return Phrase(text, kHint);
-  struct Unit {
-    std::string_view name;
-    int64_t ns;
-  };
-  static constexpr Unit kUnits[] = {
-      {"ns", 1},
-      {"us", 1000},
-      {"\xC2\xB5s", 1000},
-      {"ms", 1000000},
-      {"s", 1000000000LL},
-      {"m", 60 * 1000000000LL},
-      {"h", 3600 * 1000000000LL},
-  };
-  __int128 total = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t start = i;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-    std::string_view whole = text.substr(start, i - start);
-    std::string_view frac;
-    if (i < text.size() && text[i] == '.') {
-      size_t fs = ++i;
-      while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-      frac = text.substr(fs, i - fs);
-    }
-    if (whole.empty() && frac.empty()) return Phrase(text, kHint);
-    size_t us = i;
-    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) && text[i] != '.')
-      ++i;
-    std::string_view unit = text.substr(us, i - us);
-    if (unit.empty()) return Phrase(text, "is not a duration (missing unit, like 30s)");
-    const Unit* u = nullptr;
-    for (const auto& cand : kUnits) {
-      if (cand.name == unit) u = &cand;
-    }
-    if (!u) return Phrase(text, kHint);
-    if (whole.size() > 12) return Phrase(text, "is too large");
-    __int128 w = 0;
-    for (char c : whole) w = w * 10 + (c - '0');
-    total += w * u->ns;
-    __int128 scale = u->ns;
-    for (char c : frac) {
-      scale /= 10;
-      if (scale == 0) break;
-      total += (c - '0') * scale;
-    }
-    if (total > INT64_MAX) return Phrase(text, "is too large");
-  }
-  return static_cast<int64_t>(total);
-}
-
-Result<HostPort> ParseHostPort(std::string_view text) {
-  constexpr std::string_view kHint = "is not HOST:PORT";
-  HostPort hp;
-  std::string_view port;
-  if (!text.empty() && text[0] == '[') {
-    size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return Phrase(text, kHint);
-    }
-    hp.host = std::string(text.substr(1, close - 1));
-    port = text.substr(close + 2);
-    if (hp.host.empty()) return Phrase(text, kHint);
-  } else {
-    size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) return Phrase(text, kHint);
-    std::string_view host = text.substr(0, colon);
-    if (host.find(':') != std::string_view::npos)
-      return Phrase(text, "is not HOST:PORT (write an IPv6 host as [::1]:4222)");
-    hp.host = host.empty() ? "0.0.0.0" : std::string(host);
-    port = text.substr(colon + 1);
-  }
-  for (char c : hp.host) {
-    if (std::isspace(static_cast<unsigned char>(c)) ||
-        std::iscntrl(static_cast<unsigned char>(c))) {
-      return Phrase(text, kHint);
-    }
-  }
-  uint64_t p = 0;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (port.empty() || ptr != port.data() + port.size() || ec != std::errc()) {
-    return Phrase(text, "is not HOST:PORT (the port is not a number)");
-  }
-  if (p > 65535) return Phrase(text, "has a port outside 1..65535");
-  hp.port = static_cast<int>(p);
-  return hp;
-}
-
 Result<LogLevel> ParseLogLevel(std::string_view text) {
   static constexpr LogLevel kAll[] = {LogLevel::kTrace, LogLevel::kDebug, LogLevel::kInfo,
                                       LogLevel::kWarn, LogLevel::kError};
@@ -793,11 +628,6 @@ const char* LogLevelName(LogLevel level) {
       return "error";
   }
   return "info";
-}
-
-std::string FormatHostPort(std::string_view host, int port) {
-  if (host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
-  return fmt::format("{}:{}", host, port);
 }
 
 }  // namespace tandem::server

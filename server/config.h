@@ -18,9 +18,10 @@
 #include <string_view>
 
 #include "ft/ft_options.h"
-#include "server/core_options.h"
-#include "server/http_options.h"
-#include "server/stan_options.h"
+#include "server/nats/core_options.h"
+#include "server/monitor/http_options.h"
+#include "server/stan/stan_options.h"
+#include "server/util/value_syntax.h"
 #include "store/status.h"
 #include "store/store.h"
 
@@ -60,23 +61,8 @@ Result<Config> LoadConfig(const std::string& path, const ConfigOverrides& overri
 // The same from YAML text already in memory (tests, and LoadConfig itself).
 Result<Config> ParseConfig(std::string_view yaml, const ConfigOverrides& overrides = {});
 
-// Value syntaxes shared with other parts of the process. Each returns InvalidArgument whose
-// message is a phrase about `text` (no key path), e.g. `"5x" is not a duration`.
-
-// Sizes: 1000, 64KB (10^3), 64KiB (2^10), MB/MiB, GB/GiB, TB/TiB; a bare number is bytes.
-Result<uint64_t> ParseSize(std::string_view text);
-// Durations: 0, 500ms, 30s, 5m, 24h, 1h30m, 1.5s (units ns, us, ms, s, m, h). Never negative.
-Result<int64_t> ParseDurationNs(std::string_view text);
-// "HOST:PORT", "[IPv6]:PORT" or ":PORT" (host 0.0.0.0). Port 0..65535.
-struct HostPort {
-  std::string host;
-  int port = 0;
-};
-Result<HostPort> ParseHostPort(std::string_view text);
 Result<LogLevel> ParseLogLevel(std::string_view text);
 const char* LogLevelName(LogLevel level);
 
-// Formats "HOST:PORT", bracketing an IPv6 host.
-std::string FormatHostPort(std::string_view host, int port);
 
 }  // namespace tandem::server

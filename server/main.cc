@@ -13,7 +13,7 @@
 
 #include "server/app.h"
 #include "server/config.h"
-#include "server/status_command.h"
+#include "server/monitor/status_command.h"
 
 namespace {
 

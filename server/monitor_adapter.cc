@@ -5,12 +5,12 @@
 #include <chrono>
 
 #include "ft/role.h"
-#include "server/channel.h"
-#include "server/disk_space.h"
-#include "server/ft_node.h"
-#include "server/server_info.h"
-#include "server/stan_server.h"
-#include "server/stan_sub.h"
+#include "server/stan/channel.h"
+#include "server/util/disk_space.h"
+#include "server/pair/ft_node.h"
+#include "server/nats/server_info.h"
+#include "server/stan/stan_server.h"
+#include "server/stan/stan_sub.h"
 #include "store/store.h"
 
 namespace tandem::server {

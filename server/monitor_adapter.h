@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <string>
 
-#include "server/monitor_source.h"
+#include "server/monitor/monitor_source.h"
 
 namespace tandem::store {
 class Store;

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/nats_client_reader.h"
+#include "server/nats/nats_client_reader.h"
 #include "tests/fuzz/split_fuzz.h"
 
 namespace {

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/parser.h"
+#include "server/nats/parser.h"
 #include "tests/fuzz/split_fuzz.h"
 
 namespace {

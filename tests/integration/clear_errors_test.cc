@@ -12,9 +12,9 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include "server/stan_protocol.pb.h"
-#include "server/status_command.h"
-#include "tests/integration/stan_fixture.h"
+#include "server/stan/stan_protocol.pb.h"
+#include "server/monitor/status_command.h"
+#include "tests/integration/stan/stan_fixture.h"
 #include "tests/support/tandem_process.h"
 
 namespace tandem::test {

@@ -1,0 +1,101 @@
+// monitor.h: the monitoring endpoints of tandem and its Prometheus metrics.
+//
+// Monitor turns MonitorSource snapshots into HTTP answers and registers them on an HttpServer:
+//   /healthz                200 {"status":"ok"} while serving or while a healthy standby,
+//                           503 {"status":"unavailable","error":...} otherwise
+//   /varz, /connz           nats-server's core field names; connz takes offset and limit
+//   /metrics                Prometheus text format (MetricsRegistry)
+//   /streaming              a small HTML index
+//   /streaming/serverz      nats-streaming-server's fields plus ours: role, epoch,
+//                           ft_group, name, takeovers and peers (standbys seen by the active,
+//                           or the active seen by a standby) with their heartbeat age
+//   /streaming/storez, /streaming/clientsz, /streaming/channelsz   as nats-streaming-server:
+//                           offset, limit, subs=1, client= / channel=, 404 "Client <id> not found"
+//                           / "Channel <name> not found"
+//   /streaming/isFTActive   200 when this instance is FT_ACTIVE, 204 otherwise
+// JSON is pretty-printed with two spaces, Content-Type application/json,
+// Access-Control-Allow-Origin: *; a callback= parameter wraps it as JSONP like nats-server.
+// Times are RFC 3339 (UTC, nanoseconds), durations in storez limits are integer nanoseconds.
+// An instance that is not serving (a standby) answers /healthz, /metrics,
+// /streaming/serverz and /streaming/isFTActive; the other endpoints give 503 and say so.
+//
+// Metrics are collected when /metrics is scraped, from the same snapshots, except the commit
+// histograms that the store feeds through RecordCommit() after every group commit.
+//
+// Ownership: borrows the source and the registry, which must outlive it; after
+// RegisterRoutes, the HttpServer holds handlers that point to this Monitor, so the Monitor
+// must outlive the HttpServer's Shutdown. Thread safety: loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "server/nats/core_options.h"
+#include "server/monitor/http_server.h"
+#include "server/monitor/metrics.h"
+#include "server/monitor/monitor_source.h"
+#include "server/stan/stan_options.h"
+
+namespace tandem::server {
+
+struct MonitorOptions {
+  CoreOptions core;  // reported by /varz
+  StanOptions stan;  // limits reported by /streaming/storez
+  std::string store_type = "SQL";
+  // Wall clock, nanoseconds since the Unix epoch; replaced by tests.
+  std::function<int64_t()> now_ns;
+};
+
+class Monitor {
+ public:
+  static constexpr int kDefaultListLimit = 1024;
+
+  Monitor(MonitorSource* source, MetricsRegistry* metrics, MonitorOptions options);
+  Monitor(const Monitor&) = delete;
+  Monitor& operator=(const Monitor&) = delete;
+
+  // Adds every endpoint above to `http` (kept to report its port in /varz).
+  void RegisterRoutes(HttpServer* http);
+
+  // The store's commit hook: one group commit of `batches` WriteBatches holding `ops`
+  // operations took `latency_ns` from BEGIN to the end of COMMIT.
+  void RecordCommit(uint64_t batches, uint64_t ops, int64_t latency_ns);
+
+  HttpResponse Healthz(const HttpRequest& req) const;
+  HttpResponse Varz(const HttpRequest& req) const;
+  HttpResponse Connz(const HttpRequest& req) const;
+  HttpResponse Metrics(const HttpRequest& req) const;
+  HttpResponse StreamingIndex(const HttpRequest& req) const;
+  HttpResponse Serverz(const HttpRequest& req) const;
+  HttpResponse Storez(const HttpRequest& req) const;
+  HttpResponse Clientsz(const HttpRequest& req) const;
+  HttpResponse Channelsz(const HttpRequest& req) const;
+  HttpResponse IsFtActive(const HttpRequest& req) const;
+
+  // Formatting shared with `tandem status` and tests.
+  static std::string Rfc3339(int64_t unix_ns);  // "2026-01-02T03:04:05.5Z"
+  static std::string Uptime(int64_t ns);        // "1d2h3m4s", like NATS
+  static std::string DurationText(int64_t ns);  // "1.5s", "250ms", "3m0s"
+
+ private:
+  void InstallCollectors();
+  void CollectFt() const;
+  void CollectCore() const;
+  void CollectStreaming() const;
+  HttpResponse NotServing(const RoleInfo& role) const;
+  int64_t Now() const;
+
+  MonitorSource* const source_;
+  MetricsRegistry* const metrics_;
+  const MonitorOptions options_;
+  HttpServer* http_ = nullptr;
+
+  // Commit metrics, fed by RecordCommit on the hot path.
+  Counter* commits_ = nullptr;
+  Histogram* commit_seconds_ = nullptr;
+  Histogram* commit_batches_ = nullptr;
+  Histogram* commit_ops_ = nullptr;
+};
+
+}  // namespace tandem::server

@@ -1,0 +1,136 @@
+// monitor_source.h: what the monitoring endpoints read, as plain snapshots, and the interface
+// through which they read it.
+//
+// Monitor (server/monitor.h) knows nothing of NatsServer, the streaming layer, the store or the
+// ft role machine; it asks a MonitorSource, which the process (server/app.cc) implements over
+// those pieces and which tests fake. Every call returns a copy made on the loop thread; nothing
+// here points back into live state. Field names and meanings are those of the reference NATS
+// Streaming server's /streaming endpoints and nats-server's /varz and /connz, so existing
+// dashboards and tools read them unchanged.
+//
+// Ownership: plain values; the source is borrowed by Monitor and must outlive it.
+// Thread safety: loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/nats/nats_server.h"
+
+namespace tandem::server {
+
+// One streaming subscription (Subscriptionz). `channel` is the channel's name.
+struct SubscriptionInfo {
+  std::string channel;
+  std::string client_id;  // for offline durables, the last owner
+  std::string inbox;
+  std::string ack_inbox;
+  std::string durable_name;  // empty if not durable
+  std::string queue_name;    // empty if no queue group; "durable:group" for durable queues
+  bool is_durable = false;
+  bool is_offline = false;
+  int32_t max_inflight = 0;
+  int32_t ack_wait_s = 0;
+  uint64_t last_sent = 0;
+  uint64_t pending_count = 0;  // delivered, not yet acknowledged
+  bool is_stalled = false;     // pending_count reached max_inflight
+  uint64_t redelivered = 0;    // redeliveries so far (metrics only)
+};
+
+struct ChannelInfo {
+  std::string name;
+  uint64_t msgs = 0;
+  uint64_t bytes = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  uint64_t subs_count = 0;             // every subscription, offline durables included
+  uint64_t read_errors = 0;            // failed reads of its stored messages (a damaged store)
+  std::vector<SubscriptionInfo> subs;  // filled only when asked for
+};
+
+struct ClientInfo {
+  std::string id;
+  std::string hb_inbox;
+  uint64_t subs_count = 0;
+  std::vector<SubscriptionInfo> subs;  // filled only when asked for
+};
+
+// One NATS connection for /connz (nats-server field names).
+struct ConnInfo {
+  uint64_t cid = 0;
+  std::string ip;
+  int port = 0;
+  int64_t start_ns = 0;          // Unix time of the accept
+  int64_t last_activity_ns = 0;  // Unix time of the last inbound op
+  uint64_t pending_bytes = 0;
+  uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
+  uint64_t subscriptions = 0;
+  std::string name, lang, version;
+};
+
+// A member of the pair as this instance last heard it.
+struct PeerInfo {
+  std::string name;
+  std::string role;  // "standby", "active", "stopping", ...
+  uint64_t epoch = 0;
+  int64_t heartbeat_age_ms = 0;
+  bool alive = false;
+};
+
+// Serverz `state` values.
+enum class ServerState { kStandalone, kFtActive, kFtStandby, kFailed, kShutdown };
+const char* ServerStateName(ServerState state);
+
+struct RoleInfo {
+  ServerState state = ServerState::kStandalone;
+  std::string role = "active";  // ft::RoleName() of this instance
+  std::string name;             // this instance's name in the group
+  std::string group;            // empty when not in an FT group
+  uint64_t epoch = 0;
+  uint64_t takeovers = 0;       // times this process became active
+  std::vector<PeerInfo> peers;  // standbys (on the active) or the active (on a standby)
+  bool serving = false;         // the client port is bound and the streaming layer is up
+  bool healthy = false;         // see Monitor::Healthz
+  std::string health_detail;    // why not healthy, one line
+};
+
+struct IdentityInfo {
+  std::string cluster_id;
+  std::string server_id;       // the streaming server's id (serverz, storez, ...)
+  std::string core_server_id;  // the NATS core's id from INFO (varz, connz); empty if not serving
+  int client_port = 0;         // the bound client port; 0 if not serving
+  std::string server_name;
+  std::string version;
+  int64_t start_ns = 0;  // Unix time the process started
+};
+
+// Streaming-level traffic: messages stored (in) and delivered to subscribers (out).
+struct StreamingStats {
+  uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
+  uint64_t redeliveries = 0;
+};
+
+class MonitorSource {
+ public:
+  virtual ~MonitorSource() = default;
+
+  virtual IdentityInfo identity() const = 0;
+  virtual RoleInfo role() const = 0;
+  // The NATS core's counters; nullopt while not serving (a standby has no client port).
+  virtual std::optional<CoreStats> core_stats() const = 0;
+  virtual std::vector<ConnInfo> connections() const = 0;
+
+  // The streaming layer. Asked only while serving.
+  virtual StreamingStats streaming_stats() const = 0;
+  virtual std::vector<ChannelInfo> channels(bool with_subs) const = 0;
+  virtual std::optional<ChannelInfo> channel(std::string_view name, bool with_subs) const = 0;
+  virtual std::vector<ClientInfo> clients(bool with_subs) const = 0;
+  virtual std::optional<ClientInfo> client(std::string_view id, bool with_subs) const = 0;
+  // Every subscription, offline durables and offline durable queue groups included.
+  virtual uint64_t subscription_count() const = 0;
+};
+
+}  // namespace tandem::server

@@ -1,0 +1,114 @@
+// nats_server.h: the embedded NATS core: listener, client connections, subject routing, and the
+// in-process clients that the streaming layer and ft/ heartbeats use.
+//
+// NatsServer owns the listening socket, every ClientConn, the Sublist and the INFO line. Routing
+// (Route) runs synchronously on the loop thread: a published message is copied into the outbound
+// queue of every matching connection, or handed to an InternalClient's handler, before Route
+// returns. Outbound queues are flushed once per loop pass from a uv_prepare_t.
+//
+// InternalClient is a connection without a socket. It subscribes and publishes exactly like a
+// network client (same subjects, same queue-group rules), so the streaming layer is just another
+// NATS client of the core, as it is in the reference server.
+//
+// Ownership: NatsServer borrows the uv loop. InternalClients are owned by the NatsServer and live
+// until Shutdown; callers keep a raw pointer. Views passed to handlers are valid only during the
+// call. Thread safety: loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/nats/core_options.h"
+#include "store/status.h"
+
+typedef struct uv_loop_s uv_loop_t;
+
+namespace tandem::server {
+
+class NatsServer;
+
+// A message as an InternalClient's handler sees it. `headers` is empty for a plain PUB.
+struct InboundMsg {
+  std::string_view subject;
+  std::string_view reply;
+  std::string_view headers;
+  std::string_view payload;
+};
+
+class InternalClient {
+ public:
+  using Handler = std::function<void(const InboundMsg&)>;
+
+  // Subscribes like SUB <subject> [queue] <sid>; returns the sid (> 0), or 0 if the subject is
+  // invalid. The handler runs on the loop thread for every matching message.
+  virtual uint64_t Subscribe(std::string_view subject, std::string_view queue, Handler handler) = 0;
+  virtual void Unsubscribe(uint64_t sid) = 0;
+  // Publishes like PUB; routing happens before Publish returns.
+  virtual void Publish(std::string_view subject, std::string_view reply,
+                       std::string_view payload) = 0;
+  // A fresh, unique inbox subject ("_INBOX.<22 chars>") for request/reply.
+  virtual std::string NewInbox() = 0;
+  // True when a subscription of a network connection (not of an InternalClient) matches the
+  // literal `subject`: a Publish to it would reach a client. One cached sublist lookup.
+  // Implementations without routing (test fakes) may keep the default.
+  virtual bool HasInterest(std::string_view subject) { return true; }
+
+ protected:
+  virtual ~InternalClient() = default;
+};
+
+// One open client connection as /connz shows it: a copy, taken on the loop thread.
+struct ConnSnapshot {
+  uint64_t cid = 0;
+  std::string ip;
+  int port = 0;
+  uint64_t age_ms = 0;   // since the accept
+  uint64_t idle_ms = 0;  // since the last bytes read
+  uint64_t pending_bytes = 0;
+  uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
+  uint64_t subscriptions = 0;
+  std::string name, lang, version;  // from CONNECT
+};
+
+// Counters for monitoring (varz) and metrics.
+struct CoreStats {
+  uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
+  uint64_t connections = 0, total_connections = 0, slow_consumers = 0, subscriptions = 0;
+};
+
+class NatsServer {
+ public:
+  NatsServer(uv_loop_t* loop, const CoreOptions& options);
+  ~NatsServer();
+  NatsServer(const NatsServer&) = delete;
+  NatsServer& operator=(const NatsServer&) = delete;
+
+  // Binds and listens on options.host:port. IOError names the address on failure.
+  Status Listen();
+  // The bound port (after Listen; useful with port 0).
+  int port() const;
+  // Stops accepting new connections; existing ones keep working.
+  void StopAccepting();
+  // Flushes what is queued to every connection, closes them all and the listener; `done` runs
+  // once every handle is closed.
+  void Shutdown(std::function<void()> done);
+
+  // Creates an in-process client (echo on, headers on). Owned by the server.
+  InternalClient* CreateInternalClient(std::string_view name);
+
+  CoreStats stats() const;
+  const CoreOptions& options() const;
+  // Read-only views for monitoring (/varz, /connz). O(connections) for Connections().
+  const std::string& server_id() const;
+  std::vector<ConnSnapshot> Connections() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tandem::server

@@ -1,0 +1,117 @@
+// router.cc: fan-out, queue choice, echo, UNSUB max and no-responders (see router.h).
+#include "server/nats/router.h"
+
+#include <chrono>
+
+namespace tandem::server {
+
+namespace {
+constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
+}  // namespace
+
+Router::Router(size_t cache_max)
+    : sublist_(cache_max),
+      rng_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) | 1) {
+}
+
+bool Router::AddSubscription(SubscriptionPtr sub) {
+  if (!sublist_.Insert(std::move(sub))) return false;
+  stats_.subscriptions = sublist_.count();
+  return true;
+}
+
+void Router::RemoveSubscription(const SubscriptionPtr& sub) {
+  if (sub->closed) return;
+  if (!sublist_.Remove(sub)) sub->closed = true;
+  stats_.subscriptions = sublist_.count();
+}
+
+uint64_t Router::NextRandom() {
+  // xorshift64: cheap, good enough to spread queue deliveries evenly.
+  rng_ ^= rng_ << 13;
+  rng_ ^= rng_ >> 7;
+  rng_ ^= rng_ << 17;
+  return rng_;
+}
+
+bool Router::Eligible(const Subscription& sub, const Subscriber* publisher) const {
+  if (sub.inert()) return false;
+  return !(publisher != nullptr && sub.owner == publisher && !publisher->echo());
+}
+
+bool Router::DeliverTo(const SubscriptionPtr& sub, const InboundMsg& msg) {
+  if (sub->inert()) return false;
+  ++sub->delivered;
+  ++stats_.out_msgs;
+  stats_.out_bytes += msg.headers.size() + msg.payload.size();
+  sub->owner->Deliver(*sub, msg);
+  if (sub->max > 0 && sub->delivered >= sub->max && !sub->closed) {
+    RemoveSubscription(sub);
+    sub->owner->Forget(*sub);
+  }
+  return true;
+}
+
+bool Router::Route(Subscriber* publisher, const InboundMsg& msg) {
+  ++stats_.in_msgs;
+  stats_.in_bytes += msg.headers.size() + msg.payload.size();
+  const std::shared_ptr<const SublistResult>& matched = sublist_.Match(msg.subject);
+  if (matched->empty()) return false;
+  // Held for the whole fan-out: handlers may change the Sublist meanwhile.
+  std::shared_ptr<const SublistResult> r = matched;
+  Subscriber* const outer_publisher = current_publisher_;  // Route nests through handlers
+  current_publisher_ = publisher;
+  bool delivered = false;
+  for (const SubscriptionPtr& sub : r->psubs) {
+    if (Eligible(*sub, publisher)) delivered |= DeliverTo(sub, msg);
+  }
+  for (const auto& group : r->qsubs) {
+    // A random start spreads the load; the scan skips members that cannot take it.
+    const size_t n = group.size();
+    const size_t start = n > 1 ? NextRandom() % n : 0;
+    for (size_t i = 0; i < n; ++i) {
+      const SubscriptionPtr& sub = group[(start + i) % n];
+      if (Eligible(*sub, publisher) && DeliverTo(sub, msg)) {
+        delivered = true;
+        break;
+      }
+    }
+  }
+  current_publisher_ = outer_publisher;
+  return delivered;
+}
+
+bool Router::HasInterest(std::string_view subject) {
+  const std::shared_ptr<const SublistResult>& r = sublist_.Match(subject);
+  auto external = [](const SubscriptionPtr& sub) { return !sub->inert() && !sub->handler; };
+  for (const SubscriptionPtr& sub : r->psubs) {
+    if (external(sub)) return true;
+  }
+  for (const auto& group : r->qsubs) {
+    for (const SubscriptionPtr& sub : group) {
+      if (external(sub)) return true;
+    }
+  }
+  return false;
+}
+
+void Router::SendNoResponders(Subscriber* publisher, std::string_view reply) {
+  std::shared_ptr<const SublistResult> r = sublist_.Match(reply);  // a copy: see Route
+  const InboundMsg msg{reply, {}, kNoRespondersHeader, {}};
+  for (const SubscriptionPtr& sub : r->psubs) {
+    if (sub->owner == publisher && !sub->inert()) {
+      DeliverTo(sub, msg);
+      return;
+    }
+  }
+  for (const auto& group : r->qsubs) {
+    for (const SubscriptionPtr& sub : group) {
+      if (sub->owner == publisher && !sub->inert()) {
+        DeliverTo(sub, msg);
+        return;
+      }
+    }
+  }
+}
+
+}  // namespace tandem::server

@@ -1,0 +1,126 @@
+// delivery_gate.cc: the interest gate (see delivery_gate.h) and the part of Delivery that uses
+// it: which subscription may be sent to now, and what resumes when its inbox gets interest.
+#include "server/stan/delivery_gate.h"
+
+#include <algorithm>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "server/stan/queue_group.h"
+#include "server/stan/stan_sub.h"
+
+namespace tandem::server {
+
+// --- DeliveryGate ------------------------------------------------------------------------------
+
+bool DeliveryGate::Ready(uint64_t id, uint64_t gen, const std::string& inbox, uint64_t max_wait_ms,
+                         uint32_t reason) {
+  if (nc_->HasInterest(inbox)) {
+    if (!waiters_.empty()) waiters_.erase(id);
+    return true;
+  }
+  if (stopped_) return true;
+  uint64_t now = timers_->now();
+  auto [it, inserted] = waiters_.try_emplace(id);
+  Waiter& w = it->second;
+  if (inserted || w.gen != gen || w.inbox != inbox) {
+    w = Waiter{gen, inbox, now + max_wait_ms, 0, false};
+    spdlog::debug("stan: no interest on {} yet, subscription {} waits for it", inbox, id);
+  }
+  if (w.gave_up) return true;
+  w.reasons |= reason;
+  Arm();
+  return false;
+}
+
+void DeliveryGate::Forget(uint64_t id) {
+  if (!waiters_.empty()) waiters_.erase(id);
+}
+
+void DeliveryGate::Stop() {
+  stopped_ = true;
+  timers_->Cancel(&timer_);
+  waiters_.clear();
+}
+
+size_t DeliveryGate::waiting() const {
+  return static_cast<size_t>(std::count_if(waiters_.begin(), waiters_.end(),
+                                           [](const auto& kv) { return !kv.second.gave_up; }));
+}
+
+void DeliveryGate::Arm() {
+  if (stopped_ || timers_->pending(timer_)) return;
+  timer_ = timers_->AddAfter(kRecheckMs, [this] {
+    timer_ = 0;
+    Tick();
+  });
+}
+
+void DeliveryGate::Tick() {
+  struct Opened {
+    uint64_t id, gen;
+    uint32_t reasons;
+  };
+  std::vector<Opened> opened;
+  bool still_waiting = false;
+  uint64_t now = timers_->now();
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    Waiter& w = it->second;
+    if (w.gave_up) {
+      ++it;
+      continue;
+    }
+    if (nc_->HasInterest(w.inbox)) {
+      opened.push_back(Opened{it->first, w.gen, w.reasons});
+      it = waiters_.erase(it);
+      continue;
+    }
+    if (now >= w.deadline_ms) {
+      spdlog::info("stan: still no interest on {} after waiting, delivering anyway", w.inbox);
+      opened.push_back(Opened{it->first, w.gen, w.reasons});
+      w.gave_up = true;
+      w.reasons = 0;
+    } else {
+      still_waiting = true;
+    }
+    ++it;
+  }
+  if (still_waiting) Arm();
+  // Last: the callbacks send, which may add or drop waiters.
+  for (const Opened& o : opened) {
+    if (on_open_ && !stopped_) on_open_(o.id, o.gen, o.reasons);
+  }
+}
+
+// --- Delivery: the gate's side -----------------------------------------------------------------
+
+bool Delivery::GateOpen(StanSub* sub, uint32_t reason) {
+  uint64_t bound = std::min<uint64_t>(DeliveryGate::kMaxWaitMs,
+                                      static_cast<uint64_t>(sub->rec.ack_wait_s) * 1000);
+  return gate_.Ready(sub->id(), sub->gen, sub->rec.inbox, bound, reason);
+}
+
+void Delivery::OnGateOpen(uint64_t id, uint64_t gen, uint32_t reasons) {
+  StanSub* sub = Find(id, gen);
+  if (sub == nullptr || stopped_ || sub->offline()) return;
+  if (reasons & kGateRedeliverAll) {
+    // RedeliverAll took the hold when it started waiting; it takes it again now.
+    if (sub->hold_new > 0) --sub->hold_new;
+    RedeliverAll(sub);
+    if (Find(id, gen) != sub) return;
+  }
+  if (reasons & kGateAckTimer) {
+    OnAckTimer(id, gen);
+    if (Find(id, gen) != sub) return;
+  }
+  if (reasons & kGateSend) {
+    if (sub->group != nullptr) {
+      SendGroup(sub->group);
+    } else {
+      SendSub(sub);
+    }
+  }
+}
+
+}  // namespace tandem::server

@@ -1,0 +1,74 @@
+// delivery_gate.h: holds streaming deliveries back while a subscription's delivery inbox has no
+// interest in the NATS core, so that nothing is published into the void.
+//
+// After a restart or a takeover the streaming layer starts before its clients' NATS connections
+// have reconnected (they wait their reconnect interval first). A MsgProto published to an inbox
+// that nobody subscribes to is dropped, and the message would only arrive at the next AckWait
+// expiry (30 s by default). Delivery asks the gate before it sends to a subscription: when the
+// inbox has interest (the normal case: one cached sublist lookup) the answer is yes at once.
+// Otherwise the subscription waits: the gate records why (opaque reason bits from the caller),
+// re-checks every kRecheckMs and calls on_open(id, gen, reasons) once the inbox has interest or
+// the wait bound has passed. After the bound it gives up for that subscription and answers yes
+// (delivery then behaves as if there were no gate) until the inbox has interest again.
+//
+// Callers: Delivery (stan_sub.h), whose Gate* methods live in delivery_gate.cc too.
+// Ownership: borrows the InternalClient and the TimerQueue, which outlive it.
+// Thread safety: loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+
+#include "server/nats/nats_server.h"
+#include "server/stan/timer_queue.h"
+
+namespace tandem::server {
+
+class DeliveryGate {
+ public:
+  static constexpr uint64_t kRecheckMs = 20;
+  static constexpr uint64_t kMaxWaitMs = 2000;
+  using OnOpen = std::function<void(uint64_t id, uint64_t gen, uint32_t reasons)>;
+
+  DeliveryGate(InternalClient* nc, TimerQueue* timers) : nc_(nc), timers_(timers) {}
+  DeliveryGate(const DeliveryGate&) = delete;
+  DeliveryGate& operator=(const DeliveryGate&) = delete;
+
+  void SetOnOpen(OnOpen fn) { on_open_ = std::move(fn); }
+
+  // True when `inbox` has interest or the wait of subscription `id` (incarnation `gen`) has run
+  // out. Otherwise false: `reason` is added to the subscription's wait (begun now if it was not
+  // waiting, bounded by max_wait_ms) and on_open runs later with every reason added.
+  bool Ready(uint64_t id, uint64_t gen, const std::string& inbox, uint64_t max_wait_ms,
+             uint32_t reason);
+  // The subscription is gone: drop its wait.
+  void Forget(uint64_t id);
+  // Nothing is re-checked any more (the streaming layer stopped).
+  void Stop();
+
+  // Subscriptions waiting for interest (not counting those it gave up on).
+  size_t waiting() const;
+
+ private:
+  struct Waiter {
+    uint64_t gen = 0;
+    std::string inbox;
+    uint64_t deadline_ms = 0;
+    uint32_t reasons = 0;
+    bool gave_up = false;
+  };
+
+  void Arm();
+  void Tick();
+
+  InternalClient* const nc_;
+  TimerQueue* const timers_;
+  OnOpen on_open_;
+  std::unordered_map<uint64_t, Waiter> waiters_;  // by subscription id
+  TimerQueue::Id timer_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace tandem::server

@@ -1,0 +1,163 @@
+// stan_server.h: the NATS Streaming layer: request handlers for connect, publish, subscribe,
+// unsubscribe, subscription close, connection close, pings and acks, on top of the NATS core
+// (as an InternalClient) and the store (through a StoreWriter).
+//
+// Life cycle: construct from what Store::Recover() returned, Start() (checks the cluster id,
+// restores channels, clients and subscriptions, subscribes the protocol subjects, redelivers
+// every pending message, starts timers), serve, Stop() (stops timers and unsubscribes), then
+// Drain(done) to let the last batch commit before the store is closed. ft/ calls exactly this
+// sequence when an instance becomes active and when it stops.
+//
+// The publish invariant: a message is delivered and its PubAck sent only after the batch
+// holding it has committed. After a failed commit the layer stops
+// acknowledging for good and on_fatal runs once.
+//
+// Ownership: borrows the loop, the InternalClient and the Store, which must outlive it (the
+// Store until Drain has finished). Thread safety: loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/stan/channel.h"
+#include "server/nats/nats_server.h"
+#include "server/stan/stan_clients.h"
+#include "server/stan/stan_options.h"
+#include "server/stan/stan_sub.h"
+#include "server/stan/store_writer.h"
+#include "server/stan/timer_queue.h"
+#include "store/status.h"
+#include "store/store.h"
+
+namespace pb {
+class ConnectRequest;
+class SubscriptionRequest;
+}  // namespace pb
+
+namespace tandem::server {
+
+// Counters for monitoring.
+struct StanStats {
+  uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
+};
+
+class StanServer {
+ public:
+  StanServer(uv_loop_t* loop, InternalClient* nc, store::Store* store, store::Recovered recovered,
+             const StanOptions& options);
+  ~StanServer();
+  StanServer(const StanServer&) = delete;
+  StanServer& operator=(const StanServer&) = delete;
+
+  // InvalidArgument when the store belongs to another cluster id.
+  Status Start();
+  void Stop();
+  // Runs `done` when every batch written so far has committed (or failed).
+  void Drain(std::function<void()> done);
+  // Told once, on the first failed commit (the caller should make the process exit).
+  void SetOnFatal(std::function<void(const Status&)> fn) { on_fatal_ = std::move(fn); }
+
+  bool failed() const { return failed_; }
+  const store::ServerRecord& subjects() const { return server_; }
+  const ChannelRegistry& channels() const { return channels_; }
+  const ClientRegistry& clients() const { return clients_; }
+  size_t subscription_count() const { return delivery_.count(); }
+  const StanStats& stats() const { return stats_; }
+  // Deliveries and redeliveries so far (monitoring).
+  const Delivery::Counters& delivery_counters() const { return delivery_.counters(); }
+  // Monitoring: ops and latency of every group commit (see StoreWriter::SetCommitObserver).
+  void SetCommitObserver(StoreWriter::CommitObserver fn) { writer_.SetCommitObserver(std::move(fn)); }
+  TimerQueue& TEST_timers() { return timers_; }
+
+ private:
+  // The PubAcks of one batch, in one buffer: for each, its reply subject then its payload.
+  struct PendingAcks {
+    std::string bytes;
+    std::vector<std::pair<uint32_t, uint32_t>> sizes;  // (reply size, payload size)
+    bool empty() const { return sizes.empty(); }
+  };
+
+  // --- handlers (one per protocol request) ---
+  void ProcessConnect(const InboundMsg& m);
+  void ProcessPub(const InboundMsg& m);
+  void ProcessSub(const InboundMsg& m);
+  void ProcessUnsub(const InboundMsg& m) { ProcessUnsubOrClose(m, false); }
+  void ProcessSubClose(const InboundMsg& m) { ProcessUnsubOrClose(m, true); }
+  void ProcessUnsubOrClose(const InboundMsg& m, bool is_close);
+  void ProcessClose(const InboundMsg& m);
+  void ProcessPing(const InboundMsg& m);
+  void ProcessAck(uint64_t sub_id, uint64_t gen, const InboundMsg& m);
+
+  // --- start and recovery ---
+  void RestoreSubs();
+  void BuildServerRecord();
+
+  // --- clients ---
+  void RegisterClient(const pb::ConnectRequest& req);
+  void ReplyConnect(const std::string& reply, int32_t req_protocol, int32_t ping_interval,
+                    int32_t ping_max_out);
+  void ReplyConnectError(const std::string& reply, const std::string& error);
+  void CloseClient(const std::string& client_id);
+
+  // --- channels ---
+  Channel* LookupOrCreateChannel(std::string_view name, std::string* error);
+  void ArmInactivity(Channel* ch);
+  void CheckInactive(int64_t channel_id);
+  void DeleteChannel(Channel* ch);
+  void ExpireTick();
+
+  // --- subscriptions ---
+  void SubReply(const std::string& reply, const std::string& ack_inbox, const std::string& error);
+  StanSub* NewSub(Channel* ch, const pb::SubscriptionRequest& req, const std::string& queue,
+                  uint64_t last_sent);
+  void ResumeSub(StanSub* sub, const pb::SubscriptionRequest& req);
+  void Activate(StanSub* sub);
+  void Deactivate(StanSub* sub);
+  // Start position of a new subscription; *deferred when a store lookup must finish first (the
+  // subscription is then held until it does).
+  uint64_t StartPosition(Channel* ch, const pb::SubscriptionRequest& req, bool* deferred,
+                         int64_t* ts_ns);
+  void ResolveTimeStart(StanSub* sub, int64_t ts_ns);
+  // Unsubscribe (unsubscribe = true) or close. They differ only for durables: unsubscribe
+  // deletes one, close keeps it offline (a durable queue group: when its last member leaves).
+  void RemoveSub(StanSub* sub, bool unsubscribe);
+  void DeleteSubRecord(StanSub* sub);
+
+  // --- commits ---
+  void BeforeSubmit();
+  void BatchCommitted(const Status& s, const store::BatchResult& r, const PendingAcks& acks,
+                      const std::unordered_map<int64_t, uint64_t>& channels);
+
+  uv_loop_t* const loop_;
+  InternalClient* const nc_;
+  store::Store* const store_;
+  const StanOptions options_;
+  store::Recovered recovered_;  // consumed by Start()
+
+  TimerQueue timers_;
+  StoreWriter writer_;
+  Requester requester_;
+  ClientRegistry clients_;
+  ChannelRegistry channels_;
+  Delivery delivery_;
+
+  store::ServerRecord server_;
+  std::vector<uint64_t> sids_;
+  uint64_t next_sub_id_ = 1;
+  bool started_ = false;
+  bool stopped_ = false;
+  bool failed_ = false;
+  std::function<void(const Status&)> on_fatal_;
+  TimerQueue::Id expire_timer_ = 0;
+  StanStats stats_;
+
+  // Filled while a batch is open, handed to its continuation by BeforeSubmit().
+  PendingAcks acks_;
+  std::unordered_map<int64_t, uint64_t> batch_channels_;  // channel id -> highest seq appended
+};
+
+}  // namespace tandem::server

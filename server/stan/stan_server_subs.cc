@@ -1,0 +1,308 @@
+// stan_server_subs.cc: the subscription requests of the streaming layer: subscribe (with the
+// five start positions, durables, queue groups, durable queue groups), unsubscribe and
+// subscription close (which keeps durables offline where unsubscribe deletes them), and acks
+// arriving on a subscription's ack inbox.
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "server/stan/queue_group.h"
+#include "server/stan/stan_codec.h"
+#include "server/stan/stan_errors.h"
+#include "server/stan/stan_protocol.pb.h"
+#include "server/stan/stan_server.h"
+#include "server/nats/subject.h"
+
+namespace tandem::server {
+
+void StanServer::SubReply(const std::string& reply, const std::string& ack_inbox,
+                          const std::string& error) {
+  if (reply.empty()) return;
+  pb::SubscriptionResponse resp;
+  if (!ack_inbox.empty()) resp.set_ackinbox(ack_inbox);
+  if (!error.empty()) resp.set_error(error);
+  nc_->Publish(reply, "", EncodeProto(resp));
+}
+
+void StanServer::ProcessSub(const InboundMsg& m) {
+  std::string reply(m.reply);
+  pb::SubscriptionRequest req;
+  // An inbox that is not a literal subject could not be delivered to: undecodable as well.
+  if (!DecodeProto(m.payload, &req) || !IsValidLiteralSubject(req.inbox())) {
+    return SubReply(reply, "", errors::kInvalidSubReq);
+  }
+  if (req.clientid().empty()) return SubReply(reply, "", errors::kMissingClientId);
+  if (req.ackwaitinsecs() <= 0) return SubReply(reply, "", errors::kInvalidAckWait);
+  if (req.maxinflight() <= 0) return SubReply(reply, "", errors::kInvalidMaxInflight);
+  int start = static_cast<int>(req.startposition());
+  if (start < 0 || start > 4) return SubReply(reply, "", errors::kInvalidStart);
+  if (!ChannelRegistry::IsValidName(req.subject()))
+    return SubReply(reply, "", errors::kInvalidSubject);
+  StanClient* client = clients_.Lookup(req.clientid());
+  if (client == nullptr) return SubReply(reply, "", errors::kUnknownClient);
+  std::string error;
+  Channel* ch = LookupOrCreateChannel(req.subject(), &error);
+  if (ch == nullptr) return SubReply(reply, "", error);
+  const std::string& durable = req.durablename();
+  const bool queue = !req.qgroup().empty();
+  if (queue && durable.find(':') != std::string::npos) {
+    return SubReply(reply, "", errors::kInvalidDurableName);
+  }
+  auto room = [&] {
+    return ch->limits().max_subs == 0 || ch->subs().size() < ch->limits().max_subs;
+  };
+
+  StanSub* sub = nullptr;
+  bool resumed = false;
+  bool deferred = false;
+  int64_t start_ts = 0;
+  if (queue) {
+    std::string qname = durable.empty() ? req.qgroup() : durable + ":" + req.qgroup();
+    auto& slot = ch->queues()[qname];
+    if (slot && slot->shadow != nullptr) {
+      // The next member of a durable queue group takes over its offline record.
+      sub = slot->shadow;
+      slot->shadow = nullptr;
+      ResumeSub(sub, req);
+      resumed = true;
+    } else if (slot && !slot->members.empty()) {
+      if (!room()) return SubReply(reply, "", errors::kTooManySubs);
+      sub = NewSub(ch, req, qname, slot->last_sent);  // start position ignored
+    } else {
+      if (!room()) {
+        if (!slot) ch->queues().erase(qname);
+        return SubReply(reply, "", errors::kTooManySubs);
+      }
+      if (!slot) slot = std::make_unique<QueueGroup>(qname, !durable.empty());
+      uint64_t last_sent = StartPosition(ch, req, &deferred, &start_ts);
+      slot->last_sent = last_sent;
+      sub = NewSub(ch, req, qname, last_sent);
+    }
+    sub->group = slot.get();
+    slot->members.push_back(sub);
+  } else if (!durable.empty()) {
+    StanSub* existing = nullptr;
+    for (auto& [id, s] : ch->subs()) {
+      if (s->group == nullptr && s->rec.is_durable && s->rec.durable_name == durable &&
+          s->rec.client_id == req.clientid()) {
+        existing = s.get();
+        break;
+      }
+    }
+    if (existing != nullptr && !existing->offline()) {
+      if (!options_.replace_durable) return SubReply(reply, "", errors::kDuplicateDurable);
+      RemoveSub(existing, false);  // closed: goes offline, then resumes below
+    }
+    if (existing != nullptr) {
+      sub = existing;
+      ResumeSub(sub, req);
+      resumed = true;
+    } else {
+      if (!room()) return SubReply(reply, "", errors::kTooManySubs);
+      sub = NewSub(ch, req, "", StartPosition(ch, req, &deferred, &start_ts));
+    }
+  } else {
+    if (!room()) return SubReply(reply, "", errors::kTooManySubs);
+    sub = NewSub(ch, req, "", StartPosition(ch, req, &deferred, &start_ts));
+  }
+
+  client->subs.insert(sub->id());
+  Activate(sub);  // subscribes the ack inbox before the reply
+  if (deferred) ++sub->hold_new;
+  SubReply(reply, sub->rec.ack_inbox, "");
+  sub->deliverable = true;
+  if (deferred) ResolveTimeStart(sub, start_ts);
+  if (resumed && !sub->pending.empty()) {
+    delivery_.RedeliverAll(sub);
+  } else if (sub->group != nullptr) {
+    delivery_.SendGroup(sub->group);
+  } else {
+    delivery_.SendSub(sub);
+  }
+}
+
+StanSub* StanServer::NewSub(Channel* ch, const pb::SubscriptionRequest& req,
+                            const std::string& queue, uint64_t last_sent) {
+  store::SubRecord rec;
+  rec.id = next_sub_id_++;
+  rec.channel_id = ch->id();
+  rec.client_id = req.clientid();
+  rec.queue = queue;
+  rec.inbox = req.inbox();
+  rec.ack_inbox = nc_->NewInbox();
+  rec.durable_name = req.durablename();
+  rec.max_in_flight = req.maxinflight();
+  rec.ack_wait_s = req.ackwaitinsecs();
+  rec.last_sent = last_sent;
+  rec.is_durable = !req.durablename().empty();
+  auto owned = std::make_unique<StanSub>(rec, ch);
+  StanSub* sub = owned.get();
+  sub->stored_last_sent = rec.last_sent;
+  ch->subs()[rec.id] = std::move(owned);
+  delivery_.Index(sub);
+  writer_.batch().PutSub(rec);
+  return sub;
+}
+
+void StanServer::ResumeSub(StanSub* sub, const pb::SubscriptionRequest& req) {
+  delivery_.FlushSub(sub, true);
+  sub->rec.client_id = req.clientid();
+  sub->rec.inbox = req.inbox();
+  sub->rec.ack_inbox = nc_->NewInbox();  // a new one each time a durable resumes
+  sub->rec.max_in_flight = req.maxinflight();
+  sub->rec.ack_wait_s = req.ackwaitinsecs();
+  sub->rec.is_offline = false;
+  if (sub->group != nullptr) sub->rec.last_sent = sub->group->last_sent;
+  sub->stored_last_sent = sub->rec.last_sent;
+  delivery_.Index(sub);  // new incarnation: callbacks of the previous one are ignored
+  writer_.batch().PutSub(sub->rec);
+}
+
+void StanServer::Activate(StanSub* sub) {
+  uint64_t id = sub->id(), gen = sub->gen;
+  sub->ack_sid = nc_->Subscribe(sub->rec.ack_inbox, "",
+                                [this, id, gen](const InboundMsg& m) { ProcessAck(id, gen, m); });
+  sub->deliverable = true;
+  timers_.Cancel(&sub->channel->inactivity_timer);
+}
+
+void StanServer::Deactivate(StanSub* sub) {
+  if (sub->ack_sid != 0) nc_->Unsubscribe(sub->ack_sid);
+  sub->ack_sid = 0;
+  sub->deliverable = false;
+  delivery_.CancelTimers(sub);
+  if (StanClient* c = clients_.Lookup(sub->rec.client_id)) c->subs.erase(sub->id());
+}
+
+uint64_t StanServer::StartPosition(Channel* ch, const pb::SubscriptionRequest& req, bool* deferred,
+                                   int64_t* ts_ns) {
+  uint64_t first = ch->first_seq(), last = ch->last_seq();
+  switch (req.startposition()) {
+    case pb::LastReceived:
+      return last >= first ? last - 1 : last;
+    case pb::TimeDeltaStart: {
+      if (last < first) return last;  // empty: from the next one
+      int64_t target = delivery_.NowNs() - req.starttimedelta();
+      const auto& cache = ch->cache();
+      // Answer from the cache when it holds the oldest message or one older than the target.
+      if (!cache.empty() && (cache.front().seq <= first || cache.front().timestamp_ns < target)) {
+        auto it =
+            std::lower_bound(cache.begin(), cache.end(), target,
+                             [](const CachedMsg& m, int64_t t) { return m.timestamp_ns < t; });
+        return it == cache.end() ? last : it->seq - 1;
+      }
+      *deferred = true;
+      *ts_ns = target;
+      return last;
+    }
+    case pb::SequenceStart: {
+      uint64_t s = req.startsequence();
+      if (s < first) return first - 1;
+      if (s > last) return last;
+      return s - 1;
+    }
+    case pb::First:
+      return first - 1;
+    case pb::NewOnly:
+    default:
+      return last;
+  }
+}
+
+void StanServer::ResolveTimeStart(StanSub* sub, int64_t ts_ns) {
+  uint64_t id = sub->id(), gen = sub->gen;
+  store_->FindSeqByTime(sub->channel->id(), ts_ns, [this, id, gen](Result<uint64_t> r) {
+    StanSub* s = delivery_.Find(id, gen);
+    if (s == nullptr) return;
+    if (!r.ok()) {
+      spdlog::error("stan: start time lookup: {}", r.status().ToString());
+    } else if (r.value() > 0) {
+      uint64_t last_sent = std::min(r.value() - 1, s->rec.last_sent);
+      s->rec.last_sent = last_sent;
+      s->last_sent_dirty = true;
+      delivery_.MarkDirty(s);
+      if (s->group != nullptr) s->group->last_sent = last_sent;
+    }
+    if (s->hold_new > 0) --s->hold_new;
+    if (s->group != nullptr) {
+      delivery_.SendGroup(s->group);
+    } else {
+      delivery_.SendSub(s);
+    }
+  });
+}
+
+void StanServer::ProcessUnsubOrClose(const InboundMsg& m, bool is_close) {
+  std::string reply(m.reply);
+  pb::UnsubscribeRequest req;
+  if (!DecodeProto(m.payload, &req)) return SubReply(reply, "", errors::kInvalidUnsubReq);
+  Channel* ch = channels_.Lookup(req.subject());
+  if (ch == nullptr) return SubReply(reply, "", errors::kUnknownChannel);
+  StanSub* sub = nullptr;
+  for (auto& [id, s] : ch->subs()) {
+    if (!s->offline() && s->rec.ack_inbox == req.inbox()) sub = s.get();
+  }
+  if (sub == nullptr) {
+    // A client whose subscribe request timed out never got the ack inbox: it names the
+    // subscription by its delivery inbox instead.
+    for (auto& [id, s] : ch->subs()) {
+      if (!s->offline() && s->rec.inbox == req.inbox()) sub = s.get();
+    }
+  }
+  if (sub == nullptr) return SubReply(reply, "", errors::kInvalidSub);
+  if (sub->rec.client_id != req.clientid()) return SubReply(reply, "", errors::kUnknownClient);
+  RemoveSub(sub, !is_close);
+  SubReply(reply, "", "");
+}
+
+void StanServer::RemoveSub(StanSub* sub, bool unsubscribe) {
+  Channel* ch = sub->channel;
+  Deactivate(sub);
+  if (QueueGroup* g = sub->group) {
+    bool empty = delivery_.RemoveMember(g, sub);
+    if (empty && g->durable && !unsubscribe) {
+      // The last member of a durable queue group: the group stays as an offline shadow.
+      delivery_.FlushSub(sub, true);
+      sub->rec.is_offline = true;
+      sub->rec.last_sent = g->last_sent;
+      sub->stored_last_sent = g->last_sent;
+      g->shadow = sub;
+      writer_.batch().PutSub(sub->rec);
+    } else {
+      DeleteSubRecord(sub);
+      if (empty) {
+        std::string name = g->name;  // not a reference into the node being erased
+        ch->queues().erase(name);
+      }
+    }
+  } else if (sub->rec.is_durable && !unsubscribe) {
+    delivery_.FlushSub(sub, true);
+    sub->rec.is_offline = true;
+    sub->stored_last_sent = sub->rec.last_sent;
+    writer_.batch().PutSub(sub->rec);
+  } else {
+    DeleteSubRecord(sub);
+  }
+  if (ch->active_subs() == 0) {
+    ch->last_activity_ms = timers_.now();
+    ArmInactivity(ch);
+  }
+}
+
+void StanServer::DeleteSubRecord(StanSub* sub) {
+  Channel* ch = sub->channel;
+  uint64_t id = sub->id();
+  delivery_.Unindex(sub);
+  writer_.batch().DeleteSub(id);
+  ch->subs().erase(id);  // destroys sub
+}
+
+void StanServer::ProcessAck(uint64_t sub_id, uint64_t gen, const InboundMsg& m) {
+  AckView ack;
+  if (!DecodeAck(m.payload, &ack)) return;
+  StanSub* sub = delivery_.Find(sub_id, gen);
+  if (sub == nullptr || sub->channel->name() != ack.subject) return;
+  delivery_.OnAck(sub, ack.sequence);
+}
+
+}  // namespace tandem::server

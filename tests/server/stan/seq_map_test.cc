@@ -1,0 +1,132 @@
+// seq_map_test.cc: SeqMap against std::map on the same operations, plus its memory bound.
+#include "server/stan/seq_map.h"
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+namespace tandem::server {
+namespace {
+
+struct Val {
+  int x = 0;
+};
+
+// Same keys, same values, same order.
+bool SameAs(SeqMap<Val>& m, const std::map<uint64_t, int>& ref) {
+  if (m.size() != ref.size() || m.empty() != ref.empty()) return false;
+  auto r = ref.begin();
+  for (auto& [seq, v] : m) {
+    if (r == ref.end() || r->first != seq || r->second != v.x) return false;
+    ++r;
+  }
+  return r == ref.end();
+}
+
+}  // namespace
+
+TEST_SUITE("seq_map") {
+
+TEST_CASE("seq_map: in-order adds and acks, find, count, operator[]") {
+  SeqMap<Val> m;
+  CHECK(m.empty());
+  for (uint64_t s = 1; s <= 10; ++s) m[s].x = static_cast<int>(s * 10);
+  CHECK(m.size() == 10);
+  CHECK(m.count(5) == 1);
+  CHECK(m.count(11) == 0);
+  REQUIRE(m.find(7) != m.end());
+  CHECK(m.find(7)->second.x == 70);
+  CHECK(m.find(0) == m.end());
+  m.erase(m.find(1));
+  m.erase(m.find(2));
+  CHECK(m.begin()->first == 3);
+  CHECK(m.slot_count() == 8);  // dead slots at the front are dropped at once
+  m[5].x = 55;                 // existing entry: no new slot
+  CHECK(m.size() == 8);
+  CHECK(m.find(5)->second.x == 55);
+}
+
+TEST_CASE("seq_map: a hole in the middle is skipped and revived") {
+  SeqMap<Val> m;
+  for (uint64_t s = 1; s <= 5; ++s) m[s].x = 1;
+  CHECK(m.erase(3) == 1);
+  CHECK(m.erase(3) == 0);
+  CHECK(m.count(3) == 0);
+  std::vector<uint64_t> seen;
+  for (auto& [seq, v] : m) seen.push_back(seq);
+  CHECK(seen == std::vector<uint64_t>{1, 2, 4, 5});
+  m[3].x = 9;  // revived as a fresh value
+  CHECK(m.size() == 5);
+  CHECK(m.find(3)->second.x == 9);
+}
+
+TEST_CASE("seq_map: inserting below the back keeps the order") {
+  SeqMap<Val> m;
+  m[10].x = 10;
+  m[20].x = 20;
+  m.erase(10);
+  m[30].x = 30;
+  m[15].x = 15;  // below the back, absent
+  m[5].x = 5;    // below the front
+  std::vector<uint64_t> seen;
+  for (auto& [seq, v] : m) {
+    seen.push_back(seq);
+    CHECK(v.x == static_cast<int>(seq));
+  }
+  CHECK(seen == std::vector<uint64_t>{5, 15, 20, 30});
+}
+
+TEST_CASE("seq_map: one message never acked does not keep every later slot") {
+  SeqMap<Val> m;
+  m[1].x = 1;  // stays unacked
+  for (uint64_t s = 2; s <= 100000; ++s) {
+    m[s].x = 2;
+    m.erase(s);
+  }
+  CHECK(m.size() == 1);
+  CHECK(m.slot_count() <= 2);
+  for (uint64_t s = 100001; s <= 100400; ++s) m[s].x = 3;
+  for (uint64_t s = 100001; s <= 100400; s += 2) m.erase(s);  // every other one acked
+  CHECK(m.size() == 201);
+  CHECK(m.slot_count() <= 2 * m.size() + 1);
+}
+
+TEST_CASE("seq_map: random operations agree with std::map") {
+  std::mt19937_64 rng(12345);
+  SeqMap<Val> m;
+  std::map<uint64_t, int> ref;
+  uint64_t next = 1;
+  for (int step = 0; step < 20000; ++step) {
+    int op = static_cast<int>(rng() % 10);
+    if (op < 4) {  // a new delivery
+      int v = static_cast<int>(rng() % 1000);
+      m[next].x = v;
+      ref[next] = v;
+      ++next;
+    } else if (op < 8 && !ref.empty()) {  // an ack, mostly of the oldest
+      auto it = ref.begin();
+      if (op >= 6) std::advance(it, static_cast<long>(rng() % ref.size()));
+      uint64_t seq = it->first;
+      ref.erase(it);
+      REQUIRE(m.find(seq) != m.end());
+      m.erase(m.find(seq));
+    } else if (op == 8) {  // a hand-over from another member: any seq below next
+      uint64_t seq = 1 + rng() % next;
+      int v = static_cast<int>(rng() % 1000);
+      m[seq].x = v;
+      ref[seq] = v;
+    } else {  // lookups
+      uint64_t seq = rng() % (next + 2);
+      CHECK(m.count(seq) == ref.count(seq));
+    }
+    if (step % 97 == 0) REQUIRE(SameAs(m, ref));
+  }
+  CHECK(SameAs(m, ref));
+}
+
+}  // TEST_SUITE
+
+}  // namespace tandem::server

@@ -1,0 +1,92 @@
+// stan_fakes.h: in-memory fakes of the streaming layer's two seams for unit tests: an
+// InternalClient that records what is published and lets a test deliver messages to its
+// subscriptions, and a Store whose commits and reads complete only when the test says so.
+//
+// Ownership: plain objects owned by the test. Thread safety: one thread (the test's).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "server/nats/nats_server.h"
+#include "store/store.h"
+
+namespace tandem::server::test {
+
+class FakeInternalClient : public InternalClient {
+ public:
+  struct Sent {
+    std::string subject, reply, payload;
+  };
+  struct Sub {
+    std::string subject;
+    Handler handler;
+  };
+
+  uint64_t Subscribe(std::string_view subject, std::string_view, Handler handler) override {
+    subs[next_sid] = Sub{std::string(subject), std::move(handler)};
+    return next_sid++;
+  }
+  void Unsubscribe(uint64_t sid) override { subs.erase(sid); }
+  void Publish(std::string_view subject, std::string_view reply,
+               std::string_view payload) override {
+    sent.push_back(Sent{std::string(subject), std::string(reply), std::string(payload)});
+    // Loop back to our own subscriptions: literal subjects, a trailing ".*" or ".>".
+    for (auto& [sid, s] : std::map<uint64_t, Sub>(subs)) {
+      bool match = s.subject == subject;
+      bool star = s.subject.size() > 2 && s.subject.compare(s.subject.size() - 2, 2, ".*") == 0;
+      bool tail = s.subject.size() > 2 && s.subject.compare(s.subject.size() - 2, 2, ".>") == 0;
+      if (!match && (star || tail)) {
+        std::string prefix = s.subject.substr(0, s.subject.size() - 1);
+        match = subject.size() > prefix.size() && subject.substr(0, prefix.size()) == prefix &&
+                (tail || subject.find('.', prefix.size()) == std::string_view::npos);
+      }
+      if (match && subs.count(sid)) s.handler(InboundMsg{subject, reply, {}, payload});
+    }
+  }
+  std::string NewInbox() override { return "_INBOX.fake" + std::to_string(inbox_counter++); }
+
+  std::map<uint64_t, Sub> subs;
+  std::vector<Sent> sent;
+  uint64_t next_sid = 1;
+  uint64_t inbox_counter = 0;
+};
+
+class FakeStore : public store::Store {
+ public:
+  struct Pending {
+    store::WriteBatch batch;
+    CommitDone done;
+  };
+  Result<store::Recovered> Recover() override { return store::Recovered{}; }
+  void Submit(store::WriteBatch batch, CommitDone done) override {
+    submitted.push_back(Pending{std::move(batch), std::move(done)});
+  }
+  void ReadMsgs(int64_t, uint64_t, size_t, ReadDone done) override {
+    reads.push_back(std::move(done));
+  }
+  void FindSeqByTime(int64_t, int64_t, SeqDone done) override { finds.push_back(std::move(done)); }
+  Status Close() override { return Status::OK(); }
+  uint64_t epoch() const override { return 1; }
+  const store::StoreIdentity& identity() const override { return identity_; }
+  store::StoreIdentity identity_;
+  Status health() const override { return error; }
+
+  // Completes the oldest submitted batch with `s`.
+  void CompleteOne(const Status& s = Status::OK()) {
+    Pending p = std::move(submitted.front());
+    submitted.pop_front();
+    if (!s.ok()) error = s;
+    p.done(s, store::BatchResult{});
+  }
+
+  std::deque<Pending> submitted;
+  std::vector<ReadDone> reads;
+  std::vector<SeqDone> finds;
+  Status error;
+};
+
+}  // namespace tandem::server::test

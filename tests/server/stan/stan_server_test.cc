@@ -1,0 +1,250 @@
+// stan_server_test.cc: the streaming layer on fakes of the core and the store: the publish
+// invariant (no PubAck and no delivery before the commit that holds the message, none at all
+// after a failed commit), AckWait redelivery on a fake clock, and the coalescing of pending
+// rows (a delivery acked quickly writes none).
+#include "server/stan/stan_server.h"
+
+#include <uv.h>
+
+#include <algorithm>
+#include <memory>
+
+#include <doctest/doctest.h>
+
+#include "server/stan/stan_codec.h"
+#include "server/stan/stan_protocol.pb.h"
+#include "tests/server/stan/stan_fakes.h"
+
+namespace tandem::server {
+namespace {
+
+using OpType = store::WriteBatch::OpType;
+
+class Harness {
+ public:
+  Harness() {
+    uv_loop_init(&loop);
+    stan = std::make_unique<StanServer>(&loop, &nc, &store, store::Recovered{}, StanOptions{});
+    REQUIRE(stan->Start().ok());
+    stan->SetOnFatal([this](const Status&) { ++fatal; });
+  }
+  ~Harness() {
+    stan->Stop();
+    while (!store.submitted.empty()) store.CompleteOne();
+    stan.reset();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+  }
+
+  void Pass() { uv_run(&loop, UV_RUN_NOWAIT); }
+  void CommitAll() {
+    for (int i = 0; i < 10; ++i) {
+      Pass();
+      if (store.submitted.empty()) return;
+      store.CompleteOne();
+    }
+  }
+
+  void Connect(const std::string& id) {
+    pb::ConnectRequest req;
+    req.set_clientid(id);
+    req.set_heartbeatinbox("hb." + id);
+    req.set_protocol(1);
+    req.set_connid("conn." + id);
+    nc.Publish("_STAN.discover.test-cluster", "reply.connect", req.SerializeAsString());
+  }
+  void Pub(const std::string& client, const std::string& channel, const std::string& guid) {
+    pb::PubMsg m;
+    m.set_clientid(client);
+    m.set_connid("conn." + client);
+    m.set_guid(guid);
+    m.set_subject(channel);
+    m.set_data("data-" + guid);
+    nc.Publish("_STAN.pub.test-cluster." + channel, "reply.ack", m.SerializeAsString());
+  }
+  std::string Subscribe(const std::string& client, const std::string& channel, int ack_wait = 30,
+                        const std::string& queue = "") {
+    pb::SubscriptionRequest r;
+    r.set_clientid(client);
+    r.set_subject(channel);
+    r.set_qgroup(queue);
+    r.set_inbox("deliver." + client);
+    r.set_maxinflight(100);
+    r.set_ackwaitinsecs(ack_wait);
+    r.set_startposition(pb::First);
+    nc.Publish("_STAN.sub.test-cluster", "reply.sub", r.SerializeAsString());
+    pb::SubscriptionResponse resp;
+    REQUIRE(resp.ParseFromString(Last("reply.sub")));
+    REQUIRE(resp.error() == "");
+    return resp.ackinbox();
+  }
+  size_t Count(const std::string& subject) const {
+    return std::count_if(nc.sent.begin(), nc.sent.end(),
+                         [&](auto& s) { return s.subject == subject; });
+  }
+  std::string Last(const std::string& subject) const {
+    for (auto it = nc.sent.rbegin(); it != nc.sent.rend(); ++it)
+      if (it->subject == subject) return it->payload;
+    return "";
+  }
+
+  uv_loop_t loop;
+  test::FakeInternalClient nc;
+  test::FakeStore store;
+  std::unique_ptr<StanServer> stan;
+  int fatal = 0;
+};
+
+bool HasOp(const store::WriteBatch& b, OpType t) {
+  for (auto& op : b.ops())
+    if (op.type == t) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_SUITE("stan_server") {
+  TEST_CASE("stan_server: a queue group takes turns when each message is acked before the next") {
+    Harness h;
+    h.Connect("c1");
+    h.Connect("c2");
+    h.CommitAll();
+    const std::string ack1 = h.Subscribe("c1", "foo", 30, "workers");
+    const std::string ack2 = h.Subscribe("c2", "foo", 30, "workers");
+    h.CommitAll();
+    for (int i = 1; i <= 6; ++i) {
+      h.Pub("c1", "foo", "g" + std::to_string(i));
+      h.CommitAll();
+      REQUIRE(h.Count("deliver.c1") + h.Count("deliver.c2") == static_cast<size_t>(i));
+      // Ack the last delivery of each member (again for an old one: ignored), so that neither
+      // has anything pending when the next message comes.
+      for (const auto& [inbox, ack_inbox] : {std::pair{"deliver.c1", ack1}, {"deliver.c2", ack2}}) {
+        if (h.Count(inbox) == 0) continue;
+        pb::MsgProto m;
+        REQUIRE(m.ParseFromString(h.Last(inbox)));
+        pb::Ack ack;
+        ack.set_subject("foo");
+        ack.set_sequence(m.sequence());
+        h.nc.Publish(ack_inbox, "", ack.SerializeAsString());
+      }
+      h.CommitAll();
+    }
+    CHECK(h.Count("deliver.c1") == 3);
+    CHECK(h.Count("deliver.c2") == 3);
+  }
+
+  TEST_CASE("stan_server: no PubAck and no delivery before the commit") {
+    Harness h;
+    h.Connect("c1");
+    h.CommitAll();
+    h.Subscribe("c1", "foo");
+    h.Pub("c1", "foo", "g1");
+    CHECK(h.Count("reply.ack") == 0);
+    CHECK(h.Count("deliver.c1") == 0);
+    h.Pass();
+    REQUIRE(h.store.submitted.size() == 1);
+    CHECK(HasOp(h.store.submitted.front().batch, OpType::kAppendMsg));
+    CHECK(h.Count("reply.ack") == 0);
+    CHECK(h.Count("deliver.c1") == 0);
+    h.store.CompleteOne();
+    CHECK(h.Count("deliver.c1") == 1);
+    REQUIRE(h.Count("reply.ack") == 1);
+    pb::PubAck ack;
+    REQUIRE(ack.ParseFromString(h.Last("reply.ack")));
+    CHECK(ack.guid() == "g1");
+    CHECK(ack.error() == "");
+    // Delivery came first.
+    size_t d = 0, a = 0;
+    for (size_t i = 0; i < h.nc.sent.size(); ++i) {
+      if (h.nc.sent[i].subject == "deliver.c1") d = i;
+      if (h.nc.sent[i].subject == "reply.ack") a = i;
+    }
+    CHECK(d < a);
+    pb::MsgProto m;
+    REQUIRE(m.ParseFromString(h.Last("deliver.c1")));
+    CHECK(m.sequence() == 1);
+    CHECK(m.data() == "data-g1");
+  }
+
+  TEST_CASE("stan_server: a failed commit stops every acknowledgement") {
+    Harness h;
+    h.Connect("c1");
+    h.CommitAll();
+    h.Subscribe("c1", "foo");
+    h.Pub("c1", "foo", "g1");
+    h.Pass();
+    REQUIRE(h.store.submitted.size() == 1);
+    h.store.CompleteOne(Status::IOError("store.db", "disk I/O error"));
+    CHECK(h.fatal == 1);
+    CHECK(h.stan->failed());
+    CHECK(h.Count("reply.ack") == 0);
+    CHECK(h.Count("deliver.c1") == 0);
+    h.Pub("c1", "foo", "g2");
+    h.CommitAll();
+    CHECK(h.Count("reply.ack") == 0);
+    CHECK(h.Count("deliver.c1") == 0);
+  }
+
+  TEST_CASE("stan_server: AckWait redelivery appends redelivered and the count") {
+    Harness h;
+    h.Connect("c1");
+    h.CommitAll();
+    h.Subscribe("c1", "foo", 1);
+    h.Pub("c1", "foo", "g1");
+    h.CommitAll();
+    REQUIRE(h.Count("deliver.c1") == 1);
+    h.stan->TEST_timers().TEST_Advance(1100);
+    REQUIRE(h.Count("deliver.c1") == 2);
+    pb::MsgProto m;
+    REQUIRE(m.ParseFromString(h.Last("deliver.c1")));
+    CHECK(m.sequence() == 1);
+    CHECK(m.redelivered());
+    CHECK(m.redeliverycount() == 1);
+    h.stan->TEST_timers().TEST_Advance(1100);
+    REQUIRE(m.ParseFromString(h.Last("deliver.c1")));
+    CHECK(m.redeliverycount() == 2);
+  }
+
+  TEST_CASE("stan_server: a quick ack writes no pending row; a slow one does, and its removal") {
+    Harness h;
+    h.Connect("c1");
+    h.CommitAll();
+    std::string ack_inbox = h.Subscribe("c1", "foo", 30);
+    h.CommitAll();
+    h.Pub("c1", "foo", "g1");
+    h.Pass();
+    h.store.CompleteOne();  // delivered now
+    REQUIRE(h.Count("deliver.c1") == 1);
+    pb::Ack ack;
+    ack.set_subject("foo");
+    ack.set_sequence(1);
+    h.nc.Publish(ack_inbox, "", ack.SerializeAsString());
+    h.Pass();
+    bool add = false;
+    for (auto& p : h.store.submitted) add |= HasOp(p.batch, OpType::kAddPending);
+    CHECK_FALSE(add);
+    h.CommitAll();
+
+    h.Pub("c1", "foo", "g2");
+    h.Pass();
+    h.store.CompleteOne();
+    REQUIRE(h.Count("deliver.c1") == 2);
+    h.Pass();
+    // Not yet aged: no row, and the stored position stays below it.
+    for (auto& p : h.store.submitted) CHECK_FALSE(HasOp(p.batch, OpType::kAddPending));
+    h.CommitAll();
+    h.stan->TEST_timers().TEST_Advance(Delivery::kPersistDelayMs + 1);
+    h.Pass();
+    REQUIRE(h.store.submitted.size() == 1);
+    CHECK(HasOp(h.store.submitted.front().batch, OpType::kAddPending));
+    CHECK(HasOp(h.store.submitted.front().batch, OpType::kUpdateLastSent));
+    h.store.CompleteOne();
+    ack.set_sequence(2);
+    h.nc.Publish(ack_inbox, "", ack.SerializeAsString());
+    h.Pass();
+    REQUIRE(h.store.submitted.size() == 1);
+    CHECK(HasOp(h.store.submitted.front().batch, OpType::kRemovePending));
+  }
+}
+
+}  // namespace tandem::server
