@@ -256,7 +256,7 @@ Status App::StartCore() {
   return Status::OK();
 }
 
-InternalClient* App::HeartbeatClient() {
+Bus* App::HeartbeatClient() {
   if (!nats_) return nullptr;
   if (!ft_client_) ft_client_ = nats_->CreateInternalClient("ft");
   return ft_client_;

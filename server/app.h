@@ -59,7 +59,7 @@
 
 namespace tandem::server {
 
-class InternalClient;
+class Bus;
 class NatsServer;
 class StanServer;
 class SystemdNotifier;
@@ -84,7 +84,7 @@ class App final : public FtNode::Delegate {
 
   // FtNode::Delegate
   void Serve(std::unique_ptr<store::Store> store, std::function<void(Status)> done) override;
-  InternalClient* HeartbeatClient() override;
+  Bus* HeartbeatClient() override;
   void StopServing(std::function<void(Status)> done) override;
   Status StoreHealth() override;
   void VerifyStoreOwnership(std::function<void(Status)> done) override;
@@ -122,7 +122,7 @@ class App final : public FtNode::Delegate {
   std::unique_ptr<store::Store> store_;  // from the lock being won until StopServing
   std::unique_ptr<NatsServer> nats_;     // only while active: a standby never listens
   std::unique_ptr<StanServer> stan_;     // only while active; borrows nats_ and store_
-  InternalClient* ft_client_ = nullptr;  // owned by nats_
+  Bus* ft_client_ = nullptr;  // owned by nats_
   // Monitoring: the source and the registry outlive the HttpServer, which holds handlers that
   // point into the Monitor.
   int64_t start_ns_ = 0;

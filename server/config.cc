@@ -32,7 +32,7 @@
 
 #include "server/util/bind_address.h"
 #include "server/util/value_syntax.h"
-#include "server/nats/subject.h"
+#include "server/bus/subject.h"
 
 namespace tandem::server {
 namespace {

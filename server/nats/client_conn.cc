@@ -12,7 +12,7 @@
 
 #include "server/util/json_utf8.h"
 #include "server/nats/server_info.h"
-#include "server/nats/subject.h"
+#include "server/bus/subject.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

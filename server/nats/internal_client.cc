@@ -3,7 +3,7 @@
 
 #include <random>
 
-#include "server/nats/subject.h"
+#include "server/bus/subject.h"
 
 namespace tandem::server {
 

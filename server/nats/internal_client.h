@@ -1,5 +1,5 @@
 // internal_client.h: InternalClientImpl, the socket-less client of the core used by the
-// streaming layer and ft/ heartbeats (contract: InternalClient in nats_server.h).
+// streaming layer and ft/ heartbeats (contract: Bus in server/bus/bus.h).
 //
 // Its subscriptions go into the same Sublist as network ones and follow the same rules (queue
 // groups, UNSUB max, echo); handlers run synchronously on the loop thread from inside Route.
@@ -20,14 +20,14 @@
 
 namespace tandem::server {
 
-class InternalClientImpl final : public InternalClient, public Subscriber {
+class InternalClientImpl final : public Bus, public Subscriber {
  public:
   InternalClientImpl(Router* router, std::string name);
   ~InternalClientImpl() override;
   InternalClientImpl(const InternalClientImpl&) = delete;
   InternalClientImpl& operator=(const InternalClientImpl&) = delete;
 
-  // InternalClient
+  // Bus
   uint64_t Subscribe(std::string_view subject, std::string_view queue, Handler handler) override;
   void Unsubscribe(uint64_t sid) override;
   void Publish(std::string_view subject, std::string_view reply, std::string_view payload) override;

@@ -50,7 +50,7 @@ class NatsServer::Impl final : public ConnHost {
   int port() const { return port_; }
   void StopAccepting();
   void Shutdown(std::function<void()> done);
-  InternalClient* CreateInternalClient(std::string_view name);
+  Bus* CreateInternalClient(std::string_view name);
   CoreStats stats() const;
   const std::string& server_id() const { return server_id_; }
   std::vector<ConnSnapshot> Connections() const;
@@ -265,7 +265,7 @@ void NatsServer::Impl::Shutdown(std::function<void()> done) {
 
 // --- internal clients, stats -----------------------------------------------------------------
 
-InternalClient* NatsServer::Impl::CreateInternalClient(std::string_view name) {
+Bus* NatsServer::Impl::CreateInternalClient(std::string_view name) {
   assert(OnLoopThread());
   internal_clients_.push_back(std::make_unique<InternalClientImpl>(&router_, std::string(name)));
   return internal_clients_.back().get();
@@ -301,7 +301,7 @@ Status NatsServer::Listen() { return impl_->Listen(); }
 int NatsServer::port() const { return impl_->port(); }
 void NatsServer::StopAccepting() { impl_->StopAccepting(); }
 void NatsServer::Shutdown(std::function<void()> done) { impl_->Shutdown(std::move(done)); }
-InternalClient* NatsServer::CreateInternalClient(std::string_view name) {
+Bus* NatsServer::CreateInternalClient(std::string_view name) {
   return impl_->CreateInternalClient(name);
 }
 CoreStats NatsServer::stats() const { return impl_->stats(); }

@@ -3,10 +3,11 @@
 //
 // NatsServer owns the listening socket, every ClientConn, the Sublist and the INFO line. Routing
 // (Route) runs synchronously on the loop thread: a published message is copied into the outbound
-// queue of every matching connection, or handed to an InternalClient's handler, before Route
+// queue of every matching connection, or handed to an in-process client's handler, before Route
 // returns. Outbound queues are flushed once per loop pass from a uv_prepare_t.
 //
-// InternalClient is a connection without a socket. It subscribes and publishes exactly like a
+// An in-process client (internal_client.h) is a connection without a socket and the core's
+// implementation of the Bus (server/bus/bus.h). It subscribes and publishes exactly like a
 // network client (same subjects, same queue-group rules), so the streaming layer is just another
 // NATS client of the core, as it is in the reference server.
 //
@@ -22,44 +23,13 @@
 #include <string_view>
 #include <vector>
 
+#include "server/bus/bus.h"
 #include "server/nats/core_options.h"
 #include "store/status.h"
 
 typedef struct uv_loop_s uv_loop_t;
 
 namespace tandem::server {
-
-class NatsServer;
-
-// A message as an InternalClient's handler sees it. `headers` is empty for a plain PUB.
-struct InboundMsg {
-  std::string_view subject;
-  std::string_view reply;
-  std::string_view headers;
-  std::string_view payload;
-};
-
-class InternalClient {
- public:
-  using Handler = std::function<void(const InboundMsg&)>;
-
-  // Subscribes like SUB <subject> [queue] <sid>; returns the sid (> 0), or 0 if the subject is
-  // invalid. The handler runs on the loop thread for every matching message.
-  virtual uint64_t Subscribe(std::string_view subject, std::string_view queue, Handler handler) = 0;
-  virtual void Unsubscribe(uint64_t sid) = 0;
-  // Publishes like PUB; routing happens before Publish returns.
-  virtual void Publish(std::string_view subject, std::string_view reply,
-                       std::string_view payload) = 0;
-  // A fresh, unique inbox subject ("_INBOX.<22 chars>") for request/reply.
-  virtual std::string NewInbox() = 0;
-  // True when a subscription of a network connection (not of an InternalClient) matches the
-  // literal `subject`: a Publish to it would reach a client. One cached sublist lookup.
-  // Implementations without routing (test fakes) may keep the default.
-  virtual bool HasInterest(std::string_view subject) { return true; }
-
- protected:
-  virtual ~InternalClient() = default;
-};
 
 // One open client connection as /connz shows it: a copy, taken on the loop thread.
 struct ConnSnapshot {
@@ -97,8 +67,9 @@ class NatsServer {
   // once every handle is closed.
   void Shutdown(std::function<void()> done);
 
-  // Creates an in-process client (echo on, headers on). Owned by the server.
-  InternalClient* CreateInternalClient(std::string_view name);
+  // Creates an in-process client (echo on, headers on): the embedded core's implementation of
+  // the Bus. Owned by the server.
+  Bus* CreateInternalClient(std::string_view name);
 
   CoreStats stats() const;
   const CoreOptions& options() const;

@@ -2,7 +2,7 @@
 // choice, echo suppression, auto-unsubscribe after UNSUB max, the 503 no-responders reply and
 // the message counters.
 //
-// Called by ClientConn (PUB/HPUB, SUB, UNSUB) and by InternalClient; delivery goes back through
+// Called by ClientConn (PUB/HPUB, SUB, UNSUB) and by the in-process clients; delivery goes back through
 // Subscriber::Deliver on the subscription's owner. Route runs synchronously: every matching
 // subscriber has the message (copied into its outbound queue, or handled) before Route returns.
 // A handler may subscribe, unsubscribe, publish or close connections while Route runs: the

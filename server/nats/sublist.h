@@ -44,7 +44,7 @@ namespace tandem::server {
 struct Subscription;
 struct InboundMsg;
 
-// Whoever receives the messages of a subscription: a network ClientConn or an InternalClient.
+// Whoever receives the messages of a subscription: a network ClientConn or an in-process client.
 class Subscriber {
  public:
   virtual ~Subscriber() = default;
@@ -92,7 +92,7 @@ struct Subscription {
   bool closed = false;  // removed: in-flight deliveries skip it
   // Owned by the Sublist: the index of this subscription in its node's vector while inserted.
   size_t sublist_index = 0;
-  // InternalClient subscriptions only: the handler lives here so that it stays alive while it
+  // In-process client subscriptions only: the handler lives here so that it stays alive while it
   // runs even if it unsubscribes itself.
   std::function<void(const InboundMsg&)> handler;
 };

@@ -14,7 +14,7 @@
 #include "ft/heartbeat.h"
 #include "server/util/disk_space.h"
 #include "server/pair/ft_peer_link.h"
-#include "server/nats/nats_server.h"
+#include "server/bus/bus.h"
 #include "server/pair/systemd_notify.h"
 #include "store/identity.h"
 

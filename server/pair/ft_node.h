@@ -1,6 +1,6 @@
 // ft_node.h: the server side of fault tolerance. FtNode implements ft::FailoverHost for the
 // process: it runs the lock attempts (ft::StoreLocker), carries heartbeats (a PeerLink to the
-// active while standing by; the core's InternalClient on `_STAN.ft.<cluster>.<group>` while
+// active while standing by; the core's in-process client (a Bus) on `_STAN.ft.<cluster>.<group>` while
 // active, plus a PeerLink to any other peer to notice a second active), ticks the Failover from
 // a loop timer, reports the role to systemd, and asks the process (Delegate, i.e. App) to serve,
 // to stop serving and to exit.
@@ -33,7 +33,7 @@
 namespace tandem::server {
 
 class DiskSpace;
-class InternalClient;
+class Bus;
 class PeerLink;
 class SystemdNotifier;
 
@@ -48,7 +48,7 @@ class FtNode final : public ft::FailoverHost {
     // then `done` (on the loop) with the outcome.
     virtual void Serve(std::unique_ptr<store::Store> store, std::function<void(Status)> done) = 0;
     // The core's in-process client, once serving (heartbeats of the active).
-    virtual InternalClient* HeartbeatClient() = 0;
+    virtual Bus* HeartbeatClient() = 0;
     // Stop accepting, stop the streaming layer after the batch in flight, close the store (which
     // frees the lock), then `done` with the outcome of the close.
     virtual void StopServing(std::function<void(Status)> done) = 0;
@@ -139,7 +139,7 @@ class FtNode final : public ft::FailoverHost {
   DiskSpace* disk_ = nullptr;
   bool lock_waits_for_disk_ = false;
   bool disk_full_logged_ = false;           // a lock attempt found the disk full        // an attempt Failover asked for waits for room
-  InternalClient* hb_client_ = nullptr;     // set while serving
+  Bus* hb_client_ = nullptr;     // set while serving
   uint64_t hb_sid_ = 0;
   bool serving_ = false;
   std::string group_key_;     // "" until known (identity file or our store)

@@ -7,7 +7,7 @@
 #include "server/stan/queue_group.h"
 #include "server/stan/stan_errors.h"
 #include "server/stan/stan_sub.h"
-#include "server/nats/subject.h"
+#include "server/bus/subject.h"
 
 namespace tandem::server {
 namespace {

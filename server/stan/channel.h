@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "server/stan/stan_options.h"
-#include "server/stan/timer_queue.h"
+#include "server/util/timer_queue.h"
 #include "store/store.h"
 
 namespace tandem::server {

@@ -12,7 +12,7 @@
 // (delivery then behaves as if there were no gate) until the inbox has interest again.
 //
 // Callers: Delivery (stan_sub.h), whose Gate* methods live in delivery_gate.cc too.
-// Ownership: borrows the InternalClient and the TimerQueue, which outlive it.
+// Ownership: borrows the Bus and the TimerQueue, which outlive it.
 // Thread safety: loop thread only.
 #pragma once
 
@@ -21,8 +21,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "server/nats/nats_server.h"
-#include "server/stan/timer_queue.h"
+#include "server/bus/bus.h"
+#include "server/util/timer_queue.h"
 
 namespace tandem::server {
 
@@ -32,7 +32,7 @@ class DeliveryGate {
   static constexpr uint64_t kMaxWaitMs = 2000;
   using OnOpen = std::function<void(uint64_t id, uint64_t gen, uint32_t reasons)>;
 
-  DeliveryGate(InternalClient* nc, TimerQueue* timers) : nc_(nc), timers_(timers) {}
+  DeliveryGate(Bus* nc, TimerQueue* timers) : nc_(nc), timers_(timers) {}
   DeliveryGate(const DeliveryGate&) = delete;
   DeliveryGate& operator=(const DeliveryGate&) = delete;
 
@@ -63,7 +63,7 @@ class DeliveryGate {
   void Arm();
   void Tick();
 
-  InternalClient* const nc_;
+  Bus* const nc_;
   TimerQueue* const timers_;
   OnOpen on_open_;
   std::unordered_map<uint64_t, Waiter> waiters_;  // by subscription id

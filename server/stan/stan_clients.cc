@@ -1,55 +1,9 @@
-// stan_clients.cc: the client registry, server -> client heartbeats and the request helper.
+// stan_clients.cc: the client registry and server -> client heartbeats.
 #include "server/stan/stan_clients.h"
-
-#include <charconv>
 
 #include <spdlog/spdlog.h>
 
 namespace tandem::server {
-
-// --- Requester ---------------------------------------------------------------------------------
-
-Requester::Requester(InternalClient* nc, TimerQueue* timers) : nc_(nc), timers_(timers) {}
-Requester::~Requester() = default;
-
-void Requester::Start() {
-  prefix_ = nc_->NewInbox() + ".";
-  sid_ = nc_->Subscribe(prefix_ + "*", "", [this](const InboundMsg& m) { OnReply(m.subject); });
-}
-
-void Requester::Stop() {
-  if (sid_ != 0) nc_->Unsubscribe(sid_);
-  sid_ = 0;
-  for (auto& [token, p] : pending_) timers_->Cancel(&p.timer);
-  pending_.clear();
-}
-
-void Requester::Request(std::string_view subject, std::string_view payload, uint64_t timeout_ms,
-                        Done done) {
-  uint64_t token = next_token_++;
-  Pending& p = pending_[token];
-  p.done = std::move(done);
-  p.timer = timers_->AddAfter(timeout_ms, [this, token] { Finish(token, false); });
-  nc_->Publish(subject, prefix_ + std::to_string(token), payload);
-}
-
-void Requester::OnReply(std::string_view subject) {
-  if (subject.size() <= prefix_.size()) return;
-  std::string_view tok = subject.substr(prefix_.size());
-  uint64_t token = 0;
-  auto [ptr, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), token);
-  if (ec != std::errc() || ptr != tok.data() + tok.size()) return;
-  Finish(token, true);
-}
-
-void Requester::Finish(uint64_t token, bool replied) {
-  auto it = pending_.find(token);
-  if (it == pending_.end()) return;
-  Done done = std::move(it->second.done);
-  timers_->Cancel(&it->second.timer);
-  pending_.erase(it);
-  done(replied);
-}
 
 // --- ClientRegistry ----------------------------------------------------------------------------
 
@@ -121,7 +75,7 @@ void ClientRegistry::SendHb(const std::string& client_id) {
   c->hb_timer = 0;
   c->hb_outstanding = true;
   requester_->Request(c->rec.hb_inbox, "", options_.hb_timeout_ms,
-                      [this, client_id](bool replied) { HbResult(client_id, replied); });
+                      [this, client_id](const InboundMsg* reply) { HbResult(client_id, reply != nullptr); });
 }
 
 void ClientRegistry::HbResult(const std::string& client_id, bool replied) {

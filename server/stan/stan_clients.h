@@ -1,13 +1,12 @@
 // stan_clients.h: registered streaming clients (by clientID and by connID), the server ->
-// client heartbeats that decide a client is gone (missing client pings never do), and the
-// small request/reply helper both heartbeats and the duplicate-clientID liveness check use.
+// client heartbeats that decide a client is gone (missing client pings never do).
 //
 // Heartbeats: every hb_interval after the previous check, an empty request goes to the client's
 // heartbeat inbox; no reply within hb_timeout increments the client's failure count, a reply
 // resets it. When the count exceeds hb_fail_count, on_dead(client_id) runs (the server closes the
 // client as a CloseRequest would).
 //
-// Ownership: the registry owns the clients; it borrows the InternalClient and the TimerQueue,
+// Ownership: the registry owns the clients; it borrows the Bus and the TimerQueue,
 // which outlive it. Thread safety: loop thread only.
 #pragma once
 
@@ -19,42 +18,12 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "server/nats/nats_server.h"
+#include "server/bus/requester.h"
 #include "server/stan/stan_options.h"
-#include "server/stan/timer_queue.h"
+#include "server/util/timer_queue.h"
 #include "store/store.h"
 
 namespace tandem::server {
-
-// Sends requests from one wildcard inbox subscription ("<inbox>.*") and reports, per request,
-// whether any reply arrived before the timeout.
-class Requester {
- public:
-  using Done = std::function<void(bool replied)>;
-  Requester(InternalClient* nc, TimerQueue* timers);
-  ~Requester();
-  Requester(const Requester&) = delete;
-  Requester& operator=(const Requester&) = delete;
-
-  void Start();
-  void Stop();  // pending requests are dropped without calling back
-  void Request(std::string_view subject, std::string_view payload, uint64_t timeout_ms, Done done);
-
- private:
-  struct Pending {
-    Done done;
-    TimerQueue::Id timer = 0;
-  };
-  void OnReply(std::string_view subject);
-  void Finish(uint64_t token, bool replied);
-
-  InternalClient* const nc_;
-  TimerQueue* const timers_;
-  std::string prefix_;  // "<inbox>."
-  uint64_t sid_ = 0;
-  uint64_t next_token_ = 1;
-  std::unordered_map<uint64_t, Pending> pending_;
-};
 
 struct StanClient {
   store::ClientRecord rec;

@@ -14,13 +14,13 @@
 #include "server/stan/stan_codec.h"
 #include "server/stan/stan_errors.h"
 #include "server/stan/stan_protocol.pb.h"
-#include "server/nats/subject.h"
+#include "server/bus/subject.h"
 
 namespace tandem::server {
 
 // --- construction and life cycle ---------------------------------------------------------------
 
-StanServer::StanServer(uv_loop_t* loop, InternalClient* nc, store::Store* store,
+StanServer::StanServer(uv_loop_t* loop, Bus* nc, store::Store* store,
                        store::Recovered recovered, const StanOptions& options)
     : loop_(loop),
       nc_(nc),
@@ -191,10 +191,10 @@ void StanServer::ProcessConnect(const InboundMsg& m) {
   // the new connect is refused; silence means the old client is closed and the new one takes
   // its place.
   clients_.checking.insert(req.clientid());
-  requester_.Request(old->rec.hb_inbox, "", 500, [this, req, reply](bool replied) {
+  requester_.Request(old->rec.hb_inbox, "", 500, [this, req, reply](const InboundMsg* answer) {
     clients_.checking.erase(req.clientid());
     if (stopped_) return;
-    if (replied) return ReplyConnectError(reply, errors::kClientIdRegistered);
+    if (answer != nullptr) return ReplyConnectError(reply, errors::kClientIdRegistered);
     if (clients_.Lookup(req.clientid()) != nullptr) {
       spdlog::info("stan: client {} replaced by a new connection", req.clientid());
       CloseClient(req.clientid());

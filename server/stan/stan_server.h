@@ -1,6 +1,6 @@
 // stan_server.h: the NATS Streaming layer: request handlers for connect, publish, subscribe,
 // unsubscribe, subscription close, connection close, pings and acks, on top of the NATS core
-// (as an InternalClient) and the store (through a StoreWriter).
+// (as a Bus) and the store (through a StoreWriter).
 //
 // Life cycle: construct from what Store::Recover() returned, Start() (checks the cluster id,
 // restores channels, clients and subscriptions, subscribes the protocol subjects, redelivers
@@ -12,7 +12,7 @@
 // holding it has committed. After a failed commit the layer stops
 // acknowledging for good and on_fatal runs once.
 //
-// Ownership: borrows the loop, the InternalClient and the Store, which must outlive it (the
+// Ownership: borrows the loop, the Bus and the Store, which must outlive it (the
 // Store until Drain has finished). Thread safety: loop thread only.
 #pragma once
 
@@ -24,12 +24,12 @@
 #include <vector>
 
 #include "server/stan/channel.h"
-#include "server/nats/nats_server.h"
+#include "server/bus/bus.h"
 #include "server/stan/stan_clients.h"
 #include "server/stan/stan_options.h"
 #include "server/stan/stan_sub.h"
 #include "server/stan/store_writer.h"
-#include "server/stan/timer_queue.h"
+#include "server/util/timer_queue.h"
 #include "store/status.h"
 #include "store/store.h"
 
@@ -47,7 +47,7 @@ struct StanStats {
 
 class StanServer {
  public:
-  StanServer(uv_loop_t* loop, InternalClient* nc, store::Store* store, store::Recovered recovered,
+  StanServer(uv_loop_t* loop, Bus* nc, store::Store* store, store::Recovered recovered,
              const StanOptions& options);
   ~StanServer();
   StanServer(const StanServer&) = delete;
@@ -133,7 +133,7 @@ class StanServer {
                       const std::unordered_map<int64_t, uint64_t>& channels);
 
   uv_loop_t* const loop_;
-  InternalClient* const nc_;
+  Bus* const nc_;
   store::Store* const store_;
   const StanOptions options_;
   store::Recovered recovered_;  // consumed by Start()

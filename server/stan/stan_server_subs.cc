@@ -11,7 +11,7 @@
 #include "server/stan/stan_errors.h"
 #include "server/stan/stan_protocol.pb.h"
 #include "server/stan/stan_server.h"
-#include "server/nats/subject.h"
+#include "server/bus/subject.h"
 
 namespace tandem::server {
 

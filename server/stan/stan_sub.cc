@@ -11,7 +11,7 @@
 
 namespace tandem::server {
 
-Delivery::Delivery(InternalClient* nc, store::Store* store, StoreWriter* writer, TimerQueue* timers,
+Delivery::Delivery(Bus* nc, store::Store* store, StoreWriter* writer, TimerQueue* timers,
                    ClientRegistry* clients, ChannelRegistry* channels)
     : nc_(nc),
       store_(store),

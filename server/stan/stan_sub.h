@@ -36,11 +36,11 @@
 
 #include "server/stan/channel.h"
 #include "server/stan/delivery_gate.h"
-#include "server/nats/nats_server.h"
+#include "server/bus/bus.h"
 #include "server/stan/seq_map.h"
 #include "server/stan/stan_clients.h"
 #include "server/stan/store_writer.h"
-#include "server/stan/timer_queue.h"
+#include "server/util/timer_queue.h"
 #include "store/store.h"
 
 namespace tandem::server {
@@ -100,7 +100,7 @@ class Delivery {
   static constexpr uint64_t kHandOverDelayMs = 100;
   static constexpr uint64_t kPersistDelayMs = 100;
 
-  Delivery(InternalClient* nc, store::Store* store, StoreWriter* writer, TimerQueue* timers,
+  Delivery(Bus* nc, store::Store* store, StoreWriter* writer, TimerQueue* timers,
            ClientRegistry* clients, ChannelRegistry* channels);
 
   // Sub index by id (every stored subscription).
@@ -195,7 +195,7 @@ class Delivery {
   void TrimNewPending(StanSub* sub);
   void OnGateOpen(uint64_t id, uint64_t gen, uint32_t reasons);
 
-  InternalClient* const nc_;
+  Bus* const nc_;
   store::Store* const store_;
   StoreWriter* const writer_;
   TimerQueue* const timers_;

@@ -1,6 +1,6 @@
 // router_test.cc: routing rules with recording subscribers (no sockets): fan-out per sid, one
 // queue member per group and fairness, echo off, UNSUB max, no-responders, and handlers that
-// change subscriptions in the middle of a fan-out; plus InternalClient through NatsServer and a
+// change subscriptions in the middle of a fan-out; plus Bus through NatsServer and a
 // clean loop shutdown.
 #include "server/nats/router.h"
 
@@ -145,8 +145,8 @@ TEST_SUITE("router") {
     {
       CoreOptions opts;
       NatsServer server(&loop, opts);
-      InternalClient* a = server.CreateInternalClient("a");
-      InternalClient* b = server.CreateInternalClient("b");
+      Bus* a = server.CreateInternalClient("a");
+      Bus* b = server.CreateInternalClient("b");
       std::vector<std::string> got;
       uint64_t self_sid = 0;
       const uint64_t sid = a->Subscribe("svc.*", "", [&](const InboundMsg& m) {

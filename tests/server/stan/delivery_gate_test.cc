@@ -16,7 +16,7 @@
 namespace tandem::server {
 namespace {
 
-class InterestClient : public test::FakeInternalClient {
+class InterestClient : public test::FakeBus {
  public:
   bool HasInterest(std::string_view subject) override {
     ++lookups;

@@ -25,7 +25,7 @@ TEST_SUITE("stan_clients") {
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
     {
-      test::FakeInternalClient nc;
+      test::FakeBus nc;
       TimerQueue timers(&loop);
       Requester req(&nc, &timers);
       req.Start();

@@ -1,6 +1,6 @@
-// stan_fakes.h: in-memory fakes of the streaming layer's two seams for unit tests: an
-// InternalClient that records what is published and lets a test deliver messages to its
-// subscriptions, and a Store whose commits and reads complete only when the test says so.
+// stan_fakes.h: in-memory fakes of the streaming layer's two seams for unit tests: a Bus
+// that records what is published and lets a test deliver messages to its subscriptions,
+// and a Store whose commits and reads complete only when the test says so.
 //
 // Ownership: plain objects owned by the test. Thread safety: one thread (the test's).
 #pragma once
@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "server/nats/nats_server.h"
+#include "server/bus/bus.h"
 #include "store/store.h"
 
 namespace tandem::server::test {
 
-class FakeInternalClient : public InternalClient {
+class FakeBus : public Bus {
  public:
   struct Sent {
     std::string subject, reply, payload;

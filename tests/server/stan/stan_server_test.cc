@@ -89,7 +89,7 @@ class Harness {
   }
 
   uv_loop_t loop;
-  test::FakeInternalClient nc;
+  test::FakeBus nc;
   test::FakeStore store;
   std::unique_ptr<StanServer> stan;
   int fatal = 0;

@@ -1,6 +1,6 @@
 // subject_test.cc: tests of server/subject (validation, wildcard matching, tokenizer), as
 // tables checked against the rules nats-server applies (see server/subject.h).
-#include "server/nats/subject.h"
+#include "server/bus/subject.h"
 
 #include <string>
 #include <string_view>

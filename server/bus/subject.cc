@@ -1,5 +1,5 @@
 // subject.cc: subject validation and wildcard matching (see subject.h for the rules).
-#include "server/nats/subject.h"
+#include "server/bus/subject.h"
 
 namespace tandem::server {
 

@@ -1,5 +1,5 @@
 // timer_queue_test.cc: many deadlines on one uv timer, driven by TEST_Advance (no sleeping).
-#include "server/stan/timer_queue.h"
+#include "server/util/timer_queue.h"
 
 #include <uv.h>
 

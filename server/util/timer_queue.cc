@@ -1,5 +1,5 @@
 // timer_queue.cc: one uv_timer_t armed for the earliest of many deadlines.
-#include "server/stan/timer_queue.h"
+#include "server/util/timer_queue.h"
 
 #include <vector>
 
