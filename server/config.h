@@ -21,13 +21,12 @@
 #include "server/nats/core_options.h"
 #include "server/monitor/http_options.h"
 #include "server/stan/stan_options.h"
+#include "server/logging.h"
 #include "server/util/value_syntax.h"
 #include "store/status.h"
 #include "store/store.h"
 
 namespace tandem::server {
-
-enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 
 struct Config {
   CoreOptions core;           // YAML: listen, nats.*

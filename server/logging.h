@@ -6,9 +6,9 @@
 // is thread safe (a _mt sink).
 #pragma once
 
-#include "server/config.h"
-
 namespace tandem::server {
+
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 
 void SetupLogging(LogLevel level);
 
