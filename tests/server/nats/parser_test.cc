@@ -1,4 +1,4 @@
-// parser_test.cc: tests of server/parser (the NATS client-protocol state machine).
+// parser_test.cc: tests of server/nats/parser (the NATS client-protocol state machine).
 //
 // Every accepted input is fed whole, one byte at a time and split at every position (and at
 // every pair of positions for short inputs); the recorded events and the final error must be
