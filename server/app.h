@@ -10,7 +10,7 @@
 //   3. systemd: the watchdog timer when WatchdogSec= is set (standbys ping it too).
 //      disk: the free space of the store directory, checked now and every few seconds (a
 //      lock attempt waits while it is short, and /healthz says so).
-//      http: the monitoring server (server/monitor.h) when config.http is set, on every
+//      http: the monitoring server (server/monitor/monitor.h) when config.http is set, on every
 //      instance, standbys included (they answer serverz, healthz, isFTActive and metrics). The
 //      monitor's source learns each piece below (Set*) as it comes up and goes away.
 //   4. ft: FtNode starts the role machine: it tries the store lock (Store::Open on the pool).

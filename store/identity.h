@@ -17,7 +17,7 @@
 // Creating a store is an explicit first start, never a side effect of a takeover: a store may
 // be created only where no trace of one is left (StoreTrace: no identity file, WAL, rescued
 // copy or non-empty database file), and the fault-tolerance layer adds "and no member of the
-// group was heard" (server/ft_node.cc).
+// group was heard" (server/pair/ft_node.cc).
 //
 // Ownership: plain values. Thread safety: the functions touch only the files named; callable
 // from any thread.

@@ -20,7 +20,8 @@
 // /streaming/serverz and /streaming/isFTActive; the other endpoints give 503 and say so.
 //
 // Metrics are collected when /metrics is scraped, from the same snapshots, except the commit
-// histograms that the store feeds through RecordCommit() after every group commit.
+// histograms that the streaming layer's store writer feeds through RecordCommit() after every
+// committed batch. Every field of every endpoint, and every metric: server/monitor/ENDPOINTS.md.
 //
 // Ownership: borrows the source and the registry, which must outlive it; after
 // RegisterRoutes, the HttpServer holds handlers that point to this Monitor, so the Monitor

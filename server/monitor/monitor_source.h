@@ -1,12 +1,13 @@
 // monitor_source.h: what the monitoring endpoints read, as plain snapshots, and the interface
 // through which they read it.
 //
-// Monitor (server/monitor.h) knows nothing of NatsServer, the streaming layer, the store or the
-// ft role machine; it asks a MonitorSource, which the process (server/app.cc) implements over
-// those pieces and which tests fake. Every call returns a copy made on the loop thread; nothing
-// here points back into live state. Field names and meanings are those of the reference NATS
-// Streaming server's /streaming endpoints and nats-server's /varz and /connz, so existing
-// dashboards and tools read them unchanged.
+// Monitor (server/monitor/monitor.h) knows nothing of NatsServer, the streaming layer, the store
+// or the ft role machine; it asks a MonitorSource, which the process implements over those
+// pieces (ProcessMonitorSource, server/monitor_adapter.h) and which tests fake. Every call
+// returns a copy made on the loop thread; nothing here points back into live state. Field names
+// and meanings are those of the reference NATS Streaming server's /streaming endpoints and
+// nats-server's /varz and /connz, so existing dashboards and tools read them unchanged; each
+// endpoint's fields are listed in server/monitor/ENDPOINTS.md.
 //
 // Ownership: plain values; the source is borrowed by Monitor and must outlive it.
 // Thread safety: loop thread only.

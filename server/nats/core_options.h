@@ -1,5 +1,6 @@
 // core_options.h: the settings of the NATS core (listener, limits, pings, INFO contents).
-// Filled by config.cc from YAML and flags; read by NatsServer and ClientConn.
+// Filled by config.cc from YAML and flags; read by NatsServer and ClientConn. What each limit
+// does on the wire, and the -ERR it sends: server/nats/PROTOCOL.md.
 #pragma once
 
 #include <cstddef>

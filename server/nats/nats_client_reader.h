@@ -1,5 +1,6 @@
 // nats_client_reader.h: the client side of the NATS protocol, server -> client ops, as a state
-// machine with no sockets (the counterpart of server/parser, which reads client -> server ops).
+// machine with no sockets (the counterpart of server/nats/parser, which reads client -> server
+// ops). The grammar of both directions is in server/nats/PROTOCOL.md.
 //
 // Used by PeerLink (ft_peer_link.cc), the loop-native client that carries ft heartbeats. Feed()
 // consumes any split of the byte stream and calls NatsClientHandler once per complete op:

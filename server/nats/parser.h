@@ -14,7 +14,8 @@
 // arguments: from the first byte after the op name and its blanks up to the line end, without the
 // "\r\n" or "\n" (the measure nats-server applies). For HPUB the payload limit applies to the total
 // size. After an error the parser stays failed until Reset(); a handler that returns false
-// also leaves it failed (kStopped).
+// also leaves it failed (kStopped). The whole grammar, with what the connection does with each
+// op and error: server/nats/PROTOCOL.md.
 //
 // Ownership: the parser borrows the handler, which must outlive it.
 //

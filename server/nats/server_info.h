@@ -1,5 +1,6 @@
 // server_info.h: the INFO line the NATS core sends to every client on accept, before the
-// client says anything. Clients refuse every publish unless max_payload is above 0.
+// client says anything. Clients refuse every publish unless max_payload is above 0. Its fields
+// are listed in server/nats/PROTOCOL.md.
 //
 // Every INFO is complete (clients replace their stored INFO with each one). The fields common to
 // all connections are rendered once into a prefix; AppendInfo adds the per-connection client_id

@@ -2,7 +2,8 @@
 // and the registry of channels (lookup, creation within max_channels, case conflicts, limits
 // resolution with wildcard overrides). A channel is created by the first accepted publish or
 // subscription to it, never by an ack or unsubscribe; its sequences start at 1 and are never
-// reused; limits remove only the oldest messages (first_seq moves, last_seq stays).
+// reused; limits remove only the oldest messages (first_seq moves, last_seq stays). Name rules
+// and the order in which overrides apply: server/stan/PROTOCOL.md.
 //
 // A channel's sequence numbers are assigned on the loop thread when a publish is accepted
 // (last_seq) and become deliverable when the batch holding them commits (committed_seq). The

@@ -4,8 +4,9 @@
 // The hot path (every publish, delivery and ack) uses the hand-written functions here, which
 // decode into views of the input buffer and encode without building message objects. Everything
 // else goes through the protoc-generated lite classes (stan_protocol.pb.h) with DecodeProto and
-// EncodeProto. Both produce the same bytes; tests/server/stan_codec_test.cc checks that against
-// hand-composed hex examples of each message and against the generated classes.
+// EncodeProto. Both produce the same bytes; tests/server/stan/stan_codec_test.cc checks that
+// against hand-composed hex examples of each message and against the generated classes. The
+// messages and the field numbers the code uses are listed in server/stan/PROTOCOL.md.
 //
 // Redelivery never re-encodes: a stored MsgProto gets fields 6 (redelivered) and 7
 // (redeliveryCount) appended, and proto3 parsers keep the last value of a repeated scalar.

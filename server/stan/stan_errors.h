@@ -1,6 +1,6 @@
 // stan_errors.h: the exact error strings of the streaming protocol, byte for byte those of
 // nats-streaming-server. Clients hand them to applications and their test
-// suites compare some verbatim: never reword them.
+// suites compare some verbatim: never reword them. When each is sent: server/stan/PROTOCOL.md.
 #pragma once
 
 namespace tandem::server::errors {

@@ -1,5 +1,6 @@
 // stan_options.h: the settings of the streaming layer: cluster id, client heartbeats, channel
-// limits with per-channel overrides. Filled by config.cc; read by StanServer and Channel.
+// limits with per-channel overrides. Filled by config.cc; read by StanServer and Channel. How a
+// channel's limits are inherited from the globals and the overrides: server/stan/PROTOCOL.md.
 #pragma once
 
 #include <cstdint>

@@ -77,7 +77,7 @@ class StanSub {
   Channel* const channel;
   QueueGroup* group = nullptr;
   uint64_t ack_sid = 0;  // internal subscription on rec.ack_inbox while active
-  SeqMap<PendingMsg> pending;  // sent and unacked, by seq (server/seq_map.h)
+  SeqMap<PendingMsg> pending;  // sent and unacked, by seq (server/stan/seq_map.h)
   // Deliverable once the SubscriptionResponse went out; held while pending messages of a
   // resumed durable or a restart are being redelivered.
   bool deliverable = false;

@@ -1,4 +1,4 @@
-// nats_client_reader_fuzz.cc: libFuzzer target for server/nats_client_reader (the server ->
+// nats_client_reader_fuzz.cc: libFuzzer target for server/nats/nats_client_reader (the server ->
 // client ops read by the ft peer link).
 //
 // The input is fed once whole and once in chunks (tests/fuzz/split_fuzz.h). Each chunk lives

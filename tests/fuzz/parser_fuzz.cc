@@ -1,4 +1,4 @@
-// parser_fuzz.cc: libFuzzer target for server/parser.
+// parser_fuzz.cc: libFuzzer target for server/nats/parser.
 //
 // The input is fed once whole and once in chunks (tests/fuzz/split_fuzz.h). Each chunk lives
 // in its own heap block that is freed right after Feed(), so a view kept across Feed() calls

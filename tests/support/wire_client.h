@@ -1,5 +1,5 @@
 // wire_client.h: a raw-socket NATS test client: send bytes, expect replies matched by regex,
-// every wait bounded (nats-server's setupConn/expectResult, RDS tests/unit/protocol.tcl).
+// every wait bounded.
 //
 // Bytes read are accumulated; Expect(re) waits until the unconsumed bytes contain a match of
 // `re` (std::regex_search, ECMAScript) and then consumes everything up to the end of the match.

@@ -1,7 +1,8 @@
-// ft_peer_link_test.cc: server/ft_peer_link (the loop-native NATS client of the ft heartbeats)
-// against real servers: Debian's nats-server and the tandem binary, each killed with SIGKILL and
-// restarted on the same port, a nats-server stopped with SIGSTOP, a listener that never says
-// INFO, and a fake server in this process that checks the bytes of the handshake.
+// ft_peer_link_test.cc: server/pair/ft_peer_link (the loop-native NATS client of the ft
+// heartbeats) against real servers: Debian's nats-server and the tandem binary, each killed
+// with SIGKILL and restarted on the same port, a nats-server stopped with SIGSTOP, a listener
+// that never says INFO, and a fake server in this process that checks the bytes of the
+// handshake.
 //
 // The PeerLink runs on a libuv loop on the test's thread; Pump() runs that loop in short steps
 // until a condition holds, bounded in time. Every test ends by closing the link and checking

@@ -3,7 +3,7 @@
 // invalid channels, every subscription validation in order, unsubscribe and close errors,
 // pings of unknown connections, acks for sequences never sent, oversized messages, and the
 // channel limits (max_channels, max_subs, case conflicts, max_inactivity). Each reply carries
-// the exact string of nats-streaming-server (server/stan_errors.h), and the server keeps
+// the exact string of nats-streaming-server (server/stan/stan_errors.h), and the server keeps
 // serving afterwards.
 #include <string>
 #include <thread>

@@ -1,5 +1,5 @@
-// subject_test.cc: tests of server/subject (validation, wildcard matching, tokenizer), as
-// tables checked against the rules nats-server applies (see server/subject.h).
+// subject_test.cc: tests of server/bus/subject (validation, wildcard matching, tokenizer), as
+// tables checked against the rules nats-server applies (see server/bus/subject.h).
 #include "server/bus/subject.h"
 
 #include <string>

@@ -1,4 +1,4 @@
-// nats_client_reader_test.cc: tests of server/nats_client_reader (server -> client ops).
+// nats_client_reader_test.cc: tests of server/nats/nats_client_reader (server -> client ops).
 //
 // Every input is fed whole, one byte at a time and split at every position; the recorded events
 // and the final error must be the same each way. Each chunk is copied into its own buffer

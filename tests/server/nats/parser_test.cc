@@ -1,8 +1,8 @@
-// parser_test.cc: tests of server/parser (the NATS client-protocol state machine).
+// parser_test.cc: tests of server/nats/parser (the NATS client-protocol state machine).
 //
 // Every accepted input is fed whole, one byte at a time and split at every position (and at
 // every pair of positions for short inputs); the recorded events and the final error must be
-// the same each way (as nats-server's split_test.go). Each chunk is copied into its own buffer
+// the same each way. Each chunk is copied into its own buffer
 // that is scribbled over after Feed() returns, so a view kept across Feed() calls shows up as
 // corrupted event text.
 #include "server/nats/parser.h"
