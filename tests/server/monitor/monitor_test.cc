@@ -3,6 +3,7 @@
 #include "server/monitor/monitor.h"
 
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -140,6 +141,18 @@ HttpRequest Get(std::string path, std::string query = {}) {
 json Body(const HttpResponse& r) {
   REQUIRE(r.content_type == "application/json");
   return json::parse(r.body);
+}
+
+// The keys of a JSON object in the order the answer gives them.
+std::vector<std::string> Keys(const nlohmann::ordered_json& j) {
+  std::vector<std::string> out;
+  for (const auto& item : j.items()) out.push_back(item.key());
+  return out;
+}
+
+nlohmann::ordered_json Ordered(const HttpResponse& r) {
+  REQUIRE(r.content_type == "application/json");
+  return nlohmann::ordered_json::parse(r.body);
 }
 
 bool HasHeader(const HttpResponse& r, const std::string& name, const std::string& value) {
@@ -326,6 +339,76 @@ TEST_SUITE("monitor") {
     CHECK(c["connections"][0]["name"] == "stan");
   }
 
+  TEST_CASE("monitor: storez gives every limit, in order, and no channels key without entries") {
+    Fixture f;
+    nlohmann::ordered_json j = Ordered(f.monitor.Storez(Get("/streaming/storez")));
+    CHECK(Keys(j) == std::vector<std::string>{"cluster_id", "server_id", "now", "type", "limits",
+                                              "total_msgs", "total_bytes"});
+    CHECK(j["cluster_id"] == "test-cluster");
+    CHECK(j["server_id"] == "SRVID");
+    CHECK(j["now"] == "2026-01-01T01:02:03.5Z");
+    CHECK(j["total_bytes"] == 310);
+    const auto& limits = j["limits"];
+    CHECK(Keys(limits) == std::vector<std::string>{"max_channels", "max_msgs", "max_bytes",
+                                                   "max_age", "max_subscriptions",
+                                                   "max_inactivity", "channels"});
+    CHECK(limits["max_inactivity"] == 0);
+    CHECK(Keys(limits["channels"]) == std::vector<std::string>{"foo.>", "foo.bar"});
+    const auto& row = limits["channels"]["foo.bar"];
+    CHECK(Keys(row) == std::vector<std::string>{"max_msgs", "max_bytes", "max_age",
+                                                "max_subscriptions", "max_inactivity"});
+    CHECK(row["max_bytes"] == 1024000000);
+    CHECK(row["max_subscriptions"] == 1000);
+    CHECK(row["max_inactivity"] == 0);
+
+    MetricsRegistry metrics;
+    MonitorOptions plain = Fixture::Options();
+    plain.stan.limits.channels.clear();
+    Monitor m(&f.source, &metrics, plain);
+    nlohmann::ordered_json p = Ordered(m.Storez(Get("/streaming/storez")));
+    CHECK_FALSE(p["limits"].contains("channels"));
+    CHECK(p["limits"]["max_msgs"] == 1000000);
+  }
+
+  TEST_CASE("monitor: varz gives every core setting and counter in nats-server's order") {
+    Fixture f;
+    nlohmann::ordered_json v = Ordered(f.monitor.Varz(Get("/varz")));
+    CHECK(Keys(v) == std::vector<std::string>{
+                         "server_id", "server_name", "version", "proto", "go", "host", "port",
+                         "max_connections", "ping_interval", "ping_max", "http_host", "http_port",
+                         "max_control_line", "max_payload", "max_pending", "write_deadline",
+                         "start", "now", "uptime", "mem", "cores", "cpu", "connections",
+                         "total_connections", "routes", "remotes", "leafnodes", "in_msgs",
+                         "out_msgs", "in_bytes", "out_bytes", "slow_consumers", "subscriptions"});
+    CHECK(v["server_name"] == "a");
+    CHECK(v["version"] == "0.1.0");
+    CHECK(v["proto"] == 1);
+    CHECK(v["host"] == "0.0.0.0");
+    CHECK(v["max_connections"] == 65536);
+    CHECK(v["ping_interval"] == 120000000000LL);
+    CHECK(v["ping_max"] == 2);
+    CHECK(v["http_host"] == "");
+    CHECK(v["http_port"] == 0);  // no HttpServer registered
+    CHECK(v["max_control_line"] == 4096);
+    CHECK(v["max_pending"] == 67108864);
+    CHECK(v["write_deadline"] == 10000000000LL);
+    CHECK(v["start"] == "2026-01-01T00:00:00Z");
+    CHECK(v["now"] == "2026-01-01T01:02:03.5Z");
+    CHECK(v["uptime"] == "1h2m3s");
+    CHECK(v["connections"] == 2);
+    CHECK(v["routes"] == 0);
+    CHECK(v["remotes"] == 0);
+    CHECK(v["leafnodes"] == 0);
+    CHECK(v["out_msgs"] == 20);
+    CHECK(v["in_bytes"] == 100);
+    CHECK(v["out_bytes"] == 200);
+    CHECK(v["slow_consumers"] == 1);
+    CHECK(v["subscriptions"] == 7);
+    // Before the core has bound (client_port 0), the configured port is reported.
+    f.source.id.client_port = 0;
+    CHECK(Body(f.monitor.Varz(Get("/varz")))["port"] == 4222);
+  }
+
   TEST_CASE("monitor: healthz, JSONP and the streaming index") {
     Fixture f;
     HttpResponse h = f.monitor.Healthz(Get("/healthz"));
@@ -353,6 +436,11 @@ TEST_SUITE("monitor") {
           "tandem_ft_role{role=\"active\",state=\"FT_ACTIVE\"} 1\n",
           "tandem_ft_peer_heartbeat_age_seconds{peer=\"b\",role=\"standby\"} 0.04\n",
           "tandem_nats_in_msgs_total 10\n",
+          "tandem_nats_in_bytes_total 100\n",
+          "tandem_nats_out_msgs_total 20\n",
+          "tandem_nats_out_bytes_total 200\n",
+          "tandem_nats_connections_total 5\n",
+          "tandem_nats_subscriptions 7\n",
           "tandem_nats_connections 2\n",
           "tandem_nats_slow_consumers_total 1\n",
           "tandem_stan_in_msgs_total 3\n",
