@@ -1,5 +1,5 @@
 // monitor_test.cc: the monitoring endpoints over a fake MonitorSource: JSON shapes and values,
-// pagination and filters, 404 and 503 answers, the standby's view, metrics, time formats.
+// pagination and filters, 404 and 503 answers, the standby's view, metrics.
 #include "server/monitor/monitor.h"
 
 #include <string>
@@ -463,18 +463,6 @@ TEST_SUITE("monitor") {
     std::string again = f.monitor.Metrics(Get("/metrics")).body;
     CHECK(again.find("channel=\"baz\"") == std::string::npos);
     CHECK(again.find("tandem_stan_channel_msgs{channel=\"foo\"} 3\n") != std::string::npos);
-  }
-
-  TEST_CASE("monitor: time and duration formats") {
-    CHECK(Monitor::Rfc3339(0) == "1970-01-01T00:00:00Z");
-    CHECK(Monitor::Rfc3339(kStart + 123000) == "2026-01-01T00:00:00.000123Z");
-    CHECK(Monitor::Uptime(0) == "0s");
-    CHECK(Monitor::Uptime(61 * 1000000000LL) == "1m1s");
-    CHECK(Monitor::Uptime((86400LL + 3600 + 60 + 1) * 1000000000LL) == "1d1h1m1s");
-    CHECK(Monitor::Uptime((366LL * 86400) * 1000000000LL) == "1y1d0h0m0s");
-    CHECK(Monitor::DurationText(40 * 1000000LL) == "40ms");
-    CHECK(Monitor::DurationText(1500 * 1000000LL) == "1.5s");
-    CHECK(Monitor::DurationText(5000) == "5us");
   }
 
 }  // TEST_SUITE
