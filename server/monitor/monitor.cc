@@ -18,7 +18,6 @@
 #include <nlohmann/json.hpp>
 
 #include "server/monitor/time_format.h"
-#include "server/stan/channel.h"
 
 #include <sys/resource.h>
 
@@ -180,11 +179,11 @@ Json ClientJson(const ClientInfo& c, bool with_subs) {
   return j;
 }
 
-Json LimitsJson(const ResolvedLimits& r) {
+Json LimitsJson(const ChannelLimitsInfo& r) {
   Json j;
-  j["max_msgs"] = r.store.max_msgs;
-  j["max_bytes"] = r.store.max_bytes;
-  j["max_age"] = r.store.max_age_ns;
+  j["max_msgs"] = r.max_msgs;
+  j["max_bytes"] = r.max_bytes;
+  j["max_age"] = r.max_age_ns;
   j["max_subscriptions"] = r.max_subs;
   j["max_inactivity"] = r.max_inactivity_ns;
   return j;
@@ -277,10 +276,10 @@ HttpResponse Monitor::Healthz(const HttpRequest& req) const {
 
 HttpResponse Monitor::Varz(const HttpRequest& req) const {
   RoleInfo role = source_->role();
-  std::optional<CoreStats> stats = source_->core_stats();
+  std::optional<CoreCounters> stats = source_->core_stats();
   if (!role.serving || !stats) return NotServing(role);
   IdentityInfo id = source_->identity();
-  const CoreOptions& core = options_.core;
+  const CoreSettings& core = options_.core;
   int64_t now = Now();
   Json j;
   j["server_id"] = id.core_server_id;
@@ -291,14 +290,14 @@ HttpResponse Monitor::Varz(const HttpRequest& req) const {
   j["host"] = core.host;
   j["port"] = id.client_port != 0 ? id.client_port : core.port;
   j["max_connections"] = core.max_connections;
-  j["ping_interval"] = static_cast<int64_t>(core.ping_interval_ms) * 1000000;
+  j["ping_interval"] = core.ping_interval_ns;
   j["ping_max"] = core.max_pings_out;
   j["http_host"] = "";
   j["http_port"] = http_ ? http_->port() : 0;
   j["max_control_line"] = core.max_control_line;
   j["max_payload"] = core.max_payload;
   j["max_pending"] = core.max_pending_bytes;
-  j["write_deadline"] = static_cast<int64_t>(core.write_deadline_ms) * 1000000;
+  j["write_deadline"] = core.write_deadline_ns;
   j["start"] = Rfc3339(id.start_ns);
   j["now"] = Rfc3339(now);
   j["uptime"] = Uptime(now - id.start_ns);
@@ -454,7 +453,7 @@ HttpResponse Monitor::Storez(const HttpRequest& req) const {
   RoleInfo role = source_->role();
   if (!role.serving) return NotServing(role);
   IdentityInfo id = source_->identity();
-  const StanLimits& g = options_.stan.limits;
+  const LimitsInfo& g = options_.limits;
   uint64_t total_msgs = 0, total_bytes = 0;
   for (const auto& c : source_->channels(false)) {
     total_msgs += c.msgs;
@@ -462,15 +461,11 @@ HttpResponse Monitor::Storez(const HttpRequest& req) const {
   }
   Json limits;
   limits["max_channels"] = g.max_channels;
-  StanLimits globals_only = g;
-  globals_only.channels.clear();
-  Json global = LimitsJson(ResolveChannelLimits(globals_only, ""));
+  Json global = LimitsJson(g.global);  // named: items() does not keep a temporary alive
   for (auto& [k, v] : global.items()) limits[k] = v;
   if (!g.channels.empty()) {
     Json per = Json::object();
-    for (const auto& entry : g.channels) {
-      per[entry.first] = LimitsJson(ResolveChannelLimits(g, entry.first));
-    }
+    for (const auto& [pattern, row] : g.channels) per[pattern] = LimitsJson(row);
     limits["channels"] = std::move(per);
   }
   Json j;
@@ -606,7 +601,7 @@ void Monitor::CollectFt() const {
 }
 
 void Monitor::CollectCore() const {
-  std::optional<CoreStats> s = source_->core_stats();
+  std::optional<CoreCounters> s = source_->core_stats();
   MetricsRegistry& m = *metrics_;
   Counter* in_msgs = m.GetCounter("tandem_nats_in_msgs_total", "NATS messages received.");
   Counter* in_bytes = m.GetCounter("tandem_nats_in_bytes_total", "NATS payload bytes received.");

@@ -32,17 +32,17 @@
 #include <functional>
 #include <string>
 
-#include "server/nats/core_options.h"
 #include "server/monitor/http_server.h"
 #include "server/monitor/metrics.h"
 #include "server/monitor/monitor_source.h"
-#include "server/stan/stan_options.h"
 
 namespace tandem::server {
 
+// What the process was configured with, as Monitor prints it; the process fills it from its
+// option structs (server/monitor_adapter.h), tests fill it by hand.
 struct MonitorOptions {
-  CoreOptions core;  // reported by /varz
-  StanOptions stan;  // limits reported by /streaming/storez
+  CoreSettings core;  // reported by /varz
+  LimitsInfo limits;  // reported by /streaming/storez
   std::string store_type = "SQL";
   // Wall clock, nanoseconds since the Unix epoch; replaced by tests.
   std::function<int64_t()> now_ns;

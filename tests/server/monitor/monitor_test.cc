@@ -34,7 +34,7 @@ class FakeSource : public MonitorSource {
  public:
   IdentityInfo id{"test-cluster", "SRVID", "NATSID", 4333, "a", "0.1.0", kStart};
   RoleInfo role_info;
-  CoreStats core{10, 100, 20, 200, 2, 5, 1, 7};
+  CoreCounters core{10, 100, 20, 200, 2, 5, 1, 7};
   StreamingStats stan{3, 30, 4, 40, 1};
   std::vector<ChannelInfo> chans;
   std::vector<ClientInfo> cls;
@@ -76,7 +76,7 @@ class FakeSource : public MonitorSource {
 
   IdentityInfo identity() const override { return id; }
   RoleInfo role() const override { return role_info; }
-  std::optional<CoreStats> core_stats() const override {
+  std::optional<CoreCounters> core_stats() const override {
     if (!role_info.serving) return std::nullopt;
     return core;
   }
@@ -120,11 +120,16 @@ struct Fixture {
   MetricsRegistry metrics;
   Monitor monitor;
   Fixture() : monitor(&source, &metrics, Options()) {}
+  // The default settings, with limits entries "foo.>" (max_msgs 10) and "foo.bar" (max_age 5)
+  // resolved, as MonitorOptionsFrom gives them (monitor_adapter_test.cc checks that).
   static MonitorOptions Options() {
     MonitorOptions o;
     o.now_ns = [] { return kNow; };
-    o.stan.limits.channels["foo.>"].max_msgs = 10;
-    o.stan.limits.channels["foo.bar"].max_age_ns = 5;
+    o.core = {"0.0.0.0", 4222, 65536, 120000000000LL, 2, 4096, 1048576, 67108864, 10000000000LL};
+    o.limits.max_channels = 100;
+    o.limits.global = {1000000, 1024000000, 0, 1000, 0};
+    o.limits.channels = {{"foo.>", {10, 1024000000, 0, 1000, 0}},
+                         {"foo.bar", {10, 1024000000, 5, 1000, 0}}};
     return o;
   }
 };
@@ -312,7 +317,6 @@ TEST_SUITE("monitor") {
     CHECK(j["limits"]["max_subscriptions"] == 1000);
     CHECK(j["limits"]["channels"]["foo.>"]["max_msgs"] == 10);
     CHECK(j["limits"]["channels"]["foo.>"]["max_bytes"] == 1024000000);
-    // A literal entry inherits from the wildcard entries that match it, not only the globals.
     CHECK(j["limits"]["channels"]["foo.bar"]["max_age"] == 5);
     CHECK(j["limits"]["channels"]["foo.bar"]["max_msgs"] == 10);
   }
@@ -363,7 +367,7 @@ TEST_SUITE("monitor") {
 
     MetricsRegistry metrics;
     MonitorOptions plain = Fixture::Options();
-    plain.stan.limits.channels.clear();
+    plain.limits.channels.clear();
     Monitor m(&f.source, &metrics, plain);
     nlohmann::ordered_json p = Ordered(m.Storez(Get("/streaming/storez")));
     CHECK_FALSE(p["limits"].contains("channels"));
