@@ -169,10 +169,8 @@ void App::CreateMonitor() {
   o.start_ns = start_ns_;
   monitor_source_ = std::make_unique<ProcessMonitorSource>(o);
   metrics_ = std::make_unique<MetricsRegistry>();
-  MonitorOptions mo;
-  mo.core = config_.core;
-  mo.stan = config_.stan;
-  monitor_ = std::make_unique<Monitor>(monitor_source_.get(), metrics_.get(), mo);
+  monitor_ = std::make_unique<Monitor>(monitor_source_.get(), metrics_.get(),
+                                       MonitorOptionsFrom(config_.core, config_.stan));
 }
 
 Status App::StartHttp() {

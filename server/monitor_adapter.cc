@@ -5,12 +5,12 @@
 #include <chrono>
 
 #include "ft/role.h"
-#include "server/stan/channel.h"
-#include "server/util/disk_space.h"
-#include "server/pair/ft_node.h"
 #include "server/nats/server_info.h"
+#include "server/pair/ft_node.h"
+#include "server/stan/channel.h"
 #include "server/stan/stan_server.h"
 #include "server/stan/stan_sub.h"
+#include "server/util/disk_space.h"
 #include "store/store.h"
 
 namespace tandem::server {
@@ -57,6 +57,16 @@ ChannelInfo ChanInfo(Channel& ch, bool with_subs) {
   return c;
 }
 
+ChannelLimitsInfo LimitsRow(const ResolvedLimits& r) {
+  ChannelLimitsInfo row;
+  row.max_msgs = r.store.max_msgs;
+  row.max_bytes = r.store.max_bytes;
+  row.max_age_ns = r.store.max_age_ns;
+  row.max_subs = r.max_subs;
+  row.max_inactivity_ns = r.max_inactivity_ns;
+  return row;
+}
+
 ServerState StateOf(ft::Role role, bool in_group) {
   switch (role) {
     case ft::Role::kActive:
@@ -94,6 +104,60 @@ std::string ReadDamageDetail(const StanServer& stan) {
 }
 
 }  // namespace
+
+MonitorOptions MonitorOptionsFrom(const CoreOptions& core, const StanOptions& stan) {
+  MonitorOptions o;
+  o.core.host = core.host;
+  o.core.port = core.port;
+  o.core.max_connections = core.max_connections;
+  o.core.ping_interval_ns = static_cast<int64_t>(core.ping_interval_ms) * 1000000;
+  o.core.max_pings_out = core.max_pings_out;
+  o.core.max_control_line = core.max_control_line;
+  o.core.max_payload = core.max_payload;
+  o.core.max_pending_bytes = core.max_pending_bytes;
+  o.core.write_deadline_ns = static_cast<int64_t>(core.write_deadline_ms) * 1000000;
+  const StanLimits& limits = stan.limits;
+  o.limits.max_channels = limits.max_channels;
+  StanLimits globals_only = limits;
+  globals_only.channels.clear();
+  o.limits.global = LimitsRow(ResolveChannelLimits(globals_only, ""));
+  for (const auto& [pattern, entry] : limits.channels) {  // a std::map: in name order
+    o.limits.channels.emplace_back(pattern, LimitsRow(ResolveChannelLimits(limits, pattern)));
+  }
+  return o;
+}
+
+ConnInfo ConnInfoFrom(const ConnSnapshot& s, int64_t now_ns) {
+  ConnInfo c;
+  c.cid = s.cid;
+  c.ip = s.ip;
+  c.port = s.port;
+  c.start_ns = now_ns - static_cast<int64_t>(s.age_ms) * 1000000;
+  c.last_activity_ns = now_ns - static_cast<int64_t>(s.idle_ms) * 1000000;
+  c.pending_bytes = s.pending_bytes;
+  c.in_msgs = s.in_msgs;
+  c.in_bytes = s.in_bytes;
+  c.out_msgs = s.out_msgs;
+  c.out_bytes = s.out_bytes;
+  c.subscriptions = s.subscriptions;
+  c.name = s.name;
+  c.lang = s.lang;
+  c.version = s.version;
+  return c;
+}
+
+CoreCounters CoreCountersFrom(const CoreStats& s) {
+  CoreCounters c;
+  c.in_msgs = s.in_msgs;
+  c.in_bytes = s.in_bytes;
+  c.out_msgs = s.out_msgs;
+  c.out_bytes = s.out_bytes;
+  c.connections = s.connections;
+  c.total_connections = s.total_connections;
+  c.slow_consumers = s.slow_consumers;
+  c.subscriptions = s.subscriptions;
+  return c;
+}
 
 ProcessMonitorSource::ProcessMonitorSource(Options options)
     : options_(std::move(options)), server_id_(MakeServerId()) {}
@@ -170,33 +234,16 @@ RoleInfo ProcessMonitorSource::role() const {
   return r;
 }
 
-std::optional<CoreStats> ProcessMonitorSource::core_stats() const {
+std::optional<CoreCounters> ProcessMonitorSource::core_stats() const {
   if (nats_ == nullptr) return std::nullopt;
-  return nats_->stats();
+  return CoreCountersFrom(nats_->stats());
 }
 
 std::vector<ConnInfo> ProcessMonitorSource::connections() const {
   std::vector<ConnInfo> out;
   if (nats_ == nullptr) return out;
   int64_t now = WallNowNs();
-  for (const ConnSnapshot& s : nats_->Connections()) {
-    ConnInfo c;
-    c.cid = s.cid;
-    c.ip = s.ip;
-    c.port = s.port;
-    c.start_ns = now - static_cast<int64_t>(s.age_ms) * 1000000;
-    c.last_activity_ns = now - static_cast<int64_t>(s.idle_ms) * 1000000;
-    c.pending_bytes = s.pending_bytes;
-    c.in_msgs = s.in_msgs;
-    c.in_bytes = s.in_bytes;
-    c.out_msgs = s.out_msgs;
-    c.out_bytes = s.out_bytes;
-    c.subscriptions = s.subscriptions;
-    c.name = s.name;
-    c.lang = s.lang;
-    c.version = s.version;
-    out.push_back(std::move(c));
-  }
+  for (const ConnSnapshot& s : nats_->Connections()) out.push_back(ConnInfoFrom(s, now));
   return out;
 }
 

@@ -1,6 +1,9 @@
-// monitor_adapter.h: ProcessMonitorSource, the MonitorSource of a running tandem process. It
-// reads the live pieces (NatsServer, StanServer, FtNode, Store) that App hands it as they come
-// and go, and turns them into the snapshots Monitor renders.
+// monitor_adapter.h: the one place that turns the other layers' types into what monitor/ shows
+// (server/monitor/monitor_source.h), so monitor/ includes nothing of them. ProcessMonitorSource
+// is the MonitorSource of a running tandem process: it reads the live pieces (NatsServer,
+// StanServer, FtNode, Store) that App hands it as they come and go, and turns them into the
+// snapshots Monitor renders. MonitorOptionsFrom turns the core's and the streaming layer's
+// settings into the MonitorOptions that App hands to Monitor.
 //
 // Role and state: with an FtNode, the role is the role machine's; the serverz state is
 // FT_ACTIVE / FT_STANDBY in an FT group and STANDALONE for an active without a group, FAILED
@@ -18,7 +21,11 @@
 #include <cstdint>
 #include <string>
 
+#include "server/monitor/monitor.h"
 #include "server/monitor/monitor_source.h"
+#include "server/nats/core_options.h"
+#include "server/nats/nats_server.h"
+#include "server/stan/stan_options.h"
 
 namespace tandem::store {
 class Store;
@@ -29,6 +36,14 @@ namespace tandem::server {
 class DiskSpace;
 class FtNode;
 class StanServer;
+
+// The settings /varz and /streaming/storez print: the core's as configured (durations in
+// nanoseconds), and the channel limits resolved the way a channel of each configured name would
+// get them (ResolveChannelLimits). now_ns is left unset: the wall clock.
+MonitorOptions MonitorOptionsFrom(const CoreOptions& core, const StanOptions& stan);
+// One NATS connection for /connz; the snapshot's ages count back from `now_ns` (Unix time).
+ConnInfo ConnInfoFrom(const ConnSnapshot& s, int64_t now_ns);
+CoreCounters CoreCountersFrom(const CoreStats& s);
 
 class ProcessMonitorSource final : public MonitorSource {
  public:
@@ -53,7 +68,7 @@ class ProcessMonitorSource final : public MonitorSource {
   // MonitorSource
   IdentityInfo identity() const override;
   RoleInfo role() const override;
-  std::optional<CoreStats> core_stats() const override;
+  std::optional<CoreCounters> core_stats() const override;
   std::vector<ConnInfo> connections() const override;
   StreamingStats streaming_stats() const override;
   std::vector<ChannelInfo> channels(bool with_subs) const override;

@@ -1,6 +1,6 @@
 // monitor.cc: the monitoring endpoints and the metrics collectors (see monitor.h).
 //
-// Sections, in order: helpers (JSON responses, query numbers, time formats, process facts),
+// Sections, in order: helpers (JSON responses, query numbers, process facts),
 // construction and routes, the core endpoints (healthz, varz, connz, metrics), the streaming
 // endpoints (serverz, storez, clientsz, channelsz, isFTActive), the metrics collectors.
 #include "server/monitor/monitor.h"
@@ -10,8 +10,6 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -19,9 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include <sys/resource.h>
+#include "server/monitor/time_format.h"
 
-#include "server/stan/channel.h"
+#include <sys/resource.h>
 
 namespace tandem::server {
 
@@ -181,11 +179,11 @@ Json ClientJson(const ClientInfo& c, bool with_subs) {
   return j;
 }
 
-Json LimitsJson(const ResolvedLimits& r) {
+Json LimitsJson(const ChannelLimitsInfo& r) {
   Json j;
-  j["max_msgs"] = r.store.max_msgs;
-  j["max_bytes"] = r.store.max_bytes;
-  j["max_age"] = r.store.max_age_ns;
+  j["max_msgs"] = r.max_msgs;
+  j["max_bytes"] = r.max_bytes;
+  j["max_age"] = r.max_age_ns;
   j["max_subscriptions"] = r.max_subs;
   j["max_inactivity"] = r.max_inactivity_ns;
   return j;
@@ -207,64 +205,6 @@ const char* ServerStateName(ServerState state) {
       return "SHUTDOWN";
   }
   return "UNKNOWN";
-}
-
-std::string Monitor::Rfc3339(int64_t unix_ns) {
-  int64_t secs = unix_ns / 1000000000;
-  int64_t nanos = unix_ns % 1000000000;
-  if (nanos < 0) {
-    nanos += 1000000000;
-    --secs;
-  }
-  time_t t = static_cast<time_t>(secs);
-  tm utc;
-  gmtime_r(&t, &utc);
-  char buf[64];
-  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
-  std::string out(buf);
-  if (nanos != 0) {
-    char frac[16];
-    std::snprintf(frac, sizeof(frac), ".%09lld", static_cast<long long>(nanos));
-    std::string f(frac);
-    while (f.back() == '0') f.pop_back();
-    out += f;
-  }
-  return out + "Z";
-}
-
-std::string Monitor::Uptime(int64_t ns) {
-  int64_t s = std::max<int64_t>(ns, 0) / 1000000000;
-  int64_t m = s / 60, h = m / 60, d = h / 24, y = d / 365;
-  char buf[64];
-  if (y > 0) {
-    std::snprintf(buf, sizeof(buf), "%lldy%lldd%lldh%lldm%llds", (long long)y, (long long)(d % 365),
-                  (long long)(h % 24), (long long)(m % 60), (long long)(s % 60));
-  } else if (d > 0) {
-    std::snprintf(buf, sizeof(buf), "%lldd%lldh%lldm%llds", (long long)d, (long long)(h % 24),
-                  (long long)(m % 60), (long long)(s % 60));
-  } else if (h > 0) {
-    std::snprintf(buf, sizeof(buf), "%lldh%lldm%llds", (long long)h, (long long)(m % 60),
-                  (long long)(s % 60));
-  } else if (m > 0) {
-    std::snprintf(buf, sizeof(buf), "%lldm%llds", (long long)m, (long long)(s % 60));
-  } else {
-    std::snprintf(buf, sizeof(buf), "%llds", (long long)s);
-  }
-  return buf;
-}
-
-std::string Monitor::DurationText(int64_t ns) {
-  char buf[64];
-  if (ns < 1000000) {
-    std::snprintf(buf, sizeof(buf), "%lldus", static_cast<long long>(ns / 1000));
-  } else if (ns < 1000000000) {
-    std::snprintf(buf, sizeof(buf), "%lldms", static_cast<long long>(ns / 1000000));
-  } else if (ns < 60 * 1000000000LL) {
-    std::snprintf(buf, sizeof(buf), "%.1fs", ns / 1e9);
-  } else {
-    return Uptime(ns);
-  }
-  return buf;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,10 +276,10 @@ HttpResponse Monitor::Healthz(const HttpRequest& req) const {
 
 HttpResponse Monitor::Varz(const HttpRequest& req) const {
   RoleInfo role = source_->role();
-  std::optional<CoreStats> stats = source_->core_stats();
+  std::optional<CoreCounters> stats = source_->core_stats();
   if (!role.serving || !stats) return NotServing(role);
   IdentityInfo id = source_->identity();
-  const CoreOptions& core = options_.core;
+  const CoreSettings& core = options_.core;
   int64_t now = Now();
   Json j;
   j["server_id"] = id.core_server_id;
@@ -350,14 +290,14 @@ HttpResponse Monitor::Varz(const HttpRequest& req) const {
   j["host"] = core.host;
   j["port"] = id.client_port != 0 ? id.client_port : core.port;
   j["max_connections"] = core.max_connections;
-  j["ping_interval"] = static_cast<int64_t>(core.ping_interval_ms) * 1000000;
+  j["ping_interval"] = core.ping_interval_ns;
   j["ping_max"] = core.max_pings_out;
   j["http_host"] = "";
   j["http_port"] = http_ ? http_->port() : 0;
   j["max_control_line"] = core.max_control_line;
   j["max_payload"] = core.max_payload;
   j["max_pending"] = core.max_pending_bytes;
-  j["write_deadline"] = static_cast<int64_t>(core.write_deadline_ms) * 1000000;
+  j["write_deadline"] = core.write_deadline_ns;
   j["start"] = Rfc3339(id.start_ns);
   j["now"] = Rfc3339(now);
   j["uptime"] = Uptime(now - id.start_ns);
@@ -513,7 +453,7 @@ HttpResponse Monitor::Storez(const HttpRequest& req) const {
   RoleInfo role = source_->role();
   if (!role.serving) return NotServing(role);
   IdentityInfo id = source_->identity();
-  const StanLimits& g = options_.stan.limits;
+  const LimitsInfo& g = options_.limits;
   uint64_t total_msgs = 0, total_bytes = 0;
   for (const auto& c : source_->channels(false)) {
     total_msgs += c.msgs;
@@ -521,15 +461,11 @@ HttpResponse Monitor::Storez(const HttpRequest& req) const {
   }
   Json limits;
   limits["max_channels"] = g.max_channels;
-  StanLimits globals_only = g;
-  globals_only.channels.clear();
-  Json global = LimitsJson(ResolveChannelLimits(globals_only, ""));
+  Json global = LimitsJson(g.global);  // named: items() does not keep a temporary alive
   for (auto& [k, v] : global.items()) limits[k] = v;
   if (!g.channels.empty()) {
     Json per = Json::object();
-    for (const auto& entry : g.channels) {
-      per[entry.first] = LimitsJson(ResolveChannelLimits(g, entry.first));
-    }
+    for (const auto& [pattern, row] : g.channels) per[pattern] = LimitsJson(row);
     limits["channels"] = std::move(per);
   }
   Json j;
@@ -665,7 +601,7 @@ void Monitor::CollectFt() const {
 }
 
 void Monitor::CollectCore() const {
-  std::optional<CoreStats> s = source_->core_stats();
+  std::optional<CoreCounters> s = source_->core_stats();
   MetricsRegistry& m = *metrics_;
   Counter* in_msgs = m.GetCounter("tandem_nats_in_msgs_total", "NATS messages received.");
   Counter* in_bytes = m.GetCounter("tandem_nats_in_bytes_total", "NATS payload bytes received.");

@@ -15,7 +15,8 @@
 //   /streaming/isFTActive   200 when this instance is FT_ACTIVE, 204 otherwise
 // JSON is pretty-printed with two spaces, Content-Type application/json,
 // Access-Control-Allow-Origin: *; a callback= parameter wraps it as JSONP like nats-server.
-// Times are RFC 3339 (UTC, nanoseconds), durations in storez limits are integer nanoseconds.
+// Times are RFC 3339 (UTC, nanoseconds; time_format.h), durations in storez limits and in varz
+// are integer nanoseconds.
 // An instance that is not serving (a standby) answers /healthz, /metrics,
 // /streaming/serverz and /streaming/isFTActive; the other endpoints give 503 and say so.
 //
@@ -32,17 +33,17 @@
 #include <functional>
 #include <string>
 
-#include "server/nats/core_options.h"
 #include "server/monitor/http_server.h"
 #include "server/monitor/metrics.h"
 #include "server/monitor/monitor_source.h"
-#include "server/stan/stan_options.h"
 
 namespace tandem::server {
 
+// What the process was configured with, as Monitor prints it; the process fills it from its
+// option structs (server/monitor_adapter.h), tests fill it by hand.
 struct MonitorOptions {
-  CoreOptions core;  // reported by /varz
-  StanOptions stan;  // limits reported by /streaming/storez
+  CoreSettings core;  // reported by /varz
+  LimitsInfo limits;  // reported by /streaming/storez
   std::string store_type = "SQL";
   // Wall clock, nanoseconds since the Unix epoch; replaced by tests.
   std::function<int64_t()> now_ns;
@@ -73,11 +74,6 @@ class Monitor {
   HttpResponse Clientsz(const HttpRequest& req) const;
   HttpResponse Channelsz(const HttpRequest& req) const;
   HttpResponse IsFtActive(const HttpRequest& req) const;
-
-  // Formatting shared with `tandem status` and tests.
-  static std::string Rfc3339(int64_t unix_ns);  // "2026-01-02T03:04:05.5Z"
-  static std::string Uptime(int64_t ns);        // "1d2h3m4s", like NATS
-  static std::string DurationText(int64_t ns);  // "1.5s", "250ms", "3m0s"
 
  private:
   void InstallCollectors();

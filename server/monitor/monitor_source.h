@@ -1,13 +1,14 @@
-// monitor_source.h: what the monitoring endpoints read, as plain snapshots, and the interface
-// through which they read it.
+// monitor_source.h: what the monitoring endpoints show, as plain structs of monitor/'s own, and
+// the interface through which they read the live part of it.
 //
-// Monitor (server/monitor/monitor.h) knows nothing of NatsServer, the streaming layer, the store
-// or the ft role machine; it asks a MonitorSource, which the process implements over those
-// pieces (ProcessMonitorSource, server/monitor_adapter.h) and which tests fake. Every call
-// returns a copy made on the loop thread; nothing here points back into live state. Field names
-// and meanings are those of the reference NATS Streaming server's /streaming endpoints and
-// nats-server's /varz and /connz, so existing dashboards and tools read them unchanged; each
-// endpoint's fields are listed in server/monitor/ENDPOINTS.md.
+// Monitor (server/monitor/monitor.h) knows nothing of NatsServer, the streaming layer, the
+// store or the ft role machine, and includes none of their headers: it asks a MonitorSource,
+// which the top of server/ implements over those pieces (server/monitor_adapter.h) and which
+// tests fake, and it prints the settings it is handed in MonitorOptions (CoreSettings,
+// LimitsInfo below). Every call returns a copy made on the loop thread; nothing here points
+// back into live state. Field names and meanings are those of the reference NATS Streaming
+// server's /streaming endpoints and nats-server's /varz and /connz, so existing dashboards and
+// tools read them unchanged; each endpoint's fields are listed in server/monitor/ENDPOINTS.md.
 //
 // Ownership: plain values; the source is borrowed by Monitor and must outlive it.
 // Thread safety: loop thread only.
@@ -17,9 +18,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
-
-#include "server/nats/nats_server.h"
 
 namespace tandem::server {
 
@@ -72,6 +72,45 @@ struct ConnInfo {
   std::string name, lang, version;
 };
 
+// The NATS core's counters since it started (/varz, metrics); bytes are payload bytes.
+struct CoreCounters {
+  uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
+  uint64_t connections = 0, total_connections = 0;  // open now, accepted since the start
+  uint64_t slow_consumers = 0;  // connections closed or flagged as slow consumers
+  uint64_t subscriptions = 0;
+};
+
+// The NATS core's settings as /varz reports them; durations in nanoseconds.
+struct CoreSettings {
+  std::string host;
+  int port = 0;  // as configured; /varz prefers the bound port (IdentityInfo::client_port)
+  int max_connections = 0;
+  int64_t ping_interval_ns = 0;
+  int max_pings_out = 0;
+  uint64_t max_control_line = 0;
+  uint64_t max_payload = 0;
+  uint64_t max_pending_bytes = 0;  // per connection
+  int64_t write_deadline_ns = 0;
+};
+
+// The limits a channel gets, resolved (nothing left to inherit); 0 is unlimited.
+struct ChannelLimitsInfo {
+  uint64_t max_msgs = 0;
+  uint64_t max_bytes = 0;
+  int64_t max_age_ns = 0;
+  uint64_t max_subs = 0;
+  int64_t max_inactivity_ns = 0;
+};
+
+// The channel limits as /streaming/storez reports them: the globals, then one row per
+// configured entry (a channel name or wildcard) in name order, each as a channel of exactly
+// that name would get it.
+struct LimitsInfo {
+  uint64_t max_channels = 0;
+  ChannelLimitsInfo global;
+  std::vector<std::pair<std::string, ChannelLimitsInfo>> channels;
+};
+
 // A member of the pair as this instance last heard it.
 struct PeerInfo {
   std::string name;
@@ -121,7 +160,7 @@ class MonitorSource {
   virtual IdentityInfo identity() const = 0;
   virtual RoleInfo role() const = 0;
   // The NATS core's counters; nullopt while not serving (a standby has no client port).
-  virtual std::optional<CoreStats> core_stats() const = 0;
+  virtual std::optional<CoreCounters> core_stats() const = 0;
   virtual std::vector<ConnInfo> connections() const = 0;
 
   // The streaming layer. Asked only while serving.

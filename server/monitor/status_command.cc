@@ -14,8 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "server/monitor/time_format.h"
 #include "server/util/value_syntax.h"
-#include "server/monitor/monitor.h"
 
 #include <sys/socket.h>
 
@@ -140,9 +140,8 @@ std::string Str(const nlohmann::json& j, const char* key) {
 
 std::string FormatPeer(const nlohmann::json& p) {
   int64_t age_ms = p.value("heartbeat_age_ms", int64_t{0});
-  std::string out =
-      fmt::format("{} (epoch {}, heartbeat {} ago", p.value("name", std::string("?")),
-                  p.value("epoch", uint64_t{0}), Monitor::DurationText(age_ms * 1000000));
+  std::string out = fmt::format("{} (epoch {}, heartbeat {} ago", p.value("name", std::string("?")),
+                                p.value("epoch", uint64_t{0}), DurationText(age_ms * 1000000));
   if (!p.value("alive", false)) out += ", LOST";
   return out + ")";
 }

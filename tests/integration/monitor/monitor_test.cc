@@ -188,6 +188,10 @@ TEST_SUITE("monitor_integration") {
       CHECK(storez["type"] == "SQL");
       CHECK(storez["total_msgs"] == 13);
       CHECK(storez["limits"]["max_channels"] == 100);
+      CHECK(storez["limits"]["max_msgs"] == 1000000);
+      CHECK(storez["limits"]["max_bytes"] == 1024000000);
+      CHECK(storez["limits"]["max_subscriptions"] == 1000);
+      CHECK_FALSE(storez["limits"].contains("channels"));  // no per-channel entries configured
 
       HttpReply nf = Get(s.http_port, "/streaming/channelsz?channel=nope");
       CHECK(nf.status == 404);
@@ -324,6 +328,14 @@ TEST_SUITE("monitor_integration") {
     CHECK(varz["server_id"].get<std::string>().size() == 56);  // the NATS core's INFO id
     CHECK(varz["server_id"] != serverz["server_id"]);
     CHECK(varz["http_port"] == s.http_port);
+    // The core's settings as configured (defaults here), durations in nanoseconds.
+    CHECK(varz["host"] == "127.0.0.1");
+    CHECK(varz["max_connections"] == 65536);
+    CHECK(varz["ping_interval"] == 120000000000LL);
+    CHECK(varz["ping_max"] == 2);
+    CHECK(varz["max_control_line"] == 4096);
+    CHECK(varz["max_pending"] == 67108864);
+    CHECK(varz["write_deadline"] == 10000000000LL);
     json connz = GetJson(s.http_port, "/connz");
     CHECK(connz["total"] == 1);
     REQUIRE(connz["connections"].size() == 1);

@@ -1,8 +1,9 @@
 // monitor_test.cc: the monitoring endpoints over a fake MonitorSource: JSON shapes and values,
-// pagination and filters, 404 and 503 answers, the standby's view, metrics, time formats.
+// pagination and filters, 404 and 503 answers, the standby's view, metrics.
 #include "server/monitor/monitor.h"
 
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -33,7 +34,7 @@ class FakeSource : public MonitorSource {
  public:
   IdentityInfo id{"test-cluster", "SRVID", "NATSID", 4333, "a", "0.1.0", kStart};
   RoleInfo role_info;
-  CoreStats core{10, 100, 20, 200, 2, 5, 1, 7};
+  CoreCounters core{10, 100, 20, 200, 2, 5, 1, 7};
   StreamingStats stan{3, 30, 4, 40, 1};
   std::vector<ChannelInfo> chans;
   std::vector<ClientInfo> cls;
@@ -75,7 +76,7 @@ class FakeSource : public MonitorSource {
 
   IdentityInfo identity() const override { return id; }
   RoleInfo role() const override { return role_info; }
-  std::optional<CoreStats> core_stats() const override {
+  std::optional<CoreCounters> core_stats() const override {
     if (!role_info.serving) return std::nullopt;
     return core;
   }
@@ -119,11 +120,16 @@ struct Fixture {
   MetricsRegistry metrics;
   Monitor monitor;
   Fixture() : monitor(&source, &metrics, Options()) {}
+  // The default settings, with limits entries "foo.>" (max_msgs 10) and "foo.bar" (max_age 5)
+  // resolved, as MonitorOptionsFrom gives them (monitor_adapter_test.cc checks that).
   static MonitorOptions Options() {
     MonitorOptions o;
     o.now_ns = [] { return kNow; };
-    o.stan.limits.channels["foo.>"].max_msgs = 10;
-    o.stan.limits.channels["foo.bar"].max_age_ns = 5;
+    o.core = {"0.0.0.0", 4222, 65536, 120000000000LL, 2, 4096, 1048576, 67108864, 10000000000LL};
+    o.limits.max_channels = 100;
+    o.limits.global = {1000000, 1024000000, 0, 1000, 0};
+    o.limits.channels = {{"foo.>", {10, 1024000000, 0, 1000, 0}},
+                         {"foo.bar", {10, 1024000000, 5, 1000, 0}}};
     return o;
   }
 };
@@ -140,6 +146,18 @@ HttpRequest Get(std::string path, std::string query = {}) {
 json Body(const HttpResponse& r) {
   REQUIRE(r.content_type == "application/json");
   return json::parse(r.body);
+}
+
+// The keys of a JSON object in the order the answer gives them.
+std::vector<std::string> Keys(const nlohmann::ordered_json& j) {
+  std::vector<std::string> out;
+  for (const auto& item : j.items()) out.push_back(item.key());
+  return out;
+}
+
+nlohmann::ordered_json Ordered(const HttpResponse& r) {
+  REQUIRE(r.content_type == "application/json");
+  return nlohmann::ordered_json::parse(r.body);
 }
 
 bool HasHeader(const HttpResponse& r, const std::string& name, const std::string& value) {
@@ -299,7 +317,6 @@ TEST_SUITE("monitor") {
     CHECK(j["limits"]["max_subscriptions"] == 1000);
     CHECK(j["limits"]["channels"]["foo.>"]["max_msgs"] == 10);
     CHECK(j["limits"]["channels"]["foo.>"]["max_bytes"] == 1024000000);
-    // A literal entry inherits from the wildcard entries that match it, not only the globals.
     CHECK(j["limits"]["channels"]["foo.bar"]["max_age"] == 5);
     CHECK(j["limits"]["channels"]["foo.bar"]["max_msgs"] == 10);
   }
@@ -324,6 +341,76 @@ TEST_SUITE("monitor") {
     CHECK(c["connections"][0]["cid"] == 1);
     CHECK(c["connections"][0]["uptime"] == "1h2m3s");
     CHECK(c["connections"][0]["name"] == "stan");
+  }
+
+  TEST_CASE("monitor: storez gives every limit, in order, and no channels key without entries") {
+    Fixture f;
+    nlohmann::ordered_json j = Ordered(f.monitor.Storez(Get("/streaming/storez")));
+    CHECK(Keys(j) == std::vector<std::string>{"cluster_id", "server_id", "now", "type", "limits",
+                                              "total_msgs", "total_bytes"});
+    CHECK(j["cluster_id"] == "test-cluster");
+    CHECK(j["server_id"] == "SRVID");
+    CHECK(j["now"] == "2026-01-01T01:02:03.5Z");
+    CHECK(j["total_bytes"] == 310);
+    const auto& limits = j["limits"];
+    CHECK(Keys(limits) == std::vector<std::string>{"max_channels", "max_msgs", "max_bytes",
+                                                   "max_age", "max_subscriptions",
+                                                   "max_inactivity", "channels"});
+    CHECK(limits["max_inactivity"] == 0);
+    CHECK(Keys(limits["channels"]) == std::vector<std::string>{"foo.>", "foo.bar"});
+    const auto& row = limits["channels"]["foo.bar"];
+    CHECK(Keys(row) == std::vector<std::string>{"max_msgs", "max_bytes", "max_age",
+                                                "max_subscriptions", "max_inactivity"});
+    CHECK(row["max_bytes"] == 1024000000);
+    CHECK(row["max_subscriptions"] == 1000);
+    CHECK(row["max_inactivity"] == 0);
+
+    MetricsRegistry metrics;
+    MonitorOptions plain = Fixture::Options();
+    plain.limits.channels.clear();
+    Monitor m(&f.source, &metrics, plain);
+    nlohmann::ordered_json p = Ordered(m.Storez(Get("/streaming/storez")));
+    CHECK_FALSE(p["limits"].contains("channels"));
+    CHECK(p["limits"]["max_msgs"] == 1000000);
+  }
+
+  TEST_CASE("monitor: varz gives every core setting and counter in nats-server's order") {
+    Fixture f;
+    nlohmann::ordered_json v = Ordered(f.monitor.Varz(Get("/varz")));
+    CHECK(Keys(v) == std::vector<std::string>{
+                         "server_id", "server_name", "version", "proto", "go", "host", "port",
+                         "max_connections", "ping_interval", "ping_max", "http_host", "http_port",
+                         "max_control_line", "max_payload", "max_pending", "write_deadline",
+                         "start", "now", "uptime", "mem", "cores", "cpu", "connections",
+                         "total_connections", "routes", "remotes", "leafnodes", "in_msgs",
+                         "out_msgs", "in_bytes", "out_bytes", "slow_consumers", "subscriptions"});
+    CHECK(v["server_name"] == "a");
+    CHECK(v["version"] == "0.1.0");
+    CHECK(v["proto"] == 1);
+    CHECK(v["host"] == "0.0.0.0");
+    CHECK(v["max_connections"] == 65536);
+    CHECK(v["ping_interval"] == 120000000000LL);
+    CHECK(v["ping_max"] == 2);
+    CHECK(v["http_host"] == "");
+    CHECK(v["http_port"] == 0);  // no HttpServer registered
+    CHECK(v["max_control_line"] == 4096);
+    CHECK(v["max_pending"] == 67108864);
+    CHECK(v["write_deadline"] == 10000000000LL);
+    CHECK(v["start"] == "2026-01-01T00:00:00Z");
+    CHECK(v["now"] == "2026-01-01T01:02:03.5Z");
+    CHECK(v["uptime"] == "1h2m3s");
+    CHECK(v["connections"] == 2);
+    CHECK(v["routes"] == 0);
+    CHECK(v["remotes"] == 0);
+    CHECK(v["leafnodes"] == 0);
+    CHECK(v["out_msgs"] == 20);
+    CHECK(v["in_bytes"] == 100);
+    CHECK(v["out_bytes"] == 200);
+    CHECK(v["slow_consumers"] == 1);
+    CHECK(v["subscriptions"] == 7);
+    // Before the core has bound (client_port 0), the configured port is reported.
+    f.source.id.client_port = 0;
+    CHECK(Body(f.monitor.Varz(Get("/varz")))["port"] == 4222);
   }
 
   TEST_CASE("monitor: healthz, JSONP and the streaming index") {
@@ -353,6 +440,11 @@ TEST_SUITE("monitor") {
           "tandem_ft_role{role=\"active\",state=\"FT_ACTIVE\"} 1\n",
           "tandem_ft_peer_heartbeat_age_seconds{peer=\"b\",role=\"standby\"} 0.04\n",
           "tandem_nats_in_msgs_total 10\n",
+          "tandem_nats_in_bytes_total 100\n",
+          "tandem_nats_out_msgs_total 20\n",
+          "tandem_nats_out_bytes_total 200\n",
+          "tandem_nats_connections_total 5\n",
+          "tandem_nats_subscriptions 7\n",
           "tandem_nats_connections 2\n",
           "tandem_nats_slow_consumers_total 1\n",
           "tandem_stan_in_msgs_total 3\n",
@@ -375,18 +467,6 @@ TEST_SUITE("monitor") {
     std::string again = f.monitor.Metrics(Get("/metrics")).body;
     CHECK(again.find("channel=\"baz\"") == std::string::npos);
     CHECK(again.find("tandem_stan_channel_msgs{channel=\"foo\"} 3\n") != std::string::npos);
-  }
-
-  TEST_CASE("monitor: time and duration formats") {
-    CHECK(Monitor::Rfc3339(0) == "1970-01-01T00:00:00Z");
-    CHECK(Monitor::Rfc3339(kStart + 123000) == "2026-01-01T00:00:00.000123Z");
-    CHECK(Monitor::Uptime(0) == "0s");
-    CHECK(Monitor::Uptime(61 * 1000000000LL) == "1m1s");
-    CHECK(Monitor::Uptime((86400LL + 3600 + 60 + 1) * 1000000000LL) == "1d1h1m1s");
-    CHECK(Monitor::Uptime((366LL * 86400) * 1000000000LL) == "1y1d0h0m0s");
-    CHECK(Monitor::DurationText(40 * 1000000LL) == "40ms");
-    CHECK(Monitor::DurationText(1500 * 1000000LL) == "1.5s");
-    CHECK(Monitor::DurationText(5000) == "5us");
   }
 
 }  // TEST_SUITE
