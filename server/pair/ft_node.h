@@ -1,14 +1,17 @@
 // ft_node.h: the server side of fault tolerance. FtNode implements ft::FailoverHost for the
 // process: it runs the lock attempts (ft::StoreLocker), carries heartbeats (a PeerLink to the
-// active while standing by; the core's in-process client (a Bus) on `_STAN.ft.<cluster>.<group>` while
-// active, plus a PeerLink to any other peer to notice a second active), ticks the Failover from
-// a loop timer, reports the role to systemd, and asks the process (Delegate, i.e. App) to serve,
-// to stop serving and to exit.
+// active while standing by; the core's in-process client (a Bus) on `_STAN.ft.<cluster>.<group>`
+// while active, plus a PeerLink to any other peer to notice a second active), ticks the Failover
+// from a loop timer, reports the role to systemd, and asks the process (Delegate, i.e. App) to
+// serve, to stop serving and to exit.
 //
-// Exit statuses it causes: 0 after a graceful stop; 1 when the store cannot be used (a lock
-// attempt failed with anything but Busy, ft/store_failure.h); kExitFenced (3) when the instance
-// must stop without another write (another active with a higher epoch, a sticky store error, a
-// failed activation). A fenced exit is immediate (_exit after flushing the log): no destructor, no
+// Exit statuses it causes (the table in README.md, which drill scripts and systemd units rely
+// on): 0 after a graceful stop; 1 when the instance cannot start serving: the store cannot be
+// used (a lock attempt failed with anything but Busy, ft/store_failure.h) or an activation
+// failed (the lock was won but recovery, the client port or the streaming layer failed: nothing
+// was served, so it is a failed start, and the store is closed on the way out); kExitFenced (3)
+// when an active must stop without another write (another active with a higher epoch, a sticky
+// store error). A fenced exit is immediate (_exit after flushing the log): no destructor, no
 // store write, no flush to clients; the kernel frees the store lock.
 //
 // Ownership: borrows the loop, the Delegate and the SystemdNotifier, which outlive it. Owns the
