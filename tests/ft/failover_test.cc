@@ -197,6 +197,28 @@ TEST_CASE_FIXTURE(Rig, "failover: start tries the lock at once; winning it activ
   CHECK(host.roles == std::vector<Role>{Role::kStandby, Role::kActivating, Role::kActive});
 }
 
+TEST_CASE_FIXTURE(Rig, "failover: serving is the role machine's answer: active, and nothing else") {
+  CHECK_FALSE(failover.serving());
+  failover.Start();
+  CHECK_FALSE(failover.serving());  // standby, attempt in flight
+  failover.OnLockResult(Locked(2));
+  CHECK_FALSE(failover.serving());  // activating: the port is not bound yet
+  failover.OnActivated(Status::OK());
+  CHECK(failover.serving());
+  failover.RequestStop();
+  CHECK_FALSE(failover.serving());  // stopping: no longer accepting
+  failover.OnServingStopped(Status::OK());
+  CHECK_FALSE(failover.serving());
+  SUBCASE("fenced") {
+    Rig other;
+    other.MakeActive(3);
+    other.host.health = Status::Fenced("epoch 4 in the store, ours 3");
+    other.Run(other.failover.tick_ms());
+    CHECK(other.failover.role() == Role::kFenced);
+    CHECK_FALSE(other.failover.serving());
+  }
+}
+
 TEST_CASE_FIXTURE(Rig, "failover: the active heartbeats every interval with increasing seq") {
   MakeActive(1);
   Run(10 * kHb);
