@@ -12,8 +12,9 @@
 //     is still the stored one, so our lock is valid) fences nothing.
 //  4. After Fence() or Exit() no further call reaches the host; kFenced and kStopped ignore
 //     every input.
-//  5. At most one lock attempt is in flight. A loss of the active noticed during an attempt
-//     makes a new attempt start the moment the old one reports Busy.
+//  5. At most one lock attempt is in flight (StandbyMachine refuses a second). A loss of the
+//     active noticed during an attempt makes a new attempt start the moment the old one
+//     reports Busy.
 //  6. The "stopping" heartbeat goes out only after the store is closed, so a standby that
 //     reacts to it at once finds the lock free.
 //  7. A sticky store error while holding the lock is fatal (Fence): we never retry a write whose
@@ -43,8 +44,7 @@ Failover::Failover(const FailoverOptions& options, Clock* clock, FailoverHost* h
 int64_t Failover::tick_ms() const { return std::clamp<int64_t>(options_.heartbeat_ms / 10, 1, 50); }
 
 void Failover::Start() {
-  if (started_) return;
-  started_ = true;
+  if (role_ != Role::kStandby || !standby_.Start()) return;
   next_hb_ms_ = clock_->NowMs();
   spdlog::info("ft: {} starting as standby, trying the store lock", options_.name);
   host_->RoleChanged(role_, epoch_);
@@ -60,8 +60,7 @@ void Failover::SetRole(Role role) {
 }
 
 void Failover::StartLockAttempt() {
-  lock_in_flight_ = true;
-  retry_after_flight_ = false;
+  if (!standby_.BeginAttempt()) return;  // at most one attempt in flight
   int64_t retry = options_.retry_ms > 0 ? options_.retry_ms : options_.heartbeat_ms;
   next_lock_ms_ = clock_->NowMs() + retry;
   host_->TryLock();
@@ -69,18 +68,14 @@ void Failover::StartLockAttempt() {
 
 void Failover::TryLockSoon() {
   if (role_ != Role::kStandby) return;
-  active_lost_ = true;
-  if (lock_in_flight_) {
-    retry_after_flight_ = true;
-  } else {
-    StartLockAttempt();
-  }
+  // In flight: the machine notes that a Busy answer must be retried at once.
+  if (standby_.LoseActive() && !standby_.lock_in_flight()) StartLockAttempt();
 }
 
 void Failover::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
-  if (!lock_in_flight_) return;
-  lock_in_flight_ = false;
-  if (role_ == Role::kStopping) {
+  if (!standby_.lock_in_flight()) return;
+  const bool retry_due = standby_.retry_due();
+  if (role_ == Role::kStopping) {  // FinishStop leaves the standby state
     if (result.ok()) {
       Status s = result.value()->Close();
       if (!s.ok()) spdlog::warn("ft: closing the store on stop: {}", s.ToString());
@@ -88,6 +83,7 @@ void Failover::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
     FinishStop(0);
     return;
   }
+  if (role_ != Role::kStandby || result.ok()) standby_.Leave();
   if (role_ != Role::kStandby) return;
   if (result.ok()) {
     std::unique_ptr<store::Store> store = std::move(result).value();
@@ -110,6 +106,7 @@ void Failover::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
     FinishStop(1);
     return;
   }
+  standby_.Answered();  // no lock: back to following or seeking
   if (!s.IsBusy()) {
     HandleStoreFailure(s);
     return;
@@ -121,7 +118,7 @@ void Failover::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
   } else {
     spdlog::debug("ft: store still locked ({} attempts)", busy_count_);
   }
-  if (retry_after_flight_) StartLockAttempt();
+  if (retry_due) StartLockAttempt();
 }
 
 void Failover::HandleStoreFailure(const Status& s) {
@@ -205,10 +202,10 @@ void Failover::OnHeartbeat(const Heartbeat& hb) {
   if (role_ != Role::kStandby) return;
   epoch_ = std::max(epoch_, hb.epoch);
   if (hb.role == Role::kActive || hb.role == Role::kActivating) {
-    if (active_lost_ || active_name_ != hb.name) {
+    if (standby_.active_lost() || active_name_ != hb.name) {
       spdlog::info("ft: {} standing by for active {} (epoch {})", options_.name, hb.name, hb.epoch);
     }
-    active_lost_ = false;
+    standby_.HearActive();
     active_name_ = hb.name;
     active_deadline_ms_ = now + window_ms();
   } else if (hb.role == Role::kStopping) {
@@ -248,26 +245,42 @@ void Failover::OnTick() {
       HandleStandbyTick(now);
       break;
     case Role::kActive:
-      HandleActiveTick(now);
+      if (CheckStore()) HandleActiveTick(now);
+      break;
+    case Role::kStopping:
+      CheckStore();
       break;
     default:
       break;
   }
 }
 
+// Store errors reach the role machine by this one path: the store's sticky error, asked on
+// every tick (a few milliseconds) while the lock is held for serving. It covers every error,
+// because the store makes each one sticky before anyone hears of it: a failed commit or sync,
+// a fenced epoch, and the file check that finds store.db deleted or moved while no commit is in
+// flight, which no commit's completion would ever report. A push from the streaming layer's
+// failed commit would come at most one tick sooner and cover commits only; nothing is
+// acknowledged in between, since the streaming layer stops acknowledging at that commit.
+bool Failover::CheckStore() {
+  if (!holds_lock_) return true;  // a standby stopping has no store
+  Status health = host_->StoreHealth();
+  if (health.ok()) return true;
+  OnStoreError(health);
+  return role_ != Role::kFenced;
+}
+
 void Failover::HandleStandbyTick(int64_t now) {
-  if (!started_) return;
-  if (!active_lost_ && now >= active_deadline_ms_) {
+  const StandbyState state = standby_.state();
+  if (state == StandbyState::kIdle) return;
+  if (!standby_.active_lost() && now >= active_deadline_ms_) {
     spdlog::warn("ft: no heartbeat from active {} for {} ms; trying the lock", active_name_,
                  window_ms());
-    active_lost_ = true;
-    if (!lock_in_flight_) {
-      StartLockAttempt();
-    } else {
-      retry_after_flight_ = true;
-    }
-  } else if ((active_lost_ || store_failures_ > 0) && !lock_in_flight_ && now >= next_lock_ms_) {
-    StartLockAttempt();
+    if (standby_.LoseActive() && !standby_.lock_in_flight()) StartLockAttempt();
+  } else if ((state == StandbyState::kSeeking ||
+              (state == StandbyState::kFollowing && store_failures_ > 0)) &&
+             now >= next_lock_ms_) {
+    StartLockAttempt();  // every retry interval while seeking; after a store failure's backoff
   }
   if (now >= next_hb_ms_) {
     SendHeartbeat(Role::kStandby);
@@ -334,7 +347,7 @@ void Failover::SendHeartbeat(Role as) {
 void Failover::RequestStop() {
   switch (role_) {
     case Role::kStandby:
-      if (lock_in_flight_) {
+      if (standby_.lock_in_flight()) {
         SetRole(Role::kStopping);  // the attempt's result finishes the stop
       } else {
         FinishStop(0);
@@ -381,6 +394,7 @@ void Failover::FenceNow(const Status& why) {
 }
 
 void Failover::FinishStop(int code) {
+  standby_.Leave();
   SetRole(Role::kStopped);
   host_->Exit(code);
 }

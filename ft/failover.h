@@ -2,8 +2,9 @@
 //
 // Failover decides when to try the store lock, when to become active, when to heartbeat, when
 // to stop and when to fence; it does none of these itself. Its inputs are method calls (lock
-// result, heartbeat heard, connection to the active lost, timer tick, stop request, store
-// error); its outputs go through FailoverHost, which server/ implements (and tests fake). It
+// result, heartbeat heard, connection to the active lost, timer tick, stop request) and the
+// store's health, which it asks the host on every tick while it serves (see OnTick); its
+// outputs go through FailoverHost, which server/ implements (and tests fake). It
 // knows nothing of NATS, sockets or SQL: the lock is the store's exclusive SQLite lock, taken by
 // Store::Open on the host's behalf, and the epoch is the one that Open wrote.
 //
@@ -21,7 +22,9 @@
 //   kActivating -> kActive      OnActivated(OK): serving; first heartbeat sent at once
 //   kActivating -> kStopped     OnActivated(error): nothing was served; Exit(1) (the host closes
 //                               the store on its way out)
-//   kActivating -> kFenced      store error (claims heard while activating wait until active)
+//                               (the store's health is not asked while activating, and claims
+//                               heard then wait until active: recovery's own failure is the
+//                               activation's)
 //   kActive     -> kStopping    stop requested (host StopServing)
 //   kActive     -> kFenced      a winning active heard, or a store error (host Fence)
 //   kStopping   -> kStopped     OnServingStopped / the in-flight lock result arrived; a last
@@ -56,6 +59,7 @@
 #include "ft/clock.h"
 #include "ft/heartbeat.h"
 #include "ft/role.h"
+#include "ft/standby.h"
 #include "store/status.h"
 #include "store/store.h"
 
@@ -65,9 +69,9 @@ struct FailoverOptions {
   std::string name;       // this instance's name (logs, heartbeats)
   uint64_t instance = 0;  // random per process
   int64_t heartbeat_ms = 100;
-  int missed = 3;            // heartbeats missed before the active (or a standby) counts as lost
-  int64_t retry_ms = 0;      // lock retry interval while the active is lost; 0: heartbeat_ms
-  bool in_group = true;      // false for a standalone instance: it has no standby to miss
+  int missed = 3;        // heartbeats missed before the active (or a standby) counts as lost
+  int64_t retry_ms = 0;  // lock retry interval while the active is lost; 0: heartbeat_ms
+  bool in_group = true;  // false for a standalone instance: it has no standby to miss
 };
 
 // What Failover asks of the rest of the process. Every call is made on the loop thread.
@@ -93,6 +97,9 @@ class FailoverHost {
   // Active: check through the store that the stored epoch is still ours, then report with
   // Failover::OnOwnershipVerified (Fenced when it moved on). Never called twice at once.
   virtual void VerifyOwnership() = 0;
+  // The open store's sticky error (I/O, disk full, fenced, the file lost); OK while healthy or
+  // when no store is open. Asked on every tick while active or stopping (Failover::OnTick).
+  virtual Status StoreHealth() = 0;
 
  protected:
   ~FailoverHost() = default;
@@ -122,19 +129,26 @@ class Failover {
   void OnActivated(const Status& status);
   void OnHeartbeat(const Heartbeat& hb);
   void OnActiveLost();  // the standby's connection to the active dropped
+  // Also the one path by which store errors reach the role machine: while active or stopping
+  // it asks the host's StoreHealth first (a sticky error fences).
   void OnTick();
-  void RequestStop();                       // SIGTERM/SIGINT
-  void OnStoreError(const Status& status);  // a sticky store error (I/O, disk full, fenced)
+  void RequestStop();  // SIGTERM/SIGINT
   void OnServingStopped(const Status& status);
   void OnOwnershipVerified(const Status& status);
   // The store the group serves, as read from the identity file by the host ("" unknown).
   void SetStoreId(const std::string& store_id);
 
   Role role() const { return role_; }
+  // The one answer to "is this process serving?": the lock is ours, the client port is bound
+  // and the streaming layer runs, from OnActivated(OK) until a stop or a fence begins. The
+  // host, the process and monitoring ask this; none keeps a copy.
+  bool serving() const { return role_ == Role::kActive; }
   // Active: our epoch. Standby: the highest epoch heard.
   uint64_t epoch() const { return epoch_; }
   const std::string& name() const { return options_.name; }
-  bool lock_in_flight() const { return lock_in_flight_; }
+  bool lock_in_flight() const { return standby_.lock_in_flight(); }
+  // Where the standby stands between lock attempts (kIdle once it is not standing by).
+  StandbyState standby_state() const { return standby_.state(); }
   // The store the group serves: ours once active, else as heard or read ("" while unknown).
   const std::string& store_id() const { return store_id_; }
   // True once any member of the group was heard (a signed heartbeat of our store).
@@ -163,10 +177,12 @@ class Failover {
   void SetRole(Role role);
   void StartLockAttempt();
   void HandleStoreFailure(const Status& s);
-  void TryLockSoon();          // at once if possible, else right after the attempt in flight
+  void TryLockSoon();  // at once if possible, else right after the attempt in flight
   void SendHeartbeat(Role as);
   void HandleStandbyTick(int64_t now);
   void HandleActiveTick(int64_t now);
+  bool CheckStore();  // false once a store error fenced us
+  void OnStoreError(const Status& status);
   void NotePeer(const Heartbeat& hb, int64_t now);
   bool PeerWins(const Heartbeat& hb) const;
   bool SameStore(const Heartbeat& hb, int64_t now);
@@ -186,16 +202,14 @@ class Failover {
   bool heard_group_ = false;
   int64_t next_foreign_log_ms_ = 0;  // "another store" warnings, at most one a second
 
-  // Standby state.
-  bool started_ = false;
-  bool lock_in_flight_ = false;
-  bool retry_after_flight_ = false;  // the active was lost while an attempt was in flight
-  bool active_lost_ = true;          // nothing heard yet counts as lost
-  int64_t active_deadline_ms_ = 0;   // last active heartbeat + window
+  // Standby state: where it stands between attempts (an attempt in flight, the active heard or
+  // lost, a retry due), then the deadlines and counters that go with it.
+  StandbyMachine standby_;
+  int64_t active_deadline_ms_ = 0;  // last active heartbeat + window
   int64_t next_lock_ms_ = 0;
-  int busy_count_ = 0;               // consecutive Busy results (log throttling)
-  int store_failures_ = 0;           // consecutive results that were neither OK nor Busy
-  Status store_error_;               // the last of those, while they last
+  int busy_count_ = 0;      // consecutive Busy results (log throttling)
+  int store_failures_ = 0;  // consecutive results that were neither OK nor Busy
+  Status store_error_;      // the last of those, while they last
   std::string active_name_;
 
   // Active state.

@@ -1,4 +1,5 @@
-// store_locker.cc: one lock attempt = Store::Open on a pool thread (see store_locker.h).
+// store_locker.cc: one lock attempt = the creation rule and Store::Open on a pool thread (see
+// store_locker.h).
 #include "ft/store_locker.h"
 
 #include <uv.h>
@@ -6,15 +7,19 @@
 #include <cassert>
 #include <optional>
 
+#include "ft/creation_rule.h"
+#include "store/identity.h"
+
 namespace tandem::ft {
 
 struct StoreLocker::Job {
   uv_work_t req;
   StoreLocker* owner;  // null once the locker is destroyed
-  store::StoreOptions options;
+  LockAttempt attempt;
   uv_loop_t* loop;
   Done done;
-  std::optional<Result<std::unique_ptr<store::Store>>> result;
+  bool ran = false;
+  Answer answer;  // nullopt after running: the attempt waits for the group
 };
 
 StoreLocker::StoreLocker(uv_loop_t* loop) : loop_(loop) {}
@@ -23,12 +28,12 @@ StoreLocker::~StoreLocker() {
   if (job_) job_->owner = nullptr;
 }
 
-void StoreLocker::TryLock(const store::StoreOptions& options, Done done) {
+void StoreLocker::TryLock(const LockAttempt& attempt, Done done) {
   assert(!in_flight());
   auto* job = new Job{};
   job->req.data = job;
   job->owner = this;
-  job->options = options;
+  job->attempt = attempt;
   job->loop = loop_;
   job->done = std::move(done);
   int rc = uv_queue_work(loop_, &job->req, WorkCb, AfterWorkCb);
@@ -43,21 +48,27 @@ void StoreLocker::TryLock(const store::StoreOptions& options, Done done) {
 
 void StoreLocker::WorkCb(uv_work_t* req) noexcept {
   auto* job = static_cast<Job*>(req->data);
-  job->result.emplace(store::Store::Open(job->options, job->loop));
+  job->ran = true;
+  store::StoreOptions& o = job->attempt.options;
+  CreationDecision d =
+      DecideCreation(store::StoreTrace(o.path), o.expect_store_id, job->attempt.wait_for_group);
+  if (d.wait_for_group) return;  // answer nullopt: nothing opened
+  o.no_create_reason = d.no_create_reason;
+  job->answer.emplace(store::Store::Open(o, job->loop));
 }
 
 void StoreLocker::AfterWorkCb(uv_work_t* req, int status) noexcept {
   std::unique_ptr<Job> job(static_cast<Job*>(req->data));
-  Result<std::unique_ptr<store::Store>> result =
-      job->result ? std::move(*job->result)
-                  : Result<std::unique_ptr<store::Store>>(
-                        Status::IOError("ft: lock attempt cancelled", uv_strerror(status)));
+  Answer answer = job->ran
+                      ? std::move(job->answer)
+                      : Answer(Status::IOError("ft: lock attempt cancelled", uv_strerror(status)));
   if (job->owner == nullptr) {
-    if (result.ok()) result.value()->Close().IgnoreError();  // nobody wants it: free the lock
+    // Nobody wants it: free the lock.
+    if (answer && answer->ok()) answer->value()->Close().IgnoreError();
     return;
   }
   job->owner->job_ = nullptr;
-  job->done(std::move(result));
+  job->done(std::move(answer));
 }
 
 }  // namespace tandem::ft

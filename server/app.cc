@@ -12,18 +12,18 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/util/disk_space.h"
 #include "ft/heartbeat.h"
-#include "server/pair/ft_node.h"
-#include "server/monitor/http_server.h"
 #include "server/logging.h"
+#include "server/monitor/http_server.h"
 #include "server/monitor/metrics.h"
 #include "server/monitor/monitor.h"
 #include "server/monitor_adapter.h"
 #include "server/nats/nats_server.h"
-#include "server/util/protobuf_log.h"
-#include "server/stan/stan_server.h"
+#include "server/pair/ft_node.h"
 #include "server/pair/systemd_notify.h"
+#include "server/stan/stan_server.h"
+#include "server/util/disk_space.h"
+#include "server/util/protobuf_log.h"
 
 #include <sys/resource.h>
 
@@ -115,9 +115,7 @@ int App::Run() {
   deadline_timer_.data = this;
 
   Status s = Start();
-  if (s.ok()) {
-    state_ = State::kRunning;
-  } else {
+  if (!s.ok()) {
     spdlog::error("{}", s.message());
     BeginShutdown(1);
   }
@@ -195,7 +193,7 @@ void App::Serve(std::unique_ptr<store::Store> store, std::function<void(Status)>
 }
 
 void App::AfterRecover(Result<store::Recovered> recovered, std::function<void(Status)> done) {
-  if (state_ == State::kStopping) {
+  if (shutting_down_) {
     done(Status::ShutdownInProgress("shutting down"));
     return;
   }
@@ -213,11 +211,12 @@ void App::AfterRecover(Result<store::Recovered> recovered, std::function<void(St
   }
   stan_ = std::make_unique<StanServer>(&loop_, nats_->CreateInternalClient("stan"), store_.get(),
                                        std::move(recovered).value(), config_.stan);
+  // Only logged here: the role machine learns of the store's error from the store itself
+  // (FtNode::Delegate::StoreHealth, asked on every tick), the one path errors take to it.
   stan_->SetOnFatal([this](const Status& st) {
     if (!(stop_requested_ && st.IsShutdownInProgress())) {
       spdlog::error("streaming: commit failed: {}; no more acknowledgements", st.ToString());
     }
-    if (ft_) ft_->OnStoreError(st);
   });
   s = stan_->Start();
   if (!s.ok()) {
@@ -307,7 +306,7 @@ void App::DeadlineCb(uv_timer_t* handle) noexcept {
 }
 
 void App::OnSignal(int signum) {
-  if (stop_requested_ || state_ == State::kStopping) {
+  if (stop_requested_ || shutting_down_) {
     spdlog::warn("{} again during shutdown, exiting now", SignalName(signum));
     std::_Exit(128 + signum);
   }
@@ -324,8 +323,8 @@ void App::OnSignal(int signum) {
 }
 
 void App::BeginShutdown(int exit_status) {
-  if (state_ == State::kStopping) return;
-  state_ = State::kStopping;
+  if (shutting_down_) return;
+  shutting_down_ = true;
   exit_status_ = exit_status;
   if (systemd_) systemd_->Stopping();
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&deadline_timer_))) {

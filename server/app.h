@@ -23,7 +23,8 @@
 //   6. core: NatsServer(core options; INFO connect_urls default to ft.peers), Listen, log
 //      "listening for clients on HOST:PORT".
 //   7. streaming: StanServer from the recovered state, Start() (redelivers pending); a failed
-//      commit is reported to FtNode, which fences (exit 3).
+//      commit leaves the store's sticky error, which the role machine finds on its next tick
+//      and fences (exit 3).
 //   8. monitoring: the source is told of the core, the streaming layer and the store; the
 //      streaming layer's commits feed the commit histograms.
 //   9. ft: heartbeats start; the role becomes active.
@@ -91,8 +92,6 @@ class App final : public FtNode::Delegate {
   void Exit(int code) override;
 
  private:
-  enum class State { kStarting, kRunning, kStopping };
-
   Status Start();
   Status StartCore();
   void CreateMonitor();
@@ -122,7 +121,7 @@ class App final : public FtNode::Delegate {
   std::unique_ptr<store::Store> store_;  // from the lock being won until StopServing
   std::unique_ptr<NatsServer> nats_;     // only while active: a standby never listens
   std::unique_ptr<StanServer> stan_;     // only while active; borrows nats_ and store_
-  Bus* ft_client_ = nullptr;  // owned by nats_
+  Bus* ft_client_ = nullptr;             // owned by nats_
   // Monitoring: the source and the registry outlive the HttpServer, which holds handlers that
   // point into the Monitor.
   int64_t start_ns_ = 0;
@@ -130,7 +129,9 @@ class App final : public FtNode::Delegate {
   std::unique_ptr<MetricsRegistry> metrics_;
   std::unique_ptr<Monitor> monitor_;
   std::unique_ptr<HttpServer> http_;
-  State state_ = State::kStarting;
+  // The shutdown sequence has begun. App keeps no role or serving state of its own: whether
+  // this process serves is the role machine's answer (FtNode::serving, FtNode::role).
+  bool shutting_down_ = false;
   int exit_status_ = 0;
 };
 

@@ -163,8 +163,8 @@ ProcessMonitorSource::ProcessMonitorSource(Options options)
     : options_(std::move(options)), server_id_(MakeServerId()) {}
 
 bool ProcessMonitorSource::serving() const {
-  if (nats_ == nullptr) return false;
-  return ft_ == nullptr || ft_->role() == ft::Role::kActive;
+  if (ft_ != nullptr) return ft_->serving();  // the role machine's answer, never a copy
+  return nats_ != nullptr;
 }
 
 IdentityInfo ProcessMonitorSource::identity() const {

@@ -12,10 +12,10 @@
 
 #include "ft/clock.h"
 #include "ft/heartbeat.h"
-#include "server/util/disk_space.h"
-#include "server/pair/ft_peer_link.h"
 #include "server/bus/bus.h"
+#include "server/pair/ft_peer_link.h"
 #include "server/pair/systemd_notify.h"
+#include "server/util/disk_space.h"
 #include "store/identity.h"
 
 namespace tandem::server {
@@ -112,7 +112,7 @@ void FtNode::SetGroupKey(const std::string& key) {
   group_key_ = key;
   member_token_ = ft::MemberToken(key, options_.cluster_id, options_.ft.group);
   // A standby that connected without the key was refused the heartbeat subject: again, with it.
-  if (restart_link && !serving_ && link_) {
+  if (restart_link && !failover_->serving() && link_) {
     CloseLink(link_, nullptr);
     OpenStandbyLink();
   }
@@ -120,19 +120,15 @@ void FtNode::SetGroupKey(const std::string& key) {
 
 void FtNode::TickCb(uv_timer_t* handle) noexcept {
   auto* self = static_cast<FtNode*>(handle->data);
-  if (self->defer_lock_) {
-    // A first start in a group listens for one heartbeat window before it may create a store.
+  if (self->attempt_ == AttemptStep::kWaitingForGroup) {
+    // A first start in a group listens for two heartbeat windows before it may create a store.
     int64_t waited = ft::SystemClock::Default()->NowMs() - self->start_ms_;
     if (self->failover_->heard_group() || waited >= 2 * self->failover_->window_ms()) {
-      self->defer_lock_ = false;
-      self->TryLock();  // the wait is over: LockOptions no longer defers
+      self->attempt_ = AttemptStep::kNone;
+      self->TryLock();  // the wait is over: the attempt no longer waits for the group
     }
   }
-  if (self->serving_) {
-    Status health = self->delegate_->StoreHealth();
-    if (!health.ok()) self->failover_->OnStoreError(health);
-  }
-  self->failover_->OnTick();
+  self->failover_->OnTick();  // asks StoreHealth too while serving
 }
 
 // ---- lock and activation -----------------------------------------------------------------------
@@ -144,12 +140,11 @@ void FtNode::SetDiskSpace(DiskSpace* disk) {
 
 void FtNode::RequestStop() {
   failover_->RequestStop();
-  if (lock_waits_for_disk_ || defer_lock_) {
+  if (attempt_ == AttemptStep::kWaitingForRoom || attempt_ == AttemptStep::kWaitingForGroup) {
     // The attempt that waited (for room, or to hear the group) ends here, unstarted: the stop
     // completes.
-    lock_waits_for_disk_ = false;
-    defer_lock_ = false;
-    failover_->OnLockResult(Status::ShutdownInProgress("stopping before the disk had room"));
+    attempt_ = AttemptStep::kNone;
+    failover_->OnLockResult(Status::ShutdownInProgress("stopping before the attempt started"));
   }
 }
 
@@ -157,40 +152,44 @@ void FtNode::TryLock() {
   // Taking the store writes to it (the epoch), and serving writes more: on a disk without room
   // the attempt waits instead of winning a store that fails at its first commit.
   if (disk_ != nullptr && !disk_->has_room()) {
-    if (!lock_waits_for_disk_) {
+    if (attempt_ != AttemptStep::kWaitingForRoom) {
       spdlog::warn("ft: {}: {}; waiting for room before taking the store", failover_->name(),
                    disk_->problem());
     }
-    lock_waits_for_disk_ = true;
+    attempt_ = AttemptStep::kWaitingForRoom;
     return;
   }
-  store::StoreOptions o = LockOptions();
-  if (defer_lock_) return;  // TickCb makes the attempt once the group had a chance to be heard
-  locker_.TryLock(o,
-                  [this](Result<std::unique_ptr<store::Store>> r) { OnLockResult(std::move(r)); });
+  attempt_ = AttemptStep::kOpening;
+  locker_.TryLock(NextAttempt(), [this](ft::StoreLocker::Answer a) { OnLockAnswer(std::move(a)); });
 }
 
-store::StoreOptions FtNode::LockOptions() {
-  store::StoreOptions o = options_.store;
+ft::LockAttempt FtNode::NextAttempt() const {
+  ft::LockAttempt a;
+  store::StoreOptions& o = a.options;
+  o = options_.store;
   o.cluster_id = options_.cluster_id;
   o.group = options_.ft.group;
-  o.expect_store_id = failover_->store_id();
-  o.min_epoch = failover_->epoch();  // a standby's epoch is the highest it heard
-  Result<std::string> trace = store::StoreTrace(o.path);
-  if (!trace.ok()) {
-    o.no_create_reason = trace.status().ToString();
-  } else if (!trace->empty()) {
-    o.no_create_reason = fmt::format(
-        "{} shows that a store lived here; it was deleted or moved (restore it, or remove "
-        "what is left to start a new, empty store)",
-        *trace);
-  } else if (!failover_->store_id().empty()) {
-    o.no_create_reason = fmt::format("the group already serves store {}", failover_->store_id());
-  } else if (in_group() && !failover_->heard_group() &&
-             ft::SystemClock::Default()->NowMs() - start_ms_ < 2 * failover_->window_ms()) {
-    defer_lock_ = true;
+  o.expect_store_id = failover_->store_id();  // also forbids creating (ft/creation_rule.h)
+  o.min_epoch = failover_->epoch();           // a standby's epoch is the highest it heard
+  a.wait_for_group = in_group() && !failover_->heard_group() &&
+                     ft::SystemClock::Default()->NowMs() - start_ms_ < 2 * failover_->window_ms();
+  return a;
+}
+
+void FtNode::OnLockAnswer(ft::StoreLocker::Answer answer) {
+  if (answer) {
+    attempt_ = AttemptStep::kNone;
+    OnLockResult(std::move(*answer));
+    return;
   }
-  return o;
+  // Nothing at the path and the group not heard yet: TickCb starts the attempt again once the
+  // wait is over; a stop that came meanwhile ends it here, unstarted.
+  if (failover_->role() == ft::Role::kStopping) {
+    attempt_ = AttemptStep::kNone;
+    failover_->OnLockResult(Status::ShutdownInProgress("stopping before the attempt started"));
+    return;
+  }
+  attempt_ = AttemptStep::kWaitingForGroup;
 }
 
 void FtNode::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
@@ -223,7 +222,6 @@ void FtNode::Activate(std::unique_ptr<store::Store> store) {
   SetGroupKey(store->identity().group_key);
   delegate_->Serve(std::move(store), [this](Status s) {
     if (s.ok()) {
-      serving_ = true;
       hb_client_ = delegate_->HeartbeatClient();
       if (hb_client_ && in_group()) {
         hb_sid_ = hb_client_->Subscribe(
@@ -236,8 +234,8 @@ void FtNode::Activate(std::unique_ptr<store::Store> store) {
 }
 
 void FtNode::OnDiskRoom() {
-  if (!lock_waits_for_disk_ || closed_) return;
-  lock_waits_for_disk_ = false;
+  if (attempt_ != AttemptStep::kWaitingForRoom || closed_) return;
+  attempt_ = AttemptStep::kNone;
   TryLock();
 }
 
@@ -246,7 +244,7 @@ void FtNode::OnDiskRoom() {
 void FtNode::SendHeartbeat(const ft::Heartbeat& hb) {
   if (!in_group()) return;
   std::string payload = ft::EncodeHeartbeat(hb, group_key_);
-  if (serving_ && hb_client_) {
+  if (hb_client_) {
     hb_client_->Publish(subject_, "", payload);
   } else if (link_) {
     link_->Publish(payload);
@@ -353,7 +351,6 @@ void FtNode::Close(std::function<void()> done) {
   close_done_ = std::move(done);
   if (hb_client_ && hb_sid_) hb_client_->Unsubscribe(hb_sid_);
   hb_client_ = nullptr;
-  serving_ = false;
   ++pending_closes_;
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), [](uv_handle_t* h) noexcept {
     auto* self = static_cast<FtNode*>(h->data);

@@ -1,14 +1,17 @@
 // ft_node.h: the server side of fault tolerance. FtNode implements ft::FailoverHost for the
 // process: it runs the lock attempts (ft::StoreLocker), carries heartbeats (a PeerLink to the
-// active while standing by; the core's in-process client (a Bus) on `_STAN.ft.<cluster>.<group>` while
-// active, plus a PeerLink to any other peer to notice a second active), ticks the Failover from
-// a loop timer, reports the role to systemd, and asks the process (Delegate, i.e. App) to serve,
-// to stop serving and to exit.
+// active while standing by; the core's in-process client (a Bus) on `_STAN.ft.<cluster>.<group>`
+// while active, plus a PeerLink to any other peer to notice a second active), ticks the Failover
+// from a loop timer, reports the role to systemd, and asks the process (Delegate, i.e. App) to
+// serve, to stop serving and to exit.
 //
-// Exit statuses it causes: 0 after a graceful stop; 1 when the store cannot be used (a lock
-// attempt failed with anything but Busy, ft/store_failure.h); kExitFenced (3) when the instance
-// must stop without another write (another active with a higher epoch, a sticky store error, a
-// failed activation). A fenced exit is immediate (_exit after flushing the log): no destructor, no
+// Exit statuses it causes (the table in README.md, which drill scripts and systemd units rely
+// on): 0 after a graceful stop; 1 when the instance cannot start serving: the store cannot be
+// used (a lock attempt failed with anything but Busy, ft/store_failure.h) or an activation
+// failed (the lock was won but recovery, the client port or the streaming layer failed: nothing
+// was served, so it is a failed start, and the store is closed on the way out); kExitFenced (3)
+// when an active must stop without another write (another active with a higher epoch, a sticky
+// store error). A fenced exit is immediate (_exit after flushing the log): no destructor, no
 // store write, no flush to clients; the kernel frees the store lock.
 //
 // Ownership: borrows the loop, the Delegate and the SystemdNotifier, which outlive it. Owns the
@@ -52,7 +55,8 @@ class FtNode final : public ft::FailoverHost {
     // Stop accepting, stop the streaming layer after the batch in flight, close the store (which
     // frees the lock), then `done` with the outcome of the close.
     virtual void StopServing(std::function<void(Status)> done) = 0;
-    // The open store's sticky error; OK while healthy or when no store is open.
+    // The open store's sticky error; OK while healthy or when no store is open. The role
+    // machine asks it on every tick while it serves: the one way store errors reach it.
     virtual Status StoreHealth() = 0;
     // Runs a transaction that checks the store's epoch is still ours, then `done` (on the
     // loop) with OK, or Fenced when another instance took the store over.
@@ -84,12 +88,13 @@ class FtNode final : public ft::FailoverHost {
   // machine. An error means the process must not start.
   Status Start();
   void RequestStop();
-  // A sticky store error seen by the streaming layer: the active fences at once.
-  void OnStoreError(const Status& s) { failover_->OnStoreError(s); }
   // Stops the timer and closes the peer links; `done` once every handle is closed.
   void Close(std::function<void()> done);
 
   ft::Role role() const { return failover_->role(); }
+  // Is this process serving? The role machine's answer (ft::Failover::serving); FtNode keeps
+  // no copy of it.
+  bool serving() const { return failover_->serving(); }
   uint64_t epoch() const { return failover_->epoch(); }
   const std::string& name() const { return failover_->name(); }
   std::vector<ft::PeerStatus> peers() const { return failover_->peers(); }
@@ -108,12 +113,25 @@ class FtNode final : public ft::FailoverHost {
   void Exit(int code) override;
   void RoleChanged(ft::Role role, uint64_t epoch) override;
   void VerifyOwnership() override;
+  Status StoreHealth() override { return delegate_->StoreHealth(); }
 
  private:
+  // Where the lock attempt Failover asked for (TryLock) stands on this side, until its answer
+  // goes to Failover::OnLockResult.
+  enum class AttemptStep {
+    kNone,             // no attempt asked for, or its answer was handed on
+    kWaitingForRoom,   // the store's disk is short of room: starts when it has room
+    kOpening,          // at the StoreLocker (creation rule and Store::Open on the pool)
+    kWaitingForGroup,  // a first start found nothing at the path: starts again once the group
+                       // was heard or had two heartbeat windows to be
+  };
+
+  void OnLockAnswer(ft::StoreLocker::Answer answer);
   void OnLockResult(Result<std::unique_ptr<store::Store>> result);
   void OnDiskRoom();
-  // Options of the next lock attempt: the identity checks and the creation rule.
-  store::StoreOptions LockOptions();
+  // The next lock attempt: the identity checks, and whether it must wait for the group before
+  // it may create a store (the attempt itself looks at the files, off the loop).
+  ft::LockAttempt NextAttempt() const;
   // Reads the identity file; a newly learnt group key restarts the standby's link with it.
   Status LoadIdentity();
   void SetGroupKey(const std::string& key);
@@ -137,15 +155,15 @@ class FtNode final : public ft::FailoverHost {
   std::unique_ptr<PeerLink> link_;  // standby: to the active; active: to other peers
   std::vector<std::unique_ptr<PeerLink>> closing_links_;
   DiskSpace* disk_ = nullptr;
-  bool lock_waits_for_disk_ = false;
-  bool disk_full_logged_ = false;           // a lock attempt found the disk full        // an attempt Failover asked for waits for room
-  Bus* hb_client_ = nullptr;     // set while serving
+  AttemptStep attempt_ = AttemptStep::kNone;
+  bool disk_full_logged_ = false;  // a lock attempt found the disk full
+  // The core's client, from a successful activation until Close (so through a graceful stop:
+  // the last "stopping" heartbeat goes out on it).
+  Bus* hb_client_ = nullptr;
   uint64_t hb_sid_ = 0;
-  bool serving_ = false;
   std::string group_key_;     // "" until known (identity file or our store)
   std::string member_token_;  // from group_key_ (ft::MemberToken)
   int64_t start_ms_ = 0;
-  bool defer_lock_ = false;  // a first start waits to hear the group
   int64_t next_bad_hb_log_ms_ = 0;
   bool settled_ = false;  // READY=1 sent
   bool closed_ = false;

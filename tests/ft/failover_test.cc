@@ -57,6 +57,11 @@ class RecordingHost final : public FailoverHost {
     ++verifications;
     if (owner) owner->OnOwnershipVerified(ownership);
   }
+  // The store's sticky error as the test sets it; counts how often Failover asks.
+  Status StoreHealth() override {
+    ++health_checks;
+    return health;
+  }
 
   int CountSent(Role r) const {
     int n = 0;
@@ -76,6 +81,8 @@ class RecordingHost final : public FailoverHost {
   int verifications = 0;
   Failover* owner = nullptr;
   Status ownership;
+  Status health;
+  int health_checks = 0;
 };
 
 constexpr int64_t kHb = 100;
@@ -190,6 +197,28 @@ TEST_CASE_FIXTURE(Rig, "failover: start tries the lock at once; winning it activ
   CHECK(host.roles == std::vector<Role>{Role::kStandby, Role::kActivating, Role::kActive});
 }
 
+TEST_CASE_FIXTURE(Rig, "failover: serving is the role machine's answer: active, and nothing else") {
+  CHECK_FALSE(failover.serving());
+  failover.Start();
+  CHECK_FALSE(failover.serving());  // standby, attempt in flight
+  failover.OnLockResult(Locked(2));
+  CHECK_FALSE(failover.serving());  // activating: the port is not bound yet
+  failover.OnActivated(Status::OK());
+  CHECK(failover.serving());
+  failover.RequestStop();
+  CHECK_FALSE(failover.serving());  // stopping: no longer accepting
+  failover.OnServingStopped(Status::OK());
+  CHECK_FALSE(failover.serving());
+  SUBCASE("fenced") {
+    Rig other;
+    other.MakeActive(3);
+    other.host.health = Status::Fenced("epoch 4 in the store, ours 3");
+    other.Run(other.failover.tick_ms());
+    CHECK(other.failover.role() == Role::kFenced);
+    CHECK_FALSE(other.failover.serving());
+  }
+}
+
 TEST_CASE_FIXTURE(Rig, "failover: the active heartbeats every interval with increasing seq") {
   MakeActive(1);
   Run(10 * kHb);
@@ -277,6 +306,39 @@ TEST_CASE_FIXTURE(Rig,
   CHECK(host.lock_attempts == 2);  // but only once
 }
 
+TEST_CASE_FIXTURE(Rig, "failover: the standby's state through losses, heartbeats and answers") {
+  CHECK(failover.standby_state() == StandbyState::kIdle);
+  failover.Start();
+  CHECK(failover.standby_state() == StandbyState::kLocking);
+  failover.OnLockResult(Busy());
+  CHECK(failover.standby_state() == StandbyState::kSeeking);
+  HearActive(4);
+  CHECK(failover.standby_state() == StandbyState::kFollowing);
+  failover.OnActiveLost();  // an attempt at once
+  CHECK(host.lock_attempts == 2);
+  CHECK(failover.standby_state() == StandbyState::kLocking);
+  HearActive(4);
+  CHECK(failover.standby_state() == StandbyState::kLockingHeard);
+  failover.OnActiveLost();
+  CHECK(failover.standby_state() == StandbyState::kLockingRetry);
+  HearActive(4);  // heard again: the retry stays due, and the next attempt follows
+  CHECK(failover.standby_state() == StandbyState::kLockingRetryHeard);
+  failover.OnLockResult(Busy());
+  CHECK(host.lock_attempts == 3);
+  CHECK(failover.standby_state() == StandbyState::kLockingHeard);
+  failover.OnLockResult(Busy());
+  CHECK(host.lock_attempts == 3);
+  CHECK(failover.standby_state() == StandbyState::kFollowing);
+  Run(kHb * kMissed);  // the active goes quiet
+  CHECK(host.lock_attempts == 4);
+  CHECK(failover.standby_state() == StandbyState::kLocking);
+  failover.OnLockResult(Locked(5));
+  CHECK(failover.standby_state() == StandbyState::kIdle);  // no longer standing by
+  CHECK(failover.role() == Role::kActivating);
+  failover.Start();  // refused: started once
+  CHECK(host.lock_attempts == 4);
+}
+
 TEST_CASE_FIXTURE(Rig,
                   "failover: a stopping heartbeat from the active triggers an immediate takeover") {
   MakeStandby();
@@ -358,7 +420,8 @@ TEST_CASE_FIXTURE(Rig, "failover: an active hearing a higher epoch fences once t
   Run(10 * kHb);
   failover.OnHeartbeat(Hb("z", 9, Role::kActive, 4));
   failover.RequestStop();
-  failover.OnStoreError(Status::IOError("x"));
+  host.health = Status::IOError("x");
+  Run(kHb);
   CHECK(host.sent.size() == sent);
   CHECK(host.stop_serving == 0);
   CHECK(host.exit_code == -1);
@@ -448,24 +511,46 @@ TEST_CASE_FIXTURE(Rig, "failover: activation failure is a failed start: exit 1, 
   CHECK(host.exit_code == 1);
   CHECK_FALSE(host.fenced);
   CHECK(host.sent.empty());
-  failover.OnStoreError(Status::IOError("x"));  // terminal
+  host.health = Status::IOError("x");
+  Run(kHb);  // terminal: the store is not even asked
+  CHECK(host.health_checks == 0);
   CHECK_FALSE(host.fenced);
 }
 
-TEST_CASE_FIXTURE(Rig, "failover: a store error fences the active") {
+TEST_CASE_FIXTURE(Rig, "failover: a store error fences the active at the next tick") {
   MakeActive(2);
-  SUBCASE("io") { failover.OnStoreError(Status::IOError("store.db", "disk I/O error")); }
-  SUBCASE("fenced") { failover.OnStoreError(Status::Fenced("epoch 3 in the store, ours 2")); }
+  Run(kHb);
+  CHECK(host.health_checks > 0);  // asked on every tick while active
+  size_t sent = host.sent.size();
+  SUBCASE("io") { host.health = Status::IOError("store.db", "disk I/O error"); }
+  SUBCASE("fenced") { host.health = Status::Fenced("epoch 3 in the store, ours 2"); }
+  clock.Advance(failover.tick_ms());
+  failover.OnTick();
   CHECK(failover.role() == Role::kFenced);
   CHECK(host.fenced);
+  CHECK(host.fence_reason.ToString() == host.health.ToString());
   CHECK(host.exit_code == -1);
+  int checks = host.health_checks;
+  Run(10 * kHb);  // terminal: nothing more is asked or sent
+  CHECK(host.health_checks == checks);
+  CHECK(host.sent.size() == sent);
 }
 
-TEST_CASE_FIXTURE(Rig, "failover: a store error means nothing to a standby") {
+TEST_CASE_FIXTURE(Rig, "failover: the store is not asked while standing by or activating") {
+  host.health = Status::IOError("x");
   MakeStandby();
-  failover.OnStoreError(Status::IOError("x"));
+  Run(10 * kHb);
   CHECK(failover.role() == Role::kStandby);
+  failover.OnActiveLost();
+  failover.OnLockResult(Locked(3));
+  REQUIRE(failover.role() == Role::kActivating);
+  Run(10 * kHb);  // recovery's own failure is the activation's (a failed start, exit 1)
+  CHECK(host.health_checks == 0);
   CHECK_FALSE(host.fenced);
+  failover.OnActivated(Status::OK());
+  Run(failover.tick_ms());
+  CHECK(host.health_checks == 1);
+  CHECK(host.fenced);
 }
 
 TEST_CASE_FIXTURE(Rig, "failover: graceful stop of the active") {
@@ -497,7 +582,8 @@ TEST_CASE_FIXTURE(Rig, "failover: a graceful stop that fails to close the store 
 TEST_CASE_FIXTURE(Rig, "failover: a store error while stopping fences") {
   MakeActive(6);
   failover.RequestStop();
-  failover.OnStoreError(Status::IOError("store.db", "disk full"));
+  host.health = Status::IOError("store.db", "disk full");
+  Run(failover.tick_ms());
   CHECK(failover.role() == Role::kFenced);
   failover.OnServingStopped(Status::OK());
   CHECK(host.exit_code == -1);
@@ -506,13 +592,15 @@ TEST_CASE_FIXTURE(Rig, "failover: a store error while stopping fences") {
 TEST_CASE_FIXTURE(Rig,
                   "failover: a write after our own graceful stop closed the store is no fence") {
   MakeActive(6);
+  host.health = Status::ShutdownInProgress("store is closed");
   SUBCASE("while active it is") {
-    failover.OnStoreError(Status::ShutdownInProgress("store is closed"));
+    Run(failover.tick_ms());
     CHECK(failover.role() == Role::kFenced);
   }
   SUBCASE("while stopping it is not") {
     failover.RequestStop();
-    failover.OnStoreError(Status::ShutdownInProgress("store is closed"));
+    Run(failover.tick_ms());
+    CHECK(host.health_checks > 0);
     CHECK(failover.role() == Role::kStopping);
     failover.OnServingStopped(Status::OK());
     CHECK(host.exit_code == 0);

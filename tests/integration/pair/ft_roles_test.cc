@@ -2,8 +2,12 @@
 // real signals: one active and standbys; kill -9 and SIGTERM hand over; a stopped (SIGSTOP)
 // active keeps its lock, so nobody takes over; three members; twenty simultaneous starts give
 // exactly one active; with the lock skipped (--TEST-skip-lock) the dual-active detection fences
-// the older active.
+// the older active; a takeover whose activation fails exits 1 (a failed start), never 3.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <memory>
@@ -216,6 +220,40 @@ TEST_CASE("ft: with the lock skipped, the dual-active detection fences the older
   CHECK(b.process().Running());
   CHECK_FALSE(LogHas(b, "fenced"));
   CHECK(Serves(pb));
+}
+
+TEST_CASE("ft: a takeover that cannot serve is a failed start: exit 1, not the fenced 3") {
+  // b wins the lock when a stops, but another program holds b's client port: the activation
+  // fails before anything was served. That is a start that failed (exit 1, as for a store that
+  // cannot be used), not an active stopped without another write (3).
+  TempDir dir;
+  int pa = FreePort();
+  int pb = FreePort();
+  int blocker = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(blocker >= 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(pb));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(blocker, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
+  REQUIRE(listen(blocker, 1) == 0);
+  FtMember a(dir.path(), MemberOptions(dir, "a", pa, {Addr(pa)}));
+  FtMember b(dir.path(), MemberOptions(dir, "b", pb, {Addr(pa)}));
+  REQUIRE(a.Start());
+  REQUIRE(a.WaitActive());
+  REQUIRE(b.Start());
+  REQUIRE(b.WaitStandby());
+  REQUIRE(a.process().Signal(SIGTERM));
+  CHECK(a.process().WaitExit() == 0);
+  auto rc = b.process().WaitExit(milliseconds(5000));
+  close(blocker);
+  INFO("log: ", b.process().Log());
+  REQUIRE(rc.has_value());
+  CHECK(*rc == 1);
+  CHECK(LogHas(b, "holds the store lock"));
+  CHECK(LogHas(b, "cannot listen for clients on " + Addr(pb)));
+  CHECK(LogHas(b, "cannot become active"));
+  CHECK_FALSE(LogHas(b, "fenced"));
 }
 
 }  // TEST_SUITE
