@@ -22,7 +22,9 @@
 #include <filesystem>
 #include <limits>
 #include <system_error>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -577,12 +579,17 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch, BatchResult* result) {
   ++batch_counter_;
   touched_.clear();
   const std::vector<WriteBatch::Op>& ops = batch.ops();
+  // The channel of an append, or nullptr for any other op.
+  auto append_channel = [&](size_t i) -> const int64_t* {
+    const auto* a = std::get_if<batch_op::AppendMsg>(&ops[i]);
+    return a == nullptr ? nullptr : &a->channel_id;
+  };
   for (size_t i = 0; i < ops.size();) {
     // Consecutive appends to one channel go in together (see AppendMsgs).
     size_t n = 1;
-    if (ops[i].type == WriteBatch::OpType::kAppendMsg) {
-      while (i + n < ops.size() && ops[i + n].type == WriteBatch::OpType::kAppendMsg &&
-             ops[i + n].channel_id == ops[i].channel_id) {
+    if (const int64_t* channel = append_channel(i)) {
+      while (i + n < ops.size() && append_channel(i + n) != nullptr &&
+             *append_channel(i + n) == *channel) {
         ++n;
       }
       if (Status s = AppendMsgs(batch, &ops[i], n); !s.ok()) return s;
@@ -601,48 +608,54 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch, BatchResult* result) {
   return Status::OK();
 }
 
+// One op other than a run of appends; a new op kind fails to compile here until it is applied.
 Status SqliteStore::ApplyOp(const WriteBatch& batch, const WriteBatch::Op& op) {
-  using T = WriteBatch::OpType;
-  switch (op.type) {
-    case T::kPutServer:
-      return PutServer(*static_cast<const ServerRecord*>(op.record.get()));
-    case T::kCreateChannel:
-      return CreateChannel(*static_cast<const ChannelRecord*>(op.record.get()));
-    case T::kDeleteChannel:
-      return DeleteChannel(op.channel_id);
-    case T::kAppendMsg:
-      return AppendMsgs(batch, &op, 1);
-    case T::kExpireMsgs:
-      return ExpireMsgs(op.channel_id, op.time_ns);
-    case T::kPutClient: {
-      const auto& c = *static_cast<const ClientRecord*>(op.record.get());
-      sqlite3_stmt* st = stmts_.get(Stmt::kPutClient);
-      BindText(st, 1, c.client_id);
-      BindText(st, 2, c.hb_inbox);
-      BindText(st, 3, c.conn_id);
-      sqlite3_bind_int(st, 4, c.protocol);
-      sqlite3_bind_int(st, 5, c.ping_interval);
-      sqlite3_bind_int(st, 6, c.ping_max_out);
-      return Step(Stmt::kPutClient);
-    }
-    case T::kDeleteClient:
-      BindText(stmts_.get(Stmt::kDeleteClient), 1, batch.data(op));
-      return Step(Stmt::kDeleteClient);
-    case T::kPutSub:
-      return PutSub(*static_cast<const SubRecord*>(op.record.get()));
-    case T::kDeleteSub:
-      return DeleteSub(op.sub_id);
-    case T::kUpdateLastSent:
-      last_sent_[op.sub_id] = op.seq;
-      return Status::OK();
-    case T::kAddPending:
-      AddPending(op.sub_id, op.seq);
-      return Status::OK();
-    case T::kRemovePending:
-      RemovePending(op.sub_id, op.seq);
-      return Status::OK();
-  }
-  return Status::InvalidArgument("unknown WriteBatch op");
+  return std::visit(
+      [&](const auto& o) -> Status {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<T, batch_op::PutServer>) {
+          return PutServer(*o.server);
+        } else if constexpr (std::is_same_v<T, batch_op::CreateChannel>) {
+          return CreateChannel(*o.channel);
+        } else if constexpr (std::is_same_v<T, batch_op::DeleteChannel>) {
+          return DeleteChannel(o.channel_id);
+        } else if constexpr (std::is_same_v<T, batch_op::AppendMsg>) {
+          return AppendMsgs(batch, &op, 1);
+        } else if constexpr (std::is_same_v<T, batch_op::ExpireMsgs>) {
+          return ExpireMsgs(o.channel_id, o.before_ns);
+        } else if constexpr (std::is_same_v<T, batch_op::PutClient>) {
+          return PutClient(*o.client);
+        } else if constexpr (std::is_same_v<T, batch_op::DeleteClient>) {
+          BindText(stmts_.get(Stmt::kDeleteClient), 1, batch.data(o.client_id));
+          return Step(Stmt::kDeleteClient);
+        } else if constexpr (std::is_same_v<T, batch_op::PutSub>) {
+          return PutSub(*o.sub);
+        } else if constexpr (std::is_same_v<T, batch_op::DeleteSub>) {
+          return DeleteSub(o.sub_id);
+        } else if constexpr (std::is_same_v<T, batch_op::UpdateLastSent>) {
+          last_sent_[o.sub_id] = o.last_sent;
+          return Status::OK();
+        } else if constexpr (std::is_same_v<T, batch_op::AddPending>) {
+          AddPending(o.sub_id, o.seq);
+          return Status::OK();
+        } else {
+          static_assert(std::is_same_v<T, batch_op::RemovePending>, "every op kind is applied");
+          RemovePending(o.sub_id, o.seq);
+          return Status::OK();
+        }
+      },
+      op);
+}
+
+Status SqliteStore::PutClient(const ClientRecord& c) {
+  sqlite3_stmt* st = stmts_.get(Stmt::kPutClient);
+  BindText(st, 1, c.client_id);
+  BindText(st, 2, c.hb_inbox);
+  BindText(st, 3, c.conn_id);
+  sqlite3_bind_int(st, 4, c.protocol);
+  sqlite3_bind_int(st, 5, c.ping_interval);
+  sqlite3_bind_int(st, 6, c.ping_max_out);
+  return Step(Stmt::kPutClient);
 }
 
 Status SqliteStore::Step(Stmt id) {
@@ -671,10 +684,13 @@ void SqliteStore::TouchChannel(int64_t channel_id, ChannelState& ch) {
   }
 }
 
-// Appends `n` messages of one channel (ops[0..n), all kAppendMsg), kInsertRun rows per
+// Appends `n` messages of one channel (ops[0..n), all batch_op::AppendMsg), kInsertRun rows per
 // statement while there are that many left, then one by one.
 Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* ops, size_t n) {
-  const int64_t channel_id = ops[0].channel_id;
+  auto msg = [ops](size_t i) -> const batch_op::AppendMsg& {
+    return std::get<batch_op::AppendMsg>(ops[i]);
+  };
+  const int64_t channel_id = msg(0).channel_id;
   auto it = channels_.find(channel_id);
   if (it == channels_.end()) {
     return Status::InvalidArgument("AppendMsg", fmt::format("unknown channel {}", channel_id));
@@ -688,7 +704,7 @@ Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* op
     if (st == nullptr) return s;
     uint64_t last = ch.last_seq;
     for (size_t r = 0; r < rows; ++r) {
-      const WriteBatch::Op& op = ops[done + r];
+      const batch_op::AppendMsg& op = msg(done + r);
       if (op.seq <= last) {
         sqlite3_clear_bindings(st);
         return Status::InvalidArgument(
@@ -696,21 +712,21 @@ Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* op
             fmt::format("channel {}: seq {} is not above last_seq {}", channel_id, op.seq, last));
       }
       last = op.seq;
-      const std::string_view data = batch.data(op);
+      const std::string_view data = batch.data(op.data);
       const int p = static_cast<int>(4 * r);
       sqlite3_bind_int64(st, p + 1, I64(op.seq));
-      sqlite3_bind_int64(st, p + 2, op.time_ns);
+      sqlite3_bind_int64(st, p + 2, op.timestamp_ns);
       sqlite3_bind_blob(st, p + 3, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
-      sqlite3_bind_int64(st, p + 4, RowChecksum(op.seq, op.time_ns, data));
+      sqlite3_bind_int64(st, p + 4, RowChecksum(op.seq, op.timestamp_ns, data));
     }
     if (s = StepMsg(channel_id, which, st); !s.ok()) return s;
     for (size_t r = 0; r < rows; ++r) {
-      const WriteBatch::Op& op = ops[done + r];
+      const batch_op::AppendMsg& op = msg(done + r);
       if (ch.msgs == 0) ch.first_seq = op.seq;
       ch.last_seq = op.seq;
       ch.msgs += 1;
-      ch.bytes += op.data_size;
-      ch.last_timestamp_ns = op.time_ns;
+      ch.bytes += op.data.size;
+      ch.last_timestamp_ns = op.timestamp_ns;
     }
     done += rows;
   }

@@ -169,6 +169,7 @@ class SqliteStore final : public Store {
   Status ApplyBatch(const WriteBatch& batch, BatchResult* result);
   Status ApplyOp(const WriteBatch& batch, const WriteBatch::Op& op);
   Status AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* ops, size_t n);
+  Status PutClient(const ClientRecord& c);
   Status ExpireMsgs(int64_t channel_id, int64_t before_ns);
   Status EnforceLimits(int64_t channel_id, ChannelState& ch);
   Status RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep_newest,
