@@ -1,5 +1,5 @@
-// value_syntax.cc: the value syntaxes of the configuration, the flags and the status command
-// (sizes, durations, HOST:PORT) and the one quoting rule of error messages; see value_syntax.h.
+// value_syntax.cc: the value syntaxes of the configuration, the flags, the status command and
+// the peer addresses (sizes, durations, HOST:PORT); see value_syntax.h.
 #include "server/util/value_syntax.h"
 
 #include <algorithm>
@@ -11,21 +11,6 @@
 #include <fmt/format.h>
 
 namespace tandem::server {
-
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
 // A phrase about a value, without the key: `"abc" is not a number`.
 Status Phrase(std::string_view text, std::string_view what) {
@@ -41,7 +26,7 @@ Result<uint64_t> ParseUint(std::string_view text) {
   return v;
 }
 
-Result<uint64_t> ParseSize(std::string_view text) {
+Result<uint64_t> ParseSizeWithUnit(std::string_view text) {
   size_t i = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
   if (!text.empty() && text[0] == '-') return Phrase(text, "must not be negative");
@@ -177,6 +162,29 @@ Result<HostPort> ParseHostPort(std::string_view text) {
   hp.port = static_cast<int>(p);
   return hp;
 }
+
+HostPortText SplitAtLastColon(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return {text, {}};
+  return {text.substr(0, colon), text.substr(colon + 1)};
+}
+
+std::optional<HostPort> ParsePeerHostPort(std::string_view text) {
+  if (text.find(':') == std::string_view::npos) return std::nullopt;
+  auto [host, port] = SplitAtLastColon(text);
+  if (port.empty() || port.size() > 5) return std::nullopt;
+  int n = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  if (n < 1 || n > 65535) return std::nullopt;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return HostPort{host.empty() ? "127.0.0.1" : std::string(host), n};
+}
+
 std::string FormatHostPort(std::string_view host, int port) {
   if (host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
   return fmt::format("{}:{}", host, port);
