@@ -39,6 +39,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <iterator>
 
 #include "server/nats/wire_size.h"
 #include "server/util/quoting.h"
@@ -614,92 +615,21 @@ size_t Parser::EndOp(bool ok, const char* data, size_t len, size_t next) {
   return next;
 }
 
+// The state's name, for debugging: the table follows the order of the enum.
 const char* Parser::state_name() const {
-  switch (state_) {
-    case State::kOpStart:
-      return "kOpStart";
-    case State::kOpC:
-      return "kOpC";
-    case State::kOpCo:
-      return "kOpCo";
-    case State::kOpCon:
-      return "kOpCon";
-    case State::kOpConn:
-      return "kOpConn";
-    case State::kOpConne:
-      return "kOpConne";
-    case State::kOpConnec:
-      return "kOpConnec";
-    case State::kOpConnect:
-      return "kOpConnect";
-    case State::kConnectArg:
-      return "kConnectArg";
-    case State::kOpH:
-      return "kOpH";
-    case State::kOpHp:
-      return "kOpHp";
-    case State::kOpHpu:
-      return "kOpHpu";
-    case State::kOpHpub:
-      return "kOpHpub";
-    case State::kOpHpubSpc:
-      return "kOpHpubSpc";
-    case State::kHpubArg:
-      return "kHpubArg";
-    case State::kOpP:
-      return "kOpP";
-    case State::kOpPu:
-      return "kOpPu";
-    case State::kOpPub:
-      return "kOpPub";
-    case State::kOpPubSpc:
-      return "kOpPubSpc";
-    case State::kPubArg:
-      return "kPubArg";
-    case State::kOpPi:
-      return "kOpPi";
-    case State::kOpPin:
-      return "kOpPin";
-    case State::kOpPing:
-      return "kOpPing";
-    case State::kOpPo:
-      return "kOpPo";
-    case State::kOpPon:
-      return "kOpPon";
-    case State::kOpPong:
-      return "kOpPong";
-    case State::kOpS:
-      return "kOpS";
-    case State::kOpSu:
-      return "kOpSu";
-    case State::kOpSub:
-      return "kOpSub";
-    case State::kOpSubSpc:
-      return "kOpSubSpc";
-    case State::kSubArg:
-      return "kSubArg";
-    case State::kOpU:
-      return "kOpU";
-    case State::kOpUn:
-      return "kOpUn";
-    case State::kOpUns:
-      return "kOpUns";
-    case State::kOpUnsu:
-      return "kOpUnsu";
-    case State::kOpUnsub:
-      return "kOpUnsub";
-    case State::kOpUnsubSpc:
-      return "kOpUnsubSpc";
-    case State::kUnsubArg:
-      return "kUnsubArg";
-    case State::kMsgPayload:
-      return "kMsgPayload";
-    case State::kMsgEndR:
-      return "kMsgEndR";
-    case State::kMsgEndN:
-      return "kMsgEndN";
-  }
-  return "?";
+  static constexpr const char* kNames[] = {
+      "kOpStart",    "kOpC",       "kOpCo",       "kOpCon",   "kOpConn",  "kOpConne",
+      "kOpConnec",   "kOpConnect", "kConnectArg", "kOpH",     "kOpHp",    "kOpHpu",
+      "kOpHpub",     "kOpHpubSpc", "kHpubArg",    "kOpP",     "kOpPu",    "kOpPub",
+      "kOpPubSpc",   "kPubArg",    "kOpPi",       "kOpPin",   "kOpPing",  "kOpPo",
+      "kOpPon",      "kOpPong",    "kOpS",        "kOpSu",    "kOpSub",   "kOpSubSpc",
+      "kSubArg",     "kOpU",       "kOpUn",       "kOpUns",   "kOpUnsu",  "kOpUnsub",
+      "kOpUnsubSpc", "kUnsubArg",  "kMsgPayload", "kMsgEndR", "kMsgEndN",
+  };
+  static_assert(std::size(kNames) == static_cast<size_t>(State::kMsgEndN) + 1,
+                "a name for every state");
+  const auto i = static_cast<size_t>(state_);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 }  // namespace tandem::server
