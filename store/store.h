@@ -150,12 +150,15 @@ struct DataRef {
   size_t offset = 0;
   size_t size = 0;
 };
-struct PutServer {
-  std::shared_ptr<const ServerRecord> server;
+// Inserts or replaces a whole record (a channel: creates it).
+template <typename R>
+struct PutRecord {
+  std::shared_ptr<const R> record;
 };
-struct CreateChannel {
-  std::shared_ptr<const ChannelRecord> channel;
-};
+using PutServer = PutRecord<ServerRecord>;
+using CreateChannel = PutRecord<ChannelRecord>;
+using PutClient = PutRecord<ClientRecord>;
+using PutSub = PutRecord<SubRecord>;
 struct DeleteChannel {
   int64_t channel_id = 0;
 };
@@ -169,30 +172,20 @@ struct ExpireMsgs {
   int64_t channel_id = 0;
   int64_t before_ns = 0;
 };
-struct PutClient {
-  std::shared_ptr<const ClientRecord> client;
-};
 struct DeleteClient {
   DataRef client_id;
-};
-struct PutSub {
-  std::shared_ptr<const SubRecord> sub;
 };
 struct DeleteSub {
   uint64_t sub_id = 0;
 };
-struct UpdateLastSent {
-  uint64_t sub_id = 0;
-  uint64_t last_sent = 0;
-};
-struct AddPending {
+// A subscription and a message seq: its last sent, or one pending.
+struct SubSeq {
   uint64_t sub_id = 0;
   uint64_t seq = 0;
 };
-struct RemovePending {
-  uint64_t sub_id = 0;
-  uint64_t seq = 0;
-};
+struct UpdateLastSent : SubSeq {};
+struct AddPending : SubSeq {};
+struct RemovePending : SubSeq {};
 }  // namespace batch_op
 
 // An ordered list of changes applied atomically. Cheap to move; fill it on the loop thread.

@@ -51,15 +51,15 @@ void WriteBatch::PutSub(const SubRecord& sub) {
 void WriteBatch::DeleteSub(uint64_t sub_id) { ops_.emplace_back(batch_op::DeleteSub{sub_id}); }
 
 void WriteBatch::UpdateLastSent(uint64_t sub_id, uint64_t last_sent) {
-  ops_.emplace_back(batch_op::UpdateLastSent{sub_id, last_sent});
+  ops_.emplace_back(batch_op::UpdateLastSent{{sub_id, last_sent}});
 }
 
 void WriteBatch::AddPending(uint64_t sub_id, uint64_t seq) {
-  ops_.emplace_back(batch_op::AddPending{sub_id, seq});
+  ops_.emplace_back(batch_op::AddPending{{sub_id, seq}});
 }
 
 void WriteBatch::RemovePending(uint64_t sub_id, uint64_t seq) {
-  ops_.emplace_back(batch_op::RemovePending{sub_id, seq});
+  ops_.emplace_back(batch_op::RemovePending{{sub_id, seq}});
 }
 
 }  // namespace tandem::store

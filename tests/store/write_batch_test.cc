@@ -51,10 +51,10 @@ TEST_SUITE("store") {
     REQUIRE(b.size() == 12);
     CHECK(std::variant_size_v<WriteBatch::Op> == 12);  // a new kind needs a line here
     CHECK(b.bytes() == std::string("hellogone").size());
-    CHECK(OpAt<batch_op::PutServer>(b, 0).server->cluster_id == "c1");
-    CHECK(OpAt<batch_op::PutServer>(b, 0).server->epoch == 7);
-    CHECK(OpAt<batch_op::CreateChannel>(b, 1).channel->id == 3);
-    CHECK(OpAt<batch_op::CreateChannel>(b, 1).channel->name == "orders");
+    CHECK(OpAt<batch_op::PutServer>(b, 0).record->cluster_id == "c1");
+    CHECK(OpAt<batch_op::PutServer>(b, 0).record->epoch == 7);
+    CHECK(OpAt<batch_op::CreateChannel>(b, 1).record->id == 3);
+    CHECK(OpAt<batch_op::CreateChannel>(b, 1).record->name == "orders");
     CHECK(OpAt<batch_op::DeleteChannel>(b, 2).channel_id == 4);
     const auto& msg = OpAt<batch_op::AppendMsg>(b, 3);
     CHECK(msg.channel_id == 3);
@@ -63,14 +63,14 @@ TEST_SUITE("store") {
     CHECK(b.data(msg.data) == "hello");
     CHECK(OpAt<batch_op::ExpireMsgs>(b, 4).channel_id == 3);
     CHECK(OpAt<batch_op::ExpireMsgs>(b, 4).before_ns == 2000);
-    CHECK(OpAt<batch_op::PutClient>(b, 5).client->client_id == "me");
-    CHECK(OpAt<batch_op::PutClient>(b, 5).client->hb_inbox == "_INBOX.hb");
+    CHECK(OpAt<batch_op::PutClient>(b, 5).record->client_id == "me");
+    CHECK(OpAt<batch_op::PutClient>(b, 5).record->hb_inbox == "_INBOX.hb");
     CHECK(b.data(OpAt<batch_op::DeleteClient>(b, 6).client_id) == "gone");
-    CHECK(OpAt<batch_op::PutSub>(b, 7).sub->id == 5);
-    CHECK(OpAt<batch_op::PutSub>(b, 7).sub->client_id == "me");
+    CHECK(OpAt<batch_op::PutSub>(b, 7).record->id == 5);
+    CHECK(OpAt<batch_op::PutSub>(b, 7).record->client_id == "me");
     CHECK(OpAt<batch_op::DeleteSub>(b, 8).sub_id == 6);
     CHECK(OpAt<batch_op::UpdateLastSent>(b, 9).sub_id == 5);
-    CHECK(OpAt<batch_op::UpdateLastSent>(b, 9).last_sent == 11);
+    CHECK(OpAt<batch_op::UpdateLastSent>(b, 9).seq == 11);
     CHECK(OpAt<batch_op::AddPending>(b, 10).sub_id == 5);
     CHECK(OpAt<batch_op::AddPending>(b, 10).seq == 12);
     CHECK(OpAt<batch_op::RemovePending>(b, 11).sub_id == 5);
@@ -83,7 +83,7 @@ TEST_SUITE("store") {
     cl.client_id = "before";
     b.PutClient(cl);
     cl.client_id = "after";
-    CHECK(OpAt<batch_op::PutClient>(b, 0).client->client_id == "before");
+    CHECK(OpAt<batch_op::PutClient>(b, 0).record->client_id == "before");
   }
 }
 
