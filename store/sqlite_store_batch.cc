@@ -18,6 +18,17 @@
 #include "store/sqlite_store_util.h"
 
 namespace tandem::store {
+namespace {
+
+// Raises the counter `*max` to `id`; true when it moved (its meta row is then due).
+template <typename T>
+bool RaiseTo(T* max, T id) {
+  if (id <= *max) return false;
+  *max = id;
+  return true;
+}
+
+}  // namespace
 
 // --- Batch operations -----------------------------------------------------------------------
 
@@ -60,9 +71,9 @@ Status SqliteStore::ApplyOp(const WriteBatch& batch, const WriteBatch::Op& op) {
       [&](const auto& o) -> Status {
         using T = std::decay_t<decltype(o)>;
         if constexpr (std::is_same_v<T, batch_op::PutServer>) {
-          return PutServer(*o.server);
+          return PutServer(*o.record);
         } else if constexpr (std::is_same_v<T, batch_op::CreateChannel>) {
-          return CreateChannel(*o.channel);
+          return CreateChannel(*o.record);
         } else if constexpr (std::is_same_v<T, batch_op::DeleteChannel>) {
           return DeleteChannel(o.channel_id);
         } else if constexpr (std::is_same_v<T, batch_op::AppendMsg>) {
@@ -70,16 +81,16 @@ Status SqliteStore::ApplyOp(const WriteBatch& batch, const WriteBatch::Op& op) {
         } else if constexpr (std::is_same_v<T, batch_op::ExpireMsgs>) {
           return ExpireMsgs(o.channel_id, o.before_ns);
         } else if constexpr (std::is_same_v<T, batch_op::PutClient>) {
-          return PutClient(*o.client);
+          return PutClient(*o.record);
         } else if constexpr (std::is_same_v<T, batch_op::DeleteClient>) {
           BindText(stmts_.get(Stmt::kDeleteClient), 1, batch.data(o.client_id));
           return Step(Stmt::kDeleteClient);
         } else if constexpr (std::is_same_v<T, batch_op::PutSub>) {
-          return PutSub(*o.sub);
+          return PutSub(*o.record);
         } else if constexpr (std::is_same_v<T, batch_op::DeleteSub>) {
           return DeleteSub(o.sub_id);
         } else if constexpr (std::is_same_v<T, batch_op::UpdateLastSent>) {
-          last_sent_[o.sub_id] = o.last_sent;
+          last_sent_[o.sub_id] = o.seq;
           return Status::OK();
         } else if constexpr (std::is_same_v<T, batch_op::AddPending>) {
           AddPending(o.sub_id, o.seq);
@@ -94,13 +105,8 @@ Status SqliteStore::ApplyOp(const WriteBatch& batch, const WriteBatch::Op& op) {
 }
 
 Status SqliteStore::PutClient(const ClientRecord& c) {
-  sqlite3_stmt* st = stmts_.get(Stmt::kPutClient);
-  BindText(st, 1, c.client_id);
-  BindText(st, 2, c.hb_inbox);
-  BindText(st, 3, c.conn_id);
-  sqlite3_bind_int(st, 4, c.protocol);
-  sqlite3_bind_int(st, 5, c.ping_interval);
-  sqlite3_bind_int(st, 6, c.ping_max_out);
+  BindAll(stmts_.get(Stmt::kPutClient), c.client_id, c.hb_inbox, c.conn_id, c.protocol,
+          c.ping_interval, c.ping_max_out);
   return Step(Stmt::kPutClient);
 }
 
@@ -248,24 +254,12 @@ Status SqliteStore::CreateChannel(const ChannelRecord& c) {
   if (channels_.count(c.id) != 0) {
     return Status::InvalidArgument("CreateChannel", fmt::format("channel {} exists", c.id));
   }
-  sqlite3_stmt* st = stmts_.get(Stmt::kInsertChannel);
-  sqlite3_bind_int64(st, 1, c.id);
-  BindText(st, 2, c.name);
-  sqlite3_bind_int64(st, 3, I64(c.first_seq));
-  sqlite3_bind_int64(st, 4, I64(c.last_seq));
-  sqlite3_bind_int64(st, 5, I64(c.msgs));
-  sqlite3_bind_int64(st, 6, I64(c.bytes));
-  sqlite3_bind_int64(st, 7, c.last_timestamp_ns);
-  sqlite3_bind_int64(st, 8, I64(c.limits.max_msgs));
-  sqlite3_bind_int64(st, 9, I64(c.limits.max_bytes));
-  sqlite3_bind_int64(st, 10, c.limits.max_age_ns);
+  BindAll(stmts_.get(Stmt::kInsertChannel), c.id, c.name, c.first_seq, c.last_seq, c.msgs, c.bytes,
+          c.last_timestamp_ns, c.limits.max_msgs, c.limits.max_bytes, c.limits.max_age_ns);
   if (Status s = Step(Stmt::kInsertChannel); !s.ok()) return s;
   if (Status s = tables_.Create(c.id); !s.ok()) return s;
   channels_[c.id] = StateOf(c);
-  if (c.id > max_channel_id_) {
-    max_channel_id_ = c.id;
-    meta_ids_dirty_ = true;
-  }
+  meta_ids_dirty_ |= RaiseTo(&max_channel_id_, c.id);
   return Status::OK();
 }
 
@@ -304,24 +298,10 @@ Status SqliteStore::PutMetaInt(const char* key, int64_t value) {
 // PutSub replaces the row, last_sent included, so the coalesced state written before it.
 Status SqliteStore::PutSub(const SubRecord& r) {
   if (Status s = FlushSubState(); !s.ok()) return s;
-  sqlite3_stmt* st = stmts_.get(Stmt::kPutSub);
-  sqlite3_bind_int64(st, 1, I64(r.id));
-  sqlite3_bind_int64(st, 2, r.channel_id);
-  BindText(st, 3, r.client_id);
-  BindText(st, 4, r.queue);
-  BindText(st, 5, r.inbox);
-  BindText(st, 6, r.ack_inbox);
-  BindText(st, 7, r.durable_name);
-  sqlite3_bind_int(st, 8, r.max_in_flight);
-  sqlite3_bind_int(st, 9, r.ack_wait_s);
-  sqlite3_bind_int64(st, 10, I64(r.last_sent));
-  sqlite3_bind_int(st, 11, r.is_durable ? 1 : 0);
-  sqlite3_bind_int(st, 12, r.is_offline ? 1 : 0);
+  BindAll(stmts_.get(Stmt::kPutSub), r.id, r.channel_id, r.client_id, r.queue, r.inbox, r.ack_inbox,
+          r.durable_name, r.max_in_flight, r.ack_wait_s, r.last_sent, r.is_durable, r.is_offline);
   if (Status s = Step(Stmt::kPutSub); !s.ok()) return s;
-  if (r.id > max_sub_id_) {
-    max_sub_id_ = r.id;
-    meta_ids_dirty_ = true;
-  }
+  meta_ids_dirty_ |= RaiseTo(&max_sub_id_, r.id);
   return Status::OK();
 }
 
