@@ -1,6 +1,8 @@
 // quoting.cc: the output forms of untrusted bytes (see quoting.h).
 #include "server/util/quoting.h"
 
+#include <utility>
+
 namespace tandem::server {
 namespace {
 
@@ -9,6 +11,16 @@ constexpr char kHex[] = "0123456789abcdef";
 void AppendHex(std::string* out, unsigned char c) {
   out->push_back(kHex[c >> 4]);
   out->push_back(kHex[c & 0xf]);
+}
+
+// The C escape of `c`, or nullptr when it has none.
+const char* CEscape(unsigned char c) {
+  static constexpr std::pair<unsigned char, const char*> kEscapes[] = {
+      {'\r', "\\r"}, {'\n', "\\n"}, {'\t', "\\t"}, {'"', "\\\""}, {'\\', "\\\\"}};
+  for (const auto& [from, to] : kEscapes) {
+    if (c == from) return to;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -33,29 +45,13 @@ void AppendCEscaped(std::string* out, std::string_view bytes) {
   out->push_back('"');
   for (char ch : bytes) {
     const unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      default:
-        if (c < 0x20 || c >= 0x7f) {
-          out->append("\\x");
-          AppendHex(out, c);
-        } else {
-          out->push_back(ch);
-        }
+    if (const char* esc = CEscape(c)) {
+      out->append(esc);
+    } else if (c < 0x20 || c >= 0x7f) {
+      out->append("\\x");
+      AppendHex(out, c);
+    } else {
+      out->push_back(ch);
     }
   }
   out->push_back('"');
