@@ -260,7 +260,7 @@ TEST_SUITE("parser") {
     };
     const Walk walks[] = {
         {"CONNECT {", {"kOpC", "kOpCo", "kOpCon", "kOpConn", "kOpConne", "kOpConnec",
-                       "kOpConnect", "kConnectArg", "kConnectArg"}},
+                       "kOpConnect", "kOpConnect", "kConnectArg"}},
         {"HPUB a", {"kOpH", "kOpHp", "kOpHpu", "kOpHpub", "kOpHpubSpc", "kHpubArg"}},
         {"PUB a", {"kOpP", "kOpPu", "kOpPub", "kOpPubSpc", "kPubArg"}},
         {"PING", {"kOpP", "kOpPi", "kOpPin", "kOpPing"}},
