@@ -23,6 +23,7 @@
 #include "server/pair/systemd_notify.h"
 #include "server/stan/stan_server.h"
 #include "server/util/disk_space.h"
+#include "server/util/pool_job.h"
 #include "server/util/protobuf_log.h"
 
 #include <sys/resource.h>
@@ -66,26 +67,12 @@ App::~App() = default;
 
 namespace {
 
-// A pool job for the start sequence: `run` on a pool thread, `after` on the loop.
-struct Work {
-  uv_work_t req;
-  std::function<void()> run;
-  std::function<void()> after;
-};
-
+// A pool job for the start sequence: `run` on a pool thread, `after` on the loop; both inline
+// when the pool cannot take the job.
 void QueueWork(uv_loop_t* loop, std::function<void()> run, std::function<void()> after) {
-  auto* w = new Work{{}, std::move(run), std::move(after)};
-  w->req.data = w;
-  int rc = uv_queue_work(
-      loop, &w->req, [](uv_work_t* r) noexcept { static_cast<Work*>(r->data)->run(); },
-      [](uv_work_t* r, int) noexcept {
-        std::unique_ptr<Work> owned(static_cast<Work*>(r->data));
-        owned->after();
-      });
-  if (rc != 0) {
-    std::unique_ptr<Work> owned(w);
-    owned->run();
-    owned->after();
+  if (QueuePoolJob(loop, run, [after](int) { after(); }) != 0) {
+    run();
+    after();
   }
 }
 

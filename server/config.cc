@@ -345,7 +345,7 @@ Status LoadNats(const YAML::Node& map, std::string_view path, CoreOptions& o) {
        "ping_interval", "max_pings_out", "write_deadline", "server_name", "connect_urls"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         auto positive_size = [](std::string_view t) -> Result<uint64_t> {
-          auto s = ParseSize(t);
+          auto s = ParseSizeWithUnit(t);
           if (s.ok() && *s == 0) return Phrase(t, "must be greater than 0");
           return s;
         };
@@ -416,7 +416,7 @@ Status LoadChannel(const YAML::Node& map, std::string_view path, LimitsEntry& e)
         if (k == "max_msgs")
           return ApplyOptional<uint64_t>(v, kp, "a number", ParseAnyCount, e.max_msgs);
         if (k == "max_bytes")
-          return ApplyOptional<uint64_t>(v, kp, "a size", ParseSize, e.max_bytes);
+          return ApplyOptional<uint64_t>(v, kp, "a size", ParseSizeWithUnit, e.max_bytes);
         if (k == "max_subs")
           return ApplyOptional<uint64_t>(v, kp, "a number", ParseAnyCount, e.max_subs);
         if (k == "max_age")
@@ -452,7 +452,7 @@ Status LoadLimits(const YAML::Node& map, std::string_view path, StanLimits& l) {
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         if (k == "max_channels") return ApplyTo(v, kp, "a number", ParseAnyCount, l.max_channels);
         if (k == "max_msgs") return ApplyTo(v, kp, "a number", ParseAnyCount, l.max_msgs);
-        if (k == "max_bytes") return ApplyTo(v, kp, "a size", ParseSize, l.max_bytes);
+        if (k == "max_bytes") return ApplyTo(v, kp, "a size", ParseSizeWithUnit, l.max_bytes);
         if (k == "max_subs") return ApplyTo(v, kp, "a number", ParseAnyCount, l.max_subs);
         if (k == "max_age") return ApplyTo(v, kp, "a duration", Duration(), l.max_age_ns);
         if (k == "max_inactivity")

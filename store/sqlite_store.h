@@ -1,5 +1,6 @@
 // sqlite_store.h: SqliteStore, the Store implementation over one SQLite file (see store.h for
-// the contract). sqlite_store.cc holds open, the store thread and the write path;
+// the contract). sqlite_store.cc holds open and the loop side; sqlite_store_thread.cc the store
+// and sync threads; sqlite_store_batch.cc the write path (batch ops, limits, flushes);
 // sqlite_store_read.cc holds LoadState, Recover and the reads; sqlite_store_guard.cc the checks
 // that this is the right store (identity and epoch at open, the file watch and rescue after). The
 // schema is documented in schema.cc, the SQL text is in sql_statements.cc.
@@ -43,6 +44,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -132,7 +134,14 @@ class SqliteStore final : public Store {
   };
 
   SqliteStore(const StoreOptions& options, uv_loop_t* loop);
+  // Open()'s work, in the order OpenFile runs its steps.
   Status OpenFile();
+  Status MakeDirectory();
+  Status RefuseIfRescued(const std::optional<StoreIdentity>& file) const;
+  Status OpenConnection();     // sqlite3_open_v2, unless a store may not be created here
+  Status LockAndSetJournal();  // exclusive locking, WAL, synchronous, the WAL hook
+  Status OpeningTransaction();
+  Status MakeOpeningDurable();
   // In Open()'s transaction, before the epoch bump: reads (and on first use makes) the store's
   // identity and checks it, and the epoch, against the options.
   Status CheckIdentity();
@@ -169,6 +178,7 @@ class SqliteStore final : public Store {
   Status ApplyBatch(const WriteBatch& batch, BatchResult* result);
   Status ApplyOp(const WriteBatch& batch, const WriteBatch::Op& op);
   Status AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* ops, size_t n);
+  Status PutClient(const ClientRecord& c);
   Status ExpireMsgs(int64_t channel_id, int64_t before_ns);
   Status EnforceLimits(int64_t channel_id, ChannelState& ch);
   Status RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep_newest,

@@ -14,6 +14,7 @@
 #include "store/row_checksum.h"
 #include "store/schema.h"
 #include "store/sqlite_store.h"
+#include "store/sqlite_store_util.h"
 
 namespace tandem::store {
 namespace {
@@ -27,8 +28,6 @@ std::string ColumnBlob(sqlite3_stmt* st, int col) {
   const auto* p = static_cast<const char*>(sqlite3_column_blob(st, col));
   return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
 }
-
-int64_t I64(uint64_t v) { return static_cast<int64_t>(v); }
 
 }  // namespace
 

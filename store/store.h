@@ -30,6 +30,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "store/identity.h"
@@ -141,6 +142,52 @@ struct BatchResult {
   std::vector<ChannelStats> channels;  // one entry per channel whose messages changed
 };
 
+// The operations a WriteBatch holds, one struct per kind. Records are shared and immutable so
+// that an op stays small (a batch may hold thousands of appends); message bytes and client ids
+// live in the batch's byte buffer and are named by a DataRef.
+namespace batch_op {
+struct DataRef {
+  size_t offset = 0;
+  size_t size = 0;
+};
+// Inserts or replaces a whole record (a channel: creates it).
+template <typename R>
+struct PutRecord {
+  std::shared_ptr<const R> record;
+};
+using PutServer = PutRecord<ServerRecord>;
+using CreateChannel = PutRecord<ChannelRecord>;
+using PutClient = PutRecord<ClientRecord>;
+using PutSub = PutRecord<SubRecord>;
+struct DeleteChannel {
+  int64_t channel_id = 0;
+};
+struct AppendMsg {
+  int64_t channel_id = 0;
+  uint64_t seq = 0;
+  int64_t timestamp_ns = 0;
+  DataRef data;  // the serialized MsgProto
+};
+struct ExpireMsgs {
+  int64_t channel_id = 0;
+  int64_t before_ns = 0;
+};
+struct DeleteClient {
+  DataRef client_id;
+};
+struct DeleteSub {
+  uint64_t sub_id = 0;
+};
+// A subscription and a message seq: its last sent, or one pending.
+struct SubSeq {
+  uint64_t sub_id = 0;
+  uint64_t seq = 0;
+};
+struct UpdateLastSent : SubSeq {};
+struct AddPending : SubSeq {};
+struct RemovePending : SubSeq {};
+}  // namespace batch_op
+
 // An ordered list of changes applied atomically. Cheap to move; fill it on the loop thread.
 // Message bytes and client ids are copied into one buffer per batch, so that a batch of
 // thousands of messages costs a few allocations rather than one per message.
@@ -176,39 +223,19 @@ class WriteBatch {
   size_t size() const { return ops_.size(); }
   size_t bytes() const { return bytes_.size(); }
 
-  // The store implementation walks the ops; callers do not.
-  enum class OpType {
-    kPutServer,
-    kCreateChannel,
-    kDeleteChannel,
-    kAppendMsg,
-    kExpireMsgs,
-    kPutClient,
-    kDeleteClient,
-    kPutSub,
-    kDeleteSub,
-    kUpdateLastSent,
-    kAddPending,
-    kRemovePending,
-  };
-  struct Op {
-    OpType type;
-    int64_t channel_id = 0;
-    uint64_t sub_id = 0;
-    uint64_t seq = 0;        // message seq, pending seq or last_sent
-    int64_t time_ns = 0;     // message timestamp or expiry bound
-    size_t data_offset = 0;  // message bytes or client id: data(op)
-    size_t data_size = 0;
-    std::shared_ptr<const void> record;  // ServerRecord/ChannelRecord/ClientRecord/SubRecord
-  };
+  // The store implementation walks the ops (one batch_op struct each); callers do not.
+  using Op = std::variant<batch_op::PutServer, batch_op::CreateChannel, batch_op::DeleteChannel,
+                          batch_op::AppendMsg, batch_op::ExpireMsgs, batch_op::PutClient,
+                          batch_op::DeleteClient, batch_op::PutSub, batch_op::DeleteSub,
+                          batch_op::UpdateLastSent, batch_op::AddPending, batch_op::RemovePending>;
   const std::vector<Op>& ops() const { return ops_; }
-  std::string_view data(const Op& op) const {
-    return std::string_view(bytes_).substr(op.data_offset, op.data_size);
+  // The bytes a DataRef names (a message's data, a client id).
+  std::string_view data(batch_op::DataRef ref) const {
+    return std::string_view(bytes_).substr(ref.offset, ref.size);
   }
 
  private:
-  Op& Add(OpType type);
-  void SetData(Op& op, std::string_view data);
+  batch_op::DataRef AddData(std::string_view data);
 
   std::vector<Op> ops_;
   std::string bytes_;  // the data of every op, back to back

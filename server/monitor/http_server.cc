@@ -32,6 +32,8 @@
 
 #include "server/monitor/http_admission.h"
 #include "server/monitor/http_limit_log.h"
+#include "server/util/close_handles.h"
+#include "server/util/ip_literal.h"
 
 namespace tandem::server {
 
@@ -58,8 +60,7 @@ bool ParseHost(const std::string& host, int port, sockaddr_storage* addr) {
   if (h.empty()) h = "0.0.0.0";
   if (h == "localhost") h = "127.0.0.1";
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  if (uv_ip4_addr(h.c_str(), port, reinterpret_cast<sockaddr_in*>(addr)) == 0) return true;
-  return uv_ip6_addr(h.c_str(), port, reinterpret_cast<sockaddr_in6*>(addr)) == 0;
+  return IpLiteralAddress(h, port, addr);
 }
 
 }  // namespace
@@ -169,7 +170,6 @@ class HttpConn {
   static void ReadCb(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) noexcept;
   static void WriteCb(uv_write_t* req, int status) noexcept;
   static void TimerCb(uv_timer_t* t) noexcept;
-  static void CloseCb(uv_handle_t* h) noexcept;
 
   static int OnMessageBeginCb(http_parser* p) noexcept;
   static int OnUrlCb(http_parser* p, const char* at, size_t len) noexcept;
@@ -213,7 +213,6 @@ class HttpConn {
   size_t pending_bytes_ = 0;
   bool close_after_write_ = false;  // no more requests; close once the writes have drained
   int pending_writes_ = 0;
-  int open_handles_ = 0;
   bool closing_ = false;
 };
 
@@ -277,7 +276,6 @@ HttpConn::HttpConn(HttpServer::Impl* server, uv_loop_t* loop, const HttpServerOp
   tcp_.data = this;
   uv_timer_init(loop, &timer_);
   timer_.data = this;
-  open_handles_ = 2;
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
 }
@@ -303,13 +301,8 @@ void HttpConn::Close() {
   server_->by_id_.erase(id_);
   uv_read_stop(stream());
   uv_timer_stop(&timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), CloseCb);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), CloseCb);
-}
-
-void HttpConn::CloseCb(uv_handle_t* h) noexcept {
-  auto* c = static_cast<HttpConn*>(h->data);
-  if (--c->open_handles_ == 0) c->server_->RemoveConn(c);  // destroys c
+  CloseHandles({reinterpret_cast<uv_handle_t*>(&tcp_), reinterpret_cast<uv_handle_t*>(&timer_)},
+               [this] { server_->RemoveConn(this); });  // destroys this
 }
 
 void HttpConn::TimerCb(uv_timer_t* t) noexcept {

@@ -60,8 +60,9 @@ class Monitor {
   // Adds every endpoint above to `http` (kept to report its port in /varz).
   void RegisterRoutes(HttpServer* http);
 
-  // The store's commit hook: one group commit of `batches` WriteBatches holding `ops`
-  // operations took `latency_ns` from BEGIN to the end of COMMIT.
+  // The store writer's commit hook: one commit of `batches` WriteBatches (always 1: each batch
+  // is its own transaction) holding `ops` operations took `latency_ns` from its submission to
+  // the store until its completion was seen on the loop.
   void RecordCommit(uint64_t batches, uint64_t ops, int64_t latency_ns);
 
   HttpResponse Healthz(const HttpRequest& req) const;

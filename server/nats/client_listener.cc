@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/util/close_handles.h"
 #include "server/util/value_syntax.h"
 
 
@@ -76,7 +77,6 @@ Status ClientListener::Listen(const sockaddr* addr, int backlog, const std::stri
   uv_timer_init(loop_, &report_timer_);
   uv_timer_init(loop_, &resume_timer_);
   poll_.data = report_timer_.data = resume_timer_.data = this;
-  open_handles_ = 3;
   open_ = true;
   uv_poll_start(&poll_, UV_READABLE, PollCb);
   return Status::OK();
@@ -181,17 +181,13 @@ void ClientListener::Close(std::function<void()> done) {
   // A count not yet logged is logged now rather than lost.
   if (refused_in_window_ > 0) OnReportWindowEnd();
   close_done_ = std::move(done);
-  for (uv_handle_t* h :
-       {reinterpret_cast<uv_handle_t*>(&poll_), reinterpret_cast<uv_handle_t*>(&report_timer_),
-        reinterpret_cast<uv_handle_t*>(&resume_timer_)}) {
-    uv_close(h, [](uv_handle_t* closed) noexcept {
-      static_cast<ClientListener*>(closed->data)->HandleClosed();
-    });
-  }
+  CloseHandles(
+      {reinterpret_cast<uv_handle_t*>(&poll_), reinterpret_cast<uv_handle_t*>(&report_timer_),
+       reinterpret_cast<uv_handle_t*>(&resume_timer_)},
+      [this] { HandleClosed(); });
 }
 
 void ClientListener::HandleClosed() {
-  if (--open_handles_ > 0) return;
   ::close(fd_);  // after the poll handle is closed: libuv no longer watches it
   fd_ = -1;
   if (reserve_fd_ >= 0) ::close(reserve_fd_);

@@ -63,7 +63,7 @@ class ClientListener {
   void CountRefusal(int err);
   void OnReportWindowEnd();
   void Pause();
-  void HandleClosed();
+  void HandleClosed();  // once every handle is closed
 
   uv_loop_t* const loop_;
   const OnAccept on_accept_;
@@ -79,7 +79,6 @@ class ClientListener {
   bool window_open_ = false;        // a refusal line was logged less than kReportWindowMs ago
   uint64_t refused_in_window_ = 0;  // refusals since the last line
   int last_error_ = 0;              // EMFILE or ENFILE, for the next line
-  int open_handles_ = 0;
   std::function<void()> close_done_;
 };
 

@@ -20,11 +20,13 @@
 
 #include <algorithm>
 
+#include "server/nats/wire_size.h"
+#include "server/util/quoting.h"
+
 namespace tandem::server {
 namespace {
 
-constexpr size_t kMaxArgs = 5;         // HMSG <subject> <sid> <reply> <hdr> <total>
-constexpr size_t kMaxSizeDigits = 18;  // fits an int64 without overflow
+constexpr size_t kMaxArgs = 5;  // HMSG <subject> <sid> <reply> <hdr> <total>
 constexpr size_t kSnippetMax = 40;
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
@@ -44,38 +46,6 @@ std::string_view TrimBlanks(std::string_view s) {
   while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
   while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
   return s;
-}
-
-// A decimal size; -1 when not a number, -2 when a number too long to be a sane size.
-int64_t ParseSize(std::string_view s) {
-  if (s.empty()) return -1;
-  for (char c : s) {
-    if (c < '0' || c > '9') return -1;
-  }
-  if (s.size() > kMaxSizeDigits) return -2;
-  int64_t v = 0;
-  for (char c : s) v = v * 10 + (c - '0');
-  return v;
-}
-
-// `bytes` in double quotes, cut to kSnippetMax, with control bytes as \xNN: an error line
-// names the input it failed on.
-std::string Quote(std::string_view bytes) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (size_t i = 0; i < bytes.size() && i < kSnippetMax; ++i) {
-    unsigned char c = static_cast<unsigned char>(bytes[i]);
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (bytes.size() > kSnippetMax) out += "...";
-  out += '"';
-  return out;
 }
 
 }  // namespace
@@ -115,7 +85,7 @@ void NatsClientReader::Reset() {
 void NatsClientReader::Fail(ReadError e, std::string_view bytes) {
   if (error_ != ReadError::kNone) return;
   error_ = e;
-  error_snippet_ = Quote(bytes);
+  error_snippet_ = QuoteHexEscaped(bytes, kSnippetMax);
 }
 
 void NatsClientReader::Handled(bool go_on) {
@@ -226,8 +196,8 @@ void NatsClientReader::StartMsg(const char* line, size_t n, bool owned, const Sp
   sid_ = args[1];
   reply_ = has_reply ? args[2] : Span{};
   auto arg = [&](size_t k) { return text.substr(args[k].off, args[k].len); };
-  int64_t total = ParseSize(arg(nargs - 1));
-  int64_t hdr = has_headers_ ? ParseSize(arg(nargs - 2)) : 0;
+  int64_t total = ParseWireSize(arg(nargs - 1));
+  int64_t hdr = has_headers_ ? ParseWireSize(arg(nargs - 2)) : 0;
   if (total == -1 || hdr == -1) return Fail(ReadError::kBadArgs, text);
   if (total == -2 || static_cast<uint64_t>(total) > limits_.max_payload) {
     return Fail(ReadError::kMaxPayload, text);

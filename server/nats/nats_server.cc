@@ -23,6 +23,7 @@
 #include "server/nats/router.h"
 #include "server/nats/server_info.h"
 #include "server/nats/sub_reaper.h"
+#include "server/util/ip_literal.h"
 
 namespace tandem::server {
 
@@ -114,12 +115,10 @@ Status NatsServer::Impl::Listen() {
   assert(OnLoopThread());
   if (listening_) return Status::InvalidArgument("already listening");
   sockaddr_storage addr{};
-  int r = uv_ip4_addr(options_.host.c_str(), options_.port, reinterpret_cast<sockaddr_in*>(&addr));
-  if (r != 0) {
-    r = uv_ip6_addr(options_.host.c_str(), options_.port, reinterpret_cast<sockaddr_in6*>(&addr));
-  }
   const std::string where = options_.host + ":" + std::to_string(options_.port);
-  if (r != 0) return Status::InvalidArgument("bad listen address", where);
+  if (!IpLiteralAddress(options_.host, options_.port, &addr)) {
+    return Status::InvalidArgument("bad listen address", where);
+  }
   Status s = listener_.Listen(reinterpret_cast<sockaddr*>(&addr), 1024, options_.host);
   if (!s.ok()) return s;
   ++open_handles_;

@@ -30,7 +30,7 @@
 //   kBadPayloadEnd   the payload is not followed by exactly "\r\n" (nats-server reports it as
 //                    'Unknown Protocol Operation')
 //
-// Sections, in order: State; byte helpers (quoting, sizes, blank search); ParseErrorText;
+// Sections, in order: State; byte helpers (blank search); ParseErrorText;
 // construction, Reset and failure recording; Feed (the switch); control lines (ProcessLine,
 // DispatchLine); payloads (StartPayload, DispatchPub, EndOp); state_name.
 #include "server/nats/parser.h"
@@ -39,6 +39,10 @@
 
 #include <algorithm>
 #include <bit>
+#include <iterator>
+
+#include "server/nats/wire_size.h"
+#include "server/util/quoting.h"
 
 namespace tandem::server {
 
@@ -91,7 +95,6 @@ namespace {
 constexpr size_t kMaxArgs = 4;           // HPUB subject reply hdr total
 constexpr size_t kSnippetSize = 32;      // bytes quoted from the buffer (nats PROTO_SNIPPET_SIZE)
 constexpr size_t kLineSnippetSize = 64;  // bytes quoted from a bad control line
-constexpr size_t kMaxSizeDigits = 18;    // fits int64 without overflow checks
 constexpr size_t kScratchSlack = 4096;   // room for small split payloads without allocating
 constexpr size_t kMaxKeptScratch = 64 * 1024;
 
@@ -137,53 +140,6 @@ inline const char* FindBlank(const char* p, const char* end) {
 // letters (never into the blank: NUL | 0x20 would pass for a space).
 constexpr uint32_t kPubWord = 'p' | 'u' << 8 | 'b' << 16 | uint32_t{' '} << 24;
 constexpr uint32_t kLowerLetters3 = 0x00202020;
-
-// Appends `n` bytes as a double-quoted string with C escapes for anything not printable ASCII.
-void AppendQuoted(std::string* out, const char* p, size_t n) {
-  static const char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char c = static_cast<unsigned char>(p[i]);
-    switch (c) {
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      default:
-        if (c < 0x20 || c >= 0x7f) {
-          out->append("\\x");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 0xf]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
-
-// A decimal size: 1 to kMaxSizeDigits digits, nothing else. Returns -1 when malformed.
-int64_t ParseSize(const char* p, size_t n) {
-  if (n == 0 || n > kMaxSizeDigits) return -1;
-  int64_t v = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned d = static_cast<unsigned char>(p[i]) - '0';
-    if (d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
-}
 
 }  // namespace
 
@@ -240,7 +196,7 @@ ParseError Parser::Fail(ParseError e, const char* data, size_t len, size_t at) {
   error_offset_ = at;
   error_snippet_.clear();
   const size_t n = at < len ? std::min(kSnippetSize, len - at) : 0;
-  AppendQuoted(&error_snippet_, data + std::min(at, len), n);
+  AppendCEscaped(&error_snippet_, {data + std::min(at, len), n});
   return e;
 }
 
@@ -248,7 +204,7 @@ ParseError Parser::FailLine(ParseError e, const char* line, size_t n, size_t at)
   error_ = e;
   error_offset_ = at;
   error_snippet_.clear();
-  AppendQuoted(&error_snippet_, line, std::min(kLineSnippetSize, n));
+  AppendCEscaped(&error_snippet_, {line, std::min(kLineSnippetSize, n)});
   return e;
 }
 
@@ -568,7 +524,7 @@ size_t Parser::DispatchLine(const char* line, size_t n, const char* data, size_t
     case State::kUnsubArg: {
       int64_t max = -1;
       if (argc == 2) {
-        max = ParseSize(line + args[1].off, args[1].len);
+        max = ParseWireSize({line + args[1].off, args[1].len});
         if (max < 0) return bad(ParseError::kBadArgs);
       } else if (argc != 1) {
         return bad(ParseError::kBadArgs);
@@ -578,7 +534,7 @@ size_t Parser::DispatchLine(const char* line, size_t n, const char* data, size_t
     case State::kPubArg: {
       if (argc != 2 && argc != 3) return bad(ParseError::kBadArgs);
       const Span size = args[argc - 1];
-      const int64_t total = ParseSize(line + size.off, size.len);
+      const int64_t total = ParseWireSize({line + size.off, size.len});
       if (total < 0) return bad(ParseError::kBadArgs);
       if (static_cast<uint64_t>(total) > limits_.max_payload) return bad(ParseError::kMaxPayload);
       subject_ = args[0];
@@ -592,8 +548,8 @@ size_t Parser::DispatchLine(const char* line, size_t n, const char* data, size_t
       if (argc != 3 && argc != 4) return bad(ParseError::kBadArgs);
       const Span hdr_arg = args[argc - 2];
       const Span total_arg = args[argc - 1];
-      const int64_t hdr = ParseSize(line + hdr_arg.off, hdr_arg.len);
-      const int64_t total = ParseSize(line + total_arg.off, total_arg.len);
+      const int64_t hdr = ParseWireSize({line + hdr_arg.off, hdr_arg.len});
+      const int64_t total = ParseWireSize({line + total_arg.off, total_arg.len});
       if (hdr < 0 || total < 0 || hdr > total) return bad(ParseError::kBadArgs);
       if (static_cast<uint64_t>(total) > limits_.max_payload) return bad(ParseError::kMaxPayload);
       subject_ = args[0];
@@ -659,92 +615,21 @@ size_t Parser::EndOp(bool ok, const char* data, size_t len, size_t next) {
   return next;
 }
 
+// The state's name, for debugging: the table follows the order of the enum.
 const char* Parser::state_name() const {
-  switch (state_) {
-    case State::kOpStart:
-      return "kOpStart";
-    case State::kOpC:
-      return "kOpC";
-    case State::kOpCo:
-      return "kOpCo";
-    case State::kOpCon:
-      return "kOpCon";
-    case State::kOpConn:
-      return "kOpConn";
-    case State::kOpConne:
-      return "kOpConne";
-    case State::kOpConnec:
-      return "kOpConnec";
-    case State::kOpConnect:
-      return "kOpConnect";
-    case State::kConnectArg:
-      return "kConnectArg";
-    case State::kOpH:
-      return "kOpH";
-    case State::kOpHp:
-      return "kOpHp";
-    case State::kOpHpu:
-      return "kOpHpu";
-    case State::kOpHpub:
-      return "kOpHpub";
-    case State::kOpHpubSpc:
-      return "kOpHpubSpc";
-    case State::kHpubArg:
-      return "kHpubArg";
-    case State::kOpP:
-      return "kOpP";
-    case State::kOpPu:
-      return "kOpPu";
-    case State::kOpPub:
-      return "kOpPub";
-    case State::kOpPubSpc:
-      return "kOpPubSpc";
-    case State::kPubArg:
-      return "kPubArg";
-    case State::kOpPi:
-      return "kOpPi";
-    case State::kOpPin:
-      return "kOpPin";
-    case State::kOpPing:
-      return "kOpPing";
-    case State::kOpPo:
-      return "kOpPo";
-    case State::kOpPon:
-      return "kOpPon";
-    case State::kOpPong:
-      return "kOpPong";
-    case State::kOpS:
-      return "kOpS";
-    case State::kOpSu:
-      return "kOpSu";
-    case State::kOpSub:
-      return "kOpSub";
-    case State::kOpSubSpc:
-      return "kOpSubSpc";
-    case State::kSubArg:
-      return "kSubArg";
-    case State::kOpU:
-      return "kOpU";
-    case State::kOpUn:
-      return "kOpUn";
-    case State::kOpUns:
-      return "kOpUns";
-    case State::kOpUnsu:
-      return "kOpUnsu";
-    case State::kOpUnsub:
-      return "kOpUnsub";
-    case State::kOpUnsubSpc:
-      return "kOpUnsubSpc";
-    case State::kUnsubArg:
-      return "kUnsubArg";
-    case State::kMsgPayload:
-      return "kMsgPayload";
-    case State::kMsgEndR:
-      return "kMsgEndR";
-    case State::kMsgEndN:
-      return "kMsgEndN";
-  }
-  return "?";
+  static constexpr const char* kNames[] = {
+      "kOpStart",    "kOpC",       "kOpCo",       "kOpCon",   "kOpConn",  "kOpConne",
+      "kOpConnec",   "kOpConnect", "kConnectArg", "kOpH",     "kOpHp",    "kOpHpu",
+      "kOpHpub",     "kOpHpubSpc", "kHpubArg",    "kOpP",     "kOpPu",    "kOpPub",
+      "kOpPubSpc",   "kPubArg",    "kOpPi",       "kOpPin",   "kOpPing",  "kOpPo",
+      "kOpPon",      "kOpPong",    "kOpS",        "kOpSu",    "kOpSub",   "kOpSubSpc",
+      "kSubArg",     "kOpU",       "kOpUn",       "kOpUns",   "kOpUnsu",  "kOpUnsub",
+      "kOpUnsubSpc", "kUnsubArg",  "kMsgPayload", "kMsgEndR", "kMsgEndN",
+  };
+  static_assert(std::size(kNames) == static_cast<size_t>(State::kMsgEndN) + 1,
+                "a name for every state");
+  const auto i = static_cast<size_t>(state_);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 }  // namespace tandem::server

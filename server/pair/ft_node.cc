@@ -16,6 +16,7 @@
 #include "server/pair/ft_peer_link.h"
 #include "server/pair/systemd_notify.h"
 #include "server/util/disk_space.h"
+#include "server/util/value_syntax.h"
 #include "store/identity.h"
 
 namespace tandem::server {
@@ -35,14 +36,9 @@ std::string DefaultName() {
 // "127.0.0.1:4222", "localhost:4222" and "0.0.0.0:4222" all name this host's port 4222.
 bool SameAddress(const std::string& a, const std::string& b) {
   if (a == b) return true;
-  auto split = [](const std::string& s) {
-    size_t c = s.rfind(':');
-    return c == std::string::npos ? std::make_pair(s, std::string())
-                                  : std::make_pair(s.substr(0, c), s.substr(c + 1));
-  };
-  auto [ha, pa] = split(a);
-  auto [hb, pb] = split(b);
-  auto local = [](const std::string& h) {
+  auto [ha, pa] = SplitAtLastColon(a);
+  auto [hb, pb] = SplitAtLastColon(b);
+  auto local = [](std::string_view h) {
     return h == "127.0.0.1" || h == "localhost" || h == "0.0.0.0" || h.empty() || h == "[::1]" ||
            h == "::1";
   };

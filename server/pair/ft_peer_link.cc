@@ -21,12 +21,17 @@
 #include <cassert>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include <netinet/in.h>
 
+#include "server/util/close_handles.h"
+#include "server/util/ip_literal.h"
+#include "server/util/quoting.h"
+#include "server/util/value_syntax.h"
 
 namespace tandem::server {
 namespace {
@@ -36,45 +41,6 @@ struct WriteReq {
   uv_write_t req;
   std::string data;
 };
-
-// "host:port", "[v6]:port" or "v6-literal:port" (the port is after the last ':').
-bool SplitHostPort(const std::string& s, std::string* host, std::string* port) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos || colon + 1 == s.size()) return false;
-  *port = s.substr(colon + 1);
-  if (port->size() > 5) return false;
-  for (char c : *port) {
-    if (c < '0' || c > '9') return false;
-  }
-  int n = std::atoi(port->c_str());
-  if (n < 1 || n > 65535) return false;
-  *host = s.substr(0, colon);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  if (host->empty()) *host = "127.0.0.1";
-  return true;
-}
-
-// `s` as the inside of a JSON string.
-std::string JsonEscape(std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -133,9 +99,10 @@ void PeerLink::Close(std::function<void()> done) {
   const bool cancelled = state_ == State::kAbandoned;  // uv_cancel already asked
   state_ = State::kClosed;
   close_done_ = std::move(done);
-  pending_closes_ = 2;
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), HandleCloseCb);
-  uv_close(reinterpret_cast<uv_handle_t*>(&ping_timer_), HandleCloseCb);
+  pending_closes_ = 1;  // the two timers, together
+  CloseHandles(
+      {reinterpret_cast<uv_handle_t*>(&timer_), reinterpret_cast<uv_handle_t*>(&ping_timer_)},
+      [this] { HandleClosed(); });
   if (tcp_open_) {
     ++pending_closes_;
     if (!tcp_closing_) {
@@ -156,18 +123,18 @@ void PeerLink::BeginAttempt() {
   ++attempts_;
   state_ = State::kResolving;
   uv_timer_start(&timer_, TimerCb, static_cast<uint64_t>(options_.connect_timeout_ms), 0);
-  std::string host, port;
-  if (!SplitHostPort(server(), &host, &port)) {
+  std::optional<HostPort> hp = ParsePeerHostPort(server());
+  if (!hp) {
     spdlog::error("ft: peer link: bad server address '{}' (want host:port)", server());
     NextAttempt();
     return;
   }
+  const std::string& host = hp->host;
+  const std::string port = std::to_string(hp->port);
   // An IP literal needs no lookup: connect at once, without a trip through the libuv pool
   // (which the store's lock attempts use too).
   sockaddr_storage literal{};
-  int port_num = std::atoi(port.c_str());
-  if (uv_ip4_addr(host.c_str(), port_num, reinterpret_cast<sockaddr_in*>(&literal)) == 0 ||
-      uv_ip6_addr(host.c_str(), port_num, reinterpret_cast<sockaddr_in6*>(&literal)) == 0) {
+  if (IpLiteralAddress(host, hp->port, &literal)) {
     addrs_.assign(1, literal);
     addr_index_ = 0;
     ConnectAddr();
@@ -480,10 +447,6 @@ void PeerLink::PingTimerCb(uv_timer_t* handle) noexcept {
 
 void PeerLink::TcpCloseCb(uv_handle_t* handle) noexcept {
   static_cast<PeerLink*>(handle->data)->OnTcpClosed();
-}
-
-void PeerLink::HandleCloseCb(uv_handle_t* handle) noexcept {
-  static_cast<PeerLink*>(handle->data)->HandleClosed();
 }
 
 }  // namespace tandem::server

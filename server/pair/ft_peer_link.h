@@ -138,7 +138,6 @@ class PeerLink : private NatsClientHandler {
   static void TimerCb(uv_timer_t* handle) noexcept;
   static void PingTimerCb(uv_timer_t* handle) noexcept;
   static void TcpCloseCb(uv_handle_t* handle) noexcept;
-  static void HandleCloseCb(uv_handle_t* handle) noexcept;
 
   // Constant after construction.
   uv_loop_t* const loop_;

@@ -38,9 +38,6 @@ class SystemdNotifier {
   // Closes the timer handle.
   void Close();
 
-  bool ready() const { return ready_; }
-  uint64_t watchdog_period_ms() const { return watchdog_ms_; }
-
  private:
   static void WatchdogCb(uv_timer_t* handle) noexcept;
   void Send(std::string_view message);

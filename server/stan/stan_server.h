@@ -62,7 +62,6 @@ class StanServer {
   void SetOnFatal(std::function<void(const Status&)> fn) { on_fatal_ = std::move(fn); }
 
   bool failed() const { return failed_; }
-  const store::ServerRecord& subjects() const { return server_; }
   const ChannelRegistry& channels() const { return channels_; }
   const ClientRegistry& clients() const { return clients_; }
   size_t subscription_count() const { return delivery_.count(); }

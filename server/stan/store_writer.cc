@@ -1,5 +1,5 @@
-// store_writer.cc: submits one batch at a time from a uv_prepare_t and runs the continuations
-// of each batch when the store reports its commit.
+// store_writer.cc: submits sealed batches from a uv_prepare_t, up to kMaxInFlight (two) at a
+// time, and runs the continuations of each batch when the store reports its commit.
 #include "server/stan/store_writer.h"
 
 #include <algorithm>

@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/util/pool_job.h"
+
 #include <sys/statvfs.h>
 
 namespace tandem::server {
@@ -56,29 +58,14 @@ void DiskSpace::TimerCb(uv_timer_t* t) noexcept { static_cast<DiskSpace*>(t->dat
 
 void DiskSpace::StartCheck() {
   if (check_in_flight_ || closed_) return;
-  struct Job {
-    uv_work_t req{};
-    DiskSpace* self;
-    std::string dir;
-    int64_t free_bytes = -1;
-  };
-  auto* job = new Job{{}, this, dir_};
-  job->req.data = job;
-  int rc = uv_queue_work(
-      loop_, &job->req,
-      [](uv_work_t* r) noexcept {
-        auto* j = static_cast<Job*>(r->data);
-        j->free_bytes = FreeBytes(j->dir);
-      },
-      [](uv_work_t* r, int status) noexcept {
-        std::unique_ptr<Job> j(static_cast<Job*>(r->data));
-        j->self->check_in_flight_ = false;
-        if (status == 0 && !j->self->closed_) j->self->Apply(j->free_bytes);
+  auto free_bytes = std::make_shared<int64_t>(-1);
+  int rc = QueuePoolJob(
+      loop_, [free_bytes, dir = dir_] { *free_bytes = FreeBytes(dir); },
+      [this, free_bytes](int status) {
+        check_in_flight_ = false;
+        if (status == 0 && !closed_) Apply(*free_bytes);
       });
-  if (rc != 0) {
-    delete job;
-    return;
-  }
+  if (rc != 0) return;
   check_in_flight_ = true;
 }
 

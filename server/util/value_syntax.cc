@@ -1,5 +1,5 @@
-// value_syntax.cc: the value syntaxes of the configuration, the flags and the status command
-// (sizes, durations, HOST:PORT) and the one quoting rule of error messages; see value_syntax.h.
+// value_syntax.cc: the value syntaxes of the configuration, the flags, the status command and
+// the peer addresses (sizes, durations, HOST:PORT); see value_syntax.h.
 #include "server/util/value_syntax.h"
 
 #include <algorithm>
@@ -11,21 +11,22 @@
 #include <fmt/format.h>
 
 namespace tandem::server {
+namespace {
 
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+// The multiplier of a lower-case size unit, 0 when it is none: "" and "b" are bytes; k, m, g, t
+// are powers of 1000 and ki, mi, gi, ti powers of 1024, each with an optional "b".
+uint64_t UnitMultiplier(std::string_view u) {
+  if (u.empty() || u == "b") return 1;
+  if (u.back() == 'b') u.remove_suffix(1);
+  const size_t power = std::string_view("kmgt").find(u.front()) + 1;  // 0 when not found
+  const bool binary = u.size() == 2 && u[1] == 'i';
+  if (power == 0 || (u.size() != 1 && !binary)) return 0;
+  uint64_t mult = 1;
+  for (size_t i = 0; i < power; ++i) mult *= binary ? 1024 : 1000;
+  return mult;
 }
+
+}  // namespace
 
 // A phrase about a value, without the key: `"abc" is not a number`.
 Status Phrase(std::string_view text, std::string_view what) {
@@ -41,7 +42,7 @@ Result<uint64_t> ParseUint(std::string_view text) {
   return v;
 }
 
-Result<uint64_t> ParseSize(std::string_view text) {
+Result<uint64_t> ParseSizeWithUnit(std::string_view text) {
   size_t i = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
   if (!text.empty() && text[0] == '-') return Phrase(text, "must not be negative");
@@ -52,37 +53,10 @@ Result<uint64_t> ParseSize(std::string_view text) {
   if (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
   std::transform(unit.begin(), unit.end(), unit.begin(),
                  [](unsigned char c) { return std::tolower(c); });
-  struct Unit {
-    const char* name;
-    uint64_t mult;
-  };
-  static constexpr Unit kUnits[] = {
-      {"", 1},
-      {"b", 1},
-      {"k", 1000ULL},
-      {"kb", 1000ULL},
-      {"ki", 1ULL << 10},
-      {"kib", 1ULL << 10},
-      {"m", 1000000ULL},
-      {"mb", 1000000ULL},
-      {"mi", 1ULL << 20},
-      {"mib", 1ULL << 20},
-      {"g", 1000000000ULL},
-      {"gb", 1000000000ULL},
-      {"gi", 1ULL << 30},
-      {"gib", 1ULL << 30},
-      {"t", 1000000000000ULL},
-      {"tb", 1000000000000ULL},
-      {"ti", 1ULL << 40},
-      {"tib", 1ULL << 40},
-  };
-  for (const auto& u : kUnits) {
-    if (unit == u.name) {
-      if (*n > UINT64_MAX / u.mult) return Phrase(text, "is too large");
-      return *n * u.mult;
-    }
-  }
-  return Phrase(text, "is not a size (like 1000, 64KB, 64KiB, 1MiB)");
+  const uint64_t mult = UnitMultiplier(unit);
+  if (mult == 0) return Phrase(text, "is not a size (like 1000, 64KB, 64KiB, 1MiB)");
+  if (*n > UINT64_MAX / mult) return Phrase(text, "is too large");
+  return *n * mult;
 }
 
 Result<int64_t> ParseDurationNs(std::string_view text) {
@@ -177,6 +151,29 @@ Result<HostPort> ParseHostPort(std::string_view text) {
   hp.port = static_cast<int>(p);
   return hp;
 }
+
+HostPortText SplitAtLastColon(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return {text, {}};
+  return {text.substr(0, colon), text.substr(colon + 1)};
+}
+
+std::optional<HostPort> ParsePeerHostPort(std::string_view text) {
+  if (text.find(':') == std::string_view::npos) return std::nullopt;
+  auto [host, port] = SplitAtLastColon(text);
+  if (port.empty() || port.size() > 5) return std::nullopt;
+  int n = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  if (n < 1 || n > 65535) return std::nullopt;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return HostPort{host.empty() ? "127.0.0.1" : std::string(host), n};
+}
+
 std::string FormatHostPort(std::string_view host, int port) {
   if (host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
   return fmt::format("{}:{}", host, port);

@@ -404,13 +404,13 @@ TEST_SUITE("config") {
           Case{"1GB", 1000000000}, Case{"1GiB", 1073741824}, Case{"2TiB", 2ULL << 40},
           Case{"1 KiB", 1024}, Case{"10B", 10}, Case{"3K", 3000}}) {
       INFO(text);
-      auto r = ParseSize(text);
+      auto r = ParseSizeWithUnit(text);
       REQUIRE(r.ok());
       CHECK(*r == want);
     }
     for (const char* bad : {"", "KB", "1.5MB", "1XB", "1KiBs", "-1", "99999999999TiB"}) {
       INFO(bad);
-      CHECK_FALSE(ParseSize(bad).ok());
+      CHECK_FALSE(ParseSizeWithUnit(bad).ok());
     }
   }
 

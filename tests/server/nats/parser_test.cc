@@ -253,6 +253,41 @@ TEST_SUITE("parser") {
     CheckAllSplits("PING\r\nPONG\r\nXYZ\r\nPING\r\n", {"PING", "PONG"}, ParseError::kUnknownOp);
   }
 
+  TEST_CASE("parser: state_name names the state after each byte of an op") {
+    struct Walk {
+      std::string ops;
+      std::vector<std::string> names;  // the state after each byte of `ops`
+    };
+    const Walk walks[] = {
+        {"CONNECT {", {"kOpC", "kOpCo", "kOpCon", "kOpConn", "kOpConne", "kOpConnec",
+                       "kOpConnect", "kOpConnect", "kConnectArg"}},
+        {"HPUB a", {"kOpH", "kOpHp", "kOpHpu", "kOpHpub", "kOpHpubSpc", "kHpubArg"}},
+        {"PUB a", {"kOpP", "kOpPu", "kOpPub", "kOpPubSpc", "kPubArg"}},
+        {"PING", {"kOpP", "kOpPi", "kOpPin", "kOpPing"}},
+        {"PONG", {"kOpP", "kOpPo", "kOpPon", "kOpPong"}},
+        {"SUB a", {"kOpS", "kOpSu", "kOpSub", "kOpSubSpc", "kSubArg"}},
+        {"UNSUB a", {"kOpU", "kOpUn", "kOpUns", "kOpUnsu", "kOpUnsub", "kOpUnsubSpc",
+                     "kUnsubArg"}},
+    };
+    for (const Walk& w : walks) {
+      Recorder rec;
+      Parser p(&rec, ParserLimits());
+      CHECK(std::string(p.state_name()) == "kOpStart");
+      for (size_t i = 0; i < w.names.size(); ++i) {
+        INFO(w.ops.substr(0, i + 1));
+        REQUIRE(p.Feed(w.ops.data() + i, 1) == ParseError::kNone);
+        CHECK(std::string(p.state_name()) == w.names[i]);
+      }
+    }
+    Recorder rec;
+    Parser p(&rec, ParserLimits());
+    const std::string pub = "PUB a 1\r\nx";
+    REQUIRE(p.Feed(pub.data(), pub.size()) == ParseError::kNone);
+    CHECK(std::string(p.state_name()) == "kMsgEndR");
+    REQUIRE(p.Feed("\r", 1) == ParseError::kNone);
+    CHECK(std::string(p.state_name()) == "kMsgEndN");
+  }
+
   TEST_CASE("parser: error offset and snippet") {
     Recorder rec;
     Parser p(&rec, ParserLimits());

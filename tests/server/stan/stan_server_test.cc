@@ -18,7 +18,7 @@
 namespace tandem::server {
 namespace {
 
-using OpType = store::WriteBatch::OpType;
+namespace batch_op = store::batch_op;
 
 class Harness {
  public:
@@ -95,9 +95,10 @@ class Harness {
   int fatal = 0;
 };
 
-bool HasOp(const store::WriteBatch& b, OpType t) {
+template <typename Op>
+bool HasOp(const store::WriteBatch& b) {
   for (auto& op : b.ops())
-    if (op.type == t) return true;
+    if (std::holds_alternative<Op>(op)) return true;
   return false;
 }
 
@@ -143,7 +144,7 @@ TEST_SUITE("stan_server") {
     CHECK(h.Count("deliver.c1") == 0);
     h.Pass();
     REQUIRE(h.store.submitted.size() == 1);
-    CHECK(HasOp(h.store.submitted.front().batch, OpType::kAppendMsg));
+    CHECK(HasOp<batch_op::AppendMsg>(h.store.submitted.front().batch));
     CHECK(h.Count("reply.ack") == 0);
     CHECK(h.Count("deliver.c1") == 0);
     h.store.CompleteOne();
@@ -221,7 +222,7 @@ TEST_SUITE("stan_server") {
     h.nc.Publish(ack_inbox, "", ack.SerializeAsString());
     h.Pass();
     bool add = false;
-    for (auto& p : h.store.submitted) add |= HasOp(p.batch, OpType::kAddPending);
+    for (auto& p : h.store.submitted) add |= HasOp<batch_op::AddPending>(p.batch);
     CHECK_FALSE(add);
     h.CommitAll();
 
@@ -231,19 +232,19 @@ TEST_SUITE("stan_server") {
     REQUIRE(h.Count("deliver.c1") == 2);
     h.Pass();
     // Not yet aged: no row, and the stored position stays below it.
-    for (auto& p : h.store.submitted) CHECK_FALSE(HasOp(p.batch, OpType::kAddPending));
+    for (auto& p : h.store.submitted) CHECK_FALSE(HasOp<batch_op::AddPending>(p.batch));
     h.CommitAll();
     h.stan->TEST_timers().TEST_Advance(Delivery::kPersistDelayMs + 1);
     h.Pass();
     REQUIRE(h.store.submitted.size() == 1);
-    CHECK(HasOp(h.store.submitted.front().batch, OpType::kAddPending));
-    CHECK(HasOp(h.store.submitted.front().batch, OpType::kUpdateLastSent));
+    CHECK(HasOp<batch_op::AddPending>(h.store.submitted.front().batch));
+    CHECK(HasOp<batch_op::UpdateLastSent>(h.store.submitted.front().batch));
     h.store.CompleteOne();
     ack.set_sequence(2);
     h.nc.Publish(ack_inbox, "", ack.SerializeAsString());
     h.Pass();
     REQUIRE(h.store.submitted.size() == 1);
-    CHECK(HasOp(h.store.submitted.front().batch, OpType::kRemovePending));
+    CHECK(HasOp<batch_op::RemovePending>(h.store.submitted.front().batch));
   }
 }
 

@@ -1,0 +1,195 @@
+// sqlite_store_thread.cc: SqliteStore's store thread (rounds of reads and one group
+// transaction of every queued batch) and its sync thread (fdatasync of the WAL for finished
+// rounds, store.sync=full). See sqlite_store.h, "Threads" and "Sync".
+#include <fcntl.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include "store/schema.h"
+#include "store/sqlite_store.h"
+#include "store/sqlite_store_util.h"
+#include "store/transaction.h"
+
+namespace tandem::store {
+
+// --- Store thread ---------------------------------------------------------------------------
+
+void SqliteStore::ThreadMain() {
+  std::vector<Job> jobs;
+  for (;;) {
+    GuardFiles();
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      // Wakes at least every kFileCheckMs, idle or not, so that GuardFiles runs.
+      if (!cv_.wait_for(lock, std::chrono::milliseconds(kFileCheckMs),
+                        [this] { return stopping_ || (!queue_.empty() && !held_); })) {
+        continue;
+      }
+      if (queue_.empty()) return;  // stopping, and everything queued has been done
+      jobs.swap(queue_);
+      busy_ = true;
+    }
+    const bool wrote = RunRound(jobs);
+    if (own_sync_) {
+      {
+        std::lock_guard<std::mutex> lock(sync_mu_);
+        sync_queue_.push_back(Round{std::move(jobs), wrote});
+      }
+      sync_cv_.notify_one();
+    } else {
+      HandBack(jobs);
+    }
+    jobs.clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_ = false;
+    }
+  }
+}
+
+void SqliteStore::HandBack(std::vector<Job>& jobs) {
+  {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    for (Job& j : jobs) done_.push_back(std::move(j));
+  }
+  uv_async_send(async_);  // async_ was created before the first job was queued
+}
+
+bool SqliteStore::RunRound(std::vector<Job>& jobs) {
+  Status sticky = health();
+  std::vector<Job*> writes;
+  for (Job& job : jobs) {
+    if (job.kind == Job::Kind::kWrite) {
+      writes.push_back(&job);
+    } else if (!sticky.ok()) {
+      job.status = sticky;
+    } else {
+      RunRead(job);
+    }
+  }
+  if (writes.empty()) return false;
+  Status s = sticky.ok() ? ApplyGroup(writes) : sticky;
+  if (s.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++transactions_;
+  } else {
+    if (sticky.ok()) SetSticky(s);
+    // This job and every later one, reads included, complete with the error.
+    bool after_first_write = false;
+    for (Job& job : jobs) {
+      after_first_write = after_first_write || job.kind == Job::Kind::kWrite;
+      if (!after_first_write) continue;
+      job.status = s;
+      job.result = BatchResult();
+      job.msgs.clear();
+    }
+  }
+  // The batches go back to the loop with their jobs and are freed there: the loop allocated
+  // them, and glibc frees another thread's chunks under its arena lock, which the store thread
+  // would then contend for with every allocation of the loop.
+  return s.ok();
+}
+
+void SqliteStore::SetSticky(const Status& s) {
+  spdlog::error("store: writes stop: {}", s.ToString());
+  std::lock_guard<std::mutex> lock(mu_);
+  sticky_ = s;
+}
+
+// One transaction for every batch of the round: BEGIN IMMEDIATE, epoch check, the batches in
+// order (limits enforced after each), the coalesced subscription state, the channel counters
+// once per channel, COMMIT.
+Status SqliteStore::ApplyGroup(std::vector<Job*>& writes) {
+  Transaction tx(db_);
+  Status s = tx.Begin(Stmt::kBeginImmediate);
+  if (s.ok()) s = CheckEpoch();
+  for (size_t i = 0; s.ok() && i < writes.size(); ++i) {
+    s = ApplyBatch(writes[i]->batch, &writes[i]->result);
+  }
+  if (s.ok()) s = FlushSubState();
+  if (s.ok()) s = FlushChannels();
+  if (s.ok()) s = FlushMetaIds();
+  if (s.ok()) s = tx.Commit();
+  ClearTransactionState();
+  return WithPath(s, options_.path);
+}
+
+void SqliteStore::ClearTransactionState() {
+  pending_.clear();
+  last_sent_.clear();
+  dirty_channels_.clear();
+  touched_.clear();
+  meta_ids_dirty_ = false;
+}
+
+Status SqliteStore::CheckEpoch() {
+  sqlite3_stmt* st = stmts_.get(Stmt::kGetMeta);
+  StmtReset reset(st);
+  sqlite3_bind_text(st, 1, kMetaEpoch, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) return stmts_.Error(Stmt::kGetMeta, rc);
+  uint64_t current = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+  if (current != epoch_) {
+    return Status::Fenced(options_.path, fmt::format("store epoch is {}, ours is {}: another "
+                                                     "instance took over",
+                                                     current, epoch_));
+  }
+  return Status::OK();
+}
+
+// --- Sync thread ------------------------------------------------------------------------------
+
+void SqliteStore::SyncThreadMain() {
+  std::vector<Round> rounds;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(sync_mu_);
+      sync_cv_.wait(lock, [this] { return sync_stopping_ || !sync_queue_.empty(); });
+      if (sync_queue_.empty()) return;  // stopping, and every round has been handed back
+      rounds.swap(sync_queue_);
+    }
+    bool wrote = false;
+    for (const Round& r : rounds) wrote = wrote || r.wrote;
+    if (wrote && sync_failed_.ok()) {
+      if (Status s = SyncWal(); !s.ok()) {
+        sync_failed_ = s;
+        SetSticky(s);
+      }
+    }
+    for (Round& r : rounds) {
+      if (!sync_failed_.ok()) {  // committed, but maybe not on disk: never acknowledged
+        for (Job& job : r.jobs) {
+          if (job.kind != Job::Kind::kWrite || !job.status.ok()) continue;
+          job.status = sync_failed_;
+          job.result = BatchResult();
+        }
+      }
+      HandBack(r.jobs);
+    }
+    rounds.clear();
+  }
+}
+
+Status SqliteStore::SyncWal() {
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    if (!test_sync_error_.ok()) return std::exchange(test_sync_error_, Status::OK());
+  }
+  if (::fdatasync(wal_fd_) == 0) return Status::OK();
+  const int err = errno;
+  const std::string what = options_.path + "-wal";
+  if (err == ENOSPC) return Status::IOError(what, "fdatasync: disk full");
+  return Status::IOError(what, std::string("fdatasync: ") + std::strerror(err));
+}
+
+}  // namespace tandem::store
