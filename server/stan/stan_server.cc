@@ -10,18 +10,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/bus/subject.h"
 #include "server/stan/queue_group.h"
 #include "server/stan/stan_codec.h"
 #include "server/stan/stan_errors.h"
 #include "server/stan/stan_protocol.pb.h"
-#include "server/bus/subject.h"
 
 namespace tandem::server {
 
 // --- construction and life cycle ---------------------------------------------------------------
 
-StanServer::StanServer(uv_loop_t* loop, Bus* nc, store::Store* store,
-                       store::Recovered recovered, const StanOptions& options)
+StanServer::StanServer(uv_loop_t* loop, Bus* nc, store::Store* store, store::Recovered recovered,
+                       const StanOptions& options)
     : loop_(loop),
       nc_(nc),
       store_(store),
@@ -140,7 +140,7 @@ void StanServer::RestoreSubs() {
     delivery_.Index(sub);
     if (!rec.queue.empty()) {
       auto& g = ch->queues()[rec.queue];
-      if (!g) g = std::make_unique<QueueGroup>(rec.queue, rec.is_durable);
+      if (!g) g = std::make_unique<StanQueueGroup>(rec.queue, rec.is_durable);
       sub->group = g.get();
       g->last_sent = std::max(g->last_sent, rec.last_sent);
       if (rec.is_offline) {

@@ -23,11 +23,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "server/stan/channel.h"
 #include "server/bus/bus.h"
+#include "server/stan/channel.h"
+#include "server/stan/delivery.h"
 #include "server/stan/stan_clients.h"
 #include "server/stan/stan_options.h"
-#include "server/stan/stan_sub.h"
 #include "server/stan/store_writer.h"
 #include "server/util/timer_queue.h"
 #include "store/status.h"
@@ -70,7 +70,9 @@ class StanServer {
   // Deliveries and redeliveries so far (monitoring).
   const Delivery::Counters& delivery_counters() const { return delivery_.counters(); }
   // Monitoring: ops and latency of every group commit (see StoreWriter::SetCommitObserver).
-  void SetCommitObserver(StoreWriter::CommitObserver fn) { writer_.SetCommitObserver(std::move(fn)); }
+  void SetCommitObserver(StoreWriter::CommitObserver fn) {
+    writer_.SetCommitObserver(std::move(fn));
+  }
   TimerQueue& TEST_timers() { return timers_; }
 
  private:

@@ -6,12 +6,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/bus/subject.h"
 #include "server/stan/queue_group.h"
 #include "server/stan/stan_codec.h"
 #include "server/stan/stan_errors.h"
 #include "server/stan/stan_protocol.pb.h"
 #include "server/stan/stan_server.h"
-#include "server/bus/subject.h"
 
 namespace tandem::server {
 
@@ -73,7 +73,7 @@ void StanServer::ProcessSub(const InboundMsg& m) {
         if (!slot) ch->queues().erase(qname);
         return SubReply(reply, "", errors::kTooManySubs);
       }
-      if (!slot) slot = std::make_unique<QueueGroup>(qname, !durable.empty());
+      if (!slot) slot = std::make_unique<StanQueueGroup>(qname, !durable.empty());
       uint64_t last_sent = StartPosition(ch, req, &deferred, &start_ts);
       slot->last_sent = last_sent;
       sub = NewSub(ch, req, qname, last_sent);
@@ -258,7 +258,7 @@ void StanServer::ProcessUnsubOrClose(const InboundMsg& m, bool is_close) {
 void StanServer::RemoveSub(StanSub* sub, bool unsubscribe) {
   Channel* ch = sub->channel;
   Deactivate(sub);
-  if (QueueGroup* g = sub->group) {
+  if (StanQueueGroup* g = sub->group) {
     bool empty = delivery_.RemoveMember(g, sub);
     if (empty && g->durable && !unsubscribe) {
       // The last member of a durable queue group: the group stays as an offline shadow.
