@@ -21,6 +21,7 @@
 #include "server/monitor/monitor.h"
 #include "server/monitor_adapter.h"
 #include "server/nats/nats_server.h"
+#include "server/util/before_sleep.h"
 #include "server/util/protobuf_log.h"
 #include "server/stan/stan_server.h"
 #include "server/pair/systemd_notify.h"
@@ -113,6 +114,14 @@ int App::Run() {
   uv_signal_start(&sigint_, SignalCb, SIGINT);
   uv_timer_init(&loop_, &deadline_timer_);
   deadline_timer_.data = this;
+  // The order of these steps is the one documented in app.h (start sequence, step 2).
+  before_sleep_ = std::make_unique<BeforeSleep>(&loop_);
+  before_sleep_->Add("stan.submit", [this] {
+    if (stan_) stan_->SubmitStoreBatch();
+  });
+  before_sleep_->Add("nats.flush", [this] {
+    if (nats_) nats_->FlushAll();
+  });
 
   Status s = Start();
   if (s.ok()) {
@@ -130,6 +139,7 @@ int App::Run() {
   ft_.reset();
   disk_.reset();
   systemd_.reset();
+  before_sleep_.reset();
   if (exit_status_ == 0) spdlog::info("stopped cleanly");
   return exit_status_;
 }
@@ -369,6 +379,7 @@ void App::AfterCoreClosed() {
 }
 
 void App::CloseOwnHandles() {
+  if (before_sleep_) before_sleep_->Close();
   for (uv_handle_t* h :
        {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
         reinterpret_cast<uv_handle_t*>(&deadline_timer_)}) {

@@ -8,6 +8,13 @@
 // Drain(done) to let the last batch commit before the store is closed. ft/ calls exactly this
 // sequence when an instance becomes active and when it stops.
 //
+// Commits: what a loop pass writes goes into one store batch. The process calls
+// SubmitStoreBatch() once per loop pass, from its before-sleep sequence: it records what the
+// delivery engine coalesced (FlushDirty), attaches the pass's PubAcks to the batch and submits
+// it when the StoreWriter has room. The commit continuation of each batch submits the next one
+// first, then delivers and sends the PubAcks. The StoreWriter never calls back into this class
+// to complete a batch.
+//
 // The publish invariant: a message is delivered and its PubAck sent only after the batch
 // holding it has committed. After a failed commit the layer stops
 // acknowledging for good and on_fatal runs once.
@@ -58,6 +65,9 @@ class StanServer {
   void Stop();
   // Runs `done` when every batch written so far has committed (or failed).
   void Drain(std::function<void()> done);
+  // The streaming layer's step of the before-sleep sequence: completes and submits the batch
+  // this loop pass filled, when the writer has room (a no-op before Start and after Stop).
+  void SubmitStoreBatch();
   // Told once, on the first failed commit (the caller should make the process exit).
   void SetOnFatal(std::function<void(const Status&)> fn) { on_fatal_ = std::move(fn); }
 
@@ -130,7 +140,12 @@ class StanServer {
   void DeleteSubRecord(StanSub* sub);
 
   // --- commits ---
-  void BeforeSubmit();
+  // Submits the sealed batches, then completes (PrepareBatch) and submits the current one when
+  // the writer has room for it.
+  void SubmitBatch();
+  // Completes the current batch: records the delivery engine's coalesced state and attaches one
+  // continuation with the batch's PubAcks and channels (when the batch holds anything).
+  void PrepareBatch();
   void BatchCommitted(const Status& s, const store::BatchResult& r, const PendingAcks& acks,
                       const std::unordered_map<int64_t, uint64_t>& channels);
 

@@ -13,6 +13,7 @@
 
 #include "server/stan/stan_codec.h"
 #include "server/stan/stan_protocol.pb.h"
+#include "server/util/before_sleep.h"
 #include "tests/server/stan/stan_fakes.h"
 
 namespace tandem::server {
@@ -24,6 +25,9 @@ class Harness {
  public:
   Harness() {
     uv_loop_init(&loop);
+    // The process's before-sleep step, as App registers it: each pass submits the store batch.
+    before_sleep = std::make_unique<BeforeSleep>(&loop);
+    before_sleep->Add("stan.submit", [this] { stan->SubmitStoreBatch(); });
     stan = std::make_unique<StanServer>(&loop, &nc, &store, store::Recovered{}, StanOptions{});
     REQUIRE(stan->Start().ok());
     stan->SetOnFatal([this](const Status&) { ++fatal; });
@@ -32,6 +36,7 @@ class Harness {
     stan->Stop();
     while (!store.submitted.empty()) store.CompleteOne();
     stan.reset();
+    before_sleep->Close();
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
   }
@@ -91,6 +96,7 @@ class Harness {
   uv_loop_t loop;
   test::FakeBus nc;
   test::FakeStore store;
+  std::unique_ptr<BeforeSleep> before_sleep;
   std::unique_ptr<StanServer> stan;
   int fatal = 0;
 };
