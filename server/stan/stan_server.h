@@ -123,6 +123,20 @@ class StanServer {
   void ExpireTick();
 
   // --- subscriptions ---
+  // Where a subscribe request's subscription came from: made new, or an offline durable (or a
+  // durable queue group's shadow) resumed; a time start not yet resolved holds new messages.
+  struct SubPlacement {
+    StanSub* sub = nullptr;
+    bool resumed = false;
+    bool deferred = false;  // the start time needs a store lookup (ResolveTimeStart)
+    int64_t start_ts = 0;
+  };
+  // Subscribe, by kind: each sets p->sub, or returns the error string of the refusal.
+  const char* JoinQueueGroup(Channel* ch, const pb::SubscriptionRequest& req, SubPlacement* p);
+  const char* PlaceDurable(Channel* ch, const pb::SubscriptionRequest& req, SubPlacement* p);
+  // Activates the placed subscription, replies with its ack inbox, then starts sending
+  // (pending messages of a resumed one first).
+  void StartSub(const SubPlacement& p, const std::string& reply);
   void SubReply(const std::string& reply, const std::string& ack_inbox, const std::string& error);
   StanSub* NewSub(Channel* ch, const pb::SubscriptionRequest& req, const std::string& queue,
                   uint64_t last_sent);
