@@ -14,11 +14,11 @@
 //           store writer has room (StanServer::SubmitStoreBatch; only while active).
 //        b. "nats.flush": the NATS core hands every queued outbound byte to its socket
 //           (NatsServer::FlushAll; only while listening).
-//      The flush is last so that everything routed during the pass, by callbacks and by the
-//      steps before it, reaches the sockets before the loop sleeps. (Deliveries and PubAcks
-//      are sent when a commit completes, from the store's completion callback, earlier in the
-//      same pass; step a never waits for them.) This is the order the two prepare handles had
-//      before they were merged: libuv ran the later-started one, the store writer's, first.
+//      The flush is last so that everything routed since the previous pass, by callbacks
+//      (deliveries and PubAcks go out when a commit completes, in the store's completion
+//      callback) and by the steps before it, reaches the sockets before the loop sleeps. This
+//      is the order the two prepare handles had before they were merged into this sequence:
+//      libuv ran the later-started one, the store writer's, first.
 //   3. systemd: the watchdog timer when WatchdogSec= is set (standbys ping it too).
 //      disk: the free space of the store directory, checked now and every few seconds (a
 //      lock attempt waits while it is short, and /healthz says so).

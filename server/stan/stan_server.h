@@ -186,7 +186,7 @@ class StanServer {
   TimerQueue::Id expire_timer_ = 0;
   StanStats stats_;
 
-  // Filled while a batch is open, handed to its continuation by BeforeSubmit().
+  // Filled while a batch is open, handed to its continuation by PrepareBatch().
   PendingAcks acks_;
   std::unordered_map<int64_t, uint64_t> batch_channels_;  // channel id -> highest seq appended
 };

@@ -139,6 +139,25 @@ TEST_SUITE("stan_server") {
     CHECK(h.Count("deliver.c2") == 3);
   }
 
+  TEST_CASE("stan_server: a commit submits the batch filled meanwhile before its PubAcks go") {
+    Harness h;
+    h.Connect("c1");
+    h.CommitAll();
+    h.Pub("c1", "foo", "g1");
+    h.Pass();  // the before-sleep step submits the first batch
+    REQUIRE(h.store.submitted.size() == 1);
+    h.Pub("c1", "foo", "g2");  // fills the next batch while the first is in flight
+    // The commit continuation submits what filled meanwhile first, not a later loop pass: the
+    // store does not wait for the loop (the StoreWriter itself calls nobody to complete it).
+    const size_t acks_before = h.Count("reply.ack");
+    h.store.CompleteOne();
+    REQUIRE(h.store.submitted.size() == 1);  // g2's batch went at once, without a pass
+    CHECK(HasOp(h.store.submitted.front().batch, OpType::kAppendMsg));
+    CHECK(h.Count("reply.ack") == acks_before + 1);  // g1's PubAck only
+    h.store.CompleteOne();
+    CHECK(h.Count("reply.ack") == acks_before + 2);
+  }
+
   TEST_CASE("stan_server: no PubAck and no delivery before the commit") {
     Harness h;
     h.Connect("c1");
