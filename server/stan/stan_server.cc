@@ -22,8 +22,7 @@ namespace tandem::server {
 
 StanServer::StanServer(uv_loop_t* loop, Bus* nc, store::Store* store, store::Recovered recovered,
                        const StanOptions& options)
-    : loop_(loop),
-      nc_(nc),
+    : nc_(nc),
       store_(store),
       options_(options),
       recovered_(std::move(recovered)),

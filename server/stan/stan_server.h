@@ -163,7 +163,6 @@ class StanServer {
   void BatchCommitted(const Status& s, const store::BatchResult& r, const PendingAcks& acks,
                       const std::unordered_map<int64_t, uint64_t>& channels);
 
-  uv_loop_t* const loop_;
   Bus* const nc_;
   store::Store* const store_;
   const StanOptions options_;
