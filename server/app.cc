@@ -22,6 +22,7 @@
 #include "server/pair/ft_node.h"
 #include "server/pair/systemd_notify.h"
 #include "server/stan/stan_server.h"
+#include "server/util/before_sleep.h"
 #include "server/util/disk_space.h"
 #include "server/util/pool_job.h"
 #include "server/util/protobuf_log.h"
@@ -100,6 +101,14 @@ int App::Run() {
   uv_signal_start(&sigint_, SignalCb, SIGINT);
   uv_timer_init(&loop_, &deadline_timer_);
   deadline_timer_.data = this;
+  // The order of these steps is the one documented in app.h (start sequence, step 2).
+  before_sleep_ = std::make_unique<BeforeSleep>(&loop_);
+  before_sleep_->Add("stan.submit", [this] {
+    if (stan_) stan_->SubmitStoreBatch();
+  });
+  before_sleep_->Add("nats.flush", [this] {
+    if (nats_) nats_->FlushAll();
+  });
 
   Status s = Start();
   if (!s.ok()) {
@@ -115,6 +124,7 @@ int App::Run() {
   ft_.reset();
   disk_.reset();
   systemd_.reset();
+  before_sleep_.reset();
   if (exit_status_ == 0) spdlog::info("stopped cleanly");
   return exit_status_;
 }
@@ -353,6 +363,7 @@ void App::AfterCoreClosed() {
 }
 
 void App::CloseOwnHandles() {
+  if (before_sleep_) before_sleep_->Close();
   for (uv_handle_t* h :
        {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
         reinterpret_cast<uv_handle_t*>(&deadline_timer_)}) {

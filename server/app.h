@@ -6,7 +6,19 @@
 // Start sequence (App::Start), each step logs what it did; a failure logs one line and makes
 // Run() return 1 after closing whatever was already open:
 //   1. process: RLIMIT_NOFILE soft limit raised to the hard limit, SIGPIPE ignored, logging.
-//   2. loop: uv_loop_init, SIGTERM and SIGINT watchers (uv_signal_t).
+//   2. loop: uv_loop_init, SIGTERM and SIGINT watchers (uv_signal_t), and the before-sleep
+//      sequence (server/util/before_sleep.h): the work every loop pass does just before the
+//      loop polls, in this fixed order:
+//        a. "stan.submit": the streaming layer completes the store batch this pass filled (the
+//           delivery engine's coalesced state, the PubAcks kept aside) and submits it when the
+//           store writer has room (StanServer::SubmitStoreBatch; only while active).
+//        b. "nats.flush": the NATS core hands every queued outbound byte to its socket
+//           (NatsServer::FlushAll; only while listening).
+//      The flush is last so that everything routed since the previous pass, by callbacks
+//      (deliveries and PubAcks go out when a commit completes, in the store's completion
+//      callback) and by the steps before it, reaches the sockets before the loop sleeps. This
+//      is the order the two prepare handles had before they were merged into this sequence:
+//      libuv ran the later-started one, the store writer's, first.
 //   3. systemd: the watchdog timer when WatchdogSec= is set (standbys ping it too).
 //      disk: the free space of the store directory, checked now and every few seconds (a
 //      lock attempt waits while it is short, and /healthz says so).
@@ -69,6 +81,7 @@ class DiskSpace;
 class MetricsRegistry;
 class Monitor;
 class ProcessMonitorSource;
+class BeforeSleep;
 
 class App final : public FtNode::Delegate {
  public:
@@ -113,6 +126,8 @@ class App final : public FtNode::Delegate {
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   uv_timer_t deadline_timer_{};  // armed when shutdown begins
+  // The per-pass steps (start sequence, step 2); closed with the App's own handles.
+  std::unique_ptr<BeforeSleep> before_sleep_;
   bool loop_ready_ = false;
   bool stop_requested_ = false;  // a signal asked FtNode to stop
   std::unique_ptr<SystemdNotifier> systemd_;

@@ -84,7 +84,7 @@ ServerState StateOf(ft::Role role, bool in_group) {
 }
 
 // Why the streaming layer cannot deliver everything it stores: the channels whose stored
-// messages could not be read (read_damage.cc); "" when there are none.
+// messages could not be read (delivery_read_damage.cc); "" when there are none.
 std::string ReadDamageDetail(const StanServer& stan) {
   std::string first;
   size_t more = 0;

@@ -4,7 +4,7 @@
 // Reading: all connections read into ONE loop-wide buffer handed out by the host (reads are
 // serialized on the loop thread, and the parser copies only an op cut by the end of a read), so
 // an idle connection costs only this object. Writing: replies and messages are appended to
-// `out_` and the connection asks the host for a flush; the host's uv_prepare_t calls Flush()
+// `out_` and the connection asks the host for a flush; the host's FlushAll calls Flush()
 // once per loop pass, which tries uv_try_write and hands any rest to one uv_write at a time.
 // When queued bytes exceed max_pending_bytes, or a write stays pending longer than
 // write_deadline_ms, the connection is a slow consumer and is closed; others are unaffected.
@@ -87,7 +87,7 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   void Start(std::string_view info_prefix);
   // Sends `-ERR '<err>'` (if non-empty), then closes. Idempotent.
   void Close(CloseReason reason, std::string_view err = {});
-  // Hands queued bytes to the socket (called by the host's prepare handle).
+  // Hands queued bytes to the socket (called by the host's FlushAll, once per loop pass).
   void Flush();
   // Ping and write-deadline checks; `now_ms` is uv_now.
   void OnTick(uint64_t now_ms);

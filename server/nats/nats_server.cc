@@ -1,6 +1,7 @@
 // nats_server.cc: NatsServer::Impl: the listener (a ClientListener), the set of ClientConns,
-// the loop-wide read buffer, the pre-poll flush (uv_prepare_t), the housekeeping timer (pings,
-// write deadlines), the internal clients and shutdown. Routing rules live in router.cc,
+// the loop-wide read buffer, the flush of every queued connection (FlushAll, called once per
+// loop pass by the process), the housekeeping timer (pings, write deadlines), the internal
+// clients and shutdown. Routing rules live in router.cc,
 // per-connection protocol in client_conn.cc, the sliced removal of a closed connection's
 // subscriptions in sub_reaper.cc.
 #include "server/nats/nats_server.h"
@@ -50,6 +51,8 @@ class NatsServer::Impl final : public ConnHost {
   Status Listen();
   int port() const { return port_; }
   void StopAccepting();
+  void FlushAll();
+  bool flushing_allowed() const { return listening_ && !shutting_down_; }
   void Shutdown(std::function<void()> done);
   Bus* CreateInternalClient(std::string_view name);
   CoreStats stats() const;
@@ -69,11 +72,9 @@ class NatsServer::Impl final : public ConnHost {
   }
 
  private:
-  static void PrepareCb(uv_prepare_t* p) noexcept;
   static void TimerCb(uv_timer_t* t) noexcept;
   static void HandleClosedCb(uv_handle_t* h) noexcept;
   void OnConnection(int fd);
-  void FlushAll();
   void OnTimer();
   void HandleClosed();
   void CloseHandle(uv_handle_t* h);
@@ -93,13 +94,12 @@ class NatsServer::Impl final : public ConnHost {
   bool reaper_open_ = false;
   std::string info_prefix_;
   ClientListener listener_;
-  uv_prepare_t prepare_{};
   uv_timer_t timer_{};
   int port_ = 0;
   bool listening_ = false;
   bool accepting_ = false;
   bool shutting_down_ = false;
-  int open_handles_ = 0;  // listener, prepare, timer and connections not yet closed
+  int open_handles_ = 0;  // listener, timer and connections not yet closed
   uint64_t next_cid_ = 1;
   uint64_t total_connections_ = 0;
   std::unordered_map<uint64_t, std::unique_ptr<ClientConn>> conns_;
@@ -126,12 +126,6 @@ Status NatsServer::Impl::Listen() {
   port_ = listener_.port();
   info_prefix_ = BuildInfoPrefix(options_, server_id_, port_);
   accepting_ = true;
-
-  uv_prepare_init(loop_, &prepare_);
-  prepare_.data = this;
-  ++open_handles_;
-  uv_prepare_start(&prepare_, PrepareCb);
-  uv_unref(reinterpret_cast<uv_handle_t*>(&prepare_));
 
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
@@ -179,10 +173,6 @@ void NatsServer::Impl::StopAccepting() {
 }
 
 // --- flush, timer, close ---------------------------------------------------------------------
-
-void NatsServer::Impl::PrepareCb(uv_prepare_t* p) noexcept {
-  static_cast<Impl*>(p->data)->FlushAll();
-}
 
 void NatsServer::Impl::FlushAll() {
   // Flushing can close connections and re-queue others, so work on a swapped copy.
@@ -250,8 +240,6 @@ void NatsServer::Impl::Shutdown(std::function<void()> done) {
   for (auto& [cid, c] : conns_) all.push_back(c.get());
   for (ClientConn* c : all) c->Close(CloseReason::kServerShutdown);
   if (listening_) {
-    uv_prepare_stop(&prepare_);
-    CloseHandle(reinterpret_cast<uv_handle_t*>(&prepare_));
     uv_timer_stop(&timer_);
     CloseHandle(reinterpret_cast<uv_handle_t*>(&timer_));
   }
@@ -299,6 +287,9 @@ NatsServer::~NatsServer() = default;
 Status NatsServer::Listen() { return impl_->Listen(); }
 int NatsServer::port() const { return impl_->port(); }
 void NatsServer::StopAccepting() { impl_->StopAccepting(); }
+void NatsServer::FlushAll() {
+  if (impl_->flushing_allowed()) impl_->FlushAll();
+}
 void NatsServer::Shutdown(std::function<void()> done) { impl_->Shutdown(std::move(done)); }
 Bus* NatsServer::CreateInternalClient(std::string_view name) {
   return impl_->CreateInternalClient(name);

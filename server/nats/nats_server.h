@@ -4,7 +4,10 @@
 // NatsServer owns the listening socket, every ClientConn, the Sublist and the INFO line. Routing
 // (Route) runs synchronously on the loop thread: a published message is copied into the outbound
 // queue of every matching connection, or handed to an in-process client's handler, before Route
-// returns. Outbound queues are flushed once per loop pass from a uv_prepare_t.
+// returns. Outbound queues are handed to the sockets by FlushAll(), which whoever runs the loop
+// calls once per loop pass, just before the loop polls (App's before-sleep sequence, last step);
+// the core owns no prepare handle of its own. Without FlushAll, bytes queued to network clients
+// wait (in-process clients need none: their handlers run inside Route).
 //
 // An in-process client (internal_client.h) is a connection without a socket and the core's
 // implementation of the Bus (server/bus/bus.h). It subscribes and publishes exactly like a
@@ -63,6 +66,9 @@ class NatsServer {
   int port() const;
   // Stops accepting new connections; existing ones keep working.
   void StopAccepting();
+  // Hands what is queued for every connection to its socket. Called once per loop pass; a
+  // no-op before Listen and once Shutdown has begun (Shutdown flushes by itself).
+  void FlushAll();
   // Flushes what is queued to every connection, closes them all and the listener; `done` runs
   // once every handle is closed.
   void Shutdown(std::function<void()> done);

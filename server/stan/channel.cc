@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "server/bus/subject.h"
 #include "server/stan/queue_group.h"
 #include "server/stan/stan_errors.h"
 #include "server/stan/stan_sub.h"
-#include "server/bus/subject.h"
 
 namespace tandem::server {
 namespace {

@@ -31,7 +31,7 @@
 namespace tandem::server {
 
 class StanSub;
-class QueueGroup;
+class StanQueueGroup;
 
 // Limits in effect for one channel; 0 means unlimited.
 struct ResolvedLimits {
@@ -84,8 +84,8 @@ class Channel {
   // Subscriptions: every stored one (active, offline durables, shadow queue members).
   std::map<uint64_t, std::unique_ptr<StanSub>>& subs() { return subs_; }
   const std::map<uint64_t, std::unique_ptr<StanSub>>& subs() const { return subs_; }
-  std::map<std::string, std::unique_ptr<QueueGroup>>& queues() { return queues_; }
-  const std::map<std::string, std::unique_ptr<QueueGroup>>& queues() const { return queues_; }
+  std::map<std::string, std::unique_ptr<StanQueueGroup>>& queues() { return queues_; }
+  const std::map<std::string, std::unique_ptr<StanQueueGroup>>& queues() const { return queues_; }
   size_t active_subs() const;
 
   // Deletion in progress (max_inactivity): publishes and subscriptions are refused.
@@ -111,7 +111,7 @@ class Channel {
   std::deque<CachedMsg> cache_;
   size_t cache_bytes_ = 0;
   std::map<uint64_t, std::unique_ptr<StanSub>> subs_;
-  std::map<std::string, std::unique_ptr<QueueGroup>> queues_;
+  std::map<std::string, std::unique_ptr<StanQueueGroup>> queues_;
 };
 
 class ChannelRegistry {

@@ -1,14 +1,12 @@
-// delivery_gate.cc: the interest gate (see delivery_gate.h) and the part of Delivery that uses
-// it: which subscription may be sent to now, and what resumes when its inbox gets interest.
+// delivery_gate.cc: the interest gate (see delivery_gate.h): per-subscription waits for a
+// delivery inbox to have interest, re-checked on one timer. Delivery's side of it (which
+// subscription may be sent to now, what resumes) is in delivery.cc.
 #include "server/stan/delivery_gate.h"
 
 #include <algorithm>
 #include <vector>
 
 #include <spdlog/spdlog.h>
-
-#include "server/stan/queue_group.h"
-#include "server/stan/stan_sub.h"
 
 namespace tandem::server {
 
@@ -90,36 +88,6 @@ void DeliveryGate::Tick() {
   // Last: the callbacks send, which may add or drop waiters.
   for (const Opened& o : opened) {
     if (on_open_ && !stopped_) on_open_(o.id, o.gen, o.reasons);
-  }
-}
-
-// --- Delivery: the gate's side -----------------------------------------------------------------
-
-bool Delivery::GateOpen(StanSub* sub, uint32_t reason) {
-  uint64_t bound = std::min<uint64_t>(DeliveryGate::kMaxWaitMs,
-                                      static_cast<uint64_t>(sub->rec.ack_wait_s) * 1000);
-  return gate_.Ready(sub->id(), sub->gen, sub->rec.inbox, bound, reason);
-}
-
-void Delivery::OnGateOpen(uint64_t id, uint64_t gen, uint32_t reasons) {
-  StanSub* sub = Find(id, gen);
-  if (sub == nullptr || stopped_ || sub->offline()) return;
-  if (reasons & kGateRedeliverAll) {
-    // RedeliverAll took the hold when it started waiting; it takes it again now.
-    if (sub->hold_new > 0) --sub->hold_new;
-    RedeliverAll(sub);
-    if (Find(id, gen) != sub) return;
-  }
-  if (reasons & kGateAckTimer) {
-    OnAckTimer(id, gen);
-    if (Find(id, gen) != sub) return;
-  }
-  if (reasons & kGateSend) {
-    if (sub->group != nullptr) {
-      SendGroup(sub->group);
-    } else {
-      SendSub(sub);
-    }
   }
 }
 

@@ -11,7 +11,7 @@
 // the wait bound has passed. After the bound it gives up for that subscription and answers yes
 // (delivery then behaves as if there were no gate) until the inbox has interest again.
 //
-// Callers: Delivery (stan_sub.h), whose Gate* methods live in delivery_gate.cc too.
+// Callers: Delivery (delivery.h), whose gate side (GateOpen, OnGateOpen) is in delivery.cc.
 // Ownership: borrows the Bus and the TimerQueue, which outlive it.
 // Thread safety: loop thread only.
 #pragma once

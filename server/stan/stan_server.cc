@@ -10,25 +10,24 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/bus/subject.h"
 #include "server/stan/queue_group.h"
 #include "server/stan/stan_codec.h"
 #include "server/stan/stan_errors.h"
 #include "server/stan/stan_protocol.pb.h"
-#include "server/bus/subject.h"
 
 namespace tandem::server {
 
 // --- construction and life cycle ---------------------------------------------------------------
 
-StanServer::StanServer(uv_loop_t* loop, Bus* nc, store::Store* store,
-                       store::Recovered recovered, const StanOptions& options)
-    : loop_(loop),
-      nc_(nc),
+StanServer::StanServer(uv_loop_t* loop, Bus* nc, store::Store* store, store::Recovered recovered,
+                       const StanOptions& options)
+    : nc_(nc),
       store_(store),
       options_(options),
       recovered_(std::move(recovered)),
       timers_(loop),
-      writer_(loop, store),
+      writer_(store),
       requester_(nc, &timers_),
       clients_(options, &timers_, &requester_),
       channels_(options.limits),
@@ -46,7 +45,6 @@ Status StanServer::Start() {
                                    recovered_.server.cluster_id + "\"");
   }
   started_ = true;
-  writer_.SetBeforeSubmit([this] { BeforeSubmit(); });
   writer_.SetOnError([this](const Status& s) {
     failed_ = true;
     if (on_fatal_) on_fatal_(s);
@@ -99,10 +97,19 @@ void StanServer::Stop() {
   clients_.StopAll();
   timers_.Close();
   delivery_.FlushDirty(true);  // a graceful stop records every pending delivery
+  SubmitBatch();
   writer_.Close();
 }
 
-void StanServer::Drain(std::function<void()> done) { writer_.Drain(std::move(done)); }
+void StanServer::Drain(std::function<void()> done) {
+  SubmitBatch();
+  writer_.Drain(std::move(done));
+}
+
+void StanServer::SubmitStoreBatch() {
+  if (!started_ || stopped_) return;
+  SubmitBatch();
+}
 
 void StanServer::BuildServerRecord() {
   if (!recovered_.server.cluster_id.empty()) {
@@ -140,7 +147,7 @@ void StanServer::RestoreSubs() {
     delivery_.Index(sub);
     if (!rec.queue.empty()) {
       auto& g = ch->queues()[rec.queue];
-      if (!g) g = std::make_unique<QueueGroup>(rec.queue, rec.is_durable);
+      if (!g) g = std::make_unique<StanQueueGroup>(rec.queue, rec.is_durable);
       sub->group = g.get();
       g->last_sent = std::max(g->last_sent, rec.last_sent);
       if (rec.is_offline) {
@@ -322,7 +329,10 @@ void StanServer::ProcessPub(const InboundMsg& m) {
     acks_.sizes.emplace_back(static_cast<uint32_t>(m.reply.size()),
                              static_cast<uint32_t>(acks_.bytes.size() - before - m.reply.size()));
   }
-  writer_.SealIfFull();  // between messages: this one's ops and PubAck stay together
+  if (writer_.full()) {  // between messages: this one's ops and PubAck stay together
+    PrepareBatch();
+    writer_.Seal();
+  }
 }
 
 // --- channels ----------------------------------------------------------------------------------
@@ -405,12 +415,22 @@ void StanServer::ExpireTick() {
 
 // --- commits -----------------------------------------------------------------------------------
 
-void StanServer::BeforeSubmit() {
+void StanServer::SubmitBatch() {
+  writer_.SubmitSealed();
+  if (!writer_.room_for_current()) return;
+  PrepareBatch();
+  writer_.Flush();
+}
+
+void StanServer::PrepareBatch() {
   delivery_.FlushDirty();
   if (writer_.batch().empty()) return;
-  writer_.OnCommit(
-      [this, acks = std::move(acks_), chans = std::move(batch_channels_)](
-          const Status& s, const store::BatchResult& r) { BatchCommitted(s, r, acks, chans); });
+  writer_.OnCommit([this, acks = std::move(acks_), chans = std::move(batch_channels_)](
+                       const Status& s, const store::BatchResult& r) {
+    // The next batch goes to the store before this one's deliveries and PubAcks take loop time.
+    if (s.ok()) SubmitBatch();
+    BatchCommitted(s, r, acks, chans);
+  });
   acks_ = PendingAcks{};
   batch_channels_.clear();
 }

@@ -8,6 +8,13 @@
 // Drain(done) to let the last batch commit before the store is closed. ft/ calls exactly this
 // sequence when an instance becomes active and when it stops.
 //
+// Commits: what a loop pass writes goes into one store batch. The process calls
+// SubmitStoreBatch() once per loop pass, from its before-sleep sequence: it records what the
+// delivery engine coalesced (FlushDirty), attaches the pass's PubAcks to the batch and submits
+// it when the StoreWriter has room. The commit continuation of each batch submits the next one
+// first, then delivers and sends the PubAcks. The StoreWriter never calls back into this class
+// to complete a batch.
+//
 // The publish invariant: a message is delivered and its PubAck sent only after the batch
 // holding it has committed. After a failed commit the layer stops
 // acknowledging for good and on_fatal runs once.
@@ -23,11 +30,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "server/stan/channel.h"
 #include "server/bus/bus.h"
+#include "server/stan/channel.h"
+#include "server/stan/delivery.h"
 #include "server/stan/stan_clients.h"
 #include "server/stan/stan_options.h"
-#include "server/stan/stan_sub.h"
 #include "server/stan/store_writer.h"
 #include "server/util/timer_queue.h"
 #include "store/status.h"
@@ -58,6 +65,9 @@ class StanServer {
   void Stop();
   // Runs `done` when every batch written so far has committed (or failed).
   void Drain(std::function<void()> done);
+  // The streaming layer's step of the before-sleep sequence: completes and submits the batch
+  // this loop pass filled, when the writer has room (a no-op before Start and after Stop).
+  void SubmitStoreBatch();
   // Told once, on the first failed commit (the caller should make the process exit).
   void SetOnFatal(std::function<void(const Status&)> fn) { on_fatal_ = std::move(fn); }
 
@@ -69,7 +79,9 @@ class StanServer {
   // Deliveries and redeliveries so far (monitoring).
   const Delivery::Counters& delivery_counters() const { return delivery_.counters(); }
   // Monitoring: ops and latency of every group commit (see StoreWriter::SetCommitObserver).
-  void SetCommitObserver(StoreWriter::CommitObserver fn) { writer_.SetCommitObserver(std::move(fn)); }
+  void SetCommitObserver(StoreWriter::CommitObserver fn) {
+    writer_.SetCommitObserver(std::move(fn));
+  }
   TimerQueue& TEST_timers() { return timers_; }
 
  private:
@@ -110,6 +122,20 @@ class StanServer {
   void ExpireTick();
 
   // --- subscriptions ---
+  // Where a subscribe request's subscription came from: made new, or an offline durable (or a
+  // durable queue group's shadow) resumed; a time start not yet resolved holds new messages.
+  struct SubPlacement {
+    StanSub* sub = nullptr;
+    bool resumed = false;
+    bool deferred = false;  // the start time needs a store lookup (ResolveTimeStart)
+    int64_t start_ts = 0;
+  };
+  // Subscribe, by kind: each sets p->sub, or returns the error string of the refusal.
+  const char* JoinQueueGroup(Channel* ch, const pb::SubscriptionRequest& req, SubPlacement* p);
+  const char* PlaceDurable(Channel* ch, const pb::SubscriptionRequest& req, SubPlacement* p);
+  // Activates the placed subscription, replies with its ack inbox, then starts sending
+  // (pending messages of a resumed one first).
+  void StartSub(const SubPlacement& p, const std::string& reply);
   void SubReply(const std::string& reply, const std::string& ack_inbox, const std::string& error);
   StanSub* NewSub(Channel* ch, const pb::SubscriptionRequest& req, const std::string& queue,
                   uint64_t last_sent);
@@ -127,11 +153,15 @@ class StanServer {
   void DeleteSubRecord(StanSub* sub);
 
   // --- commits ---
-  void BeforeSubmit();
+  // Submits the sealed batches, then completes (PrepareBatch) and submits the current one when
+  // the writer has room for it.
+  void SubmitBatch();
+  // Completes the current batch: records the delivery engine's coalesced state and attaches one
+  // continuation with the batch's PubAcks and channels (when the batch holds anything).
+  void PrepareBatch();
   void BatchCommitted(const Status& s, const store::BatchResult& r, const PendingAcks& acks,
                       const std::unordered_map<int64_t, uint64_t>& channels);
 
-  uv_loop_t* const loop_;
   Bus* const nc_;
   store::Store* const store_;
   const StanOptions options_;
@@ -154,7 +184,7 @@ class StanServer {
   TimerQueue::Id expire_timer_ = 0;
   StanStats stats_;
 
-  // Filled while a batch is open, handed to its continuation by BeforeSubmit().
+  // Filled while a batch is open, handed to its continuation by PrepareBatch().
   PendingAcks acks_;
   std::unordered_map<int64_t, uint64_t> batch_channels_;  // channel id -> highest seq appended
 };

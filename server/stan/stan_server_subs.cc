@@ -6,12 +6,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/bus/subject.h"
 #include "server/stan/queue_group.h"
 #include "server/stan/stan_codec.h"
 #include "server/stan/stan_errors.h"
 #include "server/stan/stan_protocol.pb.h"
 #include "server/stan/stan_server.h"
-#include "server/bus/subject.h"
 
 namespace tandem::server {
 
@@ -24,6 +24,26 @@ void StanServer::SubReply(const std::string& reply, const std::string& ack_inbox
   nc_->Publish(reply, "", EncodeProto(resp));
 }
 
+namespace {
+
+// The request's own mistakes, in the order they are checked; nullptr when there is none.
+const char* CheckSubRequest(const pb::SubscriptionRequest& req) {
+  if (req.clientid().empty()) return errors::kMissingClientId;
+  if (req.ackwaitinsecs() <= 0) return errors::kInvalidAckWait;
+  if (req.maxinflight() <= 0) return errors::kInvalidMaxInflight;
+  int start = static_cast<int>(req.startposition());
+  if (start < 0 || start > 4) return errors::kInvalidStart;
+  if (!ChannelRegistry::IsValidName(req.subject())) return errors::kInvalidSubject;
+  return nullptr;
+}
+
+// True when the channel may have one more subscription (max_subs, 0 = unlimited).
+bool HasRoomForSub(Channel* ch) {
+  return ch->limits().max_subs == 0 || ch->subs().size() < ch->limits().max_subs;
+}
+
+}  // namespace
+
 void StanServer::ProcessSub(const InboundMsg& m) {
   std::string reply(m.reply);
   pb::SubscriptionRequest req;
@@ -31,88 +51,96 @@ void StanServer::ProcessSub(const InboundMsg& m) {
   if (!DecodeProto(m.payload, &req) || !IsValidLiteralSubject(req.inbox())) {
     return SubReply(reply, "", errors::kInvalidSubReq);
   }
-  if (req.clientid().empty()) return SubReply(reply, "", errors::kMissingClientId);
-  if (req.ackwaitinsecs() <= 0) return SubReply(reply, "", errors::kInvalidAckWait);
-  if (req.maxinflight() <= 0) return SubReply(reply, "", errors::kInvalidMaxInflight);
-  int start = static_cast<int>(req.startposition());
-  if (start < 0 || start > 4) return SubReply(reply, "", errors::kInvalidStart);
-  if (!ChannelRegistry::IsValidName(req.subject()))
-    return SubReply(reply, "", errors::kInvalidSubject);
+  if (const char* bad = CheckSubRequest(req)) return SubReply(reply, "", bad);
   StanClient* client = clients_.Lookup(req.clientid());
   if (client == nullptr) return SubReply(reply, "", errors::kUnknownClient);
   std::string error;
   Channel* ch = LookupOrCreateChannel(req.subject(), &error);
   if (ch == nullptr) return SubReply(reply, "", error);
-  const std::string& durable = req.durablename();
   const bool queue = !req.qgroup().empty();
-  if (queue && durable.find(':') != std::string::npos) {
+  if (queue && req.durablename().find(':') != std::string::npos) {
     return SubReply(reply, "", errors::kInvalidDurableName);
   }
-  auto room = [&] {
-    return ch->limits().max_subs == 0 || ch->subs().size() < ch->limits().max_subs;
-  };
 
-  StanSub* sub = nullptr;
-  bool resumed = false;
-  bool deferred = false;
-  int64_t start_ts = 0;
+  SubPlacement p;
+  const char* refused = nullptr;
   if (queue) {
-    std::string qname = durable.empty() ? req.qgroup() : durable + ":" + req.qgroup();
-    auto& slot = ch->queues()[qname];
-    if (slot && slot->shadow != nullptr) {
-      // The next member of a durable queue group takes over its offline record.
-      sub = slot->shadow;
-      slot->shadow = nullptr;
-      ResumeSub(sub, req);
-      resumed = true;
-    } else if (slot && !slot->members.empty()) {
-      if (!room()) return SubReply(reply, "", errors::kTooManySubs);
-      sub = NewSub(ch, req, qname, slot->last_sent);  // start position ignored
-    } else {
-      if (!room()) {
-        if (!slot) ch->queues().erase(qname);
-        return SubReply(reply, "", errors::kTooManySubs);
-      }
-      if (!slot) slot = std::make_unique<QueueGroup>(qname, !durable.empty());
-      uint64_t last_sent = StartPosition(ch, req, &deferred, &start_ts);
-      slot->last_sent = last_sent;
-      sub = NewSub(ch, req, qname, last_sent);
-    }
-    sub->group = slot.get();
-    slot->members.push_back(sub);
-  } else if (!durable.empty()) {
-    StanSub* existing = nullptr;
-    for (auto& [id, s] : ch->subs()) {
-      if (s->group == nullptr && s->rec.is_durable && s->rec.durable_name == durable &&
-          s->rec.client_id == req.clientid()) {
-        existing = s.get();
-        break;
-      }
-    }
-    if (existing != nullptr && !existing->offline()) {
-      if (!options_.replace_durable) return SubReply(reply, "", errors::kDuplicateDurable);
-      RemoveSub(existing, false);  // closed: goes offline, then resumes below
-    }
-    if (existing != nullptr) {
-      sub = existing;
-      ResumeSub(sub, req);
-      resumed = true;
-    } else {
-      if (!room()) return SubReply(reply, "", errors::kTooManySubs);
-      sub = NewSub(ch, req, "", StartPosition(ch, req, &deferred, &start_ts));
-    }
+    refused = JoinQueueGroup(ch, req, &p);
+  } else if (!req.durablename().empty()) {
+    refused = PlaceDurable(ch, req, &p);
+  } else if (!HasRoomForSub(ch)) {
+    refused = errors::kTooManySubs;
   } else {
-    if (!room()) return SubReply(reply, "", errors::kTooManySubs);
-    sub = NewSub(ch, req, "", StartPosition(ch, req, &deferred, &start_ts));
+    p.sub = NewSub(ch, req, "", StartPosition(ch, req, &p.deferred, &p.start_ts));
   }
+  if (refused != nullptr) return SubReply(reply, "", refused);
+  client->subs.insert(p.sub->id());
+  StartSub(p, reply);
+}
 
-  client->subs.insert(sub->id());
+const char* StanServer::JoinQueueGroup(Channel* ch, const pb::SubscriptionRequest& req,
+                                       SubPlacement* p) {
+  const std::string& durable = req.durablename();
+  std::string qname = durable.empty() ? req.qgroup() : durable + ":" + req.qgroup();
+  auto& slot = ch->queues()[qname];
+  if (slot && slot->shadow != nullptr) {
+    // The next member of a durable queue group takes over its offline record.
+    p->sub = slot->shadow;
+    slot->shadow = nullptr;
+    ResumeSub(p->sub, req);
+    p->resumed = true;
+  } else if (slot && !slot->members.empty()) {
+    if (!HasRoomForSub(ch)) return errors::kTooManySubs;
+    p->sub = NewSub(ch, req, qname, slot->last_sent);  // start position ignored
+  } else {
+    if (!HasRoomForSub(ch)) {
+      if (!slot) ch->queues().erase(qname);
+      return errors::kTooManySubs;
+    }
+    if (!slot) slot = std::make_unique<StanQueueGroup>(qname, !durable.empty());
+    uint64_t last_sent = StartPosition(ch, req, &p->deferred, &p->start_ts);
+    slot->last_sent = last_sent;
+    p->sub = NewSub(ch, req, qname, last_sent);
+  }
+  p->sub->group = slot.get();
+  slot->members.push_back(p->sub);
+  return nullptr;
+}
+
+const char* StanServer::PlaceDurable(Channel* ch, const pb::SubscriptionRequest& req,
+                                     SubPlacement* p) {
+  const std::string& durable = req.durablename();
+  StanSub* existing = nullptr;
+  for (auto& [id, s] : ch->subs()) {
+    if (s->group == nullptr && s->rec.is_durable && s->rec.durable_name == durable &&
+        s->rec.client_id == req.clientid()) {
+      existing = s.get();
+      break;
+    }
+  }
+  if (existing != nullptr && !existing->offline()) {
+    if (!options_.replace_durable) return errors::kDuplicateDurable;
+    RemoveSub(existing, false);  // closed: goes offline, then resumes below
+  }
+  if (existing != nullptr) {
+    p->sub = existing;
+    ResumeSub(existing, req);
+    p->resumed = true;
+    return nullptr;
+  }
+  if (!HasRoomForSub(ch)) return errors::kTooManySubs;
+  p->sub = NewSub(ch, req, "", StartPosition(ch, req, &p->deferred, &p->start_ts));
+  return nullptr;
+}
+
+void StanServer::StartSub(const SubPlacement& p, const std::string& reply) {
+  StanSub* sub = p.sub;
   Activate(sub);  // subscribes the ack inbox before the reply
-  if (deferred) ++sub->hold_new;
+  if (p.deferred) ++sub->hold_new;
   SubReply(reply, sub->rec.ack_inbox, "");
   sub->deliverable = true;
-  if (deferred) ResolveTimeStart(sub, start_ts);
-  if (resumed && !sub->pending.empty()) {
+  if (p.deferred) ResolveTimeStart(sub, p.start_ts);
+  if (p.resumed && !sub->pending.empty()) {
     delivery_.RedeliverAll(sub);
   } else if (sub->group != nullptr) {
     delivery_.SendGroup(sub->group);
@@ -258,7 +286,7 @@ void StanServer::ProcessUnsubOrClose(const InboundMsg& m, bool is_close) {
 void StanServer::RemoveSub(StanSub* sub, bool unsubscribe) {
   Channel* ch = sub->channel;
   Deactivate(sub);
-  if (QueueGroup* g = sub->group) {
+  if (StanQueueGroup* g = sub->group) {
     bool empty = delivery_.RemoveMember(g, sub);
     if (empty && g->durable && !unsubscribe) {
       // The last member of a durable queue group: the group stays as an offline shadow.

@@ -1,6 +1,8 @@
-// store_writer.cc: submits sealed batches from a uv_prepare_t, up to kMaxInFlight (two) at a
-// time, and runs the continuations of each batch when the store reports its commit.
+// store_writer.cc: submits batches, at most kMaxInFlight at a time and in order, and runs the
+// continuations of each batch when the store reports its commit (see store_writer.h).
 #include "server/stan/store_writer.h"
+
+#include <uv.h>
 
 #include <algorithm>
 #include <memory>
@@ -10,22 +12,11 @@
 
 namespace tandem::server {
 
-StoreWriter::StoreWriter(uv_loop_t* loop, store::Store* store) : loop_(loop), store_(store) {
-  uv_prepare_init(loop_, &prepare_);
-  prepare_.data = this;
-  uv_prepare_start(&prepare_, PrepareCb);
-  // The prepare handle must not keep the loop alive on its own.
-  uv_unref(reinterpret_cast<uv_handle_t*>(&prepare_));
-}
+StoreWriter::StoreWriter(store::Store* store) : store_(store) {}
 
 StoreWriter::~StoreWriter() { *alive_ = false; }
 
-void StoreWriter::PrepareCb(uv_prepare_t* p) noexcept {
-  static_cast<StoreWriter*>(p->data)->Flush();
-}
-
 void StoreWriter::Seal() {
-  if (before_submit_) before_submit_();
   if (current_.batch.empty() && current_.continuations.empty()) return;
   const size_t ops = current_.batch.size(), bytes = current_.batch.bytes();
   sealed_.push_back(std::move(current_));
@@ -33,14 +24,17 @@ void StoreWriter::Seal() {
   current_.batch.Reserve(ops, bytes);
 }
 
-void StoreWriter::Flush() {
+void StoreWriter::SubmitSealed() {
   while (in_flight_ < kMaxInFlight && !sealed_.empty()) {
     Pending p = std::move(sealed_.front());
     sealed_.pop_front();
     Submit(std::move(p));
   }
+}
+
+void StoreWriter::Flush() {
+  SubmitSealed();
   if (in_flight_ >= kMaxInFlight) return;
-  if (before_submit_) before_submit_();
   if (current_.batch.empty() && current_.continuations.empty()) return;
   Pending p = std::move(current_);
   current_ = Pending{};
@@ -80,11 +74,12 @@ void StoreWriter::Done(const Status& s, const store::BatchResult& r,
     if (on_error_) on_error_(s);
   }
   if (s.ok()) ++committed_;
-  // The next batch goes to the store before this one's continuations run (deliveries and
-  // PubAcks take loop time): the store thread does not wait for the loop.
-  Flush();
+  // Batches sealed while this one was in flight go to the store before its continuations run
+  // (deliveries and PubAcks take loop time): the store thread does not wait for the loop. The
+  // batch being filled is the owner's to complete; its continuation flushes it.
+  SubmitSealed();
   for (auto& c : conts) c(s, r);
-  // After Close() there is no prepare pass any more: submit what the continuations added.
+  // After Close() the owner flushes no more: submit what the continuations added.
   if (closed_) Flush();
   if (idle() && !drained_.empty()) {
     auto waiters = std::move(drained_);
@@ -106,8 +101,6 @@ void StoreWriter::Close() {
   if (closed_) return;
   closed_ = true;
   Flush();
-  uv_prepare_stop(&prepare_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
 }
 
 }  // namespace tandem::server

@@ -12,6 +12,7 @@
 
 #include "server/stan/stan_protocol.pb.h"
 #include "server/stan/stan_server.h"
+#include "server/util/before_sleep.h"
 #include "tests/server/stan/stan_fakes.h"
 
 namespace tandem::server {
@@ -29,6 +30,9 @@ class GateHarness {
  public:
   GateHarness() {
     uv_loop_init(&loop);
+    // The process's before-sleep step, as App registers it: each pass submits the store batch.
+    before_sleep = std::make_unique<BeforeSleep>(&loop);
+    before_sleep->Add("stan.submit", [this] { stan->SubmitStoreBatch(); });
     stan = std::make_unique<StanServer>(&loop, &nc, &store, store::Recovered{}, StanOptions{});
     REQUIRE(stan->Start().ok());
     Connect();
@@ -38,6 +42,7 @@ class GateHarness {
     stan->Stop();
     while (!store.submitted.empty()) store.CompleteOne();
     stan.reset();
+    before_sleep->Close();
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
   }
@@ -92,6 +97,7 @@ class GateHarness {
   uv_loop_t loop;
   InterestClient nc;
   test::FakeStore store;
+  std::unique_ptr<BeforeSleep> before_sleep;
   std::unique_ptr<StanServer> stan;
 };
 

@@ -1,6 +1,9 @@
-// stan_sub.cc: sending messages to subscriptions in order, acks, MaxInFlight, and the
-// coalesced persistence of positions and pending sets.
-#include "server/stan/stan_sub.h"
+// delivery.cc: the delivery engine's core (see delivery.h): the subscription index, sending
+// committed messages to plain subscriptions in order (cache or store reads), MaxInFlight, acks,
+// and what resumes when a delivery inbox gets interest. Persistence is in
+// delivery_persistence.cc, queue groups in delivery_queue_group.cc, AckWait in
+// delivery_redelivery.cc, unreadable stored messages in delivery_read_damage.cc.
+#include "server/stan/delivery.h"
 
 #include <algorithm>
 #include <ctime>
@@ -177,95 +180,33 @@ void Delivery::OnAck(StanSub* sub, uint64_t seq) {
   }
 }
 
-// --- persistence -------------------------------------------------------------------------------
+// --- waiting for interest (the DeliveryGate's side) -------------------------------------------
 
-void Delivery::MarkDirty(StanSub* sub) {
-  if (sub->dirty) return;
-  sub->dirty = true;
-  dirty_.push_back(sub->id());
+bool Delivery::GateOpen(StanSub* sub, uint32_t reason) {
+  uint64_t bound = std::min<uint64_t>(DeliveryGate::kMaxWaitMs,
+                                      static_cast<uint64_t>(sub->rec.ack_wait_s) * 1000);
+  return gate_.Ready(sub->id(), sub->gen, sub->rec.inbox, bound, reason);
 }
 
-void Delivery::FlushDirty(bool force) {
-  if (force) {
-    for (auto& [id, sub] : subs_) MarkDirty(sub);
+void Delivery::OnGateOpen(uint64_t id, uint64_t gen, uint32_t reasons) {
+  StanSub* sub = Find(id, gen);
+  if (sub == nullptr || stopped_ || sub->offline()) return;
+  if (reasons & kGateRedeliverAll) {
+    // RedeliverAll took the hold when it started waiting; it takes it again now.
+    if (sub->hold_new > 0) --sub->hold_new;
+    RedeliverAll(sub);
+    if (Find(id, gen) != sub) return;
   }
-  for (uint64_t id : dirty_) {
-    if (StanSub* s = Find(id)) FlushSub(s, force);
+  if (reasons & kGateAckTimer) {
+    OnAckTimer(id, gen);
+    if (Find(id, gen) != sub) return;
   }
-  dirty_.clear();
-}
-
-void Delivery::TrimNewPending(StanSub* sub) {
-  auto& q = sub->new_pending;
-  while (!q.empty()) {
-    auto it = sub->pending.find(q.front());
-    if (it != sub->pending.end() && !it->second.persisted) return;
-    q.pop_front();
-  }
-}
-
-void Delivery::FlushSub(StanSub* sub, bool force) {
-  if (!sub->dirty && !force) return;
-  sub->dirty = false;
-  store::WriteBatch& b = writer_->batch();
-  uint64_t now = timers_->now();
-  auto& q = sub->new_pending;
-  while (!q.empty()) {
-    auto it = sub->pending.find(q.front());
-    if (it != sub->pending.end() && !it->second.persisted) {
-      if (!force && it->second.sent_ms + kPersistDelayMs > now) break;
-      b.AddPending(sub->id(), q.front());
-      it->second.persisted = true;
+  if (reasons & kGateSend) {
+    if (sub->group != nullptr) {
+      SendGroup(sub->group);
+    } else {
+      SendSub(sub);
     }
-    q.pop_front();
-  }
-  // The stored position stays below every delivery that has no pending row yet.
-  uint64_t floor = sub->rec.last_sent;
-  if (!q.empty()) floor = std::min(floor, q.front() - 1);
-  if (sub->group != nullptr) {
-    for (StanSub* m : sub->group->members) {
-      if (m == sub) continue;
-      TrimNewPending(m);
-      if (!m->new_pending.empty()) floor = std::min(floor, m->new_pending.front() - 1);
-    }
-  }
-  if (floor != sub->stored_last_sent) {
-    b.UpdateLastSent(sub->id(), floor);
-    sub->stored_last_sent = floor;
-  }
-  sub->last_sent_dirty = false;
-  if (!q.empty() && !timers_->pending(sub->persist_timer)) {
-    uint64_t due = sub->pending[q.front()].sent_ms + kPersistDelayMs;
-    uint64_t id = sub->id(), gen = sub->gen;
-    sub->persist_timer = timers_->AddAt(due, [this, id, gen] {
-      if (StanSub* s = Find(id, gen)) {
-        s->persist_timer = 0;
-        MarkDirty(s);
-      }
-    });
-  }
-}
-
-void Delivery::DropPending(StanSub* sub, uint64_t seq) {
-  auto it = sub->pending.find(seq);
-  if (it == sub->pending.end()) return;
-  if (it->second.persisted) writer_->batch().RemovePending(sub->id(), seq);
-  sub->pending.erase(it);
-}
-
-void Delivery::MovePending(StanSub* from, StanSub* to, uint64_t seq, uint64_t expiry_ms) {
-  auto it = from->pending.find(seq);
-  uint32_t count = it == from->pending.end() ? 0 : it->second.redeliveries;
-  uint64_t sent = it == from->pending.end() ? timers_->now() : it->second.sent_ms;
-  DropPending(from, seq);
-  PendingMsg& p = to->pending[seq];
-  p.expiry_ms = expiry_ms;
-  p.sent_ms = sent;
-  p.redeliveries = std::max(p.redeliveries, count);
-  if (!p.persisted) {
-    // Recorded at once: the message may be below the group's stored position already.
-    writer_->batch().AddPending(to->id(), seq);
-    p.persisted = true;
   }
 }
 

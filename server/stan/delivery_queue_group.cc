@@ -1,13 +1,15 @@
-// queue_group.cc: delivery to queue groups (one position, best member per message) and the
-// hand-over of a leaving member's unacked messages to the members that remain (round-robin,
-// marked expired so that they are redelivered shortly).
-#include "server/stan/queue_group.h"
-
+// delivery_queue_group.cc: the delivery engine's queue groups (see delivery.h and
+// queue_group.h): one position per group, each message to the best member, and the hand-over of
+// a leaving member's unacked messages to the members that remain (round-robin, marked expired
+// so that they are redelivered shortly).
 #include <algorithm>
+
+#include "server/stan/delivery.h"
+#include "server/stan/queue_group.h"
 
 namespace tandem::server {
 
-void Delivery::SendGroup(QueueGroup* g) {
+void Delivery::SendGroup(StanQueueGroup* g) {
   if (stopped_ || g->members.empty()) return;
   Channel* ch = g->members.front()->channel;
   while (true) {
@@ -20,7 +22,7 @@ void Delivery::SendGroup(QueueGroup* g) {
       if (need_read) {
         int64_t ch_id = ch->id();
         std::string name = g->name;
-        auto locate = [this, ch_id, name]() -> QueueGroup* {
+        auto locate = [this, ch_id, name]() -> StanQueueGroup* {
           Channel* c = channels_->LookupById(ch_id);
           if (c == nullptr) return nullptr;
           auto it = c->queues().find(name);
@@ -29,11 +31,11 @@ void Delivery::SendGroup(QueueGroup* g) {
         StartRead(
             ch, &g->prefetch, seq,
             [locate]() -> Prefetch* {
-              QueueGroup* q = locate();
+              StanQueueGroup* q = locate();
               return q ? &q->prefetch : nullptr;
             },
             [this, locate] {
-              if (QueueGroup* q = locate()) SendGroup(q);
+              if (StanQueueGroup* q = locate()) SendGroup(q);
             });
       }
       return;
@@ -46,13 +48,13 @@ void Delivery::SendGroup(QueueGroup* g) {
   }
 }
 
-void Delivery::Served(QueueGroup* g, StanSub* member) {
+void Delivery::Served(StanQueueGroup* g, StanSub* member) {
   // To the back: among members with as few pending messages, the next one is served next.
   auto it = std::find(g->members.begin(), g->members.end(), member);
   if (it != g->members.end()) std::rotate(it, it + 1, g->members.end());
 }
 
-StanSub* Delivery::FindBest(QueueGroup* g, bool for_redelivery, StanSub* exclude) {
+StanSub* Delivery::FindBest(StanQueueGroup* g, bool for_redelivery, StanSub* exclude) {
   StanSub* best = nullptr;
   for (StanSub* m : g->members) {
     if (m == exclude || !m->deliverable) continue;
@@ -67,7 +69,7 @@ StanSub* Delivery::FindBest(QueueGroup* g, bool for_redelivery, StanSub* exclude
   return best;
 }
 
-bool Delivery::RemoveMember(QueueGroup* g, StanSub* member) {
+bool Delivery::RemoveMember(StanQueueGroup* g, StanSub* member) {
   auto it = std::find(g->members.begin(), g->members.end(), member);
   if (it != g->members.end()) g->members.erase(it);
   if (g->members.empty()) return true;

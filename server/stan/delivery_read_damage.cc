@@ -1,6 +1,6 @@
-// read_damage.cc: what the delivery engine does when stored messages cannot be read (a damaged
-// page, a row that fails its checksum, an I/O error): it says so once and stops there, never
-// skipping the messages and never retrying in a loop.
+// delivery_read_damage.cc: what the delivery engine does when stored messages cannot be read (a
+// damaged page, a row that fails its checksum, an I/O error): it says so once and stops there,
+// never skipping the messages and never retrying in a loop.
 //
 // Rule: an acknowledged message is never lost without a word. Skipping the unreadable range
 // would hand subscribers the later messages as if nothing were missing, so every subscription of
@@ -12,7 +12,7 @@
 // range is the read that failed (up to Delivery::kReadChunk messages); the damage is inside it.
 #include <spdlog/spdlog.h>
 
-#include "server/stan/stan_sub.h"
+#include "server/stan/delivery.h"
 
 namespace tandem::server {
 

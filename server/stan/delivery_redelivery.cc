@@ -1,5 +1,17 @@
-// redelivery.cc: AckWait timers and redelivery of pending messages (see redelivery.h).
-#include "server/stan/redelivery.h"
+// delivery_redelivery.cc: the delivery engine's AckWait timers and redeliveries.
+//
+// Each subscription has one TimerQueue deadline at its earliest pending expiry; when it fires,
+// every pending message whose expiry is within kAckWaitSlackMs of now is resent in expiry order
+// with redelivered = true and an incremented redeliveryCount, and its expiry moves by AckWait.
+// Redeliveries ignore MaxInFlight; a sequence's redeliveryCount lives in memory only (reset on
+// restart and takeover).
+//
+// Plain subscriptions whose client has failed heartbeats are skipped (the deadline moves by
+// AckWait). A queue member's redelivery goes to the group's best member, which then owns the
+// pending entry. A pending message that the store no longer has (removed by limits) is treated
+// as acknowledged. RedeliverAll (restart, takeover, durable resume) resends every pending
+// message to the same subscription and holds new messages back until it is done.
+#include "server/stan/delivery.h"
 
 #include <algorithm>
 #include <memory>

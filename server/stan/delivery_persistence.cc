@@ -1,0 +1,105 @@
+// delivery_persistence.cc: the delivery engine's coalesced persistence (see delivery.h): a
+// delivery gets a pending row only once it stayed unacked for kPersistDelayMs; the stored
+// last_sent is held below the oldest delivery without a row (for a queue group, the oldest of
+// any member); removals of recorded entries are written at once. The streaming layer calls
+// FlushDirty just before each batch is sealed, so what aged during the pass goes with it.
+#include <algorithm>
+
+#include "server/stan/delivery.h"
+#include "server/stan/queue_group.h"
+
+namespace tandem::server {
+
+// --- persistence -------------------------------------------------------------------------------
+
+void Delivery::MarkDirty(StanSub* sub) {
+  if (sub->dirty) return;
+  sub->dirty = true;
+  dirty_.push_back(sub->id());
+}
+
+void Delivery::FlushDirty(bool force) {
+  if (force) {
+    for (auto& [id, sub] : subs_) MarkDirty(sub);
+  }
+  for (uint64_t id : dirty_) {
+    if (StanSub* s = Find(id)) FlushSub(s, force);
+  }
+  dirty_.clear();
+}
+
+void Delivery::TrimNewPending(StanSub* sub) {
+  auto& q = sub->new_pending;
+  while (!q.empty()) {
+    auto it = sub->pending.find(q.front());
+    if (it != sub->pending.end() && !it->second.persisted) return;
+    q.pop_front();
+  }
+}
+
+void Delivery::FlushSub(StanSub* sub, bool force) {
+  if (!sub->dirty && !force) return;
+  sub->dirty = false;
+  store::WriteBatch& b = writer_->batch();
+  uint64_t now = timers_->now();
+  auto& q = sub->new_pending;
+  while (!q.empty()) {
+    auto it = sub->pending.find(q.front());
+    if (it != sub->pending.end() && !it->second.persisted) {
+      if (!force && it->second.sent_ms + kPersistDelayMs > now) break;
+      b.AddPending(sub->id(), q.front());
+      it->second.persisted = true;
+    }
+    q.pop_front();
+  }
+  // The stored position stays below every delivery that has no pending row yet.
+  uint64_t floor = sub->rec.last_sent;
+  if (!q.empty()) floor = std::min(floor, q.front() - 1);
+  if (sub->group != nullptr) {
+    for (StanSub* m : sub->group->members) {
+      if (m == sub) continue;
+      TrimNewPending(m);
+      if (!m->new_pending.empty()) floor = std::min(floor, m->new_pending.front() - 1);
+    }
+  }
+  if (floor != sub->stored_last_sent) {
+    b.UpdateLastSent(sub->id(), floor);
+    sub->stored_last_sent = floor;
+  }
+  sub->last_sent_dirty = false;
+  if (!q.empty() && !timers_->pending(sub->persist_timer)) {
+    uint64_t due = sub->pending[q.front()].sent_ms + kPersistDelayMs;
+    uint64_t id = sub->id(), gen = sub->gen;
+    sub->persist_timer = timers_->AddAt(due, [this, id, gen] {
+      if (StanSub* s = Find(id, gen)) {
+        s->persist_timer = 0;
+        MarkDirty(s);
+      }
+    });
+  }
+}
+
+void Delivery::DropPending(StanSub* sub, uint64_t seq) {
+  auto it = sub->pending.find(seq);
+  if (it == sub->pending.end()) return;
+  if (it->second.persisted) writer_->batch().RemovePending(sub->id(), seq);
+  sub->pending.erase(it);
+}
+
+void Delivery::MovePending(StanSub* from, StanSub* to, uint64_t seq, uint64_t expiry_ms) {
+  auto it = from->pending.find(seq);
+  uint32_t count = it == from->pending.end() ? 0 : it->second.redeliveries;
+  uint64_t sent = it == from->pending.end() ? timers_->now() : it->second.sent_ms;
+  DropPending(from, seq);
+  PendingMsg& p = to->pending[seq];
+  p.expiry_ms = expiry_ms;
+  p.sent_ms = sent;
+  p.redeliveries = std::max(p.redeliveries, count);
+  if (!p.persisted) {
+    // Recorded at once: the message may be below the group's stored position already.
+    writer_->batch().AddPending(to->id(), seq);
+    p.persisted = true;
+  }
+}
+
+}  // namespace tandem::server
