@@ -153,7 +153,7 @@ TEST_SUITE("stan_server") {
     const size_t acks_before = h.Count("reply.ack");
     h.store.CompleteOne();
     REQUIRE(h.store.submitted.size() == 1);  // g2's batch went at once, without a pass
-    CHECK(HasOp(h.store.submitted.front().batch, OpType::kAppendMsg));
+    CHECK(HasOp<batch_op::AppendMsg>(h.store.submitted.front().batch));
     CHECK(h.Count("reply.ack") == acks_before + 1);  // g1's PubAck only
     h.store.CompleteOne();
     CHECK(h.Count("reply.ack") == acks_before + 2);
