@@ -1,28 +1,25 @@
 // standby.cc: the standby's state between lock attempts (transitions in standby.h).
 #include "ft/standby.h"
 
+#include <cstddef>
+#include <iterator>
+
 namespace tandem::ft {
 
 using S = StandbyState;
 
 const char* StandbyStateName(StandbyState state) {
-  switch (state) {
-    case S::kIdle:
-      return "idle";
-    case S::kSeeking:
-      return "seeking";
-    case S::kFollowing:
-      return "following";
-    case S::kLocking:
-      return "locking";
-    case S::kLockingHeard:
-      return "locking (active heard)";
-    case S::kLockingRetry:
-      return "locking (retry due)";
-    case S::kLockingRetryHeard:
-      return "locking (retry due, active heard)";
-  }
-  return "unknown";
+  // In the order of the enum; kLockingRetryHeard is its last value.
+  static constexpr const char* kNames[] = {"idle",
+                                           "seeking",
+                                           "following",
+                                           "locking",
+                                           "locking (active heard)",
+                                           "locking (retry due)",
+                                           "locking (retry due, active heard)"};
+  static_assert(std::size(kNames) == static_cast<size_t>(S::kLockingRetryHeard) + 1);
+  auto i = static_cast<size_t>(state);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
 bool StandbyMachine::lock_in_flight() const {
