@@ -16,10 +16,13 @@ Status Bad(std::string_view what) { return Status::InvalidArgument(std::string(w
 
 // Decodes `text` and checks its length and trailing CRC; `raw` gets the bytes before the CRC.
 Status DecodeChecked(std::string_view text, size_t raw_len, std::string* raw) {
+  const size_t chars = (8 * (raw_len + 2) + 4) / 5;
+  if (text.size() != chars) {
+    return Bad(fmt::format("has {} characters, not {}", text.size(), chars));
+  }
   std::string bytes;
-  if (!Base32Decode(text, &bytes)) return Bad("is not base32 (A-Z, 2-7)");
-  if (bytes.size() != raw_len + 2) {
-    return Bad(fmt::format("has {} characters, not {}", text.size(), (8 * (raw_len + 2) + 4) / 5));
+  if (!Base32Decode(text, &bytes) || bytes.size() != raw_len + 2) {
+    return Bad("is not base32 (A-Z, 2-7)");
   }
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   const uint16_t want = static_cast<uint16_t>(p[raw_len] | (p[raw_len + 1] << 8));
