@@ -5,6 +5,8 @@
 // else is an error naming the key path. Flags reuse the same value parsers and are labelled
 // "--flag (key.path)" in messages. Cross-key checks run last, after the flags.
 //
+// The shared walk helpers are in config_yaml.h; the security sections in config_auth.cc.
+//
 // yaml-cpp reports problems with exceptions: they are caught in ParseConfig and nowhere else,
 // and never leave this file: every caller gets a Status (exceptions never cross a libuv
 // callback or a folder boundary).
@@ -30,56 +32,16 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "server/bus/subject.h"
+#include "server/config_auth.h"
+#include "server/config_yaml.h"
 #include "server/util/bind_address.h"
 #include "server/util/value_syntax.h"
-#include "server/bus/subject.h"
 
 namespace tandem::server {
 namespace {
 
-// ---- messages ----------------------------------------------------------------------------
-
-// The final message: `config: <where>: <what>`.
-Status At(std::string_view where, std::string_view what) {
-  return Status::InvalidArgument(fmt::format("config: {}: {}", where, what));
-}
-Status At(std::string_view where, const Status& phrase) { return At(where, phrase.message()); }
-
-std::string Join(std::initializer_list<std::string_view> items) {
-  std::string out;
-  for (auto item : items) {
-    if (!out.empty()) out += ", ";
-    out += item;
-  }
-  return out;
-}
-
-// ---- value parsers (phrases) ---------------------------------------------------------------
-
-Result<uint64_t> ParseCount(std::string_view text, uint64_t min, uint64_t max) {
-  auto v = ParseUint(text);
-  if (!v.ok()) return v.status();
-  if (*v < min) return Phrase(text, fmt::format("must be at least {}", min));
-  if (*v > max) return Phrase(text, fmt::format("must be at most {}", max));
-  return v;
-}
-
-Result<bool> ParseBool(std::string_view text) {
-  std::string t(text);
-  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (t == "true" || t == "yes" || t == "on") return true;
-  if (t == "false" || t == "no" || t == "off") return false;
-  return Phrase(text, "is not a boolean (true or false)");
-}
-
-// Durations in whole milliseconds for the options that keep milliseconds; > 0.
-Result<uint64_t> ParsePositiveMs(std::string_view text) {
-  auto ns = ParseDurationNs(text);
-  if (!ns.ok()) return ns.status();
-  if (*ns == 0) return Phrase(text, "must be greater than 0");
-  if (*ns < 1000000) return Phrase(text, "must be at least 1ms");
-  return static_cast<uint64_t>(*ns / 1000000);
-}
+using namespace config_yaml;  // NOLINT: the shared walk helpers (config_yaml.h)
 
 bool IsTokenChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
@@ -92,27 +54,6 @@ Status CheckName(std::string_view text, bool allow_empty) {
   }
   if (!std::all_of(text.begin(), text.end(), IsTokenChar)) {
     return Phrase(text, "may contain only letters, digits, '_' and '-'");
-  }
-  return Status::OK();
-}
-
-// A channel name or pattern, or a subject prefix, by the NATS subject rules (subject.h).
-Status CheckSubject(std::string_view text, bool wildcards) {
-  if (!IsValidSubject(text)) {
-    return Phrase(text,
-                  "is not a valid subject (non-empty tokens separated by '.', no "
-                  "whitespace, '>' only last)");
-  }
-  if (!wildcards && !IsValidLiteralSubject(text)) return Phrase(text, "must not contain wildcards");
-  return Status::OK();
-}
-
-Status CheckPrintable(std::string_view text) {
-  for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c)) ||
-        std::iscntrl(static_cast<unsigned char>(c))) {
-      return Phrase(text, "must not contain whitespace");
-    }
   }
   return Status::OK();
 }
@@ -222,82 +163,6 @@ Status SetFtName(Config& c, std::string_view text) {
   return Status::OK();
 }
 
-// ---- the YAML walk -------------------------------------------------------------------------
-
-std::string KeyPath(std::string_view parent, std::string_view key) {
-  return parent.empty() ? std::string(key) : fmt::format("{}.{}", parent, key);
-}
-
-const char* KindName(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Null:
-      return "nothing";
-    default:
-      return "a value";
-  }
-}
-
-// The text of a scalar node. `what` names the expected value for the error ("a number").
-Result<std::string> ScalarOf(const YAML::Node& n, std::string_view path, std::string_view what) {
-  if (n.IsScalar()) return n.Scalar();
-  return At(path, fmt::format("expected {}, got {}", what, KindName(n)));
-}
-
-// A string key: null reads as the empty string.
-Result<std::string> StringOf(const YAML::Node& n, std::string_view path) {
-  if (n.IsNull()) return std::string();
-  return ScalarOf(n, path, "a string");
-}
-
-// Iterates a map, rejecting duplicate keys and keys not in `allowed`; calls f(key, value, path).
-template <typename F>
-Status ForEachKey(const YAML::Node& map, std::string_view path,
-                  std::initializer_list<std::string_view> allowed, F&& f) {
-  if (map.IsNull()) return Status::OK();
-  if (!map.IsMap()) {
-    return At(path.empty() ? "(top level)" : path,
-              fmt::format("expected a map, got {}", KindName(map)));
-  }
-  std::set<std::string> seen;
-  for (const auto& kv : map) {
-    if (!kv.first.IsScalar())
-      return At(path.empty() ? "(top level)" : path, "keys must be plain names");
-    const std::string& key = kv.first.Scalar();
-    std::string kp = KeyPath(path, key);
-    if (!seen.insert(key).second) return At(kp, "duplicate key");
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      return At(kp, fmt::format("unknown key (known: {})", Join(allowed)));
-    }
-    Status s = f(key, kv.second, kp);
-    if (!s.ok()) return s;
-  }
-  return Status::OK();
-}
-
-// Reads a scalar and runs a setter on it; wraps the setter's phrase with the key path.
-template <typename Set>
-Status Apply(const YAML::Node& n, std::string_view path, std::string_view what, Set&& set) {
-  auto text = ScalarOf(n, path, what);
-  if (!text.ok()) return text.status();
-  Status s = set(*text);
-  return s.ok() ? s : At(path, s);
-}
-
-template <typename T, typename Parse>
-Status ApplyTo(const YAML::Node& n, std::string_view path, std::string_view what, Parse&& parse,
-               T& out) {
-  return Apply(n, path, what, [&](const std::string& text) -> Status {
-    auto v = parse(text);
-    if (!v.ok()) return v.status();
-    out = static_cast<T>(*v);
-    return Status::OK();
-  });
-}
-
 // A list of HOST:PORT: a YAML sequence, or one comma-separated string.
 Status ApplyPeers(const YAML::Node& n, std::string_view path, std::vector<std::string>& out) {
   std::vector<std::string> items;
@@ -321,12 +186,6 @@ Status ApplyPeers(const YAML::Node& n, std::string_view path, std::vector<std::s
   }
   return Status::OK();
 }
-
-auto Count(uint64_t min, uint64_t max) {
-  return [min, max](std::string_view t) { return ParseCount(t, min, max); };
-}
-constexpr uint64_t kIntMax = INT_MAX;
-constexpr uint64_t kU64Max = UINT64_MAX;
 
 Status LoadStore(const YAML::Node& map, std::string_view path, Config& c) {
   return ForEachKey(
@@ -464,8 +323,13 @@ Status LoadLimits(const YAML::Node& map, std::string_view path, StanLimits& l) {
 
 Status LoadFt(const YAML::Node& map, std::string_view path, Config& c) {
   return ForEachKey(
-      map, path, {"group", "name", "peers", "heartbeat", "missed"},
+      map, path,
+      {"group", "name", "peers", "heartbeat", "missed", "user", "password", "token",
+       "nkey_seed_file"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
+        bool credential = false;
+        Status cs = LoadFtCredential(k, v, kp, c.ft, &credential);
+        if (credential) return cs;
         if (k == "peers") return ApplyPeers(v, kp, c.ft.peers);
         if (k == "heartbeat")
           return ApplyTo(v, kp, "a duration", ParsePositiveMs, c.ft.heartbeat_ms);
@@ -480,8 +344,10 @@ Status LoadFt(const YAML::Node& map, std::string_view path, Config& c) {
 Status LoadTop(const YAML::Node& root, Config& c) {
   return ForEachKey(
       root, "",
-      {"listen", "http", "cluster_id", "log_level", "store", "nats", "streaming", "limits", "ft"},
+      {"listen", "http", "cluster_id", "log_level", "store", "nats", "streaming", "limits", "ft",
+       "authorization"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
+        if (k == "authorization") return LoadAuthorization(v, kp, c.core.auth);
         if (k == "store") return LoadStore(v, kp, c);
         if (k == "nats") return LoadNats(v, kp, c.core);
         if (k == "streaming") return LoadStreaming(v, kp, c.stan);
@@ -531,6 +397,8 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& c) {
   if (!s.ok()) return s;
   s = ApplyFlag(o.ft_name, "--ft-name", "ft.name", [&](auto& t) { return SetFtName(c, t); });
   if (!s.ok()) return s;
+  s = ApplyAuthFlags(o.user, o.pass, o.auth, c.core.auth);
+  if (!s.ok()) return s;
   return ApplyFlag(o.ft_peers, "--ft-peers", "ft.peers", [&](const std::string& t) -> Status {
     std::vector<std::string> peers;
     for (auto item : SplitComma(t)) {
@@ -559,7 +427,7 @@ Status Finish(Config& c) {
                                                 : c.core.host;
     c.ft.peers.push_back(FormatHostPort(host, c.core.port));
   }
-  return Status::OK();
+  return CheckAuth(c);
 }
 
 }  // namespace

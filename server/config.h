@@ -7,7 +7,8 @@
 // validated; the first problem is returned as InvalidArgument with a one-line message that names
 // the key path and the value, e.g. `limits.max_msgs: "abc" is not a number`.
 //
-// config.cc is the only file that includes yaml-cpp; no exception leaves it.
+// config.cc, config_auth.cc and config_yaml.h are the only files that include yaml-cpp; no
+// exception leaves them.
 //
 // Ownership: plain values. Thread safety: pure functions, callable from any thread.
 #pragma once
@@ -18,10 +19,10 @@
 #include <string_view>
 
 #include "ft/ft_options.h"
-#include "server/nats/core_options.h"
-#include "server/monitor/http_options.h"
-#include "server/stan/stan_options.h"
 #include "server/logging.h"
+#include "server/monitor/http_options.h"
+#include "server/nats/core_options.h"
+#include "server/stan/stan_options.h"
 #include "server/util/value_syntax.h"
 #include "store/status.h"
 #include "store/store.h"
@@ -29,7 +30,7 @@
 namespace tandem::server {
 
 struct Config {
-  CoreOptions core;           // YAML: listen, nats.*
+  CoreOptions core;           // YAML: listen, nats.*, authorization.*
   StanOptions stan;           // YAML: cluster_id, streaming.*, limits.*
   store::StoreOptions store;  // YAML: store.* (path is <store.dir>/store.db)
   std::string store_dir = "./tandem-data";
@@ -50,6 +51,9 @@ struct ConfigOverrides {
   std::optional<std::string> ft_group;    // --ft-group NAME        -> ft.group
   std::optional<std::string> ft_name;     // --ft-name NAME         -> ft.name
   std::optional<std::string> ft_peers;    // --ft-peers H:P,H:P,... -> ft.peers
+  std::optional<std::string> user;        // --user USER            -> authorization.user
+  std::optional<std::string> pass;        // --pass PASSWORD        -> authorization.password
+  std::optional<std::string> auth;        // --auth TOKEN           -> authorization.token
 };
 
 // Loads `path` (empty: no file, defaults only), applies `overrides`, validates. A missing or
@@ -62,6 +66,5 @@ Result<Config> ParseConfig(std::string_view yaml, const ConfigOverrides& overrid
 
 Result<LogLevel> ParseLogLevel(std::string_view text);
 const char* LogLevelName(LogLevel level);
-
 
 }  // namespace tandem::server

@@ -56,6 +56,12 @@ void AddServe(CLI::App& app, ServeFlags& f) {
               "NAME");
   AddOverride(serve, "--ft-peers", o.ft_peers,
               "Client addresses of the group's members (YAML: ft.peers)", "HOST:PORT,...");
+  AddOverride(serve, "--user", o.user, "User required in CONNECT (YAML: authorization.user)",
+              "USER");
+  AddOverride(serve, "--pass", o.pass,
+              "Password required with --user (YAML: authorization.password)", "PASSWORD");
+  AddOverride(serve, "--auth", o.auth, "Token required in CONNECT (YAML: authorization.token)",
+              "TOKEN");
   // Test-only, left out of --help: two instances may then both hold the store, so that the
   // fencing tests can prove that the epoch and the dual-active detection catch them.
   serve->add_flag("--TEST-skip-lock", f.test_skip_lock)->group("");
@@ -69,11 +75,13 @@ struct StatusFlags {
 
 void AddStatus(CLI::App& app, StatusFlags& f) {
   CLI::App* status = app.add_subcommand(
-      "status", "Show role, epoch, standbys, channels and clients of a running pair; exit 0 "
-                "when an active instance answers, 1 otherwise");
-  status->add_option("--http", f.http,
-                     "Monitoring address of an instance; repeat or comma-separate for a pair "
-                     "(default: the config's http, else 127.0.0.1:8222)")
+      "status",
+      "Show role, epoch, standbys, channels and clients of a running pair; exit 0 "
+      "when an active instance answers, 1 otherwise");
+  status
+      ->add_option("--http", f.http,
+                   "Monitoring address of an instance; repeat or comma-separate for a pair "
+                   "(default: the config's http, else 127.0.0.1:8222)")
       ->type_name("HOST:PORT");
   status->add_option("-c,--config", f.config_path, "Take the monitoring address from this config")
       ->type_name("FILE");
@@ -106,8 +114,7 @@ int RunStatus(const StatusFlags& f) {
                    f.config_path.c_str());
       return kExitUsage;
     }
-    options.http.push_back(
-        tandem::server::FormatHostPort(config->http.host, config->http.port));
+    options.http.push_back(tandem::server::FormatHostPort(config->http.host, config->http.port));
   }
   if (options.http.empty()) options.http.push_back("127.0.0.1:8222");
   return tandem::server::RunStatus(options, stdout);

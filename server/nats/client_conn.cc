@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "server/util/json_utf8.h"
-#include "server/nats/server_info.h"
 #include "server/bus/subject.h"
+#include "server/nats/server_info.h"
+#include "server/util/json_utf8.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -85,6 +85,10 @@ const char* CloseReasonName(CloseReason r) {
       return "stale connection";
     case CloseReason::kServerShutdown:
       return "server shutdown";
+    case CloseReason::kAuthViolation:
+      return "authorization violation";
+    case CloseReason::kAuthTimeout:
+      return "authentication timeout";
   }
   return "unknown";
 }
@@ -128,7 +132,8 @@ void ClientConn::Start(std::string_view info_prefix) {
   start_ms_ = now;
   last_in_ms_ = now;
   next_ping_ms_ = now + host_->options().ping_interval_ms;
-  AppendInfo(info_prefix, cid_, peer_ip_, &out_);
+  StartAuth(now);
+  AppendInfo(info_prefix, cid_, peer_ip_, &out_, nonce_);
   RequestFlush();
   int r = uv_read_start(stream(), AllocCb, ReadCb);
   if (r != 0) {
@@ -156,9 +161,10 @@ void ClientConn::HandleParseError(ParseError e) {
   CloseReason reason = CloseReason::kProtocolViolation;
   if (e == ParseError::kMaxPayload) reason = CloseReason::kMaxPayload;
   if (e == ParseError::kMaxControlLine) reason = CloseReason::kMaxControlLine;
+  // With authentication on, the bytes near the error may be a CONNECT with a secret.
   spdlog::info("client {}: parse error '{}' at offset {} near {}", Describe(),
                text.empty() ? std::string_view("protocol violation") : text, parser_.error_offset(),
-               parser_.error_snippet());
+               host_->auth().required() ? std::string("(not shown)") : parser_.error_snippet());
   Close(reason, text);
 }
 
@@ -303,6 +309,7 @@ bool ClientConn::OnConnect(std::string_view json) {
     Close(CloseReason::kProtocolViolation);
     return false;
   }
+  ConnectCredentials creds;
   try {
     verbose_ = j.value("verbose", verbose_);
     pedantic_ = j.value("pedantic", pedantic_);
@@ -313,7 +320,16 @@ bool ClientConn::OnConnect(std::string_view json) {
     name_ = j.value("name", name_);
     lang_ = j.value("lang", lang_);
     version_ = j.value("version", version_);
-    member_ = TokenEquals(host_->options().member_token, j.value("auth_token", std::string()));
+    creds.user = j.value("user", std::string());
+    creds.pass = j.value("pass", std::string());
+    creds.token = j.value("auth_token", std::string());
+    creds.nkey = j.value("nkey", std::string());
+    creds.sig = j.value("sig", std::string());
+    // The pair's link sends the member token as `ft_member`, beside its credentials; older
+    // members sent it as `auth_token`, which still admits them where no token is configured.
+    const std::string& member_token = host_->options().member_token;
+    member_ = TokenEquals(member_token, j.value("ft_member", std::string())) ||
+              TokenEquals(member_token, creds.token);
   } catch (const nlohmann::json::exception& e) {
     spdlog::info("client {}: bad CONNECT field: {}", Describe(), e.what());
     Close(CloseReason::kProtocolViolation);
@@ -327,6 +343,7 @@ bool ClientConn::OnConnect(std::string_view json) {
     Close(CloseReason::kProtocolViolation, "no responders requires headers support");
     return false;
   }
+  if (!Authenticate(creds)) return false;
   spdlog::debug("client {} CONNECT lang={} version={} protocol={} headers={}", Describe(), lang_,
                 version_, protocol_, headers_);
   if (verbose_) SendOk();
@@ -334,6 +351,7 @@ bool ClientConn::OnConnect(std::string_view json) {
 }
 
 bool ClientConn::OnPub(const PubArgs& pub) {
+  if (!RequireAuth()) return false;
   if (pub.has_headers && !headers_) {
     spdlog::info("client {}: HPUB without headers support", Describe());
     Close(CloseReason::kProtocolViolation);
@@ -348,6 +366,7 @@ bool ClientConn::OnPub(const PubArgs& pub) {
     spdlog::warn("client {}: publish to reserved subject {} refused", Describe(), pub.subject);
     return true;
   }
+  if (!PublishAllowed(pub.subject)) return true;
   if (verbose_) SendOk();
   ++in_msgs_;
   in_bytes_ += pub.headers.size() + pub.payload.size();
@@ -361,6 +380,7 @@ bool ClientConn::OnPub(const PubArgs& pub) {
 }
 
 bool ClientConn::OnSub(std::string_view subject, std::string_view queue, std::string_view sid) {
+  if (!RequireAuth()) return false;
   // Like nats-server, the limit comes before anything else, a sid already in use included.
   const size_t max_subs = host_->options().max_subscriptions;
   if (max_subs > 0 && subs_.size() >= max_subs) {
@@ -376,6 +396,7 @@ bool ClientConn::OnSub(std::string_view subject, std::string_view queue, std::st
     spdlog::warn("client {}: subscription to reserved subject {} refused", Describe(), subject);
     return true;
   }
+  if (!SubscribeAllowed(subject, queue)) return true;
   if (subs_.find(sid) == subs_.end()) {
     auto sub = std::make_shared<Subscription>(this, std::string(subject), std::string(queue),
                                               std::string(sid));
@@ -399,6 +420,7 @@ void ClientConn::RefuseSubscription() {
 }
 
 bool ClientConn::OnUnsub(std::string_view sid, int64_t max) {
+  if (!RequireAuth()) return false;
   auto it = subs_.find(sid);
   if (it != subs_.end()) {
     SubscriptionPtr sub = it->second;
@@ -414,11 +436,13 @@ bool ClientConn::OnUnsub(std::string_view sid, int64_t max) {
 }
 
 bool ClientConn::OnPing() {
+  if (!RequireAuth()) return false;
   Send("PONG\r\n");
   return true;
 }
 
 bool ClientConn::OnPong() {
+  if (!RequireAuth()) return false;
   pings_out_ = 0;
   return true;
 }
@@ -448,6 +472,7 @@ ConnSnapshot ClientConn::Snapshot(uint64_t now_ms) const {
 void ClientConn::Deliver(Subscription& sub, const InboundMsg& msg) {
   if (closing_) return;
   if (!member_ && IsReserved(msg.subject)) return;  // a wildcard reaches no member's subject
+  if (perms_ != nullptr && !DeliveryAllowed(sub, msg)) return;
   const bool hmsg = headers_ && !msg.headers.empty();
   const size_t total = (hmsg ? msg.headers.size() : 0) + msg.payload.size();
   const size_t line = 32 + msg.subject.size() + sub.sid.size() + msg.reply.size();
@@ -532,7 +557,7 @@ void ClientConn::Forget(const Subscription& sub) {
 // --- timers ----------------------------------------------------------------------------------
 
 void ClientConn::OnTick(uint64_t now_ms) {
-  if (closing_) return;
+  if (closing_ || AuthTimedOut(now_ms)) return;
   const CoreOptions& o = host_->options();
   if (paused_ && now_ms - paused_at_ms_ >= kMaxStallMs) ResumeReading();
   if (!writing_ && out_.empty()) {

@@ -24,11 +24,13 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "server/nats/auth.h"
 #include "server/nats/core_options.h"
 #include "server/nats/parser.h"
 #include "server/nats/router.h"
@@ -51,6 +53,8 @@ enum class CloseReason {
   kSlowConsumer,
   kStaleConnection,
   kServerShutdown,
+  kAuthViolation,  // a CONNECT refused, or another op before an accepted CONNECT
+  kAuthTimeout,    // no accepted CONNECT within authorization.timeout
 };
 const char* CloseReasonName(CloseReason r);
 
@@ -69,6 +73,7 @@ class ConnHost {
   // The live connection with this id, or null.
   virtual ClientConn* FindConn(uint64_t cid) = 0;
   virtual void CountSlowConsumer() = 0;
+  virtual Authenticator& auth() = 0;
 };
 
 class ClientConn final : public Subscriber, public Reapable, private ParserHandler {
@@ -129,6 +134,16 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   bool OnPing() override;
   bool OnPong() override;
 
+  // Authentication and permissions (client_conn_auth.cc). Each returns false when the op must
+  // not go on; the -ERR is sent and, for authentication, the connection closed.
+  void StartAuth(uint64_t now_ms);
+  bool Authenticate(const ConnectCredentials& creds);
+  bool RequireAuth();
+  bool PublishAllowed(std::string_view subject);
+  bool SubscribeAllowed(std::string_view subject, std::string_view queue);
+  bool DeliveryAllowed(const Subscription& sub, const InboundMsg& msg);
+  bool AuthTimedOut(uint64_t now_ms);
+
   // True for the group members' subjects (CoreOptions::reserved_prefix).
   bool IsReserved(std::string_view subject) const;
   void Send(std::string_view bytes);
@@ -175,6 +190,16 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   int protocol_ = 0;
   std::string name_, lang_, version_;
   bool member_ = false;  // CONNECT carried the group's member token (CoreOptions)
+
+  // Authentication: until an accepted CONNECT, only CONNECT may come, and not after
+  // auth_deadline_ms_. `nonce_` is the one sent in INFO (nkey users only). `perms_` is null for
+  // a user without permissions; `grants_` exists only under allow_responses.
+  bool authed_ = true;
+  uint64_t auth_deadline_ms_ = 0;
+  std::string nonce_;
+  std::string user_;
+  std::shared_ptr<PermissionSet> perms_;
+  std::unique_ptr<ResponseGrants> grants_;
 
   std::unordered_map<std::string, SubscriptionPtr, StringHash, std::equal_to<>> subs_;
 

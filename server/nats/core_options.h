@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "server/nats/auth_options.h"
+
 namespace tandem::server {
 
 struct CoreOptions {
@@ -31,6 +33,8 @@ struct CoreOptions {
   // nats-server's permission errors. An empty token admits nobody.
   std::string reserved_prefix = "_STAN.ft.";
   std::string member_token;
+  // Client authentication and permissions (`authorization:`); nothing required by default.
+  AuthOptions auth;
 };
 
 }  // namespace tandem::server

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "server/nats/client_conn.h"
@@ -62,6 +63,7 @@ class NatsServer::Impl final : public ConnHost {
   // ConnHost
   Router& router() override { return router_; }
   const CoreOptions& options() const override { return options_; }
+  Authenticator& auth() override { return auth_; }
   uv_buf_t ReadBuffer() override { return uv_buf_init(read_buf_.get(), kReadBufferSize); }
   void QueueFlush(ClientConn* c) override { flush_list_.push_back(c); }
   void ConnClosed(ClientConn* c) override;
@@ -83,6 +85,7 @@ class NatsServer::Impl final : public ConnHost {
   // Constant after construction.
   uv_loop_t* const loop_;
   const CoreOptions options_;
+  Authenticator auth_{options_.auth};
   const std::string server_id_;
   const std::thread::id loop_thread_;
   const std::unique_ptr<char[]> read_buf_;  // shared by every connection's reads
@@ -132,6 +135,9 @@ Status NatsServer::Impl::Listen() {
   ++open_handles_;
   uint64_t tick = options_.ping_interval_ms > 0 ? options_.ping_interval_ms : 1000;
   if (options_.write_deadline_ms > 0) tick = std::min(tick, options_.write_deadline_ms);
+  // The authentication timeout is checked by the same timer, a quarter of it apart.
+  if (options_.auth.required())
+    tick = std::min(tick, std::max<uint64_t>(options_.auth.timeout_ms / 4, 10));
   tick = std::clamp<uint64_t>(tick / 2, 5, 1000);
   uv_timer_start(&timer_, TimerCb, tick, tick);
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
@@ -141,6 +147,14 @@ Status NatsServer::Impl::Listen() {
   reaper_open_ = true;
 
   spdlog::info("NATS core listening on {}:{} (server id {})", options_.host, port_, server_id_);
+  if (auth_.required()) {
+    const AuthOptions& a = options_.auth;
+    spdlog::info("clients must authenticate: {}, timeout {} ms",
+                 !a.users.empty()   ? fmt::format("{} users", a.users.size())
+                 : !a.token.empty() ? std::string("token")
+                                    : std::string("user and password"),
+                 a.timeout_ms);
+  }
   return Status::OK();
 }
 

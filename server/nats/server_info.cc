@@ -29,13 +29,14 @@ std::string BuildInfoPrefix(const CoreOptions& options, std::string_view server_
   j["headers"] = true;
   j["max_payload"] = options.max_payload;
   if (!options.connect_urls.empty()) j["connect_urls"] = options.connect_urls;
+  if (options.auth.required()) j["auth_required"] = true;
   std::string body = j.dump();
   body.pop_back();  // the closing brace; AppendInfo adds the per-connection fields
   return "INFO " + body;
 }
 
 void AppendInfo(std::string_view prefix, uint64_t client_id, std::string_view client_ip,
-                std::string* out) {
+                std::string* out, std::string_view nonce) {
   out->append(prefix);
   out->append(",\"client_id\":");
   char num[24];
@@ -44,7 +45,14 @@ void AppendInfo(std::string_view prefix, uint64_t client_id, std::string_view cl
   // client_ip comes from inet_ntop: no characters that need JSON escaping.
   out->append(",\"client_ip\":\"");
   out->append(client_ip);
-  out->append("\"}\r\n");
+  out->push_back('"');
+  // The nonce is base64url: no characters that need JSON escaping either.
+  if (!nonce.empty()) {
+    out->append(",\"nonce\":\"");
+    out->append(nonce);
+    out->push_back('"');
+  }
+  out->append("}\r\n");
 }
 
 }  // namespace tandem::server

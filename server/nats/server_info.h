@@ -25,8 +25,9 @@ std::string MakeServerId();
 // `INFO {"server_id":...,"connect_urls":[...]` without the closing brace.
 std::string BuildInfoPrefix(const CoreOptions& options, std::string_view server_id, int port);
 
-// Appends `<prefix>,"client_id":N,"client_ip":"ip"}\r\n` to *out.
+// Appends `<prefix>,"client_id":N,"client_ip":"ip"}\r\n` to *out, with `,"nonce":"..."`
+// before the closing brace when `nonce` is not empty (nkey users: the client signs it).
 void AppendInfo(std::string_view prefix, uint64_t client_id, std::string_view client_ip,
-                std::string* out);
+                std::string* out, std::string_view nonce = {});
 
 }  // namespace tandem::server

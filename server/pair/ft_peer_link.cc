@@ -16,6 +16,7 @@
 #include "server/pair/ft_peer_link.h"
 
 #include <netdb.h>
+#include <sodium.h>
 #include <string.h>
 
 #include <cassert>
@@ -24,14 +25,17 @@
 #include <optional>
 #include <utility>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include <netinet/in.h>
-
+#include "server/nats/nkeys.h"
 #include "server/util/close_handles.h"
 #include "server/util/ip_literal.h"
 #include "server/util/quoting.h"
 #include "server/util/value_syntax.h"
+
+#include <netinet/in.h>
 
 namespace tandem::server {
 namespace {
@@ -357,6 +361,36 @@ void PeerLink::OnPingTimer() {
   Send("PING\r\n");
 }
 
+// The credential fields of CONNECT (a leading comma each): `ft_member`, then the user and
+// password, the token (or else the member token again, as `auth_token`, which members before
+// `ft_member` read), and the nkey with its signature of the INFO's nonce.
+std::string PeerLink::ConnectCredentialFields(std::string_view info_json) const {
+  const ft::FtCredentials& c = options_.credentials;
+  std::string f;
+  auto field = [&f](std::string_view name, std::string_view value) {
+    if (value.empty()) return;
+    f += fmt::format(",\"{}\":\"{}\"", name, JsonEscape(value));
+  };
+  field("ft_member", options_.member_token);
+  field("user", c.user);
+  field("pass", c.password);
+  field("auth_token", c.token.empty() ? options_.member_token : c.token);
+  if (!c.nkey_seed.empty()) {
+    auto seed = DecodeUserSeed(c.nkey_seed);  // checked when the configuration was loaded
+    auto info = nlohmann::json::parse(info_json, nullptr, /*allow_exceptions=*/false);
+    std::string nonce;
+    if (info.is_object() && info.contains("nonce") && info["nonce"].is_string()) {
+      nonce = info["nonce"].get<std::string>();
+    }
+    if (seed.ok()) {
+      field("nkey", EncodeUserPublicKey(PublicKeyOfSeed(*seed)));
+      if (!nonce.empty()) field("sig", SignNonce(*seed, nonce));
+      sodium_memzero(seed->data(), seed->size());
+    }
+  }
+  return f;
+}
+
 // ---- server ops ------------------------------------------------------------------------------
 // Each returns whether the reader may go on: false once the socket is closing (dropped here or
 // closed by a handler), so the reader never calls back into a link that has let go.
@@ -367,11 +401,7 @@ bool PeerLink::OnInfo(std::string_view json) {
   std::string hello = "CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"";
   hello += JsonEscape(options_.name);
   hello += "\",\"lang\":\"C++\",\"version\":\"" TANDEM_VERSION "\",\"protocol\":1,\"echo\":true";
-  if (!options_.auth_token.empty()) {
-    hello += ",\"auth_token\":\"";
-    hello += JsonEscape(options_.auth_token);
-    hello += "\"";
-  }
+  hello += ConnectCredentialFields(json);
   hello += "}\r\nSUB ";
   hello += options_.subject;
   hello += " 1\r\nPING\r\n";

@@ -9,7 +9,8 @@
 // works too) are tried in order, one attempt each, then again after reconnect_wait_ms, forever.
 // An attempt resolves the host (uv_getaddrinfo; an IP literal is used as is), connects (to each
 // address the name resolves to, in order, while they refuse), reads the server's INFO, sends
-// CONNECT (echo on: the link hears its own heartbeats, as with libnats' defaults), SUB to the
+// CONNECT (echo on: the link hears its own heartbeats, as with libnats' defaults; with the
+// member token as `ft_member` and the credentials, the nkey signing the INFO's nonce), SUB to the
 // subject and PING; the link is connected when the PONG for that PING arrives, so the server
 // has processed the SUB by then. An attempt that has not got there within connect_timeout_ms is
 // abandoned and the next server is tried. Once connected, the link answers the server's PINGs,
@@ -41,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "ft/ft_options.h"
 #include "server/nats/nats_client_reader.h"
 
 namespace tandem::server {
@@ -57,7 +59,8 @@ class PeerLink : private NatsClientHandler {
     std::vector<std::string> servers;  // "host:port"
     std::string subject;               // the heartbeat subject
     std::string name;                  // connection name shown by the peer
-    std::string auth_token;            // CONNECT auth_token: the member token (ft/heartbeat.h)
+    std::string member_token;          // CONNECT ft_member: the member token (ft/heartbeat.h)
+    ft::FtCredentials credentials;     // CONNECT user/pass, auth_token, or nkey/sig of the nonce
     int64_t reconnect_wait_ms = 50;
     int64_t connect_timeout_ms = 1000;
     int64_t ping_interval_ms = 2000;
@@ -116,6 +119,8 @@ class PeerLink : private NatsClientHandler {
   void Flush();
   void OnWritten(int status);
   void OnPingTimer();
+
+  std::string ConnectCredentialFields(std::string_view info_json) const;
 
   // NatsClientHandler.
   bool OnInfo(std::string_view json) override;
