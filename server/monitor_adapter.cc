@@ -255,6 +255,10 @@ StreamingStats ProcessMonitorSource::streaming_stats() const {
   st.out_msgs = stan_->delivery_counters().msgs;
   st.out_bytes = stan_->delivery_counters().bytes;
   st.redeliveries = stan_->delivery_counters().redelivered;
+  st.forged_acks = stan_->forged().ack;
+  st.forged_unsubscribes = stan_->forged().unsubscribe;
+  st.forged_subcloses = stan_->forged().subclose;
+  st.forged_closes = stan_->forged().close;
   return st;
 }
 

@@ -13,6 +13,17 @@
 //     implementation's to buffer or drop, as on a NATS connection.
 //   - HasInterest is a hint for skipping work nobody would receive; an implementation that cannot
 //     know (a client of a remote cluster) answers true.
+//   - InboundMsg::sender names the NATS connection that published the message: an opaque id,
+//     the same for every message of one connection and never reused for another while the
+//     process runs; 0 when the publisher is in-process or the implementation cannot tell.
+//   - SubscribedBy(sender, subject) answers whether that connection holds, right now, a
+//     subscription on exactly that literal subject (a wildcard subscription that happens to
+//     match does not count: a `>` tap must not pass for the owner of every inbox). The streaming
+//     layer uses it to bind sessions to their owner (server/stan/session_guard.h). An
+//     implementation that cannot know (a client of an external cluster) reports sender 0 and
+//     answers true; the inboxes are then protected only by being unguessable (22 random
+//     characters, never shown by monitoring unless asked for) and by the cluster's own
+//     permissions.
 // Request/reply is built on these primitives by Requester (server/bus/requester.h), the same
 // for every implementation.
 //
@@ -26,12 +37,14 @@
 
 namespace tandem::server {
 
-// A message as a subscription's handler sees it. `headers` is empty for a plain PUB.
+// A message as a subscription's handler sees it. `headers` is empty for a plain PUB. `sender`:
+// the publishing connection's id, 0 for an in-process publisher or when unknown (see above).
 struct InboundMsg {
   std::string_view subject;
   std::string_view reply;
   std::string_view headers;
   std::string_view payload;
+  uint64_t sender = 0;
 };
 
 class Bus {
@@ -51,6 +64,9 @@ class Bus {
   // `subject` (the embedded core: one cached sublist lookup over network connections).
   // Implementations that cannot know keep the default.
   virtual bool HasInterest(std::string_view subject) { return true; }
+  // True when connection `sender` (an InboundMsg::sender, not 0) holds a subscription on exactly
+  // the literal `subject`. Implementations that cannot know keep the default.
+  virtual bool SubscribedBy(uint64_t sender, std::string_view subject) { return true; }
 
  protected:
   virtual ~Bus() = default;

@@ -127,11 +127,17 @@ double CpuPercent(int64_t uptime_ns) {
   return static_cast<int64_t>(cpu_s / (uptime_ns / 1e9) * 10000) / 100.0;
 }
 
-Json SubscriptionJson(const SubscriptionInfo& s) {
+// Inboxes let whoever reads them act for a client (publish on its ack inbox, subscribe to its
+// heartbeat inbox): they are shown only with `inboxes=1`.
+bool InboxesParam(const HttpRequest& req) { return IntParam(req, "inboxes") == 1; }
+
+Json SubscriptionJson(const SubscriptionInfo& s, bool inboxes) {
   Json j;
   j["client_id"] = s.client_id;
-  j["inbox"] = s.inbox;
-  j["ack_inbox"] = s.ack_inbox;
+  if (inboxes) {
+    j["inbox"] = s.inbox;
+    j["ack_inbox"] = s.ack_inbox;
+  }
   if (!s.durable_name.empty()) j["durable_name"] = s.durable_name;
   if (!s.queue_name.empty()) j["queue_name"] = s.queue_name;
   j["is_durable"] = s.is_durable;
@@ -144,7 +150,7 @@ Json SubscriptionJson(const SubscriptionInfo& s) {
   return j;
 }
 
-Json ChannelJson(const ChannelInfo& c, bool with_subs) {
+Json ChannelJson(const ChannelInfo& c, bool with_subs, bool inboxes) {
   Json j;
   j["name"] = c.name;
   j["msgs"] = c.msgs;
@@ -154,16 +160,16 @@ Json ChannelJson(const ChannelInfo& c, bool with_subs) {
   j["subs_count"] = c.subs_count;
   if (with_subs && !c.subs.empty()) {
     Json subs = Json::array();
-    for (const auto& s : c.subs) subs.push_back(SubscriptionJson(s));
+    for (const auto& s : c.subs) subs.push_back(SubscriptionJson(s, inboxes));
     j["subscriptions"] = std::move(subs);
   }
   return j;
 }
 
-Json ClientJson(const ClientInfo& c, bool with_subs) {
+Json ClientJson(const ClientInfo& c, bool with_subs, bool inboxes) {
   Json j;
   j["id"] = c.id;
-  j["hb_inbox"] = c.hb_inbox;
+  if (inboxes) j["hb_inbox"] = c.hb_inbox;
   j["subs_count"] = c.subs_count;
   if (with_subs && !c.subs.empty()) {
     std::map<std::string, std::vector<const SubscriptionInfo*>> by_channel;
@@ -171,7 +177,7 @@ Json ClientJson(const ClientInfo& c, bool with_subs) {
     Json subs = Json::object();
     for (const auto& [channel, list] : by_channel) {
       Json arr = Json::array();
-      for (const auto* s : list) arr.push_back(SubscriptionJson(*s));
+      for (const auto* s : list) arr.push_back(SubscriptionJson(*s, inboxes));
       subs[channel] = std::move(arr);
     }
     j["subscriptions"] = std::move(subs);
@@ -424,6 +430,10 @@ HttpResponse Monitor::Serverz(const HttpRequest& req) const {
   j["in_bytes"] = st.in_bytes;
   j["out_msgs"] = st.out_msgs;
   j["out_bytes"] = st.out_bytes;
+  j["forged_requests"] = Json{{"ack", st.forged_acks},
+                              {"unsubscribe", st.forged_unsubscribes},
+                              {"subclose", st.forged_subcloses},
+                              {"close", st.forged_closes}};
   if (int fds = OpenFds(); fds > 0) j["open_fds"] = fds;
   if (int64_t max = MaxFds(); max > 0) j["max_fds"] = max;
   j["name"] = role.name;
@@ -505,7 +515,7 @@ HttpResponse Monitor::Clientsz(const HttpRequest& req) const {
   if (!single.empty()) {
     std::optional<ClientInfo> c = source_->client(single, with_subs);
     if (!c) return TextError(404, "Client " + single + " not found");
-    return JsonResponse(req, ClientJson(*c, with_subs));
+    return JsonResponse(req, ClientJson(*c, with_subs, InboxesParam(req)));
   }
   IdentityInfo id = source_->identity();
   Page page = PageParams(req);
@@ -514,7 +524,9 @@ HttpResponse Monitor::Clientsz(const HttpRequest& req) const {
             [](const ClientInfo& a, const ClientInfo& b) { return a.id < b.id; });
   auto [begin, end] = Slice(page, clients.size());
   Json list = Json::array();
-  for (size_t i = begin; i < end; ++i) list.push_back(ClientJson(clients[i], with_subs));
+  for (size_t i = begin; i < end; ++i) {
+    list.push_back(ClientJson(clients[i], with_subs, InboxesParam(req)));
+  }
   Json j = ListHeader(id, Rfc3339(Now()), page, end - begin, clients.size());
   j["clients"] = std::move(list);
   return JsonResponse(req, j);
@@ -528,7 +540,7 @@ HttpResponse Monitor::Channelsz(const HttpRequest& req) const {
   if (!single.empty()) {
     std::optional<ChannelInfo> c = source_->channel(single, with_subs);
     if (!c) return TextError(404, "Channel " + single + " not found");
-    return JsonResponse(req, ChannelJson(*c, with_subs));
+    return JsonResponse(req, ChannelJson(*c, with_subs, InboxesParam(req)));
   }
   IdentityInfo id = source_->identity();
   Page page = PageParams(req);
@@ -539,7 +551,9 @@ HttpResponse Monitor::Channelsz(const HttpRequest& req) const {
   Json j = ListHeader(id, Rfc3339(Now()), page, end - begin, channels.size());
   if (with_subs) {
     Json list = Json::array();
-    for (size_t i = begin; i < end; ++i) list.push_back(ChannelJson(channels[i], true));
+    for (size_t i = begin; i < end; ++i) {
+      list.push_back(ChannelJson(channels[i], true, InboxesParam(req)));
+    }
     if (!list.empty()) j["channels"] = std::move(list);
   } else {
     Json names = Json::array();
@@ -632,6 +646,13 @@ void Monitor::CollectStreaming() const {
   Counter* out_bytes = m.GetCounter("tandem_stan_out_bytes_total", "Streaming bytes delivered.");
   Counter* redelivered =
       m.GetCounter("tandem_stan_redeliveries_total", "Messages redelivered after AckWait.");
+  constexpr char kForged[] = "tandem_stan_forged_requests_total";
+  constexpr char kForgedHelp[] =
+      "Acks, unsubscribes and closes refused: not sent by the client's own connection.";
+  Counter* forged_ack = m.GetCounter(kForged, kForgedHelp, {{"kind", "ack"}});
+  Counter* forged_unsub = m.GetCounter(kForged, kForgedHelp, {{"kind", "unsubscribe"}});
+  Counter* forged_subclose = m.GetCounter(kForged, kForgedHelp, {{"kind", "subclose"}});
+  Counter* forged_close = m.GetCounter(kForged, kForgedHelp, {{"kind", "close"}});
   Gauge* clients = m.GetGauge("tandem_stan_clients", "Registered streaming clients.");
   Gauge* channels = m.GetGauge("tandem_stan_channels", "Channels.");
   Gauge* subs =
@@ -650,6 +671,10 @@ void Monitor::CollectStreaming() const {
   out_msgs->Set(st.out_msgs);
   out_bytes->Set(st.out_bytes);
   redelivered->Set(st.redeliveries);
+  forged_ack->Set(st.forged_acks);
+  forged_unsub->Set(st.forged_unsubscribes);
+  forged_subclose->Set(st.forged_subcloses);
+  forged_close->Set(st.forged_closes);
   clients->Set(static_cast<double>(source_->clients(false).size()));
   subs->Set(static_cast<double>(source_->subscription_count()));
   std::vector<ChannelInfo> chans = source_->channels(true);

@@ -151,6 +151,9 @@ struct IdentityInfo {
 struct StreamingStats {
   uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
   uint64_t redeliveries = 0;
+  // Requests refused because their sender does not act for the client, per kind (the rule is
+  // in server/stan/session_guard.h).
+  uint64_t forged_acks = 0, forged_unsubscribes = 0, forged_subcloses = 0, forged_closes = 0;
 };
 
 class MonitorSource {

@@ -102,6 +102,7 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   bool echo() const override { return echo_; }
   void Forget(const Subscription& sub) override;
   uint64_t PauseReading() override;
+  uint64_t conn_id() const override { return cid_; }
   void ResumeReading();
 
   // Reapable. REQUIRES: closing().

@@ -53,6 +53,10 @@ bool InternalClientImpl::HasInterest(std::string_view subject) {
   return router_->HasInterest(subject);
 }
 
+bool InternalClientImpl::SubscribedBy(uint64_t sender, std::string_view subject) {
+  return router_->SubscribedBy(sender, subject);
+}
+
 std::string InternalClientImpl::NewInbox() {
   std::string inbox = "_INBOX." + inbox_seed_;
   uint64_t n = ++inbox_counter_;

@@ -33,6 +33,7 @@ class InternalClientImpl final : public Bus, public Subscriber {
   void Publish(std::string_view subject, std::string_view reply, std::string_view payload) override;
   std::string NewInbox() override;
   bool HasInterest(std::string_view subject) override;
+  bool SubscribedBy(uint64_t sender, std::string_view subject) override;
 
   // Subscriber
   void Deliver(Subscription& sub, const InboundMsg& msg) override;

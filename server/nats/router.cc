@@ -7,6 +7,21 @@ namespace tandem::server {
 
 namespace {
 constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
+
+// True when `pred` holds for one of the subscriptions of `r` (plain ones, then queue members);
+// stops at the first.
+template <typename Pred>
+bool AnySub(const SublistResult& r, Pred pred) {
+  for (const SubscriptionPtr& sub : r.psubs) {
+    if (pred(sub)) return true;
+  }
+  for (const auto& group : r.qsubs) {
+    for (const SubscriptionPtr& sub : group) {
+      if (pred(sub)) return true;
+    }
+  }
+  return false;
+}
 }  // namespace
 
 Router::Router(size_t cache_max)
@@ -52,7 +67,9 @@ bool Router::DeliverTo(const SubscriptionPtr& sub, const InboundMsg& msg) {
   return true;
 }
 
-bool Router::Route(Subscriber* publisher, const InboundMsg& msg) {
+bool Router::Route(Subscriber* publisher, const InboundMsg& in) {
+  InboundMsg msg = in;
+  msg.sender = publisher != nullptr ? publisher->conn_id() : 0;
   ++stats_.in_msgs;
   stats_.in_bytes += msg.headers.size() + msg.payload.size();
   const std::shared_ptr<const SublistResult>& matched = sublist_.Match(msg.subject);
@@ -83,35 +100,26 @@ bool Router::Route(Subscriber* publisher, const InboundMsg& msg) {
 
 bool Router::HasInterest(std::string_view subject) {
   const std::shared_ptr<const SublistResult>& r = sublist_.Match(subject);
-  auto external = [](const SubscriptionPtr& sub) { return !sub->inert() && !sub->handler; };
-  for (const SubscriptionPtr& sub : r->psubs) {
-    if (external(sub)) return true;
-  }
-  for (const auto& group : r->qsubs) {
-    for (const SubscriptionPtr& sub : group) {
-      if (external(sub)) return true;
-    }
-  }
-  return false;
+  return AnySub(*r, [](const SubscriptionPtr& sub) { return !sub->inert() && !sub->handler; });
+}
+
+bool Router::SubscribedBy(uint64_t sender, std::string_view subject) {
+  if (sender == 0) return false;
+  const std::shared_ptr<const SublistResult>& r = sublist_.Match(subject);
+  return AnySub(*r, [&](const SubscriptionPtr& sub) {
+    return !sub->inert() && sub->owner != nullptr && sub->subject == subject &&
+           sub->owner->conn_id() == sender;
+  });
 }
 
 void Router::SendNoResponders(Subscriber* publisher, std::string_view reply) {
   std::shared_ptr<const SublistResult> r = sublist_.Match(reply);  // a copy: see Route
   const InboundMsg msg{reply, {}, kNoRespondersHeader, {}};
-  for (const SubscriptionPtr& sub : r->psubs) {
-    if (sub->owner == publisher && !sub->inert()) {
-      DeliverTo(sub, msg);
-      return;
-    }
-  }
-  for (const auto& group : r->qsubs) {
-    for (const SubscriptionPtr& sub : group) {
-      if (sub->owner == publisher && !sub->inert()) {
-        DeliverTo(sub, msg);
-        return;
-      }
-    }
-  }
+  AnySub(*r, [&](const SubscriptionPtr& sub) {
+    if (sub->owner != publisher || sub->inert()) return false;
+    DeliverTo(sub, msg);
+    return true;
+  });
 }
 
 }  // namespace tandem::server

@@ -2,8 +2,8 @@
 // choice, echo suppression, auto-unsubscribe after UNSUB max, the 503 no-responders reply and
 // the message counters.
 //
-// Called by ClientConn (PUB/HPUB, SUB, UNSUB) and by the in-process clients; delivery goes back through
-// Subscriber::Deliver on the subscription's owner. Route runs synchronously: every matching
+// Called by ClientConn (PUB/HPUB, SUB, UNSUB) and by the in-process clients; delivery goes back
+// through Subscriber::Deliver on the subscription's owner. Route runs synchronously: every matching
 // subscriber has the message (copied into its outbound queue, or handled) before Route returns.
 // A handler may subscribe, unsubscribe, publish or close connections while Route runs: the
 // match result and its subscriptions are kept alive for the whole fan-out, and subscriptions
@@ -35,11 +35,17 @@ class Router {
 
   // Delivers `msg` to every plain subscription matching msg.subject and to one member of each
   // matching queue group. `publisher` (may be null) is skipped when its echo() is false.
+  // Subscribers see msg.sender set to the publisher's conn_id() (0 when null), whatever the
+  // caller put there.
   // Returns true if at least one subscription received the message.
   bool Route(Subscriber* publisher, const InboundMsg& msg);
   // True when a subscription owned by a network connection matches the literal `subject`.
   // Subscriptions of InternalClients (those with a handler) do not count. Uses the match cache.
   bool HasInterest(std::string_view subject);
+  // True when the network connection `sender` (Subscriber::conn_id, not 0) holds a live
+  // subscription on exactly the literal `subject`; wildcard subscriptions that match it do not
+  // count. One (cached) sublist match, then a scan of its few subscriptions.
+  bool SubscribedBy(uint64_t sender, std::string_view subject);
   // Sends the no-responders status message (header "NATS/1.0 503", empty payload) to
   // `publisher` on its own subscription that matches `reply`, if it has one.
   void SendNoResponders(Subscriber* publisher, std::string_view reply);

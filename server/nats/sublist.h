@@ -59,6 +59,9 @@ class Subscriber {
   // routed to stop reading for a while. Returns the connection id to resume later, or 0 when
   // this subscriber cannot pause (internal clients).
   virtual uint64_t PauseReading() { return 0; }
+  // The network connection's id (InboundMsg::sender of what it publishes); 0 for in-process
+  // clients.
+  virtual uint64_t conn_id() const { return 0; }
 
   // True once the subscriber closed: from then on none of its subscriptions receives anything,
   // even those still in the Sublist (a connection with many of them has them removed in slices,

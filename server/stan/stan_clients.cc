@@ -75,15 +75,16 @@ void ClientRegistry::SendHb(const std::string& client_id) {
   c->hb_timer = 0;
   c->hb_outstanding = true;
   requester_->Request(c->rec.hb_inbox, "", options_.hb_timeout_ms,
-                      [this, client_id](const InboundMsg* reply) { HbResult(client_id, reply != nullptr); });
+                      [this, client_id](const InboundMsg* reply) { HbResult(client_id, reply); });
 }
 
-void ClientRegistry::HbResult(const std::string& client_id, bool replied) {
+void ClientRegistry::HbResult(const std::string& client_id, const InboundMsg* reply) {
   StanClient* c = Lookup(client_id);
   if (c == nullptr) return;
   c->hb_outstanding = false;
-  if (replied) {
+  if (reply != nullptr) {
     c->hb_failures = 0;
+    if (on_reply_) on_reply_(c, reply->sender);
   } else if (++c->hb_failures > options_.hb_fail_count) {
     spdlog::info("stan: client {} missed {} heartbeats, closing it", client_id, c->hb_failures);
     if (on_dead_) on_dead_(client_id);

@@ -31,6 +31,9 @@ struct StanClient {
   int hb_failures = 0;
   bool hb_outstanding = false;
   TimerQueue::Id hb_timer = 0;
+  // The NATS connection last proven to act for the client (server/stan/session_guard.h); 0 when
+  // unknown (after a restart). Memory only.
+  uint64_t owner_conn = 0;
 };
 
 class ClientRegistry {
@@ -41,6 +44,10 @@ class ClientRegistry {
   ClientRegistry& operator=(const ClientRegistry&) = delete;
 
   void SetOnDead(std::function<void(const std::string& client_id)> fn) { on_dead_ = std::move(fn); }
+  // Told of every heartbeat reply with the connection that sent it (InboundMsg::sender).
+  void SetOnReply(std::function<void(StanClient* c, uint64_t sender)> fn) {
+    on_reply_ = std::move(fn);
+  }
 
   // `^[a-zA-Z0-9_-]+$`
   static bool IsValidClientId(std::string_view id);
@@ -69,12 +76,13 @@ class ClientRegistry {
  private:
   void ScheduleHb(StanClient* c, uint64_t delay_ms);
   void SendHb(const std::string& client_id);
-  void HbResult(const std::string& client_id, bool replied);
+  void HbResult(const std::string& client_id, const InboundMsg* reply);
 
   const StanOptions options_;
   TimerQueue* const timers_;
   Requester* const requester_;
   std::function<void(const std::string&)> on_dead_;
+  std::function<void(StanClient*, uint64_t)> on_reply_;
   // Transparent hashing: lookups by string_view (every publish) do not allocate.
   struct Hash {
     using is_transparent = void;

@@ -29,4 +29,10 @@ inline constexpr char kTooManyChannels[] = "too many channels";
 inline constexpr char kTooManySubs[] = "too many subscriptions per channel";
 inline constexpr char kClientReplaced[] = "client has been replaced or is no longer registered";
 
+// tandem's own (the reference server applies these requests from anyone): an unsubscribe,
+// subscription close or connection close whose sender does not act for the client
+// (server/stan/session_guard.h).
+inline constexpr char kNotOwner[] =
+    "stan: request refused: not sent by the client's own connection";
+
 }  // namespace tandem::server::errors

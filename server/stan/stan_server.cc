@@ -31,7 +31,8 @@ StanServer::StanServer(uv_loop_t* loop, Bus* nc, store::Store* store, store::Rec
       requester_(nc, &timers_),
       clients_(options, &timers_, &requester_),
       channels_(options.limits),
-      delivery_(nc, store, &writer_, &timers_, &clients_, &channels_) {}
+      delivery_(nc, store, &writer_, &timers_, &clients_, &channels_),
+      guard_(nc, &delivery_) {}
 
 StanServer::~StanServer() {
   if (started_ && !stopped_) Stop();
@@ -56,6 +57,7 @@ Status StanServer::Start() {
   for (auto& rec : recovered_.clients) clients_.Register(rec);
   next_sub_id_ = recovered_.max_sub_id + 1;
   clients_.SetOnDead([this](const std::string& id) { CloseClient(id); });
+  clients_.SetOnReply([this](StanClient* c, uint64_t sender) { guard_.Seen(c, sender); });
   requester_.Start();
 
   auto sub = [this](const std::string& subject, void (StanServer::*fn)(const InboundMsg&)) {
@@ -188,7 +190,7 @@ void StanServer::ProcessConnect(const InboundMsg& m) {
   }
   StanClient* old = clients_.Lookup(req.clientid());
   if (old == nullptr) {
-    RegisterClient(req);
+    RegisterClient(req, m.sender);
     return ReplyConnect(reply, req.protocol(), req.pinginterval(), req.pingmaxout());
   }
   if (clients_.checking.count(req.clientid())) {
@@ -198,20 +200,22 @@ void StanServer::ProcessConnect(const InboundMsg& m) {
   // the new connect is refused; silence means the old client is closed and the new one takes
   // its place.
   clients_.checking.insert(req.clientid());
-  requester_.Request(old->rec.hb_inbox, "", 500, [this, req, reply](const InboundMsg* answer) {
-    clients_.checking.erase(req.clientid());
-    if (stopped_) return;
-    if (answer != nullptr) return ReplyConnectError(reply, errors::kClientIdRegistered);
-    if (clients_.Lookup(req.clientid()) != nullptr) {
-      spdlog::info("stan: client {} replaced by a new connection", req.clientid());
-      CloseClient(req.clientid());
-    }
-    RegisterClient(req);
-    ReplyConnect(reply, req.protocol(), req.pinginterval(), req.pingmaxout());
-  });
+  const uint64_t sender = m.sender;
+  requester_.Request(
+      old->rec.hb_inbox, "", 500, [this, req, reply, sender](const InboundMsg* answer) {
+        clients_.checking.erase(req.clientid());
+        if (stopped_) return;
+        if (answer != nullptr) return ReplyConnectError(reply, errors::kClientIdRegistered);
+        if (clients_.Lookup(req.clientid()) != nullptr) {
+          spdlog::info("stan: client {} replaced by a new connection", req.clientid());
+          CloseClient(req.clientid());
+        }
+        RegisterClient(req, sender);
+        ReplyConnect(reply, req.protocol(), req.pinginterval(), req.pingmaxout());
+      });
 }
 
-void StanServer::RegisterClient(const pb::ConnectRequest& req) {
+void StanServer::RegisterClient(const pb::ConnectRequest& req, uint64_t sender) {
   store::ClientRecord rec;
   rec.client_id = req.clientid();
   rec.hb_inbox = req.heartbeatinbox();
@@ -219,7 +223,7 @@ void StanServer::RegisterClient(const pb::ConnectRequest& req) {
   rec.protocol = req.protocol();
   rec.ping_interval = req.pinginterval();
   rec.ping_max_out = req.pingmaxout();
-  clients_.Register(rec);
+  SessionGuard::Register(clients_.Register(rec), sender);
   writer_.batch().PutClient(rec);
   spdlog::debug("stan: client {} registered", rec.client_id);
 }
@@ -250,10 +254,16 @@ void StanServer::ReplyConnectError(const std::string& reply, const std::string& 
 void StanServer::ProcessClose(const InboundMsg& m) {
   pb::CloseRequest req;
   pb::CloseResponse resp;
+  StanClient* c = nullptr;
   if (!DecodeProto(m.payload, &req)) {
     resp.set_error(errors::kInvalidCloseReq);
-  } else if (clients_.Lookup(req.clientid()) == nullptr) {
+  } else if ((c = clients_.Lookup(req.clientid())) == nullptr) {
     resp.set_error(errors::kUnknownClient);
+  } else if (!guard_.ActsFor(c, nullptr, m.sender)) {
+    ++guard_.counts().close;
+    spdlog::debug("stan: close of client {} refused: sent by connection {}, not the client's",
+                  req.clientid(), m.sender);
+    resp.set_error(errors::kNotOwner);
   } else {
     CloseClient(req.clientid());
   }
@@ -283,6 +293,7 @@ void StanServer::ProcessPing(const InboundMsg& m) {
     return;
   }
   nc_->Publish(m.reply, "", "");
+  guard_.Seen(c, m.sender);
   if (c->hb_failures > 0) clients_.CheckNow(c);
 }
 
@@ -306,6 +317,7 @@ void StanServer::ProcessPub(const InboundMsg& m) {
   StanClient* c =
       pm.conn_id.empty() ? clients_.Lookup(pm.client_id) : clients_.LookupByConnId(pm.conn_id);
   if (c == nullptr) return fail(errors::kInvalidPubReq);
+  guard_.Seen(c, m.sender);  // one compare unless the client's connection changed
   if (ch == nullptr || ch->deleting) {
     std::string error;
     ch = LookupOrCreateChannel(pm.subject, &error);

@@ -33,6 +33,7 @@
 #include "server/bus/bus.h"
 #include "server/stan/channel.h"
 #include "server/stan/delivery.h"
+#include "server/stan/session_guard.h"
 #include "server/stan/stan_clients.h"
 #include "server/stan/stan_options.h"
 #include "server/stan/store_writer.h"
@@ -76,6 +77,8 @@ class StanServer {
   const ClientRegistry& clients() const { return clients_; }
   size_t subscription_count() const { return delivery_.count(); }
   const StanStats& stats() const { return stats_; }
+  // Acks, unsubscribes and closes refused because their sender does not act for the client.
+  const ForgedCounts& forged() const { return guard_.counts(); }
   // Deliveries and redeliveries so far (monitoring).
   const Delivery::Counters& delivery_counters() const { return delivery_.counters(); }
   // Monitoring: ops and latency of every group commit (see StoreWriter::SetCommitObserver).
@@ -108,7 +111,7 @@ class StanServer {
   void BuildServerRecord();
 
   // --- clients ---
-  void RegisterClient(const pb::ConnectRequest& req);
+  void RegisterClient(const pb::ConnectRequest& req, uint64_t sender);
   void ReplyConnect(const std::string& reply, int32_t req_protocol, int32_t ping_interval,
                     int32_t ping_max_out);
   void ReplyConnectError(const std::string& reply, const std::string& error);
@@ -173,6 +176,7 @@ class StanServer {
   ClientRegistry clients_;
   ChannelRegistry channels_;
   Delivery delivery_;
+  SessionGuard guard_;
 
   store::ServerRecord server_;
   std::vector<uint64_t> sids_;

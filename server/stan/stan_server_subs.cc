@@ -188,6 +188,7 @@ void StanServer::ResumeSub(StanSub* sub, const pb::SubscriptionRequest& req) {
 
 void StanServer::Activate(StanSub* sub) {
   uint64_t id = sub->id(), gen = sub->gen;
+  sub->ack_conn = 0;  // a resumed durable may belong to another connection now
   sub->ack_sid = nc_->Subscribe(sub->rec.ack_inbox, "",
                                 [this, id, gen](const InboundMsg& m) { ProcessAck(id, gen, m); });
   sub->deliverable = true;
@@ -279,6 +280,12 @@ void StanServer::ProcessUnsubOrClose(const InboundMsg& m, bool is_close) {
   }
   if (sub == nullptr) return SubReply(reply, "", errors::kInvalidSub);
   if (sub->rec.client_id != req.clientid()) return SubReply(reply, "", errors::kUnknownClient);
+  if (!guard_.ActsFor(clients_.Lookup(sub->rec.client_id), sub, m.sender)) {
+    ++(is_close ? guard_.counts().subclose : guard_.counts().unsubscribe);
+    spdlog::debug("stan: {} of a subscription of client {} refused: sent by connection {}",
+                  is_close ? "close" : "unsubscribe", req.clientid(), m.sender);
+    return SubReply(reply, "", errors::kNotOwner);
+  }
   RemoveSub(sub, !is_close);
   SubReply(reply, "", "");
 }
@@ -330,6 +337,11 @@ void StanServer::ProcessAck(uint64_t sub_id, uint64_t gen, const InboundMsg& m) 
   if (!DecodeAck(m.payload, &ack)) return;
   StanSub* sub = delivery_.Find(sub_id, gen);
   if (sub == nullptr || sub->channel->name() != ack.subject) return;
+  if (m.sender != 0 && m.sender != sub->ack_conn &&
+      !guard_.MayAck(sub, clients_.Lookup(sub->rec.client_id), m.sender)) {
+    ++guard_.counts().ack;  // acks get no reply: dropped, counted
+    return;
+  }
   delivery_.OnAck(sub, ack.sequence);
 }
 

@@ -50,6 +50,7 @@ class StanSub {
   Channel* const channel;
   StanQueueGroup* group = nullptr;
   uint64_t ack_sid = 0;        // internal subscription on rec.ack_inbox while active
+  uint64_t ack_conn = 0;       // the connection last allowed to ack it (session_guard.h)
   SeqMap<PendingMsg> pending;  // sent and unacked, by seq (server/stan/seq_map.h)
   // Deliverable once the SubscriptionResponse went out; held while pending messages of a
   // resumed durable or a restart are being redelivered.

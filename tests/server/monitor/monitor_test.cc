@@ -35,7 +35,7 @@ class FakeSource : public MonitorSource {
   IdentityInfo id{"test-cluster", "SRVID", "NATSID", 4333, "a", "0.1.0", kStart};
   RoleInfo role_info;
   CoreCounters core{10, 100, 20, 200, 2, 5, 1, 7};
-  StreamingStats stan{3, 30, 4, 40, 1};
+  StreamingStats stan{3, 30, 4, 40, 1, 6, 2, 1, 3};
   std::vector<ChannelInfo> chans;
   std::vector<ClientInfo> cls;
   std::vector<ConnInfo> conns;
@@ -190,6 +190,8 @@ TEST_SUITE("monitor") {
     CHECK(j["in_msgs"] == 3);
     CHECK(j["out_bytes"] == 40);
     CHECK(j["epoch"] == 7);
+    CHECK(j["forged_requests"] ==
+          json{{"ack", 6}, {"unsubscribe", 2}, {"subclose", 1}, {"close", 3}});
     CHECK(j["ft_group"] == "pair");
     REQUIRE(j["standbys"].size() == 1);
     CHECK(j["standbys"][0]["name"] == "b");
@@ -280,6 +282,13 @@ TEST_SUITE("monitor") {
     CHECK(s["ack_wait"] == 30);
     CHECK(s["last_sent"] == 5);
     CHECK(s["is_durable"] == false);
+    CHECK_FALSE(s.contains("inbox"));  // inboxes only when asked for
+    CHECK_FALSE(s.contains("ack_inbox"));
+    j = Body(f.monitor.Channelsz(Get("/streaming/channelsz", "channel=foo&subs=1&inboxes=1")));
+    CHECK(j["subscriptions"][0]["inbox"] == "_INBOX.x");
+    CHECK(j["subscriptions"][0]["ack_inbox"] == "_STAN.ack.y");
+    j = Body(f.monitor.Channelsz(Get("/streaming/channelsz", "subs=1&inboxes=1")));
+    CHECK(j["channels"][2]["subscriptions"][0]["ack_inbox"] == "_STAN.ack.y");
 
     HttpResponse nf = f.monitor.Channelsz(Get("/streaming/channelsz", "channel=nope"));
     CHECK(nf.status == 404);
@@ -291,6 +300,8 @@ TEST_SUITE("monitor") {
     json j = Body(f.monitor.Clientsz(Get("/streaming/clientsz")));
     REQUIRE(j["clients"].size() == 2);
     CHECK(j["clients"][0]["id"] == "c1");
+    CHECK_FALSE(j["clients"][0].contains("hb_inbox"));  // inboxes only when asked for
+    j = Body(f.monitor.Clientsz(Get("/streaming/clientsz", "inboxes=1")));
     CHECK(j["clients"][0]["hb_inbox"] == "_INBOX.hb1");
     CHECK_FALSE(j["clients"][0].contains("subscriptions"));
     CHECK(j["total"] == 2);
@@ -299,7 +310,13 @@ TEST_SUITE("monitor") {
     CHECK(j["count"] == 1);
     j = Body(f.monitor.Clientsz(Get("/streaming/clientsz", "client=c1&subs=1")));
     CHECK(j["id"] == "c1");
+    CHECK_FALSE(j.contains("hb_inbox"));
+    CHECK_FALSE(j["subscriptions"]["foo"][0].contains("inbox"));
+    CHECK_FALSE(j["subscriptions"]["foo"][0].contains("ack_inbox"));
+    j = Body(f.monitor.Clientsz(Get("/streaming/clientsz", "client=c1&subs=1&inboxes=1")));
+    CHECK(j["hb_inbox"] == "_INBOX.hb1");
     CHECK(j["subscriptions"]["foo"][0]["inbox"] == "_INBOX.x");
+    CHECK(j["subscriptions"]["foo"][0]["ack_inbox"] == "_STAN.ack.y");
     HttpResponse nf = f.monitor.Clientsz(Get("/streaming/clientsz", "client=zz"));
     CHECK(nf.status == 404);
     CHECK(nf.body == "Client zz not found\n");
@@ -449,6 +466,8 @@ TEST_SUITE("monitor") {
           "tandem_nats_slow_consumers_total 1\n",
           "tandem_stan_in_msgs_total 3\n",
           "tandem_stan_redeliveries_total 1\n",
+          "tandem_stan_forged_requests_total{kind=\"ack\"} 6\n",
+          "tandem_stan_forged_requests_total{kind=\"close\"} 3\n",
           "tandem_stan_channels 3\n",
           "tandem_stan_channel_msgs{channel=\"foo\"} 3\n",
           "tandem_stan_channel_bytes{channel=\"foo\"} 300\n",

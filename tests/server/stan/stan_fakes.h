@@ -1,5 +1,6 @@
 // stan_fakes.h: in-memory fakes of the streaming layer's two seams for unit tests: a Bus
-// that records what is published and lets a test deliver messages to its subscriptions,
+// that records what is published and lets a test deliver messages to its subscriptions (as
+// if published by the connection `sender`, which holds the subscriptions listed in `held`),
 // and a Store whose commits and reads complete only when the test says so.
 //
 // Ownership: plain objects owned by the test. Thread safety: one thread (the test's).
@@ -8,7 +9,9 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/bus/bus.h"
@@ -44,10 +47,18 @@ class FakeBus : public Bus {
         match = subject.size() > prefix.size() && subject.substr(0, prefix.size()) == prefix &&
                 (tail || subject.find('.', prefix.size()) == std::string_view::npos);
       }
-      if (match && subs.count(sid)) s.handler(InboundMsg{subject, reply, {}, payload});
+      if (match && subs.count(sid)) s.handler(InboundMsg{subject, reply, {}, payload, sender});
     }
   }
   std::string NewInbox() override { return "_INBOX.fake" + std::to_string(inbox_counter++); }
+  bool SubscribedBy(uint64_t conn, std::string_view subject) override {
+    return held.count({conn, std::string(subject)}) > 0;
+  }
+
+  // The connection every Publish comes from (InboundMsg::sender; 0: in-process), and the
+  // (connection, literal subject) subscriptions that SubscribedBy reports.
+  uint64_t sender = 0;
+  std::set<std::pair<uint64_t, std::string>> held;
 
   std::map<uint64_t, Sub> subs;
   std::vector<Sent> sent;

@@ -1,7 +1,8 @@
 // stan_server_test.cc: the streaming layer on fakes of the core and the store: the publish
 // invariant (no PubAck and no delivery before the commit that holds the message, none at all
-// after a failed commit), AckWait redelivery on a fake clock, and the coalescing of pending
-// rows (a delivery acked quickly writes none).
+// after a failed commit), AckWait redelivery on a fake clock, the coalescing of pending
+// rows (a delivery acked quickly writes none), and the owner checks of acks, unsubscribes and
+// closes (session_guard.h).
 #include "server/stan/stan_server.h"
 
 #include <uv.h>
@@ -100,6 +101,43 @@ class Harness {
   std::unique_ptr<StanServer> stan;
   int fatal = 0;
 };
+
+// The Ack of `seq` on channel foo, published on `ack_inbox` by h.nc.sender.
+void AckFoo(Harness& h, const std::string& ack_inbox, uint64_t seq) {
+  pb::Ack ack;
+  ack.set_subject("foo");
+  ack.set_sequence(seq);
+  h.nc.Publish(ack_inbox, "", ack.SerializeAsString());
+}
+
+size_t PendingOnFoo(Harness& h) {
+  size_t n = 0;
+  for (auto& [id, sub] : h.stan->channels().Lookup("foo")->subs()) n += sub->pending.size();
+  return n;
+}
+
+// The error of the reply to an UnsubscribeRequest (on `subject`) or CloseRequest.
+std::string UnsubError(Harness& h, const std::string& subject, const std::string& ack_inbox) {
+  pb::UnsubscribeRequest u;
+  u.set_clientid("c1");
+  u.set_subject("foo");
+  u.set_inbox(ack_inbox);
+  h.nc.Publish(subject, "reply.unsub", u.SerializeAsString());
+  pb::SubscriptionResponse r;
+  REQUIRE(r.ParseFromString(h.Last("reply.unsub")));
+  return r.error();
+}
+
+std::string CloseError(Harness& h, const std::string& client) {
+  pb::CloseRequest c;
+  c.set_clientid(client);
+  h.nc.Publish("_STAN.close.test-cluster", "reply.close", c.SerializeAsString());
+  pb::CloseResponse r;
+  REQUIRE(r.ParseFromString(h.Last("reply.close")));
+  return r.error();
+}
+
+constexpr char kNotOwner[] = "stan: request refused: not sent by the client's own connection";
 
 template <typename Op>
 bool HasOp(const store::WriteBatch& b) {
@@ -270,6 +308,85 @@ TEST_SUITE("stan_server") {
     h.Pass();
     REQUIRE(h.store.submitted.size() == 1);
     CHECK(HasOp<batch_op::RemovePending>(h.store.submitted.front().batch));
+  }
+
+  TEST_CASE("stan_server: acks count only from a connection that acts for the client") {
+    Harness h;
+    h.nc.sender = 7;  // the client's connection: registers, holds its inboxes
+    h.nc.held = {{7, "hb.c1"}, {7, "deliver.c1"}};
+    h.Connect("c1");
+    h.CommitAll();
+    const std::string ack_inbox = h.Subscribe("c1", "foo");
+    for (int i = 1; i <= 4; ++i) h.Pub("c1", "foo", "g" + std::to_string(i));
+    h.CommitAll();
+    REQUIRE(h.Count("deliver.c1") == 4);
+    REQUIRE(PendingOnFoo(h) == 4);
+
+    h.nc.sender = 9;  // another connection, even one holding a different inbox
+    h.nc.held.insert({9, "deliver.other"});
+    for (uint64_t seq = 1; seq <= 4; ++seq) AckFoo(h, ack_inbox, seq);
+    CHECK(PendingOnFoo(h) == 4);
+    CHECK(h.stan->forged().ack == 4);
+
+    h.nc.sender = 7;
+    AckFoo(h, ack_inbox, 1);
+    CHECK(PendingOnFoo(h) == 3);
+    // Reconnected: a new connection that resubscribed the delivery inbox; it becomes the owner.
+    h.nc.held = {{11, "deliver.c1"}};
+    h.nc.sender = 11;
+    AckFoo(h, ack_inbox, 2);
+    CHECK(PendingOnFoo(h) == 2);
+    // The old connection no longer acts for the client.
+    h.nc.sender = 7;
+    AckFoo(h, ack_inbox, 3);
+    CHECK(PendingOnFoo(h) == 2);
+    CHECK(h.stan->forged().ack == 5);
+    // The owner still acks once it dropped the inbox.
+    h.nc.held.clear();
+    h.nc.sender = 11;
+    AckFoo(h, ack_inbox, 3);
+    CHECK(PendingOnFoo(h) == 1);
+    h.nc.sender = 0;  // in-process
+    AckFoo(h, ack_inbox, 4);
+    CHECK(PendingOnFoo(h) == 0);
+    CHECK(h.stan->forged().ack == 5);
+  }
+
+  TEST_CASE("stan_server: unsubscribe and close from another connection are refused") {
+    Harness h;
+    h.nc.sender = 7;
+    h.nc.held = {{7, "hb.c1"}, {7, "deliver.c1"}};
+    h.Connect("c1");
+    h.CommitAll();
+    const std::string ack_inbox = h.Subscribe("c1", "foo");
+    h.CommitAll();
+
+    h.nc.sender = 9;
+    CHECK(UnsubError(h, "_STAN.unsub.test-cluster", ack_inbox) == kNotOwner);
+    CHECK(UnsubError(h, "_STAN.subclose.test-cluster", ack_inbox) == kNotOwner);
+    CHECK(CloseError(h, "c1") == kNotOwner);
+    CHECK(h.stan->forged().unsubscribe == 1);
+    CHECK(h.stan->forged().subclose == 1);
+    CHECK(h.stan->forged().close == 1);
+    CHECK(h.stan->clients().size() == 1);
+    CHECK(h.stan->subscription_count() == 1);
+    // The reference server's checks come first: an unknown client keeps its error.
+    CHECK(CloseError(h, "nobody") == "stan: unknown clientID");
+
+    // A connection that holds the client's heartbeat inbox acts for it (a reconnected client).
+    h.nc.held = {{12, "hb.c1"}};
+    h.nc.sender = 12;
+    CHECK(UnsubError(h, "_STAN.subclose.test-cluster", ack_inbox) == "");
+    CHECK(h.stan->subscription_count() == 0);
+    // ...and became the owner: its close counts after it dropped the heartbeat inbox (libnats
+    // unsubscribes it before its CloseRequest), the first connection's no longer does.
+    h.nc.held.clear();
+    h.nc.sender = 7;
+    CHECK(CloseError(h, "c1") == kNotOwner);
+    h.nc.sender = 12;
+    CHECK(CloseError(h, "c1") == "");
+    CHECK(h.stan->clients().size() == 0);
+    CHECK(h.stan->forged().close == 2);
   }
 }
 
