@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "server/util/tls_options.h"
+
 namespace tandem::server {
 
 struct CoreOptions {
@@ -31,6 +33,8 @@ struct CoreOptions {
   // nats-server's permission errors. An empty token admits nobody.
   std::string reserved_prefix = "_STAN.ft.";
   std::string member_token;
+  // TLS on the client port (`tls:`): every client must speak TLS once INFO is sent.
+  TlsOptions tls;
 };
 
 }  // namespace tandem::server

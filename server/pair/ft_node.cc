@@ -269,6 +269,7 @@ void FtNode::OpenStandbyLink() {
   o.subject = subject_;
   o.name = "tandem-ft-" + failover_->name();
   o.auth_token = member_token_;
+  o.tls = options_.tls;
   o.reconnect_wait_ms = std::max<int64_t>(10, static_cast<int64_t>(options_.ft.heartbeat_ms) / 2);
   o.connect_timeout_ms =
       std::max<int64_t>(200, static_cast<int64_t>(options_.ft.heartbeat_ms * options_.ft.missed));
@@ -294,6 +295,7 @@ void FtNode::OpenActiveLink() {
   o.subject = subject_;
   o.name = "tandem-ft-watch-" + failover_->name();
   o.auth_token = member_token_;
+  o.tls = options_.tls;
   o.reconnect_wait_ms = static_cast<int64_t>(options_.ft.heartbeat_ms);
   o.connect_timeout_ms = 500;
   PeerLink::Handlers h;

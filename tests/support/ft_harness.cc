@@ -35,7 +35,8 @@ FtMember::FtMember(const std::string& dir, FtMemberOptions options)
     << "store:\n  dir: " << options_.store_dir << "\n"
     << "ft:\n  group: " << options_.group << "\n  name: " << options_.name << "\n  peers: [";
   for (size_t i = 0; i < options_.peers.size(); ++i) y << (i ? ", " : "") << options_.peers[i];
-  y << "]\n  heartbeat: " << options_.heartbeat_ms << "ms\n  missed: " << options_.missed << "\n";
+  y << "]\n  heartbeat: " << options_.heartbeat_ms << "ms\n  missed: " << options_.missed << "\n"
+    << options_.ft_yaml << options_.extra_yaml;
   config_path_ = dir_ + "/" + options_.name + ".yaml";
   std::ofstream(config_path_) << y.str();
 }

@@ -39,6 +39,8 @@ struct FtMemberOptions {
   int heartbeat_ms = 50;
   int missed = 3;
   std::vector<std::string> extra_args;  // appended to `serve -c <config>`
+  std::string ft_yaml;     // more lines of the ft: section, indented by two ("  tls: {...}\n")
+  std::string extra_yaml;  // more top-level lines (a tls: section, say)
 };
 
 // One member: writes <dir>/<name>.yaml and runs `tandem serve -c` it, logging to <dir>/<name>.log.
