@@ -26,6 +26,7 @@
 #include "server/util/disk_space.h"
 #include "server/util/pool_job.h"
 #include "server/util/protobuf_log.h"
+#include "server/util/tls_context.h"
 
 #include <sys/resource.h>
 
@@ -149,6 +150,11 @@ Status App::Start() {
   o.cluster_id = config_.stan.cluster_id;
   o.store = config_.store;
   o.listen = FormatHostPort(config_.core.host, config_.core.port);
+  if (config_.ft_tls.enabled) {
+    auto tls = TlsContext::Client(config_.ft_tls);
+    if (!tls.ok()) return Status::InvalidArgument("ft.tls: " + tls.status().message());
+    o.tls = *tls;
+  }
   ft_ = std::make_unique<FtNode>(&loop_, std::move(o), this, systemd_.get());
   monitor_source_->SetFt(ft_.get());
   ft_->SetDiskSpace(disk_.get());
@@ -170,11 +176,18 @@ void App::CreateMonitor() {
 
 Status App::StartHttp() {
   if (config_.http.host.empty()) return Status::OK();
-  http_ = std::make_unique<HttpServer>(&loop_);
+  HttpServerOptions options;
+  if (config_.http.https) {
+    auto tls = TlsContext::Server(config_.core.tls);  // the `tls` section's certificate
+    if (!tls.ok()) return Status::InvalidArgument("https: tls: " + tls.status().message());
+    options.tls = *tls;
+  }
+  http_ = std::make_unique<HttpServer>(&loop_, options);
   monitor_->RegisterRoutes(http_.get());
   Status s = http_->Listen(config_.http.host, config_.http.port);
   if (!s.ok()) return Status::IOError("cannot start the monitoring server", s.ToString());
-  spdlog::info("monitoring on http://{}", FormatHostPort(config_.http.host, http_->port()));
+  spdlog::info("monitoring on {}://{}", config_.http.https ? "https" : "http",
+               FormatHostPort(config_.http.host, http_->port()));
   return Status::OK();
 }
 

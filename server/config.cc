@@ -36,6 +36,7 @@
 #include "server/config_auth.h"
 #include "server/config_yaml.h"
 #include "server/util/bind_address.h"
+#include "server/util/tls_context.h"
 #include "server/util/value_syntax.h"
 
 namespace tandem::server {
@@ -115,6 +116,32 @@ Status SetHttp(Config& c, std::string_view text) {
   if (!host.ok()) return host.status();
   c.http.host = *host;
   c.http.port = hp->port;
+  c.http.https = false;
+  return Status::OK();
+}
+
+Status SetHttps(Config& c, std::string_view text) {
+  Status s = SetHttp(c, text);
+  if (s.ok()) c.http.https = !text.empty();
+  return s;
+}
+
+// tls.timeout: nats-server's seconds (`2`, `0.5`) or a duration (`500ms`); 0 means none.
+Result<uint64_t> ParseTlsTimeout(std::string_view text) {
+  auto ns = ParseDurationNs(text);
+  if (ns.ok()) return *ns / 1000000;
+  std::string t(text);
+  char* end = nullptr;
+  const double seconds = std::strtod(t.c_str(), &end);
+  if (t.empty() || end != t.c_str() + t.size() || !(seconds >= 0) || seconds > 86400) {
+    return Phrase(text, "is not a duration (seconds, or a number with a unit: 500ms, 2s)");
+  }
+  return static_cast<uint64_t>(seconds * 1000);
+}
+
+Status SetMinVersion(TlsOptions& t, std::string_view text) {
+  if (text != "1.2" && text != "1.3") return Phrase(text, "is not a TLS version (1.2 or 1.3)");
+  t.min_version = std::string(text);
   return Status::OK();
 }
 
@@ -321,16 +348,49 @@ Status LoadLimits(const YAML::Node& map, std::string_view path, StanLimits& l) {
       });
 }
 
+// `tls:` (the client port, and the monitoring port with `https`), nats-server's words.
+Status LoadTls(const YAML::Node& map, std::string_view path, TlsOptions& t) {
+  t.enabled = true;
+  return ForEachKey(
+      map, path,
+      {"cert_file", "key_file", "ca_file", "verify", "verify_and_map", "timeout", "min_version"},
+      [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
+        if (k == "verify") return ApplyTo(v, kp, "a boolean", ParseBool, t.verify);
+        if (k == "verify_and_map") return ApplyTo(v, kp, "a boolean", ParseBool, t.verify_and_map);
+        if (k == "timeout") return ApplyTo(v, kp, "a duration", ParseTlsTimeout, t.timeout_ms);
+        if (k == "min_version")
+          return Apply(v, kp, "a TLS version", [&](auto& x) { return SetMinVersion(t, x); });
+        auto text = StringOf(v, kp);
+        if (!text.ok()) return text.status();
+        (k == "cert_file" ? t.cert_file : k == "key_file" ? t.key_file : t.ca_file) = *text;
+        return Status::OK();
+      });
+}
+
+// `ft.tls:` the peer link's client side of the core's TLS.
+Status LoadFtTls(const YAML::Node& map, std::string_view path, TlsClientOptions& t) {
+  t.enabled = true;
+  return ForEachKey(
+      map, path, {"ca_file", "cert_file", "key_file"},
+      [&](const std::string& k, const YAML::Node& v, const std::string& kp) {
+        auto text = StringOf(v, kp);
+        if (!text.ok()) return text.status();
+        (k == "ca_file" ? t.ca_file : k == "cert_file" ? t.cert_file : t.key_file) = *text;
+        return Status::OK();
+      });
+}
+
 Status LoadFt(const YAML::Node& map, std::string_view path, Config& c) {
   return ForEachKey(
       map, path,
       {"group", "name", "peers", "heartbeat", "missed", "user", "password", "token",
-       "nkey_seed_file"},
+       "nkey_seed_file", "tls"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         bool credential = false;
         Status cs = LoadFtCredential(k, v, kp, c.ft, &credential);
         if (credential) return cs;
         if (k == "peers") return ApplyPeers(v, kp, c.ft.peers);
+        if (k == "tls") return LoadFtTls(v, kp, c.ft_tls);
         if (k == "heartbeat")
           return ApplyTo(v, kp, "a duration", ParsePositiveMs, c.ft.heartbeat_ms);
         if (k == "missed") return ApplyTo(v, kp, "a number", Count(1, kIntMax), c.ft.missed);
@@ -344,19 +404,22 @@ Status LoadFt(const YAML::Node& map, std::string_view path, Config& c) {
 Status LoadTop(const YAML::Node& root, Config& c) {
   return ForEachKey(
       root, "",
-      {"listen", "http", "cluster_id", "log_level", "store", "nats", "streaming", "limits", "ft",
-       "authorization"},
+      {"listen", "http", "https", "cluster_id", "log_level", "store", "nats", "streaming", "limits",
+       "ft", "authorization", "tls"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         if (k == "authorization") return LoadAuthorization(v, kp, c.core.auth);
+        if (k == "tls") return LoadTls(v, kp, c.core.tls);
         if (k == "store") return LoadStore(v, kp, c);
         if (k == "nats") return LoadNats(v, kp, c.core);
         if (k == "streaming") return LoadStreaming(v, kp, c.stan);
         if (k == "limits") return LoadLimits(v, kp, c.stan.limits);
         if (k == "ft") return LoadFt(v, kp, c);
-        if (k == "http") {
+        if (k == "http" || k == "https") {
           auto text = StringOf(v, kp);
           if (!text.ok()) return text.status();
-          Status s = SetHttp(c, *text);
+          if (c.http.https != (k == "https") && !c.http.host.empty() && !text->empty())
+            return At(kp, "http and https cannot both be set (one monitoring port)");
+          Status s = k == "http" ? SetHttp(c, *text) : SetHttps(c, *text);
           return s.ok() ? s : At(kp, s);
         }
         if (k == "listen")
@@ -399,7 +462,7 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& c) {
   if (!s.ok()) return s;
   s = ApplyAuthFlags(o.user, o.pass, o.auth, c.core.auth);
   if (!s.ok()) return s;
-  return ApplyFlag(o.ft_peers, "--ft-peers", "ft.peers", [&](const std::string& t) -> Status {
+  s = ApplyFlag(o.ft_peers, "--ft-peers", "ft.peers", [&](const std::string& t) -> Status {
     std::vector<std::string> peers;
     for (auto item : SplitComma(t)) {
       auto peer = ParsePeer(item);
@@ -409,6 +472,32 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& c) {
     c.ft.peers = std::move(peers);
     return Status::OK();
   });
+  if (!s.ok()) return s;
+  s = ApplyFlag(o.https, "--https", "https", [&](auto& t) { return SetHttps(c, t); });
+  if (!s.ok()) return s;
+  TlsOptions& t = c.core.tls;
+  if (o.tls || o.tls_verify || o.tls_cert || o.tls_key || o.tls_ca) t.enabled = true;
+  if (o.tls_verify) t.verify = true;
+  if (o.tls_cert) t.cert_file = *o.tls_cert;
+  if (o.tls_key) t.key_file = *o.tls_key;
+  if (o.tls_ca) t.ca_file = *o.tls_ca;
+  return Status::OK();
+}
+
+// Loads the certificates now, so that a bad file stops tandem before it starts, named.
+Status CheckTls(const Config& c) {
+  if (c.core.tls.enabled) {
+    auto ctx = TlsContext::Server(c.core.tls);
+    if (!ctx.ok()) return At("tls", ctx.status().message());
+  }
+  if (c.http.https && !c.core.tls.enabled) {
+    return At("https", "needs the tls section (cert_file, key_file) for its certificate");
+  }
+  if (c.ft_tls.enabled) {
+    auto ctx = TlsContext::Client(c.ft_tls);
+    if (!ctx.ok()) return At("ft.tls", ctx.status().message());
+  }
+  return Status::OK();
 }
 
 Status Finish(Config& c) {
@@ -427,7 +516,9 @@ Status Finish(Config& c) {
                                                 : c.core.host;
     c.ft.peers.push_back(FormatHostPort(host, c.core.port));
   }
-  return CheckAuth(c);
+  Status auth = CheckAuth(c);
+  if (!auth.ok()) return auth;
+  return CheckTls(c);
 }
 
 }  // namespace

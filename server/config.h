@@ -23,6 +23,7 @@
 #include "server/monitor/http_options.h"
 #include "server/nats/core_options.h"
 #include "server/stan/stan_options.h"
+#include "server/util/tls_options.h"
 #include "server/util/value_syntax.h"
 #include "store/status.h"
 #include "store/store.h"
@@ -34,8 +35,9 @@ struct Config {
   StanOptions stan;           // YAML: cluster_id, streaming.*, limits.*
   store::StoreOptions store;  // YAML: store.* (path is <store.dir>/store.db)
   std::string store_dir = "./tandem-data";
-  ft::FtOptions ft;  // YAML: ft.*
-  HttpOptions http;  // YAML: http (off unless set)
+  ft::FtOptions ft;         // YAML: ft.*
+  HttpOptions http;         // YAML: http or https (off unless set)
+  TlsClientOptions ft_tls;  // YAML: ft.tls: the peer link's side of the core's TLS
   LogLevel log_level = LogLevel::kInfo;
 };
 
@@ -54,6 +56,13 @@ struct ConfigOverrides {
   std::optional<std::string> user;        // --user USER            -> authorization.user
   std::optional<std::string> pass;        // --pass PASSWORD        -> authorization.password
   std::optional<std::string> auth;        // --auth TOKEN           -> authorization.token
+  std::optional<std::string> https;       // --https HOST:PORT      -> https
+  // nats-server's TLS flags; any of them turns TLS on, as in nats-server.
+  bool tls = false;                     // --tls                  -> tls
+  bool tls_verify = false;              // --tlsverify            -> tls.verify
+  std::optional<std::string> tls_cert;  // --tlscert FILE         -> tls.cert_file
+  std::optional<std::string> tls_key;   // --tlskey FILE          -> tls.key_file
+  std::optional<std::string> tls_ca;    // --tlscacert FILE       -> tls.ca_file
 };
 
 // Loads `path` (empty: no file, defaults only), applies `overrides`, validates. A missing or

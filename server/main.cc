@@ -62,6 +62,15 @@ void AddServe(CLI::App& app, ServeFlags& f) {
               "Password required with --user (YAML: authorization.password)", "PASSWORD");
   AddOverride(serve, "--auth", o.auth, "Token required in CONNECT (YAML: authorization.token)",
               "TOKEN");
+  AddOverride(serve, "--https", o.https,
+              "Monitoring HTTPS address, with the tls certificate (YAML: https)", "HOST:PORT");
+  serve->add_flag("--tls", o.tls, "Require TLS on the client port (YAML: tls)");
+  AddOverride(serve, "--tlscert", o.tls_cert, "Server certificate (YAML: tls.cert_file)", "FILE");
+  AddOverride(serve, "--tlskey", o.tls_key, "Server private key (YAML: tls.key_file)", "FILE");
+  AddOverride(serve, "--tlscacert", o.tls_ca, "CA of client certificates (YAML: tls.ca_file)",
+              "FILE");
+  serve->add_flag("--tlsverify", o.tls_verify,
+                  "Require TLS and verify client certificates (YAML: tls.verify)");
   // Test-only, left out of --help: two instances may then both hold the store, so that the
   // fencing tests can prove that the epoch and the dual-active detection catch them.
   serve->add_flag("--TEST-skip-lock", f.test_skip_lock)->group("");

@@ -34,6 +34,8 @@
 #include "server/monitor/http_limit_log.h"
 #include "server/util/close_handles.h"
 #include "server/util/ip_literal.h"
+#include "server/util/tls_context.h"
+#include "server/util/tls_session.h"
 
 namespace tandem::server {
 
@@ -181,6 +183,9 @@ class HttpConn {
   static const http_parser_settings* Settings();
 
   void OnRead(ssize_t n, const uv_buf_t* buf);
+  void Parse(const char* data, size_t n);
+  void OnTlsRead(const char* data, size_t n);
+  void Send(std::string wire);
   void OnWritten(WriteReq* w, int status);
   bool CountHeaderBytes(size_t len);
   void FinishHeader();
@@ -200,6 +205,7 @@ class HttpConn {
   uv_timer_t timer_;
   http_parser parser_;
   char read_buf_[4096];
+  std::unique_ptr<TlsSession> tls_;  // HTTPS only
 
   // The request being parsed.
   HttpRequest request_;
@@ -278,6 +284,7 @@ HttpConn::HttpConn(HttpServer::Impl* server, uv_loop_t* loop, const HttpServerOp
   timer_.data = this;
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
+  if (options.tls) tls_ = std::make_unique<TlsSession>(*options.tls);
 }
 
 void HttpConn::Start(std::string peer) {
@@ -329,14 +336,42 @@ void HttpConn::OnRead(ssize_t n, const uv_buf_t* buf) {
     return;
   }
   if (close_after_write_) return;  // the last request is answered; ignore what follows
-  size_t used = http_parser_execute(&parser_, Settings(), buf->base, static_cast<size_t>(n));
+  if (tls_) return OnTlsRead(buf->base, static_cast<size_t>(n));
+  Parse(buf->base, static_cast<size_t>(n));
+}
+
+// HTTPS: the ciphertext goes into the session; its plaintext is parsed from read_buf_.
+void HttpConn::OnTlsRead(const char* data, size_t n) {
+  tls_->PutCipher(data, n);
+  if (!tls_->open()) {
+    const int r = tls_->Handshake();
+    std::string out;
+    tls_->TakeOutput(&out);
+    if (!out.empty()) Send(std::move(out));
+    if (r < 0) {
+      spdlog::info("http: TLS handshake error from {}: {}", peer_, tls_->error());
+      Close();
+    }
+    if (r <= 0) return;
+  }
+  for (;;) {
+    const long got = tls_->Read(read_buf_, sizeof(read_buf_));
+    if (got < 0) return Close();
+    if (got == 0) return;
+    Parse(read_buf_, static_cast<size_t>(got));
+    if (closing_ || close_after_write_) return;
+  }
+}
+
+void HttpConn::Parse(const char* data, size_t n) {
+  size_t used = http_parser_execute(&parser_, Settings(), data, n);
   if (closing_ || close_after_write_) return;
   if (reject_status_ != 0) {
     Reject(reject_status_, reject_status_ == 413 ? "request too large\n" : "bad request\n");
     return;
   }
   auto err = HTTP_PARSER_ERRNO(&parser_);
-  if (err != HPE_OK || used != static_cast<size_t>(n)) {
+  if (err != HPE_OK || used != n) {
     spdlog::debug("http: bad request: {}", http_errno_description(err));
     Reject(400, std::string("bad request: ") + http_errno_description(err) + "\n");
   }
@@ -498,6 +533,16 @@ void HttpConn::Reject(int status, std::string body) {
 }
 
 void HttpConn::Write(std::string data) {
+  if (closing_) return;
+  if (tls_) {
+    if (!tls_->Write(data)) return Close();
+    data.clear();
+    tls_->TakeOutput(&data);
+  }
+  Send(std::move(data));
+}
+
+void HttpConn::Send(std::string data) {
   if (closing_) return;
   auto* w = new WriteReq{{}, this, std::move(data)};
   w->req.data = w;

@@ -46,6 +46,8 @@ typedef struct uv_loop_s uv_loop_t;
 
 namespace tandem::server {
 
+class TlsContext;
+
 struct HttpServerOptions {
   size_t max_header_bytes = 8 * 1024;          // request line plus headers
   size_t max_body_bytes = 0;                   // monitoring requests carry no body
@@ -59,6 +61,9 @@ struct HttpServerOptions {
   // is evicted when a newcomer needs its slot, so this costs no availability.
   uint64_t idle_timeout_ms = 30000;
   uint64_t limit_log_interval_ms = 5000;  // at most one slow-client warning per interval
+  // HTTPS (`https: HOST:PORT`): every connection speaks TLS from its first byte, through a
+  // TlsSession (server/util/tls_session.h); the limits above count plaintext. Null: plain HTTP.
+  std::shared_ptr<TlsContext> tls;
 };
 
 struct HttpRequest {

@@ -89,6 +89,8 @@ const char* CloseReasonName(CloseReason r) {
       return "authorization violation";
     case CloseReason::kAuthTimeout:
       return "authentication timeout";
+    case CloseReason::kTlsHandshakeError:
+      return "TLS handshake error";
   }
   return "unknown";
 }
@@ -134,6 +136,7 @@ void ClientConn::Start(std::string_view info_prefix) {
   next_ping_ms_ = now + host_->options().ping_interval_ms;
   StartAuth(now);
   AppendInfo(info_prefix, cid_, peer_ip_, &out_, nonce_);
+  if (const TlsContext* ctx = host_->tls()) tls_ = std::make_unique<TlsSession>(*ctx);
   RequestFlush();
   int r = uv_read_start(stream(), AllocCb, ReadCb);
   if (r != 0) {
@@ -151,6 +154,7 @@ void ClientConn::OnRead(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   last_in_ms_ = uv_now(handle_.loop);
+  if (tls_) return OnTlsRead(buf, static_cast<size_t>(nread));
   ParseError e = parser_.Feed(buf->base, static_cast<size_t>(nread));
   if (e != ParseError::kNone) HandleParseError(e);
 }
@@ -176,7 +180,9 @@ void ClientConn::RequestFlush() {
 
 void ClientConn::Flush() {
   flush_queued_ = false;
-  if (closing_ || writing_ || out_.empty()) return;
+  if (closing_ || writing_) return;
+  if (tls_) SealTls();
+  if (out_.empty()) return;
   uv_buf_t all = uv_buf_init(out_.data(), out_.size());
   int n = uv_try_write(stream(), &all, 1);
   if (n == UV_EAGAIN || n == UV_ENOSYS) {
@@ -219,7 +225,7 @@ void ClientConn::OnWrite(int status) {
   if (!stalled_publishers_.empty() && pending_bytes() <= StallHigh(host_->options()) / 2) {
     ResumeStalledPublishers();
   }
-  if (!out_.empty()) RequestFlush();
+  if (!out_.empty() || (tls_ && tls_->has_output())) RequestFlush();
 }
 
 void ClientConn::Close(CloseReason reason, std::string_view err) {
@@ -232,6 +238,7 @@ void ClientConn::Close(CloseReason reason, std::string_view err) {
   ResumeStalledPublishers();
   uv_read_stop(stream());
   // Best effort: the -ERR line and whatever is queued go out if the socket takes them now.
+  if (tls_ && !writing_) SealTls();
   if (!writing_ && !out_.empty()) {
     uv_buf_t b = uv_buf_init(out_.data(), out_.size());
     uv_try_write(stream(), &b, 1);
@@ -559,6 +566,10 @@ void ClientConn::Forget(const Subscription& sub) {
 void ClientConn::OnTick(uint64_t now_ms) {
   if (closing_ || AuthTimedOut(now_ms)) return;
   const CoreOptions& o = host_->options();
+  if (tls_ && !tls_->open()) {  // nothing but the handshake until it is done
+    CheckTlsTimeout(now_ms);
+    return;
+  }
   if (paused_ && now_ms - paused_at_ms_ >= kMaxStallMs) ResumeReading();
   if (!writing_ && out_.empty()) {
     if (out_.capacity() > kKeepOutboundCapacity) std::string().swap(out_);

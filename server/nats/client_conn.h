@@ -9,6 +9,14 @@
 // When queued bytes exceed max_pending_bytes, or a write stays pending longer than
 // write_deadline_ms, the connection is a slow consumer and is closed; others are unaffected.
 //
+// TLS (when the core has a TlsContext): INFO goes out in plain text, then the client's
+// ClientHello starts the handshake (nats-server's and libnats' order). Ciphertext read from the
+// socket goes through the connection's TlsSession and the plaintext it yields is parsed from
+// the same loop-wide read buffer; `out_` always holds plaintext, sealed into TLS records by
+// Flush just before the socket write. A handshake not finished within the TLS timeout gets
+// nats-server's `-ERR 'Secure Connection - TLS Required'` and is closed; a failed handshake
+// (a plain client, garbage, a refused certificate) is logged and closed.
+//
 // Closing retires the connection (none of its subscriptions receives anything from then on) and
 // removes its first kRemoveOnClose subscriptions at once; the host hands a connection that still
 // has some to its SubReaper, which removes the rest in slices (RemoveSubscriptions) and then
@@ -36,10 +44,12 @@
 #include "server/nats/router.h"
 #include "server/nats/sub_reaper.h"
 #include "server/nats/sublist.h"
+#include "server/util/tls_session.h"
 
 namespace tandem::server {
 
 class ClientConn;
+class TlsContext;
 
 enum class CloseReason {
   kNone,
@@ -55,6 +65,7 @@ enum class CloseReason {
   kServerShutdown,
   kAuthViolation,  // a CONNECT refused, or another op before an accepted CONNECT
   kAuthTimeout,    // no accepted CONNECT within authorization.timeout
+  kTlsHandshakeError,  // failed or timed out
 };
 const char* CloseReasonName(CloseReason r);
 
@@ -74,6 +85,8 @@ class ConnHost {
   virtual ClientConn* FindConn(uint64_t cid) = 0;
   virtual void CountSlowConsumer() = 0;
   virtual Authenticator& auth() = 0;
+  // The client port's TLS configuration, or null when TLS is off.
+  virtual const TlsContext* tls() const { return nullptr; }
 };
 
 class ClientConn final : public Subscriber, public Reapable, private ParserHandler {
@@ -118,6 +131,10 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   size_t pending_bytes() const { return out_.size() + (inflight_.size() - inflight_sent_); }
   // What /connz shows of this connection; `now_ms` is uv_now.
   ConnSnapshot Snapshot(uint64_t now_ms) const;
+  // With `verify_and_map`: the verified client certificate's identities, in the order the
+  // users are matched (server/util/tls_identity.h); empty otherwise.
+  // Set when the handshake completes, so before CONNECT is read.
+  const std::vector<std::string>& tls_identities() const { return tls_identities_; }
 
  private:
   static void AllocCb(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
@@ -126,6 +143,12 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   static void CloseCb(uv_handle_t* h) noexcept;
   void OnRead(ssize_t nread, const uv_buf_t* buf);
   void OnWrite(int status);
+  // TLS: feeds ciphertext, advances the handshake, parses the plaintext (tls_conn.cc).
+  void OnTlsRead(const uv_buf_t* buf, size_t n);
+  // TLS: seals out_ into records (once open) and appends the session's output to out_.
+  void SealTls();
+  // TLS: closes a connection whose handshake has not finished in time.
+  void CheckTlsTimeout(uint64_t now_ms);
 
   // ParserHandler
   bool OnConnect(std::string_view json) override;
@@ -219,6 +242,9 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   uint64_t write_started_ms_ = 0;
   int pings_out_ = 0;
   bool max_subs_logged_ = false;  // the limit is logged once per connection
+
+  std::unique_ptr<TlsSession> tls_;  // null without TLS
+  std::vector<std::string> tls_identities_;
 };
 
 }  // namespace tandem::server

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "server/nats/auth_options.h"
+#include "server/util/tls_options.h"
 
 namespace tandem::server {
 
@@ -35,6 +36,8 @@ struct CoreOptions {
   std::string member_token;
   // Client authentication and permissions (`authorization:`); nothing required by default.
   AuthOptions auth;
+  // TLS on the client port (`tls:`): every client must speak TLS once INFO is sent.
+  TlsOptions tls;
 };
 
 }  // namespace tandem::server

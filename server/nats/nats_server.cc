@@ -26,6 +26,7 @@
 #include "server/nats/server_info.h"
 #include "server/nats/sub_reaper.h"
 #include "server/util/ip_literal.h"
+#include "server/util/tls_context.h"
 
 namespace tandem::server {
 
@@ -68,6 +69,7 @@ class NatsServer::Impl final : public ConnHost {
   void QueueFlush(ClientConn* c) override { flush_list_.push_back(c); }
   void ConnClosed(ClientConn* c) override;
   void CountSlowConsumer() override { ++router_.stats().slow_consumers; }
+  const TlsContext* tls() const override { return tls_.get(); }
   ClientConn* FindConn(uint64_t cid) override {
     auto it = conns_.find(cid);
     return it == conns_.end() || it->second->closing() ? nullptr : it->second.get();
@@ -96,6 +98,7 @@ class NatsServer::Impl final : public ConnHost {
   SubReaper reaper_;
   bool reaper_open_ = false;
   std::string info_prefix_;
+  std::shared_ptr<TlsContext> tls_;  // null without `tls:`
   ClientListener listener_;
   uv_timer_t timer_{};
   int port_ = 0;
@@ -117,6 +120,11 @@ class NatsServer::Impl final : public ConnHost {
 Status NatsServer::Impl::Listen() {
   assert(OnLoopThread());
   if (listening_) return Status::InvalidArgument("already listening");
+  if (options_.tls.enabled) {
+    auto ctx = TlsContext::Server(options_.tls);
+    if (!ctx.ok()) return Status::InvalidArgument("tls: " + ctx.status().message());
+    tls_ = *ctx;
+  }
   sockaddr_storage addr{};
   const std::string where = options_.host + ":" + std::to_string(options_.port);
   if (!IpLiteralAddress(options_.host, options_.port, &addr)) {
@@ -138,6 +146,7 @@ Status NatsServer::Impl::Listen() {
   // The authentication timeout is checked by the same timer, a quarter of it apart.
   if (options_.auth.required())
     tick = std::min(tick, std::max<uint64_t>(options_.auth.timeout_ms / 4, 10));
+  if (tls_ && options_.tls.timeout_ms > 0) tick = std::min(tick, options_.tls.timeout_ms);
   tick = std::clamp<uint64_t>(tick / 2, 5, 1000);
   uv_timer_start(&timer_, TimerCb, tick, tick);
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
@@ -146,7 +155,11 @@ Status NatsServer::Impl::Listen() {
   ++open_handles_;
   reaper_open_ = true;
 
-  spdlog::info("NATS core listening on {}:{} (server id {})", options_.host, port_, server_id_);
+  spdlog::info("NATS core listening on {}:{} (server id {}){}", options_.host, port_, server_id_,
+               tls_ ? (options_.tls.verify || options_.tls.verify_and_map
+                           ? ", TLS required, client certificates verified"
+                           : ", TLS required")
+                    : "");
   if (auth_.required()) {
     const AuthOptions& a = options_.auth;
     spdlog::info("clients must authenticate: {}, timeout {} ms",

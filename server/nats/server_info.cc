@@ -28,6 +28,10 @@ std::string BuildInfoPrefix(const CoreOptions& options, std::string_view server_
   j["port"] = port;
   j["headers"] = true;
   j["max_payload"] = options.max_payload;
+  if (options.tls.enabled) {
+    j["tls_required"] = true;
+    if (options.tls.verify || options.tls.verify_and_map) j["tls_verify"] = true;
+  }
   if (!options.connect_urls.empty()) j["connect_urls"] = options.connect_urls;
   if (options.auth.required()) j["auth_required"] = true;
   std::string body = j.dump();

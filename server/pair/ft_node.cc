@@ -270,6 +270,7 @@ void FtNode::OpenStandbyLink() {
   o.name = "tandem-ft-" + failover_->name();
   o.member_token = member_token_;
   o.credentials = options_.ft.credentials;
+  o.tls = options_.tls;
   o.reconnect_wait_ms = std::max<int64_t>(10, static_cast<int64_t>(options_.ft.heartbeat_ms) / 2);
   o.connect_timeout_ms =
       std::max<int64_t>(200, static_cast<int64_t>(options_.ft.heartbeat_ms * options_.ft.missed));
@@ -296,6 +297,7 @@ void FtNode::OpenActiveLink() {
   o.name = "tandem-ft-watch-" + failover_->name();
   o.member_token = member_token_;
   o.credentials = options_.ft.credentials;
+  o.tls = options_.tls;
   o.reconnect_wait_ms = static_cast<int64_t>(options_.ft.heartbeat_ms);
   o.connect_timeout_ms = 500;
   PeerLink::Handlers h;

@@ -39,6 +39,7 @@ class DiskSpace;
 class Bus;
 class PeerLink;
 class SystemdNotifier;
+class TlsContext;
 
 constexpr int kExitFenced = 3;
 
@@ -73,6 +74,7 @@ class FtNode final : public ft::FailoverHost {
     std::string cluster_id;
     store::StoreOptions store;
     std::string listen;  // our own client address "host:port", left out of the active's link
+    std::shared_ptr<TlsContext> tls;  // the peer links' TLS (`ft.tls`); null: plain TCP
   };
 
   FtNode(uv_loop_t* loop, Options options, Delegate* delegate, SystemdNotifier* systemd);

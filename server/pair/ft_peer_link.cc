@@ -33,6 +33,7 @@
 #include "server/util/close_handles.h"
 #include "server/util/ip_literal.h"
 #include "server/util/quoting.h"
+#include "server/util/tls_context.h"
 #include "server/util/value_syntax.h"
 
 #include <netinet/in.h>
@@ -183,6 +184,8 @@ void PeerLink::OnResolved(int status, addrinfo* res) {
 void PeerLink::ConnectAddr() {
   uv_tcp_init(loop_, &tcp_);
   tcp_.data = this;
+  tls_.reset();
+  start_tls_ = false;
   tcp_open_ = true;
   tcp_closing_ = false;
   state_ = State::kConnecting;
@@ -315,7 +318,9 @@ void PeerLink::OnRead(ssize_t nread) {
     return Drop(nread == UV_EOF ? "connection closed by the server"
                                 : uv_strerror(static_cast<int>(nread)));
   }
+  if (tls_) return OnTlsRead(static_cast<size_t>(nread));
   ReadError e = reader_.Feed(read_buf_, static_cast<size_t>(nread));
+  if (start_tls_ && socket_open()) return StartTls();
   if (e == ReadError::kNone || e == ReadError::kStopped) return;  // kStopped: already handled
   spdlog::warn("ft: peer link to {}: {} at {}", server(), ReadErrorText(e),
                reader_.error_snippet());
@@ -327,7 +332,12 @@ void PeerLink::Send(std::string_view bytes) {
   if (out_.size() + in_flight_bytes_ + bytes.size() > options_.max_outbound) {
     return Drop("outbound queue full, the server is not reading");
   }
-  out_.append(bytes);
+  if (tls_ && tls_->open()) {
+    if (!tls_->Write(bytes)) return Drop(tls_->error());
+    tls_->TakeOutput(&out_);
+  } else {
+    out_.append(bytes);
+  }
   Flush();
 }
 
@@ -396,7 +406,25 @@ std::string PeerLink::ConnectCredentialFields(std::string_view info_json) const 
 // closed by a handler), so the reader never calls back into a link that has let go.
 
 bool PeerLink::OnInfo(std::string_view json) {
-  if (state_ != State::kWaitInfo) return socket_open();  // an async INFO: nothing we use
+  if (state_ != State::kWaitInfo || tls_) return socket_open();  // an async INFO: nothing we use
+  const bool tls_required = json.find("\"tls_required\":true") != std::string_view::npos;
+  if (options_.tls) {
+    start_tls_ = true;  // OnRead starts it once the reader has returned
+    return false;       // the bytes after INFO are TLS records, read by OnTlsRead
+  }
+  if (tls_required) {
+    if (last_tls_error_ != "required") {
+      last_tls_error_ = "required";
+      spdlog::warn("ft: peer link to {}: the server requires TLS; set ft.tls (ca_file)", server());
+    }
+    Drop("the server requires TLS");
+    return false;
+  }
+  SendConnect();
+  return socket_open();
+}
+
+void PeerLink::SendConnect() {
   state_ = State::kWaitPong;
   std::string hello = "CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"";
   hello += JsonEscape(options_.name);
@@ -406,7 +434,49 @@ bool PeerLink::OnInfo(std::string_view json) {
   hello += options_.subject;
   hello += " 1\r\nPING\r\n";
   Send(hello);
-  return socket_open();
+}
+
+// ---- TLS -------------------------------------------------------------------------------------
+
+void PeerLink::StartTls() {
+  start_tls_ = false;
+  const std::string& s = server();
+  std::string host = s.substr(0, s.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  tls_ = std::make_unique<TlsSession>(*options_.tls, host);
+  reader_.Reset();
+  OnTlsRead(0);  // produces the ClientHello
+}
+
+void PeerLink::OnTlsRead(size_t n) {
+  tls_->PutCipher(read_buf_, n);
+  if (!tls_->open()) {
+    const int r = tls_->Handshake();
+    tls_->TakeOutput(&out_);
+    Flush();
+    if (r < 0) {
+      if (last_tls_error_ != tls_->error()) {
+        last_tls_error_ = tls_->error();
+        spdlog::warn("ft: peer link to {}: TLS handshake failed: {}", server(), tls_->error());
+      }
+      return Drop("TLS handshake failed");
+    }
+    if (r == 0 || !socket_open()) return;
+    last_tls_error_.clear();
+    SendConnect();
+  }
+  for (;;) {
+    const long got = tls_->Read(read_buf_, sizeof(read_buf_));
+    if (got == 0) break;
+    if (got < 0) return Drop(tls_->error());
+    ReadError e = reader_.Feed(read_buf_, static_cast<size_t>(got));
+    if (e == ReadError::kStopped) return;
+    if (e != ReadError::kNone) return Drop(ReadErrorText(e));
+  }
+  if (tls_->has_output()) {
+    tls_->TakeOutput(&out_);
+    Flush();
+  }
 }
 
 bool PeerLink::OnMsg(const MsgArgs& msg) {

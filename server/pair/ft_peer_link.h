@@ -19,6 +19,13 @@
 // After a drop (EOF, error, -ERR, ping timeout, outbound queue full) it waits reconnect_wait_ms
 // and starts over with the next server.
 //
+// TLS: with Options::tls set, after the plain-text INFO the link starts a TLS handshake (its
+// ClientHello first, as libnats does), verifies the server's certificate against the CA and the
+// host of the server's address (an IP literal must be an IP SAN), and then speaks the protocol
+// through its TlsSession. A server whose INFO says tls_required while the link has no TLS
+// configured is dropped with a warning naming `ft.tls`; a failed handshake is logged as a
+// warning (once per distinct reason) and the next attempt follows as for any failure.
+//
 // Wire: the NATS client protocol (INFO first from the server, then CONNECT and PING from the
 // link, PONG completes the handshake; PING/PONG either way; -ERR '<text>' ends the connection);
 // the server -> client ops are read by NatsClientReader.
@@ -37,6 +44,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -44,8 +52,11 @@
 
 #include "ft/ft_options.h"
 #include "server/nats/nats_client_reader.h"
+#include "server/util/tls_session.h"
 
 namespace tandem::server {
+
+class TlsContext;
 
 class PeerLink : private NatsClientHandler {
  public:
@@ -66,6 +77,7 @@ class PeerLink : private NatsClientHandler {
     int64_t ping_interval_ms = 2000;
     int max_pings_out = 2;
     size_t max_outbound = 1024 * 1024;  // queued bytes before a peer counts as not reading
+    std::shared_ptr<TlsContext> tls;    // client side (`ft.tls`); null: plain TCP
   };
 
   PeerLink(uv_loop_t* loop, Options options, Handlers handlers);
@@ -119,6 +131,10 @@ class PeerLink : private NatsClientHandler {
   void Flush();
   void OnWritten(int status);
   void OnPingTimer();
+  // TLS: starts the handshake after INFO; feeds ciphertext and parses the plaintext.
+  void StartTls();
+  void OnTlsRead(size_t n);
+  void SendConnect();
 
   std::string ConnectCredentialFields(std::string_view info_json) const;
 
@@ -177,6 +193,9 @@ class PeerLink : private NatsClientHandler {
   bool write_in_flight_ = false;
   int pings_out_ = 0;
   char read_buf_[16 * 1024];
+  std::unique_ptr<TlsSession> tls_;  // the current socket's session, with Options::tls
+  std::string last_tls_error_;       // logged once per distinct reason
+  bool start_tls_ = false;           // INFO seen; the handshake starts after the reader returns
 
   uint64_t attempts_ = 0;
   uint64_t established_ = 0;

@@ -14,6 +14,7 @@
 //                                                      stall), and the RSS of P before, at the
 //                                                      peak and after
 //   core_bench freeport                                 prints a free loopback TCP port
+// --ca FILE (any mode using libnats) connects with TLS, trusting FILE, expecting "localhost".
 #include <poll.h>
 #include <unistd.h>
 
@@ -61,6 +62,8 @@ void Check(natsStatus s, const char* what) {
   if (s != NATS_OK) Die(what, s);
 }
 
+std::string g_ca;  // --ca: connect with TLS, trusting this CA file
+
 natsConnection* Connect(const std::string& url, bool send_asap) {
   natsOptions* o = nullptr;
   natsConnection* nc = nullptr;
@@ -69,6 +72,11 @@ natsConnection* Connect(const std::string& url, bool send_asap) {
   Check(natsOptions_SetSendAsap(o, send_asap), "send asap");
   Check(natsOptions_SetTimeout(o, 5000), "timeout");
   Check(natsOptions_SetMaxPendingMsgs(o, 10000000), "max pending");
+  if (!g_ca.empty()) {
+    Check(natsOptions_SetSecure(o, true), "secure");
+    Check(natsOptions_LoadCATrustedCertificates(o, g_ca.c_str()), "ca");
+    Check(natsOptions_SetExpectedHostname(o, "localhost"), "expected hostname");
+  }
   Check(natsConnection_Connect(&nc, o), "connect");
   natsOptions_Destroy(o);
   return nc;
@@ -287,7 +295,7 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: core_bench pubsub|pub|reqrep|idle|subsclose|freeport [--url U] "
-                 "[--count N] [--size B] [--pid P] [--conns N] [--window MS]\n");
+                 "[--count N] [--size B] [--pid P] [--conns N] [--window MS] [--ca FILE]\n");
     return 2;
   }
   a.mode = argv[1];
@@ -306,6 +314,8 @@ int main(int argc, char** argv) {
       a.conns = std::atoi(v);
     else if (k == "--window")
       a.window_ms = std::atol(v);
+    else if (k == "--ca")
+      g_ca = v;
     else {
       std::fprintf(stderr, "core_bench: unknown flag %s\n", k.c_str());
       return 2;

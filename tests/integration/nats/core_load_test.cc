@@ -30,16 +30,17 @@ TEST_SUITE("core_load") {
     RaiseFileLimit();
     CoreServer srv;
     REQUIRE(srv.Start());
-    // Total RSS counts the pages of shared libraries the process touched (about 7.5 MiB: the
-    // server links neither libnats with its TLS libraries nor libsystemd); the memory tandem
-    // itself allocates is RssAnon (under 1 MiB). Both are bounded, total RSS by the stated
-    // idle target; scripts/bench core reports the figures.
+    // Total RSS counts the pages of shared libraries the process touched (about 9.5 MiB: the
+    // loader's relocations of libcrypto alone touch about 1.4 MiB, although TLS is compiled in
+    // and not configured here; the server links neither libnats nor libsystemd); the memory
+    // tandem itself allocates is RssAnon (under 1.5 MiB). Both are bounded, total RSS by the
+    // stated idle target with TLS compiled in (12 MiB); scripts/bench core reports the figures.
     const long idle_rss = StatusKiB(srv.process().pid(), "VmRSS:");
     const long idle_anon = StatusKiB(srv.process().pid(), "RssAnon:");
     MESSAGE("RSS idle: ", idle_rss, " KiB, of which anonymous: ", idle_anon, " KiB");
     CHECK(idle_anon > 0);
     CHECK(idle_anon < 4 * 1024);
-    CHECK(idle_rss < 10 * 1024);
+    CHECK(idle_rss < 12 * 1024);
 
     constexpr int kConns = 1000;
     std::vector<std::unique_ptr<WireClient>> clients;

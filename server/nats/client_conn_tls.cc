@@ -1,0 +1,72 @@
+// client_conn_tls.cc: the TLS transport of a client connection (see client_conn.h): feeding
+// ciphertext to its TlsSession, the handshake and its deadline, sealing outbound plaintext.
+// The protocol above it is unchanged: the parser sees the same bytes as on a plain connection.
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "server/nats/client_conn.h"
+
+namespace tandem::server {
+
+void ClientConn::OnTlsRead(const uv_buf_t* buf, size_t n) {
+  tls_->PutCipher(buf->base, n);
+  if (!tls_->open()) {
+    const int r = tls_->Handshake();
+    if (r < 0) {
+      // nats-server logs the failure and closes without an -ERR (a plain client's CONNECT, or
+      // garbage, is not a TLS record; a refused certificate ends in a TLS alert).
+      spdlog::info("client {}: TLS handshake error: {}", Describe(), tls_->error());
+      Close(CloseReason::kTlsHandshakeError);
+      return;
+    }
+    if (tls_->has_output()) RequestFlush();
+    if (r == 0) return;
+    if (host_->options().tls.verify_and_map) {
+      tls_identities_ = tls_->PeerIdentities();
+      spdlog::debug("client {}: TLS handshake complete ({}), certificate identities: {}",
+                    Describe(), tls_->version(), fmt::join(tls_identities_, ", "));
+    } else {
+      spdlog::debug("client {}: TLS handshake complete ({})", Describe(), tls_->version());
+    }
+  }
+  // The ciphertext now sits in the session: the loop-wide buffer is free for the plaintext.
+  for (;;) {
+    const long got = tls_->Read(buf->base, buf->len);
+    if (got == 0) break;
+    if (got < 0) {
+      spdlog::debug("client {}: TLS read: {}", Describe(), tls_->error());
+      Close(CloseReason::kClientClosed);
+      return;
+    }
+    ParseError e = parser_.Feed(buf->base, static_cast<size_t>(got));
+    if (e != ParseError::kNone) {
+      HandleParseError(e);
+      return;
+    }
+    if (closing_) return;
+  }
+  if (tls_->has_output()) RequestFlush();
+}
+
+void ClientConn::SealTls() {
+  if (tls_->open() && !out_.empty()) {
+    if (!tls_->Write(out_)) {
+      out_.clear();
+      spdlog::info("client {}: TLS write failed: {}", Describe(), tls_->error());
+      if (!closing_) Close(CloseReason::kWriteError);
+      return;
+    }
+    out_.clear();
+  }
+  tls_->TakeOutput(&out_);
+}
+
+void ClientConn::CheckTlsTimeout(uint64_t now_ms) {
+  const uint64_t timeout = host_->options().tls.timeout_ms;
+  if (timeout == 0 || now_ms - start_ms_ < timeout) return;
+  // nats-server's answer, in plain text since no TLS session exists yet.
+  spdlog::info("client {}: TLS handshake timeout after {} ms", Describe(), now_ms - start_ms_);
+  Close(CloseReason::kTlsHandshakeError, "Secure Connection - TLS Required");
+}
+
+}  // namespace tandem::server

@@ -1,0 +1,121 @@
+// tls_session.cc: the memory-BIO TLS engine (see tls_session.h).
+#include "server/util/tls_session.h"
+
+#include "server/util/tls_context.h"
+#include "server/util/tls_identity.h"
+
+#include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+namespace tandem::server {
+
+TlsSession::TlsSession(const TlsContext& context, const std::string& host)
+    : ssl_(SSL_new(context.ctx())), rbio_(BIO_new(BIO_s_mem())), wbio_(BIO_new(BIO_s_mem())) {
+  // A read BIO that is empty asks for more instead of reporting end of file.
+  BIO_set_mem_eof_return(rbio_, -1);
+  BIO_set_mem_eof_return(wbio_, -1);
+  SSL_set_bio(ssl_, rbio_, wbio_);
+  if (context.server()) {
+    SSL_set_accept_state(ssl_);
+  } else {
+    SSL_set_connect_state(ssl_);
+    if (!host.empty()) {
+      in6_addr ip{};
+      const bool literal =
+          inet_pton(AF_INET, host.c_str(), &ip) == 1 || inet_pton(AF_INET6, host.c_str(), &ip) == 1;
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+      if (literal) {
+        X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+      } else {
+        SSL_set_tlsext_host_name(ssl_, host.c_str());
+        X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+      }
+    }
+  }
+}
+
+TlsSession::~TlsSession() { SSL_free(ssl_); }
+
+void TlsSession::PutCipher(const char* data, size_t n) {
+  if (n > 0) BIO_write(rbio_, data, static_cast<int>(n));
+}
+
+void TlsSession::SetError(int ret) {
+  const int e = SSL_get_error(ssl_, ret);
+  if (e == SSL_ERROR_ZERO_RETURN) {
+    error_ = "closed by the peer";
+  } else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL) {
+    error_ = TlsErrorText("connection failed");
+    const long verify = SSL_get_verify_result(ssl_);
+    if (verify != X509_V_OK) {
+      error_ += ": ";
+      error_ += X509_verify_cert_error_string(verify);
+    }
+  } else {
+    error_ = "TLS error " + std::to_string(e);
+  }
+  ERR_clear_error();
+}
+
+int TlsSession::Handshake() {
+  if (open_) return 1;
+  ERR_clear_error();
+  const int r = SSL_do_handshake(ssl_);
+  if (r == 1) {
+    open_ = true;
+    return 1;
+  }
+  const int e = SSL_get_error(ssl_, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+  SetError(r);
+  return -1;
+}
+
+long TlsSession::Read(char* buf, size_t cap) {
+  ERR_clear_error();
+  size_t got = 0;
+  const int r = SSL_read_ex(ssl_, buf, cap, &got);
+  if (r == 1) return static_cast<long>(got);
+  const int e = SSL_get_error(ssl_, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+  SetError(r);
+  return -1;
+}
+
+bool TlsSession::Write(std::string_view plain) {
+  ERR_clear_error();
+  while (!plain.empty()) {
+    size_t done = 0;
+    const int r = SSL_write_ex(ssl_, plain.data(), plain.size(), &done);
+    if (r != 1) {
+      SetError(r);
+      return false;
+    }
+    plain.remove_prefix(done);
+  }
+  return true;
+}
+
+void TlsSession::TakeOutput(std::string* out) {
+  const size_t pending = BIO_ctrl_pending(wbio_);
+  if (pending == 0) return;
+  const size_t at = out->size();
+  out->resize(at + pending);
+  const int n = BIO_read(wbio_, out->data() + at, static_cast<int>(pending));
+  out->resize(at + (n > 0 ? static_cast<size_t>(n) : 0));
+}
+
+bool TlsSession::has_output() const { return BIO_ctrl_pending(wbio_) > 0; }
+
+const char* TlsSession::version() const { return SSL_get_version(ssl_); }
+
+std::vector<std::string> TlsSession::PeerIdentities() const {
+  X509* cert = SSL_get0_peer_certificate(ssl_);
+  if (cert == nullptr || SSL_get_verify_result(ssl_) != X509_V_OK) return {};
+  return CertificateIdentities(cert);
+}
+
+}  // namespace tandem::server
