@@ -407,6 +407,7 @@ std::string PeerLink::ConnectCredentialFields(std::string_view info_json) const 
 
 bool PeerLink::OnInfo(std::string_view json) {
   if (state_ != State::kWaitInfo || tls_) return socket_open();  // an async INFO: nothing we use
+  info_json_ = std::string(json);  // its nonce is signed in CONNECT, after the TLS handshake if any
   const bool tls_required = json.find("\"tls_required\":true") != std::string_view::npos;
   if (options_.tls) {
     start_tls_ = true;  // OnRead starts it once the reader has returned
@@ -429,7 +430,7 @@ void PeerLink::SendConnect() {
   std::string hello = "CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"";
   hello += JsonEscape(options_.name);
   hello += "\",\"lang\":\"C++\",\"version\":\"" TANDEM_VERSION "\",\"protocol\":1,\"echo\":true";
-  hello += ConnectCredentialFields(json);
+  hello += ConnectCredentialFields(info_json_);
   hello += "}\r\nSUB ";
   hello += options_.subject;
   hello += " 1\r\nPING\r\n";

@@ -134,7 +134,7 @@ class PeerLink : private NatsClientHandler {
   // TLS: starts the handshake after INFO; feeds ciphertext and parses the plaintext.
   void StartTls();
   void OnTlsRead(size_t n);
-  void SendConnect();
+  void SendConnect();  // CONNECT (credentials from info_json_), SUB, PING
 
   std::string ConnectCredentialFields(std::string_view info_json) const;
 
@@ -195,6 +195,7 @@ class PeerLink : private NatsClientHandler {
   char read_buf_[16 * 1024];
   std::unique_ptr<TlsSession> tls_;  // the current socket's session, with Options::tls
   std::string last_tls_error_;       // logged once per distinct reason
+  std::string info_json_;            // the INFO of the current connection (its nonce)
   bool start_tls_ = false;           // INFO seen; the handshake starts after the reader returns
 
   uint64_t attempts_ = 0;
