@@ -510,12 +510,13 @@ Json ListHeader(const IdentityInfo& id, std::string now, const Page& page, size_
 HttpResponse Monitor::Clientsz(const HttpRequest& req) const {
   RoleInfo role = source_->role();
   if (!role.serving) return NotServing(role);
-  bool with_subs = IntParam(req, "subs") == 1;
+  const bool with_subs = IntParam(req, "subs") == 1;
+  const bool inboxes = InboxesParam(req);
   std::string single = req.Param("client");
   if (!single.empty()) {
     std::optional<ClientInfo> c = source_->client(single, with_subs);
     if (!c) return TextError(404, "Client " + single + " not found");
-    return JsonResponse(req, ClientJson(*c, with_subs, InboxesParam(req)));
+    return JsonResponse(req, ClientJson(*c, with_subs, inboxes));
   }
   IdentityInfo id = source_->identity();
   Page page = PageParams(req);
@@ -525,7 +526,7 @@ HttpResponse Monitor::Clientsz(const HttpRequest& req) const {
   auto [begin, end] = Slice(page, clients.size());
   Json list = Json::array();
   for (size_t i = begin; i < end; ++i) {
-    list.push_back(ClientJson(clients[i], with_subs, InboxesParam(req)));
+    list.push_back(ClientJson(clients[i], with_subs, inboxes));
   }
   Json j = ListHeader(id, Rfc3339(Now()), page, end - begin, clients.size());
   j["clients"] = std::move(list);
@@ -535,12 +536,13 @@ HttpResponse Monitor::Clientsz(const HttpRequest& req) const {
 HttpResponse Monitor::Channelsz(const HttpRequest& req) const {
   RoleInfo role = source_->role();
   if (!role.serving) return NotServing(role);
-  bool with_subs = IntParam(req, "subs") == 1;
+  const bool with_subs = IntParam(req, "subs") == 1;
+  const bool inboxes = InboxesParam(req);
   std::string single = req.Param("channel");
   if (!single.empty()) {
     std::optional<ChannelInfo> c = source_->channel(single, with_subs);
     if (!c) return TextError(404, "Channel " + single + " not found");
-    return JsonResponse(req, ChannelJson(*c, with_subs, InboxesParam(req)));
+    return JsonResponse(req, ChannelJson(*c, with_subs, inboxes));
   }
   IdentityInfo id = source_->identity();
   Page page = PageParams(req);
@@ -552,7 +554,7 @@ HttpResponse Monitor::Channelsz(const HttpRequest& req) const {
   if (with_subs) {
     Json list = Json::array();
     for (size_t i = begin; i < end; ++i) {
-      list.push_back(ChannelJson(channels[i], true, InboxesParam(req)));
+      list.push_back(ChannelJson(channels[i], true, inboxes));
     }
     if (!list.empty()) j["channels"] = std::move(list);
   } else {

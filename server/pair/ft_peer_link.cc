@@ -441,10 +441,9 @@ void PeerLink::SendConnect() {
 
 void PeerLink::StartTls() {
   start_tls_ = false;
-  const std::string& s = server();
-  std::string host = s.substr(0, s.rfind(':'));
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  tls_ = std::make_unique<TlsSession>(*options_.tls, host);
+  // The address parsed when this attempt began (BeginAttempt refuses one that does not parse).
+  std::optional<HostPort> hp = ParsePeerHostPort(server());
+  tls_ = std::make_unique<TlsSession>(*options_.tls, hp ? hp->host : std::string());
   reader_.Reset();
   OnTlsRead(0);  // produces the ClientHello
 }
