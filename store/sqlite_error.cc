@@ -19,7 +19,7 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_NOTADB:
       return Status::Corruption(what, detail);
     case SQLITE_FULL:
-      return Status::IOError(what, "disk full");
+      return Status::DiskFull(what);
     default:
       return Status::IOError(what, detail);
   }

@@ -188,7 +188,7 @@ Status SqliteStore::SyncWal() {
   if (::fdatasync(wal_fd_) == 0) return Status::OK();
   const int err = errno;
   const std::string what = options_.path + "-wal";
-  if (err == ENOSPC) return Status::IOError(what, "fdatasync: disk full");
+  if (err == ENOSPC) return Status::DiskFull(what + ": fdatasync");
   return Status::IOError(what, std::string("fdatasync: ") + std::strerror(err));
 }
 

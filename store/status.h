@@ -44,6 +44,9 @@ class [[nodiscard]] Status {
   static Status IOError(std::string_view msg, std::string_view msg2 = {}) {
     return Status(Code::kIOError, msg, msg2);
   }
+  // A write refused for lack of space: an IOError whose message ends in "disk full". Made only
+  // here, and recognised only by IsDiskFull(), so that callers never match message text.
+  static Status DiskFull(std::string_view msg) { return IOError(msg, kDiskFull); }
   static Status Busy(std::string_view msg, std::string_view msg2 = {}) {
     return Status(Code::kBusy, msg, msg2);
   }
@@ -71,6 +74,11 @@ class [[nodiscard]] Status {
   bool IsCorruption() const { return code() == Code::kCorruption; }
   bool IsInvalidArgument() const { return code() == Code::kInvalidArgument; }
   bool IsIOError() const { return code() == Code::kIOError; }
+  bool IsDiskFull() const {
+    const std::string& m = message();
+    return IsIOError() && m.size() >= kDiskFull.size() &&
+           m.compare(m.size() - kDiskFull.size(), kDiskFull.size(), kDiskFull) == 0;
+  }
   bool IsBusy() const { return code() == Code::kBusy; }
   bool IsTimedOut() const { return code() == Code::kTimedOut; }
   bool IsShutdownInProgress() const { return code() == Code::kShutdownInProgress; }
@@ -104,6 +112,7 @@ class [[nodiscard]] Status {
   }
 
  private:
+  static constexpr std::string_view kDiskFull = "disk full";
   struct State {
     Code code;
     std::string msg;
