@@ -104,11 +104,10 @@ Status FtNode::LoadIdentity() {
 
 void FtNode::SetGroupKey(const std::string& key) {
   if (key.empty() || key == group_key_) return;
-  bool restart_link = !group_key_.empty() || link_ != nullptr;
   group_key_ = key;
   member_token_ = ft::MemberToken(key, options_.cluster_id, options_.ft.group);
   // A standby that connected without the key was refused the heartbeat subject: again, with it.
-  if (restart_link && !failover_->serving() && link_) {
+  if (link_ && !failover_->serving()) {
     CloseLink(link_, nullptr);
     OpenStandbyLink();
   }
@@ -117,9 +116,7 @@ void FtNode::SetGroupKey(const std::string& key) {
 void FtNode::TickCb(uv_timer_t* handle) noexcept {
   auto* self = static_cast<FtNode*>(handle->data);
   if (self->attempt_ == AttemptStep::kWaitingForGroup) {
-    // A first start in a group listens for two heartbeat windows before it may create a store.
-    int64_t waited = ft::SystemClock::Default()->NowMs() - self->start_ms_;
-    if (self->failover_->heard_group() || waited >= 2 * self->failover_->window_ms()) {
+    if (!self->ListeningForGroup()) {
       self->attempt_ = AttemptStep::kNone;
       self->TryLock();  // the wait is over: the attempt no longer waits for the group
     }
@@ -159,6 +156,12 @@ void FtNode::TryLock() {
   locker_.TryLock(NextAttempt(), [this](ft::StoreLocker::Answer a) { OnLockAnswer(std::move(a)); });
 }
 
+bool FtNode::ListeningForGroup() const {
+  // A first start listens for two heartbeat windows before it may create a store.
+  return !failover_->heard_group() &&
+         ft::SystemClock::Default()->NowMs() - start_ms_ < 2 * failover_->window_ms();
+}
+
 ft::LockAttempt FtNode::NextAttempt() const {
   ft::LockAttempt a;
   store::StoreOptions& o = a.options;
@@ -167,8 +170,7 @@ ft::LockAttempt FtNode::NextAttempt() const {
   o.group = options_.ft.group;
   o.expect_store_id = failover_->store_id();  // also forbids creating (ft/creation_rule.h)
   o.min_epoch = failover_->epoch();           // a standby's epoch is the highest it heard
-  a.wait_for_group = in_group() && !failover_->heard_group() &&
-                     ft::SystemClock::Default()->NowMs() - start_ms_ < 2 * failover_->window_ms();
+  a.wait_for_group = in_group() && ListeningForGroup();
   return a;
 }
 
@@ -189,8 +191,7 @@ void FtNode::OnLockAnswer(ft::StoreLocker::Answer answer) {
 }
 
 void FtNode::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
-  if (!result.ok() && disk_ != nullptr && result.status().IsIOError() &&
-      result.status().message().find("disk full") != std::string::npos) {
+  if (!result.ok() && disk_ != nullptr && result.status().IsDiskFull()) {
     // The disk filled before the periodic check saw it: not a store that cannot be used, but
     // one to wait for. Check the room now; the next attempt waits for it (TryLock).
     if (!disk_full_logged_) {

@@ -133,6 +133,9 @@ class FtNode final : public ft::FailoverHost {
   void OnDiskRoom();
   // The next lock attempt: the identity checks, and whether it must wait for the group before
   // it may create a store (the attempt itself looks at the files, off the loop).
+  // A first start in a group: still within the two heartbeat windows it listens before it
+  // may create a store, and no member heard yet.
+  bool ListeningForGroup() const;
   ft::LockAttempt NextAttempt() const;
   // Reads the identity file; a newly learnt group key restarts the standby's link with it.
   Status LoadIdentity();

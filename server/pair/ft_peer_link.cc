@@ -374,7 +374,7 @@ void PeerLink::OnPingTimer() {
 // The credential fields of CONNECT (a leading comma each): `ft_member`, then the user and
 // password, the token (or else the member token again, as `auth_token`, which members before
 // `ft_member` read), and the nkey with its signature of the INFO's nonce.
-std::string PeerLink::ConnectCredentialFields(std::string_view info_json) const {
+std::string PeerLink::ConnectCredentialFields() const {
   const ft::FtCredentials& c = options_.credentials;
   std::string f;
   auto field = [&f](std::string_view name, std::string_view value) {
@@ -387,14 +387,9 @@ std::string PeerLink::ConnectCredentialFields(std::string_view info_json) const 
   field("auth_token", c.token.empty() ? options_.member_token : c.token);
   if (!c.nkey_seed.empty()) {
     auto seed = DecodeUserSeed(c.nkey_seed);  // checked when the configuration was loaded
-    auto info = nlohmann::json::parse(info_json, nullptr, /*allow_exceptions=*/false);
-    std::string nonce;
-    if (info.is_object() && info.contains("nonce") && info["nonce"].is_string()) {
-      nonce = info["nonce"].get<std::string>();
-    }
     if (seed.ok()) {
       field("nkey", EncodeUserPublicKey(PublicKeyOfSeed(*seed)));
-      if (!nonce.empty()) field("sig", SignNonce(*seed, nonce));
+      if (!nonce_.empty()) field("sig", SignNonce(*seed, nonce_));
       sodium_memzero(seed->data(), seed->size());
     }
   }
@@ -407,8 +402,10 @@ std::string PeerLink::ConnectCredentialFields(std::string_view info_json) const 
 
 bool PeerLink::OnInfo(std::string_view json) {
   if (state_ != State::kWaitInfo || tls_) return socket_open();  // an async INFO: nothing we use
-  info_json_ = std::string(json);  // its nonce is signed in CONNECT, after the TLS handshake if any
-  const bool tls_required = json.find("\"tls_required\":true") != std::string_view::npos;
+  // Read once: whether TLS comes next, and the nonce CONNECT signs (after the handshake, if any).
+  auto info = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  const bool tls_required = info.is_object() && info.value("tls_required", false);
+  nonce_ = info.is_object() ? info.value("nonce", std::string()) : std::string();
   if (options_.tls) {
     start_tls_ = true;  // OnRead starts it once the reader has returned
     return false;       // the bytes after INFO are TLS records, read by OnTlsRead
@@ -430,7 +427,7 @@ void PeerLink::SendConnect() {
   std::string hello = "CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"";
   hello += JsonEscape(options_.name);
   hello += "\",\"lang\":\"C++\",\"version\":\"" TANDEM_VERSION "\",\"protocol\":1,\"echo\":true";
-  hello += ConnectCredentialFields(info_json_);
+  hello += ConnectCredentialFields();
   hello += "}\r\nSUB ";
   hello += options_.subject;
   hello += " 1\r\nPING\r\n";

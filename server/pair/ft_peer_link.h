@@ -134,9 +134,9 @@ class PeerLink : private NatsClientHandler {
   // TLS: starts the handshake after INFO; feeds ciphertext and parses the plaintext.
   void StartTls();
   void OnTlsRead(size_t n);
-  void SendConnect();  // CONNECT (credentials from info_json_), SUB, PING
+  void SendConnect();  // CONNECT (signing nonce_ where an nkey is used), SUB, PING
 
-  std::string ConnectCredentialFields(std::string_view info_json) const;
+  std::string ConnectCredentialFields() const;
 
   // NatsClientHandler.
   bool OnInfo(std::string_view json) override;
@@ -195,7 +195,7 @@ class PeerLink : private NatsClientHandler {
   char read_buf_[16 * 1024];
   std::unique_ptr<TlsSession> tls_;  // the current socket's session, with Options::tls
   std::string last_tls_error_;       // logged once per distinct reason
-  std::string info_json_;            // the INFO of the current connection (its nonce)
+  std::string nonce_;                // the current connection's INFO nonce (nkey logins sign it)
   bool start_tls_ = false;           // INFO seen; the handshake starts after the reader returns
 
   uint64_t attempts_ = 0;
