@@ -84,7 +84,6 @@ void Delivery::SendSub(StanSub* sub) {
       return;
     }
     sub->rec.last_sent = seq;
-    sub->last_sent_dirty = true;
     DeliverNew(sub, seq, *data);
   }
 }

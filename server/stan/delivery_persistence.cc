@@ -66,7 +66,6 @@ void Delivery::FlushSub(StanSub* sub, bool force) {
     b.UpdateLastSent(sub->id(), floor);
     sub->stored_last_sent = floor;
   }
-  sub->last_sent_dirty = false;
   if (!q.empty() && !timers_->pending(sub->persist_timer)) {
     uint64_t due = sub->pending[q.front()].sent_ms + kPersistDelayMs;
     uint64_t id = sub->id(), gen = sub->gen;

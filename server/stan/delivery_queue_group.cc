@@ -42,7 +42,6 @@ void Delivery::SendGroup(StanQueueGroup* g) {
     }
     g->last_sent = seq;
     best->rec.last_sent = seq;
-    best->last_sent_dirty = true;
     DeliverNew(best, seq, *data);
     Served(g, best);
   }
@@ -77,7 +76,6 @@ bool Delivery::RemoveMember(StanQueueGroup* g, StanSub* member) {
   StanSub* keeper = g->members.front();
   if (keeper->rec.last_sent != g->last_sent) {
     keeper->rec.last_sent = g->last_sent;
-    keeper->last_sent_dirty = true;
     MarkDirty(keeper);
   }
   // Hand the unacked messages over round-robin, already expired, redelivered after 100 ms.

@@ -248,7 +248,6 @@ void StanServer::ResolveTimeStart(StanSub* sub, int64_t ts_ns) {
     } else if (r.value() > 0) {
       uint64_t last_sent = std::min(r.value() - 1, s->rec.last_sent);
       s->rec.last_sent = last_sent;
-      s->last_sent_dirty = true;
       delivery_.MarkDirty(s);
       if (s->group != nullptr) s->group->last_sent = last_sent;
     }

@@ -61,7 +61,6 @@ class StanSub {
   Prefetch prefetch;  // non-queue subscriptions only
   // Coalesced persistence (Delivery::FlushDirty, delivery_persistence.cc).
   bool dirty = false;
-  bool last_sent_dirty = false;
   std::deque<uint64_t> new_pending;  // deliveries without a pending row yet, ascending
   uint64_t stored_last_sent = 0;     // the last_sent the store has (or will have)
   TimerQueue::Id persist_timer = 0;
