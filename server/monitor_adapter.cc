@@ -51,6 +51,8 @@ ChannelInfo ChanInfo(Channel& ch, bool with_subs) {
   c.last_seq = ch.last_seq();
   c.subs_count = ch.subs().size();
   c.read_errors = ch.read_errors;
+  c.dead_lettered = ch.dead_lettered;
+  c.max_deliveries_dropped = ch.max_deliveries_dropped;
   if (with_subs) {
     for (const auto& [id, sub] : ch.subs()) c.subs.push_back(SubInfo(*sub, ch.name()));
   }

@@ -47,9 +47,11 @@ struct ChannelInfo {
   uint64_t bytes = 0;
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;
-  uint64_t subs_count = 0;             // every subscription, offline durables included
-  uint64_t read_errors = 0;            // failed reads of its stored messages (a damaged store)
-  std::vector<SubscriptionInfo> subs;  // filled only when asked for
+  uint64_t subs_count = 0;              // every subscription, offline durables included
+  uint64_t read_errors = 0;             // failed reads of its stored messages (a damaged store)
+  uint64_t dead_lettered = 0;           // reached max_deliveries, appended to its dead_letter
+  uint64_t max_deliveries_dropped = 0;  // reached max_deliveries, no dead-letter channel
+  std::vector<SubscriptionInfo> subs;   // filled only when asked for
 };
 
 struct ClientInfo {
