@@ -18,12 +18,15 @@ namespace {
 
 constexpr int kBacklog = 1000;
 
-// A durable "bd" of channel "backlog" with MaxInflight `max_inflight`, acking the first
-// `ack_limit` messages it receives, AckWait 30 s (no timer redelivery during the test).
-void SubscribeDurable(StanSub& s, stanConnection* sc, int max_inflight, int ack_limit) {
+// A durable "bd" of channel "backlog" (a member of durable queue group `queue` when set) with
+// MaxInflight `max_inflight`, acking the first `ack_limit` messages it receives, AckWait 30 s
+// (no timer redelivery during the test).
+void SubscribeDurable(StanSub& s, stanConnection* sc, int max_inflight, int ack_limit,
+                      const char* queue) {
   stanSubOptions_SetMaxInflight(s.opts, max_inflight);
   stanSubOptions_SetAckWait(s.opts, 30000);
-  REQUIRE(s.Durable("bd").FromFirst().ManualAck(ack_limit).Subscribe(sc, "backlog") == NATS_OK);
+  REQUIRE(s.Durable("bd").FromFirst().ManualAck(ack_limit).Subscribe(sc, "backlog", queue) ==
+          NATS_OK);
 }
 
 // `c` got exactly seqs 1..n, in order, each redelivered.
@@ -36,10 +39,11 @@ void CheckBacklogPrefix(Collector& c, size_t n) {
   }
 }
 
-// Fills the durable "bd" with kBacklog unacked messages, then closes it (it stays, offline).
-void MakeBacklog(StanConn& sc) {
+// Fills the durable "bd" with kBacklog unacked messages, then closes it (it stays, offline; a
+// durable queue group whose last member closed stays as its offline shadow).
+void MakeBacklog(StanConn& sc, const char* queue) {
   StanSub first;
-  SubscribeDurable(first, sc, 2 * kBacklog, 0);
+  SubscribeDurable(first, sc, 2 * kBacklog, 0, queue);
   for (int i = 1; i <= kBacklog; ++i) REQUIRE(sc.Publish("backlog", std::to_string(i)) == NATS_OK);
   REQUIRE(first.c.WaitCount(kBacklog, 20s));
   REQUIRE(stanSubscription_Close(first.sub) == NATS_OK);
@@ -49,18 +53,23 @@ void MakeBacklog(StanConn& sc) {
 
 TEST_SUITE("stan_redelivery") {
   TEST_CASE("stan_redelivery: a durable resuming with 1,000 unacked gets them within MaxInflight") {
+    const char* queue = nullptr;
+    SUBCASE("a durable") {}
+    SUBCASE("the next member of a durable queue group (issue #1009 of the reference)") {
+      queue = "grp";
+    }
     StanClientFixture f;
     f.StartAndConnect("resumer");
-    MakeBacklog(f.sc);
+    MakeBacklog(f.sc, queue);
     {
       StanSub again;  // acks nothing: 10 and no more
-      SubscribeDurable(again, f.sc, 10, 0);
+      SubscribeDurable(again, f.sc, 10, 0, queue);
       ReceiveSettled(again.c, 10, 1500ms);
       CheckBacklogPrefix(again.c, 10);
       REQUIRE(stanSubscription_Close(again.sub) == NATS_OK);
     }
     StanSub acking;  // acks the first 10: each ack lets one more come, 20 in all
-    SubscribeDurable(acking, f.sc, 10, 10);
+    SubscribeDurable(acking, f.sc, 10, 10, queue);
     ReceiveSettled(acking.c, 20, 1500ms);
     CheckBacklogPrefix(acking.c, 20);
   }
