@@ -5,7 +5,8 @@
 // else is an error naming the key path. Flags reuse the same value parsers and are labelled
 // "--flag (key.path)" in messages. Cross-key checks run last, after the flags.
 //
-// The shared walk helpers are in config_yaml.h; the security sections in config_auth.cc.
+// The shared walk helpers are in config_yaml.h; the security sections in config_auth.cc; the
+// bounded-redelivery keys of `limits` in config_redelivery.cc.
 //
 // yaml-cpp reports problems with exceptions: they are caught in ParseConfig and nowhere else,
 // and never leave this file: every caller gets a Status (exceptions never cross a libuv
@@ -34,8 +35,8 @@
 
 #include "server/bus/subject.h"
 #include "server/config_auth.h"
+#include "server/config_redelivery.h"
 #include "server/config_yaml.h"
-#include "server/stan/channel.h"
 #include "server/util/bind_address.h"
 #include "server/util/tls_context.h"
 #include "server/util/value_syntax.h"
@@ -296,51 +297,6 @@ Status ApplyOptional(const YAML::Node& v, std::string_view kp, std::string_view 
 
 Result<uint64_t> ParseAnyCount(std::string_view t) { return ParseCount(t, 0, kU64Max); }
 
-Result<double> ParseFactor(std::string_view text) {
-  std::string t(text);
-  char* end = nullptr;
-  const double f = std::strtod(t.c_str(), &end);
-  if (t.empty() || end != t.c_str() + t.size() || !(f >= 1) || f > 1000) {
-    return Phrase(text, "is not a factor (a number from 1 to 1000)");
-  }
-  return f;
-}
-
-// `redelivery_backoff: {initial, max, factor}` (stan_options.h); `initial: 0` turns it off.
-Status LoadBackoff(const YAML::Node& map, std::string_view path, RedeliveryBackoff& b) {
-  Status s = ForEachKey(
-      map, path, {"initial", "max", "factor"},
-      [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
-        if (k == "factor") return ApplyTo(v, kp, "a number", ParseFactor, b.factor);
-        return ApplyTo(v, kp, "a duration", Duration(), k == "max" ? b.max_ns : b.initial_ns);
-      });
-  if (s.ok() && b.enabled() && b.max_ns < b.initial_ns) {
-    return At(KeyPath(path, "max"), "must be at least initial");
-  }
-  return s;
-}
-
-// A dead_letter value: a channel name (or "" for none).
-Status ApplyDeadLetter(const YAML::Node& v, std::string_view kp, std::string& out) {
-  auto text = StringOf(v, kp);
-  if (!text.ok()) return text.status();
-  if (!text->empty() && !ChannelRegistry::IsValidName(*text)) {
-    return At(kp, Phrase(*text, "is not a channel name (no wildcards, no empty tokens)"));
-  }
-  out = *text;
-  return Status::OK();
-}
-
-// The keys of bounded redelivery, at the top of `limits` and in each channel entry.
-Status LoadRedeliveryKey(const std::string& k, const YAML::Node& v, const std::string& kp,
-                         uint64_t& max_deliveries, std::string& dead_letter,
-                         RedeliveryBackoff& backoff) {
-  if (k == "max_deliveries")
-    return ApplyTo(v, kp, "a number", Count(0, UINT32_MAX), max_deliveries);
-  if (k == "dead_letter") return ApplyDeadLetter(v, kp, dead_letter);
-  return LoadBackoff(v, kp, backoff);
-}
-
 Status LoadChannel(const YAML::Node& map, std::string_view path, LimitsEntry& e) {
   return ForEachKey(
       map, path,
@@ -367,26 +323,6 @@ Status LoadChannel(const YAML::Node& map, std::string_view path, LimitsEntry& e)
         if (k == "redelivery_backoff") e.redelivery_backoff = backoff;
         return Status::OK();
       });
-}
-
-// No channel's dead letters may come back to it (DeadLetterLoop, channel.h).
-Status CheckDeadLetters(const StanLimits& l) {
-  auto check = [&](const std::string& key, const std::string& target) -> Status {
-    if (target.empty()) return Status::OK();
-    std::string loop = DeadLetterLoop(l, target);
-    if (loop.empty()) return Status::OK();
-    return At(key, fmt::format("{}: dead letters would go round in a loop ({}); give {} its own "
-                               "dead_letter (\"\" for none) or max_deliveries: 0",
-                               Quote(target), loop, target));
-  };
-  Status s = check("limits.dead_letter", l.dead_letter);
-  for (const auto& [name, e] : l.channels) {
-    if (!s.ok() || !e.dead_letter) continue;
-    const std::string key = fmt::format("limits.channels.{}.dead_letter", Quote(name));
-    if (*e.dead_letter == name) return At(key, Phrase(name, "is the channel itself"));
-    s = check(key, *e.dead_letter);
-  }
-  return s;
 }
 
 Status LoadChannels(const YAML::Node& map, std::string_view path, StanLimits& l) {
