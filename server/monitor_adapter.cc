@@ -66,6 +66,11 @@ ChannelLimitsInfo LimitsRow(const ResolvedLimits& r) {
   row.max_age_ns = r.store.max_age_ns;
   row.max_subs = r.max_subs;
   row.max_inactivity_ns = r.max_inactivity_ns;
+  row.max_deliveries = r.max_deliveries;
+  row.dead_letter = r.dead_letter;
+  row.backoff_initial_ns = r.redelivery_backoff.initial_ns;
+  row.backoff_max_ns = r.redelivery_backoff.max_ns;
+  row.backoff_factor = r.redelivery_backoff.factor;
   return row;
 }
 

@@ -194,6 +194,10 @@ Json LimitsJson(const ChannelLimitsInfo& r) {
   j["max_age"] = r.max_age_ns;
   j["max_subscriptions"] = r.max_subs;
   j["max_inactivity"] = r.max_inactivity_ns;
+  j["max_deliveries"] = r.max_deliveries;
+  j["dead_letter"] = r.dead_letter;
+  j["redelivery_backoff"] = {
+      {"initial", r.backoff_initial_ns}, {"max", r.backoff_max_ns}, {"factor", r.backoff_factor}};
   return j;
 }
 

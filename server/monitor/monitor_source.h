@@ -102,6 +102,11 @@ struct ChannelLimitsInfo {
   int64_t max_age_ns = 0;
   uint64_t max_subs = 0;
   int64_t max_inactivity_ns = 0;
+  uint64_t max_deliveries = 0;  // bounded redelivery (tandem's own)
+  std::string dead_letter;
+  int64_t backoff_initial_ns = 0;  // 0: no redelivery backoff
+  int64_t backoff_max_ns = 0;
+  double backoff_factor = 0;
 };
 
 // The channel limits as /streaming/storez reports them: the globals, then one row per

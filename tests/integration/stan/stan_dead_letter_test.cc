@@ -165,6 +165,9 @@ TEST_SUITE("stan_dead_letter") {
     json nodl_ch = GetJson(http, "/streaming/channelsz?channel=nodl");
     CHECK(nodl_ch["dead_lettered"] == 0);
     CHECK(nodl_ch["max_deliveries_dropped"] == 1);
+    json work_limits = GetJson(http, "/streaming/storez")["limits"]["channels"]["work"];
+    CHECK(work_limits["max_deliveries"] == 3);
+    CHECK(work_limits["dead_letter"] == "work.dead");
     Result<server::HttpReply> metrics = server::HttpGet("127.0.0.1", http, "/metrics", 5000);
     REQUIRE(metrics.ok());
     const std::string& text = metrics.value().body;
