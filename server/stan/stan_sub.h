@@ -3,7 +3,8 @@
 //
 // A StanSub is one stored subscription: active (its client is connected), an offline durable,
 // or the offline "shadow" of a durable queue group. It keeps its pending messages with their
-// AckWait expiry and redelivery count; it is stalled while pending >= max_in_flight.
+// AckWait expiry and delivery count; it is stalled while the pending messages in flight (not
+// those queued for a redelivery after a restart or resume) reach max_in_flight.
 //
 // Ownership: a Channel owns its StanSubs. Thread safety: loop thread only.
 #pragma once

@@ -85,12 +85,13 @@ TEST_SUITE("stan_redelivery") {
     REQUIRE(f.sc.Publish("slow", "x") == NATS_OK);
     REQUIRE(s.c.WaitCount(5, 20s));
     std::vector<Delivered> got = s.c.msgs();
-    // AckWait 1s, then 1s + 1s, then 1s + min(2s, 1.5s) twice.
+    // AckWait 1s, then 1s + 1s, then 1s + min(2s, 1.5s) twice. Bounds allow for a loaded
+    // machine delaying one receipt (without the backoff every gap would be 1s).
     const double expect[] = {1.0, 2.0, 2.5, 2.5};
     for (size_t i = 0; i < 4; ++i) {
       double gap = (got[i + 1].received_us - got[i].received_us) / 1e6;
-      CHECK_MESSAGE(gap >= expect[i] - 0.1, "gap ", i, ": ", gap, " s");
-      CHECK_MESSAGE(gap <= expect[i] + 0.9, "gap ", i, ": ", gap, " s");
+      CHECK_MESSAGE(gap >= expect[i] - 0.3, "gap ", i, ": ", gap, " s");
+      CHECK_MESSAGE(gap <= expect[i] + 1.0, "gap ", i, ": ", gap, " s");
     }
   }
 }
