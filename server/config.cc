@@ -5,7 +5,8 @@
 // else is an error naming the key path. Flags reuse the same value parsers and are labelled
 // "--flag (key.path)" in messages. Cross-key checks run last, after the flags.
 //
-// The shared walk helpers are in config_yaml.h; the security sections in config_auth.cc.
+// The shared walk helpers are in config_yaml.h; the security sections in config_auth.cc; the
+// bounded-redelivery keys of `limits` in config_redelivery.cc.
 //
 // yaml-cpp reports problems with exceptions: they are caught in ParseConfig and nowhere else,
 // and never leave this file: every caller gets a Status (exceptions never cross a libuv
@@ -34,6 +35,7 @@
 
 #include "server/bus/subject.h"
 #include "server/config_auth.h"
+#include "server/config_redelivery.h"
 #include "server/config_yaml.h"
 #include "server/util/bind_address.h"
 #include "server/util/tls_context.h"
@@ -297,7 +299,9 @@ Result<uint64_t> ParseAnyCount(std::string_view t) { return ParseCount(t, 0, kU6
 
 Status LoadChannel(const YAML::Node& map, std::string_view path, LimitsEntry& e) {
   return ForEachKey(
-      map, path, {"max_msgs", "max_bytes", "max_age", "max_subs", "max_inactivity"},
+      map, path,
+      {"max_msgs", "max_bytes", "max_age", "max_subs", "max_inactivity", "max_deliveries",
+       "dead_letter", "redelivery_backoff"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         if (k == "max_msgs")
           return ApplyOptional<uint64_t>(v, kp, "a number", ParseAnyCount, e.max_msgs);
@@ -307,7 +311,17 @@ Status LoadChannel(const YAML::Node& map, std::string_view path, LimitsEntry& e)
           return ApplyOptional<uint64_t>(v, kp, "a number", ParseAnyCount, e.max_subs);
         if (k == "max_age")
           return ApplyOptional<int64_t>(v, kp, "a duration", ParseDurationNs, e.max_age_ns);
-        return ApplyOptional<int64_t>(v, kp, "a duration", ParseDurationNs, e.max_inactivity_ns);
+        if (k == "max_inactivity")
+          return ApplyOptional<int64_t>(v, kp, "a duration", ParseDurationNs, e.max_inactivity_ns);
+        uint64_t max_deliveries = 0;
+        std::string dead_letter;
+        RedeliveryBackoff backoff;
+        Status s = LoadRedeliveryKey(k, v, kp, max_deliveries, dead_letter, backoff);
+        if (!s.ok()) return s;
+        if (k == "max_deliveries") e.max_deliveries = max_deliveries;
+        if (k == "dead_letter") e.dead_letter = dead_letter;
+        if (k == "redelivery_backoff") e.redelivery_backoff = backoff;
+        return Status::OK();
       });
 }
 
@@ -331,10 +345,10 @@ Status LoadChannels(const YAML::Node& map, std::string_view path, StanLimits& l)
 }
 
 Status LoadLimits(const YAML::Node& map, std::string_view path, StanLimits& l) {
-  return ForEachKey(
+  Status s = ForEachKey(
       map, path,
       {"max_channels", "max_msgs", "max_bytes", "max_age", "max_subs", "max_inactivity",
-       "channels"},
+       "max_deliveries", "dead_letter", "redelivery_backoff", "channels"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         if (k == "max_channels") return ApplyTo(v, kp, "a number", ParseAnyCount, l.max_channels);
         if (k == "max_msgs") return ApplyTo(v, kp, "a number", ParseAnyCount, l.max_msgs);
@@ -343,9 +357,13 @@ Status LoadLimits(const YAML::Node& map, std::string_view path, StanLimits& l) {
         if (k == "max_age") return ApplyTo(v, kp, "a duration", Duration(), l.max_age_ns);
         if (k == "max_inactivity")
           return ApplyTo(v, kp, "a duration", Duration(), l.max_inactivity_ns);
+        if (k != "channels") {
+          return LoadRedeliveryKey(k, v, kp, l.max_deliveries, l.dead_letter, l.redelivery_backoff);
+        }
         l.channels.clear();
         return LoadChannels(v, kp, l);
       });
+  return s.ok() ? CheckDeadLetters(l) : s;
 }
 
 // `tls:` (the client port, and the monitoring port with `https`), nats-server's words.

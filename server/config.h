@@ -7,8 +7,8 @@
 // validated; the first problem is returned as InvalidArgument with a one-line message that names
 // the key path and the value, e.g. `limits.max_msgs: "abc" is not a number`.
 //
-// config.cc, config_auth.cc and config_yaml.h are the only files that include yaml-cpp; no
-// exception leaves them.
+// config.cc, config_auth.cc, config_redelivery.cc and config_yaml.h are the only files that
+// include yaml-cpp; no exception leaves them.
 //
 // Ownership: plain values. Thread safety: pure functions, callable from any thread.
 #pragma once

@@ -51,6 +51,8 @@ ChannelInfo ChanInfo(Channel& ch, bool with_subs) {
   c.last_seq = ch.last_seq();
   c.subs_count = ch.subs().size();
   c.read_errors = ch.read_errors;
+  c.dead_lettered = ch.dead_lettered;
+  c.max_deliveries_dropped = ch.max_deliveries_dropped;
   if (with_subs) {
     for (const auto& [id, sub] : ch.subs()) c.subs.push_back(SubInfo(*sub, ch.name()));
   }
@@ -64,6 +66,11 @@ ChannelLimitsInfo LimitsRow(const ResolvedLimits& r) {
   row.max_age_ns = r.store.max_age_ns;
   row.max_subs = r.max_subs;
   row.max_inactivity_ns = r.max_inactivity_ns;
+  row.max_deliveries = r.max_deliveries;
+  row.dead_letter = r.dead_letter;
+  row.backoff_initial_ns = r.redelivery_backoff.initial_ns;
+  row.backoff_max_ns = r.redelivery_backoff.max_ns;
+  row.backoff_factor = r.redelivery_backoff.factor;
   return row;
 }
 

@@ -1,6 +1,6 @@
 // schema.cc: the DDL of the store, its version row and the forward migrations.
 //
-// Schema, version 3. Integers are SQLite's signed 64-bit; sequences and ids stay below 2^63.
+// Schema, version 4. Integers are SQLite's signed 64-bit; sequences and ids stay below 2^63.
 //
 //   meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID
 //     schema_version  INTEGER  version of this schema (kSchemaVersion); a newer one is refused
@@ -37,8 +37,10 @@
 //                 durable_name, max_in_flight, ack_wait, last_sent, is_durable, is_offline)
 //     index subscriptions_by_channel(channel_id), for deleting a channel.
 //
-//   pending(sub_id, seq, PRIMARY KEY(sub_id, seq)) WITHOUT ROWID
-//     messages sent to a subscription and not yet acknowledged.
+//   pending(sub_id, seq, deliveries, PRIMARY KEY(sub_id, seq)) WITHOUT ROWID
+//     messages sent to a subscription and not yet acknowledged; deliveries is how many times
+//     each was sent (so max_deliveries and redeliveryCount hold across restarts and takeovers).
+//     Rows written before version 4 read as delivered once.
 //
 // Migrations: kMigrations[v] takes a database from version v to v + 1 (kMigrations[0] creates
 // version 1 in an empty file). They run in order inside Open()'s exclusive transaction, then
@@ -48,7 +50,7 @@
 // Version 1 kept all messages in messages(channel_id, seq, timestamp, data, PRIMARY
 // KEY(channel_id, seq)) WITHOUT ROWID; 1 -> 2 moves each channel's rows into its own table
 // (created with the current DDL, so with crc when that runs today); 2 -> 3 adds the crc column
-// to every message table that lacks it.
+// to every message table that lacks it; 3 -> 4 adds pending.deliveries (default 1).
 #include "store/schema.h"
 
 #include <cstdint>
@@ -167,8 +169,15 @@ Status AddRowChecksums(sqlite3* db, const std::string& what) {
   return Status::OK();
 }
 
+// 3 -> 4: the delivery count of each pending message. A row already stored was sent at least
+// once, and how often more is unknown: it reads as 1.
+Status AddPendingDeliveries(sqlite3* db, const std::string& what) {
+  return Exec(db, "ALTER TABLE pending ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 1", what);
+}
+
 using Migration = Status (*)(sqlite3* db, const std::string& what);
-const Migration kMigrations[] = {CreateVersion1, SplitMessagesByChannel, AddRowChecksums};
+const Migration kMigrations[] = {CreateVersion1, SplitMessagesByChannel, AddRowChecksums,
+                                 AddPendingDeliveries};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 Result<int> FoundVersion(sqlite3* db, const std::string& path) {

@@ -66,12 +66,14 @@ constexpr StmtDef kStmts[] = {
     {Stmt::kDeleteSubPending, "DeleteSubPending", "DELETE FROM pending WHERE sub_id=?1"},
     {Stmt::kUpdateLastSent, "UpdateLastSent", "UPDATE subscriptions SET last_sent=?2 WHERE id=?1"},
     {Stmt::kInsertPending, "InsertPending",
-     "INSERT OR IGNORE INTO pending(sub_id, seq) VALUES(?1, ?2)"},
+     "INSERT INTO pending(sub_id, seq, deliveries) VALUES(?1, ?2, ?3) "
+     "ON CONFLICT(sub_id, seq) DO UPDATE SET deliveries=excluded.deliveries"},
     {Stmt::kDeletePending, "DeletePending", "DELETE FROM pending WHERE sub_id=?1 AND seq=?2"},
     {Stmt::kLoadSubs, "LoadSubs",
      "SELECT id, channel_id, client_id, queue, inbox, ack_inbox, durable_name, max_in_flight, "
      "ack_wait, last_sent, is_durable, is_offline FROM subscriptions ORDER BY id"},
-    {Stmt::kLoadPending, "LoadPending", "SELECT sub_id, seq FROM pending ORDER BY sub_id, seq"},
+    {Stmt::kLoadPending, "LoadPending",
+     "SELECT sub_id, seq, deliveries FROM pending ORDER BY sub_id, seq"},
 };
 static_assert(std::size(kStmts) == kStmtCount, "every Stmt needs a row in kStmts");
 

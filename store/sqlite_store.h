@@ -129,8 +129,9 @@ class SqliteStore final : public Store {
     }
   };
   struct PendingChange {
-    bool present;      // the row must exist after the transaction
-    bool added_first;  // the first op on this key in the transaction was AddPending
+    bool present;         // the row must exist after the transaction
+    bool added_first;     // the first op on this key in the transaction was AddPending
+    uint32_t deliveries;  // times the message was sent (the row's deliveries column)
   };
 
   SqliteStore(const StoreOptions& options, uv_loop_t* loop);
@@ -188,7 +189,8 @@ class SqliteStore final : public Store {
   Status PutServer(const ServerRecord& rec);
   Status PutSub(const SubRecord& rec);
   Status DeleteSub(uint64_t sub_id);
-  void AddPending(uint64_t sub_id, uint64_t seq);
+  void AddPending(uint64_t sub_id, uint64_t seq, uint32_t deliveries);
+  void SetDeliveries(uint64_t sub_id, uint64_t seq, uint32_t deliveries);
   void RemovePending(uint64_t sub_id, uint64_t seq);
   Status FlushSubState();
   Status FlushChannels();

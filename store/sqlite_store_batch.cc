@@ -93,7 +93,10 @@ Status SqliteStore::ApplyOp(const WriteBatch& batch, const WriteBatch::Op& op) {
           last_sent_[o.sub_id] = o.seq;
           return Status::OK();
         } else if constexpr (std::is_same_v<T, batch_op::AddPending>) {
-          AddPending(o.sub_id, o.seq);
+          AddPending(o.sub_id, o.seq, o.deliveries);
+          return Status::OK();
+        } else if constexpr (std::is_same_v<T, batch_op::SetDeliveries>) {
+          SetDeliveries(o.sub_id, o.seq, o.deliveries);
           return Status::OK();
         } else {
           static_assert(std::is_same_v<T, batch_op::RemovePending>, "every op kind is applied");
@@ -316,13 +319,26 @@ Status SqliteStore::DeleteSub(uint64_t sub_id) {
 
 // An AddPending and a RemovePending of the same (sub, seq) in one transaction cancel out: the
 // contract is that AddPending is called once per (sub, seq) while it is pending.
-void SqliteStore::AddPending(uint64_t sub_id, uint64_t seq) {
-  auto [it, inserted] = pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{true, true});
-  if (!inserted) it->second.present = true;
+void SqliteStore::AddPending(uint64_t sub_id, uint64_t seq, uint32_t deliveries) {
+  auto [it, inserted] =
+      pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{true, true, deliveries});
+  if (!inserted) {
+    it->second.present = true;
+    it->second.deliveries = deliveries;
+  }
+}
+
+// The row may exist from an earlier transaction: not added_first, so that a RemovePending later
+// in this transaction deletes it.
+void SqliteStore::SetDeliveries(uint64_t sub_id, uint64_t seq, uint32_t deliveries) {
+  auto [it, inserted] =
+      pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{true, false, deliveries});
+  if (!inserted && it->second.present) it->second.deliveries = deliveries;
 }
 
 void SqliteStore::RemovePending(uint64_t sub_id, uint64_t seq) {
-  auto [it, inserted] = pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{false, false});
+  auto [it, inserted] =
+      pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{false, false, 0});
   if (inserted) return;
   if (it->second.added_first) {
     pending_.erase(it);
@@ -337,6 +353,7 @@ Status SqliteStore::FlushSubState() {
     sqlite3_stmt* st = stmts_.get(id);
     sqlite3_bind_int64(st, 1, I64(key.sub_id));
     sqlite3_bind_int64(st, 2, I64(key.seq));
+    if (change.present) sqlite3_bind_int64(st, 3, change.deliveries);
     if (Status s = Step(id); !s.ok()) return s;
   }
   pending_.clear();

@@ -140,7 +140,11 @@ Result<Recovered> SqliteStore::Recover() {
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       auto it = sub_index.find(static_cast<uint64_t>(sqlite3_column_int64(st, 0)));
       if (it == sub_index.end()) continue;  // cannot happen: pending rows die with their sub
-      out.subs[it->second].pending.push_back(static_cast<uint64_t>(sqlite3_column_int64(st, 1)));
+      SubRecord& sub = out.subs[it->second];
+      sub.pending.push_back(static_cast<uint64_t>(sqlite3_column_int64(st, 1)));
+      sub.deliveries.push_back(static_cast<uint32_t>(std::max<int64_t>(
+          1,
+          std::min<int64_t>(sqlite3_column_int64(st, 2), std::numeric_limits<uint32_t>::max()))));
     }
     if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadPending, rc);
   }

@@ -103,6 +103,9 @@ struct SubRecord {
   bool is_durable = false;
   bool is_offline = false;        // closed durable or shadow durable queue group
   std::vector<uint64_t> pending;  // filled by Recover() only, ascending
+  // Parallel to `pending`: how many times each was sent (at least 1; rows of a store older than
+  // schema 4 read as 1). Filled by Recover() only.
+  std::vector<uint32_t> deliveries;
 };
 
 struct ServerRecord {
@@ -184,7 +187,13 @@ struct SubSeq {
   uint64_t seq = 0;
 };
 struct UpdateLastSent : SubSeq {};
-struct AddPending : SubSeq {};
+struct AddPending : SubSeq {
+  uint32_t deliveries = 1;  // times sent so far
+};
+// A pending message was sent again: its stored delivery count.
+struct SetDeliveries : SubSeq {
+  uint32_t deliveries = 1;
+};
 struct RemovePending : SubSeq {};
 }  // namespace batch_op
 
@@ -209,8 +218,11 @@ class WriteBatch {
   void DeleteSub(uint64_t sub_id);    // with its pending set
   void UpdateLastSent(uint64_t sub_id, uint64_t last_sent);
   // Call AddPending once per (sub, seq) while it is pending: an AddPending and a RemovePending
-  // of the same pair that meet in one group commit cancel out and write nothing.
-  void AddPending(uint64_t sub_id, uint64_t seq);
+  // of the same pair that meet in one group commit cancel out and write nothing. `deliveries`
+  // is how many times the message was sent to the subscription so far.
+  void AddPending(uint64_t sub_id, uint64_t seq, uint32_t deliveries = 1);
+  // Records a new delivery count of a pending (sub, seq) whose AddPending was written before.
+  void SetDeliveries(uint64_t sub_id, uint64_t seq, uint32_t deliveries);
   void RemovePending(uint64_t sub_id, uint64_t seq);
   // Room for `ops` operations and `bytes` of message data, so that a large batch does not grow
   // (and move) in steps.
@@ -227,7 +239,8 @@ class WriteBatch {
   using Op = std::variant<batch_op::PutServer, batch_op::CreateChannel, batch_op::DeleteChannel,
                           batch_op::AppendMsg, batch_op::ExpireMsgs, batch_op::PutClient,
                           batch_op::DeleteClient, batch_op::PutSub, batch_op::DeleteSub,
-                          batch_op::UpdateLastSent, batch_op::AddPending, batch_op::RemovePending>;
+                          batch_op::UpdateLastSent, batch_op::AddPending, batch_op::SetDeliveries,
+                          batch_op::RemovePending>;
   const std::vector<Op>& ops() const { return ops_; }
   // The bytes a DataRef names (a message's data, a client id).
   std::string_view data(batch_op::DataRef ref) const {

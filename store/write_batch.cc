@@ -54,8 +54,12 @@ void WriteBatch::UpdateLastSent(uint64_t sub_id, uint64_t last_sent) {
   ops_.emplace_back(batch_op::UpdateLastSent{{sub_id, last_sent}});
 }
 
-void WriteBatch::AddPending(uint64_t sub_id, uint64_t seq) {
-  ops_.emplace_back(batch_op::AddPending{{sub_id, seq}});
+void WriteBatch::AddPending(uint64_t sub_id, uint64_t seq, uint32_t deliveries) {
+  ops_.emplace_back(batch_op::AddPending{{sub_id, seq}, deliveries});
+}
+
+void WriteBatch::SetDeliveries(uint64_t sub_id, uint64_t seq, uint32_t deliveries) {
+  ops_.emplace_back(batch_op::SetDeliveries{{sub_id, seq}, deliveries});
 }
 
 void WriteBatch::RemovePending(uint64_t sub_id, uint64_t seq) {

@@ -158,6 +158,8 @@ Json ChannelJson(const ChannelInfo& c, bool with_subs, bool inboxes) {
   j["first_seq"] = c.first_seq;
   j["last_seq"] = c.last_seq;
   j["subs_count"] = c.subs_count;
+  j["dead_lettered"] = c.dead_lettered;
+  j["max_deliveries_dropped"] = c.max_deliveries_dropped;
   if (with_subs && !c.subs.empty()) {
     Json subs = Json::array();
     for (const auto& s : c.subs) subs.push_back(SubscriptionJson(s, inboxes));
@@ -192,6 +194,10 @@ Json LimitsJson(const ChannelLimitsInfo& r) {
   j["max_age"] = r.max_age_ns;
   j["max_subscriptions"] = r.max_subs;
   j["max_inactivity"] = r.max_inactivity_ns;
+  j["max_deliveries"] = r.max_deliveries;
+  j["dead_letter"] = r.dead_letter;
+  j["redelivery_backoff"] = {
+      {"initial", r.backoff_initial_ns}, {"max", r.backoff_max_ns}, {"factor", r.backoff_factor}};
   return j;
 }
 
@@ -663,7 +669,9 @@ void Monitor::CollectStreaming() const {
   for (const char* family :
        {"tandem_stan_channel_msgs", "tandem_stan_channel_bytes", "tandem_stan_channel_last_seq",
         "tandem_stan_channel_subscriptions", "tandem_stan_channel_pending_acks",
-        "tandem_stan_channel_stalled_subscriptions", "tandem_store_read_errors_total"}) {
+        "tandem_stan_channel_stalled_subscriptions", "tandem_store_read_errors_total",
+        "tandem_stan_channel_dead_lettered_total",
+        "tandem_stan_channel_max_deliveries_dropped_total"}) {
     m.ResetFamily(family);
   }
   if (!source_->role().serving) return;
@@ -706,6 +714,12 @@ void Monitor::CollectStreaming() const {
     m.GetCounter("tandem_store_read_errors_total",
                  "Failed reads of stored messages per channel (a damaged store).", l)
         ->Set(c.read_errors);
+    m.GetCounter("tandem_stan_channel_dead_lettered_total",
+                 "Messages that reached max_deliveries and went to the dead-letter channel.", l)
+        ->Set(c.dead_lettered);
+    m.GetCounter("tandem_stan_channel_max_deliveries_dropped_total",
+                 "Messages that reached max_deliveries with no dead-letter channel to go to.", l)
+        ->Set(c.max_deliveries_dropped);
   }
   pending->Set(static_cast<double>(pending_total));
 }

@@ -47,9 +47,11 @@ struct ChannelInfo {
   uint64_t bytes = 0;
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;
-  uint64_t subs_count = 0;             // every subscription, offline durables included
-  uint64_t read_errors = 0;            // failed reads of its stored messages (a damaged store)
-  std::vector<SubscriptionInfo> subs;  // filled only when asked for
+  uint64_t subs_count = 0;              // every subscription, offline durables included
+  uint64_t read_errors = 0;             // failed reads of its stored messages (a damaged store)
+  uint64_t dead_lettered = 0;           // reached max_deliveries, appended to its dead_letter
+  uint64_t max_deliveries_dropped = 0;  // reached max_deliveries, no dead-letter channel
+  std::vector<SubscriptionInfo> subs;   // filled only when asked for
 };
 
 struct ClientInfo {
@@ -100,6 +102,11 @@ struct ChannelLimitsInfo {
   int64_t max_age_ns = 0;
   uint64_t max_subs = 0;
   int64_t max_inactivity_ns = 0;
+  uint64_t max_deliveries = 0;  // bounded redelivery (tandem's own)
+  std::string dead_letter;
+  int64_t backoff_initial_ns = 0;  // 0: no redelivery backoff
+  int64_t backoff_max_ns = 0;
+  double backoff_factor = 0;
 };
 
 // The channel limits as /streaming/storez reports them: the globals, then one row per

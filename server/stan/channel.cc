@@ -58,6 +58,9 @@ void Inherit(ResolvedLimits* r, const LimitsEntry& e) {
   if (e.max_age_ns) r->store.max_age_ns = *e.max_age_ns;
   if (e.max_subs) r->max_subs = *e.max_subs;
   if (e.max_inactivity_ns) r->max_inactivity_ns = *e.max_inactivity_ns;
+  if (e.max_deliveries) r->max_deliveries = *e.max_deliveries;
+  if (e.dead_letter) r->dead_letter = *e.dead_letter;
+  if (e.redelivery_backoff) r->redelivery_backoff = *e.redelivery_backoff;
 }
 
 }  // namespace
@@ -69,6 +72,9 @@ ResolvedLimits ResolveChannelLimits(const StanLimits& limits, std::string_view n
   r.store.max_age_ns = limits.max_age_ns;
   r.max_subs = limits.max_subs;
   r.max_inactivity_ns = limits.max_inactivity_ns;
+  r.max_deliveries = limits.max_deliveries;
+  r.dead_letter = limits.dead_letter;
+  r.redelivery_backoff = limits.redelivery_backoff;
   std::vector<std::string_view> wild;
   const LimitsEntry* literal = nullptr;
   for (auto& [pattern, entry] : limits.channels) {
@@ -82,6 +88,20 @@ ResolvedLimits ResolveChannelLimits(const StanLimits& limits, std::string_view n
   for (auto p : wild) Inherit(&r, limits.channels.find(std::string(p))->second);
   if (literal) Inherit(&r, *literal);
   return r;
+}
+
+std::string DeadLetterLoop(const StanLimits& limits, std::string_view start) {
+  std::vector<std::string> chain{std::string(start)};
+  while (true) {
+    ResolvedLimits r = ResolveChannelLimits(limits, chain.back());
+    if (r.max_deliveries == 0 || r.dead_letter.empty()) return "";
+    bool seen = std::find(chain.begin(), chain.end(), r.dead_letter) != chain.end();
+    chain.push_back(r.dead_letter);
+    if (seen) break;
+  }
+  std::string out;
+  for (const auto& c : chain) out += (out.empty() ? "" : " -> ") + c;
+  return out;
 }
 
 // --- Channel -----------------------------------------------------------------------------------

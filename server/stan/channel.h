@@ -38,6 +38,9 @@ struct ResolvedLimits {
   store::ChannelLimits store;  // max_msgs, max_bytes, max_age_ns
   uint64_t max_subs = 0;
   int64_t max_inactivity_ns = 0;
+  uint64_t max_deliveries = 0;  // 0 = unlimited
+  std::string dead_letter;      // "" = none
+  RedeliveryBackoff redelivery_backoff;
 };
 
 struct CachedMsg {
@@ -49,6 +52,12 @@ struct CachedMsg {
 // The limits a channel named `name` gets once, when created: the globals, then
 // every matching wildcard entry from the widest to the narrowest, then the literal entry.
 ResolvedLimits ResolveChannelLimits(const StanLimits& limits, std::string_view name);
+
+// Follows dead letters from channel `start` (a dead_letter value): while the channel has
+// max_deliveries and a dead_letter, on to that one. Returns the chain ("a -> b -> a") when it
+// comes back to a channel already on it, else "". Every loop passes through some dead_letter
+// value, so checking each configured one finds them all.
+std::string DeadLetterLoop(const StanLimits& limits, std::string_view start);
 
 class Channel {
  public:
@@ -101,6 +110,10 @@ class Channel {
   };
   std::optional<ReadDamage> read_damage;
   uint64_t read_errors = 0;
+  // Messages that reached max_deliveries on a subscription since the process started: appended
+  // to the dead-letter channel, or dropped (no dead-letter channel, or it could not be made).
+  uint64_t dead_lettered = 0;
+  uint64_t max_deliveries_dropped = 0;
 
  private:
   void TrimCache();

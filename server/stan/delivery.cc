@@ -171,6 +171,7 @@ void Delivery::OnAck(StanSub* sub, uint64_t seq) {
   if (owner == nullptr) return;  // unknown or already acked: ignored, acks get no reply
   bool was_stalled = owner->stalled();
   DropPending(owner, seq);
+  if (owner->backlog) return SendBacklog(owner);  // new messages wait for the backlog
   if (!was_stalled) return;
   if (owner->group != nullptr) {
     SendGroup(owner->group);
@@ -191,9 +192,7 @@ void Delivery::OnGateOpen(uint64_t id, uint64_t gen, uint32_t reasons) {
   StanSub* sub = Find(id, gen);
   if (sub == nullptr || stopped_ || sub->offline()) return;
   if (reasons & kGateRedeliverAll) {
-    // RedeliverAll took the hold when it started waiting; it takes it again now.
-    if (sub->hold_new > 0) --sub->hold_new;
-    RedeliverAll(sub);
+    SendBacklog(sub);  // its hold on new messages stays until the backlog is sent
     if (Find(id, gen) != sub) return;
   }
   if (reasons & kGateAckTimer) {

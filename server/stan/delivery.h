@@ -14,12 +14,16 @@
 //   Redeliveries append fields 6 and 7 to the stored bytes. A message removed by limits is
 //   skipped; an unreadable range stops the channel's subscriptions before it.
 // - MaxInflight: a subscription with max_in_flight pending (sent, unacked) messages is stalled
-//   and gets no new message until an ack frees a slot; redeliveries ignore the limit. A queue
+//   and gets no new message until an ack frees a slot; AckWait redeliveries ignore the limit
+//   (they are in flight already), the backlog of a restart or a resume respects it.
+// - Bounded redelivery: a message sent max_deliveries times to a subscription without an ack
+//   leaves its pending set when its AckWait passes, dead-lettered or dropped
+//   (redelivery_policy.h); each further redelivery may wait longer (redelivery_backoff). A queue
 //   group sends each message to its best member (fewest pending, not stalled, heartbeats fine)
 //   and stops while every member is stalled.
 // - AckWait: each subscription has one deadline at its earliest pending expiry; an unacked
 //   message is redelivered (redelivered = true, redeliveryCount + 1) when it passes, and again
-//   every AckWait after that.
+//   every AckWait (stretched by the channel's backoff) after that.
 // - Persistence is coalesced, without waiting for it (a lost ack record costs a redelivery,
 //   never a message): a delivery gets a pending row only once it stayed unacked for
 //   kPersistDelayMs; the stored last_sent never passes an unacked delivery that has no pending
@@ -27,9 +31,9 @@
 // - Nothing is published into the void: a subscription whose inbox has no interest waits
 //   (bounded) at the interest gate.
 // - Takeover and restart: the new active rebuilds the state from the store. Each subscription's
-//   recorded pending messages are redelivered first (RedeliverAll, redeliveryCount reset), new
-//   messages held back until they are sent; a delivery that had no pending row yet is sent again
-//   from the stored last_sent. After Stop nothing is sent any more.
+//   recorded pending messages are redelivered first (RedeliverAll, within MaxInflight, with the
+//   stored delivery count), new messages held back until they are sent; a delivery that had no
+//   pending row yet is sent again from the stored last_sent. After Stop nothing is sent any more.
 //
 // The methods live in files by concern: delivery.cc (index, sending, acks, the interest gate's
 // side), delivery_persistence.cc, delivery_queue_group.cc (member choice and hand-over),
@@ -73,6 +77,7 @@ class Delivery {
   // Sub index by id (every stored subscription).
   void Index(StanSub* sub) {
     sub->gen = ++gen_;
+    sub->backlog_reading = false;  // reads of the previous incarnation are ignored
     subs_[sub->id()] = sub;
   }
   void Unindex(StanSub* sub);
@@ -116,9 +121,17 @@ class Delivery {
   // --- redelivery (delivery_redelivery.cc) ---
   void ArmAckTimer(StanSub* sub, uint64_t due_ms);
   void RearmAckTimer(StanSub* sub);
-  // Redelivers every pending message now (restart, durable resume), holding new messages back
-  // until all have been sent.
+  // Redelivers every pending message (restart, takeover, durable resume) within MaxInflight,
+  // oldest first, holding new messages back until all have been sent again.
   void RedeliverAll(StanSub* sub);
+  // Sends what of the backlog fits in MaxInflight now; an ack sends more.
+  void SendBacklog(StanSub* sub);
+  // A message that reached its channel's max_deliveries on a subscription: `sink` appends it to
+  // the channel's dead-letter channel in the current batch and returns true, or returns false
+  // (none set, or it cannot be made): dropped. Called before the RemovePending, so both go in
+  // one transaction.
+  using DeadLetterSink = std::function<bool(Channel* from, uint64_t seq, std::string_view data)>;
+  void SetDeadLetterSink(DeadLetterSink sink) { dead_letter_ = std::move(sink); }
   void CancelTimers(StanSub* sub);
 
   // Time for timestamps, overridable by tests.
@@ -153,11 +166,15 @@ class Delivery {
   void ReadFailed(Channel* ch, uint64_t from, uint64_t to, const Status& s);
   // True when `seq` of `ch` lies in its unreadable range.
   static bool Damaged(const Channel* ch, uint64_t seq);
-  // Redelivers the pending `seqs`; with `all` (restart, resume) to the same subscription and
-  // releasing its hold on new messages at the end.
-  void Redeliver(StanSub* sub, std::vector<uint64_t> seqs, bool all);
+  // Redelivers the pending `seqs`; with `all` (the backlog) to the same subscription, going on
+  // with the backlog when done. False when it started store reads (it finishes later).
+  bool Redeliver(StanSub* sub, std::vector<uint64_t> seqs, bool all);
+  // Sends `seq` again, or dead-letters it when it was sent max_deliveries times.
   void RedeliverOne(StanSub* sub, uint64_t seq, std::string_view data, bool keep_member);
+  void DeadLetter(StanSub* sub, uint64_t seq, std::string_view data);
   void ReleaseHold(StanSub* sub);
+  // Sends what `sub` (or its group) can take now: the backlog first.
+  void Refill(StanSub* sub);
   // Drops acked or recorded deliveries from the front of new_pending.
   void TrimNewPending(StanSub* sub);
   void OnGateOpen(uint64_t id, uint64_t gen, uint32_t reasons);
@@ -169,6 +186,7 @@ class Delivery {
   ClientRegistry* const clients_;
   ChannelRegistry* const channels_;
   DeliveryGate gate_;
+  DeadLetterSink dead_letter_;
   std::unordered_map<uint64_t, StanSub*> subs_;
   std::vector<uint64_t> dirty_;
   uint64_t gen_ = 0;

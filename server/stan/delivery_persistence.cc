@@ -47,7 +47,7 @@ void Delivery::FlushSub(StanSub* sub, bool force) {
     auto it = sub->pending.find(q.front());
     if (it != sub->pending.end() && !it->second.persisted) {
       if (!force && it->second.sent_ms + kPersistDelayMs > now) break;
-      b.AddPending(sub->id(), q.front());
+      b.AddPending(sub->id(), q.front(), it->second.redeliveries + 1);
       it->second.persisted = true;
     }
     q.pop_front();
@@ -82,6 +82,7 @@ void Delivery::DropPending(StanSub* sub, uint64_t seq) {
   auto it = sub->pending.find(seq);
   if (it == sub->pending.end()) return;
   if (it->second.persisted) writer_->batch().RemovePending(sub->id(), seq);
+  if (it->second.queued) --sub->queued;
   sub->pending.erase(it);
 }
 
@@ -96,8 +97,10 @@ void Delivery::MovePending(StanSub* from, StanSub* to, uint64_t seq, uint64_t ex
   p.redeliveries = std::max(p.redeliveries, count);
   if (!p.persisted) {
     // Recorded at once: the message may be below the group's stored position already.
-    writer_->batch().AddPending(to->id(), seq);
+    writer_->batch().AddPending(to->id(), seq, p.redeliveries + 1);
     p.persisted = true;
+  } else {
+    writer_->batch().SetDeliveries(to->id(), seq, p.redeliveries + 1);
   }
 }
 

@@ -10,6 +10,15 @@
 
 namespace tandem::server {
 
+// redelivery_backoff: each further redelivery of a message waits AckWait plus initial,
+// initial * factor, initial * factor^2, ... (at most max) for its ack. Off when initial is 0.
+struct RedeliveryBackoff {
+  int64_t initial_ns = 0;
+  int64_t max_ns = 60'000'000'000;
+  double factor = 2.0;
+  bool enabled() const { return initial_ns > 0; }
+};
+
 // A limits entry as written in the config. std::nullopt means "inherit"; 0 means unlimited.
 struct LimitsEntry {
   std::optional<uint64_t> max_msgs;
@@ -17,6 +26,9 @@ struct LimitsEntry {
   std::optional<int64_t> max_age_ns;
   std::optional<uint64_t> max_subs;
   std::optional<int64_t> max_inactivity_ns;
+  std::optional<uint64_t> max_deliveries;
+  std::optional<std::string> dead_letter;  // "" = none
+  std::optional<RedeliveryBackoff> redelivery_backoff;
 };
 
 struct StanLimits {
@@ -26,6 +38,11 @@ struct StanLimits {
   int64_t max_age_ns = 0;
   uint64_t max_subs = 1000;
   int64_t max_inactivity_ns = 0;
+  // Sends of one message to one subscription without an ack before it leaves the subscription
+  // (0 = unlimited), and the channel it then goes to ("" = none: it is dropped).
+  uint64_t max_deliveries = 0;
+  std::string dead_letter;
+  RedeliveryBackoff redelivery_backoff;
   // Per-channel overrides keyed by channel name or wildcard (foo.*, foo.>).
   std::map<std::string, LimitsEntry> channels;
 };

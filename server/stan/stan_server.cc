@@ -58,6 +58,9 @@ Status StanServer::Start() {
   next_sub_id_ = recovered_.max_sub_id + 1;
   clients_.SetOnDead([this](const std::string& id) { CloseClient(id); });
   clients_.SetOnReply([this](StanClient* c, uint64_t sender) { guard_.Seen(c, sender); });
+  delivery_.SetDeadLetterSink([this](Channel* from, uint64_t seq, std::string_view data) {
+    return AppendDeadLetter(from, seq, data);
+  });
   requester_.Start();
 
   auto sub = [this](const std::string& subject, void (StanServer::*fn)(const InboundMsg&)) {
@@ -142,8 +145,12 @@ void StanServer::RestoreSubs() {
     if (ch == nullptr) continue;
     auto owned = std::make_unique<StanSub>(rec, ch);
     StanSub* sub = owned.get();
-    for (uint64_t seq : rec.pending) sub->pending[seq] = PendingMsg{now, now, 0, true};
+    for (size_t i = 0; i < rec.pending.size(); ++i) {
+      uint32_t deliveries = i < rec.deliveries.size() ? std::max(rec.deliveries[i], 1u) : 1;
+      sub->pending[rec.pending[i]] = PendingMsg{now, now, deliveries - 1, true};
+    }
     sub->rec.pending.clear();
+    sub->rec.deliveries.clear();
     sub->stored_last_sent = rec.last_sent;
     ch->subs()[rec.id] = std::move(owned);
     delivery_.Index(sub);

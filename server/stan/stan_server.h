@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -123,6 +124,10 @@ class StanServer {
   void CheckInactive(int64_t channel_id);
   void DeleteChannel(Channel* ch);
   void ExpireTick();
+  // Appends message `seq` of `from` (its stored bytes) to from's dead-letter channel in the
+  // current batch; false when the channel has none or it cannot be made
+  // (stan_server_dead_letter.cc).
+  bool AppendDeadLetter(Channel* from, uint64_t seq, std::string_view stored);
 
   // --- subscriptions ---
   // Where a subscribe request's subscription came from: made new, or an offline durable (or a
@@ -187,6 +192,7 @@ class StanServer {
   std::function<void(const Status&)> on_fatal_;
   TimerQueue::Id expire_timer_ = 0;
   StanStats stats_;
+  std::set<int64_t> dead_letter_warned_;  // channels whose dead letters could not be appended
 
   // Filled while a batch is open, handed to its continuation by PrepareBatch().
   PendingAcks acks_;

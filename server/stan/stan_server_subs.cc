@@ -140,8 +140,8 @@ void StanServer::StartSub(const SubPlacement& p, const std::string& reply) {
   SubReply(reply, sub->rec.ack_inbox, "");
   sub->deliverable = true;
   if (p.deferred) ResolveTimeStart(sub, p.start_ts);
-  if (p.resumed && !sub->pending.empty()) {
-    delivery_.RedeliverAll(sub);
+  if (p.resumed && (!sub->pending.empty() || sub->backlog)) {
+    delivery_.RedeliverAll(sub);  // within MaxInflight; an unfinished backlog goes on
   } else if (sub->group != nullptr) {
     delivery_.SendGroup(sub->group);
   } else {

@@ -3,7 +3,8 @@
 //
 // A StanSub is one stored subscription: active (its client is connected), an offline durable,
 // or the offline "shadow" of a durable queue group. It keeps its pending messages with their
-// AckWait expiry and redelivery count; it is stalled while pending >= max_in_flight.
+// AckWait expiry and delivery count; it is stalled while the pending messages in flight (not
+// those queued for a redelivery after a restart or resume) reach max_in_flight.
 //
 // Ownership: a Channel owns its StanSubs. Thread safety: loop thread only.
 #pragma once
@@ -21,10 +22,15 @@ namespace tandem::server {
 class StanQueueGroup;
 
 struct PendingMsg {
-  uint64_t expiry_ms = 0;     // TimerQueue clock
-  uint64_t sent_ms = 0;       // first delivery, TimerQueue clock
-  uint32_t redeliveries = 0;  // in memory only, reset on restart and takeover
-  bool persisted = false;     // an AddPending for it has been written
+  uint64_t expiry_ms = 0;  // TimerQueue clock
+  uint64_t sent_ms = 0;    // first delivery, TimerQueue clock
+  // Sends after the first; redeliveries + 1 is stored with the pending row (AddPending,
+  // SetDeliveries), so it survives restarts and takeovers.
+  uint32_t redeliveries = 0;
+  bool persisted = false;  // an AddPending for it has been written
+  // Recovered or resumed and not sent again yet: waits in the backlog (Delivery::SendBacklog)
+  // and does not count against MaxInflight.
+  bool queued = false;
 };
 
 // Messages read from the store ahead of delivery. The last read covered [from, to]: every
@@ -44,14 +50,18 @@ class StanSub {
   uint64_t id() const { return rec.id; }
   uint64_t gen = 0;  // incarnation, set by Delivery::Index; stale callbacks compare it
   bool offline() const { return rec.is_offline; }
-  bool stalled() const { return pending.size() >= static_cast<size_t>(rec.max_in_flight); }
+  // MaxInflight counts what was sent and is unacked, not the backlog waiting to be sent again.
+  bool stalled() const { return pending.size() - queued >= static_cast<size_t>(rec.max_in_flight); }
 
   store::SubRecord rec;  // rec.pending is not used after recovery; `pending` is the truth
   Channel* const channel;
   StanQueueGroup* group = nullptr;
-  uint64_t ack_sid = 0;        // internal subscription on rec.ack_inbox while active
-  uint64_t ack_conn = 0;       // the connection last allowed to ack it (session_guard.h)
-  SeqMap<PendingMsg> pending;  // sent and unacked, by seq (server/stan/seq_map.h)
+  uint64_t ack_sid = 0;          // internal subscription on rec.ack_inbox while active
+  uint64_t ack_conn = 0;         // the connection last allowed to ack it (session_guard.h)
+  SeqMap<PendingMsg> pending;    // sent and unacked, by seq (server/stan/seq_map.h)
+  size_t queued = 0;             // entries of `pending` with queued set
+  bool backlog = false;          // the backlog holds new messages back (hold_new) until it is sent
+  bool backlog_reading = false;  // a store read for the backlog is in flight
   // Deliverable once the SubscriptionResponse went out; held while pending messages of a
   // resumed durable or a restart are being redelivered.
   bool deliverable = false;

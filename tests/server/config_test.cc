@@ -3,9 +3,11 @@
 #include "server/config.h"
 
 #include <string>
+#include <utility>
 
 #include <doctest/doctest.h>
 
+#include "server/stan/channel.h"
 #include "tests/support/temp_dir.h"
 
 namespace tandem::server {
@@ -231,7 +233,7 @@ TEST_SUITE("config") {
     CHECK(ErrorOf("limits: {max_chans: 1}").find("config: limits.max_chans: unknown key") == 0);
     CHECK(ErrorOf("limits: {channels: {foo: {max_channels: 1}}}") ==
           "config: limits.channels.\"foo\".max_channels: unknown key (known: max_msgs, max_bytes, "
-          "max_age, max_subs, max_inactivity)");
+          "max_age, max_subs, max_inactivity, max_deliveries, dead_letter, redelivery_backoff)");
     CHECK(ErrorOf("ft: {peer: x}").find("config: ft.peer: unknown key") == 0);
     CHECK(ErrorOf("listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n") == "config: listen: duplicate key");
     CHECK(ErrorOf("- a\n- b\n") == "config: (top level): expected a map, got a list");
@@ -471,5 +473,78 @@ TEST_SUITE("config") {
     CHECK_FALSE(ParseLogLevel("INFO").ok());
   }
 
+
+  TEST_CASE("config: max_deliveries, dead_letter and redelivery_backoff are inherited") {
+    Config c = MustParse(R"(
+limits:
+  max_deliveries: 5
+  dead_letter: dlq
+  redelivery_backoff: {initial: 1s, max: 1m, factor: 2}
+  channels:
+    dlq: {dead_letter: ""}
+    "orders.*": {max_deliveries: 3, dead_letter: orders.dead}
+    orders.dead: {max_deliveries: 0}
+    quick: {redelivery_backoff: {initial: 0}}
+)");
+    const StanLimits& l = c.stan.limits;
+    CHECK(l.max_deliveries == 5);
+    CHECK(l.dead_letter == "dlq");
+    CHECK(l.redelivery_backoff.initial_ns == 1000000000);
+    CHECK(l.redelivery_backoff.max_ns == 60000000000);
+    CHECK(l.redelivery_backoff.factor == 2.0);
+    ResolvedLimits any = ResolveChannelLimits(l, "payments");
+    CHECK(any.max_deliveries == 5);
+    CHECK(any.dead_letter == "dlq");
+    CHECK(any.redelivery_backoff.enabled());
+    CHECK(ResolveChannelLimits(l, "dlq").dead_letter.empty());
+    ResolvedLimits eu = ResolveChannelLimits(l, "orders.eu");
+    CHECK(eu.max_deliveries == 3);
+    CHECK(eu.dead_letter == "orders.dead");
+    CHECK(ResolveChannelLimits(l, "orders.dead").max_deliveries == 0);
+    CHECK_FALSE(ResolveChannelLimits(l, "quick").redelivery_backoff.enabled());
+    // The defaults: unlimited, no dead letters, no backoff.
+    Config d = MustParse("");
+    CHECK(d.stan.limits.max_deliveries == 0);
+    CHECK(d.stan.limits.dead_letter.empty());
+    CHECK_FALSE(d.stan.limits.redelivery_backoff.enabled());
+  }
+
+  TEST_CASE("config: bad redelivery settings name the key and the value") {
+    const std::pair<const char*, const char*> cases[] = {
+        {"limits: {max_deliveries: -1}",
+         "config: limits.max_deliveries: \"-1\" must not be negative"},
+        {"limits: {dead_letter: \"a.*\"}",
+         "config: limits.dead_letter: \"a.*\" is not a channel name (no wildcards, no empty "
+         "tokens)"},
+        {"limits: {channels: {foo: {dead_letter: \"x..y\"}}}",
+         "config: limits.channels.\"foo\".dead_letter: \"x..y\" is not a channel name (no "
+         "wildcards, no empty tokens)"},
+        {"limits: {channels: {foo: {dead_letter: foo}}}",
+         "config: limits.channels.\"foo\".dead_letter: \"foo\" is the channel itself"},
+        // The global dead-letter channel inherits max_deliveries and itself as its dead letter.
+        {"limits: {max_deliveries: 3, dead_letter: dlq}",
+         "config: limits.dead_letter: \"dlq\": dead letters would go round in a loop (dlq -> "
+         "dlq); give dlq its own dead_letter (\"\" for none) or max_deliveries: 0"},
+        {"limits: {max_deliveries: 2, channels: {a: {dead_letter: b}, b: {dead_letter: a}}}",
+         "config: limits.channels.\"a\".dead_letter: \"b\": dead letters would go round in a "
+         "loop (b -> a -> b); give b its own dead_letter (\"\" for none) or max_deliveries: 0"},
+        // A wildcard entry that matches its own dead-letter channel.
+        {"limits: {channels: {\"orders.*\": {max_deliveries: 2, dead_letter: orders.dlq}}}",
+         "config: limits.channels.\"orders.*\".dead_letter: \"orders.dlq\": dead letters would "
+         "go round in a loop (orders.dlq -> orders.dlq); give orders.dlq its own dead_letter "
+         "(\"\" for none) or max_deliveries: 0"},
+        {"limits: {redelivery_backoff: {initial: 2s, max: 1s}}",
+         "config: limits.redelivery_backoff.max: must be at least initial"},
+        {"limits: {redelivery_backoff: {factor: 0.5}}",
+         "config: limits.redelivery_backoff.factor: \"0.5\" is not a factor (a number from 1 "
+         "to 1000)"},
+        {"limits: {redelivery_backoff: {initial: 1}}",
+         "config: limits.redelivery_backoff.initial: \"1\" is not a duration (missing unit, "
+         "like 30s)"},
+        {"limits: {redelivery_backoff: {start: 1s}}",
+         "config: limits.redelivery_backoff.start: unknown key (known: initial, max, factor)"},
+    };
+    for (const auto& [yaml, message] : cases) CHECK(ErrorOf(yaml) == message);
+  }
 }  // TEST_SUITE
 }  // namespace tandem::server

@@ -78,6 +78,21 @@ TEST_SUITE("monitor") {
     CHECK(SameRow(o.limits.channels[2].second, {10, 1024000000, 5, 1000, 3}));
   }
 
+  TEST_CASE("monitor: storez limits carry max_deliveries, dead_letter and the backoff") {
+    StanOptions stan;
+    stan.limits.max_deliveries = 4;
+    stan.limits.redelivery_backoff.initial_ns = 7;
+    stan.limits.channels["foo.bar"].dead_letter = "foo.dead";
+    MonitorOptions o = MonitorOptionsFrom(CoreOptions{}, stan);
+    CHECK(o.limits.global.max_deliveries == 4);
+    CHECK(o.limits.global.dead_letter.empty());
+    CHECK(o.limits.global.backoff_initial_ns == 7);
+    CHECK(o.limits.global.backoff_factor == 2.0);
+    REQUIRE(o.limits.channels.size() == 1);
+    CHECK(o.limits.channels[0].second.max_deliveries == 4);
+    CHECK(o.limits.channels[0].second.dead_letter == "foo.dead");
+  }
+
   TEST_CASE("monitor: a connection row counts its ages back from now") {
     ConnSnapshot s;
     s.cid = 3;

@@ -133,6 +133,34 @@ TEST_SUITE("store") {
   }
 
   TEST_CASE_FIXTURE(StoreRig,
+                    "store: delivery counts of pending rows are kept, updated and removed") {
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    SubRecord sub;
+    sub.id = 1;
+    sub.channel_id = 1;
+    setup.PutSub(sub);
+    setup.AddPending(1, 7, 2);
+    setup.AddPending(1, 8);
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+    WriteBatch b;
+    b.SetDeliveries(1, 7, 3);  // written earlier: updated
+    b.SetDeliveries(1, 8, 2);  // written earlier, then removed in the same transaction: deleted
+    b.RemovePending(1, 8);
+    b.AddPending(1, 9, 1);  // added and counted again in one transaction: one row, count 2
+    b.SetDeliveries(1, 9, 2);
+    REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+    CHECK(store->Close().ok());
+
+    auto [again, r] = Reopen(loop, path);
+    REQUIRE(r->subs.size() == 1);
+    CHECK(r->subs[0].pending == std::vector<uint64_t>{7, 9});
+    CHECK(r->subs[0].deliveries == std::vector<uint32_t>{3, 2});
+    CHECK(again->Close().ok());
+  }
+
+  TEST_CASE_FIXTURE(StoreRig,
                     "store: disk full is sticky: that batch, every later one and reads fail") {
     auto store = OpenOk(loop, path);
     WriteBatch setup;

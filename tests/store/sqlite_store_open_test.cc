@@ -328,9 +328,51 @@ TEST_SUITE("store") {
       CHECK((*foo)[2].data == "f-3");
       CHECK(store->Close().ok());
     }
-    CHECK(RawInt(path, "SELECT value FROM meta WHERE key='schema_version'") == 3);
+    CHECK(RawInt(path, "SELECT value FROM meta WHERE key='schema_version'") == kSchemaVersion);
     CHECK(RawInt(path, "SELECT count(*) FROM msgs_1 WHERE crc IS NULL") == 2);  // the old rows
     CHECK(RawInt(path, "SELECT count(*) FROM msgs_1 WHERE seq=3 AND crc IS NOT NULL") == 1);
+  }
+
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: a version 3 store gets delivery counts; its pending rows read as 1") {
+    // Version 3 as released: pending rows without a delivery count.
+    RawExec(path,
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+            "INSERT INTO meta(key, value) VALUES('ft_epoch', 2), ('max_sub_id', 1),"
+            " ('max_channel_id', 1), ('schema_version', 3);"
+            "CREATE TABLE channels(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+            " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, msgs INTEGER NOT NULL,"
+            " bytes INTEGER NOT NULL, last_timestamp INTEGER NOT NULL, max_msgs INTEGER NOT NULL,"
+            " max_bytes INTEGER NOT NULL, max_age INTEGER NOT NULL);");
+    RawExec(path, kReleasedSubTables);
+    RawExec(path,
+            "INSERT INTO channels VALUES(1, 'foo', 1, 2, 2, 6, 20, 0, 0, 0);"
+            "CREATE TABLE msgs_1(seq INTEGER PRIMARY KEY, timestamp INTEGER NOT NULL,"
+            " data BLOB NOT NULL, crc INTEGER);"
+            "INSERT INTO subscriptions VALUES(1, 1, 'c', '', 'in', 'ack', 'd', 10, 30, 2, 1, 1);"
+            "INSERT INTO pending VALUES(1, 1), (1, 2);");
+    {
+      auto store = OpenOk(loop, path);
+      Result<Recovered> rec = store->Recover();
+      REQUIRE(rec.ok());
+      REQUIRE(rec->subs.size() == 1);
+      CHECK(rec->subs[0].pending == std::vector<uint64_t>{1, 2});
+      CHECK(rec->subs[0].deliveries == std::vector<uint32_t>{1, 1});
+      WriteBatch b;
+      b.SetDeliveries(1, 2, 3);
+      b.AddPending(1, 3, 2);
+      REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+      CHECK(store->Close().ok());
+    }
+    CHECK(RawInt(path, "SELECT value FROM meta WHERE key='schema_version'") == kSchemaVersion);
+    {
+      auto store = OpenOk(loop, path);
+      Result<Recovered> rec = store->Recover();
+      REQUIRE(rec.ok());
+      CHECK(rec->subs[0].pending == std::vector<uint64_t>{1, 2, 3});
+      CHECK(rec->subs[0].deliveries == std::vector<uint32_t>{1, 3, 2});
+      CHECK(store->Close().ok());
+    }
   }
 
   TEST_CASE("store: a SQLite database of another program is refused") {

@@ -45,11 +45,12 @@ TEST_SUITE("store") {
     b.PutSub(sub);
     b.DeleteSub(6);
     b.UpdateLastSent(5, 11);
-    b.AddPending(5, 12);
+    b.AddPending(5, 12, 2);
     b.RemovePending(5, 13);
+    b.SetDeliveries(5, 14, 3);
 
-    REQUIRE(b.size() == 12);
-    CHECK(std::variant_size_v<WriteBatch::Op> == 12);  // a new kind needs a line here
+    REQUIRE(b.size() == 13);
+    CHECK(std::variant_size_v<WriteBatch::Op> == 13);  // a new kind needs a line here
     CHECK(b.bytes() == std::string("hellogone").size());
     CHECK(OpAt<batch_op::PutServer>(b, 0).record->cluster_id == "c1");
     CHECK(OpAt<batch_op::PutServer>(b, 0).record->epoch == 7);
@@ -73,8 +74,11 @@ TEST_SUITE("store") {
     CHECK(OpAt<batch_op::UpdateLastSent>(b, 9).seq == 11);
     CHECK(OpAt<batch_op::AddPending>(b, 10).sub_id == 5);
     CHECK(OpAt<batch_op::AddPending>(b, 10).seq == 12);
+    CHECK(OpAt<batch_op::AddPending>(b, 10).deliveries == 2);
     CHECK(OpAt<batch_op::RemovePending>(b, 11).sub_id == 5);
     CHECK(OpAt<batch_op::RemovePending>(b, 11).seq == 13);
+    CHECK(OpAt<batch_op::SetDeliveries>(b, 12).seq == 14);
+    CHECK(OpAt<batch_op::SetDeliveries>(b, 12).deliveries == 3);
   }
 
   TEST_CASE("store: a WriteBatch keeps its own copy of a record") {

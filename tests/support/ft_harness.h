@@ -67,13 +67,23 @@ class FtMember {
 FtMemberOptions MemberOptions(const TempDir& dir, const std::string& name, int port,
                               std::vector<std::string> peers = {});
 
+inline FtMemberOptions WithYaml(FtMemberOptions o, const std::string& extra_yaml) {
+  o.extra_yaml = extra_yaml;
+  return o;
+}
+
 // Members "a" and "b" of one group on one store in a temporary directory, both on the same free
 // port (only the active binds it). Usable as a doctest fixture.
 struct FtPair {
+  // `extra_yaml`: more top-level sections of both members' configuration.
+  explicit FtPair(const std::string& extra_yaml = "")
+      : a(dir.path(), WithYaml(MemberOptions(dir, "a", port), extra_yaml)),
+        b(dir.path(), WithYaml(MemberOptions(dir, "b", port), extra_yaml)) {}
+
   TempDir dir;
   int port = FreePort();
-  FtMember a{dir.path(), MemberOptions(dir, "a", port)};
-  FtMember b{dir.path(), MemberOptions(dir, "b", port)};
+  FtMember a;
+  FtMember b;
 
   // Starts a and waits until it is active, then b until it stands by; false at the first step
   // that fails.

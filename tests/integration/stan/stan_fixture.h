@@ -126,6 +126,7 @@ struct Delivered {
   std::string data;
   bool redelivered = false;
   int64_t timestamp = 0;
+  int64_t received_us = 0;  // steady clock, when the handler ran
 };
 
 // Collects messages from a stanMsgHandler. With manual_ack unset the library acks itself.
@@ -139,6 +140,9 @@ class Collector {
     d.data.assign(stanMsg_GetData(msg), static_cast<size_t>(stanMsg_GetDataLength(msg)));
     d.redelivered = stanMsg_IsRedelivered(msg);
     d.timestamp = stanMsg_GetTimestamp(msg);
+    d.received_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch())
+                        .count();
     bool ack = false;
     {
       std::lock_guard<std::mutex> l(self->mu_);

@@ -370,14 +370,20 @@ TEST_SUITE("monitor") {
     CHECK(j["now"] == "2026-01-01T01:02:03.5Z");
     CHECK(j["total_bytes"] == 310);
     const auto& limits = j["limits"];
-    CHECK(Keys(limits) == std::vector<std::string>{"max_channels", "max_msgs", "max_bytes",
-                                                   "max_age", "max_subscriptions",
-                                                   "max_inactivity", "channels"});
+    CHECK(Keys(limits) == std::vector<std::string>{
+                              "max_channels", "max_msgs", "max_bytes", "max_age",
+                              "max_subscriptions", "max_inactivity", "max_deliveries",
+                              "dead_letter", "redelivery_backoff", "channels"});
     CHECK(limits["max_inactivity"] == 0);
     CHECK(Keys(limits["channels"]) == std::vector<std::string>{"foo.>", "foo.bar"});
     const auto& row = limits["channels"]["foo.bar"];
     CHECK(Keys(row) == std::vector<std::string>{"max_msgs", "max_bytes", "max_age",
-                                                "max_subscriptions", "max_inactivity"});
+                                                "max_subscriptions", "max_inactivity",
+                                                "max_deliveries", "dead_letter",
+                                                "redelivery_backoff"});
+    CHECK(row["max_deliveries"] == 0);
+    CHECK(row["dead_letter"] == "");
+    CHECK(row["redelivery_backoff"]["initial"] == 0);
     CHECK(row["max_bytes"] == 1024000000);
     CHECK(row["max_subscriptions"] == 1000);
     CHECK(row["max_inactivity"] == 0);

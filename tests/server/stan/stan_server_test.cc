@@ -24,12 +24,12 @@ namespace batch_op = store::batch_op;
 
 class Harness {
  public:
-  Harness() {
+  explicit Harness(const StanOptions& options = {}, store::Recovered recovered = {}) {
     uv_loop_init(&loop);
     // The process's before-sleep step, as App registers it: each pass submits the store batch.
     before_sleep = std::make_unique<BeforeSleep>(&loop);
     before_sleep->Add("stan.submit", [this] { stan->SubmitStoreBatch(); });
-    stan = std::make_unique<StanServer>(&loop, &nc, &store, store::Recovered{}, StanOptions{});
+    stan = std::make_unique<StanServer>(&loop, &nc, &store, std::move(recovered), options);
     REQUIRE(stan->Start().ok());
     stan->SetOnFatal([this](const Status&) { ++fatal; });
   }
@@ -101,6 +101,16 @@ class Harness {
   std::unique_ptr<StanServer> stan;
   int fatal = 0;
 };
+
+// Client c1 subscribed to foo with AckWait 1s, and message 1 delivered to it once.
+void DeliverOneWithAckWait1s(Harness& h) {
+  h.Connect("c1");
+  h.CommitAll();
+  h.Subscribe("c1", "foo", 1);
+  h.Pub("c1", "foo", "g1");
+  h.CommitAll();
+  REQUIRE(h.Count("deliver.c1") == 1);
+}
 
 // The Ack of `seq` on channel foo, published on `ack_inbox` by h.nc.sender.
 void AckFoo(Harness& h, const std::string& ack_inbox, uint64_t seq) {
@@ -251,12 +261,7 @@ TEST_SUITE("stan_server") {
 
   TEST_CASE("stan_server: AckWait redelivery appends redelivered and the count") {
     Harness h;
-    h.Connect("c1");
-    h.CommitAll();
-    h.Subscribe("c1", "foo", 1);
-    h.Pub("c1", "foo", "g1");
-    h.CommitAll();
-    REQUIRE(h.Count("deliver.c1") == 1);
+    DeliverOneWithAckWait1s(h);
     h.stan->TEST_timers().TEST_Advance(1100);
     REQUIRE(h.Count("deliver.c1") == 2);
     pb::MsgProto m;
@@ -267,6 +272,98 @@ TEST_SUITE("stan_server") {
     h.stan->TEST_timers().TEST_Advance(1100);
     REQUIRE(m.ParseFromString(h.Last("deliver.c1")));
     CHECK(m.redeliverycount() == 2);
+  }
+
+  TEST_CASE("stan_server: past max_deliveries a message is dead-lettered with its removal") {
+    StanOptions o;
+    o.limits.max_deliveries = 2;
+    o.limits.dead_letter = "foo.dead";
+    o.limits.channels["foo.dead"].dead_letter = "";
+    Harness h(o);
+    DeliverOneWithAckWait1s(h);
+    h.stan->TEST_timers().TEST_Advance(1100);
+    h.CommitAll();
+    REQUIRE(h.Count("deliver.c1") == 2);
+    h.stan->TEST_timers().TEST_Advance(1100);
+    CHECK(h.Count("deliver.c1") == 2);  // sent twice: not again
+    CHECK(PendingOnFoo(h) == 0);
+    h.Pass();
+    REQUIRE(h.store.submitted.size() == 1);
+    const store::WriteBatch& b = h.store.submitted.front().batch;
+    // One batch, so one transaction: the dead letter's append and the pending row's removal.
+    CHECK(HasOp<batch_op::RemovePending>(b));
+    const batch_op::AppendMsg* append = nullptr;
+    for (auto& op : b.ops())
+      if (auto* a = std::get_if<batch_op::AppendMsg>(&op)) append = a;
+    REQUIRE(append != nullptr);
+    CHECK(append->channel_id == h.stan->channels().Lookup("foo.dead")->id());
+    pb::MsgProto m;
+    REQUIRE(m.ParseFromString(std::string(b.data(append->data))));
+    CHECK(m.sequence() == 1);
+    CHECK(m.subject() == "foo");
+    CHECK(m.reply() == "1");
+    CHECK(m.data() == "data-g1");
+    CHECK(h.stan->channels().Lookup("foo")->dead_lettered == 1);
+  }
+
+  TEST_CASE("stan_server: after a restart the pending messages go out within MaxInflight") {
+    // A store with client c1 and its subscription to foo (MaxInflight 2): five messages sent
+    // and unacked, message 2 already sent three times.
+    store::Recovered r;
+    store::ChannelRecord ch;
+    ch.id = 1;
+    ch.name = "foo";
+    ch.first_seq = 1;
+    ch.last_seq = 5;
+    ch.msgs = 5;
+    r.channels.push_back(ch);
+    store::ClientRecord c;
+    c.client_id = "c1";
+    c.hb_inbox = "hb.c1";
+    c.conn_id = "conn.c1";
+    r.clients.push_back(c);
+    store::SubRecord sub;
+    sub.id = 1;
+    sub.channel_id = 1;
+    sub.client_id = "c1";
+    sub.inbox = "deliver.c1";
+    sub.ack_inbox = "ack.1";
+    sub.max_in_flight = 2;
+    sub.ack_wait_s = 30;
+    sub.last_sent = 5;
+    sub.pending = {1, 2, 3, 4, 5};
+    sub.deliveries = {1, 3, 1, 1, 1};
+    r.subs.push_back(sub);
+    r.max_sub_id = 1;
+    r.max_channel_id = 1;
+    Harness h({}, std::move(r));
+    h.Pass();
+    REQUIRE(h.store.reads.size() == 1);  // not cached: read from the store
+    std::vector<store::MsgRecord> msgs;
+    for (uint64_t seq = 1; seq <= 5; ++seq) {
+      store::MsgRecord m;
+      m.seq = seq;
+      AppendMsgProto(&m.data, seq, "foo", "", "d" + std::to_string(seq), 100);
+      msgs.push_back(m);
+    }
+    auto complete_read = [&] {
+      REQUIRE(h.store.reads.size() == 1);
+      auto done = std::move(h.store.reads.front());
+      h.store.reads.clear();
+      done(msgs);
+    };
+    complete_read();
+    REQUIRE(h.Count("deliver.c1") == 2);  // MaxInflight, not all five
+    pb::MsgProto m;
+    REQUIRE(m.ParseFromString(h.Last("deliver.c1")));
+    CHECK(m.sequence() == 2);
+    CHECK(m.redeliverycount() == 3);  // the stored count goes on
+    AckFoo(h, "ack.1", 1);  // one ack: one more
+    complete_read();
+    CHECK(h.Count("deliver.c1") == 3);
+    REQUIRE(m.ParseFromString(h.Last("deliver.c1")));
+    CHECK(m.sequence() == 3);
+    CHECK(m.redeliverycount() == 1);
   }
 
   TEST_CASE("stan_server: a quick ack writes no pending row; a slow one does, and its removal") {
