@@ -84,7 +84,7 @@ int App::Run() {
   start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
-  SetupLogging(config_.log_level);
+  SetupLogging(config_.log_level, config_.log_format);
   RouteProtobufLogToSpdlog();
   RaiseFdLimit();
   signal(SIGPIPE, SIG_IGN);  // a peer that went away is an EPIPE on the write, not a death

@@ -161,6 +161,17 @@ Status SetLogLevel(Config& c, std::string_view text) {
   return Status::OK();
 }
 
+Status SetLogFormat(Config& c, std::string_view text) {
+  if (text == "text") {
+    c.log_format = LogFormat::kText;
+  } else if (text == "json") {
+    c.log_format = LogFormat::kJson;
+  } else {
+    return Phrase(text, "is not a log format (text or json)");
+  }
+  return Status::OK();
+}
+
 Status SetStoreDir(Config& c, std::string_view text) {
   if (text.empty()) return Phrase(text, "must not be empty");
   c.store_dir = std::string(text);
@@ -422,8 +433,8 @@ Status LoadFt(const YAML::Node& map, std::string_view path, Config& c) {
 Status LoadTop(const YAML::Node& root, Config& c) {
   return ForEachKey(
       root, "",
-      {"listen", "http", "https", "cluster_id", "log_level", "store", "nats", "streaming", "limits",
-       "ft", "authorization", "tls"},
+      {"listen", "http", "https", "cluster_id", "log_level", "log_format", "store", "nats",
+       "streaming", "limits", "ft", "authorization", "tls"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         if (k == "authorization") return LoadAuthorization(v, kp, c.core.auth);
         if (k == "tls") return LoadTls(v, kp, c.core.tls);
@@ -444,6 +455,8 @@ Status LoadTop(const YAML::Node& root, Config& c) {
           return Apply(v, kp, "HOST:PORT", [&](auto& t) { return SetListen(c, t); });
         if (k == "cluster_id")
           return Apply(v, kp, "a name", [&](auto& t) { return SetClusterId(c, t); });
+        if (k == "log_format")
+          return Apply(v, kp, "text or json", [&](auto& t) { return SetLogFormat(c, t); });
         return Apply(v, kp, "a log level", [&](auto& t) { return SetLogLevel(c, t); });
       });
 }
@@ -471,6 +484,9 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& c) {
   if (!s.ok()) return s;
   s = ApplyFlag(o.log_level, "--log-level", "log_level",
                 [&](auto& t) { return SetLogLevel(c, t); });
+  if (!s.ok()) return s;
+  s = ApplyFlag(o.log_format, "--log-format", "log_format",
+                [&](auto& t) { return SetLogFormat(c, t); });
   if (!s.ok()) return s;
   s = ApplyFlag(o.sync, "--sync", "store.sync", [&](auto& t) { return SetSync(c, t); });
   if (!s.ok()) return s;

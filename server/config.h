@@ -39,6 +39,7 @@ struct Config {
   HttpOptions http;         // YAML: http or https (off unless set)
   TlsClientOptions ft_tls;  // YAML: ft.tls: the peer link's side of the core's TLS
   LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kText;  // YAML: log_format (text or json)
 };
 
 // Command-line flags of `tandem serve`. Each field is set only when its flag was given, holds
@@ -49,6 +50,7 @@ struct ConfigOverrides {
   std::optional<std::string> store_dir;   // --store DIR            -> store.dir
   std::optional<std::string> cluster_id;  // --cluster-id ID        -> cluster_id
   std::optional<std::string> log_level;   // --log-level LEVEL      -> log_level
+  std::optional<std::string> log_format;  // --log-format text|json -> log_format
   std::optional<std::string> sync;        // --sync full|normal     -> store.sync
   std::optional<std::string> ft_group;    // --ft-group NAME        -> ft.group
   std::optional<std::string> ft_name;     // --ft-name NAME         -> ft.name

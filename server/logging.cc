@@ -6,6 +6,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "server/log_json.h"
+
 namespace tandem::server {
 namespace {
 
@@ -27,11 +29,15 @@ spdlog::level::level_enum ToSpdlog(LogLevel level) {
 
 }  // namespace
 
-void SetupLogging(LogLevel level) {
+void SetupLogging(LogLevel level, LogFormat format) {
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>("tandem", std::move(sink));
-  // 2026-01-02T03:04:05.678Z info listening for clients on 0.0.0.0:4222
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  if (format == LogFormat::kJson) {
+    logger->set_formatter(MakeJsonLogFormatter());
+  } else {
+    // 2026-01-02T03:04:05.678Z info listening for clients on 0.0.0.0:4222
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  }
   logger->set_level(ToSpdlog(level));
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));

@@ -48,6 +48,9 @@ void AddServe(CLI::App& app, ServeFlags& f) {
   AddOverride(serve, "--cluster-id", o.cluster_id, "Streaming cluster id (YAML: cluster_id)", "ID");
   AddOverride(serve, "--log-level", o.log_level,
               "trace, debug, info, warn or error (YAML: log_level)", "LEVEL");
+  AddOverride(serve, "--log-format", o.log_format,
+              "text (one line per event) or json (one object per line) (YAML: log_format)",
+              "FORMAT");
   AddOverride(serve, "--sync", o.sync, "Store sync mode: full or normal (YAML: store.sync)",
               "MODE");
   AddOverride(serve, "--ft-group", o.ft_group, "Fault-tolerance group name (YAML: ft.group)",

@@ -34,6 +34,7 @@ listen: 127.0.0.1:5222
 http: 127.0.0.1:8222
 cluster_id: prod-cluster
 log_level: debug
+log_format: json
 store: {dir: /var/lib/tandem, sync: normal}
 nats: {max_payload: 2MiB, max_control_line: 8KiB, max_connections: 1000, max_pending: 32MiB,
        max_subscriptions: 500, ping_interval: 1m, max_pings_out: 3, write_deadline: 5s, server_name: "n1",
@@ -86,6 +87,7 @@ TEST_SUITE("config") {
     CHECK(c.ft.heartbeat_ms == 100);
     CHECK(c.ft.missed == 3);
     CHECK(c.log_level == LogLevel::kInfo);
+    CHECK(c.log_format == LogFormat::kText);
 
     SUBCASE("an empty map and comments are the same as nothing") {
       Config e = MustParse("# nothing\n{}\n");
@@ -106,6 +108,7 @@ TEST_SUITE("config") {
     CHECK(c.http.port == 8222);
     CHECK(c.stan.cluster_id == "prod-cluster");
     CHECK(c.log_level == LogLevel::kDebug);
+    CHECK(c.log_format == LogFormat::kJson);
     CHECK(c.store_dir == "/var/lib/tandem");
     CHECK(c.store.path == "/var/lib/tandem/store.db");
     CHECK(c.store.sync == store::SyncMode::kNormal);
@@ -161,6 +164,7 @@ TEST_SUITE("config") {
     o.store_dir = "/tmp/x";
     o.cluster_id = "other";
     o.log_level = "warn";
+    o.log_format = "text";
     o.sync = "full";
     o.ft_group = "g2";
     o.ft_name = "node-b";
@@ -172,6 +176,7 @@ TEST_SUITE("config") {
     CHECK(c.store.path == "/tmp/x/store.db");
     CHECK(c.stan.cluster_id == "other");
     CHECK(c.log_level == LogLevel::kWarn);
+    CHECK(c.log_format == LogFormat::kText);
     CHECK(c.store.sync == store::SyncMode::kFull);
     CHECK(c.ft.group == "g2");
     CHECK(c.ft.name == "node-b");
@@ -224,8 +229,8 @@ TEST_SUITE("config") {
 
   TEST_CASE("config: unknown keys, duplicates and wrong shapes") {
     CHECK(ErrorOf("lisen: 1.2.3.4:5") ==
-          "config: lisen: unknown key (known: listen, http, https, cluster_id, log_level, store, "
-          "nats, streaming, limits, ft, authorization, tls)");
+          "config: lisen: unknown key (known: listen, http, https, cluster_id, log_level, "
+          "log_format, store, nats, streaming, limits, ft, authorization, tls)");
     CHECK(ErrorOf("nats: {max_payloads: 1}")
               .find("config: nats.max_payloads: unknown key (known: ") == 0);
     CHECK(ErrorOf("store: {path: x}") == "config: store.path: unknown key (known: dir, sync)");
@@ -297,6 +302,10 @@ TEST_SUITE("config") {
     CHECK(ErrorOf("cluster_id: \"\"") == "config: cluster_id: \"\" must not be empty");
     CHECK(ErrorOf("log_level: loud") ==
           "config: log_level: \"loud\" is not a log level (trace, debug, info, warn, error)");
+    CHECK(ErrorOf("log_format: xml") ==
+          "config: log_format: \"xml\" is not a log format (text or json)");
+    CHECK(ErrorOf("log_format: [json]") ==
+          "config: log_format: expected text or json, got a list");
     CHECK(ErrorOf("store: {sync: fast}") ==
           "config: store.sync: \"fast\" is not a sync mode (full or normal)");
     CHECK(ErrorOf("store: {dir: \"\"}") == "config: store.dir: \"\" must not be empty");
@@ -366,6 +375,8 @@ TEST_SUITE("config") {
     CHECK(flag_error([](ConfigOverrides& o) { o.log_level = "verbose"; }) ==
           "config: --log-level (log_level): \"verbose\" is not a log level (trace, debug, info, "
           "warn, error)");
+    CHECK(flag_error([](ConfigOverrides& o) { o.log_format = "JSON"; }) ==
+          "config: --log-format (log_format): \"JSON\" is not a log format (text or json)");
     CHECK(flag_error([](ConfigOverrides& o) { o.sync = "fast"; }) ==
           "config: --sync (store.sync): \"fast\" is not a sync mode (full or normal)");
     CHECK(flag_error([](ConfigOverrides& o) { o.ft_group = "g.1"; }) ==
