@@ -259,6 +259,8 @@ StreamingStats ProcessMonitorSource::streaming_stats() const {
   st.forged_unsubscribes = stan_->forged().unsubscribe;
   st.forged_subcloses = stan_->forged().subclose;
   st.forged_closes = stan_->forged().close;
+  st.denied_publishes = stan_->stats().denied_publishes;
+  st.denied_subscriptions = stan_->stats().denied_subscriptions;
   return st;
 }
 

@@ -434,6 +434,8 @@ HttpResponse Monitor::Serverz(const HttpRequest& req) const {
                               {"unsubscribe", st.forged_unsubscribes},
                               {"subclose", st.forged_subcloses},
                               {"close", st.forged_closes}};
+  j["permission_denials"] =
+      Json{{"publish", st.denied_publishes}, {"subscribe", st.denied_subscriptions}};
   if (int fds = OpenFds(); fds > 0) j["open_fds"] = fds;
   if (int64_t max = MaxFds(); max > 0) j["max_fds"] = max;
   j["name"] = role.name;
@@ -655,6 +657,11 @@ void Monitor::CollectStreaming() const {
   Counter* forged_unsub = m.GetCounter(kForged, kForgedHelp, {{"kind", "unsubscribe"}});
   Counter* forged_subclose = m.GetCounter(kForged, kForgedHelp, {{"kind", "subclose"}});
   Counter* forged_close = m.GetCounter(kForged, kForgedHelp, {{"kind", "close"}});
+  constexpr char kDenied[] = "tandem_stan_permission_denials_total";
+  constexpr char kDeniedHelp[] =
+      "Streaming publishes and subscriptions refused by channel permissions.";
+  Counter* denied_pub = m.GetCounter(kDenied, kDeniedHelp, {{"op", "publish"}});
+  Counter* denied_sub = m.GetCounter(kDenied, kDeniedHelp, {{"op", "subscribe"}});
   Gauge* clients = m.GetGauge("tandem_stan_clients", "Registered streaming clients.");
   Gauge* channels = m.GetGauge("tandem_stan_channels", "Channels.");
   Gauge* subs =
@@ -677,6 +684,8 @@ void Monitor::CollectStreaming() const {
   forged_unsub->Set(st.forged_unsubscribes);
   forged_subclose->Set(st.forged_subcloses);
   forged_close->Set(st.forged_closes);
+  denied_pub->Set(st.denied_publishes);
+  denied_sub->Set(st.denied_subscriptions);
   clients->Set(static_cast<double>(source_->clients(false).size()));
   subs->Set(static_cast<double>(source_->subscription_count()));
   std::vector<ChannelInfo> chans = source_->channels(true);

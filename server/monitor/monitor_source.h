@@ -154,6 +154,8 @@ struct StreamingStats {
   // Requests refused because their sender does not act for the client, per kind (the rule is
   // in server/stan/session_guard.h).
   uint64_t forged_acks = 0, forged_unsubscribes = 0, forged_subcloses = 0, forged_closes = 0;
+  // Publishes and subscriptions refused by the channel permissions.
+  uint64_t denied_publishes = 0, denied_subscriptions = 0;
 };
 
 class MonitorSource {
