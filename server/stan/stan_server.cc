@@ -223,7 +223,7 @@ void StanServer::RegisterClient(const pb::ConnectRequest& req, uint64_t sender) 
   rec.protocol = req.protocol();
   rec.ping_interval = req.pinginterval();
   rec.ping_max_out = req.pingmaxout();
-  SessionGuard::Register(clients_.Register(rec), sender);
+  guard_.Register(clients_.Register(rec), sender);
   writer_.batch().PutClient(rec);
   spdlog::debug("stan: client {} registered", rec.client_id);
 }
