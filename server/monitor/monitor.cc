@@ -332,6 +332,8 @@ HttpResponse Monitor::Connz(const HttpRequest& req) const {
             [](const ConnInfo& a, const ConnInfo& b) { return a.cid < b.cid; });
   Page page = PageParams(req);
   auto [begin, end] = Slice(page, conns.size());
+  // As in nats-server, the user names only when asked for (auth=1 or auth=true).
+  const bool auth = IntParam(req, "auth") == 1 || req.Param("auth") == "true";
   int64_t now = Now();
   Json list = Json::array();
   for (size_t i = begin; i < end; ++i) {
@@ -355,6 +357,9 @@ HttpResponse Monitor::Connz(const HttpRequest& req) const {
     if (!c.name.empty()) j["name"] = c.name;
     if (!c.lang.empty()) j["lang"] = c.lang;
     if (!c.version.empty()) j["version"] = c.version;
+    if (!c.tls_version.empty()) j["tls_version"] = c.tls_version;
+    if (!c.tls_cipher.empty()) j["tls_cipher_suite"] = c.tls_cipher;
+    if (auth && !c.authorized_user.empty()) j["authorized_user"] = c.authorized_user;
     list.push_back(std::move(j));
   }
   Json j;

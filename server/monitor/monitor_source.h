@@ -70,6 +70,8 @@ struct ConnInfo {
   uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
   uint64_t subscriptions = 0;
   std::string name, lang, version;
+  std::string authorized_user;          // the user name only, never a secret
+  std::string tls_version, tls_cipher;  // "1.3", "TLS_AES_128_GCM_SHA256"; empty without TLS
 };
 
 // The NATS core's counters since it started (/varz, metrics); bytes are payload bytes.

@@ -472,6 +472,11 @@ ConnSnapshot ClientConn::Snapshot(uint64_t now_ms) const {
   s.name = name_;
   s.lang = lang_;
   s.version = version_;
+  s.user = user_;
+  if (tls_ != nullptr && tls_->open()) {
+    s.tls_version = tls_->version();
+    s.tls_cipher = tls_->cipher();
+  }
   return s;
 }
 

@@ -3,11 +3,14 @@
 // subject in RFC 2253 form when it has no SAN), that user's permissions apply, CONNECT's user
 // and password are ignored (with nats-server's warning), a user without a password logs in
 // only this way, and a certificate that names no user gets -ERR 'Authorization Violation'.
+// /connz shows each connection's TLS version and cipher suite, and with auth=1 its user.
 #include <string>
 
 #include <doctest/doctest.h>
 #include <nats/nats.h>
+#include <nlohmann/json.hpp>
 
+#include "server/monitor/status_command.h"
 #include "tests/support/core_fixture.h"
 #include "tests/support/tandem_process.h"
 #include "tests/support/temp_dir.h"
@@ -31,15 +34,24 @@ struct MapServer {
   TlsCertDir certs;
   TandemProcess proc{certs.dir.path(), "tandem.log"};
   int port = FreePort();
+  int http = FreePort();
 
   bool Start(bool with_bob) {
     const TlsCerts& f = certs.files;
     std::string y = "listen: 127.0.0.1:" + std::to_string(port) +
                     "\nlog_level: debug\nstore: {dir: data}\ntls: {cert_file: " + f.server_cert +
                     ", key_file: " + f.server_key + ", ca_file: " + f.ca +
-                    ", verify_and_map: true}\n" + kUsers + (with_bob ? kBob : "");
+                    ", verify_and_map: true}\nhttp: 127.0.0.1:" + std::to_string(http) +
+                    "\n" + kUsers + (with_bob ? kBob : "");
     return proc.Start({"serve", "--config", certs.dir.WriteFile("map.yaml", y)}) &&
-           proc.WaitForPort(port);
+           proc.WaitForPort(port) && proc.WaitForPort(http);
+  }
+  // The connections of /connz (with `query`).
+  nlohmann::json Connz(const std::string& query) {
+    Result<server::HttpReply> r = server::HttpGet("127.0.0.1", http, "/connz" + query, 5000);
+    REQUIRE(r.ok());
+    REQUIRE(r.value().status == 200);
+    return nlohmann::json::parse(r.value().body)["connections"];
   }
   // A TLS connection presenting `cert`, with CONNECT user/password when given; the libnats
   // error text in *error on failure.
@@ -116,6 +128,19 @@ TEST_SUITE("tls_map") {
     CHECK(srv.proc.WaitForLog(
         "User \"carol\" found in connect proto, but user required from cert"));
     CHECK(srv.proc.Log().find("carol-pw") == std::string::npos);
+
+    // /connz: the TLS version and cipher suite always, the user only with auth=1.
+    nlohmann::json conns = srv.Connz("?auth=1");
+    REQUIRE(conns.size() == 3);
+    CHECK(conns[0]["authorized_user"] == "alice@example.com");
+    CHECK(conns[1]["authorized_user"] == "CN=bob,O=tandem tests");
+    CHECK(conns[2]["authorized_user"] == "alice@example.com");
+    for (const auto& c : conns) {
+      CHECK((c["tls_version"] == "1.3" || c["tls_version"] == "1.2"));
+      CHECK(c["tls_cipher_suite"].get<std::string>().rfind("TLS_", 0) == 0);
+    }
+    for (const auto& c : srv.Connz("")) CHECK_FALSE(c.contains("authorized_user"));
+    CHECK(srv.Connz("?auth=1").dump().find("carol-pw") == std::string::npos);
   }
 
   TEST_CASE("tls_map: a certificate that names no user is refused") {

@@ -4,7 +4,7 @@
 // one gets a PubAck error and nothing is stored, the channel is not even created), its subscribe
 // rules which channels its streaming subscriptions may read (a refused one gets the error and
 // nothing is created or delivered); wildcards and deny-wins as for subjects; refusals counted in
-// /streaming/serverz and /metrics.
+// /streaming/serverz and /metrics; /connz?auth=1 names the users, never their passwords.
 #include <string>
 #include <thread>
 
@@ -116,6 +116,16 @@ TEST_SUITE("stan_chanperm") {
     // A user without permissions is not restricted.
     CHECK(admin.Publish("orders.secret", "s") == NATS_OK);
     CHECK(p.Msgs("orders.secret") == 1);
+
+    // /connz?auth=1 names each connection's user, never its password; no TLS fields here.
+    json conns = json::parse(p.Get("/connz?auth=1"))["connections"];
+    REQUIRE(conns.size() == 2);
+    CHECK(conns[0]["authorized_user"] == "writer");
+    CHECK(conns[1]["authorized_user"] == "admin");
+    CHECK_FALSE(conns[0].contains("tls_version"));
+    const std::string shown = conns.dump();
+    CHECK(shown.find("wpw") == std::string::npos);
+    CHECK(shown.find("apw") == std::string::npos);
   }
 
   TEST_CASE("stan_chanperm: subscriptions read only channels the user may subscribe to") {
