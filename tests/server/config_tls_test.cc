@@ -76,8 +76,8 @@ TEST_SUITE("config_tls") {
     // The pair's link is named by its certificate, so it must have one.
     CHECK(ErrorOf(map + "authorization: {users: [{user: pair}]}\nft: {group: g, tls: {ca_file: " +
                   c.files.ca + "}}\n") ==
-          "config: ft.tls.cert_file: must be set: tls.verify_and_map takes the pair's user from its "
-          "certificate");
+          "config: ft.tls.cert_file: must be set: tls.verify_and_map takes the pair's user from "
+          "its certificate");
     auto pair = ParseConfig(map + "authorization: {users: [{user: pair}]}\nft: {group: g, tls: "
                                   "{ca_file: " + c.files.ca + ", cert_file: " +
                             c.files.client_cert + ", key_file: " + c.files.client_key + "}}\n");
