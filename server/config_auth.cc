@@ -7,6 +7,7 @@
 // true/false or {max, expires}.
 #include "server/config_auth.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -40,6 +41,21 @@ Status NameOf(const YAML::Node& n, std::string_view path, std::string& out) {
   Status s = CheckPrintable(*text);
   if (s.ok() && text->empty()) s = Phrase(*text, "must not be empty");
   if (!s.ok()) return At(path, s);
+  out = *text;
+  return Status::OK();
+}
+
+// A `users` entry's name: like NameOf, but spaces are allowed, since under verify_and_map it
+// may be a certificate subject ("CN=bob,O=Example Corp"); control characters are not.
+Status UserNameOf(const YAML::Node& n, std::string_view path, std::string& out) {
+  auto text = ScalarOf(n, path, "a name");
+  if (!text.ok()) return text.status();
+  if (text->empty()) return At(path, Phrase(*text, "must not be empty"));
+  for (char c : *text) {
+    if (std::iscntrl(static_cast<unsigned char>(c)) || (c != ' ' && std::isspace(c))) {
+      return At(path, Phrase(*text, "must not contain control characters"));
+    }
+  }
   out = *text;
   return Status::OK();
 }
@@ -144,7 +160,7 @@ Status LoadUser(const YAML::Node& map, std::string_view path, AuthUser& u) {
   Status s =
       ForEachKey(map, path, {"user", "username", "password", "pass", "nkey", "permissions"},
                  [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
-                   if (k == "user" || k == "username") return NameOf(v, kp, u.user);
+                   if (k == "user" || k == "username") return UserNameOf(v, kp, u.user);
                    if (k == "password" || k == "pass") return SecretOf(v, kp, u.password);
                    if (k == "permissions") {
                      Permissions p;
@@ -164,7 +180,7 @@ Status LoadUser(const YAML::Node& map, std::string_view path, AuthUser& u) {
     return At(path, "an nkey user has no user name or password");
   }
   if (u.nkey.empty() && u.user.empty()) return At(path, "needs user (with password) or nkey");
-  if (u.nkey.empty() && u.password.empty()) return At(KeyPath(path, "password"), "is missing");
+  // A user without a password is checked in CheckAuth: tls.verify_and_map allows it.
   return Status::OK();
 }
 
@@ -268,11 +284,27 @@ Status CheckAuth(const Config& c) {
   if (forms > 1) {
     return At("authorization", "use one of user/password, token or users, not several");
   }
+  // A user without a password can log in only with a client certificate that names it.
+  const bool maps = c.core.tls.verify_and_map && !a.users.empty();
+  for (size_t i = 0; i < a.users.size(); ++i) {
+    if (a.users[i].nkey.empty() && a.users[i].password.empty() && !maps) {
+      return At(fmt::format("authorization.users[{}].password", i),
+                "is missing (only tls.verify_and_map admits a user without one)");
+    }
+  }
   const ft::FtCredentials& cred = c.ft.credentials;
   if (!cred.user.empty() && cred.password.empty()) {
     return At("ft.password", "must be set with ft.user");
   }
   if (c.ft.group.empty() || !a.required()) return Status::OK();
+  // Under verify_and_map the link's certificate (ft.tls.cert_file) names its user.
+  if (maps && cred.nkey_seed.empty()) {
+    if (c.ft_tls.cert_file.empty()) {
+      return At("ft.tls.cert_file",
+                "must be set: tls.verify_and_map takes the pair's user from its certificate");
+    }
+    return Status::OK();
+  }
   // The standby's link logs in on the active's client port: refuse a member it would be
   // locked out of (assuming the members of a group share their authorization).
   if (cred.empty()) {

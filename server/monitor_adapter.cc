@@ -150,6 +150,10 @@ ConnInfo ConnInfoFrom(const ConnSnapshot& s, int64_t now_ns) {
   c.name = s.name;
   c.lang = s.lang;
   c.version = s.version;
+  c.authorized_user = s.user;
+  // nats-server writes the version without the protocol name: "1.3".
+  c.tls_version = s.tls_version.rfind("TLSv", 0) == 0 ? s.tls_version.substr(4) : s.tls_version;
+  c.tls_cipher = s.tls_cipher;
   return c;
 }
 
@@ -266,6 +270,8 @@ StreamingStats ProcessMonitorSource::streaming_stats() const {
   st.forged_unsubscribes = stan_->forged().unsubscribe;
   st.forged_subcloses = stan_->forged().subclose;
   st.forged_closes = stan_->forged().close;
+  st.denied_publishes = stan_->stats().denied_publishes;
+  st.denied_subscriptions = stan_->stats().denied_subscriptions;
   return st;
 }
 

@@ -24,6 +24,15 @@
 //     answers true; the inboxes are then protected only by being unguessable (22 random
 //     characters, never shown by monitoring unless asked for) and by the cluster's own
 //     permissions.
+//   - InboundMsg::permissions is the publishing connection's subject permissions, or null when
+//     it has none (an unrestricted user, no authorization, an in-process publisher). The
+//     streaming layer checks channel names against them (server/stan/PROTOCOL.md, "Channel
+//     permissions"). The pointer is valid only during the call: keep the decision, not the
+//     pointer. An implementation for an external cluster gives null: the cluster's own
+//     permissions then apply to the subjects, and nothing finer to the channels.
+//   - UserOf(sender) names the user that connection authenticated as (empty without
+//     authorization, for a token, for sender 0, or when the implementation cannot tell). The
+//     streaming layer lets a connection of a client's own user act for it.
 // Request/reply is built on these primitives by Requester (server/bus/requester.h), the same
 // for every implementation.
 //
@@ -39,12 +48,25 @@ namespace tandem::server {
 
 // A message as a subscription's handler sees it. `headers` is empty for a plain PUB. `sender`:
 // the publishing connection's id, 0 for an in-process publisher or when unknown (see above).
+// `permissions`: the publishing connection's subject permissions, null when it has none.
+// What a user may publish to and subscribe to, by nats-server's rules (server/nats/permissions.h
+// implements it). The subjects asked about are literal.
+class SubjectPermissions {
+ public:
+  virtual bool MayPublish(std::string_view subject) = 0;
+  virtual bool MaySubscribe(std::string_view subject) = 0;
+
+ protected:
+  ~SubjectPermissions() = default;
+};
+
 struct InboundMsg {
   std::string_view subject;
   std::string_view reply;
   std::string_view headers;
   std::string_view payload;
   uint64_t sender = 0;
+  SubjectPermissions* permissions = nullptr;
 };
 
 class Bus {
@@ -67,6 +89,9 @@ class Bus {
   // True when connection `sender` (an InboundMsg::sender, not 0) holds a subscription on exactly
   // the literal `subject`. Implementations that cannot know keep the default.
   virtual bool SubscribedBy(uint64_t sender, std::string_view subject) { return true; }
+  // The user connection `sender` authenticated as, or empty (see above). The view is valid
+  // until the loop runs again.
+  virtual std::string_view UserOf(uint64_t sender) { return {}; }
 
  protected:
   virtual ~Bus() = default;

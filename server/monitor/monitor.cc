@@ -338,6 +338,8 @@ HttpResponse Monitor::Connz(const HttpRequest& req) const {
             [](const ConnInfo& a, const ConnInfo& b) { return a.cid < b.cid; });
   Page page = PageParams(req);
   auto [begin, end] = Slice(page, conns.size());
+  // As in nats-server, the user names only when asked for (auth=1 or auth=true).
+  const bool auth = IntParam(req, "auth") == 1 || req.Param("auth") == "true";
   int64_t now = Now();
   Json list = Json::array();
   for (size_t i = begin; i < end; ++i) {
@@ -361,6 +363,9 @@ HttpResponse Monitor::Connz(const HttpRequest& req) const {
     if (!c.name.empty()) j["name"] = c.name;
     if (!c.lang.empty()) j["lang"] = c.lang;
     if (!c.version.empty()) j["version"] = c.version;
+    if (!c.tls_version.empty()) j["tls_version"] = c.tls_version;
+    if (!c.tls_cipher.empty()) j["tls_cipher_suite"] = c.tls_cipher;
+    if (auth && !c.authorized_user.empty()) j["authorized_user"] = c.authorized_user;
     list.push_back(std::move(j));
   }
   Json j;
@@ -440,6 +445,8 @@ HttpResponse Monitor::Serverz(const HttpRequest& req) const {
                               {"unsubscribe", st.forged_unsubscribes},
                               {"subclose", st.forged_subcloses},
                               {"close", st.forged_closes}};
+  j["permission_denials"] =
+      Json{{"publish", st.denied_publishes}, {"subscribe", st.denied_subscriptions}};
   if (int fds = OpenFds(); fds > 0) j["open_fds"] = fds;
   if (int64_t max = MaxFds(); max > 0) j["max_fds"] = max;
   j["name"] = role.name;
@@ -661,6 +668,11 @@ void Monitor::CollectStreaming() const {
   Counter* forged_unsub = m.GetCounter(kForged, kForgedHelp, {{"kind", "unsubscribe"}});
   Counter* forged_subclose = m.GetCounter(kForged, kForgedHelp, {{"kind", "subclose"}});
   Counter* forged_close = m.GetCounter(kForged, kForgedHelp, {{"kind", "close"}});
+  constexpr char kDenied[] = "tandem_stan_permission_denials_total";
+  constexpr char kDeniedHelp[] =
+      "Streaming publishes and subscriptions refused by channel permissions.";
+  Counter* denied_pub = m.GetCounter(kDenied, kDeniedHelp, {{"op", "publish"}});
+  Counter* denied_sub = m.GetCounter(kDenied, kDeniedHelp, {{"op", "subscribe"}});
   Gauge* clients = m.GetGauge("tandem_stan_clients", "Registered streaming clients.");
   Gauge* channels = m.GetGauge("tandem_stan_channels", "Channels.");
   Gauge* subs =
@@ -685,6 +697,8 @@ void Monitor::CollectStreaming() const {
   forged_unsub->Set(st.forged_unsubscribes);
   forged_subclose->Set(st.forged_subcloses);
   forged_close->Set(st.forged_closes);
+  denied_pub->Set(st.denied_publishes);
+  denied_sub->Set(st.denied_subscriptions);
   clients->Set(static_cast<double>(source_->clients(false).size()));
   subs->Set(static_cast<double>(source_->subscription_count()));
   std::vector<ChannelInfo> chans = source_->channels(true);

@@ -72,6 +72,8 @@ struct ConnInfo {
   uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
   uint64_t subscriptions = 0;
   std::string name, lang, version;
+  std::string authorized_user;          // the user name only, never a secret
+  std::string tls_version, tls_cipher;  // "1.3", "TLS_AES_128_GCM_SHA256"; empty without TLS
 };
 
 // The NATS core's counters since it started (/varz, metrics); bytes are payload bytes.
@@ -161,6 +163,8 @@ struct StreamingStats {
   // Requests refused because their sender does not act for the client, per kind (the rule is
   // in server/stan/session_guard.h).
   uint64_t forged_acks = 0, forged_unsubscribes = 0, forged_subcloses = 0, forged_closes = 0;
+  // Publishes and subscriptions refused by the channel permissions.
+  uint64_t denied_publishes = 0, denied_subscriptions = 0;
 };
 
 class MonitorSource {

@@ -84,8 +84,19 @@ bool Authenticator::PasswordMatches(User& u, std::string_view given) {
   return true;
 }
 
+std::optional<AuthResult> Authenticator::MapCertificate(
+    const std::vector<std::string>& identities) const {
+  for (const std::string& id : identities) {
+    for (const User& u : users_) {
+      if (!u.nkey && u.config->user == id) return AuthResult{u.config->user, u.permissions};
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<AuthResult> Authenticator::Check(const ConnectCredentials& creds,
-                                               std::string_view nonce) {
+                                               std::string_view nonce,
+                                               const std::vector<std::string>* cert_identities) {
   if (!required()) return AuthResult{};
   if (!users_.empty()) {
     if (!creds.nkey.empty()) {
@@ -96,6 +107,7 @@ std::optional<AuthResult> Authenticator::Check(const ConnectCredentials& creds,
       }
       return {};
     }
+    if (cert_identities != nullptr) return MapCertificate(*cert_identities);
     for (User& u : users_) {
       if (u.nkey || u.config->user != creds.user) continue;
       if (!PasswordMatches(u, creds.pass)) return {};

@@ -6,7 +6,14 @@
 // - `authorization: {token}`: CONNECT `auth_token` equal to it;
 // - `authorization: {users: [...]}`: CONNECT `nkey` naming a configured nkey user, with `sig`
 //   that user's Ed25519 signature of the nonce the server sent in INFO (base64url, or standard
-//   base64); or CONNECT `user` naming a configured user, with its `pass`.
+//   base64); or CONNECT `user` naming a configured user, with its `pass`;
+// - with `tls.verify_and_map` and `users`, nats-server's mapping instead of the user name and
+//   password: the first identity of the verified client certificate (email SANs, DNS names,
+//   URIs, then the subject in RFC 2253 form; server/util/tls_identity.h) that is the name of a
+//   configured user (not an nkey user) is the user, whatever CONNECT says; none: refused. Such
+//   users need no password (one without can log in only this way). The subject is compared as
+//   a string: a user named with its RDNs in another order does not match. nkey users still log
+//   in with their signature.
 // A password starting with `$2a$`, `$2b$` or `$2y$` is a bcrypt hash and is checked with
 // libxcrypt's crypt_rn; others are compared in constant time. bcrypt is slow on purpose (tens of
 // milliseconds at cost 10) and runs on the loop, so the last password each user got accepted
@@ -58,7 +65,12 @@ class Authenticator {
   // The user `creds` authenticate as, or nullopt (-ERR 'Authorization Violation'). `nonce` is
   // the one sent in this connection's INFO. When no authorization is configured every CONNECT
   // is accepted, without permissions.
-  std::optional<AuthResult> Check(const ConnectCredentials& creds, std::string_view nonce);
+  // `cert_identities`: with verify_and_map, the client certificate's identities in order
+  // (null otherwise).
+  std::optional<AuthResult> Check(const ConnectCredentials& creds, std::string_view nonce,
+                                  const std::vector<std::string>* cert_identities = nullptr);
+  // True when a `users` list is configured (verify_and_map maps certificates to its entries).
+  bool has_users() const { return !users_.empty(); }
   // The configured user called `name`, for an identity established otherwise (a client
   // certificate mapped to a user); nullopt when there is none.
   std::optional<AuthResult> FindUser(std::string_view name) const;
@@ -69,6 +81,7 @@ class Authenticator {
  private:
   struct User;
   bool PasswordMatches(User& u, std::string_view given);
+  std::optional<AuthResult> MapCertificate(const std::vector<std::string>& identities) const;
 
   const AuthOptions options_;
   bool nonce_required_ = false;

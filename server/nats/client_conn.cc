@@ -378,7 +378,8 @@ bool ClientConn::OnPub(const PubArgs& pub) {
   ++in_msgs_;
   in_bytes_ += pub.headers.size() + pub.payload.size();
   Router& router = host_->router();
-  const InboundMsg msg{pub.subject, pub.reply, pub.headers, pub.payload};
+  // The permissions travel with the message: the streaming layer checks channels by them.
+  const InboundMsg msg{pub.subject, pub.reply, pub.headers, pub.payload, 0, perms_.get()};
   bool delivered = router.Route(this, msg);
   if (!delivered && no_responders_ && !pub.reply.empty() && !closing_) {
     router.SendNoResponders(this, pub.reply);
@@ -471,6 +472,11 @@ ConnSnapshot ClientConn::Snapshot(uint64_t now_ms) const {
   s.name = name_;
   s.lang = lang_;
   s.version = version_;
+  s.user = user_;
+  if (tls_ != nullptr && tls_->open()) {
+    s.tls_version = tls_->version();
+    s.tls_cipher = tls_->cipher();
+  }
   return s;
 }
 

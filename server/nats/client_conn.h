@@ -127,6 +127,8 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   bool flush_queued() const { return flush_queued_; }
   CloseReason close_reason() const { return close_reason_; }
   const std::string& name() const { return name_; }
+  // The user name (or nkey) the connection authenticated as; empty without users, for a token.
+  const std::string& user() const { return user_; }
   // Bytes queued and not yet written.
   size_t pending_bytes() const { return out_.size() + (inflight_.size() - inflight_sent_); }
   // What /connz shows of this connection; `now_ms` is uv_now.

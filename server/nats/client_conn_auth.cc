@@ -30,13 +30,26 @@ void ClientConn::StartAuth(uint64_t now_ms) {
 }
 
 bool ClientConn::Authenticate(const ConnectCredentials& creds) {
-  std::optional<AuthResult> r = host_->auth().Check(creds, nonce_);
+  Authenticator& auth = host_->auth();
+  // verify_and_map: the certificate names the user (auth.h).
+  const bool mapped = host_->options().tls.verify_and_map && auth.has_users() && creds.nkey.empty();
+  std::optional<AuthResult> r = auth.Check(creds, nonce_, mapped ? &tls_identities_ : nullptr);
   if (!r) {
     // Like nats-server, the log names the user it tried, never the secret.
-    const std::string& who = !creds.nkey.empty() ? creds.nkey : creds.user;
-    spdlog::warn("client {}: authentication error{}{}", Describe(), who.empty() ? "" : " - ", who);
+    if (mapped) {
+      spdlog::warn("client {}: authentication error - no user for the certificate's identities",
+                   Describe());
+    } else {
+      const std::string& who = !creds.nkey.empty() ? creds.nkey : creds.user;
+      spdlog::warn("client {}: authentication error{}{}", Describe(), who.empty() ? "" : " - ",
+                   who);
+    }
     Close(CloseReason::kAuthViolation, "Authorization Violation");
     return false;
+  }
+  if (mapped && !creds.user.empty()) {
+    spdlog::warn("client {}: User \"{}\" found in connect proto, but user required from cert",
+                 Describe(), creds.user);
   }
   authed_ = true;
   user_ = std::move(r->user);

@@ -13,8 +13,8 @@ constexpr char kBase62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 
 }  // namespace
 
-InternalClientImpl::InternalClientImpl(Router* router, std::string name)
-    : router_(router), name_(std::move(name)) {
+InternalClientImpl::InternalClientImpl(Router* router, std::string name, UserLookup user_of)
+    : router_(router), name_(std::move(name)), user_of_(std::move(user_of)) {
   // Inboxes are a random 12-char prefix (per client) plus a 10-char counter: 22 base-62 chars
   // like a NUID, unique without a random draw per inbox.
   std::random_device rd;
@@ -55,6 +55,10 @@ bool InternalClientImpl::HasInterest(std::string_view subject) {
 
 bool InternalClientImpl::SubscribedBy(uint64_t sender, std::string_view subject) {
   return router_->SubscribedBy(sender, subject);
+}
+
+std::string_view InternalClientImpl::UserOf(uint64_t sender) {
+  return sender == 0 || !user_of_ ? std::string_view() : user_of_(sender);
 }
 
 std::string InternalClientImpl::NewInbox() {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -22,7 +23,9 @@ namespace tandem::server {
 
 class InternalClientImpl final : public Bus, public Subscriber {
  public:
-  InternalClientImpl(Router* router, std::string name);
+  // `user_of`: the user a live network connection authenticated as (Bus::UserOf).
+  using UserLookup = std::function<std::string_view(uint64_t cid)>;
+  InternalClientImpl(Router* router, std::string name, UserLookup user_of);
   ~InternalClientImpl() override;
   InternalClientImpl(const InternalClientImpl&) = delete;
   InternalClientImpl& operator=(const InternalClientImpl&) = delete;
@@ -34,6 +37,7 @@ class InternalClientImpl final : public Bus, public Subscriber {
   std::string NewInbox() override;
   bool HasInterest(std::string_view subject) override;
   bool SubscribedBy(uint64_t sender, std::string_view subject) override;
+  std::string_view UserOf(uint64_t sender) override;
 
   // Subscriber
   void Deliver(Subscription& sub, const InboundMsg& msg) override;
@@ -47,6 +51,7 @@ class InternalClientImpl final : public Bus, public Subscriber {
  private:
   Router* const router_;
   const std::string name_;
+  const UserLookup user_of_;
   uint64_t next_sid_ = 1;
   std::map<uint64_t, SubscriptionPtr> subs_;
   std::string inbox_seed_;

@@ -281,7 +281,12 @@ void NatsServer::Impl::Shutdown(std::function<void()> done) {
 
 Bus* NatsServer::Impl::CreateInternalClient(std::string_view name) {
   assert(OnLoopThread());
-  internal_clients_.push_back(std::make_unique<InternalClientImpl>(&router_, std::string(name)));
+  auto user_of = [this](uint64_t cid) {
+    ClientConn* c = FindConn(cid);
+    return c == nullptr ? std::string_view() : std::string_view(c->user());
+  };
+  internal_clients_.push_back(
+      std::make_unique<InternalClientImpl>(&router_, std::string(name), std::move(user_of)));
   return internal_clients_.back().get();
 }
 

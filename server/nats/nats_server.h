@@ -44,7 +44,9 @@ struct ConnSnapshot {
   uint64_t pending_bytes = 0;
   uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
   uint64_t subscriptions = 0;
-  std::string name, lang, version;  // from CONNECT
+  std::string name, lang, version;      // from CONNECT
+  std::string user;                     // the authenticated user name (or nkey); never a secret
+  std::string tls_version, tls_cipher;  // with TLS, once the handshake is done
 };
 
 // Counters for monitoring (varz) and metrics.

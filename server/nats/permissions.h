@@ -19,9 +19,10 @@
 // restricted user's decisions are cached per subject (at most kCacheMax subjects, then the
 // cache starts again), so a PUB to a subject seen before is one hash lookup, not a trie walk.
 //
-// PermissionSet is per configured user and shared by all its connections; the streaming layer
-// may later be handed one (by pointer, with a message) to decide per channel. Thread safety:
-// loop thread only (the caches are mutable state).
+// PermissionSet is per configured user and shared by all its connections. It is also the
+// SubjectPermissions (server/bus/bus.h) each message of a restricted connection carries, by
+// which the streaming layer decides per channel. Thread safety: loop thread only (the caches
+// are mutable state).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "server/bus/bus.h"
 #include "server/nats/auth_options.h"
 #include "server/nats/sublist.h"
 
@@ -42,7 +44,7 @@ struct SubjectHash {
   size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
-class PermissionSet {
+class PermissionSet final : public SubjectPermissions {
  public:
   static constexpr size_t kCacheMax = 4096;
 
@@ -54,6 +56,9 @@ class PermissionSet {
   // By the publish rules only (not the responses).
   bool CanPublish(std::string_view subject);
   bool CanSubscribe(std::string_view subject);
+  // SubjectPermissions: the same rules, for the streaming layer's channel names.
+  bool MayPublish(std::string_view subject) override { return CanPublish(subject); }
+  bool MaySubscribe(std::string_view subject) override { return CanSubscribe(subject); }
   // True when a message on `subject`, matched by an allowed wildcard or queue subscription, must
   // not be delivered (it matches the subscribe deny list).
   bool DeliveryDenied(std::string_view subject);

@@ -12,19 +12,33 @@ bool SessionGuard::HoldsClientInbox(StanClient* c, uint64_t sender) {
   return false;
 }
 
+void SessionGuard::SetOwner(StanClient* c, uint64_t sender) {
+  c->owner_conn = sender;
+  c->owner_user = bus_->UserOf(sender);
+}
+
+bool SessionGuard::SameUser(const StanClient* c, uint64_t sender) {
+  if (c->owner_user.empty()) return false;
+  return bus_->UserOf(sender) == c->owner_user;
+}
+
 void SessionGuard::Seen(StanClient* c, uint64_t sender) {
   if (c == nullptr || sender == 0 || sender == c->owner_conn) return;
-  if (bus_->SubscribedBy(sender, c->rec.hb_inbox)) c->owner_conn = sender;
+  if (bus_->SubscribedBy(sender, c->rec.hb_inbox)) SetOwner(c, sender);
 }
 
 bool SessionGuard::ActsFor(StanClient* c, const StanSub* sub, uint64_t sender) {
   if (sender == 0) return true;
   if (c == nullptr) return sub != nullptr && bus_->SubscribedBy(sender, sub->rec.inbox);
   if (sender == c->owner_conn) return true;
-  bool ok =
-      (sub != nullptr && bus_->SubscribedBy(sender, sub->rec.inbox)) || HoldsClientInbox(c, sender);
-  if (ok) c->owner_conn = sender;
-  return ok;
+  if ((sub != nullptr && bus_->SubscribedBy(sender, sub->rec.inbox)) ||
+      HoldsClientInbox(c, sender) || SameUser(c, sender)) {
+    SetOwner(c, sender);
+    return true;
+  }
+  // The orphan rule (see the header): a close, the owner unknown since a restart or takeover,
+  // and nobody listening on the heartbeat inbox.
+  return sub == nullptr && c->owner_conn == 0 && !bus_->HasInterest(c->rec.hb_inbox);
 }
 
 bool SessionGuard::MayAck(StanSub* sub, StanClient* c, uint64_t sender) {

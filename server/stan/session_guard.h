@@ -14,9 +14,23 @@
 // publishing). The owner rule is needed because clients drop inboxes before their last request:
 // libnats unsubscribes the heartbeat inbox before its CloseRequest, stan.go a subscription's
 // inbox before its UnsubscribeRequest. A client that reconnects gets a new connection id and
-// resubscribes its inboxes, so it passes at once and becomes the owner again. The owner is kept
-// in memory only: after a restart or a takeover the inboxes alone decide until the client is
-// seen again. Sender 0 (an in-process publisher, or a Bus that cannot tell) is accepted.
+// resubscribes its inboxes, so it passes at once and becomes the owner again. Sender 0 (an
+// in-process publisher, or a Bus that cannot tell) is accepted.
+//
+// With authentication, a connection authenticated as the owner's user (Bus::UserOf, recorded
+// with the owner) acts for the client too: the user, not the socket, is what was trusted.
+//
+// The owner and its user are kept in memory only (a connection id means nothing to another
+// process). So after a restart or a takeover nobody is the owner until the client is seen
+// again, and a libnats client that closes before that (it drops its heartbeat inbox, then
+// sends CloseRequest) would hold no inbox and own nothing. Hence the orphan rule: while the
+// owner is unknown, a CloseRequest is accepted for a client whose heartbeat inbox nobody
+// subscribes to (Bus::HasInterest false, so a wildcard tap counts as interest and keeps the
+// rule off). It is sound because such a client cannot be reached: the next heartbeats would go
+// unanswered and remove it anyway (hb_fail_count), so the close only brings that forward; a
+// client that still listens on its inbox, or that was seen since the restart, is never closed
+// by it. Persisting the owner's user with the client record would narrow this further; the
+// store's record does not hold it today.
 //
 // Ownership: borrows the Bus and the Delivery engine, which outlive it. Thread safety: loop
 // thread only.
@@ -50,7 +64,7 @@ class SessionGuard {
   // for client `c` (may be null: then only holding `sub`'s delivery inbox counts).
   bool ActsFor(StanClient* c, const StanSub* sub, uint64_t sender);
   // `sender` registered `c`: it becomes the owner.
-  static void Register(StanClient* c, uint64_t sender) { c->owner_conn = sender; }
+  void Register(StanClient* c, uint64_t sender) { SetOwner(c, sender); }
   // `sender` answered `c`'s heartbeat, pinged or published for it: it becomes the owner if it
   // holds the heartbeat inbox.
   void Seen(StanClient* c, uint64_t sender);
@@ -61,6 +75,9 @@ class SessionGuard {
  private:
   // The client's heartbeat inbox or one of its subscriptions' delivery inboxes.
   bool HoldsClientInbox(StanClient* c, uint64_t sender);
+  // `sender` authenticated as the owner's user (both known).
+  bool SameUser(const StanClient* c, uint64_t sender);
+  void SetOwner(StanClient* c, uint64_t sender);
 
   Bus* const bus_;
   Delivery* const delivery_;

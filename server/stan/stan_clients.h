@@ -34,6 +34,9 @@ struct StanClient {
   // The NATS connection last proven to act for the client (server/stan/session_guard.h); 0 when
   // unknown (after a restart). Memory only.
   uint64_t owner_conn = 0;
+  // The user that connection authenticated as (Bus::UserOf); empty without authentication or
+  // when unknown. Memory only, like owner_conn.
+  std::string owner_user;
 };
 
 class ClientRegistry {

@@ -35,4 +35,10 @@ inline constexpr char kClientReplaced[] = "client has been replaced or is no lon
 inline constexpr char kNotOwner[] =
     "stan: request refused: not sent by the client's own connection";
 
+// tandem's own (the reference server has no channel permissions): a publish or subscription
+// on a channel the user's subject permissions refuse; the channel name follows, quoted
+// (server/stan/PROTOCOL.md, "Channel permissions").
+inline constexpr char kPubPermPrefix[] = "stan: permissions violation for publish to channel ";
+inline constexpr char kSubPermPrefix[] = "stan: permissions violation for subscription to channel ";
+
 }  // namespace tandem::server::errors

@@ -230,7 +230,7 @@ void StanServer::RegisterClient(const pb::ConnectRequest& req, uint64_t sender) 
   rec.protocol = req.protocol();
   rec.ping_interval = req.pinginterval();
   rec.ping_max_out = req.pingmaxout();
-  SessionGuard::Register(clients_.Register(rec), sender);
+  guard_.Register(clients_.Register(rec), sender);
   writer_.batch().PutClient(rec);
   spdlog::debug("stan: client {} registered", rec.client_id);
 }
@@ -325,6 +325,14 @@ void StanServer::ProcessPub(const InboundMsg& m) {
       pm.conn_id.empty() ? clients_.Lookup(pm.client_id) : clients_.LookupByConnId(pm.conn_id);
   if (c == nullptr) return fail(errors::kInvalidPubReq);
   guard_.Seen(c, m.sender);  // one compare unless the client's connection changed
+  // Channel permissions: the user's publish rules, the channel name taken as a subject. No
+  // check at all (and no allocation) for a connection without permissions.
+  if (m.permissions != nullptr && !m.permissions->MayPublish(pm.subject)) {
+    ++stats_.denied_publishes;
+    spdlog::warn("stan: publish to channel \"{}\" refused: not allowed for user \"{}\"", pm.subject,
+                 nc_->UserOf(m.sender));
+    return fail(std::string(errors::kPubPermPrefix) + "\"" + std::string(pm.subject) + "\"");
+  }
   if (ch == nullptr || ch->deleting) {
     std::string error;
     ch = LookupOrCreateChannel(pm.subject, &error);

@@ -52,6 +52,8 @@ namespace tandem::server {
 // Counters for monitoring.
 struct StanStats {
   uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
+  // Publishes and subscriptions refused by the channel permissions.
+  uint64_t denied_publishes = 0, denied_subscriptions = 0;
 };
 
 class StanServer {

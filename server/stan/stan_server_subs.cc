@@ -54,6 +54,13 @@ void StanServer::ProcessSub(const InboundMsg& m) {
   if (const char* bad = CheckSubRequest(req)) return SubReply(reply, "", bad);
   StanClient* client = clients_.Lookup(req.clientid());
   if (client == nullptr) return SubReply(reply, "", errors::kUnknownClient);
+  // Channel permissions: the user's subscribe rules, the channel name taken as a subject.
+  if (m.permissions != nullptr && !m.permissions->MaySubscribe(req.subject())) {
+    ++stats_.denied_subscriptions;
+    spdlog::warn("stan: subscription to channel \"{}\" refused: not allowed for user \"{}\"",
+                 req.subject(), nc_->UserOf(m.sender));
+    return SubReply(reply, "", errors::kSubPermPrefix + ("\"" + req.subject() + "\""));
+  }
   std::string error;
   Channel* ch = LookupOrCreateChannel(req.subject(), &error);
   if (ch == nullptr) return SubReply(reply, "", error);

@@ -112,6 +112,11 @@ bool TlsSession::has_output() const { return BIO_ctrl_pending(wbio_) > 0; }
 
 const char* TlsSession::version() const { return SSL_get_version(ssl_); }
 
+const char* TlsSession::cipher() const {
+  const SSL_CIPHER* c = SSL_get_current_cipher(ssl_);
+  return c == nullptr ? "" : SSL_CIPHER_standard_name(c);
+}
+
 std::vector<std::string> TlsSession::PeerIdentities() const {
   X509* cert = SSL_get0_peer_certificate(ssl_);
   if (cert == nullptr || SSL_get_verify_result(ssl_) != X509_V_OK) return {};

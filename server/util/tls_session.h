@@ -53,6 +53,9 @@ class TlsSession {
   const std::string& error() const { return error_; }
   // The negotiated protocol, e.g. "TLSv1.3".
   const char* version() const;
+  // The negotiated cipher suite's standard (IANA) name, e.g. "TLS_AES_128_GCM_SHA256"; "" before
+  // the handshake.
+  const char* cipher() const;
   // The verified peer certificate's identities (tls_identity.h), empty without one.
   std::vector<std::string> PeerIdentities() const;
 

@@ -59,6 +59,10 @@ authorization:
               .core.auth.users[0]
               .permissions->responses->max_msgs == 1);
     CHECK(MustParse("authorization: {token: t, timeout: 3s}").core.auth.timeout_ms == 3000);
+    // A user may be named by a certificate subject (verify_and_map): spaces are allowed.
+    CHECK(MustParse("authorization: {users: [{user: \"CN=bob,O=Example Corp\", password: p}]}")
+              .core.auth.users[0]
+              .user == "CN=bob,O=Example Corp");
   }
 
   TEST_CASE("config_auth: flags") {
@@ -81,7 +85,10 @@ authorization:
     CHECK(ErrorOf("authorization: {user: u, password: p, token: t}") ==
           "config: authorization: use one of user/password, token or users, not several");
     CHECK(ErrorOf("authorization: {users: [{user: u}]}") ==
-          "config: authorization.users[0].password: is missing");
+          "config: authorization.users[0].password: is missing (only tls.verify_and_map admits a "
+          "user without one)");
+    CHECK(ErrorOf("authorization: {users: [{user: \"a\\tb\", password: p}]}") ==
+          "config: authorization.users[0].user: \"a\\x09b\" must not contain control characters");
     CHECK(ErrorOf("authorization: {users: [{user: u, password: p}, {user: u, password: q}]}") ==
           "config: authorization.users[1]: duplicate user \"u\"");
     CHECK(ErrorOf("authorization: {users: [{nkey: SUAB}]}") ==

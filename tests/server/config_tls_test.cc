@@ -1,5 +1,6 @@
 // config_tls_test.cc: the TLS words of the configuration (server/config.h): `tls:` with
-// nats-server's keys, `https`, `ft.tls`, the --tls* flags, and their errors.
+// nats-server's keys, `https`, `ft.tls`, the --tls* flags, verify_and_map's rules for users
+// and the pair, and their errors.
 #include <string>
 
 #include <doctest/doctest.h>
@@ -61,6 +62,26 @@ TEST_SUITE("config_tls") {
           "config: https: http and https cannot both be set (one monitoring port)");
     CHECK(ErrorOf("ft: {tls: {ca_file: /nonexistent/ca.pem}}\n") ==
           "config: ft.tls: ca_file: \"/nonexistent/ca.pem\": No such file or directory");
+  }
+
+  TEST_CASE("config_tls: verify_and_map admits users without a password; the pair needs a cert") {
+    Certs c;
+    const std::string map = c.Tls(", ca_file: " + c.files.ca + ", verify_and_map: true");
+    auto cfg = ParseConfig(map + "authorization: {users: [{user: alice@example.com}]}\n");
+    REQUIRE_MESSAGE(cfg.ok(), cfg.status().ToString());
+    CHECK(cfg->core.auth.users[0].password.empty());
+    CHECK(ErrorOf(c.Tls() + "authorization: {users: [{user: alice@example.com}]}\n") ==
+          "config: authorization.users[0].password: is missing (only tls.verify_and_map admits a "
+          "user without one)");
+    // The pair's link is named by its certificate, so it must have one.
+    CHECK(ErrorOf(map + "authorization: {users: [{user: pair}]}\nft: {group: g, tls: {ca_file: " +
+                  c.files.ca + "}}\n") ==
+          "config: ft.tls.cert_file: must be set: tls.verify_and_map takes the pair's user from "
+          "its certificate");
+    auto pair = ParseConfig(map + "authorization: {users: [{user: pair}]}\nft: {group: g, tls: "
+                                  "{ca_file: " + c.files.ca + ", cert_file: " +
+                            c.files.client_cert + ", key_file: " + c.files.client_key + "}}\n");
+    CHECK_MESSAGE(pair.ok(), pair.status().ToString());
   }
 
   TEST_CASE("config_tls: nats-server's flags") {

@@ -65,6 +65,8 @@ bool TlsCerts::Generate(const std::string& dir, std::string* error) {
                 "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth", error) ||
       !MakeLeaf(dir, "ca", "client", "/O=tandem tests/OU=ops/CN=alice",
                 "subjectAltName=email:alice@example.com\nextendedKeyUsage=clientAuth", error) ||
+      !MakeLeaf(dir, "ca", "bob", "/O=tandem tests/CN=bob", "extendedKeyUsage=clientAuth",
+                error) ||
       !MakeLeaf(dir, "other-ca", "other-client", "/O=elsewhere/CN=mallory",
                 "extendedKeyUsage=clientAuth", error)) {
     return false;
@@ -74,6 +76,8 @@ bool TlsCerts::Generate(const std::string& dir, std::string* error) {
   server_key = dir + "/server.key";
   client_cert = dir + "/client.pem";
   client_key = dir + "/client.key";
+  bob_cert = dir + "/bob.pem";
+  bob_key = dir + "/bob.key";
   other_ca = dir + "/other-ca.pem";
   other_client_cert = dir + "/other-client.pem";
   other_client_key = dir + "/other-client.key";

@@ -1,6 +1,7 @@
 // tls_certs.h: test certificates, generated at test time with the openssl CLI (never committed):
 // a CA, a server certificate for localhost and 127.0.0.1 signed by it, a client certificate
-// signed by it (with an email SAN, for verify_and_map), and a second, unrelated CA with a client
+// signed by it (with an email SAN, for verify_and_map), one for bob (no SAN: its subject is its
+// only identity), and a second, unrelated CA with a client
 // certificate of its own (the "wrong CA" cases). EC P-256 keys: generating them is instant.
 //
 // Also a libnats connection with the TLS options, and a minimal blocking TLS client on OpenSSL for what libnats cannot do: an HTTPS request
@@ -20,6 +21,7 @@ namespace tandem::test {
 
 struct TlsCerts {
   std::string ca, server_cert, server_key, client_cert, client_key;
+  std::string bob_cert, bob_key;  // subject "CN=bob,O=tandem tests", no SAN
   std::string other_ca, other_client_cert, other_client_key;
 
   // Generates everything into `dir`; false (with the openssl output in *error) on failure.

@@ -79,8 +79,10 @@ struct StanConn {
   StanConn(const StanConn&) = delete;
   StanConn& operator=(const StanConn&) = delete;
   ~StanConn() { Destroy(); }
+  // `ping_interval_s`: the client's pings (0: libnats' default of 5 s).
   natsStatus Connect(const std::string& url, const std::string& client_id, int max_pub_acks = 16384,
-                     const char* cluster = "test-cluster", int64_t pub_ack_wait_ms = 10000) {
+                     const char* cluster = "test-cluster", int64_t pub_ack_wait_ms = 10000,
+                     int ping_interval_s = 0) {
     stanConnOptions* o = nullptr;
     natsOptions* no = nullptr;
     natsStatus s = stanConnOptions_Create(&o);
@@ -92,6 +94,7 @@ struct StanConn {
     if (s == NATS_OK) s = stanConnOptions_SetConnectionWait(o, 5000);
     if (s == NATS_OK) s = stanConnOptions_SetPubAckWait(o, pub_ack_wait_ms);
     if (s == NATS_OK) s = stanConnOptions_SetMaxPubAcksInflight(o, max_pub_acks, 0.5f);
+    if (s == NATS_OK && ping_interval_s > 0) s = stanConnOptions_SetPings(o, ping_interval_s, 10);
     if (s == NATS_OK) s = stanConnection_Connect(&sc, cluster, client_id.c_str(), o);
     stanConnOptions_Destroy(o);
     natsOptions_Destroy(no);

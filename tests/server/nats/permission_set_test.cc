@@ -1,6 +1,7 @@
 // permission_set_test.cc: the permission rules of server/nats/permissions.h without a socket:
 // allow lists, deny winning, wildcards on both sides, the delivery filter, allow_responses
-// turning the blanket publish allow off, and response grants (count and expiry).
+// turning the blanket publish allow off, response grants (count and expiry), and the same
+// rules seen as the streaming layer's SubjectPermissions.
 #include "server/nats/permissions.h"
 
 #include <doctest/doctest.h>
@@ -30,6 +31,19 @@ TEST_SUITE("permission_set") {
     CHECK(set.has_subscribe_deny());
     CHECK(set.DeliveryDenied("public.x"));
     CHECK_FALSE(set.DeliveryDenied("public.y"));
+  }
+
+  TEST_CASE("permission_set: as SubjectPermissions, channel names follow the same rules") {
+    Permissions p;
+    p.publish = SubjectRules{std::vector<std::string>{"orders.>"}, {"orders.secret"}};
+    p.subscribe = SubjectRules{std::vector<std::string>{"orders.*"}, {}};
+    PermissionSet set(p);
+    SubjectPermissions& channels = set;  // what the streaming layer is handed
+    CHECK(channels.MayPublish("orders.a.b"));
+    CHECK_FALSE(channels.MayPublish("orders.secret"));
+    CHECK_FALSE(channels.MayPublish("billing"));
+    CHECK(channels.MaySubscribe("orders.a"));
+    CHECK_FALSE(channels.MaySubscribe("orders.a.b"));
   }
 
   TEST_CASE("permission_set: an empty allow list allows nothing; no rules allow all") {

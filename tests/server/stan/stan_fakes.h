@@ -1,6 +1,7 @@
 // stan_fakes.h: in-memory fakes of the streaming layer's two seams for unit tests: a Bus
 // that records what is published and lets a test deliver messages to its subscriptions (as
-// if published by the connection `sender`, which holds the subscriptions listed in `held`),
+// if published by the connection `sender`, which holds the subscriptions listed in `held`, has
+// the user `users[sender]` and the permissions `permissions`),
 // and a Store whose commits and reads complete only when the test says so.
 //
 // Ownership: plain objects owned by the test. Thread safety: one thread (the test's).
@@ -47,18 +48,30 @@ class FakeBus : public Bus {
         match = subject.size() > prefix.size() && subject.substr(0, prefix.size()) == prefix &&
                 (tail || subject.find('.', prefix.size()) == std::string_view::npos);
       }
-      if (match && subs.count(sid)) s.handler(InboundMsg{subject, reply, {}, payload, sender});
+      if (match && subs.count(sid)) {
+        s.handler(InboundMsg{subject, reply, {}, payload, sender, permissions});
+      }
     }
   }
   std::string NewInbox() override { return "_INBOX.fake" + std::to_string(inbox_counter++); }
   bool SubscribedBy(uint64_t conn, std::string_view subject) override {
     return held.count({conn, std::string(subject)}) > 0;
   }
+  bool HasInterest(std::string_view) override { return interest; }
+  std::string_view UserOf(uint64_t conn) override {
+    auto it = users.find(conn);
+    return it == users.end() ? std::string_view() : std::string_view(it->second);
+  }
 
   // The connection every Publish comes from (InboundMsg::sender; 0: in-process), and the
   // (connection, literal subject) subscriptions that SubscribedBy reports.
   uint64_t sender = 0;
   std::set<std::pair<uint64_t, std::string>> held;
+  // What HasInterest answers; each connection's user (UserOf); the permissions every Publish
+  // carries (InboundMsg::permissions).
+  bool interest = true;
+  std::map<uint64_t, std::string> users;
+  SubjectPermissions* permissions = nullptr;
 
   std::map<uint64_t, Sub> subs;
   std::vector<Sent> sent;

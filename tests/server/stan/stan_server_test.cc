@@ -149,6 +149,18 @@ std::string CloseError(Harness& h, const std::string& client) {
 
 constexpr char kNotOwner[] = "stan: request refused: not sent by the client's own connection";
 
+// Client c1 registered by connection 7, which holds its inboxes, with a subscription on foo;
+// returns its ack inbox.
+std::string OwnedSubOnFoo(Harness& h) {
+  h.nc.sender = 7;
+  h.nc.held = {{7, "hb.c1"}, {7, "deliver.c1"}};
+  h.Connect("c1");
+  h.CommitAll();
+  const std::string ack_inbox = h.Subscribe("c1", "foo");
+  h.CommitAll();
+  return ack_inbox;
+}
+
 template <typename Op>
 bool HasOp(const store::WriteBatch& b) {
   for (auto& op : b.ops())
@@ -451,12 +463,7 @@ TEST_SUITE("stan_server") {
 
   TEST_CASE("stan_server: unsubscribe and close from another connection are refused") {
     Harness h;
-    h.nc.sender = 7;
-    h.nc.held = {{7, "hb.c1"}, {7, "deliver.c1"}};
-    h.Connect("c1");
-    h.CommitAll();
-    const std::string ack_inbox = h.Subscribe("c1", "foo");
-    h.CommitAll();
+    const std::string ack_inbox = OwnedSubOnFoo(h);
 
     h.nc.sender = 9;
     CHECK(UnsubError(h, "_STAN.unsub.test-cluster", ack_inbox) == kNotOwner);
@@ -484,6 +491,65 @@ TEST_SUITE("stan_server") {
     CHECK(CloseError(h, "c1") == "");
     CHECK(h.stan->clients().size() == 0);
     CHECK(h.stan->forged().close == 2);
+  }
+
+  TEST_CASE("stan_server: a connection of the owner's user acts for the client") {
+    Harness h;
+    h.nc.users = {{7, "alice"}, {8, "alice"}, {9, "mallory"}};
+    const std::string ack_inbox = OwnedSubOnFoo(h);
+    h.nc.sender = 9;  // another user, holding nothing
+    CHECK(UnsubError(h, "_STAN.subclose.test-cluster", ack_inbox) == kNotOwner);
+    h.nc.sender = 8;  // alice again, on another connection holding nothing
+    CHECK(UnsubError(h, "_STAN.subclose.test-cluster", ack_inbox) == "");
+    CHECK(CloseError(h, "c1") == "");
+    CHECK(h.stan->clients().size() == 0);
+  }
+
+  TEST_CASE("stan_server: owner unknown, a close for a client nobody listens to is accepted") {
+    Harness h;
+    h.nc.sender = 0;  // registered in-process: no owner, as after a restart or takeover
+    h.Connect("c1");
+    h.CommitAll();
+    h.nc.sender = 9;
+    h.nc.interest = true;  // someone still subscribes to its heartbeat inbox: refused
+    CHECK(CloseError(h, "c1") == kNotOwner);
+    h.nc.interest = false;  // nobody does (libnats dropped it before closing): accepted
+    CHECK(CloseError(h, "c1") == "");
+    CHECK(h.stan->clients().size() == 0);
+  }
+
+  TEST_CASE("stan_server: the owner known, nobody listening does not admit a stranger's close") {
+    Harness h;
+    h.nc.sender = 7;
+    h.Connect("c1");
+    h.CommitAll();
+    h.nc.sender = 9;
+    h.nc.interest = false;
+    CHECK(CloseError(h, "c1") == kNotOwner);
+    CHECK(h.stan->clients().size() == 1);
+  }
+
+  TEST_CASE("stan_server: channel permissions refuse a publish and a subscription") {
+    // Allows publishing and subscribing to channel "ok" only.
+    struct OnlyOk final : SubjectPermissions {
+      bool MayPublish(std::string_view s) override { return s == "ok"; }
+      bool MaySubscribe(std::string_view s) override { return s == "ok"; }
+    } only_ok;
+    Harness h;
+    h.Connect("c1");
+    h.CommitAll();
+    h.nc.permissions = &only_ok;
+    h.Pub("c1", "secret", "g1");
+    pb::PubAck ack;
+    REQUIRE(ack.ParseFromString(h.Last("reply.ack")));
+    CHECK(ack.error() == "stan: permissions violation for publish to channel \"secret\"");
+    CHECK(h.store.submitted.empty());  // nothing stored
+    CHECK(h.stan->channels().Lookup("secret") == nullptr);
+    h.Pub("c1", "ok", "g2");
+    h.CommitAll();
+    REQUIRE(ack.ParseFromString(h.Last("reply.ack")));
+    CHECK(ack.error() == "");
+    CHECK(h.stan->stats().denied_publishes == 1);
   }
 }
 
