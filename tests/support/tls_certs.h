@@ -1,7 +1,5 @@
-// tls_certs.h: test certificates, generated at test time with the openssl CLI (never committed):
-// a CA, a server certificate for localhost and 127.0.0.1 signed by it, a client certificate
-// signed by it (with an email SAN, for verify_and_map), and a second, unrelated CA with a client
-// certificate of its own (the "wrong CA" cases). EC P-256 keys: generating them is instant.
+// tls_certs.h: test certificates generated at test time (TlsCerts, tests/support/tls_cert_gen.h)
+// in a directory of the test's own.
 //
 // Also a libnats connection with the TLS options, and a minimal blocking TLS client on OpenSSL for what libnats cannot do: an HTTPS request
 // to the monitoring port.
@@ -15,16 +13,9 @@
 #include <nats/nats.h>
 
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_cert_gen.h"
 
 namespace tandem::test {
-
-struct TlsCerts {
-  std::string ca, server_cert, server_key, client_cert, client_key;
-  std::string other_ca, other_client_cert, other_client_key;
-
-  // Generates everything into `dir`; false (with the openssl output in *error) on failure.
-  bool Generate(const std::string& dir, std::string* error);
-};
 
 // A fresh TempDir holding freshly generated certificates; fails the test (REQUIRE) when the
 // openssl CLI cannot make them.
