@@ -123,8 +123,14 @@ Result<std::shared_ptr<TlsContext>> TlsContext::Client(const TlsClientOptions& o
   if (!ctx) return Status::IOError("tls: cannot create a context", TlsErrorText());
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
-  if (o.ca_file.empty()) return Status::InvalidArgument("ca_file: must be set");
-  Status s = LoadCa(ctx.get(), o.ca_file);
+  Status s;
+  if (!o.ca_file.empty()) {
+    s = LoadCa(ctx.get(), o.ca_file);
+  } else if (!o.system_trust) {
+    s = Status::InvalidArgument("ca_file: must be set");
+  } else if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
+    s = Status::IOError("tls: cannot load the system's trusted CAs", TlsErrorText());
+  }
   if (!s.ok()) return s;
   if (!o.cert_file.empty() || !o.key_file.empty()) {
     if (o.cert_file.empty()) return Status::InvalidArgument("cert_file: must be set with key_file");
