@@ -484,11 +484,14 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& c) {
   return Status::OK();
 }
 
-// Loads the certificates now, so that a bad file stops tandem before it starts, named.
-Status CheckTls(const Config& c) {
+// Loads the certificates now, so that a bad file stops tandem before it starts, named. The
+// contexts are the ones the process uses (each built once): the client port and https share
+// the server one, the peer links the client one.
+Status CheckTls(Config& c) {
   if (c.core.tls.enabled) {
     auto ctx = TlsContext::Server(c.core.tls);
     if (!ctx.ok()) return At("tls", ctx.status().message());
+    c.core.tls_context = *ctx;
   }
   if (c.http.https && !c.core.tls.enabled) {
     return At("https", "needs the tls section (cert_file, key_file) for its certificate");
@@ -496,6 +499,7 @@ Status CheckTls(const Config& c) {
   if (c.ft_tls.enabled) {
     auto ctx = TlsContext::Client(c.ft_tls);
     if (!ctx.ok()) return At("ft.tls", ctx.status().message());
+    c.ft_tls_context = *ctx;
   }
   return Status::OK();
 }

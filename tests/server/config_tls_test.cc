@@ -44,6 +44,9 @@ TEST_SUITE("config_tls") {
     auto none = ParseConfig("");
     REQUIRE(none.ok());
     CHECK_FALSE(none->core.tls.enabled);
+    // The context is built once, here, and shared by the client port and https.
+    CHECK(cfg->core.tls_context != nullptr);
+    CHECK(none->core.tls_context == nullptr);
   }
 
   TEST_CASE("config_tls: https and ft.tls") {
