@@ -446,34 +446,33 @@ void PeerLink::StartTls() {
 }
 
 void PeerLink::OnTlsRead(size_t n) {
-  tls_->PutCipher(read_buf_, n);
-  if (!tls_->open()) {
-    const int r = tls_->Handshake();
-    tls_->TakeOutput(&out_);
-    Flush();
-    if (r < 0) {
-      if (last_tls_error_ != tls_->error()) {
-        last_tls_error_ = tls_->error();
-        spdlog::warn("ft: peer link to {}: TLS handshake failed: {}", server(), tls_->error());
-      }
-      return Drop("TLS handshake failed");
+  const TlsSession::Pumped r = tls_->Pump(
+      read_buf_, n, read_buf_, sizeof(read_buf_),
+      [this] {
+        last_tls_error_.clear();
+        SendConnect();  // its records follow the handshake's in the session's output
+        return socket_open();
+      },
+      [this](const char* data, size_t len) {
+        ReadError e = reader_.Feed(data, len);
+        if (e == ReadError::kStopped) return false;
+        if (e != ReadError::kNone) {
+          Drop(ReadErrorText(e));
+          return false;
+        }
+        return true;
+      });
+  if (r == TlsSession::Pumped::kStopped) return;
+  tls_->TakeOutput(&out_);
+  Flush();
+  if (r == TlsSession::Pumped::kHandshakeFailed) {
+    if (last_tls_error_ != tls_->error()) {
+      last_tls_error_ = tls_->error();
+      spdlog::warn("ft: peer link to {}: TLS handshake failed: {}", server(), tls_->error());
     }
-    if (r == 0 || !socket_open()) return;
-    last_tls_error_.clear();
-    SendConnect();
+    return Drop("TLS handshake failed");
   }
-  for (;;) {
-    const long got = tls_->Read(read_buf_, sizeof(read_buf_));
-    if (got == 0) break;
-    if (got < 0) return Drop(tls_->error());
-    ReadError e = reader_.Feed(read_buf_, static_cast<size_t>(got));
-    if (e == ReadError::kStopped) return;
-    if (e != ReadError::kNone) return Drop(ReadErrorText(e));
-  }
-  if (tls_->has_output()) {
-    tls_->TakeOutput(&out_);
-    Flush();
-  }
+  if (r == TlsSession::Pumped::kFailed) return Drop(tls_->error());
 }
 
 bool PeerLink::OnMsg(const MsgArgs& msg) {

@@ -30,6 +30,9 @@ struct TlsCertDir {
 natsStatus ConnectTls(natsConnection** nc, int port, const std::string& ca,
                       const std::string& cert = "", const std::string& key = "");
 
+// A blocking TCP socket connected to 127.0.0.1:port with send and receive timeouts, or -1.
+int ConnectLoopback(int port, int timeout_ms);
+
 // GET `path` from https://127.0.0.1:port, trusting `ca`; the whole response (status line,
 // headers, body), or nullopt when the connection or the handshake fails.
 std::optional<std::string> HttpsGet(int port, const std::string& ca, const std::string& path,
