@@ -20,6 +20,7 @@
 #include "server/config_yaml.h"
 #include "server/nats/auth.h"
 #include "server/nats/nkeys.h"
+#include "server/pair/ft_credentials.h"
 
 namespace tandem::server {
 namespace {
@@ -281,16 +282,8 @@ Status CheckAuth(const Config& c) {
               "ft.token or ft.nkey_seed_file for the pair's link");
   }
   Authenticator auth(a);
-  ConnectCredentials creds{cred.user, cred.password, cred.token, "", ""};
   const std::string nonce = Authenticator::MakeNonce();
-  if (!cred.nkey_seed.empty()) {
-    auto seed = DecodeUserSeed(cred.nkey_seed);
-    if (seed.ok()) {
-      creds.nkey = EncodeUserPublicKey(PublicKeyOfSeed(*seed));
-      creds.sig = SignNonce(*seed, nonce);
-    }
-  }
-  if (!auth.Check(creds, nonce)) {
+  if (!auth.Check(PairConnectCredentials(cred, nonce), nonce)) {
     return At("ft",
               "the pair's credentials (ft.user/ft.password, ft.token or "
               "ft.nkey_seed_file) are not accepted by this member's authorization");

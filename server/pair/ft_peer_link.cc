@@ -16,7 +16,6 @@
 #include "server/pair/ft_peer_link.h"
 
 #include <netdb.h>
-#include <sodium.h>
 #include <string.h>
 
 #include <cassert>
@@ -29,7 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "server/nats/nkeys.h"
+#include "server/pair/ft_credentials.h"
 #include "server/util/close_handles.h"
 #include "server/util/ip_literal.h"
 #include "server/util/quoting.h"
@@ -375,7 +374,7 @@ void PeerLink::OnPingTimer() {
 // password, the token (or else the member token again, as `auth_token`, which members before
 // `ft_member` read), and the nkey with its signature of the INFO's nonce.
 std::string PeerLink::ConnectCredentialFields() const {
-  const ft::FtCredentials& c = options_.credentials;
+  const ConnectCredentials c = PairConnectCredentials(options_.credentials, nonce_);
   std::string f;
   auto field = [&f](std::string_view name, std::string_view value) {
     if (value.empty()) return;
@@ -383,16 +382,10 @@ std::string PeerLink::ConnectCredentialFields() const {
   };
   field("ft_member", options_.member_token);
   field("user", c.user);
-  field("pass", c.password);
+  field("pass", c.pass);
   field("auth_token", c.token.empty() ? options_.member_token : c.token);
-  if (!c.nkey_seed.empty()) {
-    auto seed = DecodeUserSeed(c.nkey_seed);  // checked when the configuration was loaded
-    if (seed.ok()) {
-      field("nkey", EncodeUserPublicKey(PublicKeyOfSeed(*seed)));
-      if (!nonce_.empty()) field("sig", SignNonce(*seed, nonce_));
-      sodium_memzero(seed->data(), seed->size());
-    }
-  }
+  field("nkey", c.nkey);
+  field("sig", c.sig);
   return f;
 }
 
