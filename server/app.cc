@@ -12,7 +12,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "ft/heartbeat.h"
 #include "server/logging.h"
 #include "server/monitor/http_server.h"
 #include "server/monitor/metrics.h"
@@ -240,9 +239,9 @@ Status App::StartCore() {
   CoreOptions core = config_.core;
   if (core.connect_urls.empty() && !config_.ft.group.empty()) core.connect_urls = config_.ft.peers;
   if (!config_.ft.group.empty()) {
-    // Members of the group log in with this token and alone may use the heartbeat subjects.
-    core.member_token =
-        ft::MemberToken(store_->identity().group_key, config_.stan.cluster_id, config_.ft.group);
+    // Members of the group log in with this token and alone may use the heartbeat subjects;
+    // FtNode made it from this store's group key before asking to serve.
+    core.member_token = ft_->member_token();
   }
   nats_ = std::make_unique<NatsServer>(&loop_, core);
   Status s = nats_->Listen();
