@@ -2,7 +2,9 @@
 // on the libuv loop (client connections, monitoring connections, the peer link).
 //
 // Why memory BIOs: the loop owns the sockets (libuv reads and writes them, without blocking and
-// without a thread per connection), so OpenSSL never touches a file descriptor. The owner feeds
+// without a thread per connection), so OpenSSL never touches a file descriptor. The write side
+// is a small BIO of our own that appends records to a string the owner takes whole (a memory
+// BIO would cost one more copy of everything sent). The owner feeds
 // the ciphertext it read into the session (PutCipher), drives the handshake (Handshake) and
 // reads plaintext back (Read); it hands plaintext to Write and takes the ciphertext to send
 // from TakeOutput. Nothing here blocks, waits or starts a thread.
@@ -95,8 +97,9 @@ class TlsSession {
   void SetError(int ret);
 
   SSL* ssl_;
-  BIO* rbio_;  // ciphertext from the peer; owned by ssl_
-  BIO* wbio_;  // ciphertext to the peer; owned by ssl_
+  std::string output_;  // ciphertext to the peer, appended by wbio_; declared before it
+  BIO* rbio_;           // ciphertext from the peer (a memory BIO); owned by ssl_
+  BIO* wbio_;           // writes into output_; owned by ssl_
   bool open_ = false;
   std::string error_;
 };
