@@ -12,7 +12,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "ft/heartbeat.h"
 #include "server/logging.h"
 #include "server/monitor/http_server.h"
 #include "server/monitor/metrics.h"
@@ -26,7 +25,6 @@
 #include "server/util/disk_space.h"
 #include "server/util/pool_job.h"
 #include "server/util/protobuf_log.h"
-#include "server/util/tls_context.h"
 
 #include <sys/resource.h>
 
@@ -150,11 +148,7 @@ Status App::Start() {
   o.cluster_id = config_.stan.cluster_id;
   o.store = config_.store;
   o.listen = FormatHostPort(config_.core.host, config_.core.port);
-  if (config_.ft_tls.enabled) {
-    auto tls = TlsContext::Client(config_.ft_tls);
-    if (!tls.ok()) return Status::InvalidArgument("ft.tls: " + tls.status().message());
-    o.tls = *tls;
-  }
+  o.tls = config_.ft_tls_context;  // built once with the configuration
   ft_ = std::make_unique<FtNode>(&loop_, std::move(o), this, systemd_.get());
   monitor_source_->SetFt(ft_.get());
   ft_->SetDiskSpace(disk_.get());
@@ -177,11 +171,8 @@ void App::CreateMonitor() {
 Status App::StartHttp() {
   if (config_.http.host.empty()) return Status::OK();
   HttpServerOptions options;
-  if (config_.http.https) {
-    auto tls = TlsContext::Server(config_.core.tls);  // the `tls` section's certificate
-    if (!tls.ok()) return Status::InvalidArgument("https: tls: " + tls.status().message());
-    options.tls = *tls;
-  }
+  // https: the `tls` section's context, the one the client port uses (config.cc builds it).
+  if (config_.http.https) options.tls = config_.core.tls_context;
   http_ = std::make_unique<HttpServer>(&loop_, options);
   monitor_->RegisterRoutes(http_.get());
   Status s = http_->Listen(config_.http.host, config_.http.port);
@@ -248,9 +239,9 @@ Status App::StartCore() {
   CoreOptions core = config_.core;
   if (core.connect_urls.empty() && !config_.ft.group.empty()) core.connect_urls = config_.ft.peers;
   if (!config_.ft.group.empty()) {
-    // Members of the group log in with this token and alone may use the heartbeat subjects.
-    core.member_token =
-        ft::MemberToken(store_->identity().group_key, config_.stan.cluster_id, config_.ft.group);
+    // Members of the group log in with this token and alone may use the heartbeat subjects;
+    // FtNode made it from this store's group key before asking to serve.
+    core.member_token = ft_->member_token();
   }
   nats_ = std::make_unique<NatsServer>(&loop_, core);
   Status s = nats_->Listen();

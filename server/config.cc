@@ -128,18 +128,8 @@ Status SetHttps(Config& c, std::string_view text) {
   return s;
 }
 
-// tls.timeout: nats-server's seconds (`2`, `0.5`) or a duration (`500ms`); 0 means none.
-Result<uint64_t> ParseTlsTimeout(std::string_view text) {
-  auto ns = ParseDurationNs(text);
-  if (ns.ok()) return *ns / 1000000;
-  std::string t(text);
-  char* end = nullptr;
-  const double seconds = std::strtod(t.c_str(), &end);
-  if (t.empty() || end != t.c_str() + t.size() || !(seconds >= 0) || seconds > 86400) {
-    return Phrase(text, "is not a duration (seconds, or a number with a unit: 500ms, 2s)");
-  }
-  return static_cast<uint64_t>(seconds * 1000);
-}
+// tls.timeout: 0 means no handshake deadline.
+Result<uint64_t> ParseTlsTimeoutMs(std::string_view text) { return ParseTimeoutMs(text, true); }
 
 Status SetMinVersion(TlsOptions& t, std::string_view text) {
   if (text != "1.2" && text != "1.3") return Phrase(text, "is not a TLS version (1.2 or 1.3)");
@@ -386,7 +376,7 @@ Status LoadTls(const YAML::Node& map, std::string_view path, TlsOptions& t) {
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         if (k == "verify") return ApplyTo(v, kp, "a boolean", ParseBool, t.verify);
         if (k == "verify_and_map") return ApplyTo(v, kp, "a boolean", ParseBool, t.verify_and_map);
-        if (k == "timeout") return ApplyTo(v, kp, "a duration", ParseTlsTimeout, t.timeout_ms);
+        if (k == "timeout") return ApplyTo(v, kp, "a duration", ParseTlsTimeoutMs, t.timeout_ms);
         if (k == "min_version")
           return Apply(v, kp, "a TLS version", [&](auto& x) { return SetMinVersion(t, x); });
         auto text = StringOf(v, kp);
@@ -518,11 +508,14 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& c) {
   return Status::OK();
 }
 
-// Loads the certificates now, so that a bad file stops tandem before it starts, named.
-Status CheckTls(const Config& c) {
+// Loads the certificates now, so that a bad file stops tandem before it starts, named. The
+// contexts are the ones the process uses (each built once): the client port and https share
+// the server one, the peer links the client one.
+Status CheckTls(Config& c) {
   if (c.core.tls.enabled) {
     auto ctx = TlsContext::Server(c.core.tls);
     if (!ctx.ok()) return At("tls", ctx.status().message());
+    c.core.tls_context = *ctx;
   }
   if (c.http.https && !c.core.tls.enabled) {
     return At("https", "needs the tls section (cert_file, key_file) for its certificate");
@@ -530,6 +523,7 @@ Status CheckTls(const Config& c) {
   if (c.ft_tls.enabled) {
     auto ctx = TlsContext::Client(c.ft_tls);
     if (!ctx.ok()) return At("ft.tls", ctx.status().message());
+    c.ft_tls_context = *ctx;
   }
   return Status::OK();
 }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,7 @@ struct Config {
   ft::FtOptions ft;         // YAML: ft.*
   HttpOptions http;         // YAML: http or https (off unless set)
   TlsClientOptions ft_tls;  // YAML: ft.tls: the peer link's side of the core's TLS
+  std::shared_ptr<TlsContext> ft_tls_context;  // built from ft_tls once, when read
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;  // YAML: log_format (text or json)
 };

@@ -21,6 +21,7 @@
 #include "server/config_yaml.h"
 #include "server/nats/auth.h"
 #include "server/nats/nkeys.h"
+#include "server/pair/ft_credentials.h"
 
 namespace tandem::server {
 namespace {
@@ -60,22 +61,8 @@ Status UserNameOf(const YAML::Node& n, std::string_view path, std::string& out) 
   return Status::OK();
 }
 
-// The authentication timeout: a bare number is seconds (nats-server), else a duration; > 0.
-Result<uint64_t> ParseAuthTimeout(std::string_view text) {
-  char* end = nullptr;
-  std::string t(text);
-  errno = 0;
-  double seconds = std::strtod(t.c_str(), &end);
-  if (!t.empty() && end == t.c_str() + t.size() && errno == 0) {
-    if (!(seconds > 0) || seconds > 86400) {
-      return Phrase(text, "must be above 0 and at most 86400 seconds");
-    }
-    return static_cast<uint64_t>(seconds * 1000 + 0.5) == 0
-               ? 1
-               : static_cast<uint64_t>(seconds * 1000 + 0.5);
-  }
-  return ParsePositiveMs(text);
-}
+// authorization.timeout: above 0.
+Result<uint64_t> ParseAuthTimeoutMs(std::string_view text) { return ParseTimeoutMs(text, false); }
 
 // A subject or a list of them, each checked.
 Status LoadSubjects(const YAML::Node& n, std::string_view path, std::vector<std::string>& out) {
@@ -226,7 +213,7 @@ Status LoadAuthorization(const YAML::Node& map, std::string_view path, AuthOptio
         if (k == "user" || k == "username") return NameOf(v, kp, o.user);
         if (k == "password" || k == "pass") return SecretOf(v, kp, o.password);
         if (k == "token") return SecretOf(v, kp, o.token);
-        if (k == "timeout") return ApplyTo(v, kp, "a duration", ParseAuthTimeout, o.timeout_ms);
+        if (k == "timeout") return ApplyTo(v, kp, "a duration", ParseAuthTimeoutMs, o.timeout_ms);
         if (k == "users") return LoadUsers(v, kp, o.users);
         Permissions p;
         Status s = LoadPermissions(v, kp, p);
@@ -313,16 +300,8 @@ Status CheckAuth(const Config& c) {
               "ft.token or ft.nkey_seed_file for the pair's link");
   }
   Authenticator auth(a);
-  ConnectCredentials creds{cred.user, cred.password, cred.token, "", ""};
   const std::string nonce = Authenticator::MakeNonce();
-  if (!cred.nkey_seed.empty()) {
-    auto seed = DecodeUserSeed(cred.nkey_seed);
-    if (seed.ok()) {
-      creds.nkey = EncodeUserPublicKey(PublicKeyOfSeed(*seed));
-      creds.sig = SignNonce(*seed, nonce);
-    }
-  }
-  if (!auth.Check(creds, nonce)) {
+  if (!auth.Check(PairConnectCredentials(cred, nonce), nonce)) {
     return At("ft",
               "the pair's credentials (ft.user/ft.password, ft.token or "
               "ft.nkey_seed_file) are not accepted by this member's authorization");

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <climits>
 #include <cstdint>
+#include <cstdlib>
 #include <initializer_list>
 #include <set>
 #include <string>
@@ -66,6 +68,31 @@ inline Result<uint64_t> ParsePositiveMs(std::string_view text) {
   if (*ns == 0) return Phrase(text, "must be greater than 0");
   if (*ns < 1000000) return Phrase(text, "must be at least 1ms");
   return static_cast<uint64_t>(*ns / 1000000);
+}
+
+// nats-server's timeouts (`authorization.timeout`, `tls.timeout`): a bare number is seconds
+// (`2`, `0.5`), anything else a duration (`500ms`, `2s`); at most 86400 seconds, in ms (a
+// nonzero value is at least 1 ms). 0 is accepted only with `zero_means_none` (no deadline).
+inline Result<uint64_t> ParseTimeoutMs(std::string_view text, bool zero_means_none) {
+  const std::string t(text);
+  char* end = nullptr;
+  errno = 0;
+  const double seconds = std::strtod(t.c_str(), &end);
+  if (!t.empty() && end == t.c_str() + t.size() && errno == 0) {
+    const bool low = zero_means_none ? !(seconds >= 0) : !(seconds > 0);
+    if (low || seconds > 86400) {
+      return Phrase(text, zero_means_none ? "must be at least 0 and at most 86400 seconds"
+                                          : "must be above 0 and at most 86400 seconds");
+    }
+    const auto ms = static_cast<uint64_t>(seconds * 1000 + 0.5);
+    return ms == 0 && seconds > 0 ? 1 : ms;
+  }
+  auto ns = ParseDurationNs(text);
+  if (!ns.ok()) {
+    return Phrase(text, "is not a duration (seconds, or a number with a unit: 500ms, 2s)");
+  }
+  if (*ns == 0 && zero_means_none) return uint64_t{0};
+  return ParsePositiveMs(text);
 }
 
 // A channel name or pattern, or a subject prefix, by the NATS subject rules (subject.h).

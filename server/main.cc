@@ -83,6 +83,7 @@ struct StatusFlags {
   std::vector<std::string> http;  // each may hold a comma-separated list
   std::string config_path;
   int timeout_ms = 2000;
+  std::string cacert;
 };
 
 void AddStatus(CLI::App& app, StatusFlags& f) {
@@ -92,9 +93,16 @@ void AddStatus(CLI::App& app, StatusFlags& f) {
       "when an active instance answers, 1 otherwise");
   status
       ->add_option("--http", f.http,
-                   "Monitoring address of an instance; repeat or comma-separate for a pair "
-                   "(default: the config's http, else 127.0.0.1:8222)")
-      ->type_name("HOST:PORT");
+                   "Monitoring address of an instance, https://HOST:PORT for HTTPS; repeat or "
+                   "comma-separate for a pair (default: the config's http or https, else "
+                   "127.0.0.1:8222)")
+      ->type_name("[https://]HOST:PORT");
+  status
+      ->add_option("--cacert", f.cacert,
+                   "CA certificate (PEM) that https:// servers are verified against (default: "
+                   "the system's trusted CAs)")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
   status->add_option("-c,--config", f.config_path, "Take the monitoring address from this config")
       ->type_name("FILE");
   status->add_option("--timeout", f.timeout_ms, "Per-request timeout in milliseconds")
@@ -105,6 +113,7 @@ void AddStatus(CLI::App& app, StatusFlags& f) {
 int RunStatus(const StatusFlags& f) {
   tandem::server::StatusOptions options;
   options.timeout_ms = f.timeout_ms;
+  options.cacert = f.cacert;
   options.http.clear();
   for (const auto& item : f.http) {
     size_t start = 0;
@@ -122,11 +131,12 @@ int RunStatus(const StatusFlags& f) {
       return kExitUsage;
     }
     if (config->http.host.empty()) {
-      std::fprintf(stderr, "tandem: %s has no http address; pass --http HOST:PORT\n",
+      std::fprintf(stderr, "tandem: %s has no http or https address; pass --http HOST:PORT\n",
                    f.config_path.c_str());
       return kExitUsage;
     }
-    options.http.push_back(tandem::server::FormatHostPort(config->http.host, config->http.port));
+    options.http.push_back((config->http.https ? "https://" : "") +
+                           tandem::server::FormatHostPort(config->http.host, config->http.port));
   }
   if (options.http.empty()) options.http.push_back("127.0.0.1:8222");
   return tandem::server::RunStatus(options, stdout);

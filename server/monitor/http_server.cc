@@ -340,26 +340,24 @@ void HttpConn::OnRead(ssize_t n, const uv_buf_t* buf) {
   Parse(buf->base, static_cast<size_t>(n));
 }
 
-// HTTPS: the ciphertext goes into the session; its plaintext is parsed from read_buf_.
+// HTTPS: the ciphertext goes into the session; its plaintext is parsed from read_buf_. What the
+// session produced meanwhile (handshake records, alerts, post-handshake answers) is sent.
 void HttpConn::OnTlsRead(const char* data, size_t n) {
-  tls_->PutCipher(data, n);
-  if (!tls_->open()) {
-    const int r = tls_->Handshake();
-    std::string out;
-    tls_->TakeOutput(&out);
-    if (!out.empty()) Send(std::move(out));
-    if (r < 0) {
-      spdlog::info("http: TLS handshake error from {}: {}", peer_, tls_->error());
-      Close();
-    }
-    if (r <= 0) return;
-  }
-  for (;;) {
-    const long got = tls_->Read(read_buf_, sizeof(read_buf_));
-    if (got < 0) return Close();
-    if (got == 0) return;
-    Parse(read_buf_, static_cast<size_t>(got));
-    if (closing_ || close_after_write_) return;
+  const TlsSession::Pumped r = tls_->Pump(
+      data, n, read_buf_, sizeof(read_buf_), [] { return true; },
+      [this](const char* plain, size_t len) {
+        Parse(plain, len);
+        return !closing_ && !close_after_write_;
+      });
+  if (r == TlsSession::Pumped::kStopped) return;
+  std::string out;
+  tls_->TakeOutput(&out);
+  if (!out.empty()) Send(std::move(out));
+  if (r == TlsSession::Pumped::kHandshakeFailed) {
+    spdlog::info("http: TLS handshake error from {}: {}", peer_, tls_->error());
+    Close();
+  } else if (r == TlsSession::Pumped::kFailed) {
+    Close();
   }
 }
 

@@ -1,135 +1,19 @@
-// status_command.cc: `tandem status`: a bounded HTTP GET, the collection from each instance
-// and the text screen (see status_command.h).
+// status_command.cc: `tandem status`: the collection from each instance and the text screen
+// (see status_command.h).
 #include "server/monitor/status_command.h"
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstring>
+#include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "server/monitor/time_format.h"
-#include "server/util/value_syntax.h"
-
-#include <sys/socket.h>
+#include "server/util/tls_context.h"
 
 namespace tandem::server {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-int RemainingMs(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return static_cast<int>(std::max<int64_t>(left.count(), 0));
-}
-
-// Waits until `fd` is ready for `events` or the deadline passes.
-Status WaitFor(int fd, short events, Clock::time_point deadline, const std::string& what) {
-  while (true) {
-    int left = RemainingMs(deadline);
-    if (left == 0) return Status::TimedOut(what);
-    pollfd p{fd, events, 0};
-    int rc = poll(&p, 1, left);
-    if (rc > 0) return Status::OK();
-    if (rc == 0) return Status::TimedOut(what);
-    if (errno != EINTR) return Status::IOError(what, strerror(errno));
-  }
-}
-
-// A connected non-blocking socket to host:port, or the reason there is none.
-Result<int> Connect(const std::string& host, int port, Clock::time_point deadline,
-                    const std::string& where) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  std::string port_text = std::to_string(port);
-  int gai = getaddrinfo(host.c_str(), port_text.c_str(), &hints, &res);
-  if (gai != 0) return Status::IOError(where, gai_strerror(gai));
-  Status last = Status::IOError(where, "no address");
-  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      last = Status::IOError(where, strerror(errno));
-      continue;
-    }
-    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      Status s = WaitFor(fd, POLLOUT, deadline, where + ": connect timed out");
-      int err = 0;
-      socklen_t len = sizeof(err);
-      if (s.ok()) getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (!s.ok()) {
-        last = s;
-      } else if (err != 0) {
-        last = Status::IOError(where, strerror(err));
-      } else {
-        rc = 0;
-      }
-    } else if (rc != 0) {
-      last = Status::IOError(where, strerror(errno));
-    }
-    if (rc == 0) {
-      freeaddrinfo(res);
-      return fd;
-    }
-    close(fd);
-  }
-  freeaddrinfo(res);
-  return last;
-}
-
-Status SendAll(int fd, const std::string& data, Clock::time_point deadline,
-               const std::string& where) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EINTR) return Status::IOError(where, strerror(errno));
-    Status s = WaitFor(fd, POLLOUT, deadline, where + ": send timed out");
-    if (!s.ok()) return s;
-  }
-  return Status::OK();
-}
-
-Result<std::string> ReadAll(int fd, Clock::time_point deadline, const std::string& where) {
-  constexpr size_t kMaxReply = 64 * 1024 * 1024;
-  std::string in;
-  char buf[16384];
-  while (true) {
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n > 0) {
-      in.append(buf, static_cast<size_t>(n));
-      if (in.size() > kMaxReply) return Status::Corruption(where, "reply too large");
-      continue;
-    }
-    if (n == 0) return in;
-    if (errno != EAGAIN && errno != EINTR) return Status::IOError(where, strerror(errno));
-    Status s = WaitFor(fd, POLLIN, deadline, where + ": no reply in time");
-    if (!s.ok()) return s;
-  }
-}
-
-Result<HttpReply> ParseReply(const std::string& raw, const std::string& where) {
-  size_t head_end = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos || raw.size() < 12) {
-    return Status::Corruption(where, "not an HTTP reply");
-  }
-  HttpReply reply;
-  reply.status = std::atoi(raw.c_str() + 9);
-  reply.body = raw.substr(head_end + 4);
-  return reply;
-}
 
 std::string Str(const nlohmann::json& j, const char* key) {
   if (!j.is_object() || !j.contains(key)) return "-";
@@ -204,41 +88,44 @@ void FormatActive(const InstanceReport& r, std::string* out) {
 
 }  // namespace
 
-Result<HttpReply> HttpGet(const std::string& host, int port, const std::string& path,
-                          int timeout_ms) {
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  std::string where = "GET " + FormatHostPort(host, port) + path;
-  Result<int> fd = Connect(host, port, deadline, where);
-  if (!fd.ok()) return fd.status();
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + FormatHostPort(host, port) +
-                        "\r\nUser-Agent: tandem-status\r\nConnection: close\r\n\r\n";
-  Status s = SendAll(*fd, request, deadline, where);
-  Result<std::string> raw = s.ok() ? ReadAll(*fd, deadline, where) : Result<std::string>(s);
-  close(*fd);
-  if (!raw.ok()) return raw.status();
-  return ParseReply(*raw, where);
-}
-
 bool IsActive(const InstanceReport& r) {
   if (!r.error.empty() || !r.serverz.is_object()) return false;
   std::string state = r.serverz.value("state", std::string());
   return state == "FT_ACTIVE" || state == "STANDALONE";
 }
 
+namespace {
+
+// The client context of the https:// addresses, built once (`--cacert`, or the system's CAs).
+Result<std::shared_ptr<TlsContext>> StatusTlsContext(const StatusOptions& options) {
+  TlsClientOptions o;
+  o.enabled = true;
+  o.ca_file = options.cacert;
+  o.system_trust = options.cacert.empty();
+  Result<std::shared_ptr<TlsContext>> ctx = TlsContext::Client(o);
+  if (!ctx.ok()) return Status::InvalidArgument("--cacert " + ctx.status().message());
+  return ctx;
+}
+
+}  // namespace
+
 std::vector<InstanceReport> CollectStatus(const StatusOptions& options) {
   std::vector<InstanceReport> reports;
+  std::optional<Result<std::shared_ptr<TlsContext>>> tls;  // made at the first https:// address
   for (const auto& address : options.http) {
     InstanceReport r;
     r.address = address;
-    Result<HostPort> hp = ParseHostPort(address);
-    if (!hp.ok()) {
-      r.error = hp.status().message();
+    Result<StatusTarget> target = ParseStatusTarget(address);
+    if (target.ok() && target->https && !tls) tls = StatusTlsContext(options);
+    if (!target.ok() || (target->https && !tls->ok())) {
+      r.error = !target.ok() ? target.status().message() : tls->status().message();
       reports.push_back(std::move(r));
       continue;
     }
-    std::string host = hp->host == "0.0.0.0" ? "127.0.0.1" : hp->host;
+    const TlsContext* context = target->https ? tls->value().get() : nullptr;
     auto get = [&](const std::string& path, nlohmann::json* into) -> std::string {
-      Result<HttpReply> reply = HttpGet(host, hp->port, path, options.timeout_ms);
+      Result<HttpReply> reply =
+          HttpGet(target->host, target->port, path, options.timeout_ms, context);
       if (!reply.ok()) return reply.status().ToString();
       if (reply->status != 200) return fmt::format("{} answered HTTP {}", path, reply->status);
       *into = nlohmann::json::parse(reply->body, nullptr, /*allow_exceptions=*/false);

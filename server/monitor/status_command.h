@@ -1,11 +1,11 @@
 // status_command.h: `tandem status`, one screen about a running pair for an operator.
 //
-// For each monitoring address it GETs /streaming/serverz (plain HTTP/1.1 over a blocking socket,
-// every step bounded by the timeout), and from the instance that reports itself active it also
-// reads /streaming/channelsz?subs=1 and /streaming/clientsz. It prints each instance's state,
-// role, epoch, uptime and standbys, then the active's channels (messages, bytes, sequences,
-// subscriptions, pending) and clients. The exit status is 0 when an active instance was found
-// and 1 otherwise, so scripts can test it.
+// For each monitoring address it GETs /streaming/serverz (HTTP/1.1, or HTTPS for an
+// `https://HOST:PORT` address, every step bounded by the timeout: status_http.h), and from the
+// instance that reports itself active it also reads /streaming/channelsz?subs=1 and
+// /streaming/clientsz. It prints each instance's state, role, epoch, uptime and standbys, then the
+// active's channels (messages, bytes, sequences, subscriptions, pending) and clients. The exit
+// status is 0 when an active instance was found and 1 otherwise, so scripts can test it.
 //
 // Called by main.cc; reaches the network only through HttpGet. No uv loop, no threads.
 // Ownership: plain values. Thread safety: none needed (the CLI's main thread).
@@ -17,25 +17,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/monitor/status_http.h"
 #include "store/status.h"
 
 namespace tandem::server {
 
 struct StatusOptions {
-  std::vector<std::string> http = {"127.0.0.1:8222"};  // "HOST:PORT" of each instance
-  int timeout_ms = 2000;                               // per instance and request
+  // Each instance: "HOST:PORT", "http://HOST:PORT" or "https://HOST:PORT".
+  std::vector<std::string> http = {"127.0.0.1:8222"};
+  int timeout_ms = 2000;  // per instance and request
+  std::string cacert;     // --cacert: the CA of https:// servers; empty: the system's CAs
 };
-
-struct HttpReply {
-  int status = 0;
-  std::string body;
-};
-
-// GET http://host:port/path with Connection: close. TimedOut when the whole exchange takes
-// longer than timeout_ms, IOError when the connection fails, Corruption for a reply that is not
-// HTTP.
-Result<HttpReply> HttpGet(const std::string& host, int port, const std::string& path,
-                          int timeout_ms);
 
 // What one instance answered.
 struct InstanceReport {

@@ -9,43 +9,45 @@
 namespace tandem::server {
 
 void ClientConn::OnTlsRead(const uv_buf_t* buf, size_t n) {
-  tls_->PutCipher(buf->base, n);
-  if (!tls_->open()) {
-    const int r = tls_->Handshake();
-    if (r < 0) {
+  // The ciphertext is copied into the session first: the loop-wide buffer then takes the
+  // plaintext.
+  const TlsSession::Pumped r = tls_->Pump(
+      buf->base, n, buf->base, buf->len,
+      [this] {
+        if (host_->options().tls.verify_and_map) {
+          tls_identities_ = tls_->PeerIdentities();
+          spdlog::debug("client {}: TLS handshake complete ({}), certificate identities: {}",
+                        Describe(), tls_->version(), fmt::join(tls_identities_, ", "));
+        } else {
+          spdlog::debug("client {}: TLS handshake complete ({})", Describe(), tls_->version());
+        }
+        return true;
+      },
+      [this](const char* data, size_t len) {
+        ParseError e = parser_.Feed(data, len);
+        if (e != ParseError::kNone) {
+          HandleParseError(e);
+          return false;
+        }
+        return !closing_;
+      });
+  switch (r) {
+    case TlsSession::Pumped::kStopped:
+      return;
+    case TlsSession::Pumped::kHandshakeFailed:
       // nats-server logs the failure and closes without an -ERR (a plain client's CONNECT, or
       // garbage, is not a TLS record; a refused certificate ends in a TLS alert).
       spdlog::info("client {}: TLS handshake error: {}", Describe(), tls_->error());
       Close(CloseReason::kTlsHandshakeError);
       return;
-    }
-    if (tls_->has_output()) RequestFlush();
-    if (r == 0) return;
-    if (host_->options().tls.verify_and_map) {
-      tls_identities_ = tls_->PeerIdentities();
-      spdlog::debug("client {}: TLS handshake complete ({}), certificate identities: {}",
-                    Describe(), tls_->version(), fmt::join(tls_identities_, ", "));
-    } else {
-      spdlog::debug("client {}: TLS handshake complete ({})", Describe(), tls_->version());
-    }
-  }
-  // The ciphertext now sits in the session: the loop-wide buffer is free for the plaintext.
-  for (;;) {
-    const long got = tls_->Read(buf->base, buf->len);
-    if (got == 0) break;
-    if (got < 0) {
+    case TlsSession::Pumped::kFailed:
       spdlog::debug("client {}: TLS read: {}", Describe(), tls_->error());
       Close(CloseReason::kClientClosed);
       return;
-    }
-    ParseError e = parser_.Feed(buf->base, static_cast<size_t>(got));
-    if (e != ParseError::kNone) {
-      HandleParseError(e);
+    case TlsSession::Pumped::kWaiting:
+      if (tls_->has_output()) RequestFlush();
       return;
-    }
-    if (closing_) return;
   }
-  if (tls_->has_output()) RequestFlush();
 }
 
 void ClientConn::SealTls() {

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "server/util/tls_options.h"
 
 namespace tandem::server {
+
+class TlsContext;
 
 struct CoreOptions {
   std::string host = "0.0.0.0";
@@ -38,6 +41,9 @@ struct CoreOptions {
   AuthOptions auth;
   // TLS on the client port (`tls:`): every client must speak TLS once INFO is sent.
   TlsOptions tls;
+  // Its SSL_CTX, built once when the configuration is read (it checks the files) and shared
+  // with the https monitoring port; required when tls.enabled.
+  std::shared_ptr<TlsContext> tls_context;
 };
 
 }  // namespace tandem::server

@@ -121,9 +121,8 @@ Status NatsServer::Impl::Listen() {
   assert(OnLoopThread());
   if (listening_) return Status::InvalidArgument("already listening");
   if (options_.tls.enabled) {
-    auto ctx = TlsContext::Server(options_.tls);
-    if (!ctx.ok()) return Status::InvalidArgument("tls: " + ctx.status().message());
-    tls_ = *ctx;
+    if (!options_.tls_context) return Status::InvalidArgument("tls: no TLS context was built");
+    tls_ = options_.tls_context;
   }
   sockaddr_storage addr{};
   const std::string where = options_.host + ":" + std::to_string(options_.port);

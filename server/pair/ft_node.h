@@ -101,6 +101,9 @@ class FtNode final : public ft::FailoverHost {
   const std::string& name() const { return failover_->name(); }
   std::vector<ft::PeerStatus> peers() const { return failover_->peers(); }
   bool in_group() const { return !options_.ft.group.empty(); }
+  // The group's member token (ft::MemberToken of the store's group key), made once per key;
+  // set before Delegate::Serve is called. The core admits CONNECTs that carry it.
+  const std::string& member_token() const { return member_token_; }
   // Why the last lock attempts found the store unusable (not Busy); OK otherwise.
   const Status& store_error() const { return failover_->store_error(); }
   // The role is known: the first lock attempt answered Busy (standby) or the lock was won.

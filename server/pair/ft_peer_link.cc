@@ -16,7 +16,6 @@
 #include "server/pair/ft_peer_link.h"
 
 #include <netdb.h>
-#include <sodium.h>
 #include <string.h>
 
 #include <cassert>
@@ -29,7 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "server/nats/nkeys.h"
+#include "server/pair/ft_credentials.h"
 #include "server/util/close_handles.h"
 #include "server/util/ip_literal.h"
 #include "server/util/quoting.h"
@@ -375,7 +374,7 @@ void PeerLink::OnPingTimer() {
 // password, the token (or else the member token again, as `auth_token`, which members before
 // `ft_member` read), and the nkey with its signature of the INFO's nonce.
 std::string PeerLink::ConnectCredentialFields() const {
-  const ft::FtCredentials& c = options_.credentials;
+  const ConnectCredentials c = PairConnectCredentials(options_.credentials, nonce_);
   std::string f;
   auto field = [&f](std::string_view name, std::string_view value) {
     if (value.empty()) return;
@@ -383,16 +382,10 @@ std::string PeerLink::ConnectCredentialFields() const {
   };
   field("ft_member", options_.member_token);
   field("user", c.user);
-  field("pass", c.password);
+  field("pass", c.pass);
   field("auth_token", c.token.empty() ? options_.member_token : c.token);
-  if (!c.nkey_seed.empty()) {
-    auto seed = DecodeUserSeed(c.nkey_seed);  // checked when the configuration was loaded
-    if (seed.ok()) {
-      field("nkey", EncodeUserPublicKey(PublicKeyOfSeed(*seed)));
-      if (!nonce_.empty()) field("sig", SignNonce(*seed, nonce_));
-      sodium_memzero(seed->data(), seed->size());
-    }
-  }
+  field("nkey", c.nkey);
+  field("sig", c.sig);
   return f;
 }
 
@@ -446,34 +439,33 @@ void PeerLink::StartTls() {
 }
 
 void PeerLink::OnTlsRead(size_t n) {
-  tls_->PutCipher(read_buf_, n);
-  if (!tls_->open()) {
-    const int r = tls_->Handshake();
-    tls_->TakeOutput(&out_);
-    Flush();
-    if (r < 0) {
-      if (last_tls_error_ != tls_->error()) {
-        last_tls_error_ = tls_->error();
-        spdlog::warn("ft: peer link to {}: TLS handshake failed: {}", server(), tls_->error());
-      }
-      return Drop("TLS handshake failed");
+  const TlsSession::Pumped r = tls_->Pump(
+      read_buf_, n, read_buf_, sizeof(read_buf_),
+      [this] {
+        last_tls_error_.clear();
+        SendConnect();  // its records follow the handshake's in the session's output
+        return socket_open();
+      },
+      [this](const char* data, size_t len) {
+        ReadError e = reader_.Feed(data, len);
+        if (e == ReadError::kStopped) return false;
+        if (e != ReadError::kNone) {
+          Drop(ReadErrorText(e));
+          return false;
+        }
+        return true;
+      });
+  if (r == TlsSession::Pumped::kStopped) return;
+  tls_->TakeOutput(&out_);
+  Flush();
+  if (r == TlsSession::Pumped::kHandshakeFailed) {
+    if (last_tls_error_ != tls_->error()) {
+      last_tls_error_ = tls_->error();
+      spdlog::warn("ft: peer link to {}: TLS handshake failed: {}", server(), tls_->error());
     }
-    if (r == 0 || !socket_open()) return;
-    last_tls_error_.clear();
-    SendConnect();
+    return Drop("TLS handshake failed");
   }
-  for (;;) {
-    const long got = tls_->Read(read_buf_, sizeof(read_buf_));
-    if (got == 0) break;
-    if (got < 0) return Drop(tls_->error());
-    ReadError e = reader_.Feed(read_buf_, static_cast<size_t>(got));
-    if (e == ReadError::kStopped) return;
-    if (e != ReadError::kNone) return Drop(ReadErrorText(e));
-  }
-  if (tls_->has_output()) {
-    tls_->TakeOutput(&out_);
-    Flush();
-  }
+  if (r == TlsSession::Pumped::kFailed) return Drop(tls_->error());
 }
 
 bool PeerLink::OnMsg(const MsgArgs& msg) {

@@ -94,7 +94,13 @@ Result<std::shared_ptr<TlsContext>> TlsContext::Server(const TlsOptions& o) {
   // Smaller idle buffers: OpenSSL frees a connection's record buffers between records.
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                   SSL_MODE_ENABLE_PARTIAL_WRITE);
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION);
+  // TLS 1.3 suites in nats-server's order (Go's, on a CPU with AES instructions): AES-128-GCM
+  // first, chosen by the server rather than by the client's list (OpenSSL clients put
+  // AES-256-GCM first, which costs about a third more per byte for no practical gain).
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_ciphersuites(ctx.get(),
+                           "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+                           "TLS_CHACHA20_POLY1305_SHA256");
   Status s = LoadCertAndKey(ctx.get(), o.cert_file, o.key_file);
   if (!s.ok()) return s;
   const bool verify = o.verify || o.verify_and_map;
@@ -123,8 +129,14 @@ Result<std::shared_ptr<TlsContext>> TlsContext::Client(const TlsClientOptions& o
   if (!ctx) return Status::IOError("tls: cannot create a context", TlsErrorText());
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
-  if (o.ca_file.empty()) return Status::InvalidArgument("ca_file: must be set");
-  Status s = LoadCa(ctx.get(), o.ca_file);
+  Status s;
+  if (!o.ca_file.empty()) {
+    s = LoadCa(ctx.get(), o.ca_file);
+  } else if (!o.system_trust) {
+    s = Status::InvalidArgument("ca_file: must be set");
+  } else if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
+    s = Status::IOError("tls: cannot load the system's trusted CAs", TlsErrorText());
+  }
   if (!s.ok()) return s;
   if (!o.cert_file.empty() || !o.key_file.empty()) {
     if (o.cert_file.empty()) return Status::InvalidArgument("cert_file: must be set with key_file");

@@ -19,9 +19,11 @@ struct TlsOptions {
 
 // The client side of the peer link (`ft: {tls: {ca_file, cert_file, key_file}}`): the server's
 // certificate is verified against ca_file; cert_file/key_file are sent when the server asks.
+// `tandem status` uses it too, with system_trust: no ca_file means the system's trusted CAs.
 struct TlsClientOptions {
   bool enabled = false;
   std::string ca_file, cert_file, key_file;
+  bool system_trust = false;
 };
 
 }  // namespace tandem::server

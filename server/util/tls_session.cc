@@ -12,11 +12,47 @@
 
 namespace tandem::server {
 
+namespace {
+
+// The write side: a BIO that appends every record OpenSSL writes to a std::string (its data
+// pointer). A memory BIO would hold them in a buffer of its own, copied out again by
+// TakeOutput; this string is handed over whole instead (see TakeOutput).
+int SinkWrite(BIO* b, const char* data, int n) {
+  static_cast<std::string*>(BIO_get_data(b))->append(data, static_cast<size_t>(n));
+  return n;
+}
+
+long SinkCtrl(BIO* b, int cmd, long, void*) {
+  switch (cmd) {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    case BIO_CTRL_WPENDING:
+    case BIO_CTRL_PENDING:
+      return static_cast<long>(static_cast<std::string*>(BIO_get_data(b))->size());
+    default:
+      return 0;
+  }
+}
+
+BIO* NewSink(std::string* out) {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tandem sink");
+    BIO_meth_set_write(m, SinkWrite);
+    BIO_meth_set_ctrl(m, SinkCtrl);
+    return m;
+  }();
+  BIO* b = BIO_new(method);
+  BIO_set_data(b, out);
+  BIO_set_init(b, 1);
+  return b;
+}
+
+}  // namespace
+
 TlsSession::TlsSession(const TlsContext& context, const std::string& host)
-    : ssl_(SSL_new(context.ctx())), rbio_(BIO_new(BIO_s_mem())), wbio_(BIO_new(BIO_s_mem())) {
+    : ssl_(SSL_new(context.ctx())), rbio_(BIO_new(BIO_s_mem())), wbio_(NewSink(&output_)) {
   // A read BIO that is empty asks for more instead of reporting end of file.
   BIO_set_mem_eof_return(rbio_, -1);
-  BIO_set_mem_eof_return(wbio_, -1);
   SSL_set_bio(ssl_, rbio_, wbio_);
   if (context.server()) {
     SSL_set_accept_state(ssl_);
@@ -100,15 +136,16 @@ bool TlsSession::Write(std::string_view plain) {
 }
 
 void TlsSession::TakeOutput(std::string* out) {
-  const size_t pending = BIO_ctrl_pending(wbio_);
-  if (pending == 0) return;
-  const size_t at = out->size();
-  out->resize(at + pending);
-  const int n = BIO_read(wbio_, out->data() + at, static_cast<int>(pending));
-  out->resize(at + (n > 0 ? static_cast<size_t>(n) : 0));
+  if (output_.empty()) return;
+  if (out->empty()) {
+    out->swap(output_);  // no copy; the two buffers' capacities are reused in turn
+  } else {
+    out->append(output_);
+  }
+  output_.clear();
 }
 
-bool TlsSession::has_output() const { return BIO_ctrl_pending(wbio_) > 0; }
+bool TlsSession::has_output() const { return !output_.empty(); }
 
 const char* TlsSession::version() const { return SSL_get_version(ssl_); }
 

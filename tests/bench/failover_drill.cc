@@ -20,9 +20,13 @@
 // durable subscriber came more than a second after publishing are "late": they waited for a
 // redelivery (the subscribers' AckWait is 2 s here).
 //
+// With --tls and/or --auth the pair is secured (tests/bench/drill_secure.h): TLS required with
+// client certificates verified and the peer link over TLS; users with bcrypt passwords and
+// permissions, the pair's own login under `ft:`; the drill's clients use TLS and log in.
+//
 // Usage: failover_drill --tandem PATH [--rounds N] [--fault kill|term|stop] [--rate MSGS/S]
 //                       [--heartbeat-ms MS] [--reconnect-wait-ms MS] [--dir DIR] [--keep]
-//                       [--port P] [--stop-ms MS] [--warm-ms MS]
+//                       [--port P] [--stop-ms MS] [--warm-ms MS] [--tls] [--auth]
 // scripts/failover-drill builds tandem and this program and runs it.
 #include <fcntl.h>
 #include <signal.h>
@@ -51,6 +55,7 @@
 #include <nats/nats.h>
 
 #include "tests/bench/bench_util.h"
+#include "tests/bench/drill_secure.h"
 
 namespace {
 
@@ -74,6 +79,7 @@ struct Args {
   int port = 0;
   std::string dir;
   bool keep = false;
+  tandem::bench::DrillSecurity secure;  // --tls, --auth
 };
 
 [[noreturn]] void Usage(const char* why) {
@@ -81,7 +87,8 @@ struct Args {
                "failover_drill: %s\n"
                "usage: failover_drill --tandem PATH [--rounds N] [--fault kill|term|stop]\n"
                "       [--rate MSGS/S] [--heartbeat-ms MS] [--reconnect-wait-ms MS]\n"
-               "       [--stop-ms MS] [--warm-ms MS] [--port P] [--dir DIR] [--keep]\n",
+               "       [--stop-ms MS] [--warm-ms MS] [--port P] [--dir DIR] [--keep]\n"
+               "       [--tls] [--auth]\n",
                why);
   std::exit(2);
 }
@@ -112,6 +119,8 @@ Args ParseArgs(int argc, char** argv) {
     else if (k == "--port") a.port = num();
     else if (k == "--dir") a.dir = next();
     else if (k == "--keep") a.keep = true;
+    else if (k == "--tls") a.secure.tls = true;
+    else if (k == "--auth") a.secure.auth = true;
     else Usage(("unknown argument " + k).c_str());
   }
   if (a.tandem.empty()) Usage("--tandem is required");
@@ -273,6 +282,7 @@ stanConnection* Connect(const Args& args, const std::string& url, const char* cl
   natsOptions* nopts = nullptr;
   natsOptions_Create(&nopts);
   natsOptions_SetURL(nopts, url.c_str());
+  args.secure.ApplyClient(nopts);
   natsOptions_SetMaxReconnect(nopts, -1);
   natsOptions_SetReconnectWait(nopts, args.reconnect_wait_ms);
   natsOptions_SetReconnectJitter(nopts, 0, 0);
@@ -374,7 +384,8 @@ std::string WriteConfig(const Args& args, const std::string& name, int port) {
     << "ft:\n  group: drill\n  name: " << name << "\n"
     << "  peers: [127.0.0.1:" << port << "]\n"
     << "  heartbeat: " << args.heartbeat_ms << "ms\n"
-    << "  missed: 3\n";
+    << "  missed: 3\n"
+    << args.secure.FtYaml() << args.secure.ServerYaml();
   return path;
 }
 
@@ -453,12 +464,19 @@ int main(int argc, char** argv) {
     Usage(("cannot create " + args.dir).c_str());
   }
   if (args.port == 0) args.port = tandem::bench::FreeLoopbackPort();
-  std::string url = "nats://127.0.0.1:" + std::to_string(args.port);
+  std::string setup_error;
+  if (!args.secure.Prepare(args.dir, &setup_error)) {
+    std::fprintf(stderr, "failover_drill: %s\n", setup_error.c_str());
+    return 1;
+  }
+  const std::string url = args.secure.Url(args.port);
+  const std::string shown_url = "nats://127.0.0.1:" + std::to_string(args.port);
 
   Instance a{"a", WriteConfig(args, "a", args.port), args.dir + "/a.log"};
   Instance b{"b", WriteConfig(args, "b", args.port), args.dir + "/b.log"};
   std::printf("failover drill: %d round(s) of %s, pair on %s, store %s/store\n", args.rounds,
-              args.fault.c_str(), url.c_str(), args.dir.c_str());
+              args.fault.c_str(), shown_url.c_str(), args.dir.c_str());
+  std::printf("  security: %s\n", args.secure.Describe().c_str());
   std::printf("  load %d msg/s, heartbeat %d ms, client reconnect wait %d ms\n", args.rate,
               args.heartbeat_ms, args.reconnect_wait_ms);
   std::fflush(stdout);
@@ -601,6 +619,15 @@ int main(int argc, char** argv) {
     }
   }
   bool pass = all_ok && total_lost == 0 && static_cast<int>(times.size()) == args.rounds;
+  for (const Instance* in : {&a, &b}) {
+    std::ifstream f(in->log);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    if (args.secure.SecretIn(ss.str()) != nullptr) {
+      std::printf("  a password appears in %s\n", in->log.c_str());
+      pass = false;
+    }
+  }
   std::printf("result: %s\n", pass ? "PASS" : "FAIL");
   std::fflush(stdout);
 

@@ -45,6 +45,26 @@ TEST_SUITE("config_tls") {
     auto none = ParseConfig("");
     REQUIRE(none.ok());
     CHECK_FALSE(none->core.tls.enabled);
+    // The context is built once, here, and shared by the client port and https.
+    CHECK(cfg->core.tls_context != nullptr);
+    CHECK(none->core.tls_context == nullptr);
+  }
+
+  TEST_CASE("config_tls: tls.timeout: seconds or a duration, 0 is no deadline") {
+    Certs c;
+    auto ms = [&](const std::string& v) -> int64_t {
+      auto cfg = ParseConfig(c.Tls(", timeout: " + v));
+      return cfg.ok() ? static_cast<int64_t>(cfg->core.tls.timeout_ms) : -1;
+    };
+    CHECK(ms("0") == 0);
+    CHECK(ms("0s") == 0);
+    CHECK(ms("2") == 2000);
+    CHECK(ms("0.0004") == 1);  // a nonzero deadline is at least 1 ms
+    CHECK(ms("1m") == 60000);
+    CHECK(ms("-1") == -1);
+    CHECK(ms("86401") == -1);
+    CHECK(ErrorOf("tls: {timeout: 90000}\n") ==
+          "config: tls.timeout: \"90000\" must be at least 0 and at most 86400 seconds");
   }
 
   TEST_CASE("config_tls: https and ft.tls") {

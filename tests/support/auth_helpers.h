@@ -1,13 +1,12 @@
 // auth_helpers.h: what the authentication tests share: user nkeys made at test time (a
 // libsodium seed, encoded as nkeys are: libnats decodes the seed on its own, so a wrong
-// encoding fails there), bcrypt hashes made with libxcrypt, and a libnats connect with options
-// (user/password, token, nkey) that reports the error text libnats got.
+// encoding fails there), bcrypt hashes (tests/support/bcrypt_hash.h), and a libnats connect
+// with options (user/password, token, nkey) that reports the error text libnats got.
 //
 // Ownership: plain values; ConnectWith fills a NatsConn that owns the connection. Thread safety:
 // plain functions.
 #pragma once
 
-#include <crypt.h>
 #include <sodium.h>
 
 #include <functional>
@@ -17,6 +16,7 @@
 #include <nats/nats.h>
 
 #include "server/nats/nkeys.h"
+#include "tests/support/bcrypt_hash.h"
 #include "tests/support/core_fixture.h"
 
 namespace tandem::test {
@@ -32,15 +32,6 @@ inline UserNkey MakeUserNkey() {
   randombytes_buf(seed.data(), seed.size());
   return {server::EncodeUserSeed(seed),
           server::EncodeUserPublicKey(server::PublicKeyOfSeed(seed))};
-}
-
-// A bcrypt hash ($2b$, cost 4: fast enough for tests) of `password`; empty on failure.
-inline std::string BcryptHash(const std::string& password) {
-  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (crypt_gensalt_rn("$2b$", 4, nullptr, 0, salt, sizeof(salt)) == nullptr) return {};
-  auto data = std::make_unique<crypt_data>();
-  const char* out = crypt_rn(password.c_str(), salt, data.get(), sizeof(crypt_data));
-  return out == nullptr ? std::string() : std::string(out);
 }
 
 // Connects `c` to `url` with the options `set` adds (no reconnects, short timeouts); the

@@ -96,11 +96,13 @@ void QueueCb(stanConnection*, stanSubscription* sub, const char*, stanMsg* msg, 
 
 }  // namespace
 
-StanLoad::StanLoad(std::string url, std::string cluster_id, std::string channel, int rate)
+StanLoad::StanLoad(std::string url, std::string cluster_id, std::string channel, int rate,
+                   StanLoadTls tls)
     : url_(std::move(url)),
       cluster_id_(std::move(cluster_id)),
       channel_(std::move(channel)),
-      rate_(rate) {}
+      rate_(rate),
+      tls_(std::move(tls)) {}
 
 StanLoad::~StanLoad() {
   StopPublishing();
@@ -113,11 +115,15 @@ StanLoad::~StanLoad() {
 }
 
 bool StanLoad::Start(std::string* error) {
-  sub_conn_ = ConnectStan(url_, cluster_id_, "ft-durable", StanConnectOptions{}, error);
+  StanConnectOptions connect;
+  connect.tls_ca = tls_.ca;
+  connect.tls_cert = tls_.cert;
+  connect.tls_key = tls_.key;
+  sub_conn_ = ConnectStan(url_, cluster_id_, "ft-durable", connect, error);
   if (!sub_conn_) return false;
-  q_conn_ = ConnectStan(url_, cluster_id_, "ft-queue", StanConnectOptions{}, error);
+  q_conn_ = ConnectStan(url_, cluster_id_, "ft-queue", connect, error);
   if (!q_conn_) return false;
-  pub_ = ConnectStan(url_, cluster_id_, "ft-pub", StanConnectOptions{}, error);
+  pub_ = ConnectStan(url_, cluster_id_, "ft-pub", connect, error);
   if (!pub_) return false;
   durable_ = SubscribeStan(sub_conn_, channel_, nullptr, "dur", DurableCb, this, error);
   if (!durable_) return false;

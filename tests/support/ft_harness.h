@@ -104,11 +104,18 @@ struct LoadReport {
   std::string first_lost;  // a few lost numbers, for the failure message
 };
 
+// TLS for a StanLoad's connections: trust `ca`, expect "localhost", present cert/key when
+// given. Empty ca: plain TCP.
+struct StanLoadTls {
+  std::string ca, cert, key;
+};
+
 class StanLoad {
  public:
   // `url` like "nats://127.0.0.1:4222", or several separated by commas; `rate` messages per
-  // second.
-  StanLoad(std::string url, std::string cluster_id, std::string channel, int rate);
+  // second. Credentials go in the URL ("nats://user:pw@127.0.0.1:4222").
+  StanLoad(std::string url, std::string cluster_id, std::string channel, int rate,
+           StanLoadTls tls = {});
   ~StanLoad();
   StanLoad(const StanLoad&) = delete;
   StanLoad& operator=(const StanLoad&) = delete;
@@ -136,6 +143,7 @@ class StanLoad {
 
   const std::string url_, cluster_id_, channel_;
   const int rate_;
+  const StanLoadTls tls_;
   __stanConnection* pub_ = nullptr;
   __stanConnection* sub_conn_ = nullptr;
   __stanConnection* q_conn_ = nullptr;

@@ -27,6 +27,9 @@ struct StanConnectOptions {
   int connect_attempts = 50;  // first connect, one every connect_retry_ms
   int connect_retry_ms = 50;
   bool only_given_servers = false;  // ignore the servers' connect_urls
+  // TLS (any of these set): trust `tls_ca`, expect the name "localhost", present
+  // `tls_cert`/`tls_key` when given. Credentials go in the URL ("nats://user:pw@host:port").
+  std::string tls_ca, tls_cert, tls_key;
   natsConnectionHandler disconnected = nullptr;
   stanConnectionLostHandler lost = nullptr;
   void* closure = nullptr;  // for both handlers
@@ -58,6 +61,14 @@ inline stanConnection* ConnectStan(const std::string& urls, const std::string& c
   natsOptions_SetReconnectJitter(nopts, 0, 0);
   natsOptions_SetReconnectBufSize(nopts, 32 * 1024 * 1024);
   if (o.disconnected) natsOptions_SetDisconnectedCB(nopts, o.disconnected, o.closure);
+  if (!o.tls_ca.empty()) {
+    natsOptions_SetSecure(nopts, true);
+    natsOptions_LoadCATrustedCertificates(nopts, o.tls_ca.c_str());
+    natsOptions_SetExpectedHostname(nopts, "localhost");
+    if (!o.tls_cert.empty()) {
+      natsOptions_LoadCertificatesChain(nopts, o.tls_cert.c_str(), o.tls_key.c_str());
+    }
+  }
   stanConnOptions* sopts = nullptr;
   stanConnOptions_Create(&sopts);
   stanConnOptions_SetNATSOptions(sopts, nopts);

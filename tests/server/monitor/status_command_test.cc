@@ -90,6 +90,24 @@ InstanceReport Standby() {
 }
 
 TEST_SUITE("status_command") {
+  TEST_CASE("status: addresses with and without a scheme") {
+    auto plain = ParseStatusTarget("10.0.0.1:8222");
+    REQUIRE(plain.ok());
+    CHECK_FALSE(plain->https);
+    CHECK(plain->host == "10.0.0.1");
+    CHECK(plain->port == 8222);
+    auto http = ParseStatusTarget("http://0.0.0.0:8222/");
+    REQUIRE(http.ok());
+    CHECK_FALSE(http->https);
+    CHECK(http->host == "127.0.0.1");  // a wildcard bind is asked on the loopback
+    auto https = ParseStatusTarget("https://[::1]:8443");
+    REQUIRE(https.ok());
+    CHECK(https->https);
+    CHECK(https->port == 8443);
+    CHECK_FALSE(ParseStatusTarget("https://nowhere").ok());
+    CHECK_FALSE(ParseStatusTarget("ftp://h:1").ok());
+  }
+
   TEST_CASE("status: HttpGet sends a GET with Connection close and parses the reply") {
     OneShotServer server(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
