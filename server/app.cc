@@ -19,6 +19,7 @@
 #include "server/monitor/monitor.h"
 #include "server/monitor_adapter.h"
 #include "server/nats/nats_server.h"
+#include "server/natsclient/external_bus.h"
 #include "server/pair/ft_node.h"
 #include "server/pair/systemd_notify.h"
 #include "server/stan/stan_server.h"
@@ -123,6 +124,7 @@ int App::Run() {
   stan_.reset();
   nats_.reset();
   ft_.reset();
+  external_.reset();  // waits for libnats' threads to end
   disk_.reset();
   systemd_.reset();
   before_sleep_.reset();
@@ -145,7 +147,13 @@ Status App::Start() {
   monitor_source_->SetDiskSpace(disk_.get());
   Status hs = StartHttp();
   if (!hs.ok()) return hs;
+  if (config_.external.enabled()) {
+    external_ = std::make_unique<ExternalBus>(&loop_, config_.external);
+    Status cs = external_->Connect();
+    if (!cs.ok()) return cs;
+  }
   FtNode::Options o;
+  o.bus = external_.get();
   o.ft = config_.ft;
   o.cluster_id = config_.stan.cluster_id;
   o.store = config_.store;
@@ -219,8 +227,9 @@ void App::AfterRecover(Result<store::Recovered> recovered, std::function<void(St
     done(s);
     return;
   }
-  stan_ = std::make_unique<StanServer>(&loop_, nats_->CreateInternalClient("stan"), store_.get(),
-                                       std::move(recovered).value(), config_.stan);
+  Bus* bus = external_ ? static_cast<Bus*>(external_.get()) : nats_->CreateInternalClient("stan");
+  stan_ = std::make_unique<StanServer>(&loop_, bus, store_.get(), std::move(recovered).value(),
+                                       config_.stan);
   // Only logged here: the role machine learns of the store's error from the store itself
   // (FtNode::Delegate::StoreHealth, asked on every tick), the one path errors take to it.
   stan_->SetOnFatal([this](const Status& st) {
@@ -245,6 +254,13 @@ void App::AfterRecover(Result<store::Recovered> recovered, std::function<void(St
 }
 
 Status App::StartCore() {
+  if (external_) {
+    spdlog::info(
+        "not listening for clients: the streaming layer is a client of the NATS "
+        "cluster at {}",
+        external_->state().url);
+    return Status::OK();
+  }
   CoreOptions core = config_.core;
   if (core.connect_urls.empty() && !config_.ft.group.empty()) core.connect_urls = config_.ft.peers;
   if (!config_.ft.group.empty()) {
@@ -264,6 +280,7 @@ Status App::StartCore() {
 }
 
 Bus* App::HeartbeatClient() {
+  if (external_) return external_.get();
   if (!nats_) return nullptr;
   if (!ft_client_) ft_client_ = nats_->CreateInternalClient("ft");
   return ft_client_;
@@ -370,6 +387,7 @@ void App::AfterCoreClosed() {
     if (!s.ok()) spdlog::error("closing the store: {}", s.ToString());
     store_.reset();
   }
+  if (external_) external_->Close(nullptr);  // flushes what was published (the last heartbeat)
   if (systemd_) systemd_->Close();
   if (disk_) disk_->Close();
   CloseOwnHandles();

@@ -22,6 +22,7 @@
 #include "server/logging.h"
 #include "server/monitor/http_options.h"
 #include "server/nats/core_options.h"
+#include "server/natsclient/external_options.h"
 #include "server/stan/stan_options.h"
 #include "server/util/tls_options.h"
 #include "server/util/value_syntax.h"
@@ -38,6 +39,9 @@ struct Config {
   ft::FtOptions ft;         // YAML: ft.*
   HttpOptions http;         // YAML: http or https (off unless set)
   TlsClientOptions ft_tls;  // YAML: ft.tls: the peer link's side of the core's TLS
+  // YAML: nats.servers and the client keys of nats: (config_nats_client.h). With servers set,
+  // tandem is a client of that cluster and the embedded core does not listen.
+  ExternalNatsOptions external;
   LogLevel log_level = LogLevel::kInfo;
 };
 
@@ -57,6 +61,8 @@ struct ConfigOverrides {
   std::optional<std::string> pass;        // --pass PASSWORD        -> authorization.password
   std::optional<std::string> auth;        // --auth TOKEN           -> authorization.token
   std::optional<std::string> https;       // --https HOST:PORT      -> https
+  // --nats-server URL,... -> nats.servers (an external cluster)
+  std::optional<std::string> nats_server;
   // nats-server's TLS flags; any of them turns TLS on, as in nats-server.
   bool tls = false;                     // --tls                  -> tls
   bool tls_verify = false;              // --tlsverify            -> tls.verify

@@ -81,7 +81,11 @@ Status FtNode::Start() {
     spdlog::info("ft: {} in group {}, peers {}, heartbeat {}ms, missed {}", failover_->name(),
                  options_.ft.group, fmt::join(options_.ft.peers, ","), options_.ft.heartbeat_ms,
                  options_.ft.missed);
-    OpenStandbyLink();
+    if (options_.bus) {
+      SubscribeHeartbeats(options_.bus);
+    } else {
+      OpenStandbyLink();
+    }
   }
   uint64_t tick = static_cast<uint64_t>(failover_->tick_ms());
   uv_timer_start(&tick_, TickCb, tick, tick);
@@ -219,11 +223,7 @@ void FtNode::Activate(std::unique_ptr<store::Store> store) {
   SetGroupKey(store->identity().group_key);
   delegate_->Serve(std::move(store), [this](Status s) {
     if (s.ok()) {
-      hb_client_ = delegate_->HeartbeatClient();
-      if (hb_client_ && in_group()) {
-        hb_sid_ = hb_client_->Subscribe(
-            subject_, "", [this](const InboundMsg& m) { OnHeartbeatPayload(m.payload); });
-      }
+      if (!hb_client_) SubscribeHeartbeats(delegate_->HeartbeatClient());
       OpenActiveLink();
     }
     failover_->OnActivated(s);
@@ -245,6 +245,14 @@ void FtNode::SendHeartbeat(const ft::Heartbeat& hb) {
     hb_client_->Publish(subject_, "", payload);
   } else if (link_) {
     link_->Publish(payload);
+  }
+}
+
+void FtNode::SubscribeHeartbeats(Bus* bus) {
+  hb_client_ = bus;
+  if (hb_client_ && in_group()) {
+    hb_sid_ = hb_client_->Subscribe(subject_, "",
+                                    [this](const InboundMsg& m) { OnHeartbeatPayload(m.payload); });
   }
 }
 
@@ -286,7 +294,7 @@ void FtNode::OpenStandbyLink() {
 }
 
 void FtNode::OpenActiveLink() {
-  if (!in_group()) return;
+  if (!in_group() || options_.bus) return;  // through a cluster, a second active is heard on it
   std::vector<std::string> others;
   for (const auto& p : options_.ft.peers) {
     if (!SameAddress(p, options_.listen)) others.push_back(p);

@@ -75,6 +75,10 @@ class FtNode final : public ft::FailoverHost {
     store::StoreOptions store;
     std::string listen;  // our own client address "host:port", left out of the active's link
     std::shared_ptr<TlsContext> tls;  // the peer links' TLS (`ft.tls`); null: plain TCP
+    // An external NATS cluster's Bus (nats.servers), borrowed: every member subscribes to the
+    // heartbeat subject on it from the start and publishes its heartbeats there; no peer
+    // links. Null: the embedded core (peer links while standing by).
+    Bus* bus = nullptr;
   };
 
   FtNode(uv_loop_t* loop, Options options, Delegate* delegate, SystemdNotifier* systemd);
@@ -141,6 +145,8 @@ class FtNode final : public ft::FailoverHost {
   Status LoadIdentity();
   void SetGroupKey(const std::string& key);
   void OnHeartbeatPayload(std::string_view payload);
+  // Subscribes to the heartbeat subject on `bus`, which then carries ours too (hb_client_).
+  void SubscribeHeartbeats(Bus* bus);
   void OpenStandbyLink();
   void OpenActiveLink();
   void CloseLink(std::unique_ptr<PeerLink>& link, std::function<void()> done);
@@ -163,7 +169,8 @@ class FtNode final : public ft::FailoverHost {
   AttemptStep attempt_ = AttemptStep::kNone;
   bool disk_full_logged_ = false;  // a lock attempt found the disk full
   // The core's client, from a successful activation until Close (so through a graceful stop:
-  // the last "stopping" heartbeat goes out on it).
+  // the last "stopping" heartbeat goes out on it); with an external cluster, its Bus from
+  // Start until Close.
   Bus* hb_client_ = nullptr;
   uint64_t hb_sid_ = 0;
   std::string group_key_;     // "" until known (identity file or our store)
