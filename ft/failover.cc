@@ -238,6 +238,13 @@ void Failover::OnActiveLost() {
   TryLockSoon();
 }
 
+void Failover::OnActiveLockFreed() {
+  if (role_ != Role::kStandby) return;
+  spdlog::info("ft: {}: the active's lock was released (it stopped or died); trying the lock",
+               options_.name);
+  TryLockSoon();
+}
+
 void Failover::OnTick() {
   int64_t now = clock_->NowMs();
   switch (role_) {

@@ -9,7 +9,8 @@
 // Store::Open on the host's behalf, and the epoch is the one that Open wrote.
 //
 // Roles and every allowed transition (anything else is ignored):
-//
+//   (kStandby: the connection to the active lost, or the active's lock freed (active_lock.h):
+//    a lock attempt at once; no role change until its result)
 //   kStandby    -> kActivating  lock result OK (the host receives the store with Activate)
 //   kStandby    -> kStopped     lock result refused the store (NotFound: no store and none may
 //                               be created; InvalidArgument: another identity or an older
@@ -129,6 +130,9 @@ class Failover {
   void OnActivated(const Status& status);
   void OnHeartbeat(const Heartbeat& hb);
   void OnActiveLost();  // the standby's connection to the active dropped
+  // The active's lock next to the store (active_lock.h) was free: the active died or stopped.
+  // Like OnActiveLost: a standby tries the store lock at once (the store lock decides).
+  void OnActiveLockFreed();
   // Also the one path by which store errors reach the role machine: while active or stopping
   // it asks the host's StoreHealth first (a sticky error fences).
   void OnTick();

@@ -82,6 +82,7 @@ Status FtNode::Start() {
                  options_.ft.group, fmt::join(options_.ft.peers, ","), options_.ft.heartbeat_ms,
                  options_.ft.missed);
     if (options_.bus) {
+      active_lock_ = std::make_unique<ft::ActiveLock>(loop_, options_.store.path + ".active");
       SubscribeHeartbeats(options_.bus);
     } else {
       OpenStandbyLink();
@@ -219,7 +220,8 @@ void FtNode::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
 
 void FtNode::Activate(std::unique_ptr<store::Store> store) {
   if (link_) CloseLink(link_, nullptr);  // a standby's link is of no use to an active
-  group_key_.clear();                    // our own store's key is the group's
+  HoldActiveLock();
+  group_key_.clear();  // our own store's key is the group's
   SetGroupKey(store->identity().group_key);
   delegate_->Serve(std::move(store), [this](Status s) {
     if (s.ok()) {
@@ -240,6 +242,7 @@ void FtNode::OnDiskRoom() {
 
 void FtNode::SendHeartbeat(const ft::Heartbeat& hb) {
   if (!in_group()) return;
+  if (hb.role == ft::Role::kActive) HoldActiveLock();  // again if a standby held it a moment
   std::string payload = ft::EncodeHeartbeat(hb, group_key_);
   if (hb_client_) {
     hb_client_->Publish(subject_, "", payload);
@@ -269,6 +272,24 @@ void FtNode::OnHeartbeatPayload(std::string_view payload) {
     return;
   }
   failover_->OnHeartbeat(*hb);
+  // A standby that hears an active waits on its lock (the active took it before heartbeating).
+  if (active_lock_ && hb->role == ft::Role::kActive && failover_->role() == ft::Role::kStandby &&
+      !active_lock_->armed()) {
+    active_lock_->Arm([this] {
+      if (!closed_) failover_->OnActiveLockFreed();
+    });
+  }
+}
+
+void FtNode::HoldActiveLock() {
+  if (!active_lock_ || active_lock_->held()) return;
+  Status s = active_lock_->Hold();
+  if (!s.ok() && !s.IsBusy()) {
+    spdlog::warn(
+        "ft: {}: cannot hold {}: {}; standbys learn of this active's end by its "
+        "heartbeats only",
+        failover_->name(), active_lock_->path(), s.ToString());
+  }
 }
 
 void FtNode::OpenStandbyLink() {
@@ -369,6 +390,15 @@ void FtNode::Close(std::function<void()> done) {
     }
   });
   if (link_) CloseLink(link_, nullptr);
+  if (active_lock_) {
+    ++pending_closes_;
+    active_lock_->Close([this] {
+      if (--pending_closes_ == 0 && close_done_) {
+        auto cb = std::move(close_done_);
+        cb();
+      }
+    });
+  }
 }
 
 // ---- status ------------------------------------------------------------------------------------

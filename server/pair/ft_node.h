@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "ft/active_lock.h"
 #include "ft/failover.h"
 #include "ft/ft_options.h"
 #include "ft/store_locker.h"
@@ -147,6 +148,8 @@ class FtNode final : public ft::FailoverHost {
   void OnHeartbeatPayload(std::string_view payload);
   // Subscribes to the heartbeat subject on `bus`, which then carries ours too (hb_client_).
   void SubscribeHeartbeats(Bus* bus);
+  // Active with an external cluster: takes the active lock if it is not held yet.
+  void HoldActiveLock();
   void OpenStandbyLink();
   void OpenActiveLink();
   void CloseLink(std::unique_ptr<PeerLink>& link, std::function<void()> done);
@@ -164,6 +167,9 @@ class FtNode final : public ft::FailoverHost {
   ft::StoreLocker locker_;
   uv_timer_t tick_{};
   std::unique_ptr<PeerLink> link_;  // standby: to the active; active: to other peers
+  // With an external cluster (no link whose drop tells of the active's death): the lock next to
+  // the store that the active holds and a standby waits on (ft/active_lock.h).
+  std::unique_ptr<ft::ActiveLock> active_lock_;
   std::vector<std::unique_ptr<PeerLink>> closing_links_;
   DiskSpace* disk_ = nullptr;
   AttemptStep attempt_ = AttemptStep::kNone;

@@ -6,12 +6,14 @@
 // (its node stopped with SIGSTOP). No acknowledged message may be lost.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -139,9 +141,11 @@ TEST_CASE("external: kill -9 of the active of a pair under load; the standby tak
 
   FtMember* active = &a;
   FtMember* standby = &b;
-  for (int round = 0; round < 3; ++round) {
+  std::vector<double> takeover_ms;
+  for (int round = 0; round < 5; ++round) {
     CAPTURE(round);
-    REQUIRE(standby->WaitStandby());
+    // Each has heard the other through the cluster (the standby then waits on the active's lock).
+    REQUIRE(standby->process().WaitForLog("standing by for active " + active->name()));
     REQUIRE(active->process().WaitForLog(std::string("standby ") + standby->name() + " joined"));
     int64_t killed_us = NowUs();
     REQUIRE(active->process().Signal(SIGKILL));
@@ -152,12 +156,19 @@ TEST_CASE("external: kill -9 of the active of a pair under load; the standby tak
       std::this_thread::sleep_for(milliseconds(2));
     }
     REQUIRE(load.last_ack_us() > killed_us);
-    std::printf("external: takeover (kill -9 -> first PubAck of the new active): %.1f ms\n",
-                (load.last_ack_us() - killed_us) / 1000.0);
+    takeover_ms.push_back((load.last_ack_us() - killed_us) / 1000.0);
+    // Told by the kernel (the active's lock), not by missed heartbeats.
+    CHECK(standby->process().Log().find("the active's lock was released") != std::string::npos);
+    // Generous on a loaded machine; the target (max 500 ms) is printed below.
+    CHECK(takeover_ms.back() < 2000.0);
     CHECK(AcksGrow(load, 100, milliseconds(10000)));
     REQUIRE(active->Start());
     std::swap(active, standby);
   }
+  std::sort(takeover_ms.begin(), takeover_ms.end());
+  std::printf("external: takeover (kill -9 -> first PubAck of the new active), %zu rounds: "
+              "median %.1f ms, max %.1f ms\n",
+              takeover_ms.size(), takeover_ms[takeover_ms.size() / 2], takeover_ms.back());
   CHECK(DeliveriesGrow(load, 200, milliseconds(10000)));
   CheckNoLoss(load);
 }
