@@ -151,6 +151,7 @@ Status App::Start() {
     external_ = std::make_unique<ExternalBus>(&loop_, config_.external);
     Status cs = external_->Connect();
     if (!cs.ok()) return cs;
+    monitor_source_->SetExternal(external_.get());
   }
   FtNode::Options o;
   o.bus = external_.get();
@@ -363,6 +364,7 @@ void App::BeginShutdown(int exit_status) {
     monitor_source_->SetStore(nullptr);
     monitor_source_->SetStan(nullptr);
     monitor_source_->SetNats(nullptr);
+    monitor_source_->SetExternal(nullptr);
   }
   auto close_core = [this] {
     if (!nats_) {

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
+#include "server/monitor/status_command.h"
 #include "tests/support/ft_harness.h"
 #include "tests/support/nats_cluster.h"
 #include "tests/support/tandem_process.h"
@@ -47,6 +49,21 @@ int ConnectedPort(const std::string& log) {
   }
   if (best == std::string::npos) return -1;
   return std::atoi(log.c_str() + port_at);
+}
+
+std::string Get(int port, const std::string& path) {
+  Result<server::HttpReply> r = server::HttpGet("127.0.0.1", port, path, 5000);
+  REQUIRE_MESSAGE(r.ok(), path << ": " << r.status().ToString());
+  REQUIRE(r->status == 200);
+  return r->body;
+}
+
+// serverz's "nats" object: the connection to the external cluster.
+nlohmann::json NatsOfServerz(int http_port) {
+  nlohmann::json j = nlohmann::json::parse(Get(http_port, "/streaming/serverz"), nullptr, false);
+  REQUIRE(j.is_object());
+  REQUIRE(j.contains("nats"));
+  return j["nats"];
 }
 
 void CheckNoLoss(StanLoad& load) {
@@ -80,12 +97,19 @@ TEST_CASE("external: tandem serves clients of other nodes and survives the loss 
   REQUIRE(cluster.Start());
   TempDir dir;
   TandemProcess t;
+  int http = FreePort();
   // Only node 0 is given: the others are learnt from the cluster and used after the kill.
   REQUIRE(t.Start({"serve", "--nats-server", cluster.Url(0), "--store", dir.Join("store"),
-                   "--cluster-id", "ext-test", "--log-level", "debug"}));
+                   "--cluster-id", "ext-test", "--log-level", "debug", "--http",
+                   "127.0.0.1:" + std::to_string(http)}));
   REQUIRE(t.WaitForLog("streaming layer serving"));
   CHECK(t.Log().find("listening for clients on") == std::string::npos);
   CHECK(ConnectedPort(t.Log()) == cluster.port(0));
+  nlohmann::json nats = NatsOfServerz(http);
+  CHECK(nats["url"] == cluster.Url(0));
+  CHECK(nats["connected"] == true);
+  CHECK(nats["reconnects"] == 0);
+  CHECK(nats["servers"].size() == 3);  // the two others, advertised by the cluster
 
   StanLoad load(cluster.Url(1) + "," + cluster.Url(2), "ext-test", "orders", 400);
   std::string error;
@@ -96,6 +120,13 @@ TEST_CASE("external: tandem serves clients of other nodes and survives the loss 
   REQUIRE(t.WaitForLog("nats: reconnected to", milliseconds(10000)));
   int now = cluster.NodeOfPort(ConnectedPort(t.Log()));
   CHECK((now == 1 || now == 2));
+  nats = NatsOfServerz(http);
+  CHECK(nats["connected"] == true);
+  CHECK(nats["url"] == cluster.Url(now));
+  CHECK(nats["reconnects"] == 1);
+  std::string metrics = Get(http, "/metrics");
+  CHECK(metrics.find("tandem_nats_cluster_connected 1") != std::string::npos);
+  CHECK(metrics.find("tandem_nats_cluster_reconnects_total 1") != std::string::npos);
   CHECK(AcksGrow(load, 200, milliseconds(15000)));
   CHECK(DeliveriesGrow(load, 400, milliseconds(15000)));
   CheckNoLoss(load);
