@@ -124,7 +124,7 @@ int App::Run() {
   stan_.reset();
   nats_.reset();
   ft_.reset();
-  external_.reset();  // waits for libnats' threads to end
+  external_.reset();
   disk_.reset();
   systemd_.reset();
   before_sleep_.reset();

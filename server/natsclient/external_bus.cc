@@ -174,13 +174,19 @@ ExternalBus::~ExternalBus() {
     natsConnection_Destroy(shared_->nc);
     shared_->nc = nullptr;
   }
-  // No libnats thread may call back into shared_ once it is freed.
-  nats_CloseAndWait(2000);
-  std::lock_guard<std::mutex> lock(shared_->mu);
-  for (Event& e : shared_->events) {
-    if (e.msg) natsMsg_Destroy(e.msg);
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->async = nullptr;  // a late callback drops what it gets
+    for (Event& e : shared_->events) {
+      if (e.msg) natsMsg_Destroy(e.msg);
+    }
+    shared_->events.clear();
   }
-  shared_->events.clear();
+  // A libnats thread may still call back into shared_ (delivery and reconnect threads are not
+  // joined by natsConnection_Destroy), so it is kept until the process exits: one small object
+  // per process. nats_CloseAndWait, which would join them, is not called: after it, OpenSSL's
+  // own exit-time cleanup crashes (libnats 3.4.1 with OpenSSL 3, after a TLS connection).
+  (void)new std::shared_ptr<Shared>(shared_);
 }
 
 Status ExternalBus::Connect() {

@@ -42,8 +42,8 @@
 //
 // Ownership: borrows the loop. Close(done) before destruction: it closes the connection, stops
 // the writer, drops what is queued and closes the uv_async; `done` runs from its close
-// callback. The destructor waits for libnats' threads to end (nats_CloseAndWait): tandem has
-// one ExternalBus per process and no other libnats user.
+// callback. The destructor closes the connection; the state libnats' threads call back into is
+// kept until the process exits (see the destructor for why libnats is not shut down).
 // Thread safety: every public method on the loop thread, except state(), which may be called
 // from anywhere.
 #pragma once
