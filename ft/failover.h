@@ -133,6 +133,7 @@ class Failover {
   // The active's lock next to the store (active_lock.h) was free: the active died or stopped.
   // Like OnActiveLost: a standby tries the store lock at once (the store lock decides).
   void OnActiveLockFreed();
+  static constexpr int64_t kFreedRetryMs = 5;
   // Also the one path by which store errors reach the role machine: while active or stopping
   // it asks the host's StoreHealth first (a sticky error fences).
   void OnTick();
@@ -211,6 +212,10 @@ class Failover {
   StandbyMachine standby_;
   int64_t active_deadline_ms_ = 0;  // last active heartbeat + window
   int64_t next_lock_ms_ = 0;
+  // Until then a Busy answer is retried every kFreedRetryMs, not every retry interval: the
+  // active's lock was freed (OnActiveLockFreed), so its store lock is about to be free too (the
+  // kernel frees a dead process's locks one descriptor after the other).
+  int64_t lock_freed_until_ms_ = 0;
   int busy_count_ = 0;      // consecutive Busy results (log throttling)
   int store_failures_ = 0;  // consecutive results that were neither OK nor Busy
   Status store_error_;      // the last of those, while they last
