@@ -270,13 +270,15 @@ void ExternalBus::Drain() {
     std::lock_guard<std::mutex> lock(shared_->mu);
     batch.swap(shared_->events);
   }
+  draining_ = true;
   for (size_t i = 0; i < batch.size(); ++i) {
     Event& e = batch[i];
     switch (e.kind) {
       case EventKind::kMsg: {
         auto it = closed_ ? subs_.end() : subs_.find(e.sid);
         if (it != subs_.end()) {
-          // A handler may unsubscribe itself: the Sub stays alive through the call.
+          // A handler may unsubscribe itself: Unsubscribe then retires the Sub, which lives
+          // until the batch is done.
           Sub* sub = it->second.get();
           const char* reply = natsMsg_GetReply(e.msg);
           InboundMsg m;
@@ -284,8 +286,7 @@ void ExternalBus::Drain() {
           m.reply = reply ? std::string_view(reply) : std::string_view();
           m.payload = std::string_view(natsMsg_GetData(e.msg),
                                        static_cast<size_t>(natsMsg_GetDataLength(e.msg)));
-          Handler h = sub->handler;
-          h(m);
+          sub->handler(m);
         }
         natsMsg_Destroy(e.msg);
         break;
@@ -308,6 +309,8 @@ void ExternalBus::Drain() {
         break;
     }
   }
+  draining_ = false;
+  retired_.clear();
 }
 
 uint64_t ExternalBus::Subscribe(std::string_view subject, std::string_view queue, Handler handler) {
@@ -337,6 +340,7 @@ void ExternalBus::Unsubscribe(uint64_t sid) {
   if (it == subs_.end()) return;
   natsSubscription_Unsubscribe(it->second->sub);
   natsSubscription_Destroy(it->second->sub);
+  if (draining_) retired_.push_back(std::move(it->second));  // its handler may be running
   subs_.erase(it);
 }
 

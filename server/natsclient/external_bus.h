@@ -110,6 +110,8 @@ class ExternalBus final : public Bus {
   uv_async_t async_{};
   bool async_open_ = false;
   std::unordered_map<uint64_t, std::unique_ptr<Sub>> subs_;  // by libnats sid
+  bool draining_ = false;                                    // Drain is calling handlers
+  std::vector<std::unique_ptr<Sub>> retired_;  // unsubscribed during Drain; freed after it
   std::function<void(bool)> on_change_;
   bool closed_ = false;
 };
