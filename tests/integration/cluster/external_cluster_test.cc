@@ -202,6 +202,30 @@ TEST_CASE("external: kill -9 of the active of a pair under load; the standby tak
   CheckNoLoss(load);
 }
 
+TEST_CASE("external: SIGTERM of the active hands over to the standby, nothing lost") {
+  NatsCluster cluster(2);
+  REQUIRE(cluster.Start());
+  TempDir dir;
+  std::string servers = cluster.Url(0) + ", " + cluster.Url(1);
+  FtMember a(dir.path(), ExternalMember(dir, "a", servers));
+  FtMember b(dir.path(), ExternalMember(dir, "b", servers));
+  REQUIRE(a.Start());
+  REQUIRE(a.WaitActive());
+  REQUIRE(b.Start());
+  REQUIRE(b.process().WaitForLog("standing by for active a"));
+  StanLoad load(cluster.Url(1), "ext-test", "orders", 400);
+  std::string error;
+  REQUIRE_MESSAGE(load.Start(&error), error);
+  REQUIRE(AcksGrow(load, 200, milliseconds(10000)));
+  REQUIRE(a.process().Signal(SIGTERM));
+  auto rc = a.process().WaitExit();
+  REQUIRE(rc.has_value());
+  CHECK(*rc == 0);  // its last PubAcks and the "stopping" heartbeat were flushed to the cluster
+  REQUIRE(b.WaitActive(milliseconds(5000)));
+  CHECK(AcksGrow(load, 200, milliseconds(10000)));
+  CheckNoLoss(load);
+}
+
 TEST_CASE("external: a standby cut off from the cluster does not take over") {
   NatsCluster cluster(2);
   REQUIRE(cluster.Start());
