@@ -1,9 +1,10 @@
 // ft_node.h: the server side of fault tolerance. FtNode implements ft::FailoverHost for the
 // process: it runs the lock attempts (ft::StoreLocker), carries heartbeats (a PeerLink to the
 // active while standing by; the core's in-process client (a Bus) on `_STAN.ft.<cluster>.<group>`
-// while active, plus a PeerLink to any other peer to notice a second active), ticks the Failover
-// from a loop timer, reports the role to systemd, and asks the process (Delegate, i.e. App) to
-// serve, to stop serving and to exit.
+// while active, plus a PeerLink to any other peer to notice a second active; on an external
+// NATS cluster, that cluster's Bus on every member and the active's lock, ft/active_lock.h,
+// instead of any PeerLink), ticks the Failover from a loop timer, reports the role to systemd,
+// and asks the process (Delegate, i.e. App) to serve, to stop serving and to exit.
 //
 // Exit statuses it causes (the table in README.md, which drill scripts and systemd units rely
 // on): 0 after a graceful stop; 1 when the instance cannot start serving: the store cannot be
