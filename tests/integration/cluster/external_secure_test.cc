@@ -1,6 +1,7 @@
 // external_secure_test.cc: tandem on a secured external cluster, with real processes: three
 // nats-server nodes that require TLS with client certificates (certificates generated at test
-// time) and a user login; tandem connects with nats.user/password and nats.tls, a libnats
+// time) and a user login; tandem connects with nats.user/password and nats.tls (and, on another
+// cluster, with an nkey seed file), a libnats
 // streaming client with its own user publishes (each publish waits for its PubAck) and reads
 // everything back. Wrong credentials stop tandem at start with one line that names no secret.
 #include <signal.h>
@@ -13,8 +14,10 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/support/stan_client.h"  // first: it turns on libnats' streaming API
+
+#include "tests/support/auth_helpers.h"
 #include "tests/support/nats_cluster.h"
-#include "tests/support/stan_client.h"
 #include "tests/support/tandem_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/tls_certs.h"
@@ -125,6 +128,32 @@ TEST_CASE("external: a cluster with TLS client certificates and users") {
     REQUIRE(rc.has_value());
     CHECK_MESSAGE(*rc == 0, t.Log());
   }
+}
+
+TEST_CASE("external: tandem logs in to the cluster with an nkey seed file") {
+  test::UserNkey key = MakeUserNkey();
+  REQUIRE_FALSE(key.seed.empty());
+  NatsCluster cluster(1, "authorization {\n  users: [\n    {nkey: " + key.pub +
+                             "}\n    {user: app, password: app-pw}\n  ]\n}\n");
+  REQUIRE(cluster.Start());
+  TempDir dir;
+  std::string seed = dir.WriteFile("tandem.nk", key.seed + "\n");
+  std::string cfg = dir.WriteFile(
+      "t.yaml", "cluster_id: nk-test\nstore: {dir: " + dir.Join("store") + "}\nnats: {servers: [" +
+                    cluster.Url(0) + "], nkey_seed_file: " + seed + "}\n");
+  TandemProcess t;
+  REQUIRE(t.Start({"serve", "-c", cfg}));
+  REQUIRE(t.WaitForLog("streaming layer serving"));
+  CHECK(t.Log().find(key.seed) == std::string::npos);
+  // A streaming client (user app) is answered: tandem is subscribed with its nkey login.
+  std::string url = "nats://app:app-pw@127.0.0.1:" + std::to_string(cluster.port(0));
+  StanConnectOptions o;
+  std::string error;
+  stanConnection* sc = ConnectStan(url, "nk-test", "nk-client", o, &error);
+  REQUIRE_MESSAGE(sc != nullptr, error);
+  CHECK(stanConnection_Publish(sc, "nk", "x", 1) == NATS_OK);
+  stanConnection_Close(sc);
+  stanConnection_Destroy(sc);
 }
 
 }  // TEST_SUITE
