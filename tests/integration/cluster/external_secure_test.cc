@@ -1,9 +1,8 @@
 // external_secure_test.cc: tandem on a secured external cluster, with real processes: three
 // nats-server nodes that require TLS with client certificates (certificates generated at test
 // time) and a user login; tandem connects with nats.user/password and nats.tls (and, on another
-// cluster, with an nkey seed file), a libnats
-// streaming client with its own user publishes (each publish waits for its PubAck) and reads
-// everything back. Wrong credentials stop tandem at start with one line that names no secret.
+// cluster, with an nkey seed file), a libnats streaming client with its own user publishes (each
+// publish waits for its PubAck) and reads everything back. Wrong credentials stop tandem at start with one line that names no secret.
 #include <signal.h>
 
 #include <atomic>
