@@ -62,7 +62,9 @@ void Failover::SetRole(Role role) {
 void Failover::StartLockAttempt() {
   if (!standby_.BeginAttempt()) return;  // at most one attempt in flight
   int64_t retry = options_.retry_ms > 0 ? options_.retry_ms : options_.heartbeat_ms;
-  next_lock_ms_ = clock_->NowMs() + retry;
+  const int64_t now = clock_->NowMs();
+  if (now < lock_freed_until_ms_) retry = std::min(retry, kFreedRetryMs);
+  next_lock_ms_ = now + retry;
   host_->TryLock();
 }
 
@@ -235,6 +237,14 @@ void Failover::OnOwnershipVerified(const Status& status) {
 void Failover::OnActiveLost() {
   if (role_ != Role::kStandby) return;
   spdlog::info("ft: {} lost its connection to the active; trying the lock", options_.name);
+  TryLockSoon();
+}
+
+void Failover::OnActiveLockFreed() {
+  if (role_ != Role::kStandby) return;
+  spdlog::info("ft: {}: the active's lock was released (it stopped or died); trying the lock",
+               options_.name);
+  lock_freed_until_ms_ = clock_->NowMs() + window_ms();
   TryLockSoon();
 }
 

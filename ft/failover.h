@@ -9,7 +9,8 @@
 // Store::Open on the host's behalf, and the epoch is the one that Open wrote.
 //
 // Roles and every allowed transition (anything else is ignored):
-//
+//   (kStandby: the connection to the active lost, or the active's lock freed (active_lock.h):
+//    a lock attempt at once; no role change until its result)
 //   kStandby    -> kActivating  lock result OK (the host receives the store with Activate)
 //   kStandby    -> kStopped     lock result refused the store (NotFound: no store and none may
 //                               be created; InvalidArgument: another identity or an older
@@ -129,6 +130,10 @@ class Failover {
   void OnActivated(const Status& status);
   void OnHeartbeat(const Heartbeat& hb);
   void OnActiveLost();  // the standby's connection to the active dropped
+  // The active's lock next to the store (active_lock.h) was free: the active died or stopped.
+  // Like OnActiveLost: a standby tries the store lock at once (the store lock decides).
+  void OnActiveLockFreed();
+  static constexpr int64_t kFreedRetryMs = 5;
   // Also the one path by which store errors reach the role machine: while active or stopping
   // it asks the host's StoreHealth first (a sticky error fences).
   void OnTick();
@@ -207,6 +212,10 @@ class Failover {
   StandbyMachine standby_;
   int64_t active_deadline_ms_ = 0;  // last active heartbeat + window
   int64_t next_lock_ms_ = 0;
+  // Until then a Busy answer is retried every kFreedRetryMs, not every retry interval: the
+  // active's lock was freed (OnActiveLockFreed), so its store lock is about to be free too (the
+  // kernel frees a dead process's locks one descriptor after the other).
+  int64_t lock_freed_until_ms_ = 0;
   int busy_count_ = 0;      // consecutive Busy results (log throttling)
   int store_failures_ = 0;  // consecutive results that were neither OK nor Busy
   Status store_error_;      // the last of those, while they last

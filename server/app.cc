@@ -18,6 +18,7 @@
 #include "server/monitor/monitor.h"
 #include "server/monitor_adapter.h"
 #include "server/nats/nats_server.h"
+#include "server/natsclient/external_bus.h"
 #include "server/pair/ft_node.h"
 #include "server/pair/systemd_notify.h"
 #include "server/stan/stan_server.h"
@@ -121,6 +122,7 @@ int App::Run() {
   stan_.reset();
   nats_.reset();
   ft_.reset();
+  external_.reset();
   disk_.reset();
   systemd_.reset();
   before_sleep_.reset();
@@ -143,7 +145,14 @@ Status App::Start() {
   monitor_source_->SetDiskSpace(disk_.get());
   Status hs = StartHttp();
   if (!hs.ok()) return hs;
+  if (config_.external.enabled()) {
+    external_ = std::make_unique<ExternalBus>(&loop_, config_.external);
+    Status cs = external_->Connect();
+    if (!cs.ok()) return cs;
+    monitor_source_->SetExternal(external_.get());
+  }
   FtNode::Options o;
+  o.bus = external_.get();
   o.ft = config_.ft;
   o.cluster_id = config_.stan.cluster_id;
   o.store = config_.store;
@@ -210,8 +219,9 @@ void App::AfterRecover(Result<store::Recovered> recovered, std::function<void(St
     done(s);
     return;
   }
-  stan_ = std::make_unique<StanServer>(&loop_, nats_->CreateInternalClient("stan"), store_.get(),
-                                       std::move(recovered).value(), config_.stan);
+  Bus* bus = external_ ? static_cast<Bus*>(external_.get()) : nats_->CreateInternalClient("stan");
+  stan_ = std::make_unique<StanServer>(&loop_, bus, store_.get(), std::move(recovered).value(),
+                                       config_.stan);
   // Only logged here: the role machine learns of the store's error from the store itself
   // (FtNode::Delegate::StoreHealth, asked on every tick), the one path errors take to it.
   stan_->SetOnFatal([this](const Status& st) {
@@ -236,6 +246,13 @@ void App::AfterRecover(Result<store::Recovered> recovered, std::function<void(St
 }
 
 Status App::StartCore() {
+  if (external_) {
+    spdlog::info(
+        "not listening for clients: the streaming layer is a client of the NATS "
+        "cluster at {}",
+        external_->state().url);
+    return Status::OK();
+  }
   CoreOptions core = config_.core;
   if (core.connect_urls.empty() && !config_.ft.group.empty()) core.connect_urls = config_.ft.peers;
   if (!config_.ft.group.empty()) {
@@ -255,6 +272,7 @@ Status App::StartCore() {
 }
 
 Bus* App::HeartbeatClient() {
+  if (external_) return external_.get();
   if (!nats_) return nullptr;
   if (!ft_client_) ft_client_ = nats_->CreateInternalClient("ft");
   return ft_client_;
@@ -337,6 +355,7 @@ void App::BeginShutdown(int exit_status) {
     monitor_source_->SetStore(nullptr);
     monitor_source_->SetStan(nullptr);
     monitor_source_->SetNats(nullptr);
+    monitor_source_->SetExternal(nullptr);
   }
   auto close_core = [this] {
     if (!nats_) {
@@ -361,6 +380,7 @@ void App::AfterCoreClosed() {
     if (!s.ok()) spdlog::error("closing the store: {}", s.ToString());
     store_.reset();
   }
+  if (external_) external_->Close(nullptr);  // flushes what was published (the last heartbeat)
   if (systemd_) systemd_->Close();
   if (disk_) disk_->Close();
   CloseOwnHandles();

@@ -25,6 +25,9 @@
 //      http: the monitoring server (server/monitor/monitor.h) when config.http is set, on every
 //      instance, standbys included (they answer serverz, healthz, isFTActive and metrics). The
 //      monitor's source learns each piece below (Set*) as it comes up and goes away.
+//   3b. nats: with nats.servers, ExternalBus connects to the cluster (blocking, each server
+//      tried once); no server answering is a failed start (exit 1), as for the reference
+//      streaming server. Every member connects: the heartbeats travel through the cluster.
 //   4. ft: FtNode starts the role machine: it tries the store lock (Store::Open on the pool).
 //      Busy means another instance is active: this one stands by (no client port, heartbeats
 //      with the active over a PeerLink) and tries again when the active goes away. READY=1 is
@@ -33,7 +36,9 @@
 // When the lock is won (FtNode::Delegate::Serve, in this order):
 //   5. store: Recover() on the pool (the epoch was bumped by Open).
 //   6. core: NatsServer(core options; INFO connect_urls default to ft.peers), Listen, log
-//      "listening for clients on HOST:PORT".
+//      "listening for clients on HOST:PORT". With an external cluster (nats.servers) there is
+//      no core: the connection to the cluster was made at step 3b, before the role machine
+//      started, and is the streaming layer's Bus.
 //   7. streaming: StanServer from the recovered state, Start() (redelivers pending); a failed
 //      commit leaves the store's sticky error, which the role machine finds on its next tick
 //      and fences (exit 3).
@@ -82,6 +87,7 @@ class MetricsRegistry;
 class Monitor;
 class ProcessMonitorSource;
 class BeforeSleep;
+class ExternalBus;
 
 class App final : public FtNode::Delegate {
  public:
@@ -137,6 +143,10 @@ class App final : public FtNode::Delegate {
   std::unique_ptr<NatsServer> nats_;     // only while active: a standby never listens
   std::unique_ptr<StanServer> stan_;     // only while active; borrows nats_ and store_
   Bus* ft_client_ = nullptr;             // owned by nats_
+  // With nats.servers: the connection to the external cluster, from the start to the end, on
+  // every member (the streaming layer's Bus while active, the heartbeats always); nats_ then
+  // stays null: tandem does not listen for clients.
+  std::unique_ptr<ExternalBus> external_;
   // Monitoring: the source and the registry outlive the HttpServer, which holds handlers that
   // point into the Monitor.
   int64_t start_ns_ = 0;

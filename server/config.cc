@@ -36,6 +36,7 @@
 #include "server/bus/subject.h"
 #include "server/config_auth.h"
 #include "server/config_redelivery.h"
+#include "server/config_nats_client.h"
 #include "server/config_yaml.h"
 #include "server/util/bind_address.h"
 #include "server/util/tls_context.h"
@@ -61,9 +62,10 @@ Status CheckName(std::string_view text, bool allow_empty) {
   return Status::OK();
 }
 
-// A peer or advertised URL: HOST:PORT with a real host and a port in 1..65535.
+// A peer or advertised URL: HOST:PORT with a real host and a port in 1..65535; "nats://" in
+// front is allowed (WithoutNatsScheme) and dropped.
 Result<std::string> ParsePeer(std::string_view text) {
-  auto hp = ParseHostPort(text);
+  auto hp = ParseHostPort(WithoutNatsScheme(text));
   if (!hp.ok()) return hp.status();
   if (hp->port == 0) return Phrase(text, "needs a port in 1..65535");
   return FormatHostPort(hp->host, hp->port);
@@ -227,12 +229,19 @@ Status LoadStore(const YAML::Node& map, std::string_view path, Config& c) {
       });
 }
 
-Status LoadNats(const YAML::Node& map, std::string_view path, CoreOptions& o) {
+Status LoadNats(const YAML::Node& map, std::string_view path, Config& c) {
+  CoreOptions& o = c.core;
   return ForEachKey(
       map, path,
       {"max_payload", "max_control_line", "max_connections", "max_subscriptions", "max_pending",
-       "ping_interval", "max_pings_out", "write_deadline", "server_name", "connect_urls"},
+       "ping_interval", "max_pings_out", "write_deadline", "server_name", "connect_urls",
+       // an external cluster (config_nats_client.h)
+       "servers", "user", "password", "token", "nkey_seed_file", "credentials", "tls",
+       "connect_timeout", "reconnect_wait", "reconnect_buf_size", "max_reconnects"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
+        bool client_key = false;
+        Status cs = LoadNatsClientKey(k, v, kp, c, &client_key);
+        if (client_key) return cs;
         auto positive_size = [](std::string_view t) -> Result<uint64_t> {
           auto s = ParseSizeWithUnit(t);
           if (s.ok() && *s == 0) return Phrase(t, "must be greater than 0");
@@ -429,7 +438,7 @@ Status LoadTop(const YAML::Node& root, Config& c) {
         if (k == "authorization") return LoadAuthorization(v, kp, c.core.auth);
         if (k == "tls") return LoadTls(v, kp, c.core.tls);
         if (k == "store") return LoadStore(v, kp, c);
-        if (k == "nats") return LoadNats(v, kp, c.core);
+        if (k == "nats") return LoadNats(v, kp, c);
         if (k == "streaming") return LoadStreaming(v, kp, c.stan);
         if (k == "limits") return LoadLimits(v, kp, c.stan.limits);
         if (k == "ft") return LoadFt(v, kp, c);
@@ -499,6 +508,8 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& c) {
   if (!s.ok()) return s;
   s = ApplyFlag(o.https, "--https", "https", [&](auto& t) { return SetHttps(c, t); });
   if (!s.ok()) return s;
+  s = ApplyNatsServerFlag(o.nats_server, c);
+  if (!s.ok()) return s;
   TlsOptions& t = c.core.tls;
   if (o.tls || o.tls_verify || o.tls_cert || o.tls_key || o.tls_ca) t.enabled = true;
   if (o.tls_verify) t.verify = true;
@@ -535,8 +546,9 @@ Status Finish(Config& c) {
   }
   c.store.path = (std::filesystem::path(c.store_dir) / "store.db").string();
   // A member of an FT group with no peers listens for the active on its own client port: the
-  // port every member of a same-host pair binds once active.
-  if (!c.ft.group.empty() && c.ft.peers.empty()) {
+  // port every member of a same-host pair binds once active. With an external cluster the
+  // members hear each other through it and have no peers to dial.
+  if (!c.ft.group.empty() && c.ft.peers.empty() && !c.external.enabled()) {
     if (c.core.port == 0)
       return At("ft.peers", "must be set when ft.group is set and listen has port 0");
     std::string host = c.core.host == "0.0.0.0" ? "127.0.0.1"
@@ -546,6 +558,8 @@ Status Finish(Config& c) {
   }
   Status auth = CheckAuth(c);
   if (!auth.ok()) return auth;
+  Status client = CheckNatsClient(c);
+  if (!client.ok()) return client;
   return CheckTls(c);
 }
 

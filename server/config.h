@@ -23,6 +23,7 @@
 #include "server/logging.h"
 #include "server/monitor/http_options.h"
 #include "server/nats/core_options.h"
+#include "server/natsclient/external_options.h"
 #include "server/stan/stan_options.h"
 #include "server/util/tls_options.h"
 #include "server/util/value_syntax.h"
@@ -40,6 +41,9 @@ struct Config {
   HttpOptions http;         // YAML: http or https (off unless set)
   TlsClientOptions ft_tls;  // YAML: ft.tls: the peer link's side of the core's TLS
   std::shared_ptr<TlsContext> ft_tls_context;  // built from ft_tls once, when read
+  // YAML: nats.servers and the client keys of nats: (config_nats_client.h). With servers set,
+  // tandem is a client of that cluster and the embedded core does not listen.
+  ExternalNatsOptions external;
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;  // YAML: log_format (text or json)
 };
@@ -61,6 +65,8 @@ struct ConfigOverrides {
   std::optional<std::string> pass;        // --pass PASSWORD        -> authorization.password
   std::optional<std::string> auth;        // --auth TOKEN           -> authorization.token
   std::optional<std::string> https;       // --https HOST:PORT      -> https
+  // --nats-server URL,... -> nats.servers (an external cluster)
+  std::optional<std::string> nats_server;
   // nats-server's TLS flags; any of them turns TLS on, as in nats-server.
   bool tls = false;                     // --tls                  -> tls
   bool tls_verify = false;              // --tlsverify            -> tls.verify

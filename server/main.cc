@@ -59,6 +59,10 @@ void AddServe(CLI::App& app, ServeFlags& f) {
               "NAME");
   AddOverride(serve, "--ft-peers", o.ft_peers,
               "Client addresses of the group's members (YAML: ft.peers)", "HOST:PORT,...");
+  AddOverride(serve, "--nats-server", o.nats_server,
+              "Be a client of this external NATS cluster instead of listening (YAML: "
+              "nats.servers)",
+              "URL,...");
   AddOverride(serve, "--user", o.user, "User required in CONNECT (YAML: authorization.user)",
               "USER");
   AddOverride(serve, "--pass", o.pass,

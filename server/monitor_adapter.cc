@@ -6,6 +6,8 @@
 
 #include "ft/role.h"
 #include "server/nats/server_info.h"
+#include "server/natsclient/external_bus.h"
+#include "server/natsclient/external_bus.h"
 #include "server/pair/ft_node.h"
 #include "server/stan/channel.h"
 #include "server/stan/stan_server.h"
@@ -248,6 +250,23 @@ RoleInfo ProcessMonitorSource::role() const {
 std::optional<CoreCounters> ProcessMonitorSource::core_stats() const {
   if (nats_ == nullptr) return std::nullopt;
   return CoreCountersFrom(nats_->stats());
+}
+
+std::optional<ExternalNatsInfo> ProcessMonitorSource::external_nats() const {
+  if (external_ == nullptr) return std::nullopt;
+  ExternalConnState st = external_->state();
+  ExternalNatsInfo e;
+  e.url = st.url;
+  e.connected = st.connected;
+  e.reconnects = st.reconnects;
+  e.disconnects = st.disconnects;
+  e.dropped_publishes = st.dropped_publishes;
+  e.servers = st.servers;
+  e.in_msgs = st.in_msgs;
+  e.in_bytes = st.in_bytes;
+  e.out_msgs = st.out_msgs;
+  e.out_bytes = st.out_bytes;
+  return e;
 }
 
 std::vector<ConnInfo> ProcessMonitorSource::connections() const {

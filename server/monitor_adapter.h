@@ -34,6 +34,7 @@ class Store;
 namespace tandem::server {
 
 class DiskSpace;
+class ExternalBus;
 class FtNode;
 class StanServer;
 
@@ -62,6 +63,7 @@ class ProcessMonitorSource final : public MonitorSource {
   void SetFt(const FtNode* ft) { ft_ = ft; }
   void SetStore(const store::Store* store) { store_ = store; }
   void SetDiskSpace(const DiskSpace* disk) { disk_ = disk; }
+  void SetExternal(const ExternalBus* external) { external_ = external; }
   // Called each time this process starts serving as the active.
   void CountTakeover() { ++takeovers_; }
 
@@ -76,6 +78,7 @@ class ProcessMonitorSource final : public MonitorSource {
   std::vector<ClientInfo> clients(bool with_subs) const override;
   std::optional<ClientInfo> client(std::string_view id, bool with_subs) const override;
   uint64_t subscription_count() const override;
+  std::optional<ExternalNatsInfo> external_nats() const override;
 
  private:
   bool serving() const;
@@ -90,6 +93,7 @@ class ProcessMonitorSource final : public MonitorSource {
   const FtNode* ft_ = nullptr;
   const store::Store* store_ = nullptr;
   const DiskSpace* disk_ = nullptr;
+  const ExternalBus* external_ = nullptr;
   uint64_t takeovers_ = 0;
 };
 

@@ -469,6 +469,14 @@ HttpResponse Monitor::Serverz(const HttpRequest& req) const {
     }
   }
   j["standbys"] = std::move(standbys);
+  if (std::optional<ExternalNatsInfo> ext = source_->external_nats()) {
+    j["nats"] = Json{{"url", ext->url},
+                     {"connected", ext->connected},
+                     {"reconnects", ext->reconnects},
+                     {"disconnects", ext->disconnects},
+                     {"dropped_publishes", ext->dropped_publishes},
+                     {"servers", ext->servers}};
+  }
   return JsonResponse(req, j);
 }
 
@@ -591,6 +599,7 @@ void Monitor::InstallCollectors() {
   metrics_->AddCollector([this] { CollectFt(); });
   metrics_->AddCollector([this] { CollectCore(); });
   metrics_->AddCollector([this] { CollectStreaming(); });
+  metrics_->AddCollector([this] { CollectExternal(); });
 }
 
 void Monitor::CollectFt() const {
@@ -650,6 +659,27 @@ void Monitor::CollectCore() const {
   total->Set(s->total_connections);
   slow->Set(s->slow_consumers);
   subs->Set(static_cast<double>(s->subscriptions));
+}
+
+void Monitor::CollectExternal() const {
+  std::optional<ExternalNatsInfo> e = source_->external_nats();
+  if (!e) return;  // the embedded core: no such families
+  MetricsRegistry& m = *metrics_;
+  m.GetGauge("tandem_nats_cluster_connected",
+             "1 while connected to the external NATS cluster, 0 while reconnecting.")
+      ->Set(e->connected ? 1 : 0);
+  m.GetCounter("tandem_nats_cluster_reconnects_total", "Reconnects to the external NATS cluster.")
+      ->Set(e->reconnects);
+  m.GetCounter("tandem_nats_cluster_disconnects_total",
+               "Connections to the external NATS cluster lost.")
+      ->Set(e->disconnects);
+  m.GetCounter("tandem_nats_cluster_dropped_publishes_total",
+               "Publishes refused by the client (reconnect buffer full).")
+      ->Set(e->dropped_publishes);
+  m.GetCounter("tandem_nats_cluster_in_msgs_total", "Messages received from the cluster.")
+      ->Set(e->in_msgs);
+  m.GetCounter("tandem_nats_cluster_out_msgs_total", "Messages published to the cluster.")
+      ->Set(e->out_msgs);
 }
 
 void Monitor::CollectStreaming() const {

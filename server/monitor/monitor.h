@@ -81,6 +81,7 @@ class Monitor {
   void CollectFt() const;
   void CollectCore() const;
   void CollectStreaming() const;
+  void CollectExternal() const;
   HttpResponse NotServing(const RoleInfo& role) const;
   int64_t Now() const;
 

@@ -167,6 +167,17 @@ struct StreamingStats {
   uint64_t denied_publishes = 0, denied_subscriptions = 0;
 };
 
+// The connection to an external NATS cluster (nats.servers), when tandem is its client.
+struct ExternalNatsInfo {
+  std::string url;  // the server connected to now; "" while disconnected
+  bool connected = false;
+  uint64_t reconnects = 0;           // successful reconnects since the start
+  uint64_t disconnects = 0;          // connections lost since the start
+  uint64_t dropped_publishes = 0;    // publishes refused (reconnect buffer full)
+  std::vector<std::string> servers;  // configured and discovered
+  uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
+};
+
 class MonitorSource {
  public:
   virtual ~MonitorSource() = default;
@@ -185,6 +196,8 @@ class MonitorSource {
   virtual std::optional<ClientInfo> client(std::string_view id, bool with_subs) const = 0;
   // Every subscription, offline durables and offline durable queue groups included.
   virtual uint64_t subscription_count() const = 0;
+  // The external cluster's connection; nullopt with the embedded core (the default).
+  virtual std::optional<ExternalNatsInfo> external_nats() const { return std::nullopt; }
 };
 
 }  // namespace tandem::server

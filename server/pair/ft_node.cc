@@ -81,7 +81,12 @@ Status FtNode::Start() {
     spdlog::info("ft: {} in group {}, peers {}, heartbeat {}ms, missed {}", failover_->name(),
                  options_.ft.group, fmt::join(options_.ft.peers, ","), options_.ft.heartbeat_ms,
                  options_.ft.missed);
-    OpenStandbyLink();
+    if (options_.bus) {
+      active_lock_ = std::make_unique<ft::ActiveLock>(loop_, options_.store.path + ".active");
+      SubscribeHeartbeats(options_.bus);
+    } else {
+      OpenStandbyLink();
+    }
   }
   uint64_t tick = static_cast<uint64_t>(failover_->tick_ms());
   uv_timer_start(&tick_, TickCb, tick, tick);
@@ -215,15 +220,12 @@ void FtNode::OnLockResult(Result<std::unique_ptr<store::Store>> result) {
 
 void FtNode::Activate(std::unique_ptr<store::Store> store) {
   if (link_) CloseLink(link_, nullptr);  // a standby's link is of no use to an active
-  group_key_.clear();                    // our own store's key is the group's
+  HoldActiveLock();
+  group_key_.clear();  // our own store's key is the group's
   SetGroupKey(store->identity().group_key);
   delegate_->Serve(std::move(store), [this](Status s) {
     if (s.ok()) {
-      hb_client_ = delegate_->HeartbeatClient();
-      if (hb_client_ && in_group()) {
-        hb_sid_ = hb_client_->Subscribe(
-            subject_, "", [this](const InboundMsg& m) { OnHeartbeatPayload(m.payload); });
-      }
+      if (!hb_client_) SubscribeHeartbeats(delegate_->HeartbeatClient());
       OpenActiveLink();
     }
     failover_->OnActivated(s);
@@ -240,11 +242,20 @@ void FtNode::OnDiskRoom() {
 
 void FtNode::SendHeartbeat(const ft::Heartbeat& hb) {
   if (!in_group()) return;
+  if (hb.role == ft::Role::kActive) HoldActiveLock();  // again if a standby held it a moment
   std::string payload = ft::EncodeHeartbeat(hb, group_key_);
   if (hb_client_) {
     hb_client_->Publish(subject_, "", payload);
   } else if (link_) {
     link_->Publish(payload);
+  }
+}
+
+void FtNode::SubscribeHeartbeats(Bus* bus) {
+  hb_client_ = bus;
+  if (hb_client_ && in_group()) {
+    hb_sid_ = hb_client_->Subscribe(subject_, "",
+                                    [this](const InboundMsg& m) { OnHeartbeatPayload(m.payload); });
   }
 }
 
@@ -261,6 +272,24 @@ void FtNode::OnHeartbeatPayload(std::string_view payload) {
     return;
   }
   failover_->OnHeartbeat(*hb);
+  // A standby that hears an active waits on its lock (the active took it before heartbeating).
+  if (active_lock_ && hb->role == ft::Role::kActive && failover_->role() == ft::Role::kStandby &&
+      !active_lock_->armed()) {
+    active_lock_->Arm([this] {
+      if (!closed_) failover_->OnActiveLockFreed();
+    });
+  }
+}
+
+void FtNode::HoldActiveLock() {
+  if (!active_lock_ || active_lock_->held()) return;
+  Status s = active_lock_->Hold();
+  if (!s.ok() && !s.IsBusy()) {
+    spdlog::warn(
+        "ft: {}: cannot hold {}: {}; standbys learn of this active's end by its "
+        "heartbeats only",
+        failover_->name(), active_lock_->path(), s.ToString());
+  }
 }
 
 void FtNode::OpenStandbyLink() {
@@ -286,7 +315,7 @@ void FtNode::OpenStandbyLink() {
 }
 
 void FtNode::OpenActiveLink() {
-  if (!in_group()) return;
+  if (!in_group() || options_.bus) return;  // through a cluster, a second active is heard on it
   std::vector<std::string> others;
   for (const auto& p : options_.ft.peers) {
     if (!SameAddress(p, options_.listen)) others.push_back(p);
@@ -361,6 +390,15 @@ void FtNode::Close(std::function<void()> done) {
     }
   });
   if (link_) CloseLink(link_, nullptr);
+  if (active_lock_) {
+    ++pending_closes_;
+    active_lock_->Close([this] {
+      if (--pending_closes_ == 0 && close_done_) {
+        auto cb = std::move(close_done_);
+        cb();
+      }
+    });
+  }
 }
 
 // ---- status ------------------------------------------------------------------------------------

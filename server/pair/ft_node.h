@@ -1,9 +1,10 @@
 // ft_node.h: the server side of fault tolerance. FtNode implements ft::FailoverHost for the
 // process: it runs the lock attempts (ft::StoreLocker), carries heartbeats (a PeerLink to the
 // active while standing by; the core's in-process client (a Bus) on `_STAN.ft.<cluster>.<group>`
-// while active, plus a PeerLink to any other peer to notice a second active), ticks the Failover
-// from a loop timer, reports the role to systemd, and asks the process (Delegate, i.e. App) to
-// serve, to stop serving and to exit.
+// while active, plus a PeerLink to any other peer to notice a second active; on an external
+// NATS cluster, that cluster's Bus on every member and the active's lock, ft/active_lock.h,
+// instead of any PeerLink), ticks the Failover from a loop timer, reports the role to systemd,
+// and asks the process (Delegate, i.e. App) to serve, to stop serving and to exit.
 //
 // Exit statuses it causes (the table in README.md, which drill scripts and systemd units rely
 // on): 0 after a graceful stop; 1 when the instance cannot start serving: the store cannot be
@@ -27,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "ft/active_lock.h"
 #include "ft/failover.h"
 #include "ft/ft_options.h"
 #include "ft/store_locker.h"
@@ -75,6 +77,10 @@ class FtNode final : public ft::FailoverHost {
     store::StoreOptions store;
     std::string listen;  // our own client address "host:port", left out of the active's link
     std::shared_ptr<TlsContext> tls;  // the peer links' TLS (`ft.tls`); null: plain TCP
+    // An external NATS cluster's Bus (nats.servers), borrowed: every member subscribes to the
+    // heartbeat subject on it from the start and publishes its heartbeats there; no peer
+    // links. Null: the embedded core (peer links while standing by).
+    Bus* bus = nullptr;
   };
 
   FtNode(uv_loop_t* loop, Options options, Delegate* delegate, SystemdNotifier* systemd);
@@ -144,6 +150,10 @@ class FtNode final : public ft::FailoverHost {
   Status LoadIdentity();
   void SetGroupKey(const std::string& key);
   void OnHeartbeatPayload(std::string_view payload);
+  // Subscribes to the heartbeat subject on `bus`, which then carries ours too (hb_client_).
+  void SubscribeHeartbeats(Bus* bus);
+  // Active with an external cluster: takes the active lock if it is not held yet.
+  void HoldActiveLock();
   void OpenStandbyLink();
   void OpenActiveLink();
   void CloseLink(std::unique_ptr<PeerLink>& link, std::function<void()> done);
@@ -161,12 +171,16 @@ class FtNode final : public ft::FailoverHost {
   ft::StoreLocker locker_;
   uv_timer_t tick_{};
   std::unique_ptr<PeerLink> link_;  // standby: to the active; active: to other peers
+  // With an external cluster (no link whose drop tells of the active's death): the lock next to
+  // the store that the active holds and a standby waits on (ft/active_lock.h).
+  std::unique_ptr<ft::ActiveLock> active_lock_;
   std::vector<std::unique_ptr<PeerLink>> closing_links_;
   DiskSpace* disk_ = nullptr;
   AttemptStep attempt_ = AttemptStep::kNone;
   bool disk_full_logged_ = false;  // a lock attempt found the disk full
   // The core's client, from a successful activation until Close (so through a graceful stop:
-  // the last "stopping" heartbeat goes out on it).
+  // the last "stopping" heartbeat goes out on it); with an external cluster, its Bus from
+  // Start until Close.
   Bus* hb_client_ = nullptr;
   uint64_t hb_sid_ = 0;
   std::string group_key_;     // "" until known (identity file or our store)

@@ -158,7 +158,40 @@ HostPortText SplitAtLastColon(std::string_view text) {
   return {text.substr(0, colon), text.substr(colon + 1)};
 }
 
+std::string_view WithoutNatsScheme(std::string_view text) {
+  for (std::string_view scheme : {"nats://", "tls://"}) {
+    if (text.substr(0, scheme.size()) == scheme) return text.substr(scheme.size());
+  }
+  return text;
+}
+
+Result<std::string> ParseNatsUrl(std::string_view text) {
+  std::string_view scheme = "nats://";
+  if (text.substr(0, 6) == "tls://") scheme = "tls://";
+  std::string_view rest = WithoutNatsScheme(text);
+  if (rest.find("://") != std::string_view::npos) {
+    return Phrase(text, "is not a NATS URL (nats://HOST:PORT, tls://HOST:PORT or HOST:PORT)");
+  }
+  if (rest.find('@') != std::string_view::npos) {
+    return Status::InvalidArgument(
+        "a URL with credentials is refused (it would be shown in logs and monitoring); give "
+        "them as nats.user and nats.password, or nats.token");
+  }
+  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  std::string with_port(rest);
+  // No port, or a bare IPv6 literal in brackets: the NATS default port.
+  if (!with_port.empty() && (with_port.find(':') == std::string::npos || with_port.back() == ']')) {
+    with_port += ":4222";
+  }
+  auto hp = ParseHostPort(with_port);
+  if (!hp.ok() || hp->port == 0 || with_port.front() == ':') {
+    return Phrase(text, "is not a NATS URL (nats://HOST:PORT, tls://HOST:PORT or HOST:PORT)");
+  }
+  return fmt::format("{}{}", scheme, FormatHostPort(hp->host, hp->port));
+}
+
 std::optional<HostPort> ParsePeerHostPort(std::string_view text) {
+  text = WithoutNatsScheme(text);
   if (text.find(':') == std::string_view::npos) return std::nullopt;
   auto [host, port] = SplitAtLastColon(text);
   if (port.empty() || port.size() > 5) return std::nullopt;

@@ -44,6 +44,15 @@ HostPortText SplitAtLastColon(std::string_view text);
 // "[v6]:port" or "v6-literal:port" (the port is after the last ':'), port 1..65535 in at most
 // five digits, brackets removed, an empty host meaning 127.0.0.1. nullopt when malformed.
 std::optional<HostPort> ParsePeerHostPort(std::string_view text);
+// A NATS address may be written as a URL, as NATS users write it everywhere: "nats://host:port"
+// (and "tls://host:port") name the same address as "host:port". Returns `text` without that
+// scheme; anything else is returned unchanged.
+std::string_view WithoutNatsScheme(std::string_view text);
+// A NATS server URL of an external cluster (nats.servers, --nats-server): "host:port",
+// "nats://host:port" or "tls://host:port", port 1..65535 (4222 when left out, as in the NATS
+// clients); returned as "nats://host:port" or "tls://host:port". Credentials inside the URL
+// ("nats://user:pass@host") are refused: they would show wherever the URL is shown.
+Result<std::string> ParseNatsUrl(std::string_view text);
 // Formats "HOST:PORT", bracketing an IPv6 host.
 std::string FormatHostPort(std::string_view host, int port);
 

@@ -80,6 +80,9 @@ struct Args {
   std::string dir;
   bool keep = false;
   tandem::bench::DrillSecurity secure;  // --tls, --auth
+  // An external NATS cluster ("nats://h:p,..."): both members are its clients (nats.servers),
+  // and so is the load; empty: the members' embedded core on --port.
+  std::string nats_server;
 };
 
 [[noreturn]] void Usage(const char* why) {
@@ -88,7 +91,7 @@ struct Args {
                "usage: failover_drill --tandem PATH [--rounds N] [--fault kill|term|stop]\n"
                "       [--rate MSGS/S] [--heartbeat-ms MS] [--reconnect-wait-ms MS]\n"
                "       [--stop-ms MS] [--warm-ms MS] [--port P] [--dir DIR] [--keep]\n"
-               "       [--tls] [--auth]\n",
+               "       [--tls] [--auth] [--nats-server URL[,URL...]]\n",
                why);
   std::exit(2);
 }
@@ -121,6 +124,7 @@ Args ParseArgs(int argc, char** argv) {
     else if (k == "--keep") a.keep = true;
     else if (k == "--tls") a.secure.tls = true;
     else if (k == "--auth") a.secure.auth = true;
+    else if (k == "--nats-server") a.nats_server = next();
     else Usage(("unknown argument " + k).c_str());
   }
   if (a.tandem.empty()) Usage("--tandem is required");
@@ -218,6 +222,9 @@ struct Load {
 
   std::atomic<int64_t> fault_us{0};
   std::atomic<bool> disconnected_after_fault{false};
+  // On an external cluster the publisher never disconnects: the first ack after a fault is
+  // the first of a message published after it (only the new active can send that one).
+  bool external = false;
   std::atomic<int64_t> first_ack_us{0};
   std::atomic<bool> stop{false};
 };
@@ -227,13 +234,17 @@ Load* g_load = nullptr;
 void AckCb(const char*, const char* error, void* closure) {
   auto n = static_cast<size_t>(reinterpret_cast<uintptr_t>(closure));
   int64_t now = NowUs();
+  bool after_fault = false;
+  int64_t fault = g_load->fault_us.load();
   {
     std::lock_guard<std::mutex> lock(g_load->mu);
     if (n < g_load->acked.size()) g_load->acked[n] = error == nullptr ? 1 : 2;
     if (error != nullptr) ++g_load->ack_errors[error];
+    after_fault = g_load->external ? fault != 0 && n < g_load->published_us.size() &&
+                                         g_load->published_us[n] > fault
+                                   : g_load->disconnected_after_fault.load();
   }
-  if (error == nullptr && g_load->fault_us.load() != 0 && g_load->disconnected_after_fault &&
-      g_load->first_ack_us.load() == 0) {
+  if (error == nullptr && fault != 0 && after_fault && g_load->first_ack_us.load() == 0) {
     int64_t zero = 0;
     g_load->first_ack_us.compare_exchange_strong(zero, now);
   }
@@ -281,7 +292,15 @@ stanConnection* Connect(const Args& args, const std::string& url, const char* cl
                         natsConnectionHandler disconnected) {
   natsOptions* nopts = nullptr;
   natsOptions_Create(&nopts);
-  natsOptions_SetURL(nopts, url.c_str());
+  std::vector<std::string> urls;  // "nats://h:p" or several separated by commas
+  for (size_t from = 0; from <= url.size();) {
+    size_t comma = std::min(url.find(',', from), url.size());
+    urls.push_back(url.substr(from, comma - from));
+    from = comma + 1;
+  }
+  std::vector<const char*> c_urls;
+  for (const auto& u : urls) c_urls.push_back(u.c_str());
+  natsOptions_SetServers(nopts, c_urls.data(), static_cast<int>(c_urls.size()));
   args.secure.ApplyClient(nopts);
   natsOptions_SetMaxReconnect(nopts, -1);
   natsOptions_SetReconnectWait(nopts, args.reconnect_wait_ms);
@@ -386,11 +405,17 @@ std::string WriteConfig(const Args& args, const std::string& name, int port) {
     << "  heartbeat: " << args.heartbeat_ms << "ms\n"
     << "  missed: 3\n"
     << args.secure.FtYaml() << args.secure.ServerYaml();
+  if (!args.nats_server.empty()) {
+    f << "nats:\n  servers: \"" << args.nats_server << "\"\n  reconnect_wait: "
+      << args.reconnect_wait_ms << "ms\n";
+  }
   return path;
 }
 
 constexpr const char* kActiveLine = "role activating -> active";
-constexpr const char* kStandbyLine = "standing by";
+// On an external cluster a standby must also have heard the active (it then waits on the
+// active's lock): the round starts only then.
+const char* kStandbyLine = "standing by";
 
 RoundResult RunRound(const Args& args, int round, Instance& active, Instance& standby) {
   RoundResult r;
@@ -469,8 +494,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "failover_drill: %s\n", setup_error.c_str());
     return 1;
   }
-  const std::string url = args.secure.Url(args.port);
-  const std::string shown_url = "nats://127.0.0.1:" + std::to_string(args.port);
+  std::string url = args.secure.Url(args.port);
+  std::string shown_url = "nats://127.0.0.1:" + std::to_string(args.port);
+  if (!args.nats_server.empty()) {
+    url = shown_url = args.nats_server;
+    kStandbyLine = "standing by for active";
+  }
 
   Instance a{"a", WriteConfig(args, "a", args.port), args.dir + "/a.log"};
   Instance b{"b", WriteConfig(args, "b", args.port), args.dir + "/b.log"};
@@ -493,11 +522,18 @@ int main(int argc, char** argv) {
   }
 
   Load load;
+  load.external = !args.nats_server.empty();
   g_load = &load;
   stanConnection* sub_conn = Connect(args, url, "drill-sub", nullptr);
   stanConnection* q_conn = Connect(args, url, "drill-queue", nullptr);
   stanConnection* pub_conn = Connect(args, url, "drill-pub", PubDisconnectedCb);
-  if (!sub_conn || !q_conn || !pub_conn) return 1;
+  if (!sub_conn || !q_conn || !pub_conn) {
+    for (Instance* in : {&a, &b}) {  // no member is left running
+      kill(in->pid, SIGKILL);
+      Reap(*in, 5000);
+    }
+    return 1;
+  }
   stanSubscription* dsub = Subscribe(sub_conn, nullptr, "drill-durable", DurableCb);
   stanSubscription* q1 = Subscribe(q_conn, "drill-group", "drill-qd", QueueCb);
   stanSubscription* q2 = Subscribe(q_conn, "drill-group", "drill-qd", QueueCb);

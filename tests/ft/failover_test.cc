@@ -295,6 +295,27 @@ TEST_CASE_FIXTURE(Rig, "failover: losing the connection to the active tries the 
   CHECK(failover.epoch() == 5);
 }
 
+TEST_CASE_FIXTURE(Rig, "failover: the active's lock freed makes a standby try the lock at once") {
+  MakeStandby();
+  HearActive(4);
+  failover.OnActiveLockFreed();
+  CHECK(host.lock_attempts == 2);
+  failover.OnActiveLockFreed();  // an attempt is in flight: no second one
+  CHECK(host.lock_attempts == 2);
+  // The dead active's store lock may outlive its other lock by a moment: Busy is retried within
+  // a few milliseconds, not after the heartbeat interval.
+  failover.OnLockResult(Busy());
+  Run(Failover::kFreedRetryMs + failover.tick_ms());
+  CHECK(host.lock_attempts == 3);
+  failover.OnLockResult(Locked(5));
+  CHECK(failover.role() == Role::kActivating);
+  failover.OnActivated(Status::OK());
+  REQUIRE(failover.role() == Role::kActive);
+  failover.OnActiveLockFreed();  // an active ignores it
+  CHECK(failover.role() == Role::kActive);
+  CHECK(host.lock_attempts == 3);
+}
+
 TEST_CASE_FIXTURE(Rig,
                   "failover: a loss during an attempt in flight retries as soon as it reports Busy") {
   failover.Start();  // attempt 1 in flight

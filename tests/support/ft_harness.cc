@@ -164,6 +164,12 @@ void StanLoad::StopPublishing() {
   if (publisher_.joinable()) publisher_.join();
 }
 
+void StanLoad::MarkFault() {
+  std::lock_guard<std::mutex> lock(mu_);
+  first_after_fault_us_ = 0;
+  fault_floor_ = trace_.size();
+}
+
 void StanLoad::OnAck(size_t n, bool ok) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -171,7 +177,10 @@ void StanLoad::OnAck(size_t n, bool ok) {
   }
   if (ok) {
     acked_.fetch_add(1);
-    last_ack_us_ = SteadyNowUs();
+    int64_t now = SteadyNowUs();
+    last_ack_us_ = now;
+    int64_t none = 0;
+    if (n >= fault_floor_.load()) first_after_fault_us_.compare_exchange_strong(none, now);
   }
 }
 

@@ -132,6 +132,11 @@ class StanLoad {
   uint64_t delivered() const { return delivered_.load(); }
   // Wall time of the latest successful ack, on the steady clock.
   int64_t last_ack_us() const { return last_ack_us_.load(); }
+  // Call just before a fault: from then on, first_ack_after_fault_us() is the time of the first
+  // successful ack of a message published after this call (so acknowledged by whoever serves
+  // after the fault, never a PubAck of the old active still in transit); 0 until there is one.
+  void MarkFault();
+  int64_t first_ack_after_fault_us() const { return first_after_fault_us_.load(); }
 
   // libnats callbacks (public for the C trampolines).
   void OnAck(size_t n, bool ok);
@@ -155,6 +160,8 @@ class StanLoad {
   std::atomic<uint64_t> acked_{0};
   std::atomic<uint64_t> delivered_{0};
   std::atomic<int64_t> last_ack_us_{0};
+  std::atomic<uint64_t> fault_floor_{UINT64_MAX};  // first message number after MarkFault
+  std::atomic<int64_t> first_after_fault_us_{0};
   mutable std::mutex mu_;
   std::vector<MsgTrace> trace_;  // guarded by mu_, by message number
 };

@@ -98,12 +98,12 @@ bool TandemProcess::Start(const std::vector<std::string>& args) {
   if (Running()) return false;
   // Everything the child needs is built before fork: after it, only async-signal-safe calls.
   std::vector<std::string> argv_store;
-  argv_store.push_back(TANDEM_BIN);
+  argv_store.push_back(program_);
   argv_store.insert(argv_store.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_store) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const char* bin = TANDEM_BIN;
+  const char* bin = program_.c_str();
   const char* dir = work_dir_.c_str();
   const char* log = log_path_.c_str();
 
@@ -124,7 +124,7 @@ bool TandemProcess::Start(const std::vector<std::string>& args) {
     dup2(out, 1);
     dup2(out, 2);
     execv(bin, argv.data());
-    static const char kMsg[] = "TandemProcess: exec of the tandem binary failed\n";
+    static const char kMsg[] = "TandemProcess: exec of the program failed\n";
     ssize_t ignored = write(2, kMsg, sizeof kMsg - 1);
     (void)ignored;
     _exit(127);

@@ -44,6 +44,9 @@ class TandemProcess {
   TandemProcess(const TandemProcess&) = delete;
   TandemProcess& operator=(const TandemProcess&) = delete;
 
+  // Runs `program` instead of the tandem binary (another server of a test, e.g. nats-server:
+  // nats_cluster.h). Call before Start.
+  void SetProgram(std::string program) { program_ = std::move(program); }
   // Starts `tandem <args...>`. False if a previous start is still running or fork fails (an
   // exec failure shows as exit status 127 and a line in the log).
   bool Start(const std::vector<std::string>& args);
@@ -76,6 +79,7 @@ class TandemProcess {
  private:
   bool Reap(bool block);
 
+  std::string program_ = TANDEM_BIN;
   std::unique_ptr<TempDir> own_dir_;  // null when the working directory was given
   std::string work_dir_;
   std::string log_path_;
