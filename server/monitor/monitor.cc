@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/monitor/dashboard.h"
 #include "server/monitor/time_format.h"
 
 #include <sys/resource.h>
@@ -259,6 +260,7 @@ void Monitor::RegisterRoutes(HttpServer* http) {
   route("/streaming/clientsz", &Monitor::Clientsz);
   route("/streaming/channelsz", &Monitor::Channelsz);
   route("/streaming/isFTActive", &Monitor::IsFtActive);
+  RegisterDashboard(http);
 }
 
 void Monitor::RecordCommit(uint64_t batches, uint64_t ops, int64_t latency_ns) {
