@@ -127,11 +127,13 @@ function spark(points) {
   base.setAttribute('y1', h - 0.5); base.setAttribute('y2', h - 0.5);
   svg.appendChild(base);
   if (points.length > 1) {
+    // The x axis spans the readings kept (at most HISTORY_MS), ending now.
     const now = Date.now();
+    const span = Math.max(POLL_MS, Math.min(HISTORY_MS, now - points[0].t));
     const max = Math.max(1, ...points.map((p) => p.rate));
     const line = document.createElementNS(svg.namespaceURI, 'polyline');
     line.setAttribute('points', points.map((p) =>
-        (w - (now - p.t) / HISTORY_MS * w).toFixed(1) + ',' +
+        Math.max(0, w - (now - p.t) / span * w).toFixed(1) + ',' +
         (h - 1 - p.rate / max * (h - 2)).toFixed(1)).join(' '));
     svg.appendChild(line);
   }
@@ -162,8 +164,8 @@ function renderChannels(list, now) {
     while (h.length && now - h[0].t > HISTORY_MS) h.shift();
     history.set(c.name, h);
     const r = rates(h);
-    const tr = row([el('td', c.name, 'name'), el('td', c.msgs, 'num'), el('td', bytes(c.bytes), 'num'),
-                    el('td', c.last_seq, 'num'),
+    const tr = row([el('td', c.name, 'name'), el('td', c.msgs, 'num'), el('td', bytes(c.bytes), 'num opt'),
+                    el('td', c.last_seq, 'num opt'),
                     el('td', r.length ? r[r.length - 1].rate.toFixed(1) + '/s' : '…', 'num')]);
     const td = el('td', null, 'chart');
     td.appendChild(spark(r));
@@ -186,7 +188,7 @@ function renderSubs(list) {
                    (s.is_durable ? 'durable' : '–');
       const tr = row([el('td', c.name, 'name'), el('td', s.client_id + (s.is_offline ? ' (offline)' : ''), 'name'),
                       el('td', kind, 'name'), el('td', s.pending_count, 'num'),
-                      el('td', s.max_inflight, 'num'),
+                      el('td', s.max_inflight, 'num opt'),
                       el('td', s.is_stalled ? 'STALLED' : 'no', s.is_stalled ? 'bad' : '')]);
       tr.dataset.channel = c.name;
       rows.push(tr);
