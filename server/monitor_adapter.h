@@ -18,6 +18,7 @@
 // piece. Thread safety: loop thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -63,7 +64,12 @@ class ProcessMonitorSource final : public MonitorSource {
   void SetStore(const store::Store* store) { store_ = store; }
   void SetDiskSpace(const DiskSpace* disk) { disk_ = disk; }
   // Called each time this process starts serving as the active.
-  void CountTakeover() { ++takeovers_; }
+  void CountTakeover() {
+    ++takeovers_;
+    last_takeover_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  }
 
   // MonitorSource
   IdentityInfo identity() const override;
@@ -91,6 +97,7 @@ class ProcessMonitorSource final : public MonitorSource {
   const store::Store* store_ = nullptr;
   const DiskSpace* disk_ = nullptr;
   uint64_t takeovers_ = 0;
+  int64_t last_takeover_ns_ = 0;
 };
 
 }  // namespace tandem::server

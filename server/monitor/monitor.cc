@@ -448,6 +448,7 @@ HttpResponse Monitor::Serverz(const HttpRequest& req) const {
   j["ft_group"] = role.group;
   j["epoch"] = role.epoch;
   j["takeovers"] = role.takeovers;
+  if (role.last_takeover_ns > 0) j["last_takeover"] = Rfc3339(role.last_takeover_ns);
   j["healthy"] = role.healthy;
   Json standbys = Json::array();
   for (const auto& p : role.peers) {

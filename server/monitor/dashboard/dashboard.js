@@ -93,6 +93,7 @@ function renderPair(z) {
   $('takeovers').textContent =
       'This member became active ' + z.takeovers + ' time' + (z.takeovers === 1 ? '' : 's') +
       ' since it started at ' + new Date(z.start_time).toLocaleString() +
+      (z.last_takeover ? '; the latest at ' + new Date(z.last_takeover).toLocaleString() : '') +
       (z.ft_group && z.role === 'active' && !(z.standbys || []).some((s) => s.alive)
            ? '. No standby is heard: the pair is degraded.' : '.');
   $('takeover-list').replaceChildren(...takeoverEvents.slice(0, 10).map(

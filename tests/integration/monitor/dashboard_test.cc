@@ -192,7 +192,21 @@ TEST_CASE("dashboard: headless Chromium renders the pair, the channels and the s
   CHECK(std::string(magic + 1, 3) == "PNG");
   CHECK(std::filesystem::file_size(png) > 20000);
 
+  // a stops: b takes over, and its page says when (serverz' last_takeover).
   load.StopPublishing();
+  a.process().Signal(SIGTERM);
+  CHECK(a.process().WaitExit() == 0);
+  REQUIRE_MESSAGE(b.WaitActive(), b.process().Log());
+  CHECK(Has(Curl(http_b, "/streaming/serverz"), "\"last_takeover\": \""));
+  std::string dom_t;
+  for (int attempt = 0; attempt < 3 && !Has(dom_t, "the latest at"); ++attempt) {
+    dom_t = Browse(dir, "http://127.0.0.1:" + std::to_string(http_b) + "/", "--dump-dom");
+  }
+  INFO("after takeover: " << dom_t);
+  CHECK(Has(dom_t, "b (this page)</td><td class=\"role role-ACTIVE\">ACTIVE</td>"));
+  CHECK(Has(dom_t, "This member became active 1 time since it started at "));
+  CHECK(Has(dom_t, "the latest at "));
+
   stanConnection_Close(pub);
   stanConnection_Destroy(pub);
 }
