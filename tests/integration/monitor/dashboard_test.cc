@@ -1,11 +1,13 @@
 // dashboard_test.cc: the dashboard at / of the monitoring port through the real binary: its
 // HTTP answers (types, Content-Security-Policy, caching, 404 for unknown paths), and the page
 // rendered by a real headless Chromium against a running pair under a streaming load: role
-// names of both members, one row per channel, the store's size; a screenshot is written next
+// names of both members, one row per channel, the store's size, the time of a takeover, and a
+// failed poll shown with the last data greyed; a screenshot is written next
 // to the tandem binary (the README's copy is server/monitor/dashboard/screenshot.png).
 #include <sys/wait.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -51,24 +53,30 @@ bool Has(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;
 }
 
-// The chromium binary; the test fails (never skips) when it is missing.
+// The chromium binary; the test fails (never skips) when it is missing. Looked up once, on the
+// test's thread.
 std::string Chromium() {
+  static std::string found;
+  if (!found.empty()) return found;
   std::string out;
   Shell("command -v chromium || command -v chromium-browser", &out);
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   REQUIRE_MESSAGE(!out.empty(),
                   "chromium is not installed: scripts/install-deps installs it (Debian chromium)");
+  found = out;
   return out;
 }
 
 // Headless Chromium on `url` with `args` (--dump-dom or --screenshot=...), bounded by timeout(1);
 // returns stdout. Polls run in virtual time: the budget lets the page poll a few times.
-std::string Browse(const TempDir& dir, const std::string& url, const std::string& args) {
+std::string Browse(const TempDir& dir, const std::string& url, const std::string& args,
+                   int budget_ms = 6000) {
   std::string out;
   std::string cmd = "timeout 40 " + Chromium() +
                     " --headless=new --disable-gpu --no-sandbox --no-first-run"
                     " --hide-scrollbars --user-data-dir=" +
-                    dir.Join("chromium") + " --virtual-time-budget=6000 " + args + " " + url +
+                    dir.Join("chromium") + " --virtual-time-budget=" +
+                    std::to_string(budget_ms) + " " + args + " " + url +
                     " 2>" + dir.Join("chromium.err");
   int rc = Shell(cmd, &out);
   if (rc != 0) MESSAGE("chromium exited " << rc);
@@ -209,6 +217,36 @@ TEST_CASE("dashboard: headless Chromium renders the pair, the channels and the s
 
   stanConnection_Close(pub);
   stanConnection_Destroy(pub);
+}
+
+TEST_CASE("dashboard: when polls fail the page says so and keeps the last data greyed") {
+  // The page polls in virtual time, many polls a real second; the server is killed while the
+  // page is open. A try whose page had not loaded before the kill is retried, waiting longer.
+  Chromium();
+  std::string dom;
+  bool ok = false;
+  for (int attempt = 0; attempt < 3 && !ok; ++attempt) {
+    TempDir dir;
+    int port = FreePort(), http = FreePort();
+    TandemProcess p;
+    REQUIRE(p.Start({"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--http",
+                     "127.0.0.1:" + std::to_string(http), "--store", dir.Join("store")}));
+    REQUIRE_MESSAGE(p.WaitForPort(http), p.Log());
+    std::thread browser([&] {
+      dom = Browse(dir, "http://127.0.0.1:" + std::to_string(http) + "/", "--dump-dom", 600000);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500 * (attempt + 1)));
+    p.Signal(SIGKILL);
+    p.WaitExit();
+    browser.join();
+    ok = Has(dom, "<table id=\"pair\">") && Has(dom, "poll failed at");
+  }
+  INFO("DOM: " << dom);
+  REQUIRE(ok);
+  CHECK(Has(dom, "<body class=\"stale\">"));
+  CHECK(Has(dom, "class=\"status failed\""));
+  CHECK(Has(dom, "; showing data from "));
+  CHECK(Has(dom, "<td class=\"role role-ACTIVE\">ACTIVE</td>"));  // the last data stays
 }
 
 }  // TEST_SUITE
