@@ -97,6 +97,36 @@ int Count(const std::string& hay, const std::string& needle) {
   return n;
 }
 
+// The active's page at 1280x900, written next to the tandem binary (the committed copy in
+// server/monitor/dashboard/ is not touched).
+void WriteScreenshot(const TempDir& dir, const std::string& url) {
+  std::filesystem::path png = std::filesystem::path(TANDEM_BIN).parent_path() / "dashboard.png";
+  std::filesystem::remove(png);
+  Browse(dir, url, "--window-size=1280,900 --screenshot=" + png.string());
+  REQUIRE_MESSAGE(std::filesystem::exists(png), "no screenshot written: " << png);
+  std::ifstream in(png, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  CHECK(std::string(magic + 1, 3) == "PNG");
+  CHECK(std::filesystem::file_size(png) > 20000);
+}
+
+// Stops the active `a`: `b` takes over, and its page says when (serverz' last_takeover).
+void ShowsTakeover(const TempDir& dir, FtMember& a, FtMember& b, int http_b) {
+  a.process().Signal(SIGTERM);
+  CHECK(a.process().WaitExit() == 0);
+  REQUIRE_MESSAGE(b.WaitActive(), b.process().Log());
+  CHECK(Has(Curl(http_b, "/streaming/serverz"), "\"last_takeover\": \""));
+  std::string dom_t;
+  for (int attempt = 0; attempt < 3 && !Has(dom_t, "the latest at"); ++attempt) {
+    dom_t = Browse(dir, "http://127.0.0.1:" + std::to_string(http_b) + "/", "--dump-dom");
+  }
+  INFO("after takeover: " << dom_t);
+  CHECK(Has(dom_t, "b (this page)</td><td class=\"role role-ACTIVE\">ACTIVE</td>"));
+  CHECK(Has(dom_t, "This member became active 1 time since it started at "));
+  CHECK(Has(dom_t, "the latest at "));
+}
+
 TEST_SUITE("dashboard") {
 
 TEST_CASE("dashboard: served at / with its type, CSP and validator; unknown paths stay 404") {
@@ -189,32 +219,10 @@ TEST_CASE("dashboard: headless Chromium renders the pair, the channels and the s
   CHECK(Has(dom_b, "<td class=\"name\">a</td><td class=\"role role-ACTIVE\">ACTIVE</td>"));
   CHECK(Has(dom_b, "channels and store are on the active"));
 
-  // The screenshot, next to the binary (the committed one is not touched).
-  std::filesystem::path png = std::filesystem::path(TANDEM_BIN).parent_path() / "dashboard.png";
-  std::filesystem::remove(png);
-  Browse(dir, url_a, "--window-size=1280,900 --screenshot=" + png.string());
-  REQUIRE_MESSAGE(std::filesystem::exists(png), "no screenshot written: " << png);
-  std::ifstream in(png, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, 4);
-  CHECK(std::string(magic + 1, 3) == "PNG");
-  CHECK(std::filesystem::file_size(png) > 20000);
+  WriteScreenshot(dir, url_a);
 
-  // a stops: b takes over, and its page says when (serverz' last_takeover).
   load.StopPublishing();
-  a.process().Signal(SIGTERM);
-  CHECK(a.process().WaitExit() == 0);
-  REQUIRE_MESSAGE(b.WaitActive(), b.process().Log());
-  CHECK(Has(Curl(http_b, "/streaming/serverz"), "\"last_takeover\": \""));
-  std::string dom_t;
-  for (int attempt = 0; attempt < 3 && !Has(dom_t, "the latest at"); ++attempt) {
-    dom_t = Browse(dir, "http://127.0.0.1:" + std::to_string(http_b) + "/", "--dump-dom");
-  }
-  INFO("after takeover: " << dom_t);
-  CHECK(Has(dom_t, "b (this page)</td><td class=\"role role-ACTIVE\">ACTIVE</td>"));
-  CHECK(Has(dom_t, "This member became active 1 time since it started at "));
-  CHECK(Has(dom_t, "the latest at "));
-
+  ShowsTakeover(dir, a, b, http_b);
   stanConnection_Close(pub);
   stanConnection_Destroy(pub);
 }
