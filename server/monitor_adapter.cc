@@ -199,6 +199,7 @@ RoleInfo ProcessMonitorSource::role() const {
   r.name = ft_ != nullptr && options_.name.empty() ? ft_->name() : options_.name;
   r.group = options_.group;
   r.takeovers = takeovers_;
+  r.last_takeover_ns = last_takeover_ns_;
   r.serving = serving();
   if (ft_ != nullptr) {
     r.role = ft::RoleName(ft_->role());

@@ -18,6 +18,7 @@
 // piece. Thread safety: loop thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -65,7 +66,12 @@ class ProcessMonitorSource final : public MonitorSource {
   void SetDiskSpace(const DiskSpace* disk) { disk_ = disk; }
   void SetExternal(const ExternalBus* external) { external_ = external; }
   // Called each time this process starts serving as the active.
-  void CountTakeover() { ++takeovers_; }
+  void CountTakeover() {
+    ++takeovers_;
+    last_takeover_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  }
 
   // MonitorSource
   IdentityInfo identity() const override;
@@ -95,6 +101,7 @@ class ProcessMonitorSource final : public MonitorSource {
   const DiskSpace* disk_ = nullptr;
   const ExternalBus* external_ = nullptr;
   uint64_t takeovers_ = 0;
+  int64_t last_takeover_ns_ = 0;
 };
 
 }  // namespace tandem::server

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/monitor/dashboard.h"
 #include "server/monitor/time_format.h"
 
 #include <sys/resource.h>
@@ -259,6 +260,7 @@ void Monitor::RegisterRoutes(HttpServer* http) {
   route("/streaming/clientsz", &Monitor::Clientsz);
   route("/streaming/channelsz", &Monitor::Channelsz);
   route("/streaming/isFTActive", &Monitor::IsFtActive);
+  RegisterDashboard(http);
 }
 
 void Monitor::RecordCommit(uint64_t batches, uint64_t ops, int64_t latency_ns) {
@@ -453,6 +455,7 @@ HttpResponse Monitor::Serverz(const HttpRequest& req) const {
   j["ft_group"] = role.group;
   j["epoch"] = role.epoch;
   j["takeovers"] = role.takeovers;
+  if (role.last_takeover_ns > 0) j["last_takeover"] = Rfc3339(role.last_takeover_ns);
   j["healthy"] = role.healthy;
   Json standbys = Json::array();
   for (const auto& p : role.peers) {

@@ -13,6 +13,7 @@
 //                           offset, limit, subs=1, client= / channel=, 404 "Client <id> not found"
 //                           / "Channel <name> not found"
 //   /streaming/isFTActive   200 when this instance is FT_ACTIVE, 204 otherwise
+//   /, /dashboard.css, /dashboard.js   the live dashboard (dashboard.h)
 // JSON is pretty-printed with two spaces, Content-Type application/json,
 // Access-Control-Allow-Origin: *; a callback= parameter wraps it as JSONP like nats-server.
 // Times are RFC 3339 (UTC, nanoseconds; time_format.h), durations in storez limits and in varz

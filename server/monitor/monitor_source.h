@@ -139,11 +139,12 @@ struct RoleInfo {
   std::string name;             // this instance's name in the group
   std::string group;            // empty when not in an FT group
   uint64_t epoch = 0;
-  uint64_t takeovers = 0;       // times this process became active
-  std::vector<PeerInfo> peers;  // standbys (on the active) or the active (on a standby)
-  bool serving = false;         // the client port is bound and the streaming layer is up
-  bool healthy = false;         // see Monitor::Healthz
-  std::string health_detail;    // why not healthy, one line
+  uint64_t takeovers = 0;        // times this process became active
+  int64_t last_takeover_ns = 0;  // wall clock (ns since the epoch) of the latest; 0: none
+  std::vector<PeerInfo> peers;   // standbys (on the active) or the active (on a standby)
+  bool serving = false;          // the client port is bound and the streaming layer is up
+  bool healthy = false;          // see Monitor::Healthz
+  std::string health_detail;     // why not healthy, one line
 };
 
 struct IdentityInfo {

@@ -197,6 +197,12 @@ TEST_SUITE("monitor") {
     CHECK(j["standbys"][0]["name"] == "b");
     CHECK(j["standbys"][0]["heartbeat_age_ms"] == 40);
     CHECK_FALSE(j.contains("active"));
+    CHECK_FALSE(j.contains("last_takeover"));  // the fake source has no time for it
+
+    f.source.role_info.last_takeover_ns = kStart + 60 * 1000000000LL;
+    json later = Body(f.monitor.Serverz(Get("/streaming/serverz")));
+    CHECK(later["takeovers"] == 1);
+    CHECK(later["last_takeover"] == "2026-01-01T00:01:00Z");
   }
 
   TEST_CASE("monitor: a standby answers serverz, healthz, isFTActive and refuses the rest") {
