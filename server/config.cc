@@ -35,6 +35,7 @@
 
 #include "server/bus/subject.h"
 #include "server/config_auth.h"
+#include "server/config_backup.h"
 #include "server/config_redelivery.h"
 #include "server/config_yaml.h"
 #include "server/util/bind_address.h"
@@ -108,8 +109,10 @@ Status SetListen(Config& c, std::string_view text) {
 }
 
 Status SetHttp(Config& c, std::string_view text) {
-  if (text.empty()) {
-    c.http = HttpOptions{};
+  if (text.empty()) {  // off; backup.dir stays as read
+    c.http.host.clear();
+    c.http.port = 0;
+    c.http.https = false;
     return Status::OK();
   }
   auto hp = ParseHostPort(text);
@@ -423,11 +426,12 @@ Status LoadTop(const YAML::Node& root, Config& c) {
   return ForEachKey(
       root, "",
       {"listen", "http", "https", "cluster_id", "log_level", "store", "nats", "streaming", "limits",
-       "ft", "authorization", "tls"},
+       "ft", "authorization", "tls", "backup"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         if (k == "authorization") return LoadAuthorization(v, kp, c.core.auth);
         if (k == "tls") return LoadTls(v, kp, c.core.tls);
         if (k == "store") return LoadStore(v, kp, c);
+        if (k == "backup") return LoadBackup(v, kp, c.http);
         if (k == "nats") return LoadNats(v, kp, c.core);
         if (k == "streaming") return LoadStreaming(v, kp, c.stan);
         if (k == "limits") return LoadLimits(v, kp, c.stan.limits);
@@ -524,6 +528,7 @@ Status Finish(Config& c) {
                                               c.core.max_payload, c.core.max_pending_bytes));
   }
   c.store.path = (std::filesystem::path(c.store_dir) / "store.db").string();
+  if (Status s = CheckBackup(c.http); !s.ok()) return s;
   // A member of an FT group with no peers listens for the active on its own client port: the
   // port every member of a same-host pair binds once active.
   if (!c.ft.group.empty() && c.ft.peers.empty()) {
