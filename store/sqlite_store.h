@@ -262,6 +262,7 @@ class SqliteStore final : public Store {
   mutable std::mutex space_mu_;
   StoreSpace space_;
   int64_t next_space_ms_ = 0;  // store thread
+  bool vacuuming_ = false;     // store thread: a vacuum started and goes on until no page is free
   // Per-transaction coalescing (store thread only).
   std::unordered_map<PendingKey, PendingChange, PendingKeyHash> pending_;
   std::unordered_map<uint64_t, uint64_t> last_sent_;

@@ -53,17 +53,20 @@ void SqliteStore::MeasureSpace() {
 
 bool SqliteStore::IdleWork() {
   if (!health().ok()) return false;
-  Result<int64_t> free = PragmaInt(db_, "freelist_count", options_.path);
+  if (!vacuuming_) {
+    Result<int64_t> free = PragmaInt(db_, "freelist_count", options_.path);
+    vacuuming_ = free.ok() && *free >= kVacuumMinFreePages;
+  }
   bool more = false;
-  if (free.ok() && *free >= kVacuumMinFreePages) {
+  if (vacuuming_) {  // once started, every free page goes
     Result<int64_t> left = IncrementalVacuum(db_, options_.path);
-    if (!left.ok()) {
-      spdlog::warn("store: incremental vacuum: {}", left.status().ToString());
-    } else if (*left > 0) {
-      more = true;
-    } else {
-      // The log holds the shorter file; copying it back truncates the database file.
-      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    more = left.ok() && *left > 0;
+    if (!left.ok()) spdlog::warn("store: incremental vacuum: {}", left.status().ToString());
+    if (!more) {
+      vacuuming_ = false;
+      // The log holds the shorter file: copying it back truncates the database file, and the
+      // log itself is cut to nothing (no reader can hold it: the lock is exclusive).
+      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
     }
   }
   MeasureSpace();
