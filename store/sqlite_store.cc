@@ -424,8 +424,12 @@ void SqliteStore::TEST_FailNextSync(const Status& s) {
 }
 
 Status SqliteStore::TEST_RunIdle(const std::function<Status(sqlite3*)>& fn) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (busy_ || !queue_.empty()) return Status::Busy("TEST_RunIdle: the store thread is busy");
+  std::unique_lock<std::mutex> lock(mu_);
+  // The store thread's idle work (a vacuum step, a measure) ends within milliseconds.
+  cv_.wait_for(lock, std::chrono::seconds(2),
+               [this] { return !busy_ && !idle_busy_ && queue_.empty(); });
+  if (busy_ || idle_busy_ || !queue_.empty())
+    return Status::Busy("TEST_RunIdle: the store thread is busy");
   return fn(db_);
 }
 

@@ -91,7 +91,8 @@ class SqliteStore final : public Store {
   uint64_t TEST_transactions() const;
   // The next fdatasync of the WAL fails with `s` instead of running (store.sync=full only).
   void TEST_FailNextSync(const Status& s);
-  // Runs `fn` on the connection. REQUIRES: no job queued or running.
+  // Runs `fn` on the connection once no job is queued or running and the store thread's idle
+  // work is between steps (waits up to 2 s, else Busy).
   Status TEST_RunIdle(const std::function<Status(sqlite3*)>& fn);
   // How many times a prepared statement ran since Open(). REQUIRES: as TEST_RunIdle.
   int TEST_StmtRuns(Stmt s);
@@ -277,7 +278,8 @@ class SqliteStore final : public Store {
   std::vector<Job> queue_;
   bool stopping_ = false;
   bool held_ = false;
-  bool busy_ = false;  // the store thread is running a round
+  bool busy_ = false;       // the store thread is running a round
+  bool idle_busy_ = false;  // the store thread is using the connection for its idle work
   Status sticky_;
   uint64_t transactions_ = 0;
 

@@ -29,7 +29,6 @@ void SqliteStore::ThreadMain() {
   bool more_idle_work = false;
   for (;;) {
     GuardFiles();
-    MeasureSpaceWhenDue();
     {
       std::unique_lock<std::mutex> lock(mu_);
       // Wakes at least every kFileCheckMs, idle or not, so that GuardFiles runs; at once while
@@ -37,12 +36,17 @@ void SqliteStore::ThreadMain() {
       const int64_t wait_ms = backup_ ? 0 : more_idle_work ? kIdleStepPauseMs : kFileCheckMs;
       if (!cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                         [this] { return stopping_ || (!queue_.empty() && !held_); })) {
+        idle_busy_ = true;  // the connection is in use: Recover and TEST_RunIdle wait
         lock.unlock();
         if (backup_) {
           BackupStep();
         } else {
           more_idle_work = IdleWork();
         }
+        lock.lock();
+        idle_busy_ = false;
+        lock.unlock();
+        cv_.notify_all();
         continue;
       }
       if (queue_.empty()) break;  // stopping, and everything queued has been done
@@ -61,11 +65,13 @@ void SqliteStore::ThreadMain() {
       HandBack(jobs);
     }
     jobs.clear();
+    if (backup_) BackupStep();  // a busy store copies too, one step per round
+    MeasureSpaceWhenDue();
     {
       std::lock_guard<std::mutex> lock(mu_);
       busy_ = false;
     }
-    if (backup_) BackupStep();  // a busy store copies too, one step per round
+    cv_.notify_all();
   }
   if (backup_) EndBackup(Status::ShutdownInProgress("store is closing", "backup abandoned"));
 }
