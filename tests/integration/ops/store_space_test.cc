@@ -46,7 +46,7 @@ double Metric(int http, const std::string& name) {
 
 TEST_CASE("the store file shrinks after its messages expire, and storez and /metrics say so") {
   TempDir dir;
-  const std::string config = dir.WriteFile("a.yaml", "limits: {max_age: 4s}\n");
+  const std::string config = dir.WriteFile("a.yaml", "limits: {max_age: 10s}\n");
   const int port = FreePort(), http = FreePort();
   TandemProcess server;
   REQUIRE(server.Start({"serve", "--config", config, "--listen",
@@ -75,10 +75,10 @@ TEST_CASE("the store file shrinks after its messages expire, and storez and /met
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   INFO("peak file size ", peak);
-  REQUIRE(peak > 6'000'000);
+  REQUIRE(peak > 4'000'000);
 
-  // Expired after 4 s, then given back while idle: well under a tenth of the peak.
-  const auto deadline = Clock::now() + std::chrono::seconds(40);
+  // Expired after 10 s, then given back while idle: well under a tenth of the peak.
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
   nlohmann::json storez;
   for (;;) {
     storez = Storez(http);
