@@ -15,6 +15,10 @@
 // Within a round, reads run before the writes, so a read never returns a message whose commit
 // completion has not run yet on the loop.
 //
+// Between rounds the store thread also takes one step of an online backup (backup.h) after
+// each round and back to back while idle, and, after kFileCheckMs without a job, gives free
+// pages back (vacuum.h) one step at a time: a job waits for at most one step.
+//
 // Sync. With store.sync=full and the exclusive lock, SQLite commits with synchronous=NORMAL
 // (in WAL mode: consistent, checkpoints synced, but commits not) and a second thread, the sync
 // thread, makes commits durable: it takes every round the store thread has finished, calls
