@@ -173,8 +173,9 @@ void App::CreateMonitor() {
   o.start_ns = start_ns_;
   monitor_source_ = std::make_unique<ProcessMonitorSource>(o);
   metrics_ = std::make_unique<MetricsRegistry>();
-  monitor_ = std::make_unique<Monitor>(monitor_source_.get(), metrics_.get(),
-                                       MonitorOptionsFrom(config_.core, config_.stan));
+  MonitorOptions monitor_options = MonitorOptionsFrom(config_.core, config_.stan);
+  monitor_options.backup_dir = config_.http.backup_dir;
+  monitor_ = std::make_unique<Monitor>(monitor_source_.get(), metrics_.get(), monitor_options);
 }
 
 Status App::StartHttp() {

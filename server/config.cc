@@ -35,6 +35,7 @@
 
 #include "server/bus/subject.h"
 #include "server/config_auth.h"
+#include "server/config_backup.h"
 #include "server/config_redelivery.h"
 #include "server/config_nats_client.h"
 #include "server/config_yaml.h"
@@ -110,8 +111,10 @@ Status SetListen(Config& c, std::string_view text) {
 }
 
 Status SetHttp(Config& c, std::string_view text) {
-  if (text.empty()) {
-    c.http = HttpOptions{};
+  if (text.empty()) {  // off; backup.dir stays as read
+    c.http.host.clear();
+    c.http.port = 0;
+    c.http.https = false;
     return Status::OK();
   }
   auto hp = ParseHostPort(text);
@@ -433,11 +436,12 @@ Status LoadTop(const YAML::Node& root, Config& c) {
   return ForEachKey(
       root, "",
       {"listen", "http", "https", "cluster_id", "log_level", "log_format", "store", "nats",
-       "streaming", "limits", "ft", "authorization", "tls"},
+       "streaming", "limits", "ft", "authorization", "tls", "backup"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         if (k == "authorization") return LoadAuthorization(v, kp, c.core.auth);
         if (k == "tls") return LoadTls(v, kp, c.core.tls);
         if (k == "store") return LoadStore(v, kp, c);
+        if (k == "backup") return LoadBackup(v, kp, c.http);
         if (k == "nats") return LoadNats(v, kp, c);
         if (k == "streaming") return LoadStreaming(v, kp, c.stan);
         if (k == "limits") return LoadLimits(v, kp, c.stan.limits);
@@ -545,6 +549,7 @@ Status Finish(Config& c) {
                                               c.core.max_payload, c.core.max_pending_bytes));
   }
   c.store.path = (std::filesystem::path(c.store_dir) / "store.db").string();
+  if (Status s = CheckBackup(c.http); !s.ok()) return s;
   // A member of an FT group with no peers listens for the active on its own client port: the
   // port every member of a same-host pair binds once active. With an external cluster the
   // members hear each other through it and have no peers to dial.

@@ -3,8 +3,8 @@
 // that succeeded, 1 when the server could not start or failed, 2 for a bad command line or a
 // bad configuration (one line on stderr naming the flag or key and the value).
 //
-// Subcommands: serve, status, version. A new subcommand adds its own block in main() and its
-// own Run* function.
+// Subcommands: serve, status, backup, version. A new subcommand adds its own block in main() and
+// its own Run* function.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -13,6 +13,7 @@
 
 #include "server/app.h"
 #include "server/config.h"
+#include "server/monitor/backup_command.h"
 #include "server/monitor/status_command.h"
 
 namespace {
@@ -146,6 +147,21 @@ int RunStatus(const StatusFlags& f) {
   return tandem::server::RunStatus(options, stdout);
 }
 
+void AddBackup(CLI::App& app, tandem::server::BackupOptions& o) {
+  CLI::App* backup = app.add_subcommand(
+      "backup",
+      "Have the active write a checked copy of its store into NAME inside its backup.dir; "
+      "exit 0 once the copy is in place");
+  backup->add_option("--http", o.http, "Monitoring address of the active (default 127.0.0.1:8222)")
+      ->type_name("HOST:PORT");
+  backup->add_option("--to", o.to, "File name of the copy, inside the server's backup.dir")
+      ->type_name("NAME")
+      ->required();
+  backup->add_option("--timeout", o.timeout_ms, "How long to wait for the copy, in milliseconds")
+      ->type_name("MS")
+      ->check(CLI::Range(1, 86400000));
+}
+
 int RunServe(const ServeFlags& f) {
   auto config = tandem::server::LoadConfig(f.config_path, f.overrides);
   if (!config.ok()) {
@@ -171,6 +187,8 @@ int main(int argc, char** argv) {
   AddServe(app, serve);
   StatusFlags status;
   AddStatus(app, status);
+  tandem::server::BackupOptions backup;
+  AddBackup(app, backup);
   CLI::App* version = app.add_subcommand("version", "Print the version and exit");
 
   // CLI11 reports an unknown command as a missing one; name it instead.
@@ -203,5 +221,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (app.got_subcommand("status")) return RunStatus(status);
+  if (app.got_subcommand("backup")) return tandem::server::RunBackup(backup, stdout, stderr);
   return RunServe(serve);
 }

@@ -347,4 +347,18 @@ uint64_t ProcessMonitorSource::subscription_count() const {
   return stan_ == nullptr ? 0 : stan_->subscription_count();
 }
 
+store::StoreSpace ProcessMonitorSource::store_space() const {
+  return store_ != nullptr ? store_->space() : store::StoreSpace();
+}
+
+// Only the active holds a store; a standby's /backup is refused before it gets here.
+void ProcessMonitorSource::StartBackup(const std::string& path, store::Store::BackupDone done) {
+  if (store_ == nullptr) {
+    done(Status::ShutdownInProgress("no store is open: only the active can take a backup"),
+         store::BackupResult());
+    return;
+  }
+  store_->Backup(path, std::move(done));
+}
+
 }  // namespace tandem::server

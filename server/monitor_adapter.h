@@ -62,7 +62,7 @@ class ProcessMonitorSource final : public MonitorSource {
   void SetNats(const NatsServer* nats) { nats_ = nats; }
   void SetStan(const StanServer* stan) { stan_ = stan; }
   void SetFt(const FtNode* ft) { ft_ = ft; }
-  void SetStore(const store::Store* store) { store_ = store; }
+  void SetStore(store::Store* store) { store_ = store; }
   void SetDiskSpace(const DiskSpace* disk) { disk_ = disk; }
   void SetExternal(const ExternalBus* external) { external_ = external; }
   // Called each time this process starts serving as the active.
@@ -85,6 +85,8 @@ class ProcessMonitorSource final : public MonitorSource {
   std::optional<ClientInfo> client(std::string_view id, bool with_subs) const override;
   uint64_t subscription_count() const override;
   std::optional<ExternalNatsInfo> external_nats() const override;
+  store::StoreSpace store_space() const override;
+  void StartBackup(const std::string& path, store::Store::BackupDone done) override;
 
  private:
   bool serving() const;
@@ -97,7 +99,7 @@ class ProcessMonitorSource final : public MonitorSource {
   const NatsServer* nats_ = nullptr;
   const StanServer* stan_ = nullptr;
   const FtNode* ft_ = nullptr;
-  const store::Store* store_ = nullptr;
+  store::Store* store_ = nullptr;
   const DiskSpace* disk_ = nullptr;
   const ExternalBus* external_ = nullptr;
   uint64_t takeovers_ = 0;

@@ -31,6 +31,7 @@
 #include "store/sqlite_error.h"
 #include "store/sqlite_store_util.h"
 #include "store/transaction.h"
+#include "store/vacuum.h"
 
 #include <sys/stat.h>
 
@@ -98,8 +99,10 @@ Status SqliteStore::OpenFile() {
   if (!file.ok()) return file.status();
   if (Status s = RefuseIfRescued(*file); !s.ok()) return s;
   if (Status s = OpenConnection(); !s.ok()) return s;
+  PrepareAutoVacuum(db_);  // takes effect on a new file only (store/vacuum.h)
   if (Status s = LockAndSetJournal(); !s.ok()) return s;
   if (Status s = OpeningTransaction(); !s.ok()) return s;
+  if (Status s = ConvertToIncremental(db_, path); !s.ok()) return s;
   if (Status s = RecordFiles(); !s.ok()) return s;
   if (Status s = MakeOpeningDurable(); !s.ok()) return s;
   if (!*file || **file != identity_) {
@@ -276,6 +279,9 @@ void SqliteStore::Job::Complete() {
     case Kind::kFindSeq:
       if (seq_done) seq_done(status.ok() ? Result<uint64_t>(found_seq) : Result<uint64_t>(status));
       break;
+    case Kind::kBackup:
+      if (backup_done) backup_done(status, backup);
+      break;
   }
 }
 
@@ -359,6 +365,7 @@ Status SqliteStore::Close() {
   cv_.notify_all();
   const bool thread_started = thread_.joinable();
   if (thread_started) thread_.join();
+  if (backup_finisher_.joinable()) backup_finisher_.join();  // it hands back before it ends
   if (sync_thread_.joinable()) {  // after the store thread: it has queued its last round
     {
       std::lock_guard<std::mutex> lock(sync_mu_);
@@ -417,8 +424,12 @@ void SqliteStore::TEST_FailNextSync(const Status& s) {
 }
 
 Status SqliteStore::TEST_RunIdle(const std::function<Status(sqlite3*)>& fn) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (busy_ || !queue_.empty()) return Status::Busy("TEST_RunIdle: the store thread is busy");
+  std::unique_lock<std::mutex> lock(mu_);
+  // The store thread's idle work (a vacuum step, a measure) ends within milliseconds.
+  cv_.wait_for(lock, std::chrono::seconds(2),
+               [this] { return !busy_ && !idle_busy_ && queue_.empty(); });
+  if (busy_ || idle_busy_ || !queue_.empty())
+    return Status::Busy("TEST_RunIdle: the store thread is busy");
   return fn(db_);
 }
 

@@ -15,6 +15,10 @@
 // Within a round, reads run before the writes, so a read never returns a message whose commit
 // completion has not run yet on the loop.
 //
+// Between rounds the store thread also takes one step of an online backup (backup.h) after
+// each round and back to back while idle, and, after kFileCheckMs without a job, gives free
+// pages back (vacuum.h) one step at a time: a job waits for at most one step.
+//
 // Sync. With store.sync=full and the exclusive lock, SQLite commits with synchronous=NORMAL
 // (in WAL mode: consistent, checkpoints synced, but commits not) and a second thread, the sync
 // thread, makes commits durable: it takes every round the store thread has finished, calls
@@ -50,6 +54,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/backup.h"
 #include "store/channel_tables.h"
 #include "store/sql_statements.h"
 #include "store/store.h"
@@ -64,6 +69,11 @@ class SqliteStore final : public Store {
   static constexpr int64_t kFileCheckMs = 500;
   // WAL frames after which a commit checkpoints (SQLite's default for its own checkpoints).
   static constexpr int kCheckpointFrames = 1000;
+  // The store thread's pause between two steps of idle work (incremental vacuum), so that a job
+  // arriving meanwhile runs first.
+  static constexpr int64_t kIdleStepPauseMs = 5;
+  // How often the store thread measures the file for space() while it is busy.
+  static constexpr int64_t kSpaceMeasureMs = 1000;
   static Result<std::unique_ptr<SqliteStore>> OpenSqlite(const StoreOptions& options,
                                                          uv_loop_t* loop);
   ~SqliteStore() override;
@@ -76,6 +86,8 @@ class SqliteStore final : public Store {
   uint64_t epoch() const override { return epoch_; }
   const StoreIdentity& identity() const override { return identity_; }
   Status health() const override;
+  void Backup(const std::string& path, BackupDone done) override;
+  StoreSpace space() const override;
 
   // Test hooks. While held, the store thread takes no job (Close() releases it).
   void TEST_Hold(bool hold);
@@ -83,7 +95,8 @@ class SqliteStore final : public Store {
   uint64_t TEST_transactions() const;
   // The next fdatasync of the WAL fails with `s` instead of running (store.sync=full only).
   void TEST_FailNextSync(const Status& s);
-  // Runs `fn` on the connection. REQUIRES: no job queued or running.
+  // Runs `fn` on the connection once no job is queued or running and the store thread's idle
+  // work is between steps (waits up to 2 s, else Busy).
   Status TEST_RunIdle(const std::function<Status(sqlite3*)>& fn);
   // How many times a prepared statement ran since Open(). REQUIRES: as TEST_RunIdle.
   int TEST_StmtRuns(Stmt s);
@@ -101,12 +114,14 @@ class SqliteStore final : public Store {
   };
   // One queued request; the store thread fills in the result part, the loop completes it.
   struct Job {
-    enum class Kind { kWrite, kRead, kFindSeq };
+    enum class Kind { kWrite, kRead, kFindSeq, kBackup };
     Kind kind = Kind::kWrite;
     WriteBatch batch;
     CommitDone commit_done;
     ReadDone read_done;
     SeqDone seq_done;
+    BackupDone backup_done;
+    std::string backup_path;
     int64_t channel_id = 0;
     uint64_t seq = 0;  // ReadMsgs from_seq
     size_t max_count = 0;
@@ -116,6 +131,7 @@ class SqliteStore final : public Store {
     BatchResult result;
     std::vector<MsgRecord> msgs;
     uint64_t found_seq = 0;
+    BackupResult backup;
 
     void Complete();
   };
@@ -203,6 +219,18 @@ class SqliteStore final : public Store {
   void TouchChannel(int64_t channel_id, ChannelState& ch);
   void SetSticky(const Status& s);
   void ClearTransactionState();
+  // Store thread, between rounds (sqlite_store_backup.cc): the backup requests of a round
+  // start (or fail) and leave `jobs`; the running backup takes one step; a finished one is
+  // sealed on the finisher thread.
+  void StartBackups(std::vector<Job>& jobs);
+  void BackupStep();
+  void EndBackup(const Status& s);
+  // Store thread, when idle (sqlite_store_space.cc): measures the file, and gives free pages
+  // back in small steps. True when there is more to give back.
+  bool IdleWork();
+  void MeasureSpace();
+  void MeasureSpaceWhenDue();  // every kSpaceMeasureMs, busy or idle
+
   // Store or sync thread: gives finished jobs to the loop.
   void HandBack(std::vector<Job>& jobs);
 
@@ -230,6 +258,16 @@ class SqliteStore final : public Store {
   uint64_t max_sub_id_ = 0;
   int64_t max_channel_id_ = 0;
   Recovered loaded_;  // server and channels as LoadState read them, until Recover() takes them
+  // The running backup and its request (store thread only), and the thread that seals the last
+  // one (joined before the next starts and by Close()).
+  std::unique_ptr<BackupCopy> backup_;
+  Job backup_job_;
+  std::thread backup_finisher_;
+  // Last measured space; written by the store thread, read by the loop under space_mu_.
+  mutable std::mutex space_mu_;
+  StoreSpace space_;
+  int64_t next_space_ms_ = 0;  // store thread
+  bool vacuuming_ = false;     // store thread: a vacuum started and goes on until no page is free
   // Per-transaction coalescing (store thread only).
   std::unordered_map<PendingKey, PendingChange, PendingKeyHash> pending_;
   std::unordered_map<uint64_t, uint64_t> last_sent_;
@@ -244,7 +282,8 @@ class SqliteStore final : public Store {
   std::vector<Job> queue_;
   bool stopping_ = false;
   bool held_ = false;
-  bool busy_ = false;  // the store thread is running a round
+  bool busy_ = false;       // the store thread is running a round
+  bool idle_busy_ = false;  // the store thread is using the connection for its idle work
   Status sticky_;
   uint64_t transactions_ = 0;
 

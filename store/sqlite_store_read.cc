@@ -84,7 +84,8 @@ Status SqliteStore::LoadState() {
 // Holds mu_ throughout, so that the store thread cannot start a round meanwhile. The server
 // record and the channels were read by LoadState(); this reads clients and subscriptions.
 Result<Recovered> SqliteStore::Recover() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !idle_busy_; });  // a vacuum step or a measure: milliseconds
   if (!sticky_.ok()) return sticky_;
   if (busy_ || !queue_.empty() || closed_) {
     return Status::InvalidArgument("Recover", "call it once, before any Submit or read");

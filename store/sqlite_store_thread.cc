@@ -26,19 +26,34 @@ namespace tandem::store {
 
 void SqliteStore::ThreadMain() {
   std::vector<Job> jobs;
+  bool more_idle_work = false;
   for (;;) {
     GuardFiles();
     {
       std::unique_lock<std::mutex> lock(mu_);
-      // Wakes at least every kFileCheckMs, idle or not, so that GuardFiles runs.
-      if (!cv_.wait_for(lock, std::chrono::milliseconds(kFileCheckMs),
+      // Wakes at least every kFileCheckMs, idle or not, so that GuardFiles runs; at once while
+      // a backup runs, and soon while the idle work has more to do.
+      const int64_t wait_ms = backup_ ? 0 : more_idle_work ? kIdleStepPauseMs : kFileCheckMs;
+      if (!cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                         [this] { return stopping_ || (!queue_.empty() && !held_); })) {
+        idle_busy_ = true;  // the connection is in use: Recover and TEST_RunIdle wait
+        lock.unlock();
+        if (backup_) {
+          BackupStep();
+        } else {
+          more_idle_work = IdleWork();
+        }
+        lock.lock();
+        idle_busy_ = false;
+        lock.unlock();
+        cv_.notify_all();
         continue;
       }
-      if (queue_.empty()) return;  // stopping, and everything queued has been done
+      if (queue_.empty()) break;  // stopping, and everything queued has been done
       jobs.swap(queue_);
       busy_ = true;
     }
+    StartBackups(jobs);
     const bool wrote = RunRound(jobs);
     if (own_sync_) {
       {
@@ -50,11 +65,15 @@ void SqliteStore::ThreadMain() {
       HandBack(jobs);
     }
     jobs.clear();
+    if (backup_) BackupStep();  // a busy store copies too, one step per round
+    MeasureSpaceWhenDue();
     {
       std::lock_guard<std::mutex> lock(mu_);
       busy_ = false;
     }
+    cv_.notify_all();
   }
+  if (backup_) EndBackup(Status::ShutdownInProgress("store is closing", "backup abandoned"));
 }
 
 void SqliteStore::HandBack(std::vector<Job>& jobs) {
@@ -71,6 +90,8 @@ bool SqliteStore::RunRound(std::vector<Job>& jobs) {
   for (Job& job : jobs) {
     if (job.kind == Job::Kind::kWrite) {
       writes.push_back(&job);
+    } else if (job.kind == Job::Kind::kBackup) {
+      continue;  // a refused request (StartBackups): its status is set
     } else if (!sticky.ok()) {
       job.status = sticky;
     } else {

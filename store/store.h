@@ -254,11 +254,30 @@ class WriteBatch {
   std::string bytes_;  // the data of every op, back to back
 };
 
+// What a finished online backup wrote (Store::Backup).
+struct BackupResult {
+  std::string path;         // the sealed copy
+  uint64_t bytes = 0;       // its size
+  int64_t elapsed_ms = 0;   // from the request reaching the store thread to the seal
+  uint64_t steps = 0;       // backup steps, each between two group commits
+  int64_t max_step_us = 0;  // the longest step: the longest a commit waited for the backup
+};
+
+// The store file's size and its free pages (Store::space).
+struct StoreSpace {
+  uint64_t file_bytes = 0;  // the database file (without its WAL)
+  uint64_t wal_bytes = 0;   // its write-ahead log
+  uint64_t page_bytes = 0;  // page size
+  uint64_t pages = 0;       // pages in use and free
+  uint64_t free_pages = 0;  // pages on the free list, given back by the incremental vacuum
+};
+
 class Store {
  public:
   using CommitDone = std::function<void(const Status&, const BatchResult&)>;
   using ReadDone = std::function<void(Result<std::vector<MsgRecord>>)>;
   using SeqDone = std::function<void(Result<uint64_t>)>;
+  using BackupDone = std::function<void(const Status&, const BackupResult&)>;
 
   // Opens (creating if needed and allowed) and locks the store, migrates the schema forward,
   // checks its identity against the options, increments the epoch, and writes the identity
@@ -306,6 +325,16 @@ class Store {
   virtual const StoreIdentity& identity() const = 0;
   // The sticky error, OK while the store is healthy.
   virtual Status health() const = 0;
+
+  // Writes a consistent copy of the store to `path` (absolute; its directory must exist; an
+  // existing file is never replaced) while the store keeps committing (store/backup.h); `done`
+  // runs on the loop thread. The copy holds every batch whose completion ran before the call.
+  // Busy while another backup runs. Completes out of order with the other jobs.
+  virtual void Backup(const std::string& path, BackupDone done) {
+    done(Status::InvalidArgument("this store cannot take a backup", path), BackupResult());
+  }
+  // The file's size and free pages, as last measured by the store thread (about every second).
+  virtual StoreSpace space() const { return StoreSpace(); }
 
  protected:
   Store() = default;

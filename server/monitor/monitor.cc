@@ -224,7 +224,10 @@ const char* ServerStateName(ServerState state) {
 // Construction and routes
 
 Monitor::Monitor(MonitorSource* source, MetricsRegistry* metrics, MonitorOptions options)
-    : source_(source), metrics_(metrics), options_(std::move(options)) {
+    : source_(source),
+      metrics_(metrics),
+      options_(std::move(options)),
+      backup_(source_, options_.backup_dir) {
   commits_ = metrics_->GetCounter("tandem_store_commits_total", "Group commits to the store.");
   commit_seconds_ =
       metrics_->GetHistogram("tandem_store_commit_seconds",
@@ -261,6 +264,7 @@ void Monitor::RegisterRoutes(HttpServer* http) {
   route("/streaming/channelsz", &Monitor::Channelsz);
   route("/streaming/isFTActive", &Monitor::IsFtActive);
   RegisterDashboard(http);
+  http->Handle("/backup", [this](const HttpRequest& req) { return backup_.Handle(req); });
 }
 
 void Monitor::RecordCommit(uint64_t batches, uint64_t ops, int64_t latency_ns) {
@@ -510,6 +514,12 @@ HttpResponse Monitor::Storez(const HttpRequest& req) const {
   j["limits"] = std::move(limits);
   j["total_msgs"] = total_msgs;
   j["total_bytes"] = total_bytes;
+  const store::StoreSpace space = source_->store_space();
+  j["file_bytes"] = space.file_bytes;
+  j["wal_bytes"] = space.wal_bytes;
+  j["page_bytes"] = space.page_bytes;
+  j["pages"] = space.pages;
+  j["free_pages"] = space.free_pages;
   return JsonResponse(req, j);
 }
 
@@ -719,7 +729,17 @@ void Monitor::CollectStreaming() const {
         "tandem_stan_channel_max_deliveries_dropped_total"}) {
     m.ResetFamily(family);
   }
+  Gauge* file_bytes = m.GetGauge("tandem_store_file_bytes", "Size of the store's database file.");
+  Gauge* wal_bytes = m.GetGauge("tandem_store_wal_bytes", "Size of the store's write-ahead log.");
+  Gauge* free_pages =
+      m.GetGauge("tandem_store_free_pages", "Free pages in the store file, not yet given back.");
+  Gauge* page_bytes = m.GetGauge("tandem_store_page_bytes", "Page size of the store file.");
   if (!source_->role().serving) return;
+  const store::StoreSpace space = source_->store_space();
+  file_bytes->Set(static_cast<double>(space.file_bytes));
+  wal_bytes->Set(static_cast<double>(space.wal_bytes));
+  free_pages->Set(static_cast<double>(space.free_pages));
+  page_bytes->Set(static_cast<double>(space.page_bytes));
   StreamingStats st = source_->streaming_stats();
   in_msgs->Set(st.in_msgs);
   in_bytes->Set(st.in_bytes);

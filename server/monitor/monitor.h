@@ -14,6 +14,8 @@
 //                           / "Channel <name> not found"
 //   /streaming/isFTActive   200 when this instance is FT_ACTIVE, 204 otherwise
 //   /, /dashboard.css, /dashboard.js   the live dashboard (dashboard.h)
+//   /backup                 online backup of the store, off unless configured
+//                           (backup_endpoint.h)
 // JSON is pretty-printed with two spaces, Content-Type application/json,
 // Access-Control-Allow-Origin: *; a callback= parameter wraps it as JSONP like nats-server.
 // Times are RFC 3339 (UTC, nanoseconds; time_format.h), durations in storez limits and in varz
@@ -34,6 +36,7 @@
 #include <functional>
 #include <string>
 
+#include "server/monitor/backup_endpoint.h"
 #include "server/monitor/http_server.h"
 #include "server/monitor/metrics.h"
 #include "server/monitor/monitor_source.h"
@@ -46,6 +49,8 @@ struct MonitorOptions {
   CoreSettings core;  // reported by /varz
   LimitsInfo limits;  // reported by /streaming/storez
   std::string store_type = "SQL";
+  // `backup.dir`: where /backup writes copies of the store; empty: backups are off.
+  std::string backup_dir;
   // Wall clock, nanoseconds since the Unix epoch; replaced by tests.
   std::function<int64_t()> now_ns;
 };
@@ -90,6 +95,7 @@ class Monitor {
   MetricsRegistry* const metrics_;
   const MonitorOptions options_;
   HttpServer* http_ = nullptr;
+  BackupEndpoint backup_;
 
   // Commit metrics, fed by RecordCommit on the hot path.
   Counter* commits_ = nullptr;

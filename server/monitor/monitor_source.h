@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "store/store.h"
+
 namespace tandem::server {
 
 // One streaming subscription (Subscriptionz). `channel` is the channel's name.
@@ -199,6 +201,14 @@ class MonitorSource {
   virtual uint64_t subscription_count() const = 0;
   // The external cluster's connection; nullopt with the embedded core (the default).
   virtual std::optional<ExternalNatsInfo> external_nats() const { return std::nullopt; }
+
+  // The store file's size and free pages (storez, /metrics). Asked only while serving.
+  virtual store::StoreSpace store_space() const { return {}; }
+  // Has the active's store write a checked copy to `path` (store::Store::Backup); `done` runs
+  // on the loop thread.
+  virtual void StartBackup(const std::string& path, store::Store::BackupDone done) {
+    done(Status::InvalidArgument("no store to back up"), store::BackupResult());
+  }
 };
 
 }  // namespace tandem::server

@@ -230,7 +230,7 @@ TEST_SUITE("config") {
   TEST_CASE("config: unknown keys, duplicates and wrong shapes") {
     CHECK(ErrorOf("lisen: 1.2.3.4:5") ==
           "config: lisen: unknown key (known: listen, http, https, cluster_id, log_level, "
-          "log_format, store, nats, streaming, limits, ft, authorization, tls)");
+          "log_format, store, nats, streaming, limits, ft, authorization, tls, backup)");
     CHECK(ErrorOf("nats: {max_payloads: 1}")
               .find("config: nats.max_payloads: unknown key (known: ") == 0);
     CHECK(ErrorOf("store: {path: x}") == "config: store.path: unknown key (known: dir, sync)");

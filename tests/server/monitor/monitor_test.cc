@@ -370,7 +370,8 @@ TEST_SUITE("monitor") {
     Fixture f;
     nlohmann::ordered_json j = Ordered(f.monitor.Storez(Get("/streaming/storez")));
     CHECK(Keys(j) == std::vector<std::string>{"cluster_id", "server_id", "now", "type", "limits",
-                                              "total_msgs", "total_bytes"});
+                                              "total_msgs", "total_bytes", "file_bytes",
+                                              "wal_bytes", "page_bytes", "pages", "free_pages"});
     CHECK(j["cluster_id"] == "test-cluster");
     CHECK(j["server_id"] == "SRVID");
     CHECK(j["now"] == "2026-01-01T01:02:03.5Z");
