@@ -219,6 +219,9 @@ function parseCommits(text) {
 function renderStore(storez, clients, metricsText, now) {
   $('store-msgs').textContent = storez.total_msgs.toLocaleString();
   $('store-bytes').textContent = bytes(storez.total_bytes);
+  // The store file on disk and its free pages (given back by the idle vacuum).
+  $('store-file').textContent = storez.file_bytes === undefined ? '\u2013'
+      : bytes(storez.file_bytes) + ' (' + storez.free_pages.toLocaleString() + ' free pages)';
   $('store-clients').textContent = clients;
   if (metricsText === null) return;
   const m = parseCommits(metricsText);
