@@ -21,6 +21,7 @@
 #include "server/natsclient/external_bus.h"
 #include "server/pair/ft_node.h"
 #include "server/pair/systemd_notify.h"
+#include "server/stan/partitions.h"
 #include "server/stan/stan_server.h"
 #include "server/util/before_sleep.h"
 #include "server/util/disk_space.h"
@@ -122,6 +123,7 @@ int App::Run() {
   stan_.reset();
   nats_.reset();
   ft_.reset();
+  partitions_.reset();
   external_.reset();
   disk_.reset();
   systemd_.reset();
@@ -151,6 +153,44 @@ Status App::Start() {
     if (!cs.ok()) return cs;
     monitor_source_->SetExternal(external_.get());
   }
+  if (config_.stan.partitioning) return StartPartitioned();
+  return StartFt();
+}
+
+// Partitioning: the group's channel list is checked against the cluster's other partitions
+// before the role machine starts (a conflict: exit status 4, nothing served), and again each time
+// the cluster reports a new server (a conflict then: stop, exit status 4).
+Status App::StartPartitioned() {
+  Partitions::Options po;
+  po.cluster_id = config_.stan.cluster_id;
+  po.group = config_.ft.group;
+  for (const auto& [name, entry] : config_.stan.limits.channels) po.channels.push_back(name);
+  partitions_ = std::make_unique<Partitions>(&loop_, external_.get(), std::move(po));
+  partitions_->Start();
+  partitions_->Check([this](const Status& s) {
+    if (shutting_down_) return;
+    if (!s.ok()) {
+      spdlog::error("{}; not starting", s.message());
+      return BeginShutdown(kExitPartitionConflict);
+    }
+    spdlog::info("partitioning: no other partition owns these channels");
+    external_->SetOnDiscoveredServers([this] {
+      partitions_->Check([this](const Status& st) {
+        if (st.ok() || shutting_down_) return;
+        spdlog::error("{}; stopping", st.message());
+        BeginShutdown(kExitPartitionConflict);
+      });
+    });
+    Status fs = StartFt();
+    if (!fs.ok()) {
+      spdlog::error("{}", fs.message());
+      BeginShutdown(1);
+    }
+  });
+  return Status::OK();
+}
+
+Status App::StartFt() {
   FtNode::Options o;
   o.bus = external_.get();
   o.ft = config_.ft;
@@ -381,6 +421,7 @@ void App::AfterCoreClosed() {
     if (!s.ok()) spdlog::error("closing the store: {}", s.ToString());
     store_.reset();
   }
+  if (partitions_) partitions_->Stop();
   if (external_) external_->Close(nullptr);  // flushes what was published (the last heartbeat)
   if (systemd_) systemd_->Close();
   if (disk_) disk_->Close();

@@ -28,6 +28,11 @@
 //   3b. nats: with nats.servers, ExternalBus connects to the cluster (blocking, each server
 //      tried once); no server answering is a failed start (exit 1), as for the reference
 //      streaming server. Every member connects: the heartbeats travel through the cluster.
+//   3c. partitioning (streaming.partitioning): the group's channel list goes out on
+//      _STAN.part.<cluster> (server/stan/partitions.h) and step 4 waits for the answers; a
+//      partition that owns one of these channels too stops the start (one line, exit 4). From
+//      then on the list is checked again whenever the cluster reports a new server (a
+//      conflict: graceful stop, exit 4).
 //   4. ft: FtNode starts the role machine: it tries the store lock (Store::Open on the pool).
 //      Busy means another instance is active: this one stands by (no client port, heartbeats
 //      with the active over a PeerLink) and tries again when the active goes away. READY=1 is
@@ -88,6 +93,7 @@ class Monitor;
 class ProcessMonitorSource;
 class BeforeSleep;
 class ExternalBus;
+class Partitions;
 
 class App final : public FtNode::Delegate {
  public:
@@ -101,6 +107,8 @@ class App final : public FtNode::Delegate {
   int Run();
 
   static constexpr std::chrono::seconds kShutdownDeadline{10};
+  // Exit status when another partition of the cluster owns one of this group's channels.
+  static constexpr int kExitPartitionConflict = 4;
 
   // FtNode::Delegate
   void Serve(std::unique_ptr<store::Store> store, std::function<void(Status)> done) override;
@@ -112,6 +120,8 @@ class App final : public FtNode::Delegate {
 
  private:
   Status Start();
+  Status StartPartitioned();
+  Status StartFt();
   Status StartCore();
   void CreateMonitor();
   Status StartHttp();
@@ -147,6 +157,7 @@ class App final : public FtNode::Delegate {
   // every member (the streaming layer's Bus while active, the heartbeats always); nats_ then
   // stays null: tandem does not listen for clients.
   std::unique_ptr<ExternalBus> external_;
+  std::unique_ptr<Partitions> partitions_;  // with streaming.partitioning
   // Monitoring: the source and the registry outlive the HttpServer, which holds handlers that
   // point into the Monitor.
   int64_t start_ns_ = 0;

@@ -36,8 +36,8 @@
 #include "server/bus/subject.h"
 #include "server/config_auth.h"
 #include "server/config_backup.h"
-#include "server/config_redelivery.h"
 #include "server/config_nats_client.h"
+#include "server/config_redelivery.h"
 #include "server/config_yaml.h"
 #include "server/util/bind_address.h"
 #include "server/util/tls_context.h"
@@ -277,7 +277,8 @@ Status LoadNats(const YAML::Node& map, std::string_view path, Config& c) {
 Status LoadStreaming(const YAML::Node& map, std::string_view path, StanOptions& o) {
   return ForEachKey(
       map, path,
-      {"discover_prefix", "hb_interval", "hb_timeout", "hb_fail_count", "replace_durable"},
+      {"discover_prefix", "hb_interval", "hb_timeout", "hb_fail_count", "replace_durable",
+       "partitioning"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         if (k == "hb_interval")
           return ApplyTo(v, kp, "a duration", ParsePositiveMs, o.hb_interval_ms);
@@ -287,6 +288,7 @@ Status LoadStreaming(const YAML::Node& map, std::string_view path, StanOptions& 
           return ApplyTo(v, kp, "a number", Count(1, kIntMax), o.hb_fail_count);
         if (k == "replace_durable")
           return ApplyTo(v, kp, "a boolean", ParseBool, o.replace_durable);
+        if (k == "partitioning") return ApplyTo(v, kp, "a boolean", ParseBool, o.partitioning);
         return Apply(v, kp, "a subject", [&](const std::string& t) -> Status {
           Status s = CheckSubject(t, /*wildcards=*/false);
           if (s.ok()) o.discover_prefix = t;
@@ -514,6 +516,7 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& c) {
   if (!s.ok()) return s;
   s = ApplyNatsServerFlag(o.nats_server, c);
   if (!s.ok()) return s;
+  if (o.partitioning) c.stan.partitioning = true;
   TlsOptions& t = c.core.tls;
   if (o.tls || o.tls_verify || o.tls_cert || o.tls_key || o.tls_ca) t.enabled = true;
   if (o.tls_verify) t.verify = true;
@@ -543,6 +546,22 @@ Status CheckTls(Config& c) {
   return Status::OK();
 }
 
+// Partitioning splits channels among groups that share one NATS: an external cluster, and a
+// list of the channels this group owns.
+Status CheckPartitioning(const Config& c) {
+  if (!c.stan.partitioning) return Status::OK();
+  if (!c.external.enabled()) {
+    return At("streaming.partitioning",
+              "needs an external NATS cluster (nats.servers or --nats-server): partitions share "
+              "one cluster");
+  }
+  if (c.stan.limits.channels.empty()) {
+    return At("streaming.partitioning",
+              "needs the channels this group owns under limits.channels (names or wildcards)");
+  }
+  return Status::OK();
+}
+
 Status Finish(Config& c) {
   if (c.core.max_payload > c.core.max_pending_bytes) {
     return At("nats.max_payload", fmt::format("{} must not exceed nats.max_pending ({})",
@@ -565,6 +584,8 @@ Status Finish(Config& c) {
   if (!auth.ok()) return auth;
   Status client = CheckNatsClient(c);
   if (!client.ok()) return client;
+  Status part = CheckPartitioning(c);
+  if (!part.ok()) return part;
   return CheckTls(c);
 }
 

@@ -67,6 +67,7 @@ struct ConfigOverrides {
   std::optional<std::string> https;       // --https HOST:PORT      -> https
   // --nats-server URL,... -> nats.servers (an external cluster)
   std::optional<std::string> nats_server;
+  bool partitioning = false;  // --partitioning -> streaming.partitioning
   // nats-server's TLS flags; any of them turns TLS on, as in nats-server.
   bool tls = false;                     // --tls                  -> tls
   bool tls_verify = false;              // --tlsverify            -> tls.verify

@@ -64,6 +64,9 @@ void AddServe(CLI::App& app, ServeFlags& f) {
               "Be a client of this external NATS cluster instead of listening (YAML: "
               "nats.servers)",
               "URL,...");
+  serve->add_flag("--partitioning", o.partitioning,
+                  "Own only the channels under limits.channels, as one partition of the "
+                  "external cluster (YAML: streaming.partitioning)");
   AddOverride(serve, "--user", o.user, "User required in CONNECT (YAML: authorization.user)",
               "USER");
   AddOverride(serve, "--pass", o.pass,

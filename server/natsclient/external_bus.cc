@@ -303,6 +303,7 @@ void ExternalBus::Drain() {
         break;
       case EventKind::kDiscovered:
         spdlog::info("nats: the cluster's servers: {}", fmt::join(state().servers, ", "));
+        if (on_discovered_) on_discovered_();
         break;
       case EventKind::kError:
         spdlog::warn("nats: {}", e.text);

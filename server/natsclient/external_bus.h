@@ -86,6 +86,9 @@ class ExternalBus final : public Bus {
   Status Connect();
   // Called on the loop after the connection is lost (false) and back (true).
   void SetOnConnectionChange(std::function<void(bool connected)> cb) { on_change_ = std::move(cb); }
+  // Called on the loop when the cluster reports its servers (the first INFO, then each change:
+  // libnats' discovered-servers callback); partitioning re-checks its channels then.
+  void SetOnDiscoveredServers(std::function<void()> cb) { on_discovered_ = std::move(cb); }
   void Close(std::function<void()> done);
   ExternalConnState state() const;
 
@@ -113,6 +116,7 @@ class ExternalBus final : public Bus {
   bool draining_ = false;                                    // Drain is calling handlers
   std::vector<std::unique_ptr<Sub>> retired_;  // unsubscribed during Drain; freed after it
   std::function<void(bool)> on_change_;
+  std::function<void()> on_discovered_;
   bool closed_ = false;
 };
 

@@ -54,6 +54,9 @@ struct StanOptions {
   uint64_t hb_timeout_ms = 10000;   // wait for a heartbeat reply
   int hb_fail_count = 10;           // missed replies before the client is closed
   bool replace_durable = false;
+  // streaming.partitioning: own only the channels listed under limits.channels (names or
+  // wildcards), as a partition among others on one external cluster (partitions.h).
+  bool partitioning = false;
   StanLimits limits;
 };
 

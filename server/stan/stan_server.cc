@@ -20,6 +20,17 @@ namespace tandem::server {
 
 // --- construction and life cycle ---------------------------------------------------------------
 
+namespace {
+
+// Partitioning owns the names and wildcards listed under limits.channels.
+ChannelOwnership PartitionedChannels(const StanLimits& limits) {
+  std::vector<std::string> names;
+  for (const auto& [name, entry] : limits.channels) names.push_back(name);
+  return ChannelOwnership(std::move(names));
+}
+
+}  // namespace
+
 StanServer::StanServer(uv_loop_t* loop, Bus* nc, store::Store* store, store::Recovered recovered,
                        const StanOptions& options)
     : nc_(nc),
@@ -31,6 +42,7 @@ StanServer::StanServer(uv_loop_t* loop, Bus* nc, store::Store* store, store::Rec
       requester_(nc, &timers_),
       clients_(options, &timers_, &requester_),
       channels_(options.limits),
+      owned_(options.partitioning ? PartitionedChannels(options.limits) : ChannelOwnership()),
       delivery_(nc, store, &writer_, &timers_, &clients_, &channels_),
       guard_(nc, &delivery_) {}
 
@@ -68,7 +80,14 @@ Status StanServer::Start() {
         nc_->Subscribe(subject, "", [this, fn](const InboundMsg& m) { (this->*fn)(m); }));
   };
   sub(server_.discover, &StanServer::ProcessConnect);
-  sub(server_.pub_prefix + ".>", &StanServer::ProcessPub);
+  if (options_.partitioning) {
+    // Only the owned channels' publish subjects: the others' publishes go to their partitions.
+    for (const std::string& p : owned_.patterns()) {
+      sub(server_.pub_prefix + "." + p, &StanServer::ProcessPub);
+    }
+  } else {
+    sub(server_.pub_prefix + ".>", &StanServer::ProcessPub);
+  }
   sub(server_.sub_requests, &StanServer::ProcessSub);
   sub(server_.unsub_requests, &StanServer::ProcessUnsub);
   sub(server_.sub_close_requests, &StanServer::ProcessSubClose);
@@ -373,6 +392,8 @@ Channel* StanServer::LookupOrCreateChannel(std::string_view name, std::string* e
     return ch;
   }
   *error = channels_.CheckCreate(name);
+  if (error->empty() && !Owns(name))
+    *error = errors::kUnknownChannel;  // publishes and subscribes are filtered before
   if (!error->empty()) return nullptr;
   Channel* ch = channels_.Create(name);
   writer_.batch().CreateChannel(ch->record());

@@ -34,6 +34,7 @@
 #include "server/bus/bus.h"
 #include "server/stan/channel.h"
 #include "server/stan/delivery.h"
+#include "server/stan/partitions.h"
 #include "server/stan/session_guard.h"
 #include "server/stan/stan_clients.h"
 #include "server/stan/stan_options.h"
@@ -182,6 +183,11 @@ class StanServer {
   Requester requester_;
   ClientRegistry clients_;
   ChannelRegistry channels_;
+  // Partitioning: the channels this group owns (limits.channels); unset, it owns them all.
+  const ChannelOwnership owned_;
+  bool Owns(std::string_view channel) const {
+    return !options_.partitioning || owned_.Owns(channel);
+  }
   Delivery delivery_;
   SessionGuard guard_;
 

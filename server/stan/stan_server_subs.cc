@@ -52,6 +52,8 @@ void StanServer::ProcessSub(const InboundMsg& m) {
     return SubReply(reply, "", errors::kInvalidSubReq);
   }
   if (const char* bad = CheckSubRequest(req)) return SubReply(reply, "", bad);
+  // Partitioning: another partition may own the channel; if none does, the client times out.
+  if (!Owns(req.subject())) return;
   StanClient* client = clients_.Lookup(req.clientid());
   if (client == nullptr) return SubReply(reply, "", errors::kUnknownClient);
   // Channel permissions: the user's subscribe rules, the channel name taken as a subject.
@@ -271,6 +273,7 @@ void StanServer::ProcessUnsubOrClose(const InboundMsg& m, bool is_close) {
   std::string reply(m.reply);
   pb::UnsubscribeRequest req;
   if (!DecodeProto(m.payload, &req)) return SubReply(reply, "", errors::kInvalidUnsubReq);
+  if (!Owns(req.subject())) return;  // the owning partition answers
   Channel* ch = channels_.Lookup(req.subject());
   if (ch == nullptr) return SubReply(reply, "", errors::kUnknownChannel);
   StanSub* sub = nullptr;
