@@ -318,8 +318,10 @@ int Channels(const Args& a) {
   std::vector<stanConnection*> conns{
       Connect(a, Unique("csub"), nullptr, {.shared_delivery = true})};
   std::vector<stanSubscription*> subs;
+  auto setup = Clock::now();  // the subscriptions create the channels
   for (const auto& ch : names) subs.push_back(Sub(conns[0], ch, nullptr, OnCount, &received));
-  std::string label = "channels channels=" + std::to_string(a.channels);
+  std::string label = "channels channels=" + std::to_string(a.channels) + " setup_ms=" +
+                      std::to_string(static_cast<long>(Seconds(Clock::now() - setup) * 1000));
   PublishSpread(a, names, received, n, n, label.c_str());
   Teardown(subs, conns);
   return 0;
