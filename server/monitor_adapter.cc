@@ -93,8 +93,11 @@ ServerState StateOf(ft::Role role, bool in_group) {
 }
 
 // Why the streaming layer cannot deliver everything it stores: the channels whose stored
-// messages could not be read (delivery_read_damage.cc); "" when there are none.
+// messages could not be read (delivery_read_damage.cc); "" when there are none. Every role()
+// call (each /healthz, /metrics, status) asks, so the walk over all channels happens only once
+// some damage was seen.
 std::string ReadDamageDetail(const StanServer& stan) {
+  if (!stan.channels().read_damage_seen()) return "";
   std::string first;
   size_t more = 0;
   for (const auto& [name, ch] : stan.channels().all()) {

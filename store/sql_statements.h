@@ -30,6 +30,7 @@ enum class Stmt {
   kPragmaJournalWal,
   kPragmaSyncFull,
   kPragmaSyncNormal,
+  kPragmaCacheSize,
   kBeginImmediate,
   kBeginExclusive,
   kCommit,

@@ -185,6 +185,7 @@ Status SqliteStore::LockAndSetJournal() {
   Stmt sync = options_.sync == SyncMode::kFull && !own_sync_ ? Stmt::kPragmaSyncFull
                                                              : Stmt::kPragmaSyncNormal;
   if (Status s = ExecStmt(db_, sync); !s.ok()) return s;
+  if (Status s = ExecStmt(db_, Stmt::kPragmaCacheSize); !s.ok()) return s;
   // Checkpoints are ours, not SQLite's automatic ones, whose errors SQLite ignores: a failed
   // fsync of the database during a checkpoint must stop the store like any other I/O error.
   sqlite3_wal_hook(db_, &SqliteStore::WalHook, this);

@@ -154,6 +154,10 @@ class ChannelRegistry {
 
   void set_next_id(int64_t id) { next_id_ = id; }
   size_t size() const { return by_name_.size(); }
+  // A channel's stored messages could not be read (delivery_read_damage.cc). Never cleared, so
+  // that a health check walks the channels only when some damage was ever seen, not per call.
+  void NoteReadDamage() { read_damage_seen_ = true; }
+  bool read_damage_seen() const { return read_damage_seen_; }
   const std::map<std::string, std::unique_ptr<Channel>, std::less<>>& all() const {
     return by_name_;
   }
@@ -161,6 +165,7 @@ class ChannelRegistry {
  private:
   const StanLimits limits_;
   int64_t next_id_ = 1;
+  bool read_damage_seen_ = false;
   std::map<std::string, std::unique_ptr<Channel>, std::less<>> by_name_;
   std::unordered_map<int64_t, Channel*> by_id_;
   std::unordered_map<std::string, std::string> by_lower_;  // lower-cased name -> name

@@ -21,6 +21,7 @@ void Delivery::ReadFailed(Channel* ch, uint64_t from, uint64_t to, const Status&
   ++ch->read_errors;
   if (ch->read_damage) return;  // said once; the counter keeps the rest
   ch->read_damage = Channel::ReadDamage{from, to, s.ToString()};
+  channels_->NoteReadDamage();
   spdlog::error(
       "stan: channel {}: stored messages {}..{} cannot be read ({}); its subscriptions stop "
       "before seq {} rather than skip them; restore the store from a backup and restart",

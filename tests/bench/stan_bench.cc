@@ -6,7 +6,17 @@
 //   stan_bench pubsub  --url U [--count N] [--size B] [--max-inflight M]  1 pub + 1 sub (auto ack),
 //                                                     msgs/s until the last delivery
 //   stan_bench latency --url U [--count N] [--rate R]  paced publishes, publish-to-delivery
-//                                                     latency p50/p99 in µs
+//                                                     latency p50/p99 in µs (SendAsap on both
+//                                                     connections: libnats writes at once)
+//   stan_bench fanout  --url U --subs S [--count N] [--pid P]  1 pub -> S subscribers of one
+//                                                     channel: delivered msgs/s, tandem's RSS
+//   stan_bench channels --url U --channels C [--count N] [--pid P]  C channels, 1 subscriber
+//                                                     each, N messages spread over them
+//   stan_bench durables --url U --count D [--channel C]  D durables of client "durowner" on C,
+//                                                     then a close that keeps them
+//   stan_bench durresume --url U --start-ns T [--channel C]  after a restart begun at T
+//                                                     (CLOCK_REALTIME ns): ms to a STAN connect
+//                                                     and to the first delivery to durable d0
 //   stan_bench ready   --url U [--timeout-ms T]       polls until a STAN connect succeeds;
 //                                                     prints the ms it took
 //   stan_bench rss     --pid P                         VmRSS of process P in KiB
@@ -46,6 +56,9 @@ struct Args {
   long timeout_ms = 30000;
   int pid = 0;
   int max_inflight = 16384;  // pubsub subscriber
+  long subs = 10;            // fanout
+  long channels = 1000;      // channels
+  long long start_ns = 0;    // durresume
 };
 
 [[noreturn]] void Die(const char* what, natsStatus s) {
@@ -60,13 +73,24 @@ void Check(natsStatus s, const char* what) {
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-stanConnection* Connect(const Args& a, const std::string& client_id, natsStatus* out = nullptr) {
+// How a connection is made: `send_asap` writes each publish at once (libnats otherwise holds it
+// up to 1 ms to batch); `shared_delivery` runs all subscription callbacks on libnats' shared
+// delivery threads instead of a thread per subscription (for thousands of subscriptions).
+struct ConnFlags {
+  bool send_asap = false;
+  bool shared_delivery = false;
+};
+
+stanConnection* Connect(const Args& a, const std::string& client_id, natsStatus* out = nullptr,
+                        ConnFlags f = {}) {
   stanConnOptions* o = nullptr;
   natsOptions* no = nullptr;
   Check(stanConnOptions_Create(&o), "options");
   Check(natsOptions_Create(&no), "nats options");
   Check(natsOptions_SetURL(no, a.url.c_str()), "url");
   Check(natsOptions_SetMaxPendingMsgs(no, 10000000), "max pending");
+  Check(natsOptions_SetSendAsap(no, f.send_asap), "send asap");
+  Check(natsOptions_UseGlobalMessageDelivery(no, f.shared_delivery), "global delivery");
   Check(stanConnOptions_SetNATSOptions(o, no), "nats options");
   Check(stanConnOptions_SetMaxPubAcksInflight(o, 16384, 0.5f), "max in flight");
   Check(stanConnOptions_SetPubAckWait(o, 60000), "pub ack wait");
@@ -187,8 +211,9 @@ struct Latencies {
 
 int Latency(const Args& a) {
   const long n = a.count > 0 ? a.count : 50000;
-  stanConnection* subc = Connect(a, Unique("lsub"));
-  stanConnection* pubc = Connect(a, Unique("lpub"));
+  const ConnFlags asap{.send_asap = true};
+  stanConnection* subc = Connect(a, Unique("lsub"), nullptr, asap);
+  stanConnection* pubc = Connect(a, Unique("lpub"), nullptr, asap);
   std::string ch = a.channel + ".lat." + std::to_string(getpid());
   Latencies lat;
   stanSubscription* sub = nullptr;
@@ -223,6 +248,129 @@ int Latency(const Args& a) {
   return 0;
 }
 
+// Subscribes `cb` to `ch` (automatic acks, MaxInflight 16384; a durable named `durable` when set).
+stanSubscription* Sub(stanConnection* sc, const std::string& ch, const char* durable,
+                      stanMsgHandler cb, void* closure) {
+  stanSubOptions* so = nullptr;
+  Check(stanSubOptions_Create(&so), "sub options");
+  Check(stanSubOptions_SetMaxInflight(so, 16384), "max inflight");
+  if (durable != nullptr) Check(stanSubOptions_SetDurableName(so, durable), "durable name");
+  stanSubscription* sub = nullptr;
+  Check(stanConnection_Subscribe(&sub, sc, ch.c_str(), cb, closure, so), "subscribe");
+  stanSubOptions_Destroy(so);
+  return sub;
+}
+
+// Publishes `n` messages of `size` B, message i to channels[i % channels.size()], and waits
+// until `received` reaches `expect`; prints `label` with the delivered msgs/s and tandem's RSS.
+void PublishSpread(const Args& a, const std::vector<std::string>& channels,
+                   const std::atomic<long>& received, long n, long expect, const char* label) {
+  stanConnection* pubc = Connect(a, Unique("pub"));
+  std::string data(a.size, 'f');
+  Acks acks;
+  auto start = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    const std::string& ch = channels[i % channels.size()];
+    Check(stanConnection_PublishAsync(pubc, ch.c_str(), data.data(), a.size, Acks::Cb, &acks),
+          "publish");
+  }
+  WaitUntil(received, expect, "deliveries");
+  double secs = Seconds(Clock::now() - start);
+  std::printf("%s count=%ld delivered=%ld msgs_per_sec=%.0f rss_kib=%ld\n", label, n, expect,
+              expect / secs, a.pid > 0 ? tandem::bench::RssKiB(a.pid) : -1L);
+  stanConnection_Close(pubc);
+  stanConnection_Destroy(pubc);
+}
+
+// Closes and destroys subscriptions and connections (subscriptions first).
+void Teardown(std::vector<stanSubscription*>& subs, std::vector<stanConnection*>& conns) {
+  for (auto* s : subs) stanSubscription_Destroy(s);
+  for (auto* c : conns) {
+    stanConnection_Close(c);
+    stanConnection_Destroy(c);
+  }
+}
+
+int Fanout(const Args& a) {
+  const long n = a.count > 0 ? a.count : 20000;
+  const std::string ch = a.channel + ".fan." + std::to_string(getpid());
+  std::atomic<long> received{0};
+  std::vector<stanConnection*> conns;
+  std::vector<stanSubscription*> subs;
+  const long nconn = std::min<long>(a.subs, 10);  // subscribers spread over up to 10 connections
+  for (long i = 0; i < nconn; ++i)
+    conns.push_back(Connect(a, Unique("fsub") + "-" + std::to_string(i), nullptr,
+                            {.shared_delivery = true}));
+  for (long i = 0; i < a.subs; ++i)
+    subs.push_back(Sub(conns[i % nconn], ch, nullptr, OnCount, &received));
+  std::string label = "fanout subs=" + std::to_string(a.subs);
+  PublishSpread(a, {ch}, received, n, n * a.subs, label.c_str());
+  Teardown(subs, conns);
+  return 0;
+}
+
+int Channels(const Args& a) {
+  const long n = a.count > 0 ? a.count : 100000;
+  std::atomic<long> received{0};
+  std::vector<std::string> names;
+  for (long i = 0; i < a.channels; ++i)
+    names.push_back(a.channel + ".ch." + std::to_string(getpid()) + "." + std::to_string(i));
+  std::vector<stanConnection*> conns{
+      Connect(a, Unique("csub"), nullptr, {.shared_delivery = true})};
+  std::vector<stanSubscription*> subs;
+  auto setup = Clock::now();  // the subscriptions create the channels
+  for (const auto& ch : names) subs.push_back(Sub(conns[0], ch, nullptr, OnCount, &received));
+  std::string label = "channels channels=" + std::to_string(a.channels) + " setup_ms=" +
+                      std::to_string(static_cast<long>(Seconds(Clock::now() - setup) * 1000));
+  PublishSpread(a, names, received, n, n, label.c_str());
+  Teardown(subs, conns);
+  return 0;
+}
+
+constexpr const char* kDurOwner = "durowner";
+
+int Durables(const Args& a) {
+  const long n = a.count > 0 ? a.count : 10000;
+  std::vector<stanConnection*> conns{Connect(a, kDurOwner, nullptr, {.shared_delivery = true})};
+  std::atomic<long> received{0};
+  std::vector<stanSubscription*> subs;
+  auto start = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    const std::string name = "d" + std::to_string(i);
+    subs.push_back(Sub(conns[0], a.channel, name.c_str(), OnCount, &received));
+  }
+  std::printf("durables count=%ld create_ms=%.0f\n", n, Seconds(Clock::now() - start) * 1000);
+  Teardown(subs, conns);  // a close, not an unsubscribe: the durables stay
+  return 0;
+}
+
+int DurResume(const Args& a) {
+  auto since = [&] {
+    const long long now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    return (now - a.start_ns) / 1e6;
+  };
+  auto end = Clock::now() + std::chrono::milliseconds(a.timeout_ms);
+  stanConnection* sc = nullptr;
+  natsStatus s = NATS_ERR;
+  while (sc == nullptr) {
+    if (Clock::now() > end) Die("connect after restart", s);
+    sc = Connect(a, kDurOwner, &s);
+    if (sc == nullptr) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const double serving_ms = since();
+  Check(stanConnection_Publish(sc, a.channel.c_str(), "x", 1), "publish");
+  std::atomic<long> received{0};
+  stanSubscription* sub = Sub(sc, a.channel, "d0", OnCount, &received);
+  WaitUntil(received, 1, "the first delivery");
+  std::printf("durresume serving_ms=%.0f first_delivery_ms=%.0f\n", serving_ms, since());
+  std::vector<stanSubscription*> subs{sub};
+  std::vector<stanConnection*> conns{sc};
+  Teardown(subs, conns);
+  return 0;
+}
+
 int Ready(const Args& a) {
   auto start = Clock::now();
   auto end = start + std::chrono::milliseconds(a.timeout_ms);
@@ -254,8 +402,9 @@ int main(int argc, char** argv) {
   Args a;
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: stan_bench pub|pubsub|latency|ready|rss|freeport [--url U] [--count N] "
-                 "[--size B] [--rate R] [--timeout-ms T] [--pid P] [--channel C]\n");
+                 "usage: stan_bench pub|pubsub|latency|fanout|channels|durables|durresume|ready|rss|"
+                 "freeport [--url U] [--count N] [--size B] [--rate R] [--timeout-ms T] [--pid P] "
+                 "[--channel C] [--subs S] [--channels C] [--start-ns T]\n");
     return 2;
   }
   a.mode = argv[1];
@@ -275,6 +424,12 @@ int main(int argc, char** argv) {
       a.pid = std::atoi(v.c_str());
     else if (k == "--channel")
       a.channel = v;
+    else if (k == "--subs")
+      a.subs = std::atol(v.c_str());
+    else if (k == "--channels")
+      a.channels = std::atol(v.c_str());
+    else if (k == "--start-ns")
+      a.start_ns = std::atoll(v.c_str());
   }
   if (a.mode == "rss") return Rss(a);
   if (a.mode == "freeport") {
@@ -296,6 +451,14 @@ int main(int argc, char** argv) {
     rc = Latency(a);
   else if (a.mode == "ready")
     rc = Ready(a);
+  else if (a.mode == "fanout")
+    rc = Fanout(a);
+  else if (a.mode == "channels")
+    rc = Channels(a);
+  else if (a.mode == "durables")
+    rc = Durables(a);
+  else if (a.mode == "durresume")
+    rc = DurResume(a);
   nats_Close();
   return rc;
 }
