@@ -99,7 +99,6 @@ Status SqliteStore::OpenFile() {
   if (!file.ok()) return file.status();
   if (Status s = RefuseIfRescued(*file); !s.ok()) return s;
   if (Status s = OpenConnection(); !s.ok()) return s;
-  PrepareAutoVacuum(db_);  // takes effect on a new file only (store/vacuum.h)
   if (Status s = LockAndSetJournal(); !s.ok()) return s;
   if (Status s = OpeningTransaction(); !s.ok()) return s;
   if (Status s = ConvertToIncremental(db_, path); !s.ok()) return s;
@@ -164,6 +163,10 @@ Status SqliteStore::LockAndSetJournal() {
   Stmt locking =
       options_.TEST_skip_lock ? Stmt::kPragmaLockingNormal : Stmt::kPragmaLockingExclusive;
   if (Status s = ExecStmt(db_, locking); !s.ok()) return s;
+  // Before the journal mode writes the first page, and after the locking mode: an access made
+  // before it would open the WAL in shared-memory mode (a -shm file), which a store on a file
+  // system without shared mmap (FUSE) cannot use. Takes effect on a new file only (vacuum.h).
+  PrepareAutoVacuum(db_);
   // The first access: a holder's exclusive lock makes it fail with SQLITE_BUSY.
   char mode[16] = {0};
   int rc = sqlite3_exec(
