@@ -400,19 +400,6 @@ Status LoadTls(const YAML::Node& map, std::string_view path, TlsOptions& t) {
       });
 }
 
-// `ft.tls:` the peer link's client side of the core's TLS.
-Status LoadFtTls(const YAML::Node& map, std::string_view path, TlsClientOptions& t) {
-  t.enabled = true;
-  return ForEachKey(
-      map, path, {"ca_file", "cert_file", "key_file"},
-      [&](const std::string& k, const YAML::Node& v, const std::string& kp) {
-        auto text = StringOf(v, kp);
-        if (!text.ok()) return text.status();
-        (k == "ca_file" ? t.ca_file : k == "cert_file" ? t.cert_file : t.key_file) = *text;
-        return Status::OK();
-      });
-}
-
 Status LoadFt(const YAML::Node& map, std::string_view path, Config& c) {
   return ForEachKey(
       map, path,
@@ -423,7 +410,7 @@ Status LoadFt(const YAML::Node& map, std::string_view path, Config& c) {
         Status cs = LoadFtCredential(k, v, kp, c.ft, &credential);
         if (credential) return cs;
         if (k == "peers") return ApplyPeers(v, kp, c.ft.peers);
-        if (k == "tls") return LoadFtTls(v, kp, c.ft_tls);
+        if (k == "tls") return LoadClientTls(v, kp, c.ft_tls);  // the peer link's side
         if (k == "heartbeat")
           return ApplyTo(v, kp, "a duration", ParsePositiveMs, c.ft.heartbeat_ms);
         if (k == "missed") return ApplyTo(v, kp, "a number", Count(1, kIntMax), c.ft.missed);

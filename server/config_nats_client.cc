@@ -57,6 +57,16 @@ Status LoadServers(const YAML::Node& n, std::string_view path, std::vector<std::
   return Status::OK();
 }
 
+// nats.max_reconnects: -1 (forever, the default) or a count.
+Result<int> ParseMaxReconnects(std::string_view text) {
+  if (text == "-1") return -1;
+  auto n = ParseCount(text, 0, kIntMax);
+  if (!n.ok()) return Phrase(text, "is not -1 (forever) or a number of attempts");
+  return static_cast<int>(*n);
+}
+
+}  // namespace
+
 Status LoadClientTls(const YAML::Node& map, std::string_view path, TlsClientOptions& t) {
   t.enabled = true;
   return ForEachKey(
@@ -68,16 +78,6 @@ Status LoadClientTls(const YAML::Node& map, std::string_view path, TlsClientOpti
         return Status::OK();
       });
 }
-
-// nats.max_reconnects: -1 (forever, the default) or a count.
-Result<int> ParseMaxReconnects(std::string_view text) {
-  if (text == "-1") return -1;
-  auto n = ParseCount(text, 0, kIntMax);
-  if (!n.ok()) return Phrase(text, "is not -1 (forever) or a number of attempts");
-  return static_cast<int>(*n);
-}
-
-}  // namespace
 
 Status LoadNatsClientKey(std::string_view key, const YAML::Node& v, std::string_view path,
                          Config& c, bool* handled) {

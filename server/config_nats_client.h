@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/util/tls_options.h"
 #include "store/status.h"
 
 namespace YAML {
@@ -27,5 +28,8 @@ Status ApplyNatsServerFlag(const std::optional<std::string>& flag, Config& c);
 // After the flags: fills what the client takes from elsewhere (ping settings, name) and checks
 // the credentials and TLS files.
 Status CheckNatsClient(Config& c);
+
+// A client side of TLS (`ca_file`, `cert_file`, `key_file`): `nats.tls` and `ft.tls` alike.
+Status LoadClientTls(const YAML::Node& map, std::string_view path, TlsClientOptions& t);
 
 }  // namespace tandem::server
