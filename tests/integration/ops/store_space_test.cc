@@ -82,7 +82,10 @@ TEST_CASE("the store file shrinks after its messages expire, and storez and /met
   nlohmann::json storez;
   for (;;) {
     storez = Storez(http);
-    if (FileSize(db) < peak / 10 && storez["file_bytes"].get<uint64_t>() < peak / 10 &&
+    // Every message expired too: on a slow machine the last publishes expire seconds after the
+    // first, and the file may already be under a tenth while they are still there.
+    if (storez["total_msgs"] == 0 && FileSize(db) < peak / 10 &&
+        storez["file_bytes"].get<uint64_t>() < peak / 10 &&
         storez["free_pages"].get<uint64_t>() < 256) {
       break;
     }
