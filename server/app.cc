@@ -21,6 +21,7 @@
 #include "server/natsclient/external_bus.h"
 #include "server/pair/ft_node.h"
 #include "server/pair/systemd_notify.h"
+#include "server/stan/cluster_id_check.h"
 #include "server/stan/partitions.h"
 #include "server/stan/stan_server.h"
 #include "server/util/before_sleep.h"
@@ -124,6 +125,7 @@ int App::Run() {
   nats_.reset();
   ft_.reset();
   partitions_.reset();
+  cluster_id_check_.reset();
   external_.reset();
   disk_.reset();
   systemd_.reset();
@@ -154,7 +156,29 @@ Status App::Start() {
     monitor_source_->SetExternal(external_.get());
   }
   if (config_.stan.partitioning) return StartPartitioned();
+  if (external_) return CheckClusterIdThenStartFt();
   return StartFt();
+}
+
+// On an external cluster, without partitioning: no other streaming server may answer for the
+// cluster id (cluster_id_check.h; the reference's start-up check). One that does stops the
+// start (exit 1) before the role machine runs.
+Status App::CheckClusterIdThenStartFt() {
+  ClusterIdCheck::Options co;
+  co.cluster_id = config_.stan.cluster_id;
+  co.discover_prefix = config_.stan.discover_prefix;
+  co.group = config_.ft.group;
+  cluster_id_check_ = std::make_unique<ClusterIdCheck>(&loop_, external_.get(), std::move(co));
+  cluster_id_check_->Run([this](const Status& s) {
+    cluster_id_check_->Stop();
+    if (shutting_down_) return;
+    Status fs = s.ok() ? StartFt() : s;
+    if (!fs.ok()) {
+      spdlog::error("{}", fs.message());
+      BeginShutdown(1);
+    }
+  });
+  return Status::OK();
 }
 
 // Partitioning: the group's channel list is checked against the cluster's other partitions
@@ -175,6 +199,8 @@ Status App::StartPartitioned() {
     }
     spdlog::info("partitioning: no other partition owns these channels");
     external_->SetOnDiscoveredServers([this] {
+      if (shutting_down_) return;
+      spdlog::info("partitioning: the cluster reported a new server; checking the channels again");
       partitions_->Check([this](const Status& st) {
         if (st.ok() || shutting_down_) return;
         spdlog::error("{}; stopping", st.message());
@@ -261,8 +287,11 @@ void App::AfterRecover(Result<store::Recovered> recovered, std::function<void(St
     return;
   }
   Bus* bus = external_ ? static_cast<Bus*>(external_.get()) : nats_->CreateInternalClient("stan");
+  StanOptions stan_options = config_.stan;
+  stan_options.own_probe_prefix =
+      ClusterIdCheck::ProbeInboxPrefix(config_.stan.cluster_id, config_.ft.group);
   stan_ = std::make_unique<StanServer>(&loop_, bus, store_.get(), std::move(recovered).value(),
-                                       config_.stan);
+                                       std::move(stan_options));
   // Only logged here: the role machine learns of the store's error from the store itself
   // (FtNode::Delegate::StoreHealth, asked on every tick), the one path errors take to it.
   stan_->SetOnFatal([this](const Status& st) {
@@ -422,6 +451,7 @@ void App::AfterCoreClosed() {
     store_.reset();
   }
   if (partitions_) partitions_->Stop();
+  if (cluster_id_check_) cluster_id_check_->Stop();
   if (external_) external_->Close(nullptr);  // flushes what was published (the last heartbeat)
   if (systemd_) systemd_->Close();
   if (disk_) disk_->Close();

@@ -33,6 +33,11 @@
 //      partition that owns one of these channels too stops the start (one line, exit 4). From
 //      then on the list is checked again whenever the cluster reports a new server (a
 //      conflict: graceful stop, exit 4).
+//   3d. cluster id (external cluster, no partitioning): a connect request with the cluster id
+//      as client id goes to the discover subject (server/stan/cluster_id_check.h); an answer
+//      within 250 ms from anyone but this group's own active stops the start (one line,
+//      `discovered another streaming server with cluster ID "X"`, exit 1), as the reference
+//      does. Takeovers do not check again: each member checked when it started.
 //   4. ft: FtNode starts the role machine: it tries the store lock (Store::Open on the pool).
 //      Busy means another instance is active: this one stands by (no client port, heartbeats
 //      with the active over a PeerLink) and tries again when the active goes away. READY=1 is
@@ -94,6 +99,7 @@ class ProcessMonitorSource;
 class BeforeSleep;
 class ExternalBus;
 class Partitions;
+class ClusterIdCheck;
 
 class App final : public FtNode::Delegate {
  public:
@@ -121,6 +127,7 @@ class App final : public FtNode::Delegate {
  private:
   Status Start();
   Status StartPartitioned();
+  Status CheckClusterIdThenStartFt();
   Status StartFt();
   Status StartCore();
   void CreateMonitor();
@@ -157,7 +164,8 @@ class App final : public FtNode::Delegate {
   // every member (the streaming layer's Bus while active, the heartbeats always); nats_ then
   // stays null: tandem does not listen for clients.
   std::unique_ptr<ExternalBus> external_;
-  std::unique_ptr<Partitions> partitions_;  // with streaming.partitioning
+  std::unique_ptr<Partitions> partitions_;            // with streaming.partitioning
+  std::unique_ptr<ClusterIdCheck> cluster_id_check_;  // external, not partitioned: at start
   // Monitoring: the source and the registry outlive the HttpServer, which holds handlers that
   // point into the Monitor.
   int64_t start_ns_ = 0;

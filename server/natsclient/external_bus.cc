@@ -208,6 +208,10 @@ Status ExternalBus::Connect() {
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, o.max_pings_out);
   if (s == NATS_OK) s = natsOptions_SetWriteDeadline(opts, o.write_deadline_ms);
   if (s == NATS_OK) s = natsOptions_UseGlobalMessageDelivery(opts, true);
+  // No "no responders" status messages: nats-server would answer a request nobody subscribes to
+  // with an empty message at once, which the Bus's users would take for a reply (a heartbeat
+  // answered, a server found). On the Bus silence means nobody, as on the embedded core.
+  if (s == NATS_OK) s = natsOptions_DisableNoResponders(opts, true);
   if (s == NATS_OK && !o.user.empty())
     s = natsOptions_SetUserInfo(opts, o.user.c_str(), o.password.c_str());
   if (s == NATS_OK && !o.token.empty()) s = natsOptions_SetToken(opts, o.token.c_str());

@@ -34,6 +34,9 @@
 //     of a busy subscription as a slow consumer): the loop's queue holds them instead.
 //   - sender is always 0 and HasInterest/SubscribedBy keep their defaults (true): a client of
 //     a remote cluster cannot know (see bus.h).
+//   - No "no responders" notices: the connection tells the server it does not want them, so a
+//     request nobody subscribes to gets no answer at all (it times out), as on the embedded core;
+//     otherwise an empty status message would reach the request's inbox like a reply.
 //
 // Start: Connect() blocks until one server of the list answers (each tried once, with
 // connect_timeout) or all failed; the caller decides what a failure means (App exits 1, as

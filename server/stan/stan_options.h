@@ -57,6 +57,9 @@ struct StanOptions {
   // streaming.partitioning: own only the channels listed under limits.channels (names or
   // wildcards), as a partition among others on one external cluster (partitions.h).
   bool partitioning = false;
+  // Connect requests whose heartbeat inbox starts with this are the start-up probes of this
+  // group's own members (cluster_id_check.h) and get no answer; "" answers every one.
+  std::string own_probe_prefix;
   StanLimits limits;
 };
 

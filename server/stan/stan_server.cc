@@ -211,6 +211,11 @@ void StanServer::ProcessConnect(const InboundMsg& m) {
   if (!DecodeProto(m.payload, &req) || !IsValidLiteralSubject(req.heartbeatinbox())) {
     return ReplyConnectError(reply, errors::kInvalidConnReq);
   }
+  if (!options_.own_probe_prefix.empty() &&
+      req.heartbeatinbox().rfind(options_.own_probe_prefix, 0) == 0) {
+    spdlog::debug("stan: a member of this group checked the cluster id; not answered");
+    return;
+  }
   if (!ClientRegistry::IsValidClientId(req.clientid())) {
     return ReplyConnectError(reply, errors::kInvalidClientId);
   }

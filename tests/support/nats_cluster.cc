@@ -9,7 +9,8 @@
 
 namespace tandem::test {
 
-NatsCluster::NatsCluster(int nodes, std::string extra_conf) {
+NatsCluster::NatsCluster(int nodes, std::string extra_conf, std::vector<int> extra_routes)
+    : extra_routes_(extra_routes.size()) {
   nodes_.resize(static_cast<size_t>(nodes));
   for (auto& n : nodes_) {
     n.port = FreePort();
@@ -17,7 +18,8 @@ NatsCluster::NatsCluster(int nodes, std::string extra_conf) {
   }
   for (size_t i = 0; i < nodes_.size(); ++i) {
     std::ostringstream c;
-    c << "server_name: n" << i << "\n"
+    // Unique across clusters too: nats-server refuses a route to a server of the same name.
+    c << "server_name: n" << i << "-" << nodes_[i].port << "\n"
       << "listen: 127.0.0.1:" << nodes_[i].port << "\n"
       << "cluster {\n  name: tandem-test\n  listen: 127.0.0.1:" << nodes_[i].cluster_port
       << "\n  routes: [";
@@ -25,6 +27,10 @@ NatsCluster::NatsCluster(int nodes, std::string extra_conf) {
     for (size_t j = 0; j < nodes_.size(); ++j) {
       if (j == i) continue;
       c << (first ? "" : ", ") << "nats-route://127.0.0.1:" << nodes_[j].cluster_port;
+      first = false;
+    }
+    for (int port : extra_routes) {
+      c << (first ? "" : ", ") << "nats-route://127.0.0.1:" << port;
       first = false;
     }
     c << "]\n}\n" << extra_conf << "\n";
@@ -52,7 +58,7 @@ bool NatsCluster::WaitRoutes(size_t i, std::chrono::milliseconds timeout) {
     size_t count = 0;
     for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1))
       ++count;
-    if (count + 1 >= nodes_.size()) return true;
+    if (count + 1 >= nodes_.size() + extra_routes_) return true;
     if (!nodes_[i].process->Running()) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -1,8 +1,11 @@
 // nats_cluster.h: a cluster of real nats-server processes (Debian's nats-server) on loopback
 // ports, joined by routes, for the tests of tandem on an external cluster. Each node gets a
 // generated config in the cluster's TempDir (client port, cluster port, a route to every other
-// node, and an optional extra block such as authorization or tls), runs as a TandemProcess
-// running nats-server, and logs to <dir>/<node>.log.
+// node and to any extra route port given, and an optional extra block such as authorization or
+// tls), runs as a TandemProcess running nats-server, and logs to <dir>/<node>.log. Every node of
+// every NatsCluster has the cluster name "tandem-test", so a node given the cluster ports of
+// two separate clusters as extra routes joins them into one (the others learn of each other
+// through the route gossip).
 //
 // Ownership: NatsCluster owns its TempDir and its processes; the destructor kills them (SIGKILL
 // and reap, as TandemProcess does). Thread safety: one thread.
@@ -24,13 +27,14 @@ class NatsCluster {
  public:
   // `extra_conf` goes into every node's config as is (nats-server syntax), e.g.
   // "authorization { user: a, password: b }".
-  explicit NatsCluster(int nodes, std::string extra_conf = "");
+  // `extra_routes`: cluster ports of nodes outside this cluster to route to as well.
+  explicit NatsCluster(int nodes, std::string extra_conf = "", std::vector<int> extra_routes = {});
   ~NatsCluster();
   NatsCluster(const NatsCluster&) = delete;
   NatsCluster& operator=(const NatsCluster&) = delete;
 
   // Starts every node and waits (bounded) until each accepts clients and has a route to every
-  // other node. False at the first step that fails.
+  // other node and to every extra route. False at the first step that fails.
   bool Start(std::chrono::milliseconds timeout = std::chrono::milliseconds(15000));
   // Starts node i again after a kill (same ports and config).
   bool Restart(size_t i);
@@ -40,6 +44,7 @@ class NatsCluster {
   std::string Url(size_t i, const std::string& scheme = "nats") const;
   // The client port of node i, and the node whose client port is `port` (-1 when none).
   int port(size_t i) const { return nodes_[i].port; }
+  int cluster_port(size_t i) const { return nodes_[i].cluster_port; }
   int NodeOfPort(int port) const;
   size_t size() const { return nodes_.size(); }
   TandemProcess& process(size_t i) { return *nodes_[i].process; }
@@ -57,6 +62,7 @@ class NatsCluster {
 
   TempDir dir_;
   std::vector<Node> nodes_;
+  size_t extra_routes_ = 0;
 };
 
 }  // namespace tandem::test

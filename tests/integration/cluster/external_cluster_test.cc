@@ -3,7 +3,9 @@
 // started with --nats-server or nats.servers (it does not listen for clients), and a verifying
 // libnats streaming load connected to other nodes than tandem. Faults: kill -9 of the node
 // tandem is connected to, kill -9 of the active of a pair, and a standby cut off from the cluster
-// (its node stopped with SIGSTOP). No acknowledged message may be lost.
+// (its node stopped with SIGSTOP). No acknowledged message may be lost. A client that died
+// without closing is replaced by a new connect with its id (its heartbeat inbox stays silent:
+// nats-server's "no responders" notice must not pass for its answer).
 #include <signal.h>
 
 #include <algorithm>
@@ -19,6 +21,9 @@
 #include <nlohmann/json.hpp>
 
 #include "server/monitor/status_command.h"
+#include "server/stan/stan_protocol.pb.h"
+#include "tests/support/stan_client.h"
+#include "tests/support/external_pair.h"
 #include "tests/support/ft_harness.h"
 #include "tests/support/nats_cluster.h"
 #include "tests/support/tandem_process.h"
@@ -62,25 +67,11 @@ nlohmann::json NatsOfServerz(int http_port) {
 }
 
 void CheckNoLoss(StanLoad& load) {
-  load.StopPublishing();
-  LoadReport r = load.Settle(milliseconds(30000));
+  LoadReport r = SettleAndReport(load, "external");
   INFO("published ", r.published, ", acked ", r.acked, ", unacked ", r.unacked, ", duplicates ",
        r.duplicates, ", lost: ", r.first_lost);
-  std::printf("external: published %llu, acked %llu, lost %llu\n",
-              static_cast<unsigned long long>(r.published),
-              static_cast<unsigned long long>(r.acked), static_cast<unsigned long long>(r.lost));
   CHECK(r.acked > 200);
   CHECK(r.lost == 0);
-}
-
-// Members of a pair on one store, each a client of `cluster` (all its nodes listed).
-FtMemberOptions ExternalMember(const TempDir& dir, const std::string& name,
-                               const std::string& servers) {
-  FtMemberOptions o = MemberOptions(dir, name, FreePort());
-  o.cluster_id = "ext-test";
-  o.heartbeat_ms = 100;
-  o.extra_yaml = "nats:\n  servers: [" + servers + "]\n  reconnect_wait: 50ms\n";
-  return o;
 }
 
 }  // namespace
@@ -149,24 +140,15 @@ TEST_CASE("external: bad or unreachable servers stop tandem at start with one cl
 TEST_CASE("external: kill -9 of the active of a pair under load; the standby takes over") {
   NatsCluster cluster(3);
   REQUIRE(cluster.Start());
-  TempDir dir;
-  std::string servers = cluster.Url(0) + ", " + cluster.Url(1);
-  FtMember a(dir.path(), ExternalMember(dir, "a", servers));
-  FtMember b(dir.path(), ExternalMember(dir, "b", servers));
-  REQUIRE(a.Start());
-  REQUIRE(a.WaitActive());
-  REQUIRE(b.Start());
-  REQUIRE(b.WaitStandby());
-  // The heartbeats travel through the cluster: each hears the other.
-  REQUIRE(a.process().WaitForLog("standby b joined"));
-
-  StanLoad load(cluster.Url(2), "ext-test", "orders", 400);
+  // The heartbeats travel through the cluster: each member hears the other.
+  ExternalPair pair(cluster.Url(0) + ", " + cluster.Url(1));
+  REQUIRE(pair.Start());
   std::string error;
-  REQUIRE_MESSAGE(load.Start(&error), error);
-  REQUIRE(AcksGrow(load, 200, milliseconds(10000)));
+  REQUIRE_MESSAGE(pair.StartLoad(cluster.Url(2), "orders", 400, &error), error);
+  StanLoad& load = pair.load();
 
-  FtMember* active = &a;
-  FtMember* standby = &b;
+  FtMember* active = &pair.a;
+  FtMember* standby = &pair.b;
   std::vector<double> takeover_ms;
   for (int round = 0; round < 5; ++round) {
     CAPTURE(round);
@@ -205,18 +187,13 @@ TEST_CASE("external: kill -9 of the active of a pair under load; the standby tak
 TEST_CASE("external: SIGTERM of the active hands over to the standby, nothing lost") {
   NatsCluster cluster(2);
   REQUIRE(cluster.Start());
-  TempDir dir;
-  std::string servers = cluster.Url(0) + ", " + cluster.Url(1);
-  FtMember a(dir.path(), ExternalMember(dir, "a", servers));
-  FtMember b(dir.path(), ExternalMember(dir, "b", servers));
-  REQUIRE(a.Start());
-  REQUIRE(a.WaitActive());
-  REQUIRE(b.Start());
-  REQUIRE(b.process().WaitForLog("standing by for active a"));
-  StanLoad load(cluster.Url(1), "ext-test", "orders", 400);
+  ExternalPair pair(cluster.Url(0) + ", " + cluster.Url(1));
+  REQUIRE(pair.Start());
   std::string error;
-  REQUIRE_MESSAGE(load.Start(&error), error);
-  REQUIRE(AcksGrow(load, 200, milliseconds(10000)));
+  REQUIRE_MESSAGE(pair.StartLoad(cluster.Url(1), "orders", 400, &error), error);
+  StanLoad& load = pair.load();
+  FtMember& a = pair.a;
+  FtMember& b = pair.b;
   REQUIRE(a.process().Signal(SIGTERM));
   auto rc = a.process().WaitExit();
   REQUIRE(rc.has_value());
@@ -229,15 +206,10 @@ TEST_CASE("external: SIGTERM of the active hands over to the standby, nothing lo
 TEST_CASE("external: a standby cut off from the cluster does not take over") {
   NatsCluster cluster(2);
   REQUIRE(cluster.Start());
-  TempDir dir;
-  FtMember a(dir.path(), ExternalMember(dir, "a", cluster.Url(0)));
-  FtMemberOptions bo = ExternalMember(dir, "b", cluster.Url(1));
-  FtMember b(dir.path(), bo);
-  REQUIRE(a.Start());
-  REQUIRE(a.WaitActive());
-  REQUIRE(b.Start());
-  REQUIRE(b.WaitStandby());
-  REQUIRE(a.process().WaitForLog("standby b joined"));
+  ExternalPair pair(cluster.Url(0), cluster.Url(1));  // a on node 0 only, b on node 1 only
+  REQUIRE(pair.Start());
+  FtMember& a = pair.a;
+  FtMember& b = pair.b;
   // b's node stops answering: b hears no heartbeat for 1.5 s (15 windows of the active's).
   REQUIRE(cluster.process(1).Signal(SIGSTOP));
   std::this_thread::sleep_for(milliseconds(1500));
@@ -247,6 +219,44 @@ TEST_CASE("external: a standby cut off from the cluster does not take over") {
   CHECK(b.process().Running());
   CHECK_FALSE(b.IsActive());
   CHECK(a.process().Log().find("fenced") == std::string::npos);
+}
+
+TEST_CASE("external: a client that died without closing is replaced by a new connect with its id") {
+  NatsCluster cluster(1);
+  REQUIRE(cluster.Start());
+  TempDir dir;
+  TandemProcess t;
+  REQUIRE(t.Start({"serve", "--nats-server", cluster.Url(0), "--store", dir.Join("store"),
+                   "--cluster-id", "ext-test", "--log-level", "debug"}));
+  REQUIRE(t.WaitForLog("streaming layer serving"));
+  // A raw connection registers client "ghost" with a heartbeat inbox nobody subscribes to: a
+  // client that died without a close request.
+  natsConnection* nc = nullptr;
+  REQUIRE(natsConnection_ConnectTo(&nc, cluster.Url(0).c_str()) == NATS_OK);
+  pb::ConnectRequest req;
+  req.set_clientid("ghost");
+  req.set_heartbeatinbox("_INBOX.ghost-heartbeats");
+  const std::string payload = req.SerializeAsString();
+  natsMsg* reply = nullptr;
+  REQUIRE(natsConnection_Request(&reply, nc, "_STAN.discover.ext-test", payload.data(),
+                                 static_cast<int>(payload.size()), 5000) == NATS_OK);
+  pb::ConnectResponse resp;
+  REQUIRE(resp.ParseFromArray(natsMsg_GetData(reply), natsMsg_GetDataLength(reply)));
+  CHECK(resp.error().empty());
+  natsMsg_Destroy(reply);
+  natsConnection_Destroy(nc);
+  // A new client with the id: the server asks the old heartbeat inbox, hears nothing in 500 ms
+  // and replaces the ghost (an empty "no responders" notice would make it refuse:
+  // "clientID already registered").
+  StanConnectOptions o;
+  o.connect_attempts = 3;
+  std::string error;
+  stanConnection* sc = ConnectStan(cluster.Url(0), "ext-test", "ghost", o, &error);
+  REQUIRE_MESSAGE(sc != nullptr, error);
+  CHECK(t.Log().find("client ghost replaced by a new connection") != std::string::npos);
+  CHECK(stanConnection_Publish(sc, "after-ghost", "x", 1) == NATS_OK);
+  stanConnection_Close(sc);
+  stanConnection_Destroy(sc);
 }
 
 }  // TEST_SUITE

@@ -3,6 +3,8 @@
 // partitions connected to different nodes, libnats streaming clients on the third. Every message
 // must land in its owner's store (each partition's /streaming/channelsz), none lost; a
 // subscription to a channel no partition owns times out; an overlapping partition is refused.
+// Under load, two groups of two members each (tests/support/external_pair.h): kill -9 of one
+// group's active, and the other group keeps acknowledging without a pause.
 #include <signal.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/monitor/status_command.h"
+#include "tests/support/external_pair.h"
 #include "tests/support/ft_harness.h"
 #include "tests/support/nats_cluster.h"
 #include "tests/support/stan_client.h"
@@ -37,11 +40,7 @@ nlohmann::json Channelsz(int port, const std::string& query) {
 // A partition's config: its store, the cluster node it connects to, the channels it owns.
 std::string PartitionConfig(const TempDir& dir, const std::string& name, const std::string& url,
                             const std::string& channels) {
-  return dir.WriteFile(name + ".yaml", "cluster_id: part-test\n"
-                                       "store: {dir: " + dir.Join(name) + "}\n"
-                                       "nats: {servers: [\"" + url + "\"]}\n"
-                                       "streaming: {partitioning: true}\n"
-                                       "limits: {channels: {" + channels + "}}\n");
+  return test::PartitionConfig(dir, "part-test", name, url, channels);
 }
 
 void OnMsg(stanConnection*, stanSubscription*, const char*, stanMsg* msg, void* closure) {
@@ -167,33 +166,24 @@ struct AckingPublisher {
 TEST_CASE("partition: kill -9 of one group's active under load; the other keeps acking") {
   NatsCluster cluster(3);
   REQUIRE(cluster.Start());
-  TempDir dir;
-  const std::string servers = cluster.Url(0) + ", " + cluster.Url(1);
-  auto member = [&](const std::string& name) {
-    FtMemberOptions o = MemberOptions(dir, name, FreePort());
+  // Two groups of two members each, every member with its own connection to the cluster.
+  auto group = [&](const std::string& name, const std::string& servers,
+                   const std::string& channel) {
+    ExternalPairOptions o;
+    o.servers = servers;
     o.cluster_id = "part-test";
-    o.heartbeat_ms = 100;
-    o.extra_yaml = "nats:\n  servers: [" + servers + "]\n  reconnect_wait: 50ms\n" +
-                   "streaming: {partitioning: true}\nlimits: {channels: {orders: {}}}\n";
+    o.group = name;
+    o.extra_yaml = "streaming: {partitioning: true}\nlimits: {channels: {" + channel + ": {}}}\n";
+    o.http = true;
     return o;
   };
-  FtMember a(dir.path(), member("a"));
-  FtMember b(dir.path(), member("b"));
-  REQUIRE(a.Start());
-  REQUIRE(a.WaitActive(milliseconds(15000)));
-  REQUIRE(b.Start());
-  REQUIRE(b.WaitStandby(milliseconds(15000)));
-  REQUIRE(a.process().WaitForLog("standby b joined"));
-  const int http_c = FreePort();
-  TandemProcess c;
-  REQUIRE(c.Start({"serve", "-c", PartitionConfig(dir, "c", cluster.Url(1), "audit: {}"),
-                   "--http", "127.0.0.1:" + std::to_string(http_c)}));
-  REQUIRE(c.WaitForLog("streaming layer serving", milliseconds(15000)));
-
-  StanLoad load(cluster.Url(2), "part-test", "orders", 300);
+  ExternalPair orders(group("g", cluster.Url(0) + ", " + cluster.Url(1), "orders"));
+  ExternalPair audit_group(group("c", cluster.Url(1) + ", " + cluster.Url(0), "audit"));
+  REQUIRE(orders.Start());
+  REQUIRE(audit_group.Start());
   std::string error;
-  REQUIRE_MESSAGE(load.Start(&error), error);
-  REQUIRE(AcksGrow(load, 200, milliseconds(10000)));
+  REQUIRE_MESSAGE(orders.StartLoad(cluster.Url(2), "orders", 300, &error), error);
+  StanLoad& load = orders.load();
   StanConnectOptions o;
   o.only_given_servers = true;
   stanConnection* pub = ConnectStan(cluster.Url(2), "part-test", "audit-pub", o, &error);
@@ -202,12 +192,11 @@ TEST_CASE("partition: kill -9 of one group's active under load; the other keeps 
   audit.Run(pub, "audit");
   std::this_thread::sleep_for(milliseconds(500));
 
-  REQUIRE(b.process().WaitForLog("standing by for active a"));
   load.MarkFault();
   const int64_t killed_us = SteadyNowUs();
-  REQUIRE(a.process().Signal(SIGKILL));
-  REQUIRE(a.process().WaitExit().has_value());
-  REQUIRE(b.WaitActive(milliseconds(5000)));
+  REQUIRE(orders.a.process().Signal(SIGKILL));
+  REQUIRE(orders.a.process().WaitExit().has_value());
+  REQUIRE(orders.b.WaitActive(milliseconds(5000)));
   auto deadline = std::chrono::steady_clock::now() + milliseconds(10000);
   while (load.first_ack_after_fault_us() == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(1));
@@ -217,21 +206,18 @@ TEST_CASE("partition: kill -9 of one group's active under load; the other keeps 
   CHECK(AcksGrow(load, 100, milliseconds(10000)));
   std::this_thread::sleep_for(milliseconds(300));
   audit.Stop();
-  std::printf("partition: takeover of group a %.1f ms; group c meanwhile acked %d (failed %d), "
+  std::printf("partition: takeover of group g %.1f ms; group c meanwhile acked %d (failed %d), "
               "longest gap %.1f ms\n",
               takeover_ms, audit.acked.load(), audit.failed.load(), audit.max_gap_us / 1000.0);
   CHECK(audit.failed.load() == 0);
   // The other partition does not pause: generous for a loaded machine, far below a takeover
   // by missed heartbeats or the reference's seconds.
   CHECK(audit.max_gap_us.load() < 500'000);
-  CHECK(Channelsz(http_c, "?channel=audit")["msgs"] == audit.acked.load());
-  CHECK(Channelsz(http_c, "")["names"] == nlohmann::json::array({"audit"}));
-  load.StopPublishing();
-  LoadReport r = load.Settle(milliseconds(30000));
-  std::printf("partition: orders published %llu, acked %llu, lost %llu\n",
-              static_cast<unsigned long long>(r.published),
-              static_cast<unsigned long long>(r.acked), static_cast<unsigned long long>(r.lost));
-  CHECK(r.lost == 0);
+  CHECK(Channelsz(audit_group.http_a, "?channel=audit")["msgs"] == audit.acked.load());
+  CHECK(Channelsz(audit_group.http_a, "")["names"] == nlohmann::json::array({"audit"}));
+  CHECK(audit_group.b.process().Running());
+  CHECK_FALSE(audit_group.b.IsActive());
+  CHECK(SettleAndReport(load, "partition: orders").lost == 0);
   stanConnection_Close(pub);
   stanConnection_Destroy(pub);
 }

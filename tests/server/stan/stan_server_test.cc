@@ -12,6 +12,7 @@
 
 #include <doctest/doctest.h>
 
+#include "server/stan/cluster_id_check.h"
 #include "server/stan/stan_codec.h"
 #include "server/stan/stan_protocol.pb.h"
 #include "server/util/before_sleep.h"
@@ -550,6 +551,27 @@ TEST_SUITE("stan_server") {
     REQUIRE(ack.ParseFromString(h.Last("reply.ack")));
     CHECK(ack.error() == "");
     CHECK(h.stan->stats().denied_publishes == 1);
+  }
+
+  TEST_CASE("stan_server: its own group's start-up probe gets no answer, another group's does") {
+    StanOptions o;
+    o.own_probe_prefix = ClusterIdCheck::ProbeInboxPrefix("test-cluster", "g");
+    REQUIRE(o.own_probe_prefix == "_STAN.probe.test-cluster.g.");
+    CHECK(ClusterIdCheck::ProbeInboxPrefix("test-cluster", "").empty());
+    Harness h(o);
+    pb::ConnectRequest req;
+    req.set_clientid("test-cluster");
+    req.set_heartbeatinbox("_STAN.probe.test-cluster.g.abc");
+    h.nc.Publish("_STAN.discover.test-cluster", "reply.own", req.SerializeAsString());
+    req.set_heartbeatinbox("_STAN.probe.test-cluster.gh.abc");  // group "gh", not "g"
+    h.nc.Publish("_STAN.discover.test-cluster", "reply.other", req.SerializeAsString());
+    h.CommitAll();
+    CHECK(h.Count("reply.own") == 0);
+    REQUIRE(h.Count("reply.other") == 1);
+    pb::ConnectResponse resp;
+    REQUIRE(resp.ParseFromString(h.Last("reply.other")));
+    CHECK(resp.error() == "");
+    CHECK(resp.closerequests() == "_STAN.close.test-cluster");
   }
 }
 
