@@ -19,6 +19,12 @@
 //                                                     and to the first delivery to durable d0
 //   stan_bench ready   --url U [--timeout-ms T]       polls until a STAN connect succeeds;
 //                                                     prints the ms it took
+//   stan_bench roundtrip --url U --channel A[,B...] [--count N] [--timeout-ms T]  one connection
+//                                                     subscribes to each channel, publishes N
+//                                                     to each, waits for every PubAck and
+//                                                     delivery, closes; exit 1 when one is
+//                                                     missing (scripts/migration-check)
+//   Every connecting mode takes --cluster ID (default test-cluster, also the reference's).
 //   stan_bench rss     --pid P                         VmRSS of process P in KiB
 //   stan_bench freeport                                a free loopback TCP port
 #include <unistd.h>
@@ -49,7 +55,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Args {
-  std::string mode, url = "nats://127.0.0.1:4222", channel = "bench";
+  std::string mode, url = "nats://127.0.0.1:4222", channel = "bench", cluster = "test-cluster";
   long count = 0;
   int size = 128;
   long rate = 20000;
@@ -95,7 +101,7 @@ stanConnection* Connect(const Args& a, const std::string& client_id, natsStatus*
   Check(stanConnOptions_SetMaxPubAcksInflight(o, 16384, 0.5f), "max in flight");
   Check(stanConnOptions_SetPubAckWait(o, 60000), "pub ack wait");
   stanConnection* sc = nullptr;
-  natsStatus s = stanConnection_Connect(&sc, "test-cluster", client_id.c_str(), o);
+  natsStatus s = stanConnection_Connect(&sc, a.cluster.c_str(), client_id.c_str(), o);
   stanConnOptions_Destroy(o);
   natsOptions_Destroy(no);
   if (out != nullptr) {
@@ -123,8 +129,8 @@ struct Acks {
   }
 };
 
-void WaitUntil(const std::atomic<long>& v, long n, const char* what) {
-  auto end = Clock::now() + std::chrono::seconds(120);
+void WaitUntil(const std::atomic<long>& v, long n, const char* what, long timeout_ms = 120000) {
+  auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (v.load(std::memory_order_relaxed) < n) {
     if (Clock::now() > end) {
       std::fprintf(stderr, "stan_bench: timed out waiting for %s (%ld of %ld)\n", what, v.load(),
@@ -390,6 +396,40 @@ int Ready(const Args& a) {
   return 1;
 }
 
+// Publish and subscribe on each listed channel through one connection: on a partitioned
+// cluster the channels may belong to different partitions, which must all serve this client.
+int RoundTrip(const Args& a) {
+  const long n = a.count > 0 ? a.count : 100;
+  std::vector<std::string> names;
+  for (size_t pos = 0; pos <= a.channel.size();) {
+    size_t comma = std::min(a.channel.find(',', pos), a.channel.size());
+    names.push_back(a.channel.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  stanConnection* sc = Connect(a, Unique("roundtrip"));
+  std::atomic<long> received{0};
+  std::vector<stanSubscription*> subs;
+  for (const auto& ch : names) subs.push_back(Sub(sc, ch, nullptr, OnCount, &received));
+  Acks acks;
+  const std::string data(a.size, 'r');
+  for (const auto& ch : names) {
+    for (long i = 0; i < n; ++i) {
+      Check(stanConnection_PublishAsync(sc, ch.c_str(), data.data(), a.size, Acks::Cb, &acks),
+            "publish");
+    }
+  }
+  const long want = n * static_cast<long>(names.size());
+  WaitUntil(acks.ok, want, "PubAcks", a.timeout_ms);
+  WaitUntil(received, want, "deliveries", a.timeout_ms);
+  std::printf("roundtrip channels=%zu count=%ld acked=%ld failed=%ld delivered=%ld\n", names.size(),
+              n, acks.ok.load(), acks.failed.load(), received.load());
+  for (auto* sub : subs) Check(stanSubscription_Close(sub), "subscription close");
+  for (auto* sub : subs) stanSubscription_Destroy(sub);
+  Check(stanConnection_Close(sc), "close");  // answered by some partition, or a failure
+  stanConnection_Destroy(sc);
+  return 0;
+}
+
 int Rss(const Args& a) {
   const long kib = tandem::bench::RssKiB(a.pid);
   std::printf("rss pid=%d rss_kib=%ld\n", a.pid, kib);
@@ -402,9 +442,10 @@ int main(int argc, char** argv) {
   Args a;
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: stan_bench pub|pubsub|latency|fanout|channels|durables|durresume|ready|rss|"
-                 "freeport [--url U] [--count N] [--size B] [--rate R] [--timeout-ms T] [--pid P] "
-                 "[--channel C] [--subs S] [--channels C] [--start-ns T]\n");
+                 "usage: stan_bench pub|pubsub|latency|fanout|channels|durables|durresume|ready|"
+                 "roundtrip|rss|freeport [--url U] [--cluster ID] [--count N] [--size B] "
+                 "[--rate R] [--timeout-ms T] [--pid P] [--channel C] [--subs S] [--channels C] "
+                 "[--start-ns T]\n");
     return 2;
   }
   a.mode = argv[1];
@@ -430,6 +471,8 @@ int main(int argc, char** argv) {
       a.channels = std::atol(v.c_str());
     else if (k == "--start-ns")
       a.start_ns = std::atoll(v.c_str());
+    else if (k == "--cluster")
+      a.cluster = v;
   }
   if (a.mode == "rss") return Rss(a);
   if (a.mode == "freeport") {
@@ -459,6 +502,8 @@ int main(int argc, char** argv) {
     rc = Durables(a);
   else if (a.mode == "durresume")
     rc = DurResume(a);
+  else if (a.mode == "roundtrip")
+    rc = RoundTrip(a);
   nats_Close();
   return rc;
 }
