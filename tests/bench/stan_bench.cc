@@ -19,6 +19,12 @@
 //                                                     and to the first delivery to durable d0
 //   stan_bench ready   --url U [--timeout-ms T]       polls until a STAN connect succeeds;
 //                                                     prints the ms it took
+//   stan_bench roundtrip --url U --channel A[,B...] [--count N] [--timeout-ms T]  one connection
+//                                                     subscribes to each channel, publishes N
+//                                                     to each, waits for every PubAck and
+//                                                     delivery, closes; exit 1 when one is
+//                                                     missing (scripts/migration-check)
+//   Every connecting mode takes --cluster ID (default test-cluster, also the reference's).
 //   stan_bench rss     --pid P                         VmRSS of process P in KiB
 //   stan_bench freeport                                a free loopback TCP port
 #include <unistd.h>
@@ -49,7 +55,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Args {
-  std::string mode, url = "nats://127.0.0.1:4222", channel = "bench";
+  std::string mode, url = "nats://127.0.0.1:4222", channel = "bench", cluster = "test-cluster";
   long count = 0;
   int size = 128;
   long rate = 20000;
@@ -79,6 +85,9 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 struct ConnFlags {
   bool send_asap = false;
   bool shared_delivery = false;
+  // How long libnats waits for the reply to a connect, subscribe or close request (its default,
+  // 2 s, is short for the thousands of subscriptions of the scale loads on a loaded machine).
+  int64_t connect_wait_ms = 20000;
 };
 
 stanConnection* Connect(const Args& a, const std::string& client_id, natsStatus* out = nullptr,
@@ -94,8 +103,9 @@ stanConnection* Connect(const Args& a, const std::string& client_id, natsStatus*
   Check(stanConnOptions_SetNATSOptions(o, no), "nats options");
   Check(stanConnOptions_SetMaxPubAcksInflight(o, 16384, 0.5f), "max in flight");
   Check(stanConnOptions_SetPubAckWait(o, 60000), "pub ack wait");
+  Check(stanConnOptions_SetConnectionWait(o, f.connect_wait_ms), "connect wait");
   stanConnection* sc = nullptr;
-  natsStatus s = stanConnection_Connect(&sc, "test-cluster", client_id.c_str(), o);
+  natsStatus s = stanConnection_Connect(&sc, a.cluster.c_str(), client_id.c_str(), o);
   stanConnOptions_Destroy(o);
   natsOptions_Destroy(no);
   if (out != nullptr) {
@@ -106,13 +116,32 @@ stanConnection* Connect(const Args& a, const std::string& client_id, natsStatus*
   return sc;
 }
 
+// Polls until a STAN connect as `client_id` succeeds or `end` passes (nullptr then, `*s` the last
+// failure). Until the streaming layer subscribes its connect subject, a connect fails at once
+// (no responders: NATS 2.2+ and tandem's core both say so), and the poll tries again 2 ms
+// later; a request that reached the subscribed server is answered when the server gets to it,
+// so the reply wait is the usual long one and the time measured is the server's. `fresh` gives
+// each attempt a client id of its own.
+stanConnection* ConnectPolling(const Args& a, const std::string& client_id, Clock::time_point end,
+                               natsStatus* s, bool fresh = false) {
+  *s = NATS_ERR;
+  for (int i = 0; Clock::now() < end; ++i) {
+    const std::string id = fresh ? client_id + "-" + std::to_string(i) : client_id;
+    if (stanConnection* sc = Connect(a, id, s)) return sc;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return nullptr;
+}
+
 std::string Unique(const char* prefix) {
   return std::string(prefix) + "-" + std::to_string(getpid()) + "-" +
          std::to_string(Clock::now().time_since_epoch().count() % 1000000007);
 }
 
+// PubAck counts. A load waits for every PubAck (`done`) before it closes its connection and its
+// Acks goes out of scope: libnats calls Cb on its own thread, possibly after the deliveries.
 struct Acks {
-  std::atomic<long> ok{0}, failed{0};
+  std::atomic<long> ok{0}, failed{0}, done{0};
   static void Cb(const char* guid, const char* error, void* closure) {
     auto* self = static_cast<Acks*>(closure);
     if (error != nullptr && *error != 0) {
@@ -120,11 +149,12 @@ struct Acks {
     } else {
       self->ok++;
     }
+    self->done++;
   }
 };
 
-void WaitUntil(const std::atomic<long>& v, long n, const char* what) {
-  auto end = Clock::now() + std::chrono::seconds(120);
+void WaitUntil(const std::atomic<long>& v, long n, const char* what, long timeout_ms = 120000) {
+  auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (v.load(std::memory_order_relaxed) < n) {
     if (Clock::now() > end) {
       std::fprintf(stderr, "stan_bench: timed out waiting for %s (%ld of %ld)\n", what, v.load(),
@@ -181,6 +211,7 @@ int PubSub(const Args& a) {
   WaitUntil(received, n, "deliveries");
   double secs = Seconds(Clock::now() - start);
   std::printf("pubsub size=%d count=%ld msgs_per_sec=%.0f\n", a.size, n, n / secs);
+  WaitUntil(acks.done, n, "PubAcks");
   stanSubscription_Destroy(sub);
   stanSubOptions_Destroy(so);
   stanConnection_Close(pubc);
@@ -232,6 +263,7 @@ int Latency(const Args& a) {
           "publish");
   }
   WaitUntil(lat.count, n, "deliveries");
+  WaitUntil(acks.done, n, "PubAcks");
   std::vector<double> v;
   {
     std::lock_guard<std::mutex> l(lat.mu);
@@ -278,6 +310,7 @@ void PublishSpread(const Args& a, const std::vector<std::string>& channels,
   double secs = Seconds(Clock::now() - start);
   std::printf("%s count=%ld delivered=%ld msgs_per_sec=%.0f rss_kib=%ld\n", label, n, expect,
               expect / secs, a.pid > 0 ? tandem::bench::RssKiB(a.pid) : -1L);
+  WaitUntil(acks.done, n, "PubAcks");
   stanConnection_Close(pubc);
   stanConnection_Destroy(pubc);
 }
@@ -351,15 +384,16 @@ int DurResume(const Args& a) {
                               .count();
     return (now - a.start_ns) / 1e6;
   };
-  auto end = Clock::now() + std::chrono::milliseconds(a.timeout_ms);
-  stanConnection* sc = nullptr;
-  natsStatus s = NATS_ERR;
-  while (sc == nullptr) {
-    if (Clock::now() > end) Die("connect after restart", s);
-    sc = Connect(a, kDurOwner, &s);
-    if (sc == nullptr) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  // Serving: the first connect that succeeds (polling with short waits, under ids of its own);
+  // then the owner of the durables connects with the usual waits.
+  natsStatus s;
+  stanConnection* probe = ConnectPolling(
+      a, Unique("durpoll"), Clock::now() + std::chrono::milliseconds(a.timeout_ms), &s, true);
+  if (probe == nullptr) Die("connect after restart", s);
   const double serving_ms = since();
+  stanConnection_Close(probe);
+  stanConnection_Destroy(probe);
+  stanConnection* sc = Connect(a, kDurOwner);
   Check(stanConnection_Publish(sc, a.channel.c_str(), "x", 1), "publish");
   std::atomic<long> received{0};
   stanSubscription* sub = Sub(sc, a.channel, "d0", OnCount, &received);
@@ -373,21 +407,53 @@ int DurResume(const Args& a) {
 
 int Ready(const Args& a) {
   auto start = Clock::now();
-  auto end = start + std::chrono::milliseconds(a.timeout_ms);
-  while (Clock::now() < end) {
-    natsStatus s;
-    stanConnection* sc = Connect(a, Unique("ready"), &s);
-    if (sc != nullptr) {
-      double ms = Seconds(Clock::now() - start) * 1000;
-      stanConnection_Close(sc);
-      stanConnection_Destroy(sc);
-      std::printf("ready ms=%.0f\n", ms);
-      return 0;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  natsStatus s;
+  stanConnection* sc = ConnectPolling(a, Unique("ready"),
+                                      start + std::chrono::milliseconds(a.timeout_ms), &s, true);
+  if (sc == nullptr) {
+    std::fprintf(stderr, "stan_bench: not ready after %ld ms (%s)\n", a.timeout_ms,
+                 natsStatus_GetText(s));
+    return 1;
   }
-  std::fprintf(stderr, "stan_bench: not ready after %ld ms\n", a.timeout_ms);
-  return 1;
+  double ms = Seconds(Clock::now() - start) * 1000;
+  stanConnection_Close(sc);
+  stanConnection_Destroy(sc);
+  std::printf("ready ms=%.0f\n", ms);
+  return 0;
+}
+
+// Publish and subscribe on each listed channel through one connection: on a partitioned
+// cluster the channels may belong to different partitions, which must all serve this client.
+int RoundTrip(const Args& a) {
+  const long n = a.count > 0 ? a.count : 100;
+  std::vector<std::string> names;
+  for (size_t pos = 0; pos <= a.channel.size();) {
+    size_t comma = std::min(a.channel.find(',', pos), a.channel.size());
+    names.push_back(a.channel.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  stanConnection* sc = Connect(a, Unique("roundtrip"));
+  std::atomic<long> received{0};
+  std::vector<stanSubscription*> subs;
+  for (const auto& ch : names) subs.push_back(Sub(sc, ch, nullptr, OnCount, &received));
+  Acks acks;
+  const std::string data(a.size, 'r');
+  for (const auto& ch : names) {
+    for (long i = 0; i < n; ++i) {
+      Check(stanConnection_PublishAsync(sc, ch.c_str(), data.data(), a.size, Acks::Cb, &acks),
+            "publish");
+    }
+  }
+  const long want = n * static_cast<long>(names.size());
+  WaitUntil(acks.ok, want, "PubAcks", a.timeout_ms);
+  WaitUntil(received, want, "deliveries", a.timeout_ms);
+  std::printf("roundtrip channels=%zu count=%ld acked=%ld failed=%ld delivered=%ld\n", names.size(),
+              n, acks.ok.load(), acks.failed.load(), received.load());
+  for (auto* sub : subs) Check(stanSubscription_Close(sub), "subscription close");
+  for (auto* sub : subs) stanSubscription_Destroy(sub);
+  Check(stanConnection_Close(sc), "close");  // answered by some partition, or a failure
+  stanConnection_Destroy(sc);
+  return 0;
 }
 
 int Rss(const Args& a) {
@@ -402,9 +468,10 @@ int main(int argc, char** argv) {
   Args a;
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: stan_bench pub|pubsub|latency|fanout|channels|durables|durresume|ready|rss|"
-                 "freeport [--url U] [--count N] [--size B] [--rate R] [--timeout-ms T] [--pid P] "
-                 "[--channel C] [--subs S] [--channels C] [--start-ns T]\n");
+                 "usage: stan_bench pub|pubsub|latency|fanout|channels|durables|durresume|ready|"
+                 "roundtrip|rss|freeport [--url U] [--cluster ID] [--count N] [--size B] "
+                 "[--rate R] [--timeout-ms T] [--pid P] [--channel C] [--subs S] [--channels C] "
+                 "[--start-ns T]\n");
     return 2;
   }
   a.mode = argv[1];
@@ -430,6 +497,8 @@ int main(int argc, char** argv) {
       a.channels = std::atol(v.c_str());
     else if (k == "--start-ns")
       a.start_ns = std::atoll(v.c_str());
+    else if (k == "--cluster")
+      a.cluster = v;
   }
   if (a.mode == "rss") return Rss(a);
   if (a.mode == "freeport") {
@@ -459,6 +528,8 @@ int main(int argc, char** argv) {
     rc = Durables(a);
   else if (a.mode == "durresume")
     rc = DurResume(a);
+  else if (a.mode == "roundtrip")
+    rc = RoundTrip(a);
   nats_Close();
   return rc;
 }
