@@ -108,6 +108,7 @@ class SqliteStore final : public Store {
     uint64_t msgs = 0;
     uint64_t bytes = 0;
     int64_t last_timestamp_ns = 0;
+    int64_t first_timestamp_ns = 0;  // as in ChannelStats: 0 = empty or not known
     ChannelLimits limits;
     bool dirty = false;          // counters to write at the end of the transaction
     uint64_t touched_batch = 0;  // batch_counter_ of the last batch that changed messages

@@ -60,7 +60,8 @@ Status SqliteStore::ApplyBatch(const WriteBatch& batch, BatchResult* result) {
     if (it == channels_.end()) continue;  // deleted later in the batch
     ChannelState& ch = it->second;
     if (Status s = EnforceLimits(id, ch); !s.ok()) return s;
-    result->channels.push_back(ChannelStats{id, ch.first_seq, ch.last_seq, ch.msgs, ch.bytes});
+    result->channels.push_back(
+        ChannelStats{id, ch.first_seq, ch.last_seq, ch.msgs, ch.bytes, ch.first_timestamp_ns});
   }
   return Status::OK();
 }
@@ -177,7 +178,10 @@ Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* op
     if (s = StepMsg(channel_id, which, st); !s.ok()) return s;
     for (size_t r = 0; r < rows; ++r) {
       const batch_op::AppendMsg& op = msg(done + r);
-      if (ch.msgs == 0) ch.first_seq = op.seq;
+      if (ch.msgs == 0) {
+        ch.first_seq = op.seq;
+        ch.first_timestamp_ns = op.timestamp_ns;
+      }
       ch.last_seq = op.seq;
       ch.msgs += 1;
       ch.bytes += op.data.size;
@@ -190,39 +194,49 @@ Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* op
 }
 
 // Removes messages of a channel oldest first while `remove(timestamp)` says so; with
-// keep_newest the last message always stays. Moves first_seq, msgs and bytes.
+// keep_newest the last message always stays. Moves first_seq, msgs and bytes, and learns the
+// timestamp of the oldest message left (reported even when nothing was removed, so that the
+// loop schedules max_age by it; see ChannelStats::first_timestamp_ns).
 Status SqliteStore::RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep_newest,
                                  const std::function<bool(int64_t)>& remove) {
   Status prepared;
   sqlite3_stmt* st = tables_.Get(channel_id, MsgStmt::kScanOldest, &prepared);
   if (st == nullptr) return prepared;
   uint64_t new_first = ch.first_seq;
+  const int64_t known_first_ts = ch.first_timestamp_ns;
   {
     StmtReset reset(st);
     sqlite3_bind_int64(st, 1, I64(ch.first_seq));
     for (;;) {
       if (ch.msgs == 0 || (keep_newest && ch.msgs == 1)) {
         new_first = ch.msgs == 0 ? ch.last_seq + 1 : ch.last_seq;
+        ch.first_timestamp_ns = ch.msgs == 0 ? 0 : ch.last_timestamp_ns;
         break;
       }
       int rc = sqlite3_step(st);
       if (rc == SQLITE_DONE) {  // counters said more rows: trust the rows
         ch.msgs = 0;
         ch.bytes = 0;
+        ch.first_timestamp_ns = 0;
         new_first = ch.last_seq + 1;
         break;
       }
       if (rc != SQLITE_ROW) return tables_.Error(channel_id, MsgStmt::kScanOldest, rc);
       uint64_t seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
-      if (!remove(sqlite3_column_int64(st, 1))) {
+      const int64_t ts = sqlite3_column_int64(st, 1);
+      if (!remove(ts)) {
         new_first = seq;
+        ch.first_timestamp_ns = ts;
         break;
       }
       ch.msgs -= 1;
       ch.bytes -= std::min<uint64_t>(ch.bytes, static_cast<uint64_t>(sqlite3_column_int64(st, 2)));
     }
   }
-  if (new_first == ch.first_seq) return Status::OK();
+  if (new_first == ch.first_seq) {
+    if (ch.first_timestamp_ns != known_first_ts) TouchChannel(channel_id, ch);
+    return Status::OK();
+  }
   sqlite3_stmt* del = tables_.Get(channel_id, MsgStmt::kDeleteMsgsBefore, &prepared);
   if (del == nullptr) return prepared;
   sqlite3_bind_int64(del, 1, I64(new_first));

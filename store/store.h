@@ -139,6 +139,9 @@ struct ChannelStats {
   uint64_t last_seq = 0;
   uint64_t msgs = 0;
   uint64_t bytes = 0;
+  // The timestamp of the oldest stored message; 0 when the channel is empty or the store does
+  // not know it (after a restart, until an expiry or a limit has read that message).
+  int64_t first_timestamp_ns = 0;
 };
 
 struct BatchResult {

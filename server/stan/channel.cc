@@ -123,6 +123,7 @@ void Channel::CacheMsg(uint64_t seq, int64_t timestamp_ns, std::string data) {
     cache_.clear();
     cache_bytes_ = 0;
   }
+  if (rec_.msgs == 0) oldest_ns_ = timestamp_ns;
   ++rec_.msgs;
   rec_.bytes += data.size();
   cache_bytes_ += data.size();
@@ -138,10 +139,13 @@ void Channel::ApplyStats(const store::ChannelStats& stats) {
   // The store's counters are authoritative for what it trimmed; messages accepted since the
   // batch was submitted are not in them, so keep them counted.
   uint64_t extra_msgs = 0, extra_bytes = 0;
+  int64_t oldest_extra = 0;
   for (auto it = cache_.rbegin(); it != cache_.rend() && it->seq > stats.last_seq; ++it) {
     ++extra_msgs;
     extra_bytes += it->data.size();
+    oldest_extra = it->timestamp_ns;
   }
+  oldest_ns_ = stats.msgs > 0 ? stats.first_timestamp_ns : oldest_extra;
   if (stats.first_seq > rec_.first_seq) rec_.first_seq = stats.first_seq;
   rec_.msgs = stats.msgs + extra_msgs;
   rec_.bytes = stats.bytes + extra_bytes;

@@ -75,6 +75,9 @@ class Channel {
   uint64_t committed_seq() const { return committed_seq_; }
   uint64_t msgs() const { return rec_.msgs; }
   uint64_t bytes() const { return rec_.bytes; }
+  // The timestamp of the oldest message (accepted or stored); 0 when there is none or it is not
+  // known (after a restart, until the store has read it: ChannelStats::first_timestamp_ns).
+  int64_t oldest_timestamp_ns() const { return oldest_ns_; }
 
   // Assigns the next sequence and a timestamp >= the previous one; caches the message.
   // REQUIRES: the caller appends the same message to the current write batch.
@@ -121,6 +124,7 @@ class Channel {
   store::ChannelRecord rec_;
   const ResolvedLimits limits_;
   uint64_t committed_seq_;
+  int64_t oldest_ns_ = 0;
   std::deque<CachedMsg> cache_;
   size_t cache_bytes_ = 0;
   std::map<uint64_t, std::unique_ptr<StanSub>> subs_;

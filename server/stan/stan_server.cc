@@ -96,7 +96,7 @@ Status StanServer::Start() {
 
   RestoreSubs();
   for (auto& [name, ch] : channels_.all()) ArmInactivity(ch.get());
-  ExpireTick();
+  ScheduleRecoveredExpiry();
   spdlog::info("stan: serving cluster {} ({} channels, {} clients, {} subscriptions)",
                options_.cluster_id, channels_.size(), clients_.size(), delivery_.count());
   recovered_ = store::Recovered{};
@@ -369,6 +369,7 @@ void StanServer::ProcessPub(const InboundMsg& m) {
   AppendMsgProto(&data, seq, pm.subject, pm.reply, pm.data, ts);
   writer_.batch().AppendMsg(ch->id(), seq, ts, data);  // copied into the batch's buffer
   ch->CacheMsg(seq, ts, std::move(data));
+  ScheduleExpiry(ch, ts);
   ch->last_activity_ms = timers_.now();
   batch_channels_[ch->id()] = seq;
   stats_.in_msgs++;
@@ -451,19 +452,6 @@ void StanServer::DeleteChannel(Channel* ch) {
     if (!s.ok()) return;
     if (Channel* c = channels_.LookupById(id)) channels_.Remove(c);
   });
-}
-
-void StanServer::ExpireTick() {
-  if (stopped_) return;
-  uint64_t period_ms = 1000;
-  int64_t now_ns = delivery_.NowNs();
-  for (auto& [name, ch] : channels_.all()) {
-    int64_t max_age = ch->limits().store.max_age_ns;
-    if (max_age <= 0 || ch->deleting) continue;
-    period_ms = std::min<uint64_t>(period_ms, std::max<int64_t>(max_age / 2000000, 50));
-    if (ch->msgs() > 0) writer_.batch().ExpireMsgs(ch->id(), now_ns - max_age);
-  }
-  expire_timer_ = timers_.AddAfter(period_ms, [this] { ExpireTick(); });
 }
 
 // --- commits -----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@
 #include "server/bus/bus.h"
 #include "server/stan/channel.h"
 #include "server/stan/delivery.h"
+#include "server/stan/expiry_schedule.h"
 #include "server/stan/partitions.h"
 #include "server/stan/session_guard.h"
 #include "server/stan/stan_clients.h"
@@ -126,7 +127,15 @@ class StanServer {
   void ArmInactivity(Channel* ch);
   void CheckInactive(int64_t channel_id);
   void DeleteChannel(Channel* ch);
-  void ExpireTick();
+  // --- max_age (stan_server_expiry.cc) ---
+  // A message of `ch` stamped `timestamp_ns` was accepted: its expiry is scheduled.
+  void ScheduleExpiry(Channel* ch, int64_t timestamp_ns);
+  // Start: every recovered channel with max_age and messages is looked at once.
+  void ScheduleRecoveredExpiry();
+  // Sets the one deadline for the earliest due channel (when none is set for it or earlier).
+  void ArmExpiry();
+  // Runs when the deadline passes: the due channels expire or are scheduled again.
+  void ExpireDue();
   // Appends message `seq` of `from` (its stored bytes) to from's dead-letter channel in the
   // current batch; false when the channel has none or it cannot be made
   // (stan_server_dead_letter.cc).
@@ -198,7 +207,9 @@ class StanServer {
   bool stopped_ = false;
   bool failed_ = false;
   std::function<void(const Status&)> on_fatal_;
+  ExpirySchedule expiry_;
   TimerQueue::Id expire_timer_ = 0;
+  int64_t expire_armed_ns_ = 0;  // the due time expire_timer_ was set for
   StanStats stats_;
   std::set<int64_t> dead_letter_warned_;  // channels whose dead letters could not be appended
 

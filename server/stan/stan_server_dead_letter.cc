@@ -44,6 +44,7 @@ bool StanServer::AppendDeadLetter(Channel* from, uint64_t seq, std::string_view 
   AppendMsgProto(&bytes, dl_seq, from->name(), std::to_string(seq), original.data(), ts);
   writer_.batch().AppendMsg(dl->id(), dl_seq, ts, bytes);
   dl->CacheMsg(dl_seq, ts, std::move(bytes));
+  ScheduleExpiry(dl, ts);
   dl->last_activity_ms = timers_.now();
   batch_channels_[dl->id()] = dl_seq;
   return true;
