@@ -17,10 +17,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// GET `path`; the JSON body of the reply, or why there is none.
-Result<nlohmann::json> GetJson(const std::string& host, int port, const std::string& path,
-                               int timeout_ms, int* status) {
-  Result<HttpReply> reply = HttpGet(host, port, path, timeout_ms);
+// GET (or with `post`, POST) `path`; the JSON body of the reply, or why there is none.
+Result<nlohmann::json> AskJson(const std::string& host, int port, const std::string& path,
+                               int timeout_ms, int* status, bool post = false) {
+  Result<HttpReply> reply =
+      post ? HttpPost(host, port, path, timeout_ms) : HttpGet(host, port, path, timeout_ms);
   if (!reply.ok()) return reply.status();
   *status = reply->status;
   nlohmann::json j = nlohmann::json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
@@ -56,13 +57,13 @@ int RunBackup(const BackupOptions& options, std::FILE* out, std::FILE* err) {
   const int request_ms = std::min(options.timeout_ms, 5000);
   int status = 0;
   Result<nlohmann::json> started =
-      GetJson(host, hp->port, "/backup?to=" + Encode(options.to), request_ms, &status);
+      AskJson(host, hp->port, "/backup?to=" + Encode(options.to), request_ms, &status, true);
   if (!started.ok()) return fail(started.status().ToString());
   if (status != 202) return fail(started->value("error", fmt::format("HTTP {}", status)));
   const std::string file = started->value("file", "");
   while (Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(options.poll_ms));
-    Result<nlohmann::json> st = GetJson(host, hp->port, "/backup", request_ms, &status);
+    Result<nlohmann::json> st = AskJson(host, hp->port, "/backup", request_ms, &status);
     if (!st.ok()) return fail(st.status().ToString());
     if (st->value("file", "") != file) return fail("another backup replaced this one: " + file);
     const std::string state = st->value("state", "");

@@ -4,7 +4,7 @@
 // timeout, and prints the file, its size and the time. Exit 0 when the copy is sealed, 1 when
 // the server refused or the backup failed or timed out (the reason on stderr).
 //
-// Called by main.cc; reaches the network only through HttpGet (status_command.h). No loop, no
+// Called by main.cc; reaches the network only through HttpPost/HttpGet (status_http.h). No loop, no
 // threads. Thread safety: none needed.
 #pragma once
 

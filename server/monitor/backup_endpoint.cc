@@ -1,4 +1,4 @@
-// backup_endpoint.cc: GET /backup (see backup_endpoint.h).
+// backup_endpoint.cc: GET and POST /backup (see backup_endpoint.h).
 #include "server/monitor/backup_endpoint.h"
 
 #include <cctype>
@@ -32,22 +32,31 @@ bool ValidBackupName(const std::string& name) {
 BackupEndpoint::BackupEndpoint(MonitorSource* source, std::string dir)
     : source_(source), dir_(std::move(dir)) {}
 
-HttpResponse BackupEndpoint::Handle(const HttpRequest& req) {
+HttpResponse BackupEndpoint::Report(const HttpRequest& req) {
+  if (dir_.empty()) return Refuse(403, "backup is off: set backup.dir in the configuration");
+  if (req.params.count("to") != 0) {
+    HttpResponse r = Refuse(405, "a backup is started with POST /backup?to=NAME, not GET");
+    r.headers.emplace_back("Allow", "GET, HEAD, POST");
+    return r;
+  }
+  const State& st = *state_;
+  nlohmann::json j{{"state", st.state}};
+  if (!st.file.empty()) j["file"] = st.file;
+  if (st.state == "done") {
+    j["bytes"] = st.result.bytes;
+    j["elapsed_ms"] = st.result.elapsed_ms;
+    j["steps"] = st.result.steps;
+    j["max_step_us"] = st.result.max_step_us;
+  }
+  if (!st.error.empty()) j["error"] = st.error;
+  return Answer(200, j);
+}
+
+HttpResponse BackupEndpoint::Start(const HttpRequest& req) {
   if (dir_.empty()) return Refuse(403, "backup is off: set backup.dir in the configuration");
   const State& st = *state_;
   const auto it = req.params.find("to");
-  if (it == req.params.end()) {
-    nlohmann::json j{{"state", st.state}};
-    if (!st.file.empty()) j["file"] = st.file;
-    if (st.state == "done") {
-      j["bytes"] = st.result.bytes;
-      j["elapsed_ms"] = st.result.elapsed_ms;
-      j["steps"] = st.result.steps;
-      j["max_step_us"] = st.result.max_step_us;
-    }
-    if (!st.error.empty()) j["error"] = st.error;
-    return Answer(200, j);
-  }
+  if (it == req.params.end()) return Refuse(400, "backup: POST /backup needs ?to=NAME");
   RoleInfo role = source_->role();
   if (!role.serving) {
     return Refuse(503, "only the active can take a backup: this instance is " + role.role);

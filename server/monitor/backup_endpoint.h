@@ -1,16 +1,18 @@
-// backup_endpoint.h: GET /backup on the monitoring port, the server side of `tandem backup`.
+// backup_endpoint.h: /backup on the monitoring port, the server side of `tandem backup`.
 //
-//   /backup?to=NAME   starts an online backup of the active's store into DIR/NAME, where DIR is
-//                     `backup.dir` of the configuration: 202 {"state":"running","file":...}.
-//   /backup           the state of the last backup: {"state": "idle" | "running" | "done" |
-//                     "failed", "file", "bytes", "elapsed_ms", "steps", "max_step_us", "error"}.
+//   POST /backup?to=NAME  starts an online backup of the active's store into DIR/NAME, where DIR
+//                         is `backup.dir` of the configuration: 202 {"state":"running","file":...}.
+//   GET /backup           the state of the last backup: {"state": "idle" | "running" | "done" |
+//                         "failed", "file", "bytes", "elapsed_ms", "steps", "max_step_us",
+//                         "error"}.
 //
 // The server writes only inside DIR: NAME is a bare file name (letters, digits, '.', '_', '-',
 // not starting with '.', at most 128 characters), never a path, and an existing file is never
 // replaced. Refusals, each with {"error": ...}: 403 when backups are off (no backup.dir), 503 on
 // an instance that is not the active, 400 for a bad NAME, 409 while a backup runs.
-// The request is a GET (the monitoring server answers GET and HEAD only): it is harmless to
-// repeat and is off unless configured.
+// Starting is a POST because it does work and writes a file: a GET (a crawler, a browser's
+// prefetch, a dashboard link) must never start one. `GET /backup?to=NAME` is answered 405 with a
+// pointer to the POST, so that old scripts fail loudly instead of silently reading the state.
 //
 // Ownership: borrows the source; the state is shared with the pending completion, so the
 // endpoint may go before the store finishes. Thread safety: loop thread only.
@@ -30,7 +32,8 @@ bool ValidBackupName(const std::string& name);
 class BackupEndpoint {
  public:
   BackupEndpoint(MonitorSource* source, std::string dir);
-  HttpResponse Handle(const HttpRequest& req);
+  HttpResponse Report(const HttpRequest& req);  // GET
+  HttpResponse Start(const HttpRequest& req);   // POST
 
  private:
   struct State {

@@ -91,18 +91,24 @@ const char* HttpServer::ReasonPhrase(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 202:
+      return "Accepted";
     case 204:
       return "No Content";
     case 304:
       return "Not Modified";
     case 400:
       return "Bad Request";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
     case 408:
       return "Request Timeout";
+    case 409:
+      return "Conflict";
     case 413:
       return "Payload Too Large";
     case 500:
@@ -264,7 +270,11 @@ class HttpServer::Impl {
   bool listening_ = false;
   bool listener_open_ = false;
   int port_ = 0;
-  std::unordered_map<std::string, Handler> routes_;
+  struct Route {
+    Handler get;   // GET and HEAD
+    Handler post;  // POST
+  };
+  std::unordered_map<std::string, Route> routes_;
   std::unordered_map<HttpConn*, std::unique_ptr<HttpConn>> conns_;  // closing ones included
   std::unordered_map<uint64_t, HttpConn*> by_id_;                   // the admitted, open ones
   HttpAdmission admission_;
@@ -498,14 +508,8 @@ int HttpConn::OnMessageComplete() {
   request_.method = http_method_str(method);
   bool keep_alive = http_should_keep_alive(&parser_) != 0 && !parser_.upgrade;
   HttpResponse response;
-  bool head = method == HTTP_HEAD;
-  if (method != HTTP_GET && !head) {
-    response = HttpResponse::Text(405, "method not allowed\n");
-    response.headers.emplace_back("Allow", "GET, HEAD");
-  } else {
-    server_->Dispatch(request_, &response);
-  }
-  Respond(response, head, keep_alive);
+  server_->Dispatch(request_, &response);
+  Respond(response, method == HTTP_HEAD, keep_alive);
   if (!closing_ && !close_after_write_) ArmIdleTimer();
   return 0;
 }
@@ -736,8 +740,18 @@ void HttpServer::Impl::Dispatch(const HttpRequest& request, HttpResponse* respon
     *response = HttpResponse::Text(404, "404 page not found\n");
     return;
   }
+  const Route& route = it->second;
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  const Handler* handler = get ? &route.get : request.method == "POST" ? &route.post : nullptr;
+  if (handler == nullptr || !*handler) {
+    *response = HttpResponse::Text(405, "method not allowed\n");
+    std::string allow = route.get ? "GET, HEAD" : "";
+    if (route.post) allow += allow.empty() ? "POST" : ", POST";
+    response->headers.emplace_back("Allow", allow);
+    return;
+  }
   try {
-    *response = it->second(request);
+    *response = (*handler)(request);
   } catch (const std::exception& e) {
     spdlog::error("http: handler for {} failed: {}", request.path, e.what());
     *response = HttpResponse::Text(500, std::string("internal error: ") + e.what() + "\n");
@@ -756,7 +770,12 @@ HttpServer::~HttpServer() {
 
 void HttpServer::Handle(std::string path, Handler handler) {
   impl_->AssertLoopThread();
-  impl_->routes_[std::move(path)] = std::move(handler);
+  impl_->routes_[std::move(path)].get = std::move(handler);
+}
+
+void HttpServer::HandlePost(std::string path, Handler handler) {
+  impl_->AssertLoopThread();
+  impl_->routes_[std::move(path)].post = std::move(handler);
 }
 
 Status HttpServer::Listen(const std::string& host, int port) { return impl_->Listen(host, port); }

@@ -67,7 +67,7 @@ struct HttpServerOptions {
 };
 
 struct HttpRequest {
-  std::string method;                          // "GET" or "HEAD" when a handler sees it
+  std::string method;                          // "GET", "HEAD" or (HandlePost) "POST"
   std::string path;                            // percent-decoded, without the query string
   std::string query;                           // raw query string, without '?'
   std::map<std::string, std::string> params;   // decoded query; the first value of a repeated key
@@ -101,6 +101,11 @@ class HttpServer {
   // Routes GET/HEAD requests for exactly `path` to `handler` (a later call replaces it). HEAD gets
   // the GET response without its body. May be called before or after Listen.
   void Handle(std::string path, Handler handler);
+  // Routes POST requests for exactly `path` to `handler`: for requests that change something
+  // (a GET must never start work). Parameters come in the query string; a body is refused over
+  // max_body_bytes (0 by default: none) and otherwise dropped. Any other method on a known path is
+  // 405 with an Allow header naming the methods the path takes; an unknown path is 404.
+  void HandlePost(std::string path, Handler handler);
 
   // Binds host:port ("127.0.0.1", "0.0.0.0", "::1", "localhost"; port 0 picks a free one) and
   // starts accepting. InvalidArgument for an unparsable host, IOError naming the address if the

@@ -264,7 +264,8 @@ void Monitor::RegisterRoutes(HttpServer* http) {
   route("/streaming/channelsz", &Monitor::Channelsz);
   route("/streaming/isFTActive", &Monitor::IsFtActive);
   RegisterDashboard(http);
-  http->Handle("/backup", [this](const HttpRequest& req) { return backup_.Handle(req); });
+  http->Handle("/backup", [this](const HttpRequest& req) { return backup_.Report(req); });
+  http->HandlePost("/backup", [this](const HttpRequest& req) { return backup_.Start(req); });
 }
 
 void Monitor::RecordCommit(uint64_t batches, uint64_t ops, int64_t latency_ns) {

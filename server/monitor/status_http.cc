@@ -1,4 +1,5 @@
-// status_http.cc: the bounded GET of `tandem status`, plain or over TLS (see status_http.h).
+// status_http.cc: the bounded GET/POST of `tandem status` and `tandem backup`, plain or over TLS
+// (see status_http.h).
 #include "server/monitor/status_http.h"
 
 #include <fcntl.h>
@@ -206,15 +207,19 @@ Result<StatusTarget> ParseStatusTarget(std::string_view address) {
   return t;
 }
 
-Result<HttpReply> HttpGet(const std::string& host, int port, const std::string& path,
-                          int timeout_ms, const TlsContext* tls) {
+namespace {
+
+Result<HttpReply> Exchange(const std::string& method, const std::string& host, int port,
+                           const std::string& path, int timeout_ms, const TlsContext* tls) {
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  std::string where =
-      "GET " + std::string(tls != nullptr ? "https://" : "") + FormatHostPort(host, port) + path;
+  std::string where = method + " " + std::string(tls != nullptr ? "https://" : "") +
+                      FormatHostPort(host, port) + path;
   Result<int> fd = Connect(host, port, deadline, where);
   if (!fd.ok()) return fd.status();
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + FormatHostPort(host, port) +
-                        "\r\nUser-Agent: tandem-status\r\nConnection: close\r\n\r\n";
+  std::string request = method + " " + path + " HTTP/1.1\r\nHost: " + FormatHostPort(host, port) +
+                        "\r\nUser-Agent: tandem-status\r\n" +
+                        (method == "POST" ? "Content-Length: 0\r\n" : "") +
+                        "Connection: close\r\n\r\n";
   Result<std::string> raw = std::string();
   if (tls != nullptr) {
     // The name checked in the certificate: the host without an IPv6 literal's brackets.
@@ -228,6 +233,18 @@ Result<HttpReply> HttpGet(const std::string& host, int port, const std::string& 
   close(*fd);
   if (!raw.ok()) return raw.status();
   return ParseReply(*raw, where);
+}
+
+}  // namespace
+
+Result<HttpReply> HttpGet(const std::string& host, int port, const std::string& path,
+                          int timeout_ms, const TlsContext* tls) {
+  return Exchange("GET", host, port, path, timeout_ms, tls);
+}
+
+Result<HttpReply> HttpPost(const std::string& host, int port, const std::string& path,
+                           int timeout_ms, const TlsContext* tls) {
+  return Exchange("POST", host, port, path, timeout_ms, tls);
 }
 
 }  // namespace tandem::server

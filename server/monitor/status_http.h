@@ -1,4 +1,5 @@
-// status_http.h: the one HTTP exchange of `tandem status`: a GET with Connection: close over a
+// status_http.h: the HTTP exchange of `tandem status` and `tandem backup`: a GET (or a
+// body-less POST) with Connection: close over a
 // blocking-style socket (non-blocking, every step bounded by poll and one deadline), in plain
 // text or through TLS (`https://HOST:PORT`), and the addresses it accepts.
 //
@@ -38,5 +39,8 @@ Result<StatusTarget> ParseStatusTarget(std::string_view address);
 // Corruption for a reply that is not HTTP. With `tls` (a client context) the exchange is HTTPS.
 Result<HttpReply> HttpGet(const std::string& host, int port, const std::string& path,
                           int timeout_ms, const TlsContext* tls = nullptr);
+// The same exchange as a POST with an empty body (for requests that start work).
+Result<HttpReply> HttpPost(const std::string& host, int port, const std::string& path,
+                           int timeout_ms, const TlsContext* tls = nullptr);
 
 }  // namespace tandem::server

@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "server/monitor/status_command.h"
+#include "server/monitor/status_http.h"
 #include "tests/support/stan_client.h"
 #include "tests/support/tandem_process.h"
 #include "tests/support/temp_dir.h"
@@ -128,6 +129,18 @@ TEST_CASE("a backup taken under load holds every acknowledged message and restor
   CHECK(rc == 1);
   CHECK(bad.Log().find("to=\"../x.db\" is not a file name") != std::string::npos);
   CHECK(!std::filesystem::exists(dir.Join("x.db")));
+  // A GET never starts a backup (a crawler or a prefetch must not write files): 405 naming the
+  // POST, the state untouched, nothing written.
+  Result<server::HttpReply> get =
+      server::HttpGet("127.0.0.1", http, "/backup?to=by-get.db", 5000);
+  REQUIRE(get.ok());
+  CHECK(get->status == 405);
+  CHECK(get->body.find("POST /backup?to=NAME") != std::string::npos);
+  Result<server::HttpReply> state = server::HttpGet("127.0.0.1", http, "/backup", 5000);
+  REQUIRE(state.ok());
+  CHECK(nlohmann::json::parse(state->body)["file"] == copy);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(!std::filesystem::exists(backups + "/by-get.db"));
   server.Signal(SIGTERM);
   REQUIRE(server.WaitExit() == 0);
 

@@ -35,15 +35,23 @@ class Source : public MonitorSource {
   }
 };
 
-HttpRequest Get(const std::string& to) {
+HttpRequest Request(const char* method, const std::string& to) {
   HttpRequest r;
-  r.method = "GET";
+  r.method = method;
   r.path = "/backup";
   if (!to.empty()) r.params["to"] = to;
   return r;
 }
 
+// POST /backup?to=NAME (NAME empty: no parameter).
+HttpResponse Post(BackupEndpoint& ep, const std::string& to) {
+  return ep.Start(Request("POST", to));
+}
+
 nlohmann::json Body(const HttpResponse& r) { return nlohmann::json::parse(r.body); }
+
+// The body of GET /backup: the last backup's state.
+nlohmann::json State(BackupEndpoint& ep) { return Body(ep.Report(Request("GET", ""))); }
 
 TEST_SUITE("backup_endpoint") {
 
@@ -63,7 +71,7 @@ TEST_CASE("a backup name is a bare file name") {
 TEST_CASE("off unless a directory is configured") {
   Source src;
   BackupEndpoint off(&src, "");
-  HttpResponse r = off.Handle(Get("x.db"));
+  HttpResponse r = Post(off, "x.db");
   CHECK(r.status == 403);
   CHECK(Body(r)["error"] == "backup is off: set backup.dir in the configuration");
   CHECK(src.asked.empty());
@@ -72,10 +80,11 @@ TEST_CASE("off unless a directory is configured") {
 TEST_CASE("a standby and a bad name are refused before the store is asked") {
   Source src;
   BackupEndpoint ep(&src, "/backups");
-  CHECK(ep.Handle(Get("../x.db")).status == 400);
+  CHECK(Post(ep, "../x.db").status == 400);
+  CHECK(Body(Post(ep, ""))["error"] == "backup: POST /backup needs ?to=NAME");
   src.role_info.role = "standby";
   src.role_info.serving = false;
-  HttpResponse r = ep.Handle(Get("x.db"));
+  HttpResponse r = Post(ep, "x.db");
   CHECK(r.status == 503);
   CHECK(Body(r)["error"] == "only the active can take a backup: this instance is standby");
   CHECK(src.asked.empty());
@@ -84,13 +93,13 @@ TEST_CASE("a standby and a bad name are refused before the store is asked") {
 TEST_CASE("one backup at a time, and its result is reported") {
   Source src;
   BackupEndpoint ep(&src, "/backups");
-  CHECK(Body(ep.Handle(Get("")))["state"] == "idle");
-  HttpResponse r = ep.Handle(Get("one.db"));
+  CHECK(State(ep)["state"] == "idle");
+  HttpResponse r = Post(ep, "one.db");
   CHECK(r.status == 202);
   CHECK(src.asked == "/backups/one.db");
   CHECK(Body(r)["file"] == "/backups/one.db");
-  CHECK(ep.Handle(Get("two.db")).status == 409);
-  CHECK(Body(ep.Handle(Get("")))["state"] == "running");
+  CHECK(Post(ep, "two.db").status == 409);
+  CHECK(State(ep)["state"] == "running");
 
   store::BackupResult done;
   done.path = "/backups/one.db";
@@ -99,16 +108,26 @@ TEST_CASE("one backup at a time, and its result is reported") {
   done.steps = 3;
   done.max_step_us = 900;
   src.done(Status::OK(), done);
-  nlohmann::json j = Body(ep.Handle(Get("")));
+  nlohmann::json j = State(ep);
   CHECK(j["state"] == "done");
   CHECK(j["bytes"] == 4096);
   CHECK(j["max_step_us"] == 900);
 
-  CHECK(ep.Handle(Get("two.db")).status == 202);
+  CHECK(Post(ep, "two.db").status == 202);
   src.done(Status::IOError("/backups/two.db", "disk full"), store::BackupResult());
-  j = Body(ep.Handle(Get("")));
+  j = State(ep);
   CHECK(j["state"] == "failed");
   CHECK(j["error"].get<std::string>().find("disk full") != std::string::npos);
+}
+
+TEST_CASE("a GET never starts a backup") {
+  Source src;
+  BackupEndpoint ep(&src, "/backups");
+  HttpResponse r = ep.Report(Request("GET", "x.db"));
+  CHECK(r.status == 405);
+  CHECK(Body(r)["error"] == "a backup is started with POST /backup?to=NAME, not GET");
+  CHECK(src.asked.empty());
+  CHECK(State(ep)["state"] == "idle");
 }
 
 }  // TEST_SUITE

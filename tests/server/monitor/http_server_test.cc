@@ -120,6 +120,12 @@ struct Fixture {
       if (ua != r.headers.end()) body += "x-test: " + ua->second + "\n";
       return HttpResponse::Json(200, body);
     });
+    server->HandlePost("/start", [](const HttpRequest& r) {
+      return HttpResponse::Text(202, "started " + r.Param("to") + "\n");
+    });
+    server->HandlePost("/echo", [](const HttpRequest& r) {
+      return HttpResponse::Text(200, "posted " + r.method + "\n");
+    });
     server->Handle("/throws",
                    [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
     REQUIRE(server->Listen("127.0.0.1", 0).ok());
@@ -231,6 +237,34 @@ TEST_SUITE("http_server") {
     CHECK(c.received.find("404 page not found\n") != std::string::npos);
     CHECK(c.received.find("HTTP/1.1 405 Method Not Allowed\r\n") != std::string::npos);
     CHECK(c.received.find("Allow: GET, HEAD\r\n") != std::string::npos);
+  }
+
+  TEST_CASE("http_server: POST reaches only HandlePost routes; Allow names what a path takes") {
+    Fixture f;
+    RawClient c(&f.loop, f.server->port(),
+                "POST /start?to=a.db HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+                "GET /start HTTP/1.1\r\n\r\n"
+                "POST /hello HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+                "POST /echo HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+                "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n",
+                [](const std::string& s) { return HasResponses(s, 5); });
+    f.RunUntilClosed(c);
+    const std::string& r = c.received;
+    const size_t started = r.find("started a.db\n");
+    const size_t get_start = r.find("Allow: POST\r\n");
+    const size_t post_hello = r.find("Allow: GET, HEAD\r\n");
+    const size_t posted = r.find("posted POST\n");
+    const size_t got = r.find("GET /echo\n");
+    CHECK(r.rfind("HTTP/1.1 202 Accepted\r\n", 0) == 0);
+    REQUIRE(started != std::string::npos);
+    REQUIRE(get_start != std::string::npos);
+    REQUIRE(post_hello != std::string::npos);
+    REQUIRE(posted != std::string::npos);
+    REQUIRE(got != std::string::npos);
+    CHECK(started < get_start);
+    CHECK(get_start < post_hello);
+    CHECK(post_hello < posted);
+    CHECK(posted < got);
   }
 
   TEST_CASE("http_server: query and path are percent-decoded, headers lower-cased") {
@@ -475,6 +509,9 @@ TEST_SUITE("http_server") {
     CHECK(q["x=y"] == "a&b");
     CHECK(HttpServer::ParseQuery("").empty());
     CHECK(std::string(HttpServer::ReasonPhrase(204)) == "No Content");
+    CHECK(std::string(HttpServer::ReasonPhrase(202)) == "Accepted");  // POST /backup
+    CHECK(std::string(HttpServer::ReasonPhrase(403)) == "Forbidden");
+    CHECK(std::string(HttpServer::ReasonPhrase(409)) == "Conflict");
   }
 
 }  // TEST_SUITE
