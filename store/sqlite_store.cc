@@ -242,30 +242,19 @@ Status SqliteStore::MakeOpeningDurable() {
   return Status::OK();
 }
 
-// After every commit, with the number of frames in the WAL. Checkpoints are tandem's, not
-// SQLite's automatic ones, whose errors SQLite ignores. The store thread runs them between
-// bursts (ThreadMain); only a WAL that reached kCheckpointInlineFrames because jobs never
-// stopped is checkpointed here, and a failure then fails the commit that triggered it. The
-// commit itself is in the WAL either way; the error is sticky like any other (a standby
-// recovers from the WAL).
-int SqliteStore::WalHook(void* arg, sqlite3*, const char*, int frames) {
-  auto* self = static_cast<SqliteStore*>(arg);
-  self->wal_frames_ = frames;
-  if (frames < kCheckpointInlineFrames) return SQLITE_OK;
-  return self->Checkpoint(true);
-}
-
-int SqliteStore::Checkpoint(bool in_line) {
-  wal_frames_ = 0;  // due again after the next commits, not retried in a loop after a failure
-  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++(in_line ? checkpoints_.inline_ : checkpoints_.idle);
+// After every commit, with the number of frames in the WAL: the automatic checkpoint SQLite
+// would run (at 1000 frames), but one whose failure fails the commit that triggered it. The
+// commit itself is then in the WAL; failing it means that it is never acknowledged, and the
+// error is sticky like any other (a standby recovers from the WAL).
+int SqliteStore::WalHook(void* arg, sqlite3* db, const char* name, int frames) {
+  if (frames < kCheckpointFrames) return SQLITE_OK;
+  int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    auto* self = static_cast<SqliteStore*>(arg);
+    spdlog::error("store: checkpoint of {} failed: {}", self->options_.path, sqlite3_errstr(rc));
+    return rc;
   }
-  if (rc == SQLITE_OK || rc == SQLITE_BUSY) return SQLITE_OK;
-  spdlog::error("store: checkpoint of {} failed: {}", options_.path, sqlite3_errstr(rc));
-  if (!in_line) SetSticky(SqliteStatus(db_, rc, options_.path + ": checkpoint"));
-  return rc;
+  return SQLITE_OK;
 }
 
 Status SqliteStore::StartThread() {
@@ -431,11 +420,6 @@ void SqliteStore::TEST_Hold(bool hold) {
 uint64_t SqliteStore::TEST_transactions() const {
   std::lock_guard<std::mutex> lock(mu_);
   return transactions_;
-}
-
-SqliteStore::Checkpoints SqliteStore::TEST_checkpoints() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return checkpoints_;
 }
 
 void SqliteStore::TEST_FailNextSync(const Status& s) {

@@ -16,9 +16,8 @@
 // completion has not run yet on the loop.
 //
 // Between rounds the store thread also takes one step of an online backup (backup.h) after
-// each round and back to back while idle, checkpoints the WAL after kCheckpointIdleMs without a
-// job, and, after kFileCheckMs without a job, gives free pages back (vacuum.h) one step at a
-// time: a job waits for at most one step or one checkpoint.
+// each round and back to back while idle, and, after kFileCheckMs without a job, gives free
+// pages back (vacuum.h) one step at a time: a job waits for at most one step.
 //
 // Sync. With store.sync=full and the exclusive lock, SQLite commits with synchronous=NORMAL
 // (in WAL mode: consistent, checkpoints synced, but commits not) and a second thread, the sync
@@ -68,13 +67,8 @@ class SqliteStore final : public Store {
  public:
   // How often the store thread checks that its path still leads to its files.
   static constexpr int64_t kFileCheckMs = 500;
-  // WAL frames after which the store thread checkpoints once no job came for
-  // kCheckpointIdleMs (SQLite's default size for its own checkpoints), and, when jobs never stop
-  // coming, the size at which the commit that reaches it checkpoints in line: a checkpoint
-  // syncs store.db and takes milliseconds, so it runs between bursts, not behind a commit.
+  // WAL frames after which a commit checkpoints (SQLite's default for its own checkpoints).
   static constexpr int kCheckpointFrames = 1000;
-  static constexpr int kCheckpointIdleMs = 10;
-  static constexpr int kCheckpointInlineFrames = 16 * kCheckpointFrames;
   // The store thread's pause between two steps of idle work (incremental vacuum), so that a job
   // arriving meanwhile runs first.
   static constexpr int64_t kIdleStepPauseMs = 5;
@@ -99,11 +93,6 @@ class SqliteStore final : public Store {
   void TEST_Hold(bool hold);
   // Group transactions committed since Open().
   uint64_t TEST_transactions() const;
-  // Checkpoints run since Open(): between jobs (idle) and in line with a commit.
-  struct Checkpoints {
-    uint64_t idle = 0, inline_ = 0;
-  };
-  Checkpoints TEST_checkpoints() const;
   // The next fdatasync of the WAL fails with `s` instead of running (store.sync=full only).
   void TEST_FailNextSync(const Status& s);
   // Runs `fn` on the connection once no job is queued or running and the store thread's idle
@@ -188,9 +177,6 @@ class SqliteStore final : public Store {
   static ChannelState StateOf(const ChannelRecord& c);
   Status StartThread();
   static int WalHook(void* arg, sqlite3* db, const char* name, int frames);
-  // Store thread: the passive checkpoint of the WAL; a failure is sticky (logged once).
-  int Checkpoint(bool in_line);
-  bool CheckpointDue() const { return wal_frames_ >= kCheckpointFrames; }
 
   // Loop side.
   void Enqueue(Job job);
@@ -290,7 +276,6 @@ class SqliteStore final : public Store {
   std::vector<int64_t> touched_;
   bool meta_ids_dirty_ = false;
   uint64_t batch_counter_ = 0;
-  int wal_frames_ = 0;  // frames in the WAL after the last commit (WalHook), 0 once checkpointed
 
   // Guarded by mu_.
   mutable std::mutex mu_;
@@ -302,7 +287,6 @@ class SqliteStore final : public Store {
   bool idle_busy_ = false;  // the store thread is using the connection for its idle work
   Status sticky_;
   uint64_t transactions_ = 0;
-  Checkpoints checkpoints_;
 
   // The sync stage. own_sync_ and wal_fd_ are constant once the store thread runs;
   // sync_failed_ is the sync thread's own.

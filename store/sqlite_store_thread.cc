@@ -32,21 +32,14 @@ void SqliteStore::ThreadMain() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       // Wakes at least every kFileCheckMs, idle or not, so that GuardFiles runs; at once while
-      // a backup runs, after kCheckpointIdleMs without a job when the WAL is due for a
-      // checkpoint, and soon while the idle work has more to do.
-      const bool checkpoint_due = CheckpointDue();
-      const int64_t wait_ms = backup_          ? 0
-                              : checkpoint_due ? kCheckpointIdleMs
-                              : more_idle_work ? kIdleStepPauseMs
-                                               : kFileCheckMs;
+      // a backup runs, and soon while the idle work has more to do.
+      const int64_t wait_ms = backup_ ? 0 : more_idle_work ? kIdleStepPauseMs : kFileCheckMs;
       if (!cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                         [this] { return stopping_ || (!queue_.empty() && !held_); })) {
         idle_busy_ = true;  // the connection is in use: Recover and TEST_RunIdle wait
         lock.unlock();
         if (backup_) {
           BackupStep();
-        } else if (checkpoint_due) {
-          Checkpoint(false);
         } else {
           more_idle_work = IdleWork();
         }

@@ -1,9 +1,7 @@
 // sqlite_store_commit_test.cc: the commit path: group commit (order, one transaction for many
 // batches), coalescing inside a transaction, sticky errors (disk full, fencing), recovery cost
 // independent of the number of messages, and Close (frees the lock, later calls are refused).
-#include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -254,33 +252,6 @@ TEST_SUITE("store") {
     CHECK(r->channels[0].last_seq == 3);
     CHECK(r->channels[0].msgs == 3);
     CHECK(check->Close().ok());
-  }
-
-  TEST_CASE_FIXTURE(StoreRig,
-                    "store: the WAL is checkpointed between jobs, never in line with a commit") {
-    // A checkpoint syncs store.db and takes milliseconds: run behind a commit it delays that
-    // commit's acknowledgement and every job queued meanwhile. Commits one after the other fill
-    // the WAL well past kCheckpointFrames; no commit may have checkpointed, and the store
-    // thread does so once no job comes for kCheckpointIdleMs.
-    auto store = OpenOk(loop, path, SyncMode::kNormal);
-    WriteBatch setup;
-    setup.CreateChannel(MakeChannel(1, "foo"));
-    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
-    const std::string data(8192, 'c');  // a leaf and two overflow pages per commit
-    const int kCommits = SqliteStore::kCheckpointFrames / 2;
-    for (int i = 0; i < kCommits; ++i) {
-      WriteBatch b;
-      b.AppendMsg(1, static_cast<uint64_t>(i + 1), i, data);
-      REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
-    }
-    CHECK(store->TEST_checkpoints().inline_ == 0);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (store->TEST_checkpoints().idle == 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    CHECK(store->TEST_checkpoints().idle >= 1);
-    CHECK(store->TEST_checkpoints().inline_ == 0);
-    CHECK(store->Close().ok());
   }
 
   TEST_CASE_FIXTURE(StoreRig, "store: Open and Recover do not read the messages") {
