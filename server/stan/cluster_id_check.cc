@@ -46,33 +46,28 @@ void ClusterIdCheck::OnAnswer(const InboundMsg* reply) {
   if (stopped_) return;
   if (reply == nullptr) {
     spdlog::debug("stan: no other streaming server answers for cluster id {}", options_.cluster_id);
-    if (auto done = std::move(done_)) done(Status::OK());
-    return;
+    return Finish(Status::OK());
   }
   const Status found = Status::InvalidArgument(fmt::format(
       "discovered another streaming server with cluster ID \"{}\"", options_.cluster_id));
   pb::ConnectResponse resp;
   if (!DecodeProto(reply->payload, &resp)) {
     // Something that is not a streaming server answered: refuse as well, as the reference does.
-    if (auto done = std::move(done_)) {
-      done(Status::InvalidArgument(
-          fmt::format("cannot decode the answer of another server for cluster ID \"{}\"",
-                      options_.cluster_id)));
-    }
-    return;
+    return Finish(Status::InvalidArgument(fmt::format(
+        "cannot decode the answer of another server for cluster ID \"{}\"", options_.cluster_id)));
   }
-  if (resp.closerequests().empty()) {  // an error answer: a server all the same, nothing to close
-    if (auto done = std::move(done_)) done(found);
-    return;
-  }
+  if (resp.closerequests().empty()) return Finish(found);  // an error answer: nothing to close
   // The answer registered our probe as a client there: close it, as the reference does.
   pb::CloseRequest close;
   close.set_clientid(options_.cluster_id);
   requester_.Request(resp.closerequests(), EncodeProto(close), options_.wait_ms,
                      [this, found](const InboundMsg*) {
-                       if (stopped_) return;
-                       if (auto done = std::move(done_)) done(found);
+                       if (!stopped_) Finish(found);
                      });
+}
+
+void ClusterIdCheck::Finish(const Status& s) {
+  if (auto done = std::move(done_)) done(s);
 }
 
 }  // namespace tandem::server

@@ -54,6 +54,7 @@ class ClusterIdCheck {
 
  private:
   void OnAnswer(const InboundMsg* reply);
+  void Finish(const Status& s);  // hands `s` to the Run callback, at most once
 
   Bus* const bus_;
   const Options options_;
