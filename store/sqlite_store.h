@@ -55,7 +55,6 @@
 #include <vector>
 
 #include "store/backup.h"
-#include "store/channel_tables.h"
 #include "store/sql_statements.h"
 #include "store/store.h"
 
@@ -215,7 +214,6 @@ class SqliteStore final : public Store {
   Status PutMeta(const char* key, const std::string& text);
   Status PutMetaInt(const char* key, int64_t value);
   Status Step(Stmt id);  // steps a statement that returns no row, then resets it
-  Status StepMsg(int64_t channel_id, MsgStmt id, sqlite3_stmt* st);  // the same, per channel
   Result<uint64_t> FindSeq(int64_t channel_id, int64_t ts_ns);
   void TouchChannel(int64_t channel_id, ChannelState& ch);
   void SetSticky(const Status& s);
@@ -247,7 +245,6 @@ class SqliteStore final : public Store {
   // TEST_RunIdle while idle).
   sqlite3* db_ = nullptr;
   Statements stmts_;
-  ChannelTables tables_;  // each channel's message table and its statements
   uint64_t epoch_ = 0;
   StoreIdentity identity_;
   struct FileId {

@@ -122,13 +122,6 @@ Status SqliteStore::Step(Stmt id) {
   return s;
 }
 
-Status SqliteStore::StepMsg(int64_t channel_id, MsgStmt id, sqlite3_stmt* st) {
-  int rc = sqlite3_step(st);
-  Status s = rc == SQLITE_DONE ? Status::OK() : tables_.Error(channel_id, id, rc);
-  sqlite3_reset(st);
-  return s;
-}
-
 void SqliteStore::TouchChannel(int64_t channel_id, ChannelState& ch) {
   if (ch.touched_batch != batch_counter_) {
     ch.touched_batch = batch_counter_;
@@ -154,10 +147,8 @@ Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* op
   ChannelState& ch = it->second;
   for (size_t done = 0; done < n;) {
     const size_t rows = n - done >= static_cast<size_t>(kInsertRun) ? kInsertRun : 1;
-    const MsgStmt which = rows == 1 ? MsgStmt::kInsertMsg : MsgStmt::kInsertMsgRun;
-    Status s;
-    sqlite3_stmt* st = tables_.Get(channel_id, which, &s);
-    if (st == nullptr) return s;
+    const Stmt which = rows == 1 ? Stmt::kInsertMsg : Stmt::kInsertMsgRun;
+    sqlite3_stmt* st = stmts_.get(which);
     uint64_t last = ch.last_seq;
     for (size_t r = 0; r < rows; ++r) {
       const batch_op::AppendMsg& op = msg(done + r);
@@ -169,13 +160,14 @@ Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* op
       }
       last = op.seq;
       const std::string_view data = batch.data(op.data);
-      const int p = static_cast<int>(4 * r);
-      sqlite3_bind_int64(st, p + 1, I64(op.seq));
-      sqlite3_bind_int64(st, p + 2, op.timestamp_ns);
-      sqlite3_bind_blob(st, p + 3, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
-      sqlite3_bind_int64(st, p + 4, RowChecksum(op.seq, op.timestamp_ns, data));
+      const int p = static_cast<int>(5 * r);
+      sqlite3_bind_int64(st, p + 1, channel_id);
+      sqlite3_bind_int64(st, p + 2, I64(op.seq));
+      sqlite3_bind_int64(st, p + 3, op.timestamp_ns);
+      sqlite3_bind_blob(st, p + 4, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(st, p + 5, RowChecksum(op.seq, op.timestamp_ns, data));
     }
-    if (s = StepMsg(channel_id, which, st); !s.ok()) return s;
+    if (Status s = Step(which); !s.ok()) return s;
     for (size_t r = 0; r < rows; ++r) {
       const batch_op::AppendMsg& op = msg(done + r);
       if (ch.msgs == 0) {
@@ -199,14 +191,13 @@ Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* op
 // loop schedules max_age by it; see ChannelStats::first_timestamp_ns).
 Status SqliteStore::RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep_newest,
                                  const std::function<bool(int64_t)>& remove) {
-  Status prepared;
-  sqlite3_stmt* st = tables_.Get(channel_id, MsgStmt::kScanOldest, &prepared);
-  if (st == nullptr) return prepared;
+  sqlite3_stmt* st = stmts_.get(Stmt::kScanOldest);
   uint64_t new_first = ch.first_seq;
   const int64_t known_first_ts = ch.first_timestamp_ns;
   {
     StmtReset reset(st);
-    sqlite3_bind_int64(st, 1, I64(ch.first_seq));
+    sqlite3_bind_int64(st, 1, channel_id);
+    sqlite3_bind_int64(st, 2, I64(ch.first_seq));
     for (;;) {
       if (ch.msgs == 0 || (keep_newest && ch.msgs == 1)) {
         new_first = ch.msgs == 0 ? ch.last_seq + 1 : ch.last_seq;
@@ -221,7 +212,7 @@ Status SqliteStore::RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep
         new_first = ch.last_seq + 1;
         break;
       }
-      if (rc != SQLITE_ROW) return tables_.Error(channel_id, MsgStmt::kScanOldest, rc);
+      if (rc != SQLITE_ROW) return stmts_.Error(Stmt::kScanOldest, rc);
       uint64_t seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
       const int64_t ts = sqlite3_column_int64(st, 1);
       if (!remove(ts)) {
@@ -237,10 +228,8 @@ Status SqliteStore::RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep
     if (ch.first_timestamp_ns != known_first_ts) TouchChannel(channel_id, ch);
     return Status::OK();
   }
-  sqlite3_stmt* del = tables_.Get(channel_id, MsgStmt::kDeleteMsgsBefore, &prepared);
-  if (del == nullptr) return prepared;
-  sqlite3_bind_int64(del, 1, I64(new_first));
-  if (Status s = StepMsg(channel_id, MsgStmt::kDeleteMsgsBefore, del); !s.ok()) return s;
+  BindAll(stmts_.get(Stmt::kDeleteMsgsBefore), channel_id, new_first);
+  if (Status s = Step(Stmt::kDeleteMsgsBefore); !s.ok()) return s;
   ch.first_seq = new_first;
   TouchChannel(channel_id, ch);
   return Status::OK();
@@ -274,7 +263,6 @@ Status SqliteStore::CreateChannel(const ChannelRecord& c) {
   BindAll(stmts_.get(Stmt::kInsertChannel), c.id, c.name, c.first_seq, c.last_seq, c.msgs, c.bytes,
           c.last_timestamp_ns, c.limits.max_msgs, c.limits.max_bytes, c.limits.max_age_ns);
   if (Status s = Step(Stmt::kInsertChannel); !s.ok()) return s;
-  if (Status s = tables_.Create(c.id); !s.ok()) return s;
   channels_[c.id] = StateOf(c);
   meta_ids_dirty_ |= RaiseTo(&max_channel_id_, c.id);
   return Status::OK();
@@ -282,11 +270,11 @@ Status SqliteStore::CreateChannel(const ChannelRecord& c) {
 
 Status SqliteStore::DeleteChannel(int64_t channel_id) {
   if (Status s = FlushSubState(); !s.ok()) return s;
-  for (Stmt id : {Stmt::kDeleteChannelPending, Stmt::kDeleteChannelSubs, Stmt::kDeleteChannel}) {
+  for (Stmt id : {Stmt::kDeleteChannelPending, Stmt::kDeleteChannelSubs, Stmt::kDeleteChannelMsgs,
+                  Stmt::kDeleteChannel}) {
     sqlite3_bind_int64(stmts_.get(id), 1, channel_id);
     if (Status s = Step(id); !s.ok()) return s;
   }
-  if (Status s = tables_.Drop(channel_id); !s.ok()) return s;
   channels_.erase(channel_id);
   return Status::OK();
 }

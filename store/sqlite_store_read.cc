@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include "store/row_checksum.h"
@@ -169,11 +170,11 @@ void SqliteStore::RunRead(Job& job) {
       job.status = r.status();
     return;
   }
-  sqlite3_stmt* st = tables_.Get(job.channel_id, MsgStmt::kReadMsgs, &job.status);
-  if (st == nullptr) return;
+  sqlite3_stmt* st = stmts_.get(Stmt::kReadMsgs);
   StmtReset reset(st);
-  sqlite3_bind_int64(st, 1, I64(job.seq));
-  sqlite3_bind_int64(st, 2,
+  sqlite3_bind_int64(st, 1, job.channel_id);
+  sqlite3_bind_int64(st, 2, I64(job.seq));
+  sqlite3_bind_int64(st, 3,
                      static_cast<int64_t>(std::min<size_t>(
                          job.max_count, static_cast<size_t>(std::numeric_limits<int64_t>::max()))));
   int rc;
@@ -184,7 +185,7 @@ void SqliteStore::RunRead(Job& job) {
     m.data = ColumnBlob(st, 2);
     // A row written before schema 3 has no checksum and is read unverified.
     if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
-      job.status = VerifyRowChecksum(ChannelTables::TableName(job.channel_id), m.seq,
+      job.status = VerifyRowChecksum(fmt::format("channel {}", job.channel_id), m.seq,
                                      m.timestamp_ns, m.data, sqlite3_column_int64(st, 3));
       if (!job.status.ok()) {
         job.msgs.clear();  // nothing of a read that met a damaged row is handed out
@@ -194,7 +195,7 @@ void SqliteStore::RunRead(Job& job) {
     job.msgs.push_back(std::move(m));
   }
   if (rc != SQLITE_DONE) {
-    job.status = tables_.Error(job.channel_id, MsgStmt::kReadMsgs, rc);
+    job.status = stmts_.Error(Stmt::kReadMsgs, rc);
     job.msgs.clear();
   }
 }
@@ -205,20 +206,19 @@ void SqliteStore::RunRead(Job& job) {
 Result<uint64_t> SqliteStore::FindSeq(int64_t channel_id, int64_t ts_ns) {
   const ChannelState& ch = channels_.at(channel_id);
   if (ch.msgs == 0) return ch.last_seq + 1;
-  Status prepared;
-  sqlite3_stmt* st = tables_.Get(channel_id, MsgStmt::kProbeSeq, &prepared);
-  if (st == nullptr) return prepared;
+  sqlite3_stmt* st = stmts_.get(Stmt::kProbeSeq);
   // Returns the seq of the first row at or after q with ts >= T, 0 when that row is too old,
   // last_seq + 1 when there is no row at or after q.
   auto probe = [&](uint64_t q, uint64_t* found) -> Status {
     StmtReset reset(st);
-    sqlite3_bind_int64(st, 1, I64(q));
+    sqlite3_bind_int64(st, 1, channel_id);
+    sqlite3_bind_int64(st, 2, I64(q));
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
       *found = ch.last_seq + 1;
       return Status::OK();
     }
-    if (rc != SQLITE_ROW) return tables_.Error(channel_id, MsgStmt::kProbeSeq, rc);
+    if (rc != SQLITE_ROW) return stmts_.Error(Stmt::kProbeSeq, rc);
     *found = sqlite3_column_int64(st, 1) >= ts_ns
                  ? static_cast<uint64_t>(sqlite3_column_int64(st, 0))
                  : 0;

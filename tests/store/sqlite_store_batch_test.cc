@@ -413,6 +413,46 @@ TEST_SUITE("store") {
     CHECK(ReadWait(loop, *again, 3, 1, 10)->empty());
     CHECK(again->Close().ok());
   }
+
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: a channel is a row, not a table; interleaved channels read apart") {
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    auto schema_objects = [&store] {
+      int64_t n = -1;
+      REQUIRE(store
+                  ->TEST_RunIdle([&n](sqlite3* db) {
+                    sqlite3_stmt* st = nullptr;
+                    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema", -1, &st, nullptr);
+                    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+                    sqlite3_finalize(st);
+                    return Status::OK();
+                  })
+                  .ok());
+      return n;
+    };
+    const int64_t before = schema_objects();
+    REQUIRE(before > 0);
+    constexpr int kChannels = 2000;
+    WriteBatch b;
+    for (int c = 1; c <= kChannels; ++c) b.CreateChannel(MakeChannel(c, "c" + std::to_string(c)));
+    // Two rounds over every channel: each channel's rows lie kChannels rows apart.
+    for (uint64_t seq = 1; seq <= 2; ++seq) {
+      for (int c = 1; c <= kChannels; ++c) {
+        const std::string data = std::to_string(c) + "-" + std::to_string(seq);
+        b.AppendMsg(c, seq, static_cast<int64_t>(seq), data);
+      }
+    }
+    REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+    CHECK(schema_objects() == before);
+    for (int c : {1, 777, kChannels}) {
+      Result<std::vector<MsgRecord>> r = ReadWait(loop, *store, c, 1, 10);
+      REQUIRE(r.ok());
+      REQUIRE(r->size() == 2);
+      CHECK((*r)[0].data == std::to_string(c) + "-1");
+      CHECK((*r)[1].data == std::to_string(c) + "-2");
+    }
+    CHECK(store->Close().ok());
+  }
 }
 
 }  // namespace tandem::store::testing
