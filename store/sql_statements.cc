@@ -80,19 +80,31 @@ constexpr StmtDef kStmts[] = {
      "SELECT sub_id, seq, deliveries FROM pending ORDER BY sub_id, seq"},
 
     {Stmt::kInsertMsg, "InsertMsg",
-     "INSERT INTO messages(channel_id, seq, timestamp, data, crc) VALUES(?1, ?2, ?3, ?4, ?5)"},
+     "INSERT INTO messages(id, channel_id, seq, timestamp, data, crc) "
+     "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
     {Stmt::kInsertMsgRun, "InsertMsgRun", nullptr},  // built by StmtSql
-    {Stmt::kScanOldest, "ScanOldest",
-     "SELECT seq, timestamp, length(data) FROM messages WHERE channel_id=?1 AND seq>=?2 "
-     "ORDER BY seq"},
-    {Stmt::kDeleteMsgsBefore, "DeleteMsgsBefore",
-     "DELETE FROM messages WHERE channel_id=?1 AND seq<?2"},
-    {Stmt::kDeleteChannelMsgs, "DeleteChannelMsgs", "DELETE FROM messages WHERE channel_id=?1"},
-    {Stmt::kReadMsgs, "ReadMsgs",
-     "SELECT seq, timestamp, data, crc FROM messages WHERE channel_id=?1 AND seq>=?2 "
-     "ORDER BY seq LIMIT ?3"},
-    {Stmt::kProbeSeq, "ProbeSeq",
-     "SELECT seq, timestamp FROM messages WHERE channel_id=?1 AND seq>=?2 ORDER BY seq LIMIT 1"},
+    {Stmt::kMaxMsgId, "MaxMsgId", "SELECT max(id) FROM messages"},
+    {Stmt::kReadMsgRange, "ReadMsgRange",
+     "SELECT channel_id, seq, timestamp, data, crc FROM messages WHERE id>=?1 AND id<=?2 "
+     "ORDER BY id"},
+    {Stmt::kScanMsgRange, "ScanMsgRange",
+     "SELECT channel_id, seq, timestamp, length(data) FROM messages WHERE id>=?1 AND id<=?2 "
+     "ORDER BY id"},
+    {Stmt::kDeleteMsgRange, "DeleteMsgRange", "DELETE FROM messages WHERE id>=?1 AND id<=?2"},
+    {Stmt::kPutSpan, "PutSpan",
+     "INSERT OR REPLACE INTO spans(channel_id, first_seq, first_id) VALUES(?1, ?2, ?3)"},
+    {Stmt::kLastSpan, "LastSpan",
+     "SELECT first_seq, first_id FROM spans WHERE channel_id=?1 ORDER BY first_seq DESC "
+     "LIMIT 1"},
+    {Stmt::kSpanAt, "SpanAt",
+     "SELECT first_seq FROM spans WHERE channel_id=?1 AND first_seq<=?2 "
+     "ORDER BY first_seq DESC LIMIT 1"},
+    {Stmt::kSpansFrom, "SpansFrom",
+     "SELECT first_seq, first_id FROM spans WHERE channel_id=?1 AND first_seq>=?2 "
+     "ORDER BY first_seq"},
+    {Stmt::kDeleteSpansBefore, "DeleteSpansBefore",
+     "DELETE FROM spans WHERE channel_id=?1 AND first_seq<?2"},
+    {Stmt::kDeleteChannelSpans, "DeleteChannelSpans", "DELETE FROM spans WHERE channel_id=?1"},
 };
 static_assert(std::size(kStmts) == kStmtCount, "every Stmt needs a row in kStmts");
 
@@ -104,12 +116,13 @@ constexpr bool TableInOrder() {
 }
 static_assert(TableInOrder(), "kStmts rows must follow the order of enum class Stmt");
 
-// kInsertMsgRun lists (?, ?, ?, ?, ?) kInsertRun times; unnumbered parameters count up, so row
-// i has ?(5i+1) .. ?(5i+5).
+// kInsertMsgRun lists (?, ?, ?, ?, ?, ?) kInsertRun times; unnumbered parameters count up, so
+// row i has ?(6i+1) .. ?(6i+6).
 const std::string& InsertRunSql() {
   static const std::string sql = [] {
-    std::string s = "INSERT INTO messages(channel_id, seq, timestamp, data, crc) VALUES";
-    for (int i = 0; i < kInsertRun; ++i) s += i == 0 ? "(?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?)";
+    std::string s = "INSERT INTO messages(id, channel_id, seq, timestamp, data, crc) VALUES";
+    for (int i = 0; i < kInsertRun; ++i)
+      s += i == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)";
     return s;
   }();
   return sql;

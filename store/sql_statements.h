@@ -60,14 +60,19 @@ enum class Stmt {
   kDeletePending,
   kLoadSubs,
   kLoadPending,
-  // The messages table, all channels (schema.cc says why one table).
-  kInsertMsg,          // ?1 channel id, ?2 seq, ?3 timestamp, ?4 data, ?5 crc
-  kInsertMsgRun,       // kInsertRun rows: the five values of row i at ?(5i+1) .. ?(5i+5)
-  kScanOldest,         // ?1 channel id, ?2 from seq: seq, timestamp, length(data) in seq order
-  kDeleteMsgsBefore,   // ?1 channel id, ?2 seq: removes every seq below it
-  kDeleteChannelMsgs,  // ?1 channel id: every message of the channel
-  kReadMsgs,           // ?1 channel id, ?2 from seq, ?3 limit: seq, timestamp, data, crc
-  kProbeSeq,           // ?1 channel id, ?2 seq: the first row at or after it (seq, timestamp)
+  // The messages table of every channel and the spans that index it (schema.cc).
+  kInsertMsg,           // ?1 id, ?2 channel id, ?3 seq, ?4 timestamp, ?5 data, ?6 crc
+  kInsertMsgRun,        // kInsertRun rows: the six values of row i at ?(6i+1) .. ?(6i+6)
+  kMaxMsgId,            // the highest id stored (NULL when none)
+  kReadMsgRange,        // ?1 .. ?2 ids: channel_id, seq, timestamp, data, crc in id order
+  kScanMsgRange,        // ?1 .. ?2 ids: channel_id, seq, timestamp, length(data) in id order
+  kDeleteMsgRange,      // ?1 .. ?2 ids
+  kPutSpan,             // ?1 channel id, ?2 first seq, ?3 first id
+  kLastSpan,            // ?1 channel id: first_seq, first_id of its last span
+  kSpanAt,              // ?1 channel id, ?2 seq: first_seq of the span holding it
+  kSpansFrom,           // ?1 channel id, ?2 seq: first_seq, first_id of spans from it on
+  kDeleteSpansBefore,   // ?1 channel id, ?2 seq: spans starting below it
+  kDeleteChannelSpans,  // ?1 channel id
   kCount,
 };
 inline constexpr Stmt kFirstPrepared = Stmt::kGetMeta;

@@ -2,9 +2,10 @@
 // the store's throughput is compared with. Inserts rows shaped like the store's messages
 // (channel, seq, timestamp, a blob of the size of a stored MsgProto: 158 bytes for a 128-byte
 // payload on the benchmark's channel, 1055 for 1 KiB, a crc) into a table like the store's
-// (store/schema.cc: one messages table, rowid order, unique index on (channel_id, seq)), in
-// transactions of 1,000 rows, WAL, synchronous=FULL, locking_mode=EXCLUSIVE, one prepared
-// statement per table; prints rows/s.
+// (store/schema.cc: one messages table in id order, indexed by spans: a span row whenever a
+// channel's append does not follow its previous one directly), in transactions of 1,000 rows,
+// WAL, synchronous=FULL, locking_mode=EXCLUSIVE, one prepared statement per table; prints
+// rows/s.
 //
 // With `channels` > 1 the rows go round-robin over that many channels (each transaction then
 // touches up to 1,000 of them). `--per-channel` uses the layout of schema versions 2-4 instead
@@ -90,7 +91,8 @@ int main(int argc, char** argv) {
     Exec(db,
          "CREATE TABLE messages(id INTEGER PRIMARY KEY, channel_id INTEGER NOT NULL, "
          "seq INTEGER NOT NULL, timestamp INTEGER NOT NULL, data BLOB NOT NULL, crc INTEGER);"
-         "CREATE UNIQUE INDEX messages_by_channel ON messages(channel_id, seq)");
+         "CREATE TABLE spans(channel_id INTEGER NOT NULL, first_seq INTEGER NOT NULL, "
+         "first_id INTEGER NOT NULL, PRIMARY KEY(channel_id, first_seq)) WITHOUT ROWID");
   }
   Exec(db, "COMMIT");
   const double setup_secs =
@@ -102,9 +104,14 @@ int main(int argc, char** argv) {
     }
   } else {
     ins.push_back(Prepare(db,
-                          "INSERT INTO messages(channel_id, seq, timestamp, data, crc) "
-                          "VALUES(?5, ?1, ?2, ?3, ?4)"));
+                          "INSERT INTO messages(id, channel_id, seq, timestamp, data, crc) "
+                          "VALUES(?6, ?5, ?1, ?2, ?3, ?4)"));
   }
+  sqlite3_stmt* span =
+      per_channel
+          ? nullptr
+          : Prepare(db, "INSERT INTO spans(channel_id, first_seq, first_id) VALUES(?1, ?2, ?3)");
+  std::vector<long> last_id(static_cast<size_t>(channels), -1);  // per channel, for the spans
   const std::string blob(static_cast<size_t>(blob_bytes), 'm');
 
   auto start = std::chrono::steady_clock::now();
@@ -119,7 +126,19 @@ int main(int argc, char** argv) {
       sqlite3_bind_int64(st, 2, seq * 1000);
       sqlite3_bind_blob(st, 3, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC);
       sqlite3_bind_int64(st, 4, 12345);
-      if (!per_channel) sqlite3_bind_int64(st, 5, channel);
+      if (!per_channel) {
+        const long id = n + 1;
+        sqlite3_bind_int64(st, 5, channel);
+        sqlite3_bind_int64(st, 6, id);
+        if (last_id[channel] != id - 1) {  // as the store: a new span unless it follows directly
+          sqlite3_bind_int64(span, 1, channel);
+          sqlite3_bind_int64(span, 2, seq);
+          sqlite3_bind_int64(span, 3, id);
+          Check(db, sqlite3_step(span), "span");
+          sqlite3_reset(span);
+        }
+        last_id[channel] = id;
+      }
       Check(db, sqlite3_step(st), "insert");
       sqlite3_reset(st);
     }
@@ -127,6 +146,7 @@ int main(int argc, char** argv) {
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (sqlite3_stmt* st : ins) sqlite3_finalize(st);
+  sqlite3_finalize(span);
   sqlite3_close(db);
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   std::printf(
