@@ -82,14 +82,14 @@ uint32_t RowChecksum(uint64_t seq, int64_t timestamp_ns, std::string_view data) 
   return ~Extend(Extend(~0u, head, sizeof(head)), data.data(), data.size());
 }
 
-Status VerifyRowChecksum(std::string_view table, uint64_t seq, int64_t timestamp_ns,
+Status VerifyRowChecksum(std::string_view where, uint64_t seq, int64_t timestamp_ns,
                          std::string_view data, int64_t stored) {
   const uint32_t computed = RowChecksum(seq, timestamp_ns, data);
   if (static_cast<uint32_t>(stored) == computed && stored >= 0 && stored <= 0xffffffffLL) {
     return Status::OK();
   }
   return Status::Corruption(
-      fmt::format("{} seq {}", table, seq),
+      fmt::format("{} seq {}", where, seq),
       fmt::format("the row does not match its checksum (stored {:08x}, computed {:08x}): the "
                   "message was damaged on disk",
                   static_cast<uint64_t>(stored) & 0xffffffffu, computed));

@@ -15,7 +15,7 @@ typedef struct sqlite3 sqlite3;
 namespace tandem::store {
 
 // The version this binary writes. Bump it with every migration added to schema.cc.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // Keys of the meta table.
 inline constexpr char kMetaSchemaVersion[] = "schema_version";

@@ -25,7 +25,8 @@ constexpr StmtDef kStmts[] = {
     {Stmt::kPragmaSyncFull, "PragmaSyncFull", "PRAGMA synchronous=FULL"},
     {Stmt::kPragmaSyncNormal, "PragmaSyncNormal", "PRAGMA synchronous=NORMAL"},
     // 32 MiB of page cache (SQLite's default is 2 MiB): a commit spread over thousands of
-    // channels touches a leaf page per channel table, and beyond 2 MiB they are read back.
+    // channels touches an index page and a counters row per channel, and beyond 2 MiB they
+    // are read back.
     {Stmt::kPragmaCacheSize, "PragmaCacheSize", "PRAGMA cache_size=-32768"},
     {Stmt::kBeginImmediate, "BeginImmediate", "BEGIN IMMEDIATE"},
     {Stmt::kBeginExclusive, "BeginExclusive", "BEGIN EXCLUSIVE"},
@@ -77,6 +78,33 @@ constexpr StmtDef kStmts[] = {
      "ack_wait, last_sent, is_durable, is_offline FROM subscriptions ORDER BY id"},
     {Stmt::kLoadPending, "LoadPending",
      "SELECT sub_id, seq, deliveries FROM pending ORDER BY sub_id, seq"},
+
+    {Stmt::kInsertMsg, "InsertMsg",
+     "INSERT INTO messages(id, channel_id, seq, timestamp, data, crc) "
+     "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
+    {Stmt::kInsertMsgRun, "InsertMsgRun", nullptr},  // built by StmtSql
+    {Stmt::kMaxMsgId, "MaxMsgId", "SELECT max(id) FROM messages"},
+    {Stmt::kReadMsgRange, "ReadMsgRange",
+     "SELECT channel_id, seq, timestamp, data, crc FROM messages WHERE id>=?1 AND id<=?2 "
+     "ORDER BY id"},
+    {Stmt::kScanMsgRange, "ScanMsgRange",
+     "SELECT channel_id, seq, timestamp, length(data) FROM messages WHERE id>=?1 AND id<=?2 "
+     "ORDER BY id"},
+    {Stmt::kDeleteMsgRange, "DeleteMsgRange", "DELETE FROM messages WHERE id>=?1 AND id<=?2"},
+    {Stmt::kPutSpan, "PutSpan",
+     "INSERT OR REPLACE INTO spans(channel_id, first_seq, first_id) VALUES(?1, ?2, ?3)"},
+    {Stmt::kLastSpan, "LastSpan",
+     "SELECT first_seq, first_id FROM spans WHERE channel_id=?1 ORDER BY first_seq DESC "
+     "LIMIT 1"},
+    {Stmt::kSpanAt, "SpanAt",
+     "SELECT first_seq FROM spans WHERE channel_id=?1 AND first_seq<=?2 "
+     "ORDER BY first_seq DESC LIMIT 1"},
+    {Stmt::kSpansFrom, "SpansFrom",
+     "SELECT first_seq, first_id FROM spans WHERE channel_id=?1 AND first_seq>=?2 "
+     "ORDER BY first_seq"},
+    {Stmt::kDeleteSpansBefore, "DeleteSpansBefore",
+     "DELETE FROM spans WHERE channel_id=?1 AND first_seq<?2"},
+    {Stmt::kDeleteChannelSpans, "DeleteChannelSpans", "DELETE FROM spans WHERE channel_id=?1"},
 };
 static_assert(std::size(kStmts) == kStmtCount, "every Stmt needs a row in kStmts");
 
@@ -88,9 +116,24 @@ constexpr bool TableInOrder() {
 }
 static_assert(TableInOrder(), "kStmts rows must follow the order of enum class Stmt");
 
+// kInsertMsgRun lists (?, ?, ?, ?, ?, ?) kInsertRun times; unnumbered parameters count up, so
+// row i has ?(6i+1) .. ?(6i+6).
+const std::string& InsertRunSql() {
+  static const std::string sql = [] {
+    std::string s = "INSERT INTO messages(id, channel_id, seq, timestamp, data, crc) VALUES";
+    for (int i = 0; i < kInsertRun; ++i)
+      s += i == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)";
+    return s;
+  }();
+  return sql;
+}
+
 }  // namespace
 
-const char* StmtSql(Stmt s) { return kStmts[static_cast<size_t>(s)].sql; }
+const char* StmtSql(Stmt s) {
+  const char* sql = kStmts[static_cast<size_t>(s)].sql;
+  return sql != nullptr ? sql : InsertRunSql().c_str();
+}
 const char* StmtName(Stmt s) { return kStmts[static_cast<size_t>(s)].name; }
 
 Status ExecStmt(sqlite3* db, Stmt s) {
@@ -103,8 +146,8 @@ Status Statements::Prepare(sqlite3* db) {
   Finalize();
   db_ = db;
   for (size_t i = static_cast<size_t>(kFirstPrepared); i < kStmtCount; ++i) {
-    int rc =
-        sqlite3_prepare_v3(db, kStmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, &stmts_[i], nullptr);
+    int rc = sqlite3_prepare_v3(db, StmtSql(static_cast<Stmt>(i)), -1, SQLITE_PREPARE_PERSISTENT,
+                                &stmts_[i], nullptr);
     if (rc != SQLITE_OK) {
       Status s = SqliteStatus(db, rc, std::string("prepare statement ") + kStmts[i].name);
       Finalize();

@@ -211,7 +211,6 @@ Status SqliteStore::OpeningTransaction() {
   // The lock is ours, so nobody writes the tables while they are checked (integrity.h).
   if (Status s = QuickCheck(db_, path); !s.ok()) return s;
   if (Status s = stmts_.Prepare(db_); !s.ok()) return s;
-  tables_.Attach(db_);
   if (Status s = CheckIdentity(); !s.ok()) return s;
   {
     sqlite3_stmt* st = stmts_.get(Stmt::kBumpEpoch);
@@ -386,7 +385,6 @@ Status SqliteStore::Close() {
              [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_async_t*>(h); });
     async_ = nullptr;
   }
-  tables_.Finalize();
   stmts_.Finalize();
   Status s;
   if (db_ != nullptr) {

@@ -1,9 +1,10 @@
 // sqlite_store.h: SqliteStore, the Store implementation over one SQLite file (see store.h for
 // the contract). sqlite_store.cc holds open and the loop side; sqlite_store_thread.cc the store
 // and sync threads; sqlite_store_batch.cc the write path (batch ops, limits, flushes);
-// sqlite_store_read.cc holds LoadState, Recover and the reads; sqlite_store_guard.cc the checks
-// that this is the right store (identity and epoch at open, the file watch and rescue after). The
-// schema is documented in schema.cc, the SQL text is in sql_statements.cc.
+// sqlite_store_read.cc holds LoadState, Recover and the reads; sqlite_store_spans.cc the index
+// of the messages table (spans); sqlite_store_guard.cc the checks that this is the right store
+// (identity and epoch at open, the file watch and rescue after). The schema is documented in
+// schema.cc, the SQL text is in sql_statements.cc.
 //
 // Threads. Open() and Recover() run on the caller's thread. Open() then starts the store
 // thread, which owns the connection from the first Submit/ReadMsgs/FindSeqByTime on: the loop
@@ -30,7 +31,7 @@
 // (synchronous=FULL), since another connection may replace the WAL file.
 //
 // Errors. Any failure of a group transaction (I/O error, disk full, fenced, or a batch that
-// names an unknown channel or a seq not above last_seq, which is a caller bug) fails every
+// names an unknown channel or a seq other than last_seq + 1, which is a caller bug) fails every
 // batch of the group and becomes the sticky error: every later job completes with it, nothing
 // more is written, health() returns it.
 //
@@ -55,7 +56,6 @@
 #include <vector>
 
 #include "store/backup.h"
-#include "store/channel_tables.h"
 #include "store/sql_statements.h"
 #include "store/store.h"
 
@@ -112,6 +112,10 @@ class SqliteStore final : public Store {
     ChannelLimits limits;
     bool dirty = false;          // counters to write at the end of the transaction
     uint64_t touched_batch = 0;  // batch_counter_ of the last batch that changed messages
+    // The channel's last span (schema.cc), read on first use: span_first_seq 0 = none.
+    bool span_known = false;
+    uint64_t span_first_seq = 0;
+    int64_t span_first_id = 0;
   };
   // One queued request; the store thread fills in the result part, the loop completes it.
   struct Job {
@@ -215,8 +219,21 @@ class SqliteStore final : public Store {
   Status PutMeta(const char* key, const std::string& text);
   Status PutMetaInt(const char* key, int64_t value);
   Status Step(Stmt id);  // steps a statement that returns no row, then resets it
-  Status StepMsg(int64_t channel_id, MsgStmt id, sqlite3_stmt* st);  // the same, per channel
   Result<uint64_t> FindSeq(int64_t channel_id, int64_t ts_ns);
+  // The message spans (sqlite_store_spans.cc). SpanFn is called for each stretch of ids that
+  // holds seqs [seq, seq + n) of the channel, in seq order, until it sets *stop.
+  using SpanFn = std::function<Status(int64_t first_id, uint64_t seq, uint64_t n, bool* stop)>;
+  Status ForEachSpan(int64_t channel_id, uint64_t from_seq, uint64_t to_seq, const SpanFn& fn);
+  Status LoadLastSpan(int64_t channel_id, ChannelState& ch);
+  // The id the next append of `ch` gets, with a new span when it cannot extend the last one.
+  Status StartAppend(int64_t channel_id, ChannelState& ch, uint64_t seq);
+  // Deletes the channel's messages below `new_first` and the spans that held them.
+  Status DeleteMsgsBefore(int64_t channel_id, ChannelState& ch, uint64_t new_first);
+  Status DeleteChannelMsgs(int64_t channel_id, ChannelState& ch);
+  // Steps `which` (kReadMsgRange or kScanMsgRange: channel_id and seq come first) to its next
+  // row, which must hold the channel's `seq` at `id`: Corruption when it is missing or holds
+  // another message.
+  Status StepToRow(Stmt which, int64_t channel_id, uint64_t seq, int64_t id);
   void TouchChannel(int64_t channel_id, ChannelState& ch);
   void SetSticky(const Status& s);
   void ClearTransactionState();
@@ -247,7 +264,6 @@ class SqliteStore final : public Store {
   // TEST_RunIdle while idle).
   sqlite3* db_ = nullptr;
   Statements stmts_;
-  ChannelTables tables_;  // each channel's message table and its statements
   uint64_t epoch_ = 0;
   StoreIdentity identity_;
   struct FileId {
@@ -258,6 +274,7 @@ class SqliteStore final : public Store {
   std::unordered_map<int64_t, ChannelState> channels_;
   uint64_t max_sub_id_ = 0;
   int64_t max_channel_id_ = 0;
+  int64_t next_msg_id_ = 1;  // the id of the next message appended (max(id) + 1 at open)
   Recovered loaded_;  // server and channels as LoadState read them, until Recover() takes them
   // The running backup and its request (store thread only), and the thread that seals the last
   // one (joined before the next starts and by Close()).

@@ -122,13 +122,6 @@ Status SqliteStore::Step(Stmt id) {
   return s;
 }
 
-Status SqliteStore::StepMsg(int64_t channel_id, MsgStmt id, sqlite3_stmt* st) {
-  int rc = sqlite3_step(st);
-  Status s = rc == SQLITE_DONE ? Status::OK() : tables_.Error(channel_id, id, rc);
-  sqlite3_reset(st);
-  return s;
-}
-
 void SqliteStore::TouchChannel(int64_t channel_id, ChannelState& ch) {
   if (ch.touched_batch != batch_counter_) {
     ch.touched_batch = batch_counter_;
@@ -140,8 +133,9 @@ void SqliteStore::TouchChannel(int64_t channel_id, ChannelState& ch) {
   }
 }
 
-// Appends `n` messages of one channel (ops[0..n), all batch_op::AppendMsg), kInsertRun rows per
-// statement while there are that many left, then one by one.
+// Appends `n` messages of one channel (ops[0..n), all batch_op::AppendMsg) under consecutive
+// ids, so in one span (sqlite_store_spans.cc), kInsertRun rows per statement while there are
+// that many left, then one by one.
 Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* ops, size_t n) {
   auto msg = [ops](size_t i) -> const batch_op::AppendMsg& {
     return std::get<batch_op::AppendMsg>(ops[i]);
@@ -152,30 +146,31 @@ Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* op
     return Status::InvalidArgument("AppendMsg", fmt::format("unknown channel {}", channel_id));
   }
   ChannelState& ch = it->second;
+  for (size_t i = 0; i < n; ++i) {
+    if (msg(i).seq != ch.last_seq + 1 + i) {
+      return Status::InvalidArgument(
+          "AppendMsg", fmt::format("channel {}: seq {} does not follow last_seq {}", channel_id,
+                                   msg(i).seq, ch.last_seq + i));
+    }
+  }
+  if (Status s = StartAppend(channel_id, ch, msg(0).seq); !s.ok()) return s;
   for (size_t done = 0; done < n;) {
     const size_t rows = n - done >= static_cast<size_t>(kInsertRun) ? kInsertRun : 1;
-    const MsgStmt which = rows == 1 ? MsgStmt::kInsertMsg : MsgStmt::kInsertMsgRun;
-    Status s;
-    sqlite3_stmt* st = tables_.Get(channel_id, which, &s);
-    if (st == nullptr) return s;
-    uint64_t last = ch.last_seq;
+    const Stmt which = rows == 1 ? Stmt::kInsertMsg : Stmt::kInsertMsgRun;
+    sqlite3_stmt* st = stmts_.get(which);
     for (size_t r = 0; r < rows; ++r) {
       const batch_op::AppendMsg& op = msg(done + r);
-      if (op.seq <= last) {
-        sqlite3_clear_bindings(st);
-        return Status::InvalidArgument(
-            "AppendMsg",
-            fmt::format("channel {}: seq {} is not above last_seq {}", channel_id, op.seq, last));
-      }
-      last = op.seq;
       const std::string_view data = batch.data(op.data);
-      const int p = static_cast<int>(4 * r);
-      sqlite3_bind_int64(st, p + 1, I64(op.seq));
-      sqlite3_bind_int64(st, p + 2, op.timestamp_ns);
-      sqlite3_bind_blob(st, p + 3, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
-      sqlite3_bind_int64(st, p + 4, RowChecksum(op.seq, op.timestamp_ns, data));
+      const int p = static_cast<int>(6 * r);
+      sqlite3_bind_int64(st, p + 1, next_msg_id_ + static_cast<int64_t>(r));
+      sqlite3_bind_int64(st, p + 2, channel_id);
+      sqlite3_bind_int64(st, p + 3, I64(op.seq));
+      sqlite3_bind_int64(st, p + 4, op.timestamp_ns);
+      sqlite3_bind_blob(st, p + 5, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(st, p + 6, RowChecksum(op.seq, op.timestamp_ns, data));
     }
-    if (s = StepMsg(channel_id, which, st); !s.ok()) return s;
+    if (Status s = Step(which); !s.ok()) return s;
+    next_msg_id_ += static_cast<int64_t>(rows);
     for (size_t r = 0; r < rows; ++r) {
       const batch_op::AppendMsg& op = msg(done + r);
       if (ch.msgs == 0) {
@@ -199,48 +194,54 @@ Status SqliteStore::AppendMsgs(const WriteBatch& batch, const WriteBatch::Op* op
 // loop schedules max_age by it; see ChannelStats::first_timestamp_ns).
 Status SqliteStore::RemoveOldest(int64_t channel_id, ChannelState& ch, bool keep_newest,
                                  const std::function<bool(int64_t)>& remove) {
-  Status prepared;
-  sqlite3_stmt* st = tables_.Get(channel_id, MsgStmt::kScanOldest, &prepared);
-  if (st == nullptr) return prepared;
   uint64_t new_first = ch.first_seq;
   const int64_t known_first_ts = ch.first_timestamp_ns;
-  {
-    StmtReset reset(st);
-    sqlite3_bind_int64(st, 1, I64(ch.first_seq));
-    for (;;) {
-      if (ch.msgs == 0 || (keep_newest && ch.msgs == 1)) {
-        new_first = ch.msgs == 0 ? ch.last_seq + 1 : ch.last_seq;
-        ch.first_timestamp_ns = ch.msgs == 0 ? 0 : ch.last_timestamp_ns;
-        break;
-      }
-      int rc = sqlite3_step(st);
-      if (rc == SQLITE_DONE) {  // counters said more rows: trust the rows
-        ch.msgs = 0;
-        ch.bytes = 0;
-        ch.first_timestamp_ns = 0;
-        new_first = ch.last_seq + 1;
-        break;
-      }
-      if (rc != SQLITE_ROW) return tables_.Error(channel_id, MsgStmt::kScanOldest, rc);
-      uint64_t seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
-      const int64_t ts = sqlite3_column_int64(st, 1);
-      if (!remove(ts)) {
-        new_first = seq;
-        ch.first_timestamp_ns = ts;
-        break;
-      }
-      ch.msgs -= 1;
-      ch.bytes -= std::min<uint64_t>(ch.bytes, static_cast<uint64_t>(sqlite3_column_int64(st, 2)));
-    }
+  bool decided = false;
+  // True (and new_first set) when the counters leave nothing more to remove.
+  auto at_end = [&] {
+    if (ch.msgs != 0 && !(keep_newest && ch.msgs == 1)) return false;
+    new_first = ch.msgs == 0 ? ch.last_seq + 1 : ch.last_seq;
+    ch.first_timestamp_ns = ch.msgs == 0 ? 0 : ch.last_timestamp_ns;
+    return decided = true;
+  };
+  Status s = ForEachSpan(channel_id, ch.first_seq, ch.last_seq,
+                         [&](int64_t id, uint64_t seq, uint64_t n, bool* stop) -> Status {
+                           sqlite3_stmt* st = stmts_.get(Stmt::kScanMsgRange);
+                           StmtReset reset(st);
+                           BindAll(st, id, id + I64(n) - 1);
+                           for (uint64_t i = 0; i < n; ++i) {
+                             if (at_end()) {
+                               *stop = true;
+                               return Status::OK();
+                             }
+                             Status at =
+                                 StepToRow(Stmt::kScanMsgRange, channel_id, seq + i, id + I64(i));
+                             if (!at.ok()) return at;
+                             const int64_t ts = sqlite3_column_int64(st, 2);
+                             if (!remove(ts)) {
+                               new_first = seq + i;
+                               ch.first_timestamp_ns = ts;
+                               decided = *stop = true;
+                               return Status::OK();
+                             }
+                             ch.msgs -= 1;
+                             ch.bytes -= std::min<uint64_t>(
+                                 ch.bytes, static_cast<uint64_t>(sqlite3_column_int64(st, 3)));
+                           }
+                           return Status::OK();
+                         });
+  if (!s.ok()) return s;
+  if (!decided && !at_end()) {  // counters said more rows than the spans hold: trust the rows
+    ch.msgs = 0;
+    ch.bytes = 0;
+    ch.first_timestamp_ns = 0;
+    new_first = ch.last_seq + 1;
   }
   if (new_first == ch.first_seq) {
     if (ch.first_timestamp_ns != known_first_ts) TouchChannel(channel_id, ch);
     return Status::OK();
   }
-  sqlite3_stmt* del = tables_.Get(channel_id, MsgStmt::kDeleteMsgsBefore, &prepared);
-  if (del == nullptr) return prepared;
-  sqlite3_bind_int64(del, 1, I64(new_first));
-  if (Status s = StepMsg(channel_id, MsgStmt::kDeleteMsgsBefore, del); !s.ok()) return s;
+  if (s = DeleteMsgsBefore(channel_id, ch, new_first); !s.ok()) return s;
   ch.first_seq = new_first;
   TouchChannel(channel_id, ch);
   return Status::OK();
@@ -274,7 +275,6 @@ Status SqliteStore::CreateChannel(const ChannelRecord& c) {
   BindAll(stmts_.get(Stmt::kInsertChannel), c.id, c.name, c.first_seq, c.last_seq, c.msgs, c.bytes,
           c.last_timestamp_ns, c.limits.max_msgs, c.limits.max_bytes, c.limits.max_age_ns);
   if (Status s = Step(Stmt::kInsertChannel); !s.ok()) return s;
-  if (Status s = tables_.Create(c.id); !s.ok()) return s;
   channels_[c.id] = StateOf(c);
   meta_ids_dirty_ |= RaiseTo(&max_channel_id_, c.id);
   return Status::OK();
@@ -282,11 +282,14 @@ Status SqliteStore::CreateChannel(const ChannelRecord& c) {
 
 Status SqliteStore::DeleteChannel(int64_t channel_id) {
   if (Status s = FlushSubState(); !s.ok()) return s;
+  auto it = channels_.find(channel_id);
+  if (it != channels_.end()) {
+    if (Status s = DeleteChannelMsgs(channel_id, it->second); !s.ok()) return s;
+  }
   for (Stmt id : {Stmt::kDeleteChannelPending, Stmt::kDeleteChannelSubs, Stmt::kDeleteChannel}) {
     sqlite3_bind_int64(stmts_.get(id), 1, channel_id);
     if (Status s = Step(id); !s.ok()) return s;
   }
-  if (Status s = tables_.Drop(channel_id); !s.ok()) return s;
   channels_.erase(channel_id);
   return Status::OK();
 }

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include "store/row_checksum.h"
@@ -78,6 +79,10 @@ Status SqliteStore::LoadState() {
     loaded_.channels.push_back(std::move(c));
   }
   if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kLoadChannels, rc);
+  sqlite3_stmt* max_id = stmts_.get(Stmt::kMaxMsgId);
+  StmtReset reset_max(max_id);
+  if (rc = sqlite3_step(max_id); rc != SQLITE_ROW) return stmts_.Error(Stmt::kMaxMsgId, rc);
+  next_msg_id_ = sqlite3_column_int64(max_id, 0) + 1;  // NULL (no message) reads as 0
   return Status::OK();
 }
 
@@ -169,34 +174,35 @@ void SqliteStore::RunRead(Job& job) {
       job.status = r.status();
     return;
   }
-  sqlite3_stmt* st = tables_.Get(job.channel_id, MsgStmt::kReadMsgs, &job.status);
-  if (st == nullptr) return;
-  StmtReset reset(st);
-  sqlite3_bind_int64(st, 1, I64(job.seq));
-  sqlite3_bind_int64(st, 2,
-                     static_cast<int64_t>(std::min<size_t>(
-                         job.max_count, static_cast<size_t>(std::numeric_limits<int64_t>::max()))));
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    MsgRecord m;
-    m.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
-    m.timestamp_ns = sqlite3_column_int64(st, 1);
-    m.data = ColumnBlob(st, 2);
-    // A row written before schema 3 has no checksum and is read unverified.
-    if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
-      job.status = VerifyRowChecksum(ChannelTables::TableName(job.channel_id), m.seq,
-                                     m.timestamp_ns, m.data, sqlite3_column_int64(st, 3));
-      if (!job.status.ok()) {
-        job.msgs.clear();  // nothing of a read that met a damaged row is handed out
-        return;
-      }
-    }
-    job.msgs.push_back(std::move(m));
-  }
-  if (rc != SQLITE_DONE) {
-    job.status = tables_.Error(job.channel_id, MsgStmt::kReadMsgs, rc);
-    job.msgs.clear();
-  }
+  const ChannelState& ch = channels_.at(job.channel_id);
+  const uint64_t from = std::max(job.seq, ch.first_seq);
+  if (ch.msgs == 0 || from > ch.last_seq || job.max_count == 0) return;
+  const uint64_t to =
+      ch.last_seq - from + 1 > job.max_count ? from + job.max_count - 1 : ch.last_seq;
+  const int64_t channel_id = job.channel_id;
+  job.status =
+      ForEachSpan(channel_id, from, to, [&](int64_t id, uint64_t seq, uint64_t n, bool*) -> Status {
+        sqlite3_stmt* st = stmts_.get(Stmt::kReadMsgRange);
+        StmtReset reset(st);
+        BindAll(st, id, id + I64(n) - 1);
+        for (uint64_t i = 0; i < n; ++i) {
+          Status at = StepToRow(Stmt::kReadMsgRange, channel_id, seq + i, id + I64(i));
+          if (!at.ok()) return at;
+          MsgRecord m;
+          m.seq = seq + i;
+          m.timestamp_ns = sqlite3_column_int64(st, 2);
+          m.data = ColumnBlob(st, 3);
+          // A row written before schema 3 has no checksum and is read unverified.
+          if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+            Status s = VerifyRowChecksum(fmt::format("channel {}", channel_id), m.seq,
+                                         m.timestamp_ns, m.data, sqlite3_column_int64(st, 4));
+            if (!s.ok()) return s;
+          }
+          job.msgs.push_back(std::move(m));
+        }
+        return Status::OK();
+      });
+  if (!job.status.ok()) job.msgs.clear();  // nothing of a read that met a damaged row goes out
 }
 
 // Timestamps do not decrease with seq, so "the first row at or after q has ts >= T (or there
@@ -205,24 +211,21 @@ void SqliteStore::RunRead(Job& job) {
 Result<uint64_t> SqliteStore::FindSeq(int64_t channel_id, int64_t ts_ns) {
   const ChannelState& ch = channels_.at(channel_id);
   if (ch.msgs == 0) return ch.last_seq + 1;
-  Status prepared;
-  sqlite3_stmt* st = tables_.Get(channel_id, MsgStmt::kProbeSeq, &prepared);
-  if (st == nullptr) return prepared;
   // Returns the seq of the first row at or after q with ts >= T, 0 when that row is too old,
   // last_seq + 1 when there is no row at or after q.
   auto probe = [&](uint64_t q, uint64_t* found) -> Status {
-    StmtReset reset(st);
-    sqlite3_bind_int64(st, 1, I64(q));
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
+    if (q > ch.last_seq) {
       *found = ch.last_seq + 1;
       return Status::OK();
     }
-    if (rc != SQLITE_ROW) return tables_.Error(channel_id, MsgStmt::kProbeSeq, rc);
-    *found = sqlite3_column_int64(st, 1) >= ts_ns
-                 ? static_cast<uint64_t>(sqlite3_column_int64(st, 0))
-                 : 0;
-    return Status::OK();
+    return ForEachSpan(channel_id, q, q, [&](int64_t id, uint64_t, uint64_t, bool*) -> Status {
+      sqlite3_stmt* st = stmts_.get(Stmt::kScanMsgRange);
+      StmtReset reset(st);
+      BindAll(st, id, id);
+      if (Status at = StepToRow(Stmt::kScanMsgRange, channel_id, q, id); !at.ok()) return at;
+      *found = sqlite3_column_int64(st, 2) >= ts_ns ? q : 0;
+      return Status::OK();
+    });
   };
   uint64_t lo = ch.first_seq, hi = ch.last_seq + 1, found = 0;
   while (lo < hi) {

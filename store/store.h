@@ -305,10 +305,10 @@ class Store {
 
   // Queues a batch for the next group commit; `done` runs on the loop thread afterwards.
   // Completions of Submit, ReadMsgs and FindSeqByTime run in the order of the calls. A batch
-  // that names an unknown channel, creates an existing one or appends a seq not above the
-  // channel's last_seq is a caller bug: it fails its whole group with InvalidArgument, which
-  // is sticky like any other failed commit. After Close(), `done` runs at once with
-  // ShutdownInProgress.
+  // that names an unknown channel, creates an existing one or appends a seq other than the
+  // channel's last_seq + 1 (seqs are contiguous) is a caller bug: it fails its whole group with
+  // InvalidArgument, which is sticky like any other failed commit. After Close(), `done` runs at
+  // once with ShutdownInProgress.
   virtual void Submit(WriteBatch batch, CommitDone done) = 0;
 
   // Reads up to `max_count` messages of a channel with seq >= from_seq, in order. Sees every

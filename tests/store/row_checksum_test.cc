@@ -1,6 +1,6 @@
 // row_checksum_test.cc: every appended message row carries a checksum over its seq, timestamp
 // and data; a read that meets a row whose bytes no longer match fails with Corruption naming
-// the table and the seq and hands out nothing, while rows without a checksum are accepted.
+// the channel and the seq and hands out nothing, while rows without a checksum are accepted.
 #include "store/row_checksum.h"
 
 #include <string>
@@ -31,11 +31,11 @@ TEST_SUITE("store") {
     CHECK(RowChecksum(7, 1001, "hello") != base);
     CHECK(RowChecksum(7, 1000, "hellp") != base);
     CHECK(RowChecksum(7, 1000, "hell") != base);
-    CHECK(VerifyRowChecksum("msgs_1", 7, 1000, "hello", base).ok());
-    Status bad = VerifyRowChecksum("msgs_1", 7, 1000, "hellp", base);
+    CHECK(VerifyRowChecksum("channel 1", 7, 1000, "hello", base).ok());
+    Status bad = VerifyRowChecksum("channel 1", 7, 1000, "hellp", base);
     CHECK(bad.IsCorruption());
-    CHECK(bad.message().find("msgs_1 seq 7") != std::string::npos);
-    CHECK(!VerifyRowChecksum("msgs_1", 7, 1000, "hello", -1).ok());
+    CHECK(bad.message().find("channel 1 seq 7") != std::string::npos);
+    CHECK(!VerifyRowChecksum("channel 1", 7, 1000, "hello", -1).ok());
   }
 
   TEST_CASE_FIXTURE(StoreRig, "store: a damaged message row fails the read that meets it") {
@@ -50,14 +50,17 @@ TEST_SUITE("store") {
     REQUIRE(all.ok());
     CHECK(all->size() == 40);
 
-    SUBCASE("data") { REQUIRE(Exec(*store, "UPDATE msgs_1 SET data='zzz' WHERE seq=20").ok()); }
+    SUBCASE("data") {
+      REQUIRE(Exec(*store, "UPDATE messages SET data='zzz' WHERE channel_id=1 AND seq=20").ok());
+    }
     SUBCASE("timestamp") {
-      REQUIRE(Exec(*store, "UPDATE msgs_1 SET timestamp=timestamp+1 WHERE seq=20").ok());
+      REQUIRE(Exec(*store, "UPDATE messages SET timestamp=timestamp+1 "
+                           "WHERE channel_id=1 AND seq=20").ok());
     }
     Result<std::vector<MsgRecord>> r = ReadWait(loop, *store, 1, 1, 100);
     REQUIRE(!r.ok());
     CHECK(r.status().IsCorruption());
-    CHECK(r.status().message().find("msgs_1 seq 20") != std::string::npos);
+    CHECK(r.status().message().find("channel 1 seq 20") != std::string::npos);
     // Reads that stay clear of the row are served.
     Result<std::vector<MsgRecord>> before = ReadWait(loop, *store, 1, 1, 19);
     REQUIRE(before.ok());
@@ -66,7 +69,7 @@ TEST_SUITE("store") {
     REQUIRE(after.ok());
     CHECK(after->size() == 20);
     // A row without a checksum (as written before schema 3) is read unverified.
-    REQUIRE(Exec(*store, "UPDATE msgs_1 SET crc=NULL WHERE seq=20").ok());
+    REQUIRE(Exec(*store, "UPDATE messages SET crc=NULL WHERE channel_id=1 AND seq=20").ok());
     r = ReadWait(loop, *store, 1, 20, 1);
     REQUIRE(r.ok());
     CHECK(r->size() == 1);

@@ -203,7 +203,7 @@ TEST_SUITE("store") {
       AppendRange(bad, 1, 121, 140);
       auto failed = SubmitWait(loop, *store, std::move(bad));
       CHECK(failed.status.IsInvalidArgument());
-      CHECK(failed.status.message().find("seq 110 is not above last_seq 120") !=
+      CHECK(failed.status.message().find("seq 110 does not follow last_seq 120") !=
             std::string::npos);
       CHECK(store->Close().ok());
     }
@@ -411,6 +411,87 @@ TEST_SUITE("store") {
     CHECK(r->subs[0].id == 2);
     CHECK(r->subs[0].pending == std::vector<uint64_t>{1});
     CHECK(ReadWait(loop, *again, 3, 1, 10)->empty());
+    CHECK(again->Close().ok());
+  }
+
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: a channel is a row, not a table; interleaved channels read apart") {
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    auto schema_objects = [&store] { return QueryInt(*store, "SELECT count(*) FROM sqlite_schema"); };
+    const int64_t before = schema_objects();
+    REQUIRE(before > 0);
+    constexpr int kChannels = 2000;
+    WriteBatch b;
+    for (int c = 1; c <= kChannels; ++c) b.CreateChannel(MakeChannel(c, "c" + std::to_string(c)));
+    // Two rounds over every channel: each channel's rows lie kChannels rows apart.
+    for (uint64_t seq = 1; seq <= 2; ++seq) {
+      for (int c = 1; c <= kChannels; ++c) {
+        const std::string data = std::to_string(c) + "-" + std::to_string(seq);
+        b.AppendMsg(c, seq, static_cast<int64_t>(seq), data);
+      }
+    }
+    REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+    CHECK(schema_objects() == before);
+    for (int c : {1, 777, kChannels}) {
+      Result<std::vector<MsgRecord>> r = ReadWait(loop, *store, c, 1, 10);
+      REQUIRE(r.ok());
+      REQUIRE(r->size() == 2);
+      CHECK((*r)[0].data == std::to_string(c) + "-1");
+      CHECK((*r)[1].data == std::to_string(c) + "-2");
+    }
+    CHECK(store->Close().ok());
+  }
+
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: spans: one per interruption, kept by trimming, read across") {
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    auto spans = [&store] {
+      return QueryInt(*store, "SELECT count(*) FROM spans WHERE channel_id=1");
+    };
+    WriteBatch b;
+    b.CreateChannel(MakeChannel(1, "foo", ChannelLimits{15, 0, 0}));
+    b.CreateChannel(MakeChannel(2, "bar"));
+    AppendRange(b, 1, 1, 40);
+    REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+    WriteBatch b2;
+    AppendRange(b2, 1, 41, 50);  // nothing stored in between: the same span
+    REQUIRE(SubmitWait(loop, *store, std::move(b2)).status.ok());
+    CHECK(spans() == 1);
+    // Trimmed to 36..50; the span still starts at 1: trimming rewrites no span.
+    CHECK(QueryInt(*store, "SELECT first_seq FROM spans WHERE channel_id=1") == 1);
+    WriteBatch b3;
+    AppendRange(b3, 2, 1, 3);  // channel 2 interrupts
+    AppendRange(b3, 1, 51, 60);
+    REQUIRE(SubmitWait(loop, *store, std::move(b3)).status.ok());
+    CHECK(spans() == 2);
+    CHECK(Seqs(ReadWait(loop, *store, 1, 1, 100).value()) == Range(46, 60));
+    Result<std::vector<MsgRecord>> across = ReadWait(loop, *store, 1, 48, 6);
+    REQUIRE(across.ok());
+    CHECK(Seqs(*across) == Range(48, 53));
+    CHECK((*across)[5].data == std::string(100, static_cast<char>('a' + 53 % 26)));
+    CHECK(FindWait(loop, *store, 1, 52000).value() == 52);
+    CHECK(Seqs(ReadWait(loop, *store, 2, 1, 100).value()) == Range(1, 3));
+    CHECK(store->Close().ok());
+
+    // After a restart the last span is found again and extended.
+    auto [again, r] = Reopen(loop, path);
+    WriteBatch b4;
+    AppendRange(b4, 1, 61, 61);
+    REQUIRE(SubmitWait(loop, *again, std::move(b4)).status.ok());
+    CHECK(QueryInt(*again, "SELECT count(*) FROM spans WHERE channel_id=1") == 2);
+    CHECK(Seqs(ReadWait(loop, *again, 1, 1, 100).value()) == Range(47, 61));
+    // Trimming past the first span's last seq (50) removes that span.
+    WriteBatch b5;
+    AppendRange(b5, 1, 62, 66);
+    REQUIRE(SubmitWait(loop, *again, std::move(b5)).status.ok());
+    CHECK(QueryInt(*again, "SELECT count(*) FROM spans WHERE channel_id=1") == 1);
+    CHECK(Seqs(ReadWait(loop, *again, 1, 1, 100).value()) == Range(52, 66));
+    // Damage to the index is Corruption naming the channel and seq, never another message.
+    REQUIRE(Exec(*again, "UPDATE spans SET first_id=first_id+1 WHERE channel_id=1").ok());
+    Result<std::vector<MsgRecord>> bad = ReadWait(loop, *again, 1, 55, 5);
+    REQUIRE(!bad.ok());
+    CHECK(bad.status().IsCorruption());
+    CHECK(bad.status().message().find("channel 1 seq 55") != std::string::npos);
     CHECK(again->Close().ok());
   }
 }

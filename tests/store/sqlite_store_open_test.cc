@@ -15,6 +15,7 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include "store/row_checksum.h"
 #include "store/schema.h"
 #include "tests/store/store_fixture.h"
 
@@ -32,6 +33,13 @@ constexpr char kChildCase[] = "store: lock probe (child process side)";
 constexpr int kChildOk = 0, kChildBusy = 10, kChildOther = 20;
 
 // The clients, subscriptions and pending tables as schema versions 1 and 2 released them.
+// The channels table as released in versions 1-5.
+constexpr char kReleasedChannels[] =
+    "CREATE TABLE channels(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, msgs INTEGER NOT NULL,"
+    " bytes INTEGER NOT NULL, last_timestamp INTEGER NOT NULL, max_msgs INTEGER NOT NULL,"
+    " max_bytes INTEGER NOT NULL, max_age INTEGER NOT NULL);";
+
 constexpr char kReleasedSubTables[] =
     "CREATE TABLE clients(id TEXT PRIMARY KEY, hb_inbox TEXT NOT NULL,"
     " conn_id TEXT NOT NULL, protocol INTEGER NOT NULL, ping_interval INTEGER NOT NULL,"
@@ -246,19 +254,16 @@ TEST_SUITE("store") {
   }
 
   TEST_CASE_FIXTURE(StoreRig,
-                    "store: a version 1 store migrates to one message table per channel") {
+                    "store: a version 1 store migrates to the current message table") {
     // Version 1 as released: every channel's messages in one WITHOUT ROWID table.
     RawExec(path,
             "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
             "INSERT INTO meta(key, value) VALUES('ft_epoch', 4), ('max_sub_id', 0),"
             " ('max_channel_id', 2), ('schema_version', 1);"
-            "CREATE TABLE channels(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-            " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, msgs INTEGER NOT NULL,"
-            " bytes INTEGER NOT NULL, last_timestamp INTEGER NOT NULL, max_msgs INTEGER NOT NULL,"
-            " max_bytes INTEGER NOT NULL, max_age INTEGER NOT NULL);"
             "CREATE TABLE messages(channel_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
             " timestamp INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(channel_id, seq))"
             " WITHOUT ROWID;");
+    RawExec(path, kReleasedChannels);
     RawExec(path, kReleasedSubTables);
     RawExec(path,
             "INSERT INTO channels VALUES(1, 'foo', 2, 3, 2, 6, 30, 0, 0, 0),"
@@ -291,8 +296,8 @@ TEST_SUITE("store") {
       CHECK((*foo)[1].data == "f-4");
       CHECK(store->Close().ok());
     }
-    CHECK(RawInt(path, "SELECT count(*) FROM sqlite_schema WHERE name='messages'") == 0);
-    CHECK(RawInt(path, "SELECT count(*) FROM sqlite_schema WHERE name GLOB 'msgs_*'") == 2);
+    CHECK(RawInt(path, "SELECT count(*) FROM messages WHERE channel_id=1") == 3);
+    CHECK(RawInt(path, "SELECT count(*) FROM sqlite_schema WHERE name GLOB 'msgs_*'") == 0);
     CHECK(RawInt(path, "SELECT value FROM meta WHERE key='schema_version'") == kSchemaVersion);
   }
 
@@ -302,11 +307,8 @@ TEST_SUITE("store") {
     RawExec(path,
             "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
             "INSERT INTO meta(key, value) VALUES('ft_epoch', 7), ('max_sub_id', 0),"
-            " ('max_channel_id', 1), ('schema_version', 2);"
-            "CREATE TABLE channels(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-            " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, msgs INTEGER NOT NULL,"
-            " bytes INTEGER NOT NULL, last_timestamp INTEGER NOT NULL, max_msgs INTEGER NOT NULL,"
-            " max_bytes INTEGER NOT NULL, max_age INTEGER NOT NULL);");
+            " ('max_channel_id', 1), ('schema_version', 2);");
+    RawExec(path, kReleasedChannels);
     RawExec(path, kReleasedSubTables);
     RawExec(path,
             "INSERT INTO channels VALUES(1, 'foo', 1, 2, 2, 6, 20, 0, 0, 0);"
@@ -329,8 +331,8 @@ TEST_SUITE("store") {
       CHECK(store->Close().ok());
     }
     CHECK(RawInt(path, "SELECT value FROM meta WHERE key='schema_version'") == kSchemaVersion);
-    CHECK(RawInt(path, "SELECT count(*) FROM msgs_1 WHERE crc IS NULL") == 2);  // the old rows
-    CHECK(RawInt(path, "SELECT count(*) FROM msgs_1 WHERE seq=3 AND crc IS NOT NULL") == 1);
+    CHECK(RawInt(path, "SELECT count(*) FROM messages WHERE crc IS NULL") == 2);  // the old rows
+    CHECK(RawInt(path, "SELECT count(*) FROM messages WHERE seq=3 AND crc IS NOT NULL") == 1);
   }
 
   TEST_CASE_FIXTURE(StoreRig,
@@ -339,11 +341,8 @@ TEST_SUITE("store") {
     RawExec(path,
             "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
             "INSERT INTO meta(key, value) VALUES('ft_epoch', 2), ('max_sub_id', 1),"
-            " ('max_channel_id', 1), ('schema_version', 3);"
-            "CREATE TABLE channels(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-            " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, msgs INTEGER NOT NULL,"
-            " bytes INTEGER NOT NULL, last_timestamp INTEGER NOT NULL, max_msgs INTEGER NOT NULL,"
-            " max_bytes INTEGER NOT NULL, max_age INTEGER NOT NULL);");
+            " ('max_channel_id', 1), ('schema_version', 3);");
+    RawExec(path, kReleasedChannels);
     RawExec(path, kReleasedSubTables);
     RawExec(path,
             "INSERT INTO channels VALUES(1, 'foo', 1, 2, 2, 6, 20, 0, 0, 0);"
@@ -373,6 +372,65 @@ TEST_SUITE("store") {
       CHECK(rec->subs[0].deliveries == std::vector<uint32_t>{1, 3, 2});
       CHECK(store->Close().ok());
     }
+  }
+
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: a version 4 store moves every channel's table into one table") {
+    // Version 4 as released: a table per channel (rows with and without crc), delivery counts.
+    RawExec(path,
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+            "INSERT INTO meta(key, value) VALUES('ft_epoch', 3), ('max_sub_id', 1),"
+            " ('max_channel_id', 3), ('schema_version', 4);");
+    RawExec(path, kReleasedChannels);
+    RawExec(path, kReleasedSubTables);
+    RawExec(path, "ALTER TABLE pending ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 1");
+    const std::string f2 = "f-2", f3 = "f-3";
+    const std::string rows =
+        "INSERT INTO msgs_1 VALUES(2, 20, 'f-2', " + std::to_string(RowChecksum(2, 20, f2)) +
+        "), (3, 30, 'f-3', " + std::to_string(RowChecksum(3, 30, f3)) + ");";
+    RawExec(path,
+            "INSERT INTO channels VALUES(1, 'foo', 2, 3, 2, 6, 30, 0, 0, 0),"
+            " (3, 'bar', 1, 2, 2, 6, 20, 0, 0, 0);"
+            "CREATE TABLE msgs_1(seq INTEGER PRIMARY KEY, timestamp INTEGER NOT NULL,"
+            " data BLOB NOT NULL, crc INTEGER);"
+            "CREATE TABLE msgs_3(seq INTEGER PRIMARY KEY, timestamp INTEGER NOT NULL,"
+            " data BLOB NOT NULL, crc INTEGER);"
+            "INSERT INTO msgs_3 VALUES(1, 10, 'b-1', NULL), (2, 20, 'b-2', NULL);"
+            "INSERT INTO subscriptions VALUES(1, 1, 'c', '', 'in', 'ack', 'd', 10, 30, 3, 1, 1);"
+            "INSERT INTO pending VALUES(1, 3, 4);");
+    RawExec(path, rows);
+    {
+      auto store = OpenOk(loop, path);
+      Result<Recovered> rec = store->Recover();
+      REQUIRE(rec.ok());
+      REQUIRE(rec->channels.size() == 2);
+      REQUIRE(rec->subs.size() == 1);
+      CHECK(rec->subs[0].deliveries == std::vector<uint32_t>{4});
+      // The checksummed rows are verified on the way out, the old ones read as before.
+      Result<std::vector<MsgRecord>> foo = ReadWait(loop, *store, 1, 1, 10);
+      REQUIRE(foo.ok());
+      REQUIRE(foo->size() == 2);
+      CHECK((*foo)[0].seq == 2);
+      CHECK((*foo)[1].data == "f-3");
+      Result<std::vector<MsgRecord>> bar = ReadWait(loop, *store, 3, 2, 10);
+      REQUIRE(bar.ok());
+      REQUIRE(bar->size() == 1);
+      CHECK((*bar)[0].data == "b-2");
+      // Appends go on after the moved rows; a channel deleted takes its moved rows along.
+      WriteBatch b;
+      b.AppendMsg(1, 4, 40, "f-4");
+      b.DeleteChannel(3);
+      REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+      foo = ReadWait(loop, *store, 1, 1, 10);
+      REQUIRE(foo.ok());
+      REQUIRE(foo->size() == 3);
+      CHECK((*foo)[2].data == "f-4");
+      CHECK(store->Close().ok());
+    }
+    CHECK(RawInt(path, "SELECT value FROM meta WHERE key='schema_version'") == kSchemaVersion);
+    CHECK(RawInt(path, "SELECT count(*) FROM sqlite_schema WHERE name GLOB 'msgs_*'") == 0);
+    CHECK(RawInt(path, "SELECT count(*) FROM messages") == 3);
+    CHECK(RawInt(path, "SELECT count(*) FROM messages WHERE crc IS NULL") == 0);  // bar's went
   }
 
   TEST_CASE("store: a SQLite database of another program is refused") {

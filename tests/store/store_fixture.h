@@ -129,6 +129,21 @@ inline Status Exec(SqliteStore& store, const std::string& sql) {
   return s;
 }
 
+// The first column of the first row of `sql` run on the store's connection while it is idle
+// (-1 when there is no row).
+inline int64_t QueryInt(SqliteStore& store, const std::string& sql) {
+  int64_t n = -1;
+  Status s = store.TEST_RunIdle([&n, &sql](sqlite3* db) {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? Status::OK() : Status::IOError(sql, sqlite3_errstr(rc));
+  });
+  REQUIRE(s.ok());
+  return n;
+}
+
 inline std::unique_ptr<SqliteStore> OpenOk(TestLoop& loop, const std::string& path,
                                            SyncMode sync = SyncMode::kFull,
                                            bool skip_lock = false) {
