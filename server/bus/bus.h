@@ -30,6 +30,15 @@
 //     permissions"). The pointer is valid only during the call: keep the decision, not the
 //     pointer. An implementation for an external cluster gives null: the cluster's own
 //     permissions then apply to the subjects, and nothing finer to the channels.
+//   - Backlogged(subject) is flow control for a publisher that can wait (the streaming layer's
+//     deliveries, whose messages stay in the store): true while a connection subscribed to the
+//     literal `subject` has more queued for its socket than the implementation's high-water
+//     mark. WhenDrained(subject, fn) then runs fn once, on the loop thread, when that connection
+//     is back under its low-water mark or closed; fn may run inside any call into the Bus, so it
+//     only schedules work. Publishing to a backlogged subject still works (nothing is dropped):
+//     waiting is the publisher's choice. Implementations that cannot know (a client of an
+//     external cluster, whose server applies its own slow-consumer rules) answer false and run
+//     fn at once.
 //   - UserOf(sender) names the user that connection authenticated as (empty without
 //     authorization, for a token, for sender 0, or when the implementation cannot tell). The
 //     streaming layer lets a connection of a client's own user act for it.
@@ -92,6 +101,9 @@ class Bus {
   // The user connection `sender` authenticated as, or empty (see above). The view is valid
   // until the loop runs again.
   virtual std::string_view UserOf(uint64_t sender) { return {}; }
+  // Flow control (see above). Implementations that cannot know keep the defaults.
+  virtual bool Backlogged(std::string_view subject) { return false; }
+  virtual void WhenDrained(std::string_view subject, std::function<void()> fn) { fn(); }
 
  protected:
   virtual ~Bus() = default;

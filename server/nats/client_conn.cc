@@ -21,23 +21,25 @@ namespace tandem::server {
 
 namespace {
 
-// Outbound buffers larger than this are released by the timer once the connection has nothing
-// queued, so that a burst does not pin memory on an otherwise idle connection (releasing them
-// after every flush would cost page faults on a busy one).
-constexpr size_t kKeepOutboundCapacity = 64 * 1024;
 // Flow control: queue length above which publishers feeding a connection pause, and the longest
 // a publisher stays paused for one consumer (the slow-consumer rules handle the rest).
 constexpr size_t kStallHighBytes = 4 * 1024 * 1024;
+// In-process publishers (the streaming layer) can wait without holding a client back, so they
+// are told a connection is backlogged at a lower mark: what they would queue beyond it waits
+// in the store, and the kernel's socket buffers keep the connection busy meanwhile.
+constexpr size_t kBacklogHighBytes = 1024 * 1024;
 constexpr uint64_t kMaxStallMs = 1000;
 
 size_t StallHigh(const CoreOptions& o) {
   return std::min(kStallHighBytes, o.max_pending_bytes / 2);
 }
 
-void AppendNumber(std::string* out, uint64_t v) {
+size_t BacklogHigh(const CoreOptions& o) { return std::min(kBacklogHighBytes, StallHigh(o)); }
+
+void AppendNumber(OutboundQueue* out, uint64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  out->append(buf, end);
+  out->Append(std::string_view(buf, static_cast<size_t>(end - buf)));
 }
 
 std::string PeerAddress(uv_tcp_t* tcp, std::string* ip_out) {
@@ -135,7 +137,9 @@ void ClientConn::Start(std::string_view info_prefix) {
   last_in_ms_ = now;
   next_ping_ms_ = now + host_->options().ping_interval_ms;
   StartAuth(now);
-  AppendInfo(info_prefix, cid_, peer_ip_, &out_, nonce_);
+  std::string info;
+  AppendInfo(info_prefix, cid_, peer_ip_, &info, nonce_);
+  out_.Append(info);
   if (const TlsContext* ctx = host_->tls()) tls_ = std::make_unique<TlsSession>(*ctx);
   RequestFlush();
   int r = uv_read_start(stream(), AllocCb, ReadCb);
@@ -183,8 +187,7 @@ void ClientConn::Flush() {
   if (closing_ || writing_) return;
   if (tls_) SealTls();
   if (out_.empty()) return;
-  uv_buf_t all = uv_buf_init(out_.data(), out_.size());
-  int n = uv_try_write(stream(), &all, 1);
+  int n = uv_try_write(stream(), write_bufs_.data(), PeekAll());
   if (n == UV_EAGAIN || n == UV_ENOSYS) {
     n = 0;
   } else if (n < 0) {
@@ -192,19 +195,18 @@ void ClientConn::Flush() {
     Close(CloseReason::kWriteError);
     return;
   }
-  if (static_cast<size_t>(n) == out_.size()) {
-    out_.clear();
-    if (!stalled_publishers_.empty()) ResumeStalledPublishers();
+  out_.Consume(static_cast<size_t>(n));
+  if (out_.empty()) {
+    DrainedBelowLowWater();
     return;
   }
-  // Hand the rest to one uv_write; the buffers swap so that capacity is reused.
-  inflight_.swap(out_);
-  out_.clear();
-  inflight_sent_ = static_cast<size_t>(n);
-  uv_buf_t rest = uv_buf_init(inflight_.data() + n, inflight_.size() - n);
+  // Hand all the rest to one uv_write (so that, with TLS, everything sealed is in it); it
+  // points into out_, whose bytes stay in place until OnWrite consumes them.
+  const unsigned nbufs = PeekAll();
+  inflight_ = out_.size();
   writing_ = true;
   write_started_ms_ = uv_now(handle_.loop);
-  int r = uv_write(&write_req_, stream(), &rest, 1, WriteCb);
+  int r = uv_write(&write_req_, stream(), write_bufs_.data(), nbufs, WriteCb);
   if (r != 0) {  // no callback will come
     writing_ = false;
     spdlog::info("client {}: write failed: {}", Describe(), uv_strerror(r));
@@ -212,10 +214,15 @@ void ClientConn::Flush() {
   }
 }
 
+unsigned ClientConn::PeekAll() {
+  write_bufs_.resize(out_.chunks());
+  return static_cast<unsigned>(out_.Peek(write_bufs_.data(), write_bufs_.size()));
+}
+
 void ClientConn::OnWrite(int status) {
   writing_ = false;
-  inflight_.clear();
-  inflight_sent_ = 0;
+  out_.Consume(inflight_);
+  inflight_ = 0;
   if (closing_) return;
   if (status < 0) {
     spdlog::info("client {}: write failed: {}", Describe(), uv_strerror(status));
@@ -224,6 +231,9 @@ void ClientConn::OnWrite(int status) {
   }
   if (!stalled_publishers_.empty() && pending_bytes() <= StallHigh(host_->options()) / 2) {
     ResumeStalledPublishers();
+  }
+  if (!drain_waiters_.empty() && pending_bytes() <= BacklogHigh(host_->options()) / 2) {
+    RunDrainWaiters();
   }
   if (!out_.empty() || (tls_ && tls_->has_output())) RequestFlush();
 }
@@ -235,13 +245,12 @@ void ClientConn::Close(CloseReason reason, std::string_view err) {
   close_reason_ = reason;
   Retire();
   RemoveSubscriptions(kRemoveOnClose);
-  ResumeStalledPublishers();
+  DrainedBelowLowWater();
   uv_read_stop(stream());
   // Best effort: the -ERR line and whatever is queued go out if the socket takes them now.
   if (tls_ && !writing_) SealTls();
   if (!writing_ && !out_.empty()) {
-    uv_buf_t b = uv_buf_init(out_.data(), out_.size());
-    uv_try_write(stream(), &b, 1);
+    uv_try_write(stream(), write_bufs_.data(), PeekAll());
   }
   if (reason == CloseReason::kClientClosed || reason == CloseReason::kServerShutdown) {
     spdlog::debug("client {} closed: {}", Describe(), CloseReasonName(reason));
@@ -270,16 +279,16 @@ std::string ClientConn::Describe() const {
 }
 
 void ClientConn::Send(std::string_view bytes) {
-  out_.append(bytes);
+  out_.Append(bytes);
   RequestFlush();
 }
 
 void ClientConn::SendOk() { Send("+OK\r\n"); }
 
 void ClientConn::SendErr(std::string_view err) {
-  out_.append("-ERR '");
-  out_.append(err);
-  out_.append("'\r\n");
+  out_.Append("-ERR '");
+  out_.Append(err);
+  out_.Append("'\r\n");
   RequestFlush();
 }
 
@@ -498,29 +507,24 @@ void ClientConn::Deliver(Subscription& sub, const InboundMsg& msg) {
   }
   ++out_msgs_;
   out_bytes_ += total;
-  out_.reserve(out_.size() + line + total);
-  if (hmsg) {
-    out_.append("HMSG ", 5);
-  } else {
-    out_.append("MSG ", 4);
-  }
-  out_.append(msg.subject);
-  out_.push_back(' ');
-  out_.append(sub.sid);
-  out_.push_back(' ');
+  out_.Append(hmsg ? std::string_view("HMSG ") : std::string_view("MSG "));
+  out_.Append(msg.subject);
+  out_.Append(' ');
+  out_.Append(sub.sid);
+  out_.Append(' ');
   if (!msg.reply.empty()) {
-    out_.append(msg.reply);
-    out_.push_back(' ');
+    out_.Append(msg.reply);
+    out_.Append(' ');
   }
   if (hmsg) {
     AppendNumber(&out_, msg.headers.size());
-    out_.push_back(' ');
+    out_.Append(' ');
   }
   AppendNumber(&out_, total);
-  out_.append("\r\n", 2);
-  if (hmsg) out_.append(msg.headers);
-  out_.append(msg.payload);
-  out_.append("\r\n", 2);
+  out_.Append("\r\n");
+  if (hmsg) out_.Append(msg.headers);
+  out_.Append(msg.payload);
+  out_.Append("\r\n");
   RequestFlush();
   if (pending_bytes() > StallHigh(host_->options())) {
     Subscriber* publisher = host_->router().current_publisher();
@@ -554,6 +558,26 @@ void ClientConn::ResumeReading() {
   }
 }
 
+bool ClientConn::backlogged() const {
+  return !closing_ && pending_bytes() > BacklogHigh(host_->options());
+}
+
+void ClientConn::WhenDrained(std::function<void()> fn) {
+  if (!backlogged()) return fn();
+  drain_waiters_.push_back(std::move(fn));
+}
+
+void ClientConn::DrainedBelowLowWater() {
+  if (!stalled_publishers_.empty()) ResumeStalledPublishers();
+  if (!drain_waiters_.empty()) RunDrainWaiters();
+}
+
+void ClientConn::RunDrainWaiters() {
+  std::vector<std::function<void()>> waiters;
+  waiters.swap(drain_waiters_);
+  for (auto& fn : waiters) fn();
+}
+
 void ClientConn::ResumeStalledPublishers() {
   std::vector<uint64_t> ids;
   ids.swap(stalled_publishers_);
@@ -577,10 +601,6 @@ void ClientConn::OnTick(uint64_t now_ms) {
     return;
   }
   if (paused_ && now_ms - paused_at_ms_ >= kMaxStallMs) ResumeReading();
-  if (!writing_ && out_.empty()) {
-    if (out_.capacity() > kKeepOutboundCapacity) std::string().swap(out_);
-    if (inflight_.capacity() > kKeepOutboundCapacity) std::string().swap(inflight_);
-  }
   if (writing_ && o.write_deadline_ms > 0 && now_ms - write_started_ms_ >= o.write_deadline_ms) {
     host_->CountSlowConsumer();
     spdlog::warn("slow consumer: client {} write pending for {} ms, closing", Describe(),

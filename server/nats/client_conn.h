@@ -4,8 +4,9 @@
 // Reading: all connections read into ONE loop-wide buffer handed out by the host (reads are
 // serialized on the loop thread, and the parser copies only an op cut by the end of a read), so
 // an idle connection costs only this object. Writing: replies and messages are appended to
-// `out_` and the connection asks the host for a flush; the host's FlushAll calls Flush()
-// once per loop pass, which tries uv_try_write and hands any rest to one uv_write at a time.
+// `out_` (chunks, outbound_queue.h: written chunks go back at once, so a burst's peak is not
+// kept) and the connection asks the host for a flush; the host's FlushAll calls Flush() once
+// per loop pass, which tries uv_try_write and hands any rest to one uv_write at a time.
 // When queued bytes exceed max_pending_bytes, or a write stays pending longer than
 // write_deadline_ms, the connection is a slow consumer and is closed; others are unaffected.
 //
@@ -40,6 +41,7 @@
 
 #include "server/nats/auth.h"
 #include "server/nats/core_options.h"
+#include "server/nats/outbound_queue.h"
 #include "server/nats/parser.h"
 #include "server/nats/router.h"
 #include "server/nats/sub_reaper.h"
@@ -63,8 +65,8 @@ enum class CloseReason {
   kSlowConsumer,
   kStaleConnection,
   kServerShutdown,
-  kAuthViolation,  // a CONNECT refused, or another op before an accepted CONNECT
-  kAuthTimeout,    // no accepted CONNECT within authorization.timeout
+  kAuthViolation,      // a CONNECT refused, or another op before an accepted CONNECT
+  kAuthTimeout,        // no accepted CONNECT within authorization.timeout
   kTlsHandshakeError,  // failed or timed out
 };
 const char* CloseReasonName(CloseReason r);
@@ -116,6 +118,8 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   void Forget(const Subscription& sub) override;
   uint64_t PauseReading() override;
   uint64_t conn_id() const override { return cid_; }
+  bool backlogged() const override;
+  void WhenDrained(std::function<void()> fn) override;
   void ResumeReading();
 
   // Reapable. REQUIRES: closing().
@@ -130,7 +134,7 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   // The user name (or nkey) the connection authenticated as; empty without users, for a token.
   const std::string& user() const { return user_; }
   // Bytes queued and not yet written.
-  size_t pending_bytes() const { return out_.size() + (inflight_.size() - inflight_sent_); }
+  size_t pending_bytes() const { return out_.size(); }
   // What /connz shows of this connection; `now_ms` is uv_now.
   ConnSnapshot Snapshot(uint64_t now_ms) const;
   // With `verify_and_map`: the verified client certificate's identities, in the order the
@@ -176,10 +180,16 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   void SendOk();
   void SendErr(std::string_view err);
   void RequestFlush();
+  // Points write_bufs_ at every queued byte; returns how many entries it filled.
+  unsigned PeekAll();
   // Sends nats-server's error for a SUB past nats.max_subscriptions (the connection stays).
   void RefuseSubscription();
   void HandleParseError(ParseError e);
   void ResumeStalledPublishers();
+  // The queue went under the low-water mark (or the connection closes): resumes stalled
+  // publishers and runs the drain waiters.
+  void DrainedBelowLowWater();
+  void RunDrainWaiters();
   std::string Describe() const;
 
   struct StringHash {
@@ -199,9 +209,11 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   std::string peer_;  // "ip:port"
   std::string peer_ip_;
 
-  std::string out_;           // queued, not yet given to libuv
-  std::string inflight_;      // owned by the pending uv_write
-  size_t inflight_sent_ = 0;  // bytes of inflight_ already written by uv_try_write
+  // Queued, not yet written. Its first `inflight_` bytes belong to the pending uv_write (which
+  // points into the queue) and are consumed when it completes.
+  OutboundQueue out_;
+  size_t inflight_ = 0;
+  std::vector<uv_buf_t> write_bufs_;  // out_'s chunks as handed to a write (PeekAll)
   bool writing_ = false;
   bool flush_queued_ = false;
   bool closing_ = false;
@@ -231,8 +243,12 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
 
   // Flow control (nats-server's producer stall): while this connection's queue is above the
   // high-water mark, publishers feeding it stop reading; they resume when it drains below the
-  // low-water mark, when it closes, or after kMaxStallMs at most.
+  // low-water mark, when it closes, or after kMaxStallMs at most. In-process publishers (the
+  // streaming layer's deliveries) ask backlogged() and wait for WhenDrained instead.
   std::vector<uint64_t> stalled_publishers_;
+  // In-process publishers waiting for the queue to drain (WhenDrained): told backlogged over
+  // a lower mark (1 MiB), run under half of it or at the close.
+  std::vector<std::function<void()>> drain_waiters_;
   bool paused_ = false;
   uint64_t paused_at_ms_ = 0;
 

@@ -51,16 +51,21 @@ void ClientConn::OnTlsRead(const uv_buf_t* buf, size_t n) {
 }
 
 void ClientConn::SealTls() {
-  if (tls_->open() && !out_.empty()) {
-    if (!tls_->Write(out_)) {
-      out_.clear();
+  // REQUIRES: no write pending, so out_ holds plaintext only (and handshake records).
+  while (tls_->open() && !out_.empty()) {
+    uv_buf_t chunk;
+    out_.Peek(&chunk, 1);
+    if (!tls_->Write(std::string_view(chunk.base, chunk.len))) {
+      out_.Clear();
       spdlog::info("client {}: TLS write failed: {}", Describe(), tls_->error());
       if (!closing_) Close(CloseReason::kWriteError);
       return;
     }
-    out_.clear();
+    out_.Consume(chunk.len);
   }
-  tls_->TakeOutput(&out_);
+  std::string sealed;
+  tls_->TakeOutput(&sealed);
+  out_.Append(sealed);
 }
 
 void ClientConn::CheckTlsTimeout(uint64_t now_ms) {

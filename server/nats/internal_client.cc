@@ -61,6 +61,14 @@ std::string_view InternalClientImpl::UserOf(uint64_t sender) {
   return sender == 0 || !user_of_ ? std::string_view() : user_of_(sender);
 }
 
+bool InternalClientImpl::Backlogged(std::string_view subject) {
+  return router_->Backlogged(subject);
+}
+
+void InternalClientImpl::WhenDrained(std::string_view subject, std::function<void()> fn) {
+  router_->WhenDrained(subject, std::move(fn));
+}
+
 std::string InternalClientImpl::NewInbox() {
   std::string inbox = "_INBOX." + inbox_seed_;
   uint64_t n = ++inbox_counter_;

@@ -38,6 +38,8 @@ class InternalClientImpl final : public Bus, public Subscriber {
   bool HasInterest(std::string_view subject) override;
   bool SubscribedBy(uint64_t sender, std::string_view subject) override;
   std::string_view UserOf(uint64_t sender) override;
+  bool Backlogged(std::string_view subject) override;
+  void WhenDrained(std::string_view subject, std::function<void()> fn) override;
 
   // Subscriber
   void Deliver(Subscription& sub, const InboundMsg& msg) override;

@@ -103,6 +103,28 @@ bool Router::HasInterest(std::string_view subject) {
   return AnySub(*r, [](const SubscriptionPtr& sub) { return !sub->inert() && !sub->handler; });
 }
 
+namespace {
+// A network connection's live subscription whose owner has too much queued.
+bool BackloggedSub(const SubscriptionPtr& sub) {
+  return !sub->inert() && !sub->handler && sub->owner != nullptr && sub->owner->backlogged();
+}
+}  // namespace
+
+bool Router::Backlogged(std::string_view subject) {
+  return AnySub(*sublist_.Match(subject), BackloggedSub);
+}
+
+void Router::WhenDrained(std::string_view subject, std::function<void()> fn) {
+  Subscriber* owner = nullptr;
+  AnySub(*sublist_.Match(subject), [&](const SubscriptionPtr& sub) {
+    if (!BackloggedSub(sub)) return false;
+    owner = sub->owner;
+    return true;
+  });
+  if (owner == nullptr) return fn();
+  owner->WhenDrained(std::move(fn));
+}
+
 bool Router::SubscribedBy(uint64_t sender, std::string_view subject) {
   if (sender == 0) return false;
   const std::shared_ptr<const SublistResult>& r = sublist_.Match(subject);

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include "server/nats/nats_server.h"
@@ -42,6 +43,12 @@ class Router {
   // True when a subscription owned by a network connection matches the literal `subject`.
   // Subscriptions of InternalClients (those with a handler) do not count. Uses the match cache.
   bool HasInterest(std::string_view subject);
+  // Flow control for in-process publishers (Bus::Backlogged): true when a network connection
+  // with a subscription matching the literal `subject` has more queued than its high-water mark.
+  bool Backlogged(std::string_view subject);
+  // Runs `fn` once that connection drained or closed (at once when none is backlogged); `fn`
+  // may run inside any call into the core, so it only schedules work.
+  void WhenDrained(std::string_view subject, std::function<void()> fn);
   // True when the network connection `sender` (Subscriber::conn_id, not 0) holds a live
   // subscription on exactly the literal `subject`; wildcard subscriptions that match it do not
   // count. One (cached) sublist match, then a scan of its few subscriptions.

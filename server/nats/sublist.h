@@ -59,6 +59,12 @@ class Subscriber {
   // routed to stop reading for a while. Returns the connection id to resume later, or 0 when
   // this subscriber cannot pause (internal clients).
   virtual uint64_t PauseReading() { return 0; }
+  // Flow control toward in-process publishers (Bus::Backlogged): true while this subscriber has
+  // more queued than its high-water mark.
+  virtual bool backlogged() const { return false; }
+  // Runs `fn` once the queue is back under its low-water mark or the subscriber closed (at once
+  // when it is not backlogged). `fn` may run inside any call into the core: it only schedules.
+  virtual void WhenDrained(std::function<void()> fn) { fn(); }
   // The network connection's id (InboundMsg::sender of what it publishes); 0 for in-process
   // clients.
   virtual uint64_t conn_id() const { return 0; }

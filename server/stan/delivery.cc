@@ -64,7 +64,12 @@ void Delivery::SendSub(StanSub* sub) {
     return;
   if (!GateOpen(sub, kGateSend)) return;
   Channel* ch = sub->channel;
+  size_t unchecked = 0;  // bytes sent since the gate was last asked
   while (!sub->stalled()) {
+    if (unchecked >= kGateCheckBytes) {
+      unchecked = 0;
+      if (!GateOpen(sub, kGateSend)) return;  // backlogged: resumes when its connection drains
+    }
     uint64_t seq = sub->rec.last_sent + 1;
     bool need_read = false;
     const std::string* data = NextMsg(ch, &sub->prefetch, &seq, &need_read);
@@ -84,6 +89,7 @@ void Delivery::SendSub(StanSub* sub) {
       return;
     }
     sub->rec.last_sent = seq;
+    unchecked += data->size();
     DeliverNew(sub, seq, *data);
   }
 }

@@ -29,7 +29,9 @@
 //   kPersistDelayMs; the stored last_sent never passes an unacked delivery that has no pending
 //   row. FlushDirty records what aged just before each batch is sealed.
 // - Nothing is published into the void: a subscription whose inbox has no interest waits
-//   (bounded) at the interest gate.
+//   (bounded) at the interest gate. Nor into a connection that stopped reading: while the Bus
+//   reports its inbox backlogged, the subscription waits at the gate until it drains (its
+//   messages stay in the store; checked every kGateCheckBytes of a run of sends).
 // - Takeover and restart: the new active rebuilds the state from the store. Each subscription's
 //   recorded pending messages are redelivered first (RedeliverAll, within MaxInflight, with the
 //   stored delivery count), new messages held back until they are sent; a delivery that had no
@@ -70,6 +72,10 @@ class Delivery {
   static constexpr uint64_t kAckWaitSlackMs = 15;
   static constexpr uint64_t kHandOverDelayMs = 100;
   static constexpr uint64_t kPersistDelayMs = 100;
+  // A subscription sending a run of messages asks the interest gate again (is its connection
+  // backlogged?) after this many bytes: past the core's high-water mark a connection gets at
+  // most this much more from one subscription.
+  static constexpr size_t kGateCheckBytes = 64 * 1024;
 
   Delivery(Bus* nc, store::Store* store, StoreWriter* writer, TimerQueue* timers,
            ClientRegistry* clients, ChannelRegistry* channels);

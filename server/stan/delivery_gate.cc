@@ -16,7 +16,9 @@ bool DeliveryGate::Ready(uint64_t id, uint64_t gen, const std::string& inbox, ui
                          uint32_t reason) {
   if (nc_->HasInterest(inbox)) {
     if (!waiters_.empty()) waiters_.erase(id);
-    return true;
+    if (stopped_ || !nc_->Backlogged(inbox)) return true;
+    WaitDrain(id, gen, inbox, reason);
+    return false;
   }
   if (stopped_) return true;
   uint64_t now = timers_->now();
@@ -34,12 +36,48 @@ bool DeliveryGate::Ready(uint64_t id, uint64_t gen, const std::string& inbox, ui
 
 void DeliveryGate::Forget(uint64_t id) {
   if (!waiters_.empty()) waiters_.erase(id);
+  if (!drains_.empty()) drains_.erase(id);
 }
 
 void DeliveryGate::Stop() {
   stopped_ = true;
   timers_->Cancel(&timer_);
+  timers_->Cancel(&drain_timer_);
   waiters_.clear();
+  drains_.clear();
+  drained_.clear();
+}
+
+void DeliveryGate::WaitDrain(uint64_t id, uint64_t gen, const std::string& inbox, uint32_t reason) {
+  DrainWait& w = drains_[id];
+  if (w.gen != gen) w = DrainWait{gen};  // a new incarnation: the old reasons are moot
+  w.reasons |= reason;
+  if (w.asked) return;
+  w.asked = true;
+  spdlog::debug("stan: the connection of {} is backlogged, subscription {} waits", inbox, id);
+  nc_->WhenDrained(inbox, [this, id, alive = std::weak_ptr<int>(alive_)] {
+    if (alive.expired() || stopped_) return;
+    drained_.push_back(id);
+    if (!timers_->pending(drain_timer_)) {
+      drain_timer_ = timers_->AddAfter(0, [this] {
+        drain_timer_ = 0;
+        OpenDrained();
+      });
+    }
+  });
+}
+
+void DeliveryGate::OpenDrained() {
+  std::vector<uint64_t> ids;
+  ids.swap(drained_);
+  for (uint64_t id : ids) {
+    auto it = drains_.find(id);
+    if (it == drains_.end() || !it->second.asked) continue;
+    const DrainWait w = it->second;
+    drains_.erase(it);
+    // Sends again; a connection still (or again) backlogged makes it wait anew.
+    if (on_open_ && !stopped_) on_open_(id, w.gen, w.reasons);
+  }
 }
 
 size_t DeliveryGate::waiting() const {

@@ -9,6 +9,10 @@
 // end are dropped at once and the deque is compacted when they outnumber the live entries, so
 // memory stays proportional to the live count even when one old message is never acked.
 // Inserting below the back (a queue group handing a message to another member) is O(n), rare.
+// Lookups are O(1) in the common case: keys are distinct integers in ascending order, so the
+// slot of `seq` is never further than seq - front from the front, and exactly there while the
+// slots in between hold consecutive sequences (a plain subscription's deliveries); otherwise a
+// binary search over that prefix.
 //
 // The interface is the subset of std::map the delivery code uses: find/end/erase(iterator),
 // count, operator[], size/empty, and in-order iteration yielding (seq, V&) pairs. Unlike
@@ -21,9 +25,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
 #include <deque>
 #include <iterator>
+#include <type_traits>
 #include <utility>
 
 namespace tandem::server {
@@ -41,8 +45,8 @@ class SeqMap {
 
   template <bool kConst>
   class Iter {
-    using SlotIt = std::conditional_t<kConst, typename Slots::const_iterator,
-                                      typename Slots::iterator>;
+    using SlotIt =
+        std::conditional_t<kConst, typename Slots::const_iterator, typename Slots::iterator>;
 
    public:
     using iterator_category = std::forward_iterator_tag;
@@ -142,13 +146,22 @@ class SeqMap {
   size_t slot_count() const { return slots_.size(); }
 
  private:
-  typename Slots::iterator Position(uint64_t seq) {
-    return std::lower_bound(slots_.begin(), slots_.end(), seq,
-                            [](const Slot& s, uint64_t v) { return s.entry.first < v; });
-  }
+  // The first slot whose key is not below `seq` (see the top: O(1) when the keys up to it
+  // are consecutive).
+  typename Slots::iterator Position(uint64_t seq) { return slots_.begin() + Index(seq); }
   typename Slots::const_iterator Position(uint64_t seq) const {
-    return std::lower_bound(slots_.begin(), slots_.end(), seq,
-                            [](const Slot& s, uint64_t v) { return s.entry.first < v; });
+    return slots_.begin() + Index(seq);
+  }
+  size_t Index(uint64_t seq) const {
+    if (slots_.empty() || seq <= slots_.front().entry.first) return 0;
+    // Keys are distinct and ascending: the key at index i is at least front + i, so nothing
+    // past index `d` can be below `seq`.
+    const uint64_t d = seq - slots_.front().entry.first;
+    if (d < slots_.size() && slots_[d].entry.first == seq) return static_cast<size_t>(d);
+    const size_t bound = static_cast<size_t>(std::min<uint64_t>(d, slots_.size()));
+    auto it = std::lower_bound(slots_.begin(), slots_.begin() + bound, seq,
+                               [](const Slot& s, uint64_t v) { return s.entry.first < v; });
+    return static_cast<size_t>(it - slots_.begin());
   }
   // Copies the live slots into a fresh deque, inserting a new entry for `seq` before the slot
   // at `insert_at` when that is a valid index of the old deque (or its size). Returns the new

@@ -1,7 +1,9 @@
 // tcp_proxy.h: a loopback TCP proxy for tests that must cut a client's connection while the
 // server keeps running (the client then reconnects through the proxy, as after a network
 // fault). It listens on a free 127.0.0.1 port and forwards every accepted connection to
-// 127.0.0.1:<target>; DropAll() shuts every forwarded connection down at once.
+// 127.0.0.1:<target>; DropAll() shuts every forwarded connection down at once. Pause(true)
+// stops forwarding the server's bytes (the server -> client direction) without closing
+// anything, as a client that stopped reading would; Pause(false) goes on.
 //
 // Hand-written because no library on the test machine offers one and the test needs only
 // this: one thread accepts, one thread per connection copies bytes both ways with poll(); every
@@ -53,6 +55,9 @@ class TcpProxy {
   int port() const { return port_; }
   // Connections accepted so far.
   int accepted() const { return accepted_; }
+  // Stops (true) or resumes (false) reading what the server sends; the client -> server
+  // direction keeps flowing.
+  void Pause(bool paused) { paused_ = paused; }
   // Shuts down every connection being forwarded (both sides see it closed).
   void DropAll() {
     std::lock_guard<std::mutex> l(mu_);
@@ -96,7 +101,9 @@ class TcpProxy {
     char buf[16384];
     bool open = true;
     while (open && !stop_) {
-      pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+      // While paused the server's socket is not read: its buffers fill up, as with a client
+      // that stopped reading.
+      pollfd p[2] = {{a, POLLIN, 0}, {b, static_cast<short>(paused_ ? 0 : POLLIN), 0}};
       if (poll(p, 2, 50) <= 0) continue;
       for (int i = 0; i < 2 && open; ++i) {
         if (p[i].revents == 0) continue;
@@ -123,6 +130,7 @@ class TcpProxy {
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> paused_{false};
   std::atomic<int> accepted_{0};
   std::mutex mu_;
   std::vector<int> live_;  // both sockets of every forwarded connection

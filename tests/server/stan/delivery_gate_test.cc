@@ -1,10 +1,13 @@
 // delivery_gate_test.cc: the interest gate on a fake clock: open at once with interest, a wait
 // that resumes when interest appears (with every reason given), the bound after which it gives
-// up, a new incarnation starting a new wait, and Forget/Stop.
+// up, a new incarnation starting a new wait, Forget/Stop, and the unbounded wait for a backlogged
+// connection to drain.
 #include "server/stan/delivery_gate.h"
 
 #include <uv.h>
 
+#include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,7 +25,24 @@ class InterestClient : public test::FakeBus {
     ++lookups;
     return interest.count(std::string(subject)) != 0;
   }
+  bool Backlogged(std::string_view subject) override {
+    return backlogged.count(std::string(subject)) != 0;
+  }
+  void WhenDrained(std::string_view subject, std::function<void()> fn) override {
+    drain_waiters.emplace(std::string(subject), std::move(fn));
+  }
+  // The core's side: the connection drained, its waiters run (possibly inside a publish).
+  void Drain(const std::string& subject) {
+    backlogged.erase(subject);
+    auto [from, to] = drain_waiters.equal_range(subject);
+    std::vector<std::function<void()>> w;
+    for (auto it = from; it != to; ++it) w.push_back(std::move(it->second));
+    drain_waiters.erase(from, to);
+    for (auto& fn : w) fn();
+  }
   std::set<std::string> interest;
+  std::set<std::string> backlogged;
+  std::multimap<std::string, std::function<void()>> drain_waiters;
   int lookups = 0;
 };
 
@@ -87,6 +107,49 @@ TEST_SUITE("delivery_gate") {
         REQUIRE(opened.size() == 1);
         CHECK(gate.Ready(1, 1, "in.1", 100, 1));
         CHECK_FALSE(gate.Ready(1, 2, "in.1", 100, 1));
+      }
+      SUBCASE("a backlogged connection: waits, unbounded, until it drains") {
+        nc.interest.insert("in.1");
+        nc.backlogged.insert("in.1");
+        CHECK_FALSE(gate.Ready(1, 1, "in.1", 500, 1));
+        CHECK_FALSE(gate.Ready(1, 1, "in.1", 500, 4));
+        CHECK(nc.drain_waiters.size() == 1);  // the Bus is asked once
+        CHECK(gate.draining() == 1);
+        timers.TEST_Advance(5000);  // no bound: a slow reader is not given up on
+        CHECK(opened.empty());
+        nc.Drain("in.1");
+        CHECK(opened.empty());  // never inside the Bus's call: from a timer
+        timers.TEST_Advance(0);
+        REQUIRE(opened.size() == 1);
+        CHECK(opened[0].id == 1);
+        CHECK(opened[0].reasons == 5);
+        CHECK(gate.draining() == 0);
+        CHECK(gate.Ready(1, 1, "in.1", 500, 1));
+      }
+      SUBCASE("a drain reported after Forget, Stop or the gate's end does nothing") {
+        nc.interest = {"in.1", "in.2"};
+        nc.backlogged = {"in.1", "in.2"};
+        CHECK_FALSE(gate.Ready(1, 1, "in.1", 500, 1));
+        CHECK_FALSE(gate.Ready(2, 1, "in.2", 500, 1));
+        gate.Forget(1);
+        nc.Drain("in.1");
+        timers.TEST_Advance(0);
+        CHECK(opened.empty());
+        CHECK(gate.draining() == 1);
+        gate.Stop();
+        CHECK(gate.draining() == 0);
+        nc.Drain("in.2");
+        timers.TEST_Advance(0);
+        CHECK(opened.empty());
+        {
+          DeliveryGate gone(&nc, &timers);
+          nc.backlogged = {"in.3"};
+          nc.interest.insert("in.3");
+          CHECK_FALSE(gone.Ready(3, 1, "in.3", 500, 1));
+        }
+        nc.Drain("in.3");  // the waiter outlived the gate: it must not touch it
+        timers.TEST_Advance(0);
+        CHECK(opened.empty());
       }
       SUBCASE("Forget and Stop drop the waits") {
         CHECK_FALSE(gate.Ready(1, 1, "in.1", 2000, 1));

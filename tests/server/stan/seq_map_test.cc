@@ -95,6 +95,10 @@ TEST_CASE("seq_map: one message never acked does not keep every later slot") {
 }
 
 TEST_CASE("seq_map: random operations agree with std::map") {
+  // Consecutive sequences (a plain subscription), or gaps between them (a queue group member).
+  uint64_t max_gap = 0;
+  SUBCASE("consecutive") { max_gap = 0; }
+  SUBCASE("sparse") { max_gap = 3; }
   std::mt19937_64 rng(12345);
   SeqMap<Val> m;
   std::map<uint64_t, int> ref;
@@ -105,7 +109,7 @@ TEST_CASE("seq_map: random operations agree with std::map") {
       int v = static_cast<int>(rng() % 1000);
       m[next].x = v;
       ref[next] = v;
-      ++next;
+      next += 1 + (max_gap > 0 ? rng() % max_gap : 0);
     } else if (op < 8 && !ref.empty()) {  // an ack, mostly of the oldest
       auto it = ref.begin();
       if (op >= 6) std::advance(it, static_cast<long>(rng() % ref.size()));
