@@ -272,6 +272,7 @@ Status SqliteStore::StartThread() {
 void SqliteStore::Job::Complete() {
   switch (kind) {
     case Kind::kWrite:
+      if (applied_done) applied_done(status, result);  // not handed back on its own
       if (commit_done) commit_done(status, result);
       break;
     case Kind::kRead:
@@ -293,6 +294,15 @@ void SqliteStore::Submit(WriteBatch batch, CommitDone done) {
   Job job;
   job.kind = Job::Kind::kWrite;
   job.batch = std::move(batch);
+  job.commit_done = std::move(done);
+  Enqueue(std::move(job));
+}
+
+void SqliteStore::SubmitStaged(WriteBatch batch, CommitDone applied, CommitDone done) {
+  Job job;
+  job.kind = Job::Kind::kWrite;
+  job.batch = std::move(batch);
+  job.applied_done = std::move(applied);
   job.commit_done = std::move(done);
   Enqueue(std::move(job));
 }
@@ -374,6 +384,7 @@ Status SqliteStore::Close() {
     {
       std::lock_guard<std::mutex> lock(sync_mu_);
       sync_stopping_ = true;
+      sync_held_ = false;
     }
     sync_cv_.notify_all();
     sync_thread_.join();
@@ -425,6 +436,14 @@ uint64_t SqliteStore::TEST_transactions() const {
 void SqliteStore::TEST_FailNextSync(const Status& s) {
   std::lock_guard<std::mutex> lock(sync_mu_);
   test_sync_error_ = s;
+}
+
+void SqliteStore::TEST_HoldSync(bool hold) {
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    sync_held_ = hold;
+  }
+  sync_cv_.notify_all();
 }
 
 Status SqliteStore::TEST_RunIdle(const std::function<Status(sqlite3*)>& fn) {

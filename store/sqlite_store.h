@@ -24,7 +24,9 @@
 // thread, makes commits durable: it takes every round the store thread has finished, calls
 // fdatasync on the WAL once for all of them, and only then hands them to the loop. The store
 // thread meanwhile applies the next round, so the disk flush of one group overlaps the work of
-// the next. A completion still means "on disk". A failed fdatasync is sticky like a failed
+// the next. A completion still means "on disk". The applied completions of SubmitStaged are
+// handed to the loop by the store thread itself, right after the commit and before the round
+// goes to the sync thread (store.h). A failed fdatasync is sticky like a failed
 // commit (a later fdatasync could succeed without the lost pages): the jobs of that sync and of
 // every later one fail. Without the exclusive lock (TEST_skip_lock) SQLite syncs itself
 // (synchronous=FULL), since another connection may replace the WAL file.
@@ -80,6 +82,7 @@ class SqliteStore final : public Store {
 
   Result<Recovered> Recover() override;
   void Submit(WriteBatch batch, CommitDone done) override;
+  void SubmitStaged(WriteBatch batch, CommitDone applied, CommitDone done) override;
   void ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count, ReadDone done) override;
   void FindSeqByTime(int64_t channel_id, int64_t ts_ns, SeqDone done) override;
   Status Close() override;
@@ -95,6 +98,8 @@ class SqliteStore final : public Store {
   uint64_t TEST_transactions() const;
   // The next fdatasync of the WAL fails with `s` instead of running (store.sync=full only).
   void TEST_FailNextSync(const Status& s);
+  // While held, the sync thread takes no round (Close() releases it; store.sync=full only).
+  void TEST_HoldSync(bool hold);
   // Runs `fn` on the connection once no job is queued or running and the store thread's idle
   // work is between steps (waits up to 2 s, else Busy).
   Status TEST_RunIdle(const std::function<Status(sqlite3*)>& fn);
@@ -118,6 +123,7 @@ class SqliteStore final : public Store {
     enum class Kind { kWrite, kRead, kFindSeq, kBackup };
     Kind kind = Kind::kWrite;
     WriteBatch batch;
+    CommitDone applied_done;  // SubmitStaged: after the commit, before the sync
     CommitDone commit_done;
     ReadDone read_done;
     SeqDone seq_done;
@@ -234,6 +240,9 @@ class SqliteStore final : public Store {
 
   // Store or sync thread: gives finished jobs to the loop.
   void HandBack(std::vector<Job>& jobs);
+  // Store thread, before a round goes to the sync thread: hands the applied completions of its
+  // writes to the loop at once, each with its batch's status and result.
+  void HandBackApplied(std::vector<Job>& jobs);
 
   // Sync thread (see "Sync" above).
   void SyncThreadMain();
@@ -297,10 +306,11 @@ class SqliteStore final : public Store {
   bool own_sync_ = false;
   int wal_fd_ = -1;
   Status sync_failed_;
-  std::mutex sync_mu_;  // guards sync_queue_, sync_stopping_ and test_sync_error_
+  std::mutex sync_mu_;  // guards sync_queue_, sync_stopping_, sync_held_ and test_sync_error_
   std::condition_variable sync_cv_;
   std::vector<Round> sync_queue_;
   bool sync_stopping_ = false;
+  bool sync_held_ = false;
   Status test_sync_error_;
   std::thread sync_thread_;
 

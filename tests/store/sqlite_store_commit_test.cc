@@ -225,6 +225,40 @@ TEST_SUITE("store") {
   }
 
   TEST_CASE_FIXTURE(StoreRig,
+                    "store: SubmitStaged reports the commit before the sync, then the sync") {
+    auto store = OpenOk(loop, path);  // sync full: the sync thread flushes
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+
+    // With the sync thread held, batches still commit and report it, one after the other.
+    store->TEST_HoldSync(true);
+    std::vector<std::string> events;
+    std::vector<uint64_t> last_seqs;
+    for (uint64_t seq = 1; seq <= 2; ++seq) {
+      WriteBatch b;
+      AppendRange(b, 1, seq, seq);
+      store->SubmitStaged(
+          std::move(b),
+          [&, seq](const Status& s, const BatchResult& r) {
+            events.push_back("applied " + std::to_string(seq) + (s.ok() ? "" : " failed"));
+            if (!r.channels.empty()) last_seqs.push_back(r.channels[0].last_seq);
+          },
+          [&, seq](const Status& s, const BatchResult&) {
+            events.push_back("durable " + std::to_string(seq) + (s.ok() ? "" : " failed"));
+          });
+      REQUIRE(loop.RunUntil([&] { return events.size() == seq; }));
+    }
+    CHECK(events == std::vector<std::string>{"applied 1", "applied 2"});
+    CHECK(last_seqs == std::vector<uint64_t>{1, 2});
+    store->TEST_HoldSync(false);
+    REQUIRE(loop.RunUntil([&] { return events.size() == 4; }));
+    CHECK(events ==
+          std::vector<std::string>{"applied 1", "applied 2", "durable 1", "durable 2"});
+    CHECK(store->Close().ok());
+  }
+
+  TEST_CASE_FIXTURE(StoreRig,
                     "store: an instance whose epoch moved on is fenced and writes nothing more") {
     auto a = OpenOk(loop, path, SyncMode::kFull, /*skip_lock=*/true);
     WriteBatch setup;
