@@ -19,6 +19,14 @@
 // each round and back to back while idle, and, after kFileCheckMs without a job, gives free
 // pages back (vacuum.h) one step at a time: a job waits for at most one step.
 //
+// Checkpoints. tandem runs them, not SQLite's automatic checkpoint, whose errors SQLite
+// ignores. A checkpoint syncs the WAL and store.db and takes milliseconds, so it does not run
+// behind a commit: once the WAL holds kCheckpointFrames, the store thread checkpoints after a
+// round that left no job queued (its commits are already on their way to the sync thread and
+// the loop). Only when jobs keep coming without a gap does the commit that takes the WAL to
+// kCheckpointInlineFrames checkpoint in line (WalHook), which bounds the WAL, and with it what
+// a standby reads when it takes over. A failed checkpoint is sticky like a failed commit.
+//
 // Sync. With store.sync=full and the exclusive lock, SQLite commits with synchronous=NORMAL
 // (in WAL mode: consistent, checkpoints synced, but commits not) and a second thread, the sync
 // thread, makes commits durable: it takes every round the store thread has finished, calls
@@ -43,6 +51,7 @@
 // sync_mu_ the rounds waiting for their sync, done_mu_ the finished jobs; no code holds two.
 #pragma once
 
+#include <atomic>
 #include <cassert>
 #include <condition_variable>
 #include <cstdint>
@@ -69,8 +78,11 @@ class SqliteStore final : public Store {
  public:
   // How often the store thread checks that its path still leads to its files.
   static constexpr int64_t kFileCheckMs = 500;
-  // WAL frames after which a commit checkpoints (SQLite's default for its own checkpoints).
+  // WAL frames after which the store thread checkpoints once no job is queued (SQLite's default
+  // for its own checkpoints), and the bound at which the commit that reaches it checkpoints in
+  // line (see "Checkpoints" above).
   static constexpr int kCheckpointFrames = 1000;
+  static constexpr int kCheckpointInlineFrames = 2 * kCheckpointFrames;
   // The store thread's pause between two steps of idle work (incremental vacuum), so that a job
   // arriving meanwhile runs first.
   static constexpr int64_t kIdleStepPauseMs = 5;
@@ -96,6 +108,13 @@ class SqliteStore final : public Store {
   void TEST_Hold(bool hold);
   // Group transactions committed since Open().
   uint64_t TEST_transactions() const;
+  // Checkpoints since Open(): after a round with nothing queued, and in line with a commit; and
+  // the most frames the WAL held after a commit.
+  struct Checkpoints {
+    uint64_t between_jobs = 0, in_line = 0;
+    int max_wal_frames = 0;
+  };
+  Checkpoints TEST_checkpoints() const;
   // The next fdatasync of the WAL fails with `s` instead of running (store.sync=full only).
   void TEST_FailNextSync(const Status& s);
   // While held, the sync thread takes no round (Close() releases it; store.sync=full only).
@@ -183,6 +202,11 @@ class SqliteStore final : public Store {
   static ChannelState StateOf(const ChannelRecord& c);
   Status StartThread();
   static int WalHook(void* arg, sqlite3* db, const char* name, int frames);
+  // Store thread: a passive checkpoint of the WAL; a failure is logged, and sticky unless it
+  // runs in line (then it fails the commit that triggered it, which makes it sticky).
+  int Checkpoint(bool in_line);
+  // Store thread, after a round: checkpoints when the WAL is due and no job is queued.
+  void CheckpointIfDue();
 
   // Loop side.
   void Enqueue(Job job);
@@ -285,6 +309,7 @@ class SqliteStore final : public Store {
   std::vector<int64_t> touched_;
   bool meta_ids_dirty_ = false;
   uint64_t batch_counter_ = 0;
+  int wal_frames_ = 0;  // frames in the WAL after the last commit (WalHook); 0 once checkpointed
 
   // Guarded by mu_.
   mutable std::mutex mu_;
@@ -296,6 +321,11 @@ class SqliteStore final : public Store {
   bool idle_busy_ = false;  // the store thread is using the connection for its idle work
   Status sticky_;
   uint64_t transactions_ = 0;
+
+  // Checkpoint counts, written by the store thread (also from WalHook, which may run under mu_
+  // in TEST_RunIdle: hence atomics, not mu_), read by TEST_checkpoints.
+  std::atomic<uint64_t> checkpoints_between_{0}, checkpoints_in_line_{0};
+  std::atomic<int> max_wal_frames_{0};
 
   // The sync stage. own_sync_ and wal_fd_ are constant once the store thread runs;
   // sync_failed_ is the sync thread's own.

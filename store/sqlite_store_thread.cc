@@ -66,6 +66,7 @@ void SqliteStore::ThreadMain() {
       HandBack(jobs);
     }
     jobs.clear();
+    CheckpointIfDue();
     if (backup_) BackupStep();  // a busy store copies too, one step per round
     MeasureSpaceWhenDue();
     {
@@ -75,6 +76,15 @@ void SqliteStore::ThreadMain() {
     cv_.notify_all();
   }
   if (backup_) EndBackup(Status::ShutdownInProgress("store is closing", "backup abandoned"));
+}
+
+void SqliteStore::CheckpointIfDue() {
+  if (wal_frames_ < kCheckpointFrames || !health().ok()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!queue_.empty()) return;  // the next round first; in line at the bound
+  }
+  Checkpoint(false);
 }
 
 void SqliteStore::HandBack(std::vector<Job>& jobs) {

@@ -288,6 +288,60 @@ TEST_SUITE("store") {
     CHECK(check->Close().ok());
   }
 
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: the WAL is checkpointed between jobs, never behind a commit") {
+    // A checkpoint syncs the WAL and store.db and takes milliseconds: run in line it delays the
+    // commit that triggered it and every job queued meanwhile. Commits one at a time (each
+    // leaves the queue empty) fill the WAL past kCheckpointFrames again and again: the store
+    // thread checkpoints after them, no commit does, and the WAL stays below the in-line bound.
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+    const std::string data(8192, 'c');  // a leaf and two overflow pages per commit
+    for (int i = 0; i < SqliteStore::kCheckpointFrames; ++i) {
+      WriteBatch b;
+      b.AppendMsg(1, static_cast<uint64_t>(i + 1), i, data);
+      REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+    }
+    const SqliteStore::Checkpoints c = store->TEST_checkpoints();
+    MESSAGE("checkpoints between jobs " << c.between_jobs << ", in line " << c.in_line
+                                        << ", WAL at most " << c.max_wal_frames << " frames");
+    CHECK(c.between_jobs >= 2);
+    CHECK(c.in_line == 0);
+    CHECK(c.max_wal_frames >= SqliteStore::kCheckpointFrames);
+    CHECK(c.max_wal_frames < SqliteStore::kCheckpointInlineFrames);
+    CHECK(store->Close().ok());
+  }
+
+  TEST_CASE_FIXTURE(StoreRig, "store: a commit that takes the WAL to its bound checkpoints in line") {
+    // Jobs that never leave a gap: everything queued while the store thread is held is one
+    // round, whose commit takes the WAL past kCheckpointInlineFrames; it checkpoints at once.
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+    store->TEST_Hold(true);
+    const std::string data(8192, 'c');
+    int done = 0;
+    const int kBatches = SqliteStore::kCheckpointInlineFrames;  // 2+ frames each
+    for (int i = 0; i < kBatches; ++i) {
+      WriteBatch b;
+      b.AppendMsg(1, static_cast<uint64_t>(i + 1), i, data);
+      store->Submit(std::move(b), [&](const Status& s, const BatchResult&) {
+        CHECK(s.ok());
+        ++done;
+      });
+    }
+    store->TEST_Hold(false);
+    REQUIRE(loop.RunUntil([&] { return done == kBatches; }));
+    const SqliteStore::Checkpoints c = store->TEST_checkpoints();
+    CHECK(c.max_wal_frames >= SqliteStore::kCheckpointInlineFrames);
+    CHECK(c.in_line == 1);
+    CHECK(c.between_jobs == 0);
+    CHECK(store->Close().ok());
+  }
+
   TEST_CASE_FIXTURE(StoreRig, "store: Open and Recover do not read the messages") {
     auto pages_read_by_recovery = [&](uint64_t msgs) {
       {
