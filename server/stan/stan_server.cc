@@ -466,12 +466,12 @@ void StanServer::SubmitBatch() {
 void StanServer::PrepareBatch() {
   delivery_.FlushDirty();
   if (writer_.batch().empty()) return;
-  writer_.OnApplied([this, chans = std::move(batch_channels_)](const Status& s,
-                                                               const store::BatchResult& r) {
-    // The next batch goes to the store before this one's deliveries take loop time.
-    if (s.ok()) SubmitBatch();
-    BatchApplied(s, r, chans);
-  });
+  writer_.OnApplied(
+      [this, chans = std::move(batch_channels_)](const Status& s, const store::BatchResult& r) {
+        // The next batch goes to the store before this one's deliveries take loop time.
+        if (s.ok()) SubmitBatch();
+        BatchApplied(s, r, chans);
+      });
   writer_.OnCommit([this, acks = std::move(acks_)](const Status& s, const store::BatchResult&) {
     BatchDurable(s, acks);
   });

@@ -59,7 +59,7 @@ void StoreWriter::Submit(Pending p) {
   store_->SubmitStaged(
       std::move(p.batch),
       [this, alive, applied = std::move(p.applied)](const Status& s,
-                                                   const store::BatchResult& r) mutable {
+                                                    const store::BatchResult& r) mutable {
         if (!alive.expired()) Applied(s, r, std::move(applied));
       },
       [this, alive, ops, submitted_ns, conts = std::move(p.continuations)](
