@@ -189,8 +189,7 @@ Status SqliteStore::LockAndSetJournal() {
                                                              : Stmt::kPragmaSyncNormal;
   if (Status s = ExecStmt(db_, sync); !s.ok()) return s;
   if (Status s = ExecStmt(db_, Stmt::kPragmaCacheSize); !s.ok()) return s;
-  // Checkpoints are ours, not SQLite's automatic ones, whose errors SQLite ignores: a failed
-  // fsync of the database during a checkpoint must stop the store like any other I/O error.
+  // Checkpoints are ours, not SQLite's automatic ones (see "Checkpoints" in the header).
   sqlite3_wal_hook(db_, &SqliteStore::WalHook, this);
   return Status::OK();
 }
@@ -241,19 +240,28 @@ Status SqliteStore::MakeOpeningDurable() {
   return Status::OK();
 }
 
-// After every commit, with the number of frames in the WAL: the automatic checkpoint SQLite
-// would run (at 1000 frames), but one whose failure fails the commit that triggered it. The
-// commit itself is then in the WAL; failing it means that it is never acknowledged, and the
-// error is sticky like any other (a standby recovers from the WAL).
-int SqliteStore::WalHook(void* arg, sqlite3* db, const char* name, int frames) {
-  if (frames < kCheckpointFrames) return SQLITE_OK;
-  int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-    auto* self = static_cast<SqliteStore*>(arg);
-    spdlog::error("store: checkpoint of {} failed: {}", self->options_.path, sqlite3_errstr(rc));
-    return rc;
-  }
-  return SQLITE_OK;
+// After every commit, with the number of frames in the WAL. Only a WAL that reached
+// kCheckpointInlineFrames because jobs never left a gap is checkpointed here; a failure then
+// fails the commit that triggered it. That commit is in the WAL either way; failing it means
+// that it is never acknowledged, and the error is sticky like any other (a standby recovers
+// from the WAL).
+int SqliteStore::WalHook(void* arg, sqlite3*, const char*, int frames) {
+  auto* self = static_cast<SqliteStore*>(arg);
+  self->wal_frames_ = frames;
+  if (frames > self->max_wal_frames_.load(std::memory_order_relaxed))
+    self->max_wal_frames_.store(frames, std::memory_order_relaxed);  // store thread only writes
+  if (frames < kCheckpointInlineFrames) return SQLITE_OK;
+  return self->Checkpoint(true);
+}
+
+int SqliteStore::Checkpoint(bool in_line) {
+  wal_frames_ = 0;  // due again after more commits, not retried in a loop after a failure
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  (in_line ? checkpoints_in_line_ : checkpoints_between_).fetch_add(1, std::memory_order_relaxed);
+  if (rc == SQLITE_OK || rc == SQLITE_BUSY) return SQLITE_OK;
+  spdlog::error("store: checkpoint of {} failed: {}", options_.path, sqlite3_errstr(rc));
+  if (!in_line) SetSticky(SqliteStatus(db_, rc, options_.path + ": checkpoint"));
+  return rc;
 }
 
 Status SqliteStore::StartThread() {
@@ -271,6 +279,7 @@ Status SqliteStore::StartThread() {
 void SqliteStore::Job::Complete() {
   switch (kind) {
     case Kind::kWrite:
+      if (applied_done) applied_done(status, result);  // not handed back on its own
       if (commit_done) commit_done(status, result);
       break;
     case Kind::kRead:
@@ -292,6 +301,15 @@ void SqliteStore::Submit(WriteBatch batch, CommitDone done) {
   Job job;
   job.kind = Job::Kind::kWrite;
   job.batch = std::move(batch);
+  job.commit_done = std::move(done);
+  Enqueue(std::move(job));
+}
+
+void SqliteStore::SubmitStaged(WriteBatch batch, CommitDone applied, CommitDone done) {
+  Job job;
+  job.kind = Job::Kind::kWrite;
+  job.batch = std::move(batch);
+  job.applied_done = std::move(applied);
   job.commit_done = std::move(done);
   Enqueue(std::move(job));
 }
@@ -373,6 +391,7 @@ Status SqliteStore::Close() {
     {
       std::lock_guard<std::mutex> lock(sync_mu_);
       sync_stopping_ = true;
+      sync_held_ = false;
     }
     sync_cv_.notify_all();
     sync_thread_.join();
@@ -420,9 +439,22 @@ uint64_t SqliteStore::TEST_transactions() const {
   return transactions_;
 }
 
+SqliteStore::Checkpoints SqliteStore::TEST_checkpoints() const {
+  return Checkpoints{checkpoints_between_.load(), checkpoints_in_line_.load(),
+                     max_wal_frames_.load()};
+}
+
 void SqliteStore::TEST_FailNextSync(const Status& s) {
   std::lock_guard<std::mutex> lock(sync_mu_);
   test_sync_error_ = s;
+}
+
+void SqliteStore::TEST_HoldSync(bool hold) {
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    sync_held_ = hold;
+  }
+  sync_cv_.notify_all();
 }
 
 Status SqliteStore::TEST_RunIdle(const std::function<Status(sqlite3*)>& fn) {

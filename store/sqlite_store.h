@@ -20,12 +20,22 @@
 // each round and back to back while idle, and, after kFileCheckMs without a job, gives free
 // pages back (vacuum.h) one step at a time: a job waits for at most one step.
 //
+// Checkpoints. tandem runs them, not SQLite's automatic checkpoint, whose errors SQLite
+// ignores. A checkpoint syncs the WAL and store.db and takes milliseconds, so it does not run
+// behind a commit: once the WAL holds kCheckpointFrames, the store thread checkpoints after a
+// round that left no job queued (its commits are already on their way to the sync thread and
+// the loop). Only when jobs keep coming without a gap does the commit that takes the WAL to
+// kCheckpointInlineFrames checkpoint in line (WalHook), which bounds the WAL, and with it what
+// a standby reads when it takes over. A failed checkpoint is sticky like a failed commit.
+//
 // Sync. With store.sync=full and the exclusive lock, SQLite commits with synchronous=NORMAL
 // (in WAL mode: consistent, checkpoints synced, but commits not) and a second thread, the sync
 // thread, makes commits durable: it takes every round the store thread has finished, calls
 // fdatasync on the WAL once for all of them, and only then hands them to the loop. The store
 // thread meanwhile applies the next round, so the disk flush of one group overlaps the work of
-// the next. A completion still means "on disk". A failed fdatasync is sticky like a failed
+// the next. A completion still means "on disk". The applied completions of SubmitStaged are
+// handed to the loop by the store thread itself, right after the commit and before the round
+// goes to the sync thread (store.h). A failed fdatasync is sticky like a failed
 // commit (a later fdatasync could succeed without the lost pages): the jobs of that sync and of
 // every later one fail. Without the exclusive lock (TEST_skip_lock) SQLite syncs itself
 // (synchronous=FULL), since another connection may replace the WAL file.
@@ -42,6 +52,7 @@
 // sync_mu_ the rounds waiting for their sync, done_mu_ the finished jobs; no code holds two.
 #pragma once
 
+#include <atomic>
 #include <cassert>
 #include <condition_variable>
 #include <cstdint>
@@ -67,8 +78,11 @@ class SqliteStore final : public Store {
  public:
   // How often the store thread checks that its path still leads to its files.
   static constexpr int64_t kFileCheckMs = 500;
-  // WAL frames after which a commit checkpoints (SQLite's default for its own checkpoints).
+  // WAL frames after which the store thread checkpoints once no job is queued (SQLite's default
+  // for its own checkpoints), and the bound at which the commit that reaches it checkpoints in
+  // line (see "Checkpoints" above).
   static constexpr int kCheckpointFrames = 1000;
+  static constexpr int kCheckpointInlineFrames = 2 * kCheckpointFrames;
   // The store thread's pause between two steps of idle work (incremental vacuum), so that a job
   // arriving meanwhile runs first.
   static constexpr int64_t kIdleStepPauseMs = 5;
@@ -80,6 +94,7 @@ class SqliteStore final : public Store {
 
   Result<Recovered> Recover() override;
   void Submit(WriteBatch batch, CommitDone done) override;
+  void SubmitStaged(WriteBatch batch, CommitDone applied, CommitDone done) override;
   void ReadMsgs(int64_t channel_id, uint64_t from_seq, size_t max_count, ReadDone done) override;
   void FindSeqByTime(int64_t channel_id, int64_t ts_ns, SeqDone done) override;
   Status Close() override;
@@ -93,8 +108,17 @@ class SqliteStore final : public Store {
   void TEST_Hold(bool hold);
   // Group transactions committed since Open().
   uint64_t TEST_transactions() const;
+  // Checkpoints since Open(): after a round with nothing queued, and in line with a commit; and
+  // the most frames the WAL held after a commit.
+  struct Checkpoints {
+    uint64_t between_jobs = 0, in_line = 0;
+    int max_wal_frames = 0;
+  };
+  Checkpoints TEST_checkpoints() const;
   // The next fdatasync of the WAL fails with `s` instead of running (store.sync=full only).
   void TEST_FailNextSync(const Status& s);
+  // While held, the sync thread takes no round (Close() releases it; store.sync=full only).
+  void TEST_HoldSync(bool hold);
   // Runs `fn` on the connection once no job is queued or running and the store thread's idle
   // work is between steps (waits up to 2 s, else Busy).
   Status TEST_RunIdle(const std::function<Status(sqlite3*)>& fn);
@@ -122,6 +146,7 @@ class SqliteStore final : public Store {
     enum class Kind { kWrite, kRead, kFindSeq, kBackup };
     Kind kind = Kind::kWrite;
     WriteBatch batch;
+    CommitDone applied_done;  // SubmitStaged: after the commit, before the sync
     CommitDone commit_done;
     ReadDone read_done;
     SeqDone seq_done;
@@ -181,6 +206,11 @@ class SqliteStore final : public Store {
   static ChannelState StateOf(const ChannelRecord& c);
   Status StartThread();
   static int WalHook(void* arg, sqlite3* db, const char* name, int frames);
+  // Store thread: a passive checkpoint of the WAL; a failure is logged, and sticky unless it
+  // runs in line (then it fails the commit that triggered it, which makes it sticky).
+  int Checkpoint(bool in_line);
+  // Store thread, after a round: checkpoints when the WAL is due and no job is queued.
+  void CheckpointIfDue();
 
   // Loop side.
   void Enqueue(Job job);
@@ -251,6 +281,9 @@ class SqliteStore final : public Store {
 
   // Store or sync thread: gives finished jobs to the loop.
   void HandBack(std::vector<Job>& jobs);
+  // Store thread, before a round goes to the sync thread: hands the applied completions of its
+  // writes to the loop at once, each with its batch's status and result.
+  void HandBackApplied(std::vector<Job>& jobs);
 
   // Sync thread (see "Sync" above).
   void SyncThreadMain();
@@ -293,6 +326,7 @@ class SqliteStore final : public Store {
   std::vector<int64_t> touched_;
   bool meta_ids_dirty_ = false;
   uint64_t batch_counter_ = 0;
+  int wal_frames_ = 0;  // frames in the WAL after the last commit (WalHook); 0 once checkpointed
 
   // Guarded by mu_.
   mutable std::mutex mu_;
@@ -305,6 +339,11 @@ class SqliteStore final : public Store {
   Status sticky_;
   uint64_t transactions_ = 0;
 
+  // Checkpoint counts, written by the store thread (also from WalHook, which may run under mu_
+  // in TEST_RunIdle: hence atomics, not mu_), read by TEST_checkpoints.
+  std::atomic<uint64_t> checkpoints_between_{0}, checkpoints_in_line_{0};
+  std::atomic<int> max_wal_frames_{0};
+
   // The sync stage. own_sync_ and wal_fd_ are constant once the store thread runs;
   // sync_failed_ is the sync thread's own.
   struct Round {
@@ -314,10 +353,11 @@ class SqliteStore final : public Store {
   bool own_sync_ = false;
   int wal_fd_ = -1;
   Status sync_failed_;
-  std::mutex sync_mu_;  // guards sync_queue_, sync_stopping_ and test_sync_error_
+  std::mutex sync_mu_;  // guards sync_queue_, sync_stopping_, sync_held_ and test_sync_error_
   std::condition_variable sync_cv_;
   std::vector<Round> sync_queue_;
   bool sync_stopping_ = false;
+  bool sync_held_ = false;
   Status test_sync_error_;
   std::thread sync_thread_;
 

@@ -56,6 +56,7 @@ void SqliteStore::ThreadMain() {
     StartBackups(jobs);
     const bool wrote = RunRound(jobs);
     if (own_sync_) {
+      HandBackApplied(jobs);
       {
         std::lock_guard<std::mutex> lock(sync_mu_);
         sync_queue_.push_back(Round{std::move(jobs), wrote});
@@ -65,6 +66,7 @@ void SqliteStore::ThreadMain() {
       HandBack(jobs);
     }
     jobs.clear();
+    CheckpointIfDue();
     if (backup_) BackupStep();  // a busy store copies too, one step per round
     MeasureSpaceWhenDue();
     {
@@ -76,12 +78,35 @@ void SqliteStore::ThreadMain() {
   if (backup_) EndBackup(Status::ShutdownInProgress("store is closing", "backup abandoned"));
 }
 
+void SqliteStore::CheckpointIfDue() {
+  if (wal_frames_ < kCheckpointFrames || !health().ok()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!queue_.empty()) return;  // the next round first; in line at the bound
+  }
+  Checkpoint(false);
+}
+
 void SqliteStore::HandBack(std::vector<Job>& jobs) {
   {
     std::lock_guard<std::mutex> lock(done_mu_);
     for (Job& j : jobs) done_.push_back(std::move(j));
   }
   uv_async_send(async_);  // async_ was created before the first job was queued
+}
+
+void SqliteStore::HandBackApplied(std::vector<Job>& jobs) {
+  std::vector<Job> applied;
+  for (Job& job : jobs) {
+    if (job.kind != Job::Kind::kWrite || !job.applied_done) continue;
+    Job a;
+    a.kind = Job::Kind::kWrite;
+    a.commit_done = std::move(job.applied_done);
+    a.status = job.status;
+    a.result = job.result;
+    applied.push_back(std::move(a));
+  }
+  if (!applied.empty()) HandBack(applied);
 }
 
 bool SqliteStore::RunRound(std::vector<Job>& jobs) {
@@ -175,7 +200,8 @@ void SqliteStore::SyncThreadMain() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(sync_mu_);
-      sync_cv_.wait(lock, [this] { return sync_stopping_ || !sync_queue_.empty(); });
+      sync_cv_.wait(lock,
+                    [this] { return sync_stopping_ || (!sync_queue_.empty() && !sync_held_); });
       if (sync_queue_.empty()) return;  // stopping, and every round has been handed back
       rounds.swap(sync_queue_);
     }

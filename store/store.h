@@ -11,9 +11,12 @@
 // makes it durable (with sync full, a sync thread flushes the WAL while the store thread applies
 // the next transaction: sqlite_store.h), and then each batch's completion runs on the loop
 // thread (uv_async_send), in submission order. A completion with an OK status means the batch
-// is durable; only then may the caller acknowledge or deliver what the batch holds. Reads may
-// see a committed batch before its completion has run; callers bound what they deliver by what
-// has completed.
+// is durable; only then may the caller acknowledge what the batch holds. SubmitStaged() adds a
+// second, earlier completion, `applied`, run once the transaction has committed (visible to
+// reads, and to a process that opens the store after this one dies: the kernel keeps the
+// written WAL) but before the sync: a caller may deliver there, never acknowledge. Reads may
+// see a committed batch before its completions have run; callers bound what they deliver by
+// what has been applied.
 //
 // Errors are sticky (a write whose outcome is unknown is never retried and carried on from):
 // after a commit fails with an unknown outcome (I/O error, disk full, fencing), every later
@@ -30,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -310,6 +314,18 @@ class Store {
   // InvalidArgument, which is sticky like any other failed commit. After Close(), `done` runs at
   // once with ShutdownInProgress.
   virtual void Submit(WriteBatch batch, CommitDone done) = 0;
+  // Submit, with `applied` run on the loop thread once the batch's transaction committed and
+  // before `done` (with the commit's status and result; `done` then reports the sync). The
+  // applied completions also run in submission order. This default runs both at completion;
+  // a store whose sync is a stage of its own (SqliteStore, store.sync=full) runs `applied` as
+  // soon as the commit is through.
+  virtual void SubmitStaged(WriteBatch batch, CommitDone applied, CommitDone done) {
+    Submit(std::move(batch), [applied = std::move(applied), done = std::move(done)](
+                                 const Status& s, const BatchResult& r) {
+      applied(s, r);
+      done(s, r);
+    });
+  }
 
   // Reads up to `max_count` messages of a channel with seq >= from_seq, in order. Sees every
   // batch whose completion ran before the call. NotFound for an unknown channel.

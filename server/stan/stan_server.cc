@@ -466,19 +466,21 @@ void StanServer::SubmitBatch() {
 void StanServer::PrepareBatch() {
   delivery_.FlushDirty();
   if (writer_.batch().empty()) return;
-  writer_.OnCommit([this, acks = std::move(acks_), chans = std::move(batch_channels_)](
-                       const Status& s, const store::BatchResult& r) {
-    // The next batch goes to the store before this one's deliveries and PubAcks take loop time.
-    if (s.ok()) SubmitBatch();
-    BatchCommitted(s, r, acks, chans);
+  writer_.OnApplied(
+      [this, chans = std::move(batch_channels_)](const Status& s, const store::BatchResult& r) {
+        // The next batch goes to the store before this one's deliveries take loop time.
+        if (s.ok()) SubmitBatch();
+        BatchApplied(s, r, chans);
+      });
+  writer_.OnCommit([this, acks = std::move(acks_)](const Status& s, const store::BatchResult&) {
+    BatchDurable(s, acks);
   });
   acks_ = PendingAcks{};
   batch_channels_.clear();
 }
 
-void StanServer::BatchCommitted(const Status& s, const store::BatchResult& r,
-                                const PendingAcks& acks,
-                                const std::unordered_map<int64_t, uint64_t>& chans) {
+void StanServer::BatchApplied(const Status& s, const store::BatchResult& r,
+                              const std::unordered_map<int64_t, uint64_t>& chans) {
   if (!s.ok()) {
     failed_ = true;  // no delivery, no PubAck for anything in this batch or later
     return;
@@ -491,6 +493,13 @@ void StanServer::BatchCommitted(const Status& s, const store::BatchResult& r,
     if (ch == nullptr) continue;
     ch->Committed(seq);
     if (!stopped_) delivery_.SendAvailable(ch);
+  }
+}
+
+void StanServer::BatchDurable(const Status& s, const PendingAcks& acks) {
+  if (!s.ok()) {
+    failed_ = true;  // a failed sync: what was delivered is never acknowledged to its publisher
+    return;
   }
   std::string_view bytes = acks.bytes;
   size_t off = 0;

@@ -176,11 +176,15 @@ class StanServer {
   // Submits the sealed batches, then completes (PrepareBatch) and submits the current one when
   // the writer has room for it.
   void SubmitBatch();
-  // Completes the current batch: records the delivery engine's coalesced state and attaches one
-  // continuation with the batch's PubAcks and channels (when the batch holds anything).
+  // Completes the current batch: records the delivery engine's coalesced state and attaches its
+  // continuations (when the batch holds anything): once applied, the next batch goes to the
+  // store and the batch's messages to their subscribers (BatchApplied); once durable, its
+  // PubAcks go out (BatchDurable). A message is delivered after its commit, acknowledged only
+  // after the sync that covers it.
   void PrepareBatch();
-  void BatchCommitted(const Status& s, const store::BatchResult& r, const PendingAcks& acks,
-                      const std::unordered_map<int64_t, uint64_t>& channels);
+  void BatchApplied(const Status& s, const store::BatchResult& r,
+                    const std::unordered_map<int64_t, uint64_t>& channels);
+  void BatchDurable(const Status& s, const PendingAcks& acks);
 
   Bus* const nc_;
   store::Store* const store_;

@@ -1,5 +1,6 @@
-// store_writer.cc: submits batches, at most kMaxInFlight at a time and in order, and runs the
-// continuations of each batch when the store reports its commit (see store_writer.h).
+// store_writer.cc: submits batches, at most kMaxInFlight not yet applied at a time and in
+// order, and runs the continuations of each batch when the store reports its commit and its
+// sync (see store_writer.h).
 #include "server/stan/store_writer.h"
 
 #include <uv.h>
@@ -17,7 +18,7 @@ StoreWriter::StoreWriter(store::Store* store) : store_(store) {}
 StoreWriter::~StoreWriter() { *alive_ = false; }
 
 void StoreWriter::Seal() {
-  if (current_.batch.empty() && current_.continuations.empty()) return;
+  if (current_.empty()) return;
   const size_t ops = current_.batch.size(), bytes = current_.batch.bytes();
   sealed_.push_back(std::move(current_));
   current_ = Pending{};
@@ -35,7 +36,7 @@ void StoreWriter::SubmitSealed() {
 void StoreWriter::Flush() {
   SubmitSealed();
   if (in_flight_ >= kMaxInFlight) return;
-  if (current_.batch.empty() && current_.continuations.empty()) return;
+  if (current_.empty()) return;
   Pending p = std::move(current_);
   current_ = Pending{};
   // The next batch will likely be about as large as this one.
@@ -47,6 +48,7 @@ void StoreWriter::Flush() {
 void StoreWriter::Submit(Pending p) {
   if (!error_.ok()) {
     // Sticky: nothing more is written; continuations learn why.
+    for (auto& c : p.applied) c(error_, store::BatchResult{});
     for (auto& c : p.continuations) c(error_, store::BatchResult{});
     return;
   }
@@ -54,31 +56,52 @@ void StoreWriter::Submit(Pending p) {
   std::weak_ptr<bool> alive = alive_;
   const size_t ops = p.batch.size();
   const uint64_t submitted_ns = uv_hrtime();
-  store_->Submit(std::move(p.batch),
-                 [this, alive, ops, submitted_ns, conts = std::move(p.continuations)](
-                     const Status& s, const store::BatchResult& r) mutable {
-                   if (alive.expired()) return;
-                   if (s.ok() && commit_observer_) {
-                     commit_observer_(ops, static_cast<int64_t>(uv_hrtime() - submitted_ns));
-                   }
-                   Done(s, r, std::move(conts));
-                 });
+  store_->SubmitStaged(
+      std::move(p.batch),
+      [this, alive, applied = std::move(p.applied)](const Status& s,
+                                                    const store::BatchResult& r) mutable {
+        if (!alive.expired()) Applied(s, r, std::move(applied));
+      },
+      [this, alive, ops, submitted_ns, conts = std::move(p.continuations)](
+          const Status& s, const store::BatchResult& r) mutable {
+        if (alive.expired()) return;
+        if (s.ok() && commit_observer_) {
+          commit_observer_(ops, static_cast<int64_t>(uv_hrtime() - submitted_ns));
+        }
+        Done(s, r, std::move(conts));
+      });
+}
+
+void StoreWriter::NoteStatus(const Status& s) {
+  if (s.ok() || !error_.ok()) return;
+  error_ = s;
+  spdlog::error("stan: store commit failed, no more acknowledgements: {}", s.ToString());
+  if (on_error_) on_error_(s);
+}
+
+void StoreWriter::Applied(const Status& s, const store::BatchResult& r,
+                          std::vector<Continuation> conts) {
+  --in_flight_;
+  ++syncing_;
+  NoteStatus(s);
+  // Batches sealed while this one was in flight go to the store before its continuations run
+  // (deliveries take loop time): the store thread does not wait for the loop. The batch being
+  // filled is the owner's to complete; its applied continuation flushes it.
+  SubmitSealed();
+  for (auto& c : conts) c(s, r);
+  AfterContinuations();
 }
 
 void StoreWriter::Done(const Status& s, const store::BatchResult& r,
                        std::vector<Continuation> conts) {
-  --in_flight_;
-  if (!s.ok() && error_.ok()) {
-    error_ = s;
-    spdlog::error("stan: store commit failed, no more acknowledgements: {}", s.ToString());
-    if (on_error_) on_error_(s);
-  }
+  --syncing_;
+  NoteStatus(s);
   if (s.ok()) ++committed_;
-  // Batches sealed while this one was in flight go to the store before its continuations run
-  // (deliveries and PubAcks take loop time): the store thread does not wait for the loop. The
-  // batch being filled is the owner's to complete; its continuation flushes it.
-  SubmitSealed();
   for (auto& c : conts) c(s, r);
+  AfterContinuations();
+}
+
+void StoreWriter::AfterContinuations() {
   // After Close() the owner flushes no more: submit what the continuations added.
   if (closed_) Flush();
   if (idle() && !drained_.empty()) {

@@ -1,15 +1,21 @@
 // store_writer.h: the loop side of group commit. Everything the streaming layer persists goes
 // into the current store::WriteBatch; Flush() submits it if fewer than kMaxInFlight batches are
-// in flight: two, so that the store applies one while the other is being flushed to disk
-// (store/sqlite_store.h, "Sync"). Beyond that the next one fills. Continuations registered with
-// OnCommit() run, in registration order, after the batch that was current when they were
-// registered has committed (or failed).
+// in flight, i.e. submitted and not yet applied: two, so that the store thread has the next one
+// at hand when it finishes a commit. Beyond that the next one fills. A batch counts as in
+// flight only until its transaction commits, not until its sync: batches applied meanwhile
+// join the next fdatasync of the store's sync thread (store/sqlite_store.h, "Sync") instead of
+// waiting in the loop behind the batches being synced.
+//
+// Two kinds of continuation run, each in registration order, for the batch that was current
+// when they were registered: OnApplied() ones once its transaction has committed (visible to
+// reads; the place to deliver what it holds), OnCommit() ones once it is durable (the place to
+// acknowledge). A failure reaches both.
 //
 // The writer calls nobody but the store and the continuations: its owner (StanServer) decides
 // when a batch is complete. Once per loop pass, in the process's before-sleep sequence, the
-// owner adds what it coalesced during the pass and calls Flush(); when a commit completes, the
-// owner's continuation of that batch does the same first, so the store gets the next batch
-// before the loop spends time on deliveries and PubAcks. Done() itself only submits batches
+// owner adds what it coalesced during the pass and calls Flush(); when a batch is applied, the
+// owner's applied continuation of that batch does the same first, so the store gets the next
+// batch before the loop spends time on deliveries. Applied() itself only submits batches
 // already sealed.
 //
 // A batch is also closed early once it holds kSealOps operations (full(), then Seal(), called
@@ -48,8 +54,10 @@ class StoreWriter {
 
   // The batch being filled. Valid until the next Seal or Flush.
   store::WriteBatch& batch() { return current_.batch; }
-  // Runs `c` after the current batch commits.
+  // Runs `c` after the current batch is durable (committed and, with store.sync=full, synced).
   void OnCommit(Continuation c) { current_.continuations.push_back(std::move(c)); }
+  // Runs `c` after the current batch's transaction committed, before its sync.
+  void OnApplied(Continuation c) { current_.applied.push_back(std::move(c)); }
   void SetOnError(std::function<void(const Status&)> fn) { on_error_ = std::move(fn); }
   // Monitoring: told after each successful commit how many ops the batch held and how long it
   // took from Submit to its completion on the loop.
@@ -69,10 +77,9 @@ class StoreWriter {
   void SubmitSealed();
   // SubmitSealed(), then the current batch when there is room for it.
   void Flush();
-  // True when nothing is queued nor in flight.
+  // True when nothing is queued, in flight nor waiting for its sync.
   bool idle() const {
-    return in_flight_ == 0 && sealed_.empty() && current_.batch.empty() &&
-           current_.continuations.empty();
+    return in_flight_ == 0 && syncing_ == 0 && sealed_.empty() && current_.empty();
   }
   const Status& error() const { return error_; }
   uint64_t batches_committed() const { return committed_; }
@@ -86,14 +93,22 @@ class StoreWriter {
  private:
   struct Pending {
     store::WriteBatch batch;
+    std::vector<Continuation> applied;
     std::vector<Continuation> continuations;
+    bool empty() const { return batch.empty() && applied.empty() && continuations.empty(); }
   };
   void Submit(Pending p);
+  void Applied(const Status& s, const store::BatchResult& r, std::vector<Continuation> conts);
   void Done(const Status& s, const store::BatchResult& r, std::vector<Continuation> conts);
+  // The first failure becomes the writer's sticky error and is reported once.
+  void NoteStatus(const Status& s);
+  // After Close(): submits what continuations added; then tells the Drain waiters when idle.
+  void AfterContinuations();
 
   store::Store* const store_;
   bool closed_ = false;
-  int in_flight_ = 0;  // submitted, completion not yet run; at most kMaxInFlight
+  int in_flight_ = 0;  // submitted, applied completion not yet run; at most kMaxInFlight
+  int syncing_ = 0;    // applied, durable completion not yet run
   Pending current_;
   std::deque<Pending> sealed_;  // closed early, oldest first, behind the one in flight
   Status error_;

@@ -226,6 +226,40 @@ TEST_SUITE("store") {
   }
 
   TEST_CASE_FIXTURE(StoreRig,
+                    "store: SubmitStaged reports the commit before the sync, then the sync") {
+    auto store = OpenOk(loop, path);  // sync full: the sync thread flushes
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+
+    // With the sync thread held, batches still commit and report it, one after the other.
+    store->TEST_HoldSync(true);
+    std::vector<std::string> events;
+    std::vector<uint64_t> last_seqs;
+    for (uint64_t seq = 1; seq <= 2; ++seq) {
+      WriteBatch b;
+      AppendRange(b, 1, seq, seq);
+      store->SubmitStaged(
+          std::move(b),
+          [&, seq](const Status& s, const BatchResult& r) {
+            events.push_back("applied " + std::to_string(seq) + (s.ok() ? "" : " failed"));
+            if (!r.channels.empty()) last_seqs.push_back(r.channels[0].last_seq);
+          },
+          [&, seq](const Status& s, const BatchResult&) {
+            events.push_back("durable " + std::to_string(seq) + (s.ok() ? "" : " failed"));
+          });
+      REQUIRE(loop.RunUntil([&] { return events.size() == seq; }));
+    }
+    CHECK(events == std::vector<std::string>{"applied 1", "applied 2"});
+    CHECK(last_seqs == std::vector<uint64_t>{1, 2});
+    store->TEST_HoldSync(false);
+    REQUIRE(loop.RunUntil([&] { return events.size() == 4; }));
+    CHECK(events ==
+          std::vector<std::string>{"applied 1", "applied 2", "durable 1", "durable 2"});
+    CHECK(store->Close().ok());
+  }
+
+  TEST_CASE_FIXTURE(StoreRig,
                     "store: an instance whose epoch moved on is fenced and writes nothing more") {
     auto a = OpenOk(loop, path, SyncMode::kFull, /*skip_lock=*/true);
     WriteBatch setup;
@@ -253,6 +287,60 @@ TEST_SUITE("store") {
     CHECK(r->channels[0].last_seq == 3);
     CHECK(r->channels[0].msgs == 3);
     CHECK(check->Close().ok());
+  }
+
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: the WAL is checkpointed between jobs, never behind a commit") {
+    // A checkpoint syncs the WAL and store.db and takes milliseconds: run in line it delays the
+    // commit that triggered it and every job queued meanwhile. Commits one at a time (each
+    // leaves the queue empty) fill the WAL past kCheckpointFrames again and again: the store
+    // thread checkpoints after them, no commit does, and the WAL stays below the in-line bound.
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+    const std::string data(8192, 'c');  // a leaf and two overflow pages per commit
+    for (int i = 0; i < SqliteStore::kCheckpointFrames; ++i) {
+      WriteBatch b;
+      b.AppendMsg(1, static_cast<uint64_t>(i + 1), i, data);
+      REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
+    }
+    const SqliteStore::Checkpoints c = store->TEST_checkpoints();
+    MESSAGE("checkpoints between jobs " << c.between_jobs << ", in line " << c.in_line
+                                        << ", WAL at most " << c.max_wal_frames << " frames");
+    CHECK(c.between_jobs >= 2);
+    CHECK(c.in_line == 0);
+    CHECK(c.max_wal_frames >= SqliteStore::kCheckpointFrames);
+    CHECK(c.max_wal_frames < SqliteStore::kCheckpointInlineFrames);
+    CHECK(store->Close().ok());
+  }
+
+  TEST_CASE_FIXTURE(StoreRig, "store: a commit that takes the WAL to its bound checkpoints in line") {
+    // Jobs that never leave a gap: everything queued while the store thread is held is one
+    // round, whose commit takes the WAL past kCheckpointInlineFrames; it checkpoints at once.
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+    store->TEST_Hold(true);
+    const std::string data(8192, 'c');
+    int done = 0;
+    const int kBatches = SqliteStore::kCheckpointInlineFrames;  // 2+ frames each
+    for (int i = 0; i < kBatches; ++i) {
+      WriteBatch b;
+      b.AppendMsg(1, static_cast<uint64_t>(i + 1), i, data);
+      store->Submit(std::move(b), [&](const Status& s, const BatchResult&) {
+        CHECK(s.ok());
+        ++done;
+      });
+    }
+    store->TEST_Hold(false);
+    REQUIRE(loop.RunUntil([&] { return done == kBatches; }));
+    const SqliteStore::Checkpoints c = store->TEST_checkpoints();
+    CHECK(c.max_wal_frames >= SqliteStore::kCheckpointInlineFrames);
+    CHECK(c.in_line == 1);
+    CHECK(c.between_jobs == 0);
+    CHECK(store->Close().ok());
   }
 
   TEST_CASE_FIXTURE(StoreRig, "store: Open and Recover do not read the messages") {

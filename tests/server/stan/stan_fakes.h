@@ -83,11 +83,15 @@ class FakeStore : public store::Store {
  public:
   struct Pending {
     store::WriteBatch batch;
+    CommitDone applied;  // empty after ApplyOne
     CommitDone done;
   };
   Result<store::Recovered> Recover() override { return store::Recovered{}; }
   void Submit(store::WriteBatch batch, CommitDone done) override {
-    submitted.push_back(Pending{std::move(batch), std::move(done)});
+    submitted.push_back(Pending{std::move(batch), nullptr, std::move(done)});
+  }
+  void SubmitStaged(store::WriteBatch batch, CommitDone applied, CommitDone done) override {
+    submitted.push_back(Pending{std::move(batch), std::move(applied), std::move(done)});
   }
   void ReadMsgs(int64_t, uint64_t, size_t, ReadDone done) override {
     reads.push_back(std::move(done));
@@ -99,14 +103,30 @@ class FakeStore : public store::Store {
   store::StoreIdentity identity_;
   Status health() const override { return error; }
 
-  // Completes the oldest submitted batch with `s`.
-  void CompleteOne(const Status& s = Status::OK()) {
+  // Commits the oldest submitted batch with `s`: its applied completion runs, and it waits in
+  // `syncing` for SyncOne.
+  void ApplyOne(const Status& s = Status::OK()) {
     Pending p = std::move(submitted.front());
     submitted.pop_front();
     if (!s.ok()) error = s;
+    if (p.applied) p.applied(s, store::BatchResult{});
+    p.applied = nullptr;
+    syncing.push_back(std::move(p));
+  }
+  // Syncs the oldest applied batch with `s`: its durable completion runs.
+  void SyncOne(const Status& s = Status::OK()) {
+    Pending p = std::move(syncing.front());
+    syncing.pop_front();
+    if (!s.ok()) error = s;
     p.done(s, store::BatchResult{});
   }
+  // Completes the oldest batch with `s`: applies it unless it was, then syncs it.
+  void CompleteOne(const Status& s = Status::OK()) {
+    if (syncing.empty()) ApplyOne(s);
+    SyncOne(s);
+  }
 
+  std::deque<Pending> syncing;
   std::deque<Pending> submitted;
   std::vector<ReadDone> reads;
   std::vector<SeqDone> finds;

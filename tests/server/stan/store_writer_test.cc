@@ -1,6 +1,7 @@
-// store_writer_test.cc: the loop side of group commit: two batches in flight while the next
-// fills, continuations after their own batch, early sealing, sticky errors, Drain, and no call
-// into the owner but its continuations (the owner completes and flushes each batch).
+// store_writer_test.cc: the loop side of group commit: two batches in flight (submitted, not
+// yet applied) while the next fills, any number waiting for their sync, applied and durable
+// continuations after their own batch, early sealing, sticky errors, Drain, and no call into
+// the owner but its continuations (the owner completes and flushes each batch).
 #include "server/stan/store_writer.h"
 
 #include <string>
@@ -50,6 +51,69 @@ TEST_SUITE("store_writer") {
     CHECK(ran == std::vector<int>{1, 2, 3});
     CHECK(w.idle());
     CHECK(w.batches_committed() == 3);
+    w.Close();
+  }
+
+  TEST_CASE("store_writer: a batch waiting for its sync does not hold the next one back") {
+    // In flight means submitted and not yet applied: once a batch has committed, the next one
+    // goes to the store and joins the next sync instead of waiting for the earlier syncs.
+    test::FakeStore store;
+    StoreWriter w(&store);
+    std::vector<std::string> events;
+    for (int i = 1; i <= 4; ++i) {
+      w.batch().DeleteClient("c" + std::to_string(i));
+      w.OnApplied([&events, i](const Status& s, const store::BatchResult&) {
+        events.push_back("applied " + std::to_string(i));
+      });
+      w.OnCommit([&events, i](const Status& s, const store::BatchResult&) {
+        events.push_back("durable " + std::to_string(i));
+      });
+      w.Flush();
+      if (i == 2) {
+        CHECK_FALSE(w.room_for_current());
+        store.ApplyOne();  // batch 1 committed, its sync still to come
+        store.ApplyOne();  // batch 2 as well
+        CHECK(w.room_for_current());
+      }
+    }
+    // Batches 3 and 4 are with the store although 1 and 2 are not durable yet.
+    CHECK(store.submitted.size() == 2);
+    CHECK(store.syncing.size() == 2);
+    CHECK_FALSE(w.room_for_current());
+    CHECK(events == std::vector<std::string>{"applied 1", "applied 2"});
+    store.ApplyOne();
+    store.SyncOne();
+    CHECK(events == std::vector<std::string>{"applied 1", "applied 2", "applied 3", "durable 1"});
+    CHECK_FALSE(w.idle());
+    store.ApplyOne();
+    while (!store.syncing.empty()) store.SyncOne();
+    CHECK(events == std::vector<std::string>{"applied 1", "applied 2", "applied 3", "durable 1",
+                                             "applied 4", "durable 2", "durable 3", "durable 4"});
+    CHECK(w.idle());
+    CHECK(w.batches_committed() == 4);
+    w.Close();
+  }
+
+  TEST_CASE("store_writer: a failed sync reaches the durable continuations only") {
+    test::FakeStore store;
+    StoreWriter w(&store);
+    int errors = 0;
+    std::vector<std::string> events;
+    w.SetOnError([&](const Status&) { ++errors; });
+    w.batch().DeleteClient("a");
+    w.OnApplied([&](const Status& s, const store::BatchResult&) {
+      events.push_back(s.ok() ? "applied ok" : "applied failed");
+    });
+    w.OnCommit([&](const Status& s, const store::BatchResult&) {
+      events.push_back(s.ok() ? "durable ok" : "durable failed");
+    });
+    w.Flush();
+    store.ApplyOne();
+    CHECK(errors == 0);
+    store.SyncOne(Status::IOError("wal", "fdatasync"));
+    CHECK(events == std::vector<std::string>{"applied ok", "durable failed"});
+    CHECK(errors == 1);
+    CHECK(w.error().IsIOError());
     w.Close();
   }
 
