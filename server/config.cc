@@ -184,6 +184,17 @@ Status SetSync(Config& c, std::string_view text) {
   return Status::OK();
 }
 
+Status SetDeliver(Config& c, std::string_view text) {
+  if (text == "synced") {
+    c.stan.deliver_on_commit = false;
+  } else if (text == "committed") {
+    c.stan.deliver_on_commit = true;
+  } else {
+    return Phrase(text, "is not a delivery point (synced or committed)");
+  }
+  return Status::OK();
+}
+
 Status SetFtGroup(Config& c, std::string_view text) {
   Status s = CheckName(text, /*allow_empty=*/true);
   if (!s.ok()) return s;
@@ -224,10 +235,12 @@ Status ApplyPeers(const YAML::Node& n, std::string_view path, std::vector<std::s
 
 Status LoadStore(const YAML::Node& map, std::string_view path, Config& c) {
   return ForEachKey(
-      map, path, {"dir", "sync"},
+      map, path, {"dir", "sync", "deliver"},
       [&](const std::string& k, const YAML::Node& v, const std::string& kp) -> Status {
         if (k == "dir")
           return Apply(v, kp, "a directory", [&](auto& t) { return SetStoreDir(c, t); });
+        if (k == "deliver")
+          return Apply(v, kp, "synced or committed", [&](auto& t) { return SetDeliver(c, t); });
         return Apply(v, kp, "full or normal", [&](auto& t) { return SetSync(c, t); });
       });
 }

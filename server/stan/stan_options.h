@@ -54,6 +54,11 @@ struct StanOptions {
   uint64_t hb_timeout_ms = 10000;   // wait for a heartbeat reply
   int hb_fail_count = 10;           // missed replies before the client is closed
   bool replace_durable = false;
+  // store.deliver: committed: a message goes to subscribers once its transaction has
+  // committed, before the fdatasync that makes it durable (its PubAck still waits for that).
+  // Lower publish-to-delivery latency; a power loss in between can take back a message that
+  // was delivered, and its seq then goes to the next one. Default (synced): after the sync.
+  bool deliver_on_commit = false;
   // streaming.partitioning: own only the channels listed under limits.channels (names or
   // wildcards), as a partition among others on one external cluster (partitions.h).
   bool partitioning = false;

@@ -466,15 +466,28 @@ void StanServer::SubmitBatch() {
 void StanServer::PrepareBatch() {
   delivery_.FlushDirty();
   if (writer_.batch().empty()) return;
-  writer_.OnApplied(
-      [this, chans = std::move(batch_channels_)](const Status& s, const store::BatchResult& r) {
-        // The next batch goes to the store before this one's deliveries take loop time.
-        if (s.ok()) SubmitBatch();
-        BatchApplied(s, r, chans);
-      });
-  writer_.OnCommit([this, acks = std::move(acks_)](const Status& s, const store::BatchResult&) {
-    BatchDurable(s, acks);
-  });
+  // Once applied the next batch goes to the store (before this one's deliveries take loop
+  // time); subscribers get the messages then or after the sync (StanOptions::deliver_on_commit),
+  // publishers their PubAcks only after the sync.
+  if (options_.deliver_on_commit) {
+    writer_.OnApplied(
+        [this, chans = std::move(batch_channels_)](const Status& s, const store::BatchResult& r) {
+          if (s.ok()) SubmitBatch();
+          BatchApplied(s, r, chans);
+        });
+    writer_.OnCommit([this, acks = std::move(acks_)](const Status& s, const store::BatchResult&) {
+      BatchDurable(s, acks);
+    });
+  } else {
+    writer_.OnApplied([this](const Status& s, const store::BatchResult&) {
+      if (s.ok()) SubmitBatch();
+    });
+    writer_.OnCommit([this, chans = std::move(batch_channels_), acks = std::move(acks_)](
+                         const Status& s, const store::BatchResult& r) {
+      BatchApplied(s, r, chans);
+      BatchDurable(s, acks);
+    });
+  }
   acks_ = PendingAcks{};
   batch_channels_.clear();
 }

@@ -35,7 +35,7 @@ http: 127.0.0.1:8222
 cluster_id: prod-cluster
 log_level: debug
 log_format: json
-store: {dir: /var/lib/tandem, sync: normal}
+store: {dir: /var/lib/tandem, sync: normal, deliver: committed}
 nats: {max_payload: 2MiB, max_control_line: 8KiB, max_connections: 1000, max_pending: 32MiB,
        max_subscriptions: 500, ping_interval: 1m, max_pings_out: 3, write_deadline: 5s, server_name: "n1",
        connect_urls: ["127.0.0.1:5222", "10.0.0.2:5222"]}
@@ -82,6 +82,7 @@ TEST_SUITE("config") {
     CHECK(c.store_dir == "./tandem-data");
     CHECK(c.store.path == "./tandem-data/store.db");
     CHECK(c.store.sync == store::SyncMode::kFull);
+    CHECK(!c.stan.deliver_on_commit);  // store.deliver: synced
     CHECK(c.ft.group.empty());
     CHECK(c.ft.peers.empty());
     CHECK(c.ft.heartbeat_ms == 100);
@@ -112,6 +113,7 @@ TEST_SUITE("config") {
     CHECK(c.store_dir == "/var/lib/tandem");
     CHECK(c.store.path == "/var/lib/tandem/store.db");
     CHECK(c.store.sync == store::SyncMode::kNormal);
+    CHECK(c.stan.deliver_on_commit);
     CHECK(c.core.max_payload == 2 * 1024 * 1024);
     CHECK(c.core.max_control_line == 8 * 1024);
     CHECK(c.core.max_connections == 1000);
@@ -233,7 +235,7 @@ TEST_SUITE("config") {
           "log_format, store, nats, streaming, limits, ft, authorization, tls, backup)");
     CHECK(ErrorOf("nats: {max_payloads: 1}")
               .find("config: nats.max_payloads: unknown key (known: ") == 0);
-    CHECK(ErrorOf("store: {path: x}") == "config: store.path: unknown key (known: dir, sync)");
+    CHECK(ErrorOf("store: {path: x}") == "config: store.path: unknown key (known: dir, sync, deliver)");
     CHECK(ErrorOf("streaming: {foo: 1}").find("config: streaming.foo: unknown key") == 0);
     CHECK(ErrorOf("limits: {max_chans: 1}").find("config: limits.max_chans: unknown key") == 0);
     CHECK(ErrorOf("limits: {channels: {foo: {max_channels: 1}}}") ==
@@ -309,6 +311,8 @@ TEST_SUITE("config") {
     CHECK(ErrorOf("store: {sync: fast}") ==
           "config: store.sync: \"fast\" is not a sync mode (full or normal)");
     CHECK(ErrorOf("store: {dir: \"\"}") == "config: store.dir: \"\" must not be empty");
+    CHECK(ErrorOf("store: {deliver: early}") ==
+          "config: store.deliver: \"early\" is not a delivery point (synced or committed)");
 
     CHECK(ErrorOf("nats: {max_payload: 0}") ==
           "config: nats.max_payload: \"0\" must be greater than 0");
