@@ -66,8 +66,8 @@ bool WireClient::Send(std::string_view bytes) {
   return true;
 }
 
-bool WireClient::SendAndPong(std::string_view bytes) {
-  return Send(std::string(bytes) + "PING\r\n") && Expect("PONG\r\n");
+bool WireClient::SendAndPong(std::string_view bytes, ms timeout) {
+  return Send(std::string(bytes) + "PING\r\n") && Expect("PONG\r\n", timeout);
 }
 
 bool WireClient::ReadSome(ms timeout) {

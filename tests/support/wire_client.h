@@ -29,7 +29,7 @@ class WireClient {
   bool Handshake(int port, std::string_view connect_json = R"({"verbose":false,"pedantic":false})");
   bool Send(std::string_view bytes);
   // Sends `bytes` followed by PING and waits for the PONG: the server has processed `bytes`.
-  bool SendAndPong(std::string_view bytes);
+  bool SendAndPong(std::string_view bytes, ms timeout = ms(5000));
   // Waits for `re` in the unconsumed input; consumes through the match. The match (whole and
   // groups) is available from last_match() afterwards.
   bool Expect(const std::string& re, ms timeout = ms(5000));
