@@ -180,6 +180,7 @@ void SqliteStore::RunRead(Job& job) {
   const uint64_t to =
       ch.last_seq - from + 1 > job.max_count ? from + job.max_count - 1 : ch.last_seq;
   const int64_t channel_id = job.channel_id;
+  const std::string where = fmt::format("channel {}", channel_id);  // names a damaged row
   job.status =
       ForEachSpan(channel_id, from, to, [&](int64_t id, uint64_t seq, uint64_t n, bool*) -> Status {
         sqlite3_stmt* st = stmts_.get(Stmt::kReadMsgRange);
@@ -194,8 +195,8 @@ void SqliteStore::RunRead(Job& job) {
           m.data = ColumnBlob(st, 3);
           // A row written before schema 3 has no checksum and is read unverified.
           if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
-            Status s = VerifyRowChecksum(fmt::format("channel {}", channel_id), m.seq,
-                                         m.timestamp_ns, m.data, sqlite3_column_int64(st, 4));
+            Status s = VerifyRowChecksum(where, m.seq, m.timestamp_ns, m.data,
+                                         sqlite3_column_int64(st, 4));
             if (!s.ok()) return s;
           }
           job.msgs.push_back(std::move(m));

@@ -16,20 +16,21 @@ Status SqliteStore::StepToRow(Stmt which, int64_t channel_id, uint64_t seq, int6
   sqlite3_stmt* st = stmts_.get(which);
   int rc = sqlite3_step(st);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return stmts_.Error(which, rc);
-  const std::string where = fmt::format("channel {} seq {}", channel_id, seq);
+  // The name is formatted only for an error: this runs for every row read.
+  auto where = [&] { return fmt::format("channel {} seq {}", channel_id, seq); };
   if (rc == SQLITE_DONE) {
     return Status::Corruption(
-        where, fmt::format("its span points at message row {}, which is missing: the store's "
-                           "index of messages is damaged",
-                           id));
+        where(), fmt::format("its span points at message row {}, which is missing: the store's "
+                             "index of messages is damaged",
+                             id));
   }
   const int64_t row_channel = sqlite3_column_int64(st, 0);
   const uint64_t row_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 1));
   if (row_channel == channel_id && row_seq == seq) return Status::OK();
   return Status::Corruption(
-      where, fmt::format("its span points at message row {}, which holds channel {} seq {}: "
-                         "the store's index of messages is damaged",
-                         id, row_channel, row_seq));
+      where(), fmt::format("its span points at message row {}, which holds channel {} seq {}: "
+                           "the store's index of messages is damaged",
+                           id, row_channel, row_seq));
 }
 
 Status SqliteStore::LoadLastSpan(int64_t channel_id, ChannelState& ch) {
