@@ -7,7 +7,6 @@
 #include "ft/role.h"
 #include "server/nats/server_info.h"
 #include "server/natsclient/external_bus.h"
-#include "server/natsclient/external_bus.h"
 #include "server/pair/ft_node.h"
 #include "server/stan/channel.h"
 #include "server/stan/stan_server.h"
@@ -352,6 +351,10 @@ uint64_t ProcessMonitorSource::subscription_count() const {
 
 store::StoreSpace ProcessMonitorSource::store_space() const {
   return store_ != nullptr ? store_->space() : store::StoreSpace();
+}
+
+uint64_t ProcessMonitorSource::store_syncs() const {
+  return store_ != nullptr ? store_->syncs() : 0;
 }
 
 // Only the active holds a store; a standby's /backup is refused before it gets here.

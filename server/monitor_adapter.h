@@ -86,6 +86,7 @@ class ProcessMonitorSource final : public MonitorSource {
   uint64_t subscription_count() const override;
   std::optional<ExternalNatsInfo> external_nats() const override;
   store::StoreSpace store_space() const override;
+  uint64_t store_syncs() const override;
   void StartBackup(const std::string& path, store::Store::BackupDone done) override;
 
  private:

@@ -35,7 +35,12 @@
 // thread meanwhile applies the next round, so the disk flush of one group overlaps the work of
 // the next. A completion still means "on disk". The applied completions of SubmitStaged are
 // handed to the loop by the store thread itself, right after the commit and before the round
-// goes to the sync thread (store.h). A failed fdatasync is sticky like a failed
+// goes to the sync thread (store.h). Rounds whose batches nobody waits for (positions and acks
+// after a delivery: WriteBatch::set_unwaited) are not synced on their own: the sync thread
+// holds them until a round somebody waits for arrives, kUnwaitedSyncMs at most, and syncs them
+// together. Otherwise, at a steady publish rate, every message would cost two fdatasyncs (its
+// own and that of the delivery's bookkeeping), and the next message's sync would queue behind
+// the bookkeeping's. A failed fdatasync is sticky like a failed
 // commit (a later fdatasync could succeed without the lost pages): the jobs of that sync and of
 // every later one fail. Without the exclusive lock (TEST_skip_lock) SQLite syncs itself
 // (synchronous=FULL), since another connection may replace the WAL file.
@@ -88,6 +93,9 @@ class SqliteStore final : public Store {
   static constexpr int64_t kIdleStepPauseMs = 5;
   // How often the store thread measures the file for space() while it is busy.
   static constexpr int64_t kSpaceMeasureMs = 1000;
+  // The longest the sync thread holds back rounds whose batches nobody waits for
+  // (WriteBatch::set_unwaited), waiting for a round to share their fdatasync with (see "Sync").
+  static constexpr int64_t kUnwaitedSyncMs = 20;
   static Result<std::unique_ptr<SqliteStore>> OpenSqlite(const StoreOptions& options,
                                                          uv_loop_t* loop);
   ~SqliteStore() override;
@@ -103,6 +111,7 @@ class SqliteStore final : public Store {
   Status health() const override;
   void Backup(const std::string& path, BackupDone done) override;
   StoreSpace space() const override;
+  uint64_t syncs() const override { return syncs_.load(std::memory_order_relaxed); }
 
   // Test hooks. While held, the store thread takes no job (Close() releases it).
   void TEST_Hold(bool hold);
@@ -342,6 +351,7 @@ class SqliteStore final : public Store {
   // Checkpoint counts, written by the store thread (also from WalHook, which may run under mu_
   // in TEST_RunIdle: hence atomics, not mu_), read by TEST_checkpoints.
   std::atomic<uint64_t> checkpoints_between_{0}, checkpoints_in_line_{0};
+  std::atomic<uint64_t> syncs_{0};  // successful fdatasyncs of the sync thread
   std::atomic<int> max_wal_frames_{0};
 
   // The sync stage. own_sync_ and wal_fd_ are constant once the store thread runs;
@@ -349,6 +359,7 @@ class SqliteStore final : public Store {
   struct Round {
     std::vector<Job> jobs;
     bool wrote = false;  // a transaction committed in this round: the WAL needs a sync
+    bool waited = true;  // somebody waits for one of its jobs (false: unwaited batches only)
   };
   bool own_sync_ = false;
   int wal_fd_ = -1;

@@ -57,9 +57,12 @@ void SqliteStore::ThreadMain() {
     const bool wrote = RunRound(jobs);
     if (own_sync_) {
       HandBackApplied(jobs);
+      const bool waited = std::any_of(jobs.begin(), jobs.end(), [](const Job& j) {
+        return j.kind != Job::Kind::kWrite || !j.batch.unwaited();
+      });
       {
         std::lock_guard<std::mutex> lock(sync_mu_);
-        sync_queue_.push_back(Round{std::move(jobs), wrote});
+        sync_queue_.push_back(Round{std::move(jobs), wrote, waited});
       }
       sync_cv_.notify_one();
     } else {
@@ -203,6 +206,14 @@ void SqliteStore::SyncThreadMain() {
       sync_cv_.wait(lock,
                     [this] { return sync_stopping_ || (!sync_queue_.empty() && !sync_held_); });
       if (sync_queue_.empty()) return;  // stopping, and every round has been handed back
+      // Unwaited rounds share the sync of the next waited one, kUnwaitedSyncMs at most.
+      auto ready = [this] {
+        return sync_stopping_ || sync_held_ ||
+               std::any_of(sync_queue_.begin(), sync_queue_.end(),
+                           [](const Round& r) { return r.waited; });
+      };
+      if (!ready()) sync_cv_.wait_for(lock, std::chrono::milliseconds(kUnwaitedSyncMs), ready);
+      if (sync_held_) continue;
       rounds.swap(sync_queue_);
     }
     bool wrote = false;
@@ -211,6 +222,8 @@ void SqliteStore::SyncThreadMain() {
       if (Status s = SyncWal(); !s.ok()) {
         sync_failed_ = s;
         SetSticky(s);
+      } else {
+        syncs_.fetch_add(1, std::memory_order_relaxed);
       }
     }
     for (Round& r : rounds) {

@@ -24,10 +24,10 @@ class [[nodiscard]] Status {
     kCorruption,
     kInvalidArgument,
     kIOError,
-    kBusy,                // SQLITE_BUSY: another process holds the store lock
+    kBusy,  // SQLITE_BUSY: another process holds the store lock
     kTimedOut,
     kShutdownInProgress,
-    kFenced,              // we no longer own the store (the epoch moved on)
+    kFenced,  // we no longer own the store (the epoch moved on)
   };
 
   Status() = default;
@@ -98,15 +98,24 @@ class [[nodiscard]] Status {
 
   static const char* CodeName(Code c) {
     switch (c) {
-      case Code::kOk: return "OK";
-      case Code::kNotFound: return "Not found";
-      case Code::kCorruption: return "Corruption";
-      case Code::kInvalidArgument: return "Invalid argument";
-      case Code::kIOError: return "IO error";
-      case Code::kBusy: return "Busy";
-      case Code::kTimedOut: return "Timed out";
-      case Code::kShutdownInProgress: return "Shutdown in progress";
-      case Code::kFenced: return "Fenced";
+      case Code::kOk:
+        return "OK";
+      case Code::kNotFound:
+        return "Not found";
+      case Code::kCorruption:
+        return "Corruption";
+      case Code::kInvalidArgument:
+        return "Invalid argument";
+      case Code::kIOError:
+        return "IO error";
+      case Code::kBusy:
+        return "Busy";
+      case Code::kTimedOut:
+        return "Timed out";
+      case Code::kShutdownInProgress:
+        return "Shutdown in progress";
+      case Code::kFenced:
+        return "Fenced";
     }
     return "Unknown";
   }
@@ -130,7 +139,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return status_.ok(); }

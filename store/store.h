@@ -239,6 +239,15 @@ class WriteBatch {
   }
 
   bool empty() const { return ops_.empty(); }
+
+  // Nobody waits for this batch to be durable (it carries positions, acks and pending rows,
+  // whose loss to a power cut costs redeliveries, never a message or an acknowledgement). A
+  // store whose sync is a stage of its own may then hold its sync back, up to
+  // SqliteStore::kUnwaitedSyncMs, so that it shares the fdatasync of the next batch somebody
+  // waits for instead of holding that one up; its completion is late by as much. It is still
+  // committed at once, so a process that dies loses none of it.
+  void set_unwaited() { unwaited_ = true; }
+  bool unwaited() const { return unwaited_; }
   size_t size() const { return ops_.size(); }
   size_t bytes() const { return bytes_.size(); }
 
@@ -258,6 +267,7 @@ class WriteBatch {
   batch_op::DataRef AddData(std::string_view data);
 
   std::vector<Op> ops_;
+  bool unwaited_ = false;
   std::string bytes_;  // the data of every op, back to back
 };
 
@@ -354,6 +364,9 @@ class Store {
   }
   // The file's size and free pages, as last measured by the store thread (about every second).
   virtual StoreSpace space() const { return StoreSpace(); }
+  // fdatasyncs that made commits durable since Open (0 for a store that does not sync on its
+  // own): fewer than the commits when commits share one. Any thread.
+  virtual uint64_t syncs() const { return 0; }
 
  protected:
   Store() = default;

@@ -735,12 +735,15 @@ void Monitor::CollectStreaming() const {
   Gauge* free_pages =
       m.GetGauge("tandem_store_free_pages", "Free pages in the store file, not yet given back.");
   Gauge* page_bytes = m.GetGauge("tandem_store_page_bytes", "Page size of the store file.");
+  Counter* syncs = m.GetCounter("tandem_store_syncs_total",
+                                "fdatasyncs that made commits durable (store.sync full).");
   if (!source_->role().serving) return;
   const store::StoreSpace space = source_->store_space();
   file_bytes->Set(static_cast<double>(space.file_bytes));
   wal_bytes->Set(static_cast<double>(space.wal_bytes));
   free_pages->Set(static_cast<double>(space.free_pages));
   page_bytes->Set(static_cast<double>(space.page_bytes));
+  syncs->Set(source_->store_syncs());
   StreamingStats st = source_->streaming_stats();
   in_msgs->Set(st.in_msgs);
   in_bytes->Set(st.in_bytes);

@@ -204,6 +204,8 @@ class MonitorSource {
 
   // The store file's size and free pages (storez, /metrics). Asked only while serving.
   virtual store::StoreSpace store_space() const { return {}; }
+  // fdatasyncs that made the store's commits durable since it opened (/metrics).
+  virtual uint64_t store_syncs() const { return 0; }
   // Has the active's store write a checked copy to `path` (store::Store::Backup); `done` runs
   // on the loop thread.
   virtual void StartBackup(const std::string& path, store::Store::BackupDone done) {

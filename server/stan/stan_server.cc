@@ -468,17 +468,11 @@ void StanServer::PrepareBatch() {
   if (writer_.batch().empty()) return;
   // Once applied the next batch goes to the store (before this one's deliveries take loop
   // time); subscribers get the messages then or after the sync (StanOptions::deliver_on_commit),
-  // publishers their PubAcks only after the sync.
-  if (options_.deliver_on_commit) {
-    writer_.OnApplied(
-        [this, chans = std::move(batch_channels_)](const Status& s, const store::BatchResult& r) {
-          if (s.ok()) SubmitBatch();
-          BatchApplied(s, r, chans);
-        });
-    writer_.OnCommit([this, acks = std::move(acks_)](const Status& s, const store::BatchResult&) {
-      BatchDurable(s, acks);
-    });
-  } else {
+  // publishers their PubAcks only after the sync. A batch whose sync nobody waits for (no
+  // PubAck and, with delivery on sync, no message either: positions, acks, subscriptions)
+  // registers nothing for it, so that the store may let it share the next batch's fdatasync
+  // (StoreWriter, "unwaited").
+  if (!options_.deliver_on_commit && !batch_channels_.empty()) {
     writer_.OnApplied([this](const Status& s, const store::BatchResult&) {
       if (s.ok()) SubmitBatch();
     });
@@ -487,6 +481,17 @@ void StanServer::PrepareBatch() {
       BatchApplied(s, r, chans);
       BatchDurable(s, acks);
     });
+  } else {
+    writer_.OnApplied(
+        [this, chans = std::move(batch_channels_)](const Status& s, const store::BatchResult& r) {
+          if (s.ok()) SubmitBatch();
+          BatchApplied(s, r, chans);
+        });
+    if (!acks_.sizes.empty()) {
+      writer_.OnCommit([this, acks = std::move(acks_)](const Status& s, const store::BatchResult&) {
+        BatchDurable(s, acks);
+      });
+    }
   }
   acks_ = PendingAcks{};
   batch_channels_.clear();

@@ -55,21 +55,30 @@ void StoreWriter::Submit(Pending p) {
   ++in_flight_;
   std::weak_ptr<bool> alive = alive_;
   const size_t ops = p.batch.size();
+  // Nothing waits for it to be durable: its sync may wait to be shared (store.h).
+  const bool unwaited = p.continuations.empty();
+  if (unwaited) p.batch.set_unwaited();
   const uint64_t submitted_ns = uv_hrtime();
   store_->SubmitStaged(
       std::move(p.batch),
-      [this, alive, applied = std::move(p.applied)](const Status& s,
-                                                    const store::BatchResult& r) mutable {
-        if (!alive.expired()) Applied(s, r, std::move(applied));
-      },
-      [this, alive, ops, submitted_ns, conts = std::move(p.continuations)](
+      [this, alive, ops, submitted_ns, unwaited, applied = std::move(p.applied)](
           const Status& s, const store::BatchResult& r) mutable {
         if (alive.expired()) return;
-        if (s.ok() && commit_observer_) {
-          commit_observer_(ops, static_cast<int64_t>(uv_hrtime() - submitted_ns));
-        }
+        if (unwaited) Observe(s, ops, submitted_ns);  // its sync may be held back on purpose
+        Applied(s, r, std::move(applied));
+      },
+      [this, alive, ops, submitted_ns, unwaited, conts = std::move(p.continuations)](
+          const Status& s, const store::BatchResult& r) mutable {
+        if (alive.expired()) return;
+        if (!unwaited) Observe(s, ops, submitted_ns);
         Done(s, r, std::move(conts));
       });
+}
+
+void StoreWriter::Observe(const Status& s, size_t ops, uint64_t submitted_ns) {
+  if (s.ok() && commit_observer_) {
+    commit_observer_(ops, static_cast<int64_t>(uv_hrtime() - submitted_ns));
+  }
 }
 
 void StoreWriter::NoteStatus(const Status& s) {

@@ -9,7 +9,9 @@
 // Two kinds of continuation run, each in registration order, for the batch that was current
 // when they were registered: OnApplied() ones once its transaction has committed (visible to
 // reads; the place to deliver what it holds), OnCommit() ones once it is durable (the place to
-// acknowledge). A failure reaches both.
+// acknowledge). A failure reaches both. A batch without OnCommit continuations is submitted
+// as unwaited (store::WriteBatch::set_unwaited): the store may hold its sync back to share it
+// with the next batch, so its durable completion may come up to a few milliseconds late.
 //
 // The writer calls nobody but the store and the continuations: its owner (StanServer) decides
 // when a batch is complete. Once per loop pass, in the process's before-sleep sequence, the
@@ -60,7 +62,8 @@ class StoreWriter {
   void OnApplied(Continuation c) { current_.applied.push_back(std::move(c)); }
   void SetOnError(std::function<void(const Status&)> fn) { on_error_ = std::move(fn); }
   // Monitoring: told after each successful commit how many ops the batch held and how long it
-  // took from Submit to its completion on the loop.
+  // took from Submit to its durable completion on the loop (to its applied completion for an
+  // unwaited batch, whose sync may be held back on purpose).
   using CommitObserver = std::function<void(size_t ops, int64_t latency_ns)>;
   void SetCommitObserver(CommitObserver fn) { commit_observer_ = std::move(fn); }
 
@@ -100,6 +103,7 @@ class StoreWriter {
   void Submit(Pending p);
   void Applied(const Status& s, const store::BatchResult& r, std::vector<Continuation> conts);
   void Done(const Status& s, const store::BatchResult& r, std::vector<Continuation> conts);
+  void Observe(const Status& s, size_t ops, uint64_t submitted_ns);
   // The first failure becomes the writer's sticky error and is reported once.
   void NoteStatus(const Status& s);
   // After Close(): submits what continuations added; then tells the Drain waiters when idle.

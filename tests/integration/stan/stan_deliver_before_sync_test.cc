@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "tests/integration/stan/stan_fixture.h"
+#include "tests/support/stan_client.h"
 
 namespace tandem::test {
 namespace {
@@ -43,20 +44,13 @@ int64_t NowUs() {
 }
 
 stanConnection* ConnectAsap(const std::string& url, const std::string& id) {
-  stanConnOptions* o = nullptr;
-  natsOptions* no = nullptr;
-  stanConnection* sc = nullptr;
-  natsStatus s = stanConnOptions_Create(&o);
-  if (s == NATS_OK) s = natsOptions_Create(&no);
-  if (s == NATS_OK) s = natsOptions_SetURL(no, url.c_str());
-  if (s == NATS_OK) s = natsOptions_SetSendAsap(no, true);
-  if (s == NATS_OK) s = stanConnOptions_SetNATSOptions(o, no);
-  if (s == NATS_OK) s = stanConnOptions_SetConnectionWait(o, 10000);
-  if (s == NATS_OK) s = stanConnOptions_SetPubAckWait(o, 30000);
-  if (s == NATS_OK) s = stanConnection_Connect(&sc, "test-cluster", id.c_str(), o);
-  stanConnOptions_Destroy(o);
-  natsOptions_Destroy(no);
-  return s == NATS_OK ? sc : nullptr;
+  StanConnectOptions o;
+  o.send_asap = true;
+  o.pub_ack_wait_ms = 30000;
+  std::string error;
+  stanConnection* sc = ConnectStan(url, "test-cluster", id, o, &error);
+  if (sc == nullptr) MESSAGE(error);
+  return sc;
 }
 
 // The median of 31 fdatasync calls after a 4 KiB write, in a file of `dir`.

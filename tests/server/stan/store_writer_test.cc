@@ -94,6 +94,35 @@ TEST_SUITE("store_writer") {
     w.Close();
   }
 
+  TEST_CASE("store_writer: a batch without durable continuations is submitted unwaited") {
+    // Nobody waits for its sync (positions, acks): the store may let it share the next one.
+    // Monitoring times it to its commit, since its sync may be held back on purpose.
+    test::FakeStore store;
+    StoreWriter w(&store);
+    std::vector<size_t> observed;
+    w.SetCommitObserver([&](size_t ops, int64_t) { observed.push_back(ops); });
+    w.batch().DeleteClient("a");
+    w.OnApplied([](const Status&, const store::BatchResult&) {});
+    w.Flush();
+    w.batch().DeleteClient("b");
+    w.batch().DeleteClient("c");
+    w.OnCommit([](const Status&, const store::BatchResult&) {});
+    w.Flush();
+    REQUIRE(store.submitted.size() == 2);
+    CHECK(store.submitted[0].batch.unwaited());
+    CHECK_FALSE(store.submitted[1].batch.unwaited());
+    store.ApplyOne();
+    CHECK(observed == std::vector<size_t>{1});  // the unwaited one, at its commit
+    store.ApplyOne();
+    CHECK(observed == std::vector<size_t>{1});  // the waited one only once durable
+    store.SyncOne();
+    store.SyncOne();
+    CHECK(observed == std::vector<size_t>{1, 2});
+    CHECK(w.idle());
+    CHECK(w.batches_committed() == 2);
+    w.Close();
+  }
+
   TEST_CASE("store_writer: a failed sync reaches the durable continuations only") {
     test::FakeStore store;
     StoreWriter w(&store);
