@@ -162,6 +162,63 @@ TEST_SUITE("store") {
   }
 
   TEST_CASE_FIXTURE(StoreRig,
+                    "store: pending ops of many pairs, interleaved over a group, fold per pair") {
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    for (uint64_t id : {1, 2}) {
+      SubRecord sub;
+      sub.id = id;
+      sub.channel_id = 1;
+      setup.PutSub(sub);
+    }
+    setup.AddPending(1, 6, 2);
+    setup.AddPending(2, 9);
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+    const int inserts = store->TEST_StmtRuns(Stmt::kInsertPending);
+    const int deletes = store->TEST_StmtRuns(Stmt::kDeletePending);
+
+    store->TEST_Hold(true);
+    int done = 0;
+    auto count = [&done](const Status& s, const BatchResult&) {
+      CHECK(s.ok());
+      ++done;
+    };
+    WriteBatch a;
+    a.AddPending(2, 5);
+    a.AddPending(1, 5);
+    a.RemovePending(2, 5);
+    a.RemovePending(1, 6);  // stored earlier, removed, then added again: one row, count 4
+    a.AddPending(2, 7);
+    store->Submit(std::move(a), count);
+    WriteBatch b;
+    b.AddPending(2, 5, 3);  // added, removed and added again: one row, count 3
+    b.AddPending(1, 6, 4);
+    b.RemovePending(2, 7);  // added and removed within the group: nothing
+    b.RemovePending(2, 9);  // stored earlier: deleted
+    b.SetDeliveries(1, 5, 2);
+    store->Submit(std::move(b), count);
+    store->TEST_Hold(false);
+    REQUIRE(loop.RunUntil([&] { return done == 2; }));
+    CHECK(store->TEST_StmtRuns(Stmt::kInsertPending) - inserts == 3);  // (1,5) (1,6) (2,5)
+    CHECK(store->TEST_StmtRuns(Stmt::kDeletePending) - deletes == 1);  // (2,9)
+    CHECK(store->Close().ok());
+
+    auto [again, r] = Reopen(loop, path);
+    REQUIRE(r->subs.size() == 2);
+    for (const SubRecord& sub : r->subs) {
+      if (sub.id == 1) {
+        CHECK(sub.pending == std::vector<uint64_t>{5, 6});
+        CHECK(sub.deliveries == std::vector<uint32_t>{2, 4});
+      } else {
+        CHECK(sub.pending == std::vector<uint64_t>{5});
+        CHECK(sub.deliveries == std::vector<uint32_t>{3});
+      }
+    }
+    CHECK(again->Close().ok());
+  }
+
+  TEST_CASE_FIXTURE(StoreRig,
                     "store: disk full is sticky: that batch, every later one and reads fail") {
     auto store = OpenOk(loop, path);
     WriteBatch setup;
