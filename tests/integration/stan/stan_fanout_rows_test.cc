@@ -25,7 +25,9 @@ namespace {
 
 constexpr int kSubs = 40;
 constexpr int kMsgs = 4000;  // kSubs x kMsgs deliveries, none acked
-// SizeBuckets' largest bound: a batch of only rows of one flush reaches it at 2.5 flushes' worth.
+// The largest bucket bound of tandem_store_commit_ops. A batch holds at most about
+// StoreWriter::kSealOps appends (2,048) and Delivery::kPersistPerBatch rows (4,096), and one
+// position per subscription; a batch of every row due at once held over 10,000.
 constexpr const char* kBound = "10000";
 
 // The value of the series `name` (the whole text before the value) in a /metrics text; -1
