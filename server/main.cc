@@ -5,6 +5,8 @@
 //
 // Subcommands: serve, status, backup, version. A new subcommand adds its own block in main() and
 // its own Run* function.
+#include <malloc.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -166,6 +168,11 @@ void AddBackup(CLI::App& app, tandem::server::BackupOptions& o) {
 }
 
 int RunServe(const ServeFlags& f) {
+  // One malloc arena for every thread, set before any thread starts. The store thread allocates
+  // SQLite's memory and the messages it reads for the loop (freed there); in an arena of its
+  // own that memory fragmented, and a saturated fan-out (1 -> 100 subscribers) peaked a third
+  // higher. The loop thread makes nearly all allocations, so they rarely wait for each other.
+  mallopt(M_ARENA_MAX, 1);
   auto config = tandem::server::LoadConfig(f.config_path, f.overrides);
   if (!config.ok()) {
     std::fprintf(stderr, "tandem: %s\n", config.status().message().c_str());

@@ -174,20 +174,18 @@ class SqliteStore final : public Store {
 
     void Complete();
   };
-  struct PendingKey {
+  // One pending-row op of the transaction (AddPending, SetDeliveries, RemovePending), kept in
+  // op order; FlushSubState folds each (sub, seq)'s ops into at most one statement. A vector of
+  // 24-byte entries rather than a hash map: no allocation per op, and the rows are written in
+  // key order.
+  enum class PendingKind : uint8_t { kAdd, kSet, kRemove };
+  struct PendingOp {
     uint64_t sub_id, seq;
-    bool operator==(const PendingKey& o) const { return sub_id == o.sub_id && seq == o.seq; }
+    uint32_t deliveries;
+    PendingKind kind;
   };
-  struct PendingKeyHash {
-    size_t operator()(const PendingKey& k) const {
-      return k.sub_id * 0x9E3779B97F4A7C15ULL ^ k.seq;
-    }
-  };
-  struct PendingChange {
-    bool present;         // the row must exist after the transaction
-    bool added_first;     // the first op on this key in the transaction was AddPending
-    uint32_t deliveries;  // times the message was sent (the row's deliveries column)
-  };
+  // Capacity of pending_ kept between transactions; a larger one is given back.
+  static constexpr size_t kPendingOpsKept = 64 * 1024;
 
   SqliteStore(const StoreOptions& options, uv_loop_t* loop);
   // Open()'s work, in the order OpenFile runs its steps.
@@ -249,10 +247,10 @@ class SqliteStore final : public Store {
   Status PutServer(const ServerRecord& rec);
   Status PutSub(const SubRecord& rec);
   Status DeleteSub(uint64_t sub_id);
-  void AddPending(uint64_t sub_id, uint64_t seq, uint32_t deliveries);
-  void SetDeliveries(uint64_t sub_id, uint64_t seq, uint32_t deliveries);
-  void RemovePending(uint64_t sub_id, uint64_t seq);
   Status FlushSubState();
+  // Folds pending_ (sorted) into one statement per (sub, seq) and runs them.
+  Status FlushPending();
+  void ClearPending();
   Status FlushChannels();
   Status FlushMetaIds();
   Status PutMeta(const char* key, const std::string& text);
@@ -329,7 +327,7 @@ class SqliteStore final : public Store {
   int64_t next_space_ms_ = 0;  // store thread
   bool vacuuming_ = false;     // store thread: a vacuum started and goes on until no page is free
   // Per-transaction coalescing (store thread only).
-  std::unordered_map<PendingKey, PendingChange, PendingKeyHash> pending_;
+  std::vector<PendingOp> pending_;
   std::unordered_map<uint64_t, uint64_t> last_sent_;
   std::vector<int64_t> dirty_channels_;
   std::vector<int64_t> touched_;

@@ -94,14 +94,14 @@ Status SqliteStore::ApplyOp(const WriteBatch& batch, const WriteBatch::Op& op) {
           last_sent_[o.sub_id] = o.seq;
           return Status::OK();
         } else if constexpr (std::is_same_v<T, batch_op::AddPending>) {
-          AddPending(o.sub_id, o.seq, o.deliveries);
+          pending_.push_back(PendingOp{o.sub_id, o.seq, o.deliveries, PendingKind::kAdd});
           return Status::OK();
         } else if constexpr (std::is_same_v<T, batch_op::SetDeliveries>) {
-          SetDeliveries(o.sub_id, o.seq, o.deliveries);
+          pending_.push_back(PendingOp{o.sub_id, o.seq, o.deliveries, PendingKind::kSet});
           return Status::OK();
         } else {
           static_assert(std::is_same_v<T, batch_op::RemovePending>, "every op kind is applied");
-          RemovePending(o.sub_id, o.seq);
+          pending_.push_back(PendingOp{o.sub_id, o.seq, 0, PendingKind::kRemove});
           return Status::OK();
         }
       },
@@ -334,46 +334,62 @@ Status SqliteStore::DeleteSub(uint64_t sub_id) {
   return Status::OK();
 }
 
-// An AddPending and a RemovePending of the same (sub, seq) in one transaction cancel out: the
-// contract is that AddPending is called once per (sub, seq) while it is pending.
-void SqliteStore::AddPending(uint64_t sub_id, uint64_t seq, uint32_t deliveries) {
-  auto [it, inserted] =
-      pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{true, true, deliveries});
-  if (!inserted) {
-    it->second.present = true;
-    it->second.deliveries = deliveries;
+// The ops of one (sub, seq) in op order, folded as they would apply to the row. An AddPending
+// and a RemovePending of it in one transaction cancel out (the contract is that AddPending is
+// called once per (sub, seq) while it is pending); after a SetDeliveries the row may exist from
+// an earlier transaction, so a RemovePending later in this one deletes it.
+Status SqliteStore::FlushPending() {
+  std::stable_sort(pending_.begin(), pending_.end(), [](const PendingOp& a, const PendingOp& b) {
+    return a.sub_id != b.sub_id ? a.sub_id < b.sub_id : a.seq < b.seq;
+  });
+  for (size_t i = 0; i < pending_.size();) {
+    const PendingOp& first = pending_[i];
+    bool changed = false;      // an op of this key is left to write
+    bool present = false;      // the row must exist after the transaction
+    bool added_first = false;  // the first op since the last cancellation was AddPending
+    uint32_t deliveries = 0;
+    for (;
+         i < pending_.size() && pending_[i].sub_id == first.sub_id && pending_[i].seq == first.seq;
+         ++i) {
+      const PendingOp& op = pending_[i];
+      if (!changed) {
+        changed = true;
+        present = op.kind != PendingKind::kRemove;
+        added_first = op.kind == PendingKind::kAdd;
+        deliveries = op.deliveries;
+      } else if (op.kind == PendingKind::kAdd) {
+        present = true;
+        deliveries = op.deliveries;
+      } else if (op.kind == PendingKind::kSet) {
+        if (present) deliveries = op.deliveries;
+      } else if (added_first) {
+        changed = false;  // added and removed here: nothing to write
+      } else {
+        present = false;
+      }
+    }
+    if (!changed) continue;
+    Stmt id = present ? Stmt::kInsertPending : Stmt::kDeletePending;
+    sqlite3_stmt* st = stmts_.get(id);
+    sqlite3_bind_int64(st, 1, I64(first.sub_id));
+    sqlite3_bind_int64(st, 2, I64(first.seq));
+    if (present) sqlite3_bind_int64(st, 3, deliveries);
+    if (Status s = Step(id); !s.ok()) return s;
   }
+  ClearPending();
+  return Status::OK();
 }
 
-// The row may exist from an earlier transaction: not added_first, so that a RemovePending later
-// in this transaction deletes it.
-void SqliteStore::SetDeliveries(uint64_t sub_id, uint64_t seq, uint32_t deliveries) {
-  auto [it, inserted] =
-      pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{true, false, deliveries});
-  if (!inserted && it->second.present) it->second.deliveries = deliveries;
-}
-
-void SqliteStore::RemovePending(uint64_t sub_id, uint64_t seq) {
-  auto [it, inserted] =
-      pending_.try_emplace(PendingKey{sub_id, seq}, PendingChange{false, false, 0});
-  if (inserted) return;
-  if (it->second.added_first) {
-    pending_.erase(it);
+void SqliteStore::ClearPending() {
+  if (pending_.capacity() > kPendingOpsKept) {
+    std::vector<PendingOp>().swap(pending_);
   } else {
-    it->second.present = false;
+    pending_.clear();
   }
 }
 
 Status SqliteStore::FlushSubState() {
-  for (const auto& [key, change] : pending_) {
-    Stmt id = change.present ? Stmt::kInsertPending : Stmt::kDeletePending;
-    sqlite3_stmt* st = stmts_.get(id);
-    sqlite3_bind_int64(st, 1, I64(key.sub_id));
-    sqlite3_bind_int64(st, 2, I64(key.seq));
-    if (change.present) sqlite3_bind_int64(st, 3, change.deliveries);
-    if (Status s = Step(id); !s.ok()) return s;
-  }
-  pending_.clear();
+  if (Status s = FlushPending(); !s.ok()) return s;
   for (const auto& [sub_id, last_sent] : last_sent_) {
     sqlite3_stmt* st = stmts_.get(Stmt::kUpdateLastSent);
     sqlite3_bind_int64(st, 1, I64(sub_id));

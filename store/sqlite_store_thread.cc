@@ -174,7 +174,7 @@ Status SqliteStore::ApplyGroup(std::vector<Job*>& writes) {
 }
 
 void SqliteStore::ClearTransactionState() {
-  pending_.clear();
+  ClearPending();
   last_sent_.clear();
   dirty_channels_.clear();
   touched_.clear();

@@ -27,7 +27,8 @@
 // - Persistence is coalesced, without waiting for it (a lost ack record costs a redelivery,
 //   never a message): a delivery gets a pending row only once it stayed unacked for
 //   kPersistDelayMs; the stored last_sent never passes an unacked delivery that has no pending
-//   row. FlushDirty records what aged just before each batch is sealed.
+//   row. FlushDirty records what aged just before each batch is sealed, at most
+//   kPersistPerBatch rows a batch (the rest wait, their position held below them).
 // - Nothing is published into the void: a subscription whose inbox has no interest waits
 //   (bounded) at the interest gate. Nor into a connection that stopped reading: while the Bus
 //   reports its inbox backlogged, the subscription waits at the gate until it drains (its
@@ -46,6 +47,7 @@
 // thread only.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -72,6 +74,8 @@ class Delivery {
   static constexpr uint64_t kAckWaitSlackMs = 15;
   static constexpr uint64_t kHandOverDelayMs = 100;
   static constexpr uint64_t kPersistDelayMs = 100;
+  // At most this many pending rows (AddPending) go into one batch (delivery_persistence.cc).
+  static constexpr size_t kPersistPerBatch = 4096;
   // A subscription sending a run of messages asks the interest gate again (is its connection
   // backlogged?) after this many bytes: past the core's high-water mark a connection gets at
   // most this much more from one subscription.
@@ -105,9 +109,12 @@ class Delivery {
   void OnAck(StanSub* sub, uint64_t seq);
   // --- persistence (delivery_persistence.cc) ---
   void MarkDirty(StanSub* sub);
-  // `force` records every pending delivery (graceful stop, a subscription going offline).
+  // `force` records every pending delivery (graceful stop, a subscription going offline);
+  // otherwise at most kPersistPerBatch rows are added.
   void FlushDirty(bool force = false);
-  void FlushSub(StanSub* sub, bool force = false);
+  // Adds rows for `sub`'s aged deliveries, taking them from `*budget` (none: unlimited); when
+  // the budget runs out the subscription stays dirty.
+  void FlushSub(StanSub* sub, bool force = false, size_t* budget = nullptr);
   // Removes a pending entry, writing a RemovePending when it had been persisted.
   void DropPending(StanSub* sub, uint64_t seq);
   // Moves a pending entry to another subscription (queue groups), recorded at once.
@@ -195,6 +202,7 @@ class Delivery {
   DeadLetterSink dead_letter_;
   std::unordered_map<uint64_t, StanSub*> subs_;
   std::vector<uint64_t> dirty_;
+  std::vector<uint64_t> flushing_;  // FlushDirty's copy of dirty_ while it runs
   uint64_t gen_ = 0;
   Counters counters_;
   bool stopped_ = false;

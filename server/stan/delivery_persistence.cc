@@ -2,7 +2,11 @@
 // delivery gets a pending row only once it stayed unacked for kPersistDelayMs; the stored
 // last_sent is held below the oldest delivery without a row (for a queue group, the oldest of
 // any member); removals of recorded entries are written at once. The streaming layer calls
-// FlushDirty just before each batch is sealed, so what aged during the pass goes with it.
+// FlushDirty just before each batch is sealed, so what aged during the pass goes with it, at
+// most kPersistPerBatch rows a batch (oldest first per subscription; the subscriptions left
+// over stay dirty, first in line for the next batch). While the store lags, deliveries wait
+// longer for their rows and most are acked before they get one: neither row nor removal is
+// written, so the store's work and the batches' memory stop growing with the delivery rate.
 #include <algorithm>
 
 #include "server/stan/delivery.h"
@@ -22,10 +26,13 @@ void Delivery::FlushDirty(bool force) {
   if (force) {
     for (auto& [id, sub] : subs_) MarkDirty(sub);
   }
-  for (uint64_t id : dirty_) {
-    if (StanSub* s = Find(id)) FlushSub(s, force);
+  // FlushSub marks the subscriptions the budget left over dirty again, into the emptied dirty_.
+  flushing_.swap(dirty_);
+  size_t budget = kPersistPerBatch;
+  for (uint64_t id : flushing_) {
+    if (StanSub* s = Find(id)) FlushSub(s, force, force ? nullptr : &budget);
   }
-  dirty_.clear();
+  flushing_.clear();
 }
 
 void Delivery::TrimNewPending(StanSub* sub) {
@@ -37,16 +44,22 @@ void Delivery::TrimNewPending(StanSub* sub) {
   }
 }
 
-void Delivery::FlushSub(StanSub* sub, bool force) {
+void Delivery::FlushSub(StanSub* sub, bool force, size_t* budget) {
   if (!sub->dirty && !force) return;
   sub->dirty = false;
   store::WriteBatch& b = writer_->batch();
   uint64_t now = timers_->now();
   auto& q = sub->new_pending;
+  bool over_budget = false;
   while (!q.empty()) {
     auto it = sub->pending.find(q.front());
     if (it != sub->pending.end() && !it->second.persisted) {
       if (!force && it->second.sent_ms + kPersistDelayMs > now) break;
+      if (budget != nullptr && *budget == 0) {
+        over_budget = true;
+        break;
+      }
+      if (budget != nullptr) --*budget;
       b.AddPending(sub->id(), q.front(), it->second.redeliveries + 1);
       it->second.persisted = true;
     }
@@ -66,7 +79,9 @@ void Delivery::FlushSub(StanSub* sub, bool force) {
     b.UpdateLastSent(sub->id(), floor);
     sub->stored_last_sent = floor;
   }
-  if (!q.empty() && !timers_->pending(sub->persist_timer)) {
+  if (over_budget) {
+    MarkDirty(sub);  // aged already: its rows go with the next batch
+  } else if (!q.empty() && !timers_->pending(sub->persist_timer)) {
     uint64_t due = sub->pending[q.front()].sent_ms + kPersistDelayMs;
     uint64_t id = sub->id(), gen = sub->gen;
     sub->persist_timer = timers_->AddAt(due, [this, id, gen] {

@@ -22,7 +22,9 @@ void StoreWriter::Seal() {
   const size_t ops = current_.batch.size(), bytes = current_.batch.bytes();
   sealed_.push_back(std::move(current_));
   current_ = Pending{};
-  current_.batch.Reserve(ops, bytes);
+  // The next one fills to about kSealOps before it is sealed in turn; whatever the sealed one
+  // grew to beyond that (the rows of a flush) is no guide.
+  current_.batch.Reserve(std::min(ops, kSealOps + 64), bytes);
 }
 
 void StoreWriter::SubmitSealed() {

@@ -23,6 +23,21 @@ int64_t TotalChanges(SqliteStore& store) {
   return n;
 }
 
+// Submits `a` and `b` while the store thread is held, so that they commit in one transaction,
+// and waits for both (each must succeed).
+void SubmitTogether(TestLoop& loop, SqliteStore& store, WriteBatch a, WriteBatch b) {
+  store.TEST_Hold(true);
+  int done = 0;
+  auto count = [&done](const Status& s, const BatchResult&) {
+    CHECK(s.ok());
+    ++done;
+  };
+  store.Submit(std::move(a), count);
+  store.Submit(std::move(b), count);
+  store.TEST_Hold(false);
+  REQUIRE(loop.RunUntil([&] { return done == 2; }));
+}
+
 }  // namespace
 
 TEST_SUITE("store") {
@@ -102,24 +117,15 @@ TEST_SUITE("store") {
     const int deletes = store->TEST_StmtRuns(Stmt::kDeletePending);
     const int updates = store->TEST_StmtRuns(Stmt::kUpdateLastSent);
 
-    store->TEST_Hold(true);
-    int done = 0;
-    auto count = [&done](const Status& s, const BatchResult&) {
-      CHECK(s.ok());
-      ++done;
-    };
     WriteBatch a;
     a.AddPending(1, 8);
     a.UpdateLastSent(1, 8);
-    store->Submit(std::move(a), count);
     WriteBatch b;
     b.RemovePending(1, 8);
     b.AddPending(1, 9);
     b.UpdateLastSent(1, 9);
     b.RemovePending(1, 7);  // stored earlier: a real delete
-    store->Submit(std::move(b), count);
-    store->TEST_Hold(false);
-    REQUIRE(loop.RunUntil([&] { return done == 2; }));
+    SubmitTogether(loop, *store, std::move(a), std::move(b));
     // Written: pending (1,9), delete (1,7), last_sent once. Not (1,8), not last_sent 8.
     CHECK(TotalChanges(*store) - changes == 3);
     CHECK(store->TEST_StmtRuns(Stmt::kInsertPending) - inserts == 1);
@@ -159,6 +165,54 @@ TEST_SUITE("store") {
     REQUIRE(r->subs.size() == 1);
     CHECK(r->subs[0].pending == std::vector<uint64_t>{7, 9});
     CHECK(r->subs[0].deliveries == std::vector<uint32_t>{3, 2});
+    CHECK(again->Close().ok());
+  }
+
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: pending ops of many pairs, interleaved over a group, fold per pair") {
+    auto store = OpenOk(loop, path, SyncMode::kNormal);
+    WriteBatch setup;
+    setup.CreateChannel(MakeChannel(1, "foo"));
+    for (uint64_t id : {1, 2}) {
+      SubRecord sub;
+      sub.id = id;
+      sub.channel_id = 1;
+      setup.PutSub(sub);
+    }
+    setup.AddPending(1, 6, 2);
+    setup.AddPending(2, 9);
+    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
+    const int inserts = store->TEST_StmtRuns(Stmt::kInsertPending);
+    const int deletes = store->TEST_StmtRuns(Stmt::kDeletePending);
+
+    WriteBatch a;
+    a.AddPending(2, 5);
+    a.AddPending(1, 5);
+    a.RemovePending(2, 5);
+    a.RemovePending(1, 6);  // stored earlier, removed, then added again: one row, count 4
+    a.AddPending(2, 7);
+    WriteBatch b;
+    b.AddPending(2, 5, 3);  // added, removed and added again: one row, count 3
+    b.AddPending(1, 6, 4);
+    b.RemovePending(2, 7);  // added and removed within the group: nothing
+    b.RemovePending(2, 9);  // stored earlier: deleted
+    b.SetDeliveries(1, 5, 2);
+    SubmitTogether(loop, *store, std::move(a), std::move(b));
+    CHECK(store->TEST_StmtRuns(Stmt::kInsertPending) - inserts == 3);  // (1,5) (1,6) (2,5)
+    CHECK(store->TEST_StmtRuns(Stmt::kDeletePending) - deletes == 1);  // (2,9)
+    CHECK(store->Close().ok());
+
+    auto [again, r] = Reopen(loop, path);
+    REQUIRE(r->subs.size() == 2);
+    for (const SubRecord& sub : r->subs) {
+      if (sub.id == 1) {
+        CHECK(sub.pending == std::vector<uint64_t>{5, 6});
+        CHECK(sub.deliveries == std::vector<uint32_t>{2, 4});
+      } else {
+        CHECK(sub.pending == std::vector<uint64_t>{5});
+        CHECK(sub.deliveries == std::vector<uint32_t>{3});
+      }
+    }
     CHECK(again->Close().ok());
   }
 

@@ -1,14 +1,19 @@
 // stan_server_test.cc: the streaming layer on fakes of the core and the store: the publish
 // invariant (no PubAck and no delivery before the commit that holds the message, none at all
 // after a failed commit), AckWait redelivery on a fake clock, the coalescing of pending
-// rows (a delivery acked quickly writes none), and the owner checks of acks, unsubscribes and
-// closes (session_guard.h).
+// rows (a delivery acked quickly writes none; at most kPersistPerBatch rows a batch), and the
+// owner checks of acks, unsubscribes and closes (session_guard.h).
 #include "server/stan/stan_server.h"
 
 #include <uv.h>
 
 #include <algorithm>
 #include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -418,6 +423,44 @@ TEST_SUITE("stan_server") {
     h.Pass();
     REQUIRE(h.store.submitted.size() == 1);
     CHECK(HasOp<batch_op::RemovePending>(h.store.submitted.front().batch));
+  }
+
+  TEST_CASE("stan_server: rows go at most kPersistPerBatch a batch; the position waits for them") {
+    Harness h;
+    constexpr int kSubs = 42, kMsgs = 100;  // MaxInflight 100 each: every message goes out
+    static_assert(kSubs * kMsgs > static_cast<int>(Delivery::kPersistPerBatch));
+    for (int i = 0; i < kSubs; ++i) {
+      h.Connect("c" + std::to_string(i));
+      h.CommitAll();
+      h.Subscribe("c" + std::to_string(i), "foo", 30);
+      h.CommitAll();
+    }
+    for (int j = 1; j <= kMsgs; ++j) h.Pub("c0", "foo", "g" + std::to_string(j));
+    h.CommitAll();
+    REQUIRE(PendingOnFoo(h) == static_cast<size_t>(kSubs * kMsgs));
+    h.stan->TEST_timers().TEST_Advance(Delivery::kPersistDelayMs + 1);
+    std::set<std::pair<uint64_t, uint64_t>> rows;  // (sub, seq) of every AddPending
+    std::vector<size_t> added;                     // AddPending per batch
+    for (int b = 0; b < 5; ++b) {
+      h.Pass();
+      if (h.store.submitted.empty()) break;
+      size_t n = 0;
+      for (const auto& op : h.store.submitted.front().batch.ops()) {
+        if (const auto* a = std::get_if<batch_op::AddPending>(&op)) {
+          CHECK(rows.insert({a->sub_id, a->seq}).second);  // one row per delivery
+          ++n;
+        } else if (const auto* u = std::get_if<batch_op::UpdateLastSent>(&op)) {
+          // The stored position never passes a delivery without a row (none was acked).
+          for (uint64_t seq = 1; seq <= u->seq; ++seq) CHECK(rows.count({u->sub_id, seq}) == 1);
+        }
+      }
+      added.push_back(n);
+      h.store.CompleteOne();  // its applied continuation submits the next batch at once
+    }
+    REQUIRE(added.size() >= 2);
+    CHECK(added[0] == Delivery::kPersistPerBatch);
+    CHECK(added[1] == kSubs * kMsgs - Delivery::kPersistPerBatch);
+    CHECK(rows.size() == static_cast<size_t>(kSubs * kMsgs));
   }
 
   TEST_CASE("stan_server: acks count only from a connection that acts for the client") {
