@@ -87,7 +87,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenSqlite(const StoreOptions&
 }
 
 SqliteStore::SqliteStore(const StoreOptions& options, uv_loop_t* loop)
-    : options_(options), loop_(loop) {}
+    : options_(options), loop_(loop), reclaim_paused_(options.TEST_pause_reclaim) {}
 
 SqliteStore::~SqliteStore() { Close().IgnoreError(); }
 
