@@ -231,7 +231,7 @@ TEST_SUITE("store") {
     store->TEST_PauseReclaim(false);
     REQUIRE(WaitReclaimed(*store));
     const SqliteStore::ReclaimStats st = store->TEST_reclaim();
-    const uint64_t per_step = SqliteStore::kReclaimStepBytes / 100'000 + 1;
+    const uint64_t per_step = SqliteStore::kReclaimStepBytes / 100'000 + 1;  // 11
     CHECK(st.rows == 100);
     CHECK(st.max_step_rows <= per_step);
     CHECK(st.steps >= 100 / per_step);
