@@ -1,9 +1,10 @@
 // stan_delete_large_test.cc: a channel of 200,000 messages removed for inactivity, through the
 // real binary. The deleting commit leaves its messages behind and the store reclaims them in
 // steps (the log says when that starts and ends, with the rows and the steps), while another
-// channel is published to all along and every one of its publishes is acknowledged. Once the
-// server has stopped, the store file, opened read-only, holds no message and no span of a
-// channel that is gone.
+// channel is published to all along and every one of its publishes is acknowledged; a kill -9
+// in the middle of it leaves the rest to the next start, which finds it in the store and
+// finishes. Once the server has stopped, the store file, opened read-only, holds no message and
+// no span of a channel that is gone.
 #include <sqlite3.h>
 
 #include <atomic>
@@ -51,59 +52,52 @@ int64_t QueryStore(const std::string& path, const std::string& sql) {
   return out;
 }
 
-}  // namespace
+constexpr char kConfig[] = "limits:\n  channels:\n    big: {max_inactivity: 2s}\n";
 
-TEST_SUITE("stan_delete_large") {
-
-TEST_CASE("stan_delete_large: an inactive channel's 200,000 messages go in steps, publishes "
-          "to another channel are all acknowledged meanwhile") {
-  StanServerProc srv;
-  REQUIRE(srv.Start("limits:\n  channels:\n    big: {max_inactivity: 2s}\n"));
+// Publishes kBigMsgs messages of 16 B to "big" as fast as the PubAcks come; REQUIREs them all.
+void FillBig(StanServerProc& srv) {
   StanConn pub;
   REQUIRE(pub.Connect(srv.url(), "big-pub") == NATS_OK);
-  AckCount big;
+  AckCount acks;
   const std::string data(16, 'b');
   for (int i = 0; i < kBigMsgs; ++i) {
     REQUIRE(stanConnection_PublishAsync(pub, "big", data.data(), static_cast<int>(data.size()),
-                                        AckCount::OnAck, &big) == NATS_OK);
+                                        AckCount::OnAck, &acks) == NATS_OK);
   }
-  REQUIRE(big.WaitOk(kBigMsgs, 30s));
+  REQUIRE(acks.WaitOk(kBigMsgs, 30s));
+}
 
-  // Another channel, published to (each publish waits for its PubAck) from now until the
-  // deleted channel's messages are gone.
-  std::atomic<bool> stop{false};
-  std::atomic<int> live_ok{0}, live_failed{0};
-  std::thread live([&] {
-    StanConn sc;
-    if (sc.Connect(srv.url(), "live-pub") != NATS_OK) {
-      live_failed++;
-      return;
-    }
-    while (!stop.load()) {
-      (sc.Publish("live", "x") == NATS_OK ? live_ok : live_failed)++;
-      std::this_thread::sleep_for(1ms);
-    }
-  });
+// Publishes to "live" on a thread of its own, one publish at a time (each waits for its
+// PubAck), until Stop().
+class LivePublisher {
+ public:
+  explicit LivePublisher(const std::string& url)
+      : thread_([this, url] {
+          StanConn sc;
+          if (sc.Connect(url, "live-pub") != NATS_OK) {
+            failed++;
+            return;
+          }
+          while (!stop_.load()) {
+            (sc.Publish("live", "x") == NATS_OK ? ok : failed)++;
+            std::this_thread::sleep_for(1ms);
+          }
+        }) {}
+  ~LivePublisher() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::atomic<int> ok{0}, failed{0};
 
-  TandemProcess& p = srv.process();
-  CHECK(p.WaitForLog("stan: channel big inactive, deleting it", 15s));
-  CHECK(p.WaitForLog("store: reclaiming the messages of deleted channel 1: 200000 rows to go",
-                     10s));
-  const bool reclaimed = p.WaitForLog("store: reclaimed the messages of deleted channel 1:", 30s);
-  stop = true;
-  live.join();
-  REQUIRE(reclaimed);
-  CHECK(live_failed.load() == 0);
-  CHECK(live_ok.load() > 100);
-  std::smatch m;
-  const std::string log = p.Log();
-  REQUIRE(std::regex_search(log, m, std::regex("channel 1: 200000 rows in ([0-9]+) steps.*")));
-  const int steps = std::stoi(m[1].str());
-  MESSAGE(m[0].str(), "; ", live_ok.load(), " publishes to another channel meanwhile");
-  CHECK(steps >= kBigMsgs / 4096);
-  pub.Destroy();
-  REQUIRE(srv.Term() == 0);
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
+// The store file of a stopped server holds nothing of a deleted channel, and `live` messages
+// on "live".
+void CheckStoreClean(StanServerProc& srv, int64_t live) {
   const std::string db = srv.dir() + "/data/store.db";
   CHECK(QueryStore(db, "SELECT count(*) FROM channels WHERE name='big'") == 0);
   CHECK(QueryStore(db, "SELECT count(*) FROM messages WHERE channel_id NOT IN "
@@ -111,8 +105,62 @@ TEST_CASE("stan_delete_large: an inactive channel's 200,000 messages go in steps
   CHECK(QueryStore(db, "SELECT count(*) FROM spans WHERE channel_id NOT IN "
                        "(SELECT id FROM channels)") == 0);
   CHECK(QueryStore(db, "SELECT value FROM meta WHERE key='orphan_spans'") == 0);
-  CHECK(QueryStore(db, "SELECT msgs FROM channels WHERE name='live'") == live_ok.load());
-  CHECK(QueryStore(db, "SELECT count(*) FROM messages") == live_ok.load());
+  CHECK(QueryStore(db, "SELECT msgs FROM channels WHERE name='live'") == live);
+  CHECK(QueryStore(db, "SELECT count(*) FROM messages") == live);
+}
+
+}  // namespace
+
+TEST_SUITE("stan_delete_large") {
+
+TEST_CASE("stan_delete_large: an inactive channel's 200,000 messages go in steps, publishes "
+          "to another channel are all acknowledged meanwhile") {
+  StanServerProc srv;
+  REQUIRE(srv.Start(kConfig));
+  FillBig(srv);
+  // Another channel is published to from now until the deleted channel's messages are gone.
+  LivePublisher live(srv.url());
+  TandemProcess& p = srv.process();
+  CHECK(p.WaitForLog("stan: channel big inactive, deleting it", 15s));
+  CHECK(p.WaitForLog("store: reclaiming the messages of deleted channel 1: 200000 rows to go",
+                     10s));
+  const bool reclaimed = p.WaitForLog("store: reclaimed the messages of deleted channel 1:", 30s);
+  live.Stop();
+  REQUIRE(reclaimed);
+  CHECK(live.failed.load() == 0);
+  CHECK(live.ok.load() > 100);
+  std::smatch m;
+  const std::string log = p.Log();
+  REQUIRE(std::regex_search(log, m, std::regex("channel 1: 200000 rows in ([0-9]+) steps.*")));
+  MESSAGE(m[0].str(), "; ", live.ok.load(), " publishes to another channel meanwhile");
+  CHECK(std::stoi(m[1].str()) >= kBigMsgs / 4096);
+  REQUIRE(srv.Term() == 0);
+  CheckStoreClean(srv, live.ok.load());
+}
+
+TEST_CASE("stan_delete_large: a kill -9 in the middle of the reclaim leaves the rest to the "
+          "next start, which finishes it") {
+  StanServerProc srv;
+  REQUIRE(srv.Start(kConfig));
+  FillBig(srv);
+  TandemProcess* p = &srv.process();
+  {
+    LivePublisher live(srv.url());  // keeps the store busy, so the steps come paced
+    REQUIRE(p->WaitForLog("store: reclaiming the messages of deleted channel 1", 15s));
+    REQUIRE(srv.Restart9(kConfig));
+  }
+  p = &srv.process();
+  // Found again in the store: the first run had not finished (a step is at most 4,096 rows).
+  CHECK(p->WaitForLog("store: 1 deleted channel(s) with messages left to reclaim", 10s));
+  REQUIRE(p->WaitForLog("store: reclaimed the messages of deleted channel 1:", 30s));
+  std::smatch m;
+  const std::string log = p->Log();
+  REQUIRE(std::regex_search(log, m, std::regex("channel 1: ([0-9]+) rows in [0-9]+ steps.*")));
+  MESSAGE("after the restart: ", m[0].str());
+  CHECK(std::stoi(m[1].str()) < kBigMsgs);
+  REQUIRE(srv.Term() == 0);
+  const std::string db = srv.dir() + "/data/store.db";
+  CheckStoreClean(srv, QueryStore(db, "SELECT msgs FROM channels WHERE name='live'"));
 }
 
 }  // TEST_SUITE
