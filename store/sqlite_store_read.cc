@@ -91,7 +91,8 @@ Status SqliteStore::LoadState() {
 // record and the channels were read by LoadState(); this reads clients and subscriptions.
 Result<Recovered> SqliteStore::Recover() {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return !idle_busy_; });  // a vacuum step or a measure: milliseconds
+  // A vacuum or reclaim step, or a measure: milliseconds.
+  cv_.wait(lock, [this] { return !idle_busy_; });
   if (!sticky_.ok()) return sticky_;
   if (busy_ || !queue_.empty() || closed_) {
     return Status::InvalidArgument("Recover", "call it once, before any Submit or read");

@@ -71,8 +71,8 @@ void SqliteStore::ThreadMain() {
     jobs.clear();
     CheckpointIfDue();
     if (backup_) {
-      BackupStep();  // a busy store copies too, one step per round
-    } else {
+      BackupStep();                                  // a busy store copies too, one step per round
+    } else if (!orphans_.empty() || orphan_flag_) {  // no lock taken without a reclaim
       bool starved;
       {
         std::lock_guard<std::mutex> lock(mu_);
