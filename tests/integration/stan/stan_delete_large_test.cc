@@ -2,7 +2,7 @@
 // real binary. The deleting commit leaves its messages behind and the store reclaims them in
 // steps (the log says when that starts and ends, with the rows and the steps), while another
 // channel is published to all along and every one of its publishes is acknowledged; a kill -9
-// in the middle of it leaves the rest to the next start, which finds it in the store and
+// once it has started leaves the rest to the next start, which finds it in the store and
 // finishes. Once the server has stopped, the store file, opened read-only, holds no message and
 // no span of a channel that is gone.
 #include <sqlite3.h>
@@ -138,7 +138,7 @@ TEST_CASE("stan_delete_large: an inactive channel's 200,000 messages go in steps
   CheckStoreClean(srv, live.ok.load());
 }
 
-TEST_CASE("stan_delete_large: a kill -9 in the middle of the reclaim leaves the rest to the "
+TEST_CASE("stan_delete_large: a kill -9 once the reclaim has started leaves the rest to the "
           "next start, which finishes it") {
   StanServerProc srv;
   REQUIRE(srv.Start(kConfig));
@@ -147,17 +147,20 @@ TEST_CASE("stan_delete_large: a kill -9 in the middle of the reclaim leaves the 
   {
     LivePublisher live(srv.url());  // keeps the store busy, so the steps come paced
     REQUIRE(p->WaitForLog("store: reclaiming the messages of deleted channel 1", 15s));
+    std::this_thread::sleep_for(100ms);  // a step or more (49 need at least 5 ms apart each)
     REQUIRE(srv.Restart9(kConfig));
   }
   p = &srv.process();
-  // Found again in the store: the first run had not finished (a step is at most 4,096 rows).
+  // Found again in the store: the first run was killed 0.1 s after it started, far from its
+  // end (on a loaded machine its first step may not have committed yet: then all 200,000 rows
+  // are left, and the restart must find them all the same).
   CHECK(p->WaitForLog("store: 1 deleted channel(s) with messages left to reclaim", 10s));
   REQUIRE(p->WaitForLog("store: reclaimed the messages of deleted channel 1:", 30s));
   std::smatch m;
   const std::string log = p->Log();
   REQUIRE(std::regex_search(log, m, std::regex("channel 1: ([0-9]+) rows in [0-9]+ steps.*")));
   MESSAGE("after the restart: ", m[0].str());
-  CHECK(std::stoi(m[1].str()) < kBigMsgs);
+  CHECK(std::stoi(m[1].str()) <= kBigMsgs);
   REQUIRE(srv.Term() == 0);
   const std::string db = srv.dir() + "/data/store.db";
   CheckStoreClean(srv, QueryStore(db, "SELECT msgs FROM channels WHERE name='live'"));
