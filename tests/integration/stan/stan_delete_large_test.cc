@@ -2,9 +2,10 @@
 // real binary. The deleting commit leaves its messages behind and the store reclaims them in
 // steps (the log says when that starts and ends, with the rows and the steps), while another
 // channel is published to all along and every one of its publishes is acknowledged; a kill -9
-// once it has started leaves the rest to the next start, which finds it in the store and
-// finishes. Once the server has stopped, the store file, opened read-only, holds no message and
+// once it has started leaves the rest to the next start, and to the standby that takes over,
+// which find it in the store and finish. Once the server has stopped, the store file, opened read-only, holds no message and
 // no span of a channel that is gone.
+#include <signal.h>
 #include <sqlite3.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/integration/stan/stan_fixture.h"
+#include "tests/support/ft_harness.h"
 
 namespace tandem::test {
 namespace {
@@ -55,9 +57,9 @@ int64_t QueryStore(const std::string& path, const std::string& sql) {
 constexpr char kConfig[] = "limits:\n  channels:\n    big: {max_inactivity: 2s}\n";
 
 // Publishes kBigMsgs messages of 16 B to "big" as fast as the PubAcks come; REQUIREs them all.
-void FillBig(StanServerProc& srv) {
+void FillBig(const std::string& url, const char* cluster = "test-cluster") {
   StanConn pub;
-  REQUIRE(pub.Connect(srv.url(), "big-pub") == NATS_OK);
+  REQUIRE(pub.Connect(url, "big-pub", 16384, cluster) == NATS_OK);
   AckCount acks;
   const std::string data(16, 'b');
   for (int i = 0; i < kBigMsgs; ++i) {
@@ -96,16 +98,15 @@ class LivePublisher {
 };
 
 // The store file of a stopped server holds nothing of a deleted channel, and `live` messages
-// on "live".
-void CheckStoreClean(StanServerProc& srv, int64_t live) {
-  const std::string db = srv.dir() + "/data/store.db";
+// on "live" (0: no such channel).
+void CheckStoreClean(const std::string& db, int64_t live) {
   CHECK(QueryStore(db, "SELECT count(*) FROM channels WHERE name='big'") == 0);
   CHECK(QueryStore(db, "SELECT count(*) FROM messages WHERE channel_id NOT IN "
                        "(SELECT id FROM channels)") == 0);
   CHECK(QueryStore(db, "SELECT count(*) FROM spans WHERE channel_id NOT IN "
                        "(SELECT id FROM channels)") == 0);
   CHECK(QueryStore(db, "SELECT value FROM meta WHERE key='orphan_spans'") == 0);
-  CHECK(QueryStore(db, "SELECT msgs FROM channels WHERE name='live'") == live);
+  CHECK(QueryStore(db, "SELECT coalesce(sum(msgs), 0) FROM channels WHERE name='live'") == live);
   CHECK(QueryStore(db, "SELECT count(*) FROM messages") == live);
 }
 
@@ -117,7 +118,7 @@ TEST_CASE("stan_delete_large: an inactive channel's 200,000 messages go in steps
           "to another channel are all acknowledged meanwhile") {
   StanServerProc srv;
   REQUIRE(srv.Start(kConfig));
-  FillBig(srv);
+  FillBig(srv.url());
   // Another channel is published to from now until the deleted channel's messages are gone.
   LivePublisher live(srv.url());
   TandemProcess& p = srv.process();
@@ -135,14 +136,14 @@ TEST_CASE("stan_delete_large: an inactive channel's 200,000 messages go in steps
   MESSAGE(m[0].str(), "; ", live.ok.load(), " publishes to another channel meanwhile");
   CHECK(std::stoi(m[1].str()) >= kBigMsgs / 4096);
   REQUIRE(srv.Term() == 0);
-  CheckStoreClean(srv, live.ok.load());
+  CheckStoreClean(srv.dir() + "/data/store.db", live.ok.load());
 }
 
 TEST_CASE("stan_delete_large: a kill -9 once the reclaim has started leaves the rest to the "
           "next start, which finishes it") {
   StanServerProc srv;
   REQUIRE(srv.Start(kConfig));
-  FillBig(srv);
+  FillBig(srv.url());
   TandemProcess* p = &srv.process();
   {
     LivePublisher live(srv.url());  // keeps the store busy, so the steps come paced
@@ -163,7 +164,23 @@ TEST_CASE("stan_delete_large: a kill -9 once the reclaim has started leaves the 
   CHECK(std::stoi(m[1].str()) <= kBigMsgs);
   REQUIRE(srv.Term() == 0);
   const std::string db = srv.dir() + "/data/store.db";
-  CheckStoreClean(srv, QueryStore(db, "SELECT msgs FROM channels WHERE name='live'"));
+  CheckStoreClean(db, QueryStore(db, "SELECT msgs FROM channels WHERE name='live'"));
+}
+
+TEST_CASE("stan_delete_large: the standby that takes over finishes the reclaim the active "
+          "started") {
+  FtPair pair(kConfig);
+  REQUIRE(pair.StartActiveThenStandby());
+  FillBig("nats://127.0.0.1:" + std::to_string(pair.port), "ft-test");
+  REQUIRE(pair.a.process().WaitForLog("store: reclaiming the messages of deleted channel 1", 15s));
+  REQUIRE(pair.a.process().Signal(SIGKILL));
+  REQUIRE(pair.b.WaitActive(15s));
+  TandemProcess& b = pair.b.process();
+  CHECK(b.WaitForLog("store: 1 deleted channel(s) with messages left to reclaim", 10s));
+  REQUIRE(b.WaitForLog("store: reclaimed the messages of deleted channel 1:", 30s));
+  REQUIRE(b.Signal(SIGTERM));
+  REQUIRE(b.WaitExit() == 0);
+  CheckStoreClean(pair.dir.path() + "/store/store.db", 0);
 }
 
 }  // TEST_SUITE
