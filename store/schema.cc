@@ -15,6 +15,7 @@
 //                              Open() that finds them absent (a new store, or one of an older
 //                              version), never changed after
 //     ft_group        TEXT     the fault-tolerance group that serves the store (absent: none)
+//     orphan_spans    INTEGER  1 while a deleted channel's messages may be left to reclaim
 //
 //   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, first_seq, last_seq, msgs, bytes,
 //            last_timestamp, max_msgs, max_bytes, max_age)
@@ -41,6 +42,10 @@
 //     cover [first_seq, last_seq], the first one may start below first_seq (the messages
 //     there were removed; removing deletes only the spans wholly below the new first_seq,
 //     so a channel at its limit rewrites no span); an empty channel has no span.
+//     A deleted channel's spans and messages stay until reclaimed in steps (orphans: spans
+//     whose channel_id has no channels row; sqlite_store_reclaim.cc). Its first span starts
+//     at its first_seq and an end span, holding no row, at last_seq + 1; channel ids are never
+//     reused, so no new channel takes them. meta orphan_spans is 1 while any may be left.
 //
 //     Why this layout: versions 2-4 kept a rowid table per channel (msgs_<channel id>, seq
 //     as the rowid). Every CREATE TABLE makes SQLite walk every table of the schema (making n

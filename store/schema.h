@@ -33,6 +33,9 @@ inline constexpr char kMetaMaxChannelId[] = "max_channel_id";
 inline constexpr char kMetaStoreId[] = "store_id";    // store/identity.h
 inline constexpr char kMetaGroupKey[] = "group_key";  // store/identity.h
 inline constexpr char kMetaFtGroup[] = "ft_group";    // the group that serves the store
+// 1 while spans of deleted channels may be left to reclaim (sqlite_store_reclaim.cc), else 0
+// or absent: an open looks for them only when it is 1.
+inline constexpr char kMetaOrphanSpans[] = "orphan_spans";
 
 // The meta keys that hold the server record, with the field each one holds (written by
 // PutServer, read at open).

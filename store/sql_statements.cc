@@ -105,6 +105,13 @@ constexpr StmtDef kStmts[] = {
     {Stmt::kDeleteSpansBefore, "DeleteSpansBefore",
      "DELETE FROM spans WHERE channel_id=?1 AND first_seq<?2"},
     {Stmt::kDeleteChannelSpans, "DeleteChannelSpans", "DELETE FROM spans WHERE channel_id=?1"},
+    // Hops from one channel id of spans to the next through the primary key (one seek per
+    // channel, however many spans each has), keeping those without a channels row.
+    {Stmt::kOrphanChannels, "OrphanChannels",
+     "WITH RECURSIVE ids(id) AS (SELECT (SELECT min(channel_id) FROM spans) UNION ALL "
+     "SELECT (SELECT min(channel_id) FROM spans WHERE channel_id>ids.id) FROM ids "
+     "WHERE ids.id IS NOT NULL) "
+     "SELECT id FROM ids WHERE id IS NOT NULL AND id NOT IN (SELECT id FROM channels)"},
 };
 static_assert(std::size(kStmts) == kStmtCount, "every Stmt needs a row in kStmts");
 

@@ -73,6 +73,7 @@ enum class Stmt {
   kSpansFrom,           // ?1 channel id, ?2 seq: first_seq, first_id of spans from it on
   kDeleteSpansBefore,   // ?1 channel id, ?2 seq: spans starting below it
   kDeleteChannelSpans,  // ?1 channel id
+  kOrphanChannels,      // the channel ids of spans without a channels row, ascending
   kCount,
 };
 inline constexpr Stmt kFirstPrepared = Stmt::kGetMeta;

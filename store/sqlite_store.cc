@@ -87,7 +87,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenSqlite(const StoreOptions&
 }
 
 SqliteStore::SqliteStore(const StoreOptions& options, uv_loop_t* loop)
-    : options_(options), loop_(loop) {}
+    : options_(options), loop_(loop), reclaim_paused_(options.TEST_pause_reclaim) {}
 
 SqliteStore::~SqliteStore() { Close().IgnoreError(); }
 
@@ -459,7 +459,8 @@ void SqliteStore::TEST_HoldSync(bool hold) {
 
 Status SqliteStore::TEST_RunIdle(const std::function<Status(sqlite3*)>& fn) {
   std::unique_lock<std::mutex> lock(mu_);
-  // The store thread's idle work (a vacuum step, a measure) ends within milliseconds.
+  // The store thread's idle work (a vacuum or reclaim step, a measure) ends within
+  // milliseconds.
   cv_.wait_for(lock, std::chrono::seconds(2),
                [this] { return !busy_ && !idle_busy_ && queue_.empty(); });
   if (busy_ || idle_busy_ || !queue_.empty())

@@ -2,7 +2,8 @@
 // the contract). sqlite_store.cc holds open and the loop side; sqlite_store_thread.cc the store
 // and sync threads; sqlite_store_batch.cc the write path (batch ops, limits, flushes);
 // sqlite_store_read.cc holds LoadState, Recover and the reads; sqlite_store_spans.cc the index
-// of the messages table (spans); sqlite_store_guard.cc the checks that this is the right store
+// of the messages table (spans); sqlite_store_reclaim.cc the deleted channels' messages
+// removed in steps; sqlite_store_guard.cc the checks that this is the right store
 // (identity and epoch at open, the file watch and rescue after). The schema is documented in
 // schema.cc, the SQL text is in sql_statements.cc.
 //
@@ -17,8 +18,10 @@
 // completion has not run yet on the loop.
 //
 // Between rounds the store thread also takes one step of an online backup (backup.h) after
-// each round and back to back while idle, and, after kFileCheckMs without a job, gives free
-// pages back (vacuum.h) one step at a time: a job waits for at most one step.
+// each round and back to back while idle; deletes a deleted channel's messages in steps of
+// their own transaction (sqlite_store_reclaim.cc) after kIdleStepPauseMs without a job, or
+// after a round when none ran for kReclaimBusyStepMs; and, after kFileCheckMs without a job,
+// gives free pages back (vacuum.h) one step at a time: a job waits for at most one step.
 //
 // Checkpoints. tandem runs them, not SQLite's automatic checkpoint, whose errors SQLite
 // ignores. A checkpoint syncs the WAL and store.db and takes milliseconds, so it does not run
@@ -96,6 +99,20 @@ class SqliteStore final : public Store {
   // The longest the sync thread holds back rounds whose batches nobody waits for
   // (WriteBatch::set_unwaited), waiting for a round to share their fdatasync with (see "Sync").
   static constexpr int64_t kUnwaitedSyncMs = 20;
+  // Reclaiming a deleted channel's messages (sqlite_store_reclaim.cc). A step deletes at most
+  // kReclaimStepRows message rows, and stops early after kReclaimStepBytes of message data (the
+  // 256 pages a vacuum step moves), in its own transaction: its cost grows with both, and at
+  // these bounds it is milliseconds (2 ms for 16 B messages, 5 ms for 128 B; store/README.md)
+  // and a WAL of under 300 pages, so a commit that arrives meanwhile waits that long at most.
+  static constexpr uint64_t kReclaimStepRows = 4096;
+  static constexpr uint64_t kReclaimStepBytes = 1u << 20;
+  // While jobs come without a pause, one step after a round at most this often, so that a store
+  // that is never idle still reclaims (at most 4,096 rows every quarter second).
+  static constexpr int64_t kReclaimBusyStepMs = 250;
+  // After a failed step: the first retry waits this long, each later one twice as long, up to
+  // kReclaimRetryMaxMs.
+  static constexpr int64_t kReclaimRetryMs = 1000;
+  static constexpr int64_t kReclaimRetryMaxMs = 60000;
   static Result<std::unique_ptr<SqliteStore>> OpenSqlite(const StoreOptions& options,
                                                          uv_loop_t* loop);
   ~SqliteStore() override;
@@ -133,6 +150,15 @@ class SqliteStore final : public Store {
   Status TEST_RunIdle(const std::function<Status(sqlite3*)>& fn);
   // How many times a prepared statement ran since Open(). REQUIRES: as TEST_RunIdle.
   int TEST_StmtRuns(Stmt s);
+  // Reclaim of deleted channels' messages since Open(): steps committed, rows they deleted, the
+  // most rows one step deleted, steps that failed, and the deleted channels left to reclaim.
+  struct ReclaimStats {
+    uint64_t steps = 0, rows = 0, max_step_rows = 0, failures = 0;
+    size_t channels_left = 0;
+  };
+  ReclaimStats TEST_reclaim() const;
+  // While paused, the store thread takes no reclaim step (a step under way ends first).
+  void TEST_PauseReclaim(bool pause);
 
  private:
   struct ChannelState {
@@ -266,7 +292,24 @@ class SqliteStore final : public Store {
   Status StartAppend(int64_t channel_id, ChannelState& ch, uint64_t seq);
   // Deletes the channel's messages below `new_first` and the spans that held them.
   Status DeleteMsgsBefore(int64_t channel_id, ChannelState& ch, uint64_t new_first);
-  Status DeleteChannelMsgs(int64_t channel_id, ChannelState& ch);
+  // Reclaim of a deleted channel's messages (sqlite_store_reclaim.cc). In the deleting
+  // transaction: leaves the messages and spans of the channel behind, made exact (the first
+  // span starts at first_seq, an end span at last_seq + 1) and flagged in meta.
+  Status OrphanChannelMsgs(int64_t channel_id, ChannelState& ch);
+  // In Open()'s transaction, when meta flags orphans: lists them from the tables.
+  Status LoadOrphans();
+  // Store thread, between rounds: true when a step is due now, and when jobs keep coming and
+  // no step ran for kReclaimBusyStepMs. ReclaimOnce takes one step of the first orphan.
+  // REQUIRES: mu_ held.
+  bool ReclaimDue() const;
+  bool ReclaimStarved() const;
+  void ReclaimOnce();
+  // One step's transaction: deletes up to the step's bounds of the channel's lowest rows and
+  // the spans it emptied; *done once no span of the channel is left.
+  Status ReclaimStep(int64_t channel_id, uint64_t* rows, bool* done);
+  Status ReclaimSpans(int64_t channel_id, uint64_t* rows, bool* done);
+  // Rows of an orphan left to delete (end span's first_seq - first span's first_seq).
+  Result<uint64_t> OrphanRowsLeft(int64_t channel_id);
   // Steps `which` (kReadMsgRange or kScanMsgRange: channel_id and seq come first) to its next
   // row, which must hold the channel's `seq` at `id`: Corruption when it is missing or holds
   // another message.
@@ -280,9 +323,10 @@ class SqliteStore final : public Store {
   void StartBackups(std::vector<Job>& jobs);
   void BackupStep();
   void EndBackup(const Status& s);
-  // Store thread, when idle (sqlite_store_space.cc): measures the file, and gives free pages
-  // back in small steps. True when there is more to give back.
-  bool IdleWork();
+  // Store thread, when idle (sqlite_store_space.cc): measures the file, takes a reclaim step
+  // when `reclaim` (ReclaimDue), else gives free pages back in small steps. True when there is
+  // more to do.
+  bool IdleWork(bool reclaim);
   void MeasureSpace();
   void MeasureSpaceWhenDue();  // every kSpaceMeasureMs, busy or idle
 
@@ -326,6 +370,21 @@ class SqliteStore final : public Store {
   StoreSpace space_;
   int64_t next_space_ms_ = 0;  // store thread
   bool vacuuming_ = false;     // store thread: a vacuum started and goes on until no page is free
+  // Deleted channels whose messages are left to reclaim, in the order they were deleted (store
+  // thread; Open()'s transaction fills it first), and those of the transaction under way (they
+  // join after its commit).
+  std::deque<int64_t> orphans_;
+  std::vector<int64_t> new_orphans_;
+  bool orphan_flag_ = false;  // meta's orphan_spans is 1
+  struct ReclaimRun {         // the first orphan's reclaim, for its log lines
+    bool started = false;
+    uint64_t rows_at_start = 0, rows = 0, steps = 0;
+    int64_t start_ms = 0, max_step_us = 0;
+  };
+  ReclaimRun reclaim_run_;
+  int64_t reclaim_next_ms_ = 0;   // no step before (a retry's wait)
+  int64_t reclaim_retry_ms_ = 0;  // the wait after the next failure (0: kReclaimRetryMs)
+  int64_t reclaim_last_ms_ = 0;   // when the last step ran
   // Per-transaction coalescing (store thread only).
   std::vector<PendingOp> pending_;
   std::unordered_map<uint64_t, uint64_t> last_sent_;
@@ -345,6 +404,8 @@ class SqliteStore final : public Store {
   bool idle_busy_ = false;  // the store thread is using the connection for its idle work
   Status sticky_;
   uint64_t transactions_ = 0;
+  ReclaimStats reclaim_stats_;
+  bool reclaim_paused_ = false;
 
   // Checkpoint counts, written by the store thread (also from WalHook, which may run under mu_
   // in TEST_RunIdle: hence atomics, not mu_), read by TEST_checkpoints.

@@ -272,6 +272,13 @@ Status SqliteStore::CreateChannel(const ChannelRecord& c) {
   if (channels_.count(c.id) != 0) {
     return Status::InvalidArgument("CreateChannel", fmt::format("channel {} exists", c.id));
   }
+  // Ids are never reused: a deleted channel's messages may still be there
+  // (sqlite_store_reclaim.cc).
+  if (std::find(orphans_.begin(), orphans_.end(), c.id) != orphans_.end() ||
+      std::find(new_orphans_.begin(), new_orphans_.end(), c.id) != new_orphans_.end()) {
+    return Status::InvalidArgument(
+        "CreateChannel", fmt::format("channel {} was deleted: its id is not used again", c.id));
+  }
   BindAll(stmts_.get(Stmt::kInsertChannel), c.id, c.name, c.first_seq, c.last_seq, c.msgs, c.bytes,
           c.last_timestamp_ns, c.limits.max_msgs, c.limits.max_bytes, c.limits.max_age_ns);
   if (Status s = Step(Stmt::kInsertChannel); !s.ok()) return s;
@@ -284,7 +291,7 @@ Status SqliteStore::DeleteChannel(int64_t channel_id) {
   if (Status s = FlushSubState(); !s.ok()) return s;
   auto it = channels_.find(channel_id);
   if (it != channels_.end()) {
-    if (Status s = DeleteChannelMsgs(channel_id, it->second); !s.ok()) return s;
+    if (Status s = OrphanChannelMsgs(channel_id, it->second); !s.ok()) return s;
   }
   for (Stmt id : {Stmt::kDeleteChannelPending, Stmt::kDeleteChannelSubs, Stmt::kDeleteChannel}) {
     sqlite3_bind_int64(stmts_.get(id), 1, channel_id);

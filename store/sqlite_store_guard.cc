@@ -22,17 +22,12 @@
 #include "store/schema.h"
 #include "store/sqlite_error.h"
 #include "store/sqlite_store.h"
+#include "store/sqlite_store_util.h"
 
 #include <sys/stat.h>
 
 namespace tandem::store {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // The meta value of `key` as text, "" when absent.
 Result<std::string> MetaText(Statements& stmts, const char* key) {

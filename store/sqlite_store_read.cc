@@ -54,6 +54,7 @@ Status SqliteStore::LoadState() {
       std::string key = ColumnText(st, 0);
       if (key == kMetaMaxSubId) max_sub_id_ = static_cast<uint64_t>(sqlite3_column_int64(st, 1));
       if (key == kMetaMaxChannelId) max_channel_id_ = sqlite3_column_int64(st, 1);
+      if (key == kMetaOrphanSpans) orphan_flag_ = sqlite3_column_int64(st, 1) != 0;
       for (const ServerMetaField& m : kServerMeta) {
         if (key == m.key) loaded_.server.*m.field = ColumnText(st, 1);
       }
@@ -83,14 +84,15 @@ Status SqliteStore::LoadState() {
   StmtReset reset_max(max_id);
   if (rc = sqlite3_step(max_id); rc != SQLITE_ROW) return stmts_.Error(Stmt::kMaxMsgId, rc);
   next_msg_id_ = sqlite3_column_int64(max_id, 0) + 1;  // NULL (no message) reads as 0
-  return Status::OK();
+  return LoadOrphans();
 }
 
 // Holds mu_ throughout, so that the store thread cannot start a round meanwhile. The server
 // record and the channels were read by LoadState(); this reads clients and subscriptions.
 Result<Recovered> SqliteStore::Recover() {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return !idle_busy_; });  // a vacuum step or a measure: milliseconds
+  // A vacuum or reclaim step, or a measure: milliseconds.
+  cv_.wait(lock, [this] { return !idle_busy_; });
   if (!sticky_.ok()) return sticky_;
   if (busy_ || !queue_.empty() || closed_) {
     return Status::InvalidArgument("Recover", "call it once, before any Submit or read");

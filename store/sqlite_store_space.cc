@@ -1,13 +1,15 @@
-// sqlite_store_space.cc: SqliteStore's idle work: measuring the file (Store::space) and giving
-// free pages back with the incremental vacuum in small steps (store/vacuum.h). Runs on the
-// store thread only when no job waited for kFileCheckMs, one step at a time with a pause of
-// kIdleStepPauseMs between steps, so a job that arrives waits for at most one step.
+// sqlite_store_space.cc: SqliteStore's idle work: measuring the file (Store::space), reclaiming
+// deleted channels' messages (sqlite_store_reclaim.cc) and then giving free pages back with the
+// incremental vacuum in small steps (store/vacuum.h). Runs on the store thread only when no job
+// waited for kFileCheckMs (a reclaim step: kIdleStepPauseMs), one step at a time with a pause
+// of kIdleStepPauseMs between steps, so a job that arrives waits for at most one step.
 #include <chrono>
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include "store/sqlite_store.h"
+#include "store/sqlite_store_util.h"
 #include "store/vacuum.h"
 
 #include <sys/stat.h>
@@ -28,9 +30,7 @@ StoreSpace SqliteStore::space() const {
 }
 
 void SqliteStore::MeasureSpaceWhenDue() {
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = NowMs();
   if (now < next_space_ms_) return;
   next_space_ms_ = now + kSpaceMeasureMs;
   MeasureSpace();
@@ -51,8 +51,13 @@ void SqliteStore::MeasureSpace() {
   space_ = m;
 }
 
-bool SqliteStore::IdleWork() {
+bool SqliteStore::IdleWork(bool reclaim) {
   if (!health().ok()) return false;
+  if (reclaim) {  // a deleted channel's messages first: the vacuum gives their pages back after
+    ReclaimOnce();
+    MeasureSpace();
+    return true;
+  }
   if (!vacuuming_) {
     Result<int64_t> free = PragmaInt(db_, "freelist_count", options_.path);
     vacuuming_ = free.ok() && *free >= kVacuumMinFreePages;

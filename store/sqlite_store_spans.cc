@@ -1,6 +1,7 @@
 // sqlite_store_spans.cc: SqliteStore's index of the messages table, the spans (schema.cc says
 // what a span is and why): finding the ids that hold a channel's seqs, starting or extending a
-// span on append, and removing messages with their spans. Store thread only.
+// span on append, and removing a channel's oldest messages with their spans (a deleted
+// channel's: sqlite_store_reclaim.cc). Store thread only.
 #include <algorithm>
 #include <string>
 
@@ -134,19 +135,6 @@ Status SqliteStore::DeleteMsgsBefore(int64_t channel_id, ChannelState& ch, uint6
   if (s = Step(Stmt::kDeleteSpansBefore); !s.ok()) return s;
   if (new_first > ch.last_seq) ch.span_known = false;  // none left
   return Status::OK();
-}
-
-Status SqliteStore::DeleteChannelMsgs(int64_t channel_id, ChannelState& ch) {
-  if (ch.msgs > 0) {
-    Status s = ForEachSpan(channel_id, ch.first_seq, ch.last_seq,
-                           [this](int64_t id, uint64_t, uint64_t n, bool*) {
-                             BindAll(stmts_.get(Stmt::kDeleteMsgRange), id, id + I64(n) - 1);
-                             return Step(Stmt::kDeleteMsgRange);
-                           });
-    if (!s.ok()) return s;
-  }
-  sqlite3_bind_int64(stmts_.get(Stmt::kDeleteChannelSpans), 1, channel_id);
-  return Step(Stmt::kDeleteChannelSpans);
 }
 
 }  // namespace tandem::store

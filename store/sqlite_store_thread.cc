@@ -32,16 +32,19 @@ void SqliteStore::ThreadMain() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       // Wakes at least every kFileCheckMs, idle or not, so that GuardFiles runs; at once while
-      // a backup runs, and soon while the idle work has more to do.
-      const int64_t wait_ms = backup_ ? 0 : more_idle_work ? kIdleStepPauseMs : kFileCheckMs;
+      // a backup runs, and soon while the idle work has more to do or a reclaim step is due
+      // (a deleted channel's messages do not wait for kFileCheckMs without a job).
+      const bool soon = more_idle_work || ReclaimDue();
+      const int64_t wait_ms = backup_ ? 0 : soon ? kIdleStepPauseMs : kFileCheckMs;
       if (!cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                         [this] { return stopping_ || (!queue_.empty() && !held_); })) {
         idle_busy_ = true;  // the connection is in use: Recover and TEST_RunIdle wait
+        const bool reclaim = ReclaimDue();
         lock.unlock();
         if (backup_) {
           BackupStep();
         } else {
-          more_idle_work = IdleWork();
+          more_idle_work = IdleWork(reclaim);
         }
         lock.lock();
         idle_busy_ = false;
@@ -70,7 +73,16 @@ void SqliteStore::ThreadMain() {
     }
     jobs.clear();
     CheckpointIfDue();
-    if (backup_) BackupStep();  // a busy store copies too, one step per round
+    if (backup_) {
+      BackupStep();                                  // a busy store copies too, one step per round
+    } else if (!orphans_.empty() || orphan_flag_) {  // no lock taken without a reclaim
+      bool starved;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        starved = ReclaimStarved();
+      }
+      if (starved) ReclaimOnce();  // jobs leave no pause: a step now and then all the same
+    }
     MeasureSpaceWhenDue();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -131,6 +143,7 @@ bool SqliteStore::RunRound(std::vector<Job>& jobs) {
   if (s.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     ++transactions_;
+    reclaim_stats_.channels_left = orphans_.size();
   } else {
     if (sticky.ok()) SetSticky(s);
     // This job and every later one, reads included, complete with the error.
@@ -169,6 +182,10 @@ Status SqliteStore::ApplyGroup(std::vector<Job*>& writes) {
   if (s.ok()) s = FlushChannels();
   if (s.ok()) s = FlushMetaIds();
   if (s.ok()) s = tx.Commit();
+  if (s.ok() && !new_orphans_.empty()) {  // deleted channels: their messages are reclaimed next
+    orphans_.insert(orphans_.end(), new_orphans_.begin(), new_orphans_.end());
+    orphan_flag_ = true;
+  }
   ClearTransactionState();
   return WithPath(s, options_.path);
 }
@@ -178,6 +195,7 @@ void SqliteStore::ClearTransactionState() {
   last_sent_.clear();
   dirty_channels_.clear();
   touched_.clear();
+  new_orphans_.clear();
   meta_ids_dirty_ = false;
 }
 

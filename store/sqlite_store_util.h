@@ -1,7 +1,8 @@
 // sqlite_store_util.h: small helpers that the sqlite_store*.cc files share (binding values,
-// naming the store's path in a status). Internal to SqliteStore.
+// naming the store's path in a status, the steady clock in milliseconds). Internal to SqliteStore.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -32,6 +33,13 @@ template <typename... V>
 void BindAll(sqlite3_stmt* st, const V&... values) {
   int i = 0;
   (BindValue(st, ++i, values), ...);
+}
+
+// The steady clock in milliseconds (the store thread's timers: file checks, space, reclaim).
+inline int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 // The same status with "<path>: " in front of its message, unless it names the path already.

@@ -64,6 +64,9 @@ struct StoreOptions {
   // Test-only: skip the exclusive lock (locking_mode=NORMAL) so that two instances can both
   // believe they are active; used to prove that fencing catches them.
   bool TEST_skip_lock = false;
+  // Test-only: open with the reclaim of deleted channels' messages paused (SqliteStore's
+  // TEST_PauseReclaim resumes it).
+  bool TEST_pause_reclaim = false;
 };
 
 // Limits a channel was created with. 0 means unlimited. max_age in nanoseconds.
@@ -211,7 +214,8 @@ class WriteBatch {
  public:
   void PutServer(const ServerRecord& server);
   void CreateChannel(const ChannelRecord& channel);  // id, name, limits
-  void DeleteChannel(int64_t channel_id);            // with its messages and subscriptions
+  // With its subscriptions; its messages are deleted after the commit, in steps.
+  void DeleteChannel(int64_t channel_id);
   // Appends one message; `data` is the serialized MsgProto. Limits of the channel (max_msgs,
   // max_bytes) are enforced after the append within the same transaction, always keeping the
   // newest message.

@@ -11,25 +11,6 @@
 namespace tandem::store::testing {
 namespace {
 
-std::vector<uint64_t> Seqs(const std::vector<MsgRecord>& msgs) {
-  std::vector<uint64_t> out;
-  for (const MsgRecord& m : msgs) out.push_back(m.seq);
-  return out;
-}
-
-std::vector<uint64_t> Range(uint64_t from, uint64_t to) {
-  std::vector<uint64_t> out;
-  for (uint64_t s = from; s <= to; ++s) out.push_back(s);
-  return out;
-}
-
-const ChannelRecord* FindChannel(const Recovered& r, int64_t id) {
-  for (const ChannelRecord& c : r.channels) {
-    if (c.id == id) return &c;
-  }
-  return nullptr;
-}
-
 const SubRecord* FindSub(const Recovered& r, uint64_t id) {
   for (const SubRecord& s : r.subs) {
     if (s.id == id) return &s;
@@ -42,18 +23,6 @@ CommitOutcome Expire(TestLoop& loop, Store& store, int64_t channel, int64_t befo
   WriteBatch b;
   b.ExpireMsgs(channel, before_ns);
   return SubmitWait(loop, store, std::move(b));
-}
-
-SubRecord MakeSub(uint64_t id, int64_t channel, const std::string& client) {
-  SubRecord s;
-  s.id = id;
-  s.channel_id = channel;
-  s.client_id = client;
-  s.inbox = "_INBOX.deliver." + std::to_string(id);
-  s.ack_inbox = "_INBOX.ack." + std::to_string(id);
-  s.max_in_flight = 1024;
-  s.ack_wait_s = 30;
-  return s;
 }
 
 }  // namespace

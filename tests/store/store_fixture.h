@@ -1,7 +1,8 @@
 // store_fixture.h: helpers for the store tests: a temporary directory, a real uv loop that runs
 // until a completion fires (bounded by a guard timer, never a sleep), synchronous wrappers
 // around Submit/ReadMsgs/FindSeqByTime, the StoreRig fixture most cases start from, and
-// reopening a store to see what it recovers, and SQL run on an idle store's connection.
+// reopening a store to see what it recovers, SQL run on an idle store's connection, and small
+// record makers and finders.
 #pragma once
 
 #include <stdlib.h>
@@ -144,13 +145,15 @@ inline int64_t QueryInt(SqliteStore& store, const std::string& sql) {
   return n;
 }
 
+// `pause_reclaim`: deleted channels' messages stay until TEST_PauseReclaim(false).
 inline std::unique_ptr<SqliteStore> OpenOk(TestLoop& loop, const std::string& path,
                                            SyncMode sync = SyncMode::kFull,
-                                           bool skip_lock = false) {
+                                           bool skip_lock = false, bool pause_reclaim = false) {
   StoreOptions options;
   options.path = path;
   options.sync = sync;
   options.TEST_skip_lock = skip_lock;
+  options.TEST_pause_reclaim = pause_reclaim;
   Result<std::unique_ptr<SqliteStore>> r = SqliteStore::OpenSqlite(options, loop.get());
   INFO(r.status().ToString());
   REQUIRE(r.ok());
@@ -202,6 +205,37 @@ inline void AppendRange(WriteBatch& b, int64_t channel, uint64_t from, uint64_t 
     b.AppendMsg(channel, seq, static_cast<int64_t>(seq) * 1000,
                 std::string(size, static_cast<char>('a' + seq % 26)));
   }
+}
+
+inline std::vector<uint64_t> Seqs(const std::vector<MsgRecord>& msgs) {
+  std::vector<uint64_t> out;
+  for (const MsgRecord& m : msgs) out.push_back(m.seq);
+  return out;
+}
+
+inline std::vector<uint64_t> Range(uint64_t from, uint64_t to) {
+  std::vector<uint64_t> out;
+  for (uint64_t s = from; s <= to; ++s) out.push_back(s);
+  return out;
+}
+
+inline const ChannelRecord* FindChannel(const Recovered& r, int64_t id) {
+  for (const ChannelRecord& c : r.channels) {
+    if (c.id == id) return &c;
+  }
+  return nullptr;
+}
+
+inline SubRecord MakeSub(uint64_t id, int64_t channel, const std::string& client) {
+  SubRecord s;
+  s.id = id;
+  s.channel_id = channel;
+  s.client_id = client;
+  s.inbox = "_INBOX.deliver." + std::to_string(id);
+  s.ack_inbox = "_INBOX.ack." + std::to_string(id);
+  s.max_in_flight = 1024;
+  s.ack_wait_s = 30;
+  return s;
 }
 
 }  // namespace tandem::store::testing
