@@ -288,6 +288,8 @@ class SqliteStore final : public Store {
   using SpanFn = std::function<Status(int64_t first_id, uint64_t seq, uint64_t n, bool* stop)>;
   Status ForEachSpan(int64_t channel_id, uint64_t from_seq, uint64_t to_seq, const SpanFn& fn);
   Status LoadLastSpan(int64_t channel_id, ChannelState& ch);
+  // The channel's lowest span (first_seq 0 when it has none).
+  Status FirstSpan(int64_t channel_id, uint64_t* first_seq, int64_t* first_id);
   // The id the next append of `ch` gets, with a new span when it cannot extend the last one.
   Status StartAppend(int64_t channel_id, ChannelState& ch, uint64_t seq);
   // Deletes the channel's messages below `new_first` and the spans that held them.

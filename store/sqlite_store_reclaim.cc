@@ -51,17 +51,7 @@ Status SqliteStore::OrphanChannelMsgs(int64_t channel_id, ChannelState& ch) {
   const int64_t last_first_id = ch.span_first_id;
   uint64_t first_seq = 0;
   int64_t first_id = 0;
-  {
-    sqlite3_stmt* st = stmts_.get(Stmt::kSpansFrom);
-    StmtReset reset(st);
-    BindAll(st, channel_id, int64_t{0});
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return stmts_.Error(Stmt::kSpansFrom, rc);
-    if (rc == SQLITE_ROW) {
-      first_seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
-      first_id = sqlite3_column_int64(st, 1);
-    }
-  }
+  if (Status s = FirstSpan(channel_id, &first_seq, &first_id); !s.ok()) return s;
   if (last_first_seq == 0 || first_seq == 0 || first_seq > ch.first_seq) {
     return Status::Corruption(fmt::format("channel {} seq {}", channel_id, ch.first_seq),
                               "no span of the store's index of messages holds it");
@@ -111,20 +101,12 @@ bool SqliteStore::ReclaimStarved() const {
 }
 
 Result<uint64_t> SqliteStore::OrphanRowsLeft(int64_t channel_id) {
-  uint64_t first = 0, end = 0;
-  for (Stmt which : {Stmt::kSpansFrom, Stmt::kLastSpan}) {
-    sqlite3_stmt* st = stmts_.get(which);
-    StmtReset reset(st);
-    if (which == Stmt::kSpansFrom)
-      BindAll(st, channel_id, int64_t{0});
-    else
-      BindAll(st, channel_id);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return stmts_.Error(which, rc);
-    const uint64_t seq = rc == SQLITE_ROW ? static_cast<uint64_t>(sqlite3_column_int64(st, 0)) : 0;
-    (which == Stmt::kSpansFrom ? first : end) = seq;
-  }
-  return end > first ? end - first : 0;
+  uint64_t first = 0;
+  int64_t first_id = 0;
+  if (Status s = FirstSpan(channel_id, &first, &first_id); !s.ok()) return s;
+  ChannelState end;  // the orphan's end span is its last (the channel's own state is gone)
+  if (Status s = LoadLastSpan(channel_id, end); !s.ok()) return s;
+  return end.span_first_seq > first ? end.span_first_seq - first : 0;
 }
 
 void SqliteStore::ReclaimOnce() {
@@ -144,7 +126,18 @@ void SqliteStore::ReclaimOnce() {
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
           .count();
   reclaim_last_ms_ = NowMs();
+  if (s.IsFenced()) {  // another instance owns the store now: it writes nothing more at all
+    SetSticky(s);
+    return;
+  }
   if (!s.ok()) {
+    // A channel whose steps keep failing (a damaged span) must not hold back the ones deleted
+    // after it: it goes to the back of the line and starts its run again when its turn comes.
+    if (orphans_.size() > 1) {
+      orphans_.push_back(orphans_.front());
+      orphans_.pop_front();
+      run = ReclaimRun{};
+    }
     reclaim_retry_ms_ = reclaim_retry_ms_ == 0 ? kReclaimRetryMs : reclaim_retry_ms_;
     reclaim_next_ms_ = reclaim_last_ms_ + reclaim_retry_ms_;
     spdlog::error(

@@ -55,7 +55,7 @@ bool SqliteStore::IdleWork(bool reclaim) {
   if (!health().ok()) return false;
   if (reclaim) {  // a deleted channel's messages first: the vacuum gives their pages back after
     ReclaimOnce();
-    MeasureSpace();
+    MeasureSpaceWhenDue();
     return true;
   }
   if (!vacuuming_) {

@@ -52,6 +52,17 @@ Status SqliteStore::LoadLastSpan(int64_t channel_id, ChannelState& ch) {
   return Status::OK();
 }
 
+Status SqliteStore::FirstSpan(int64_t channel_id, uint64_t* first_seq, int64_t* first_id) {
+  sqlite3_stmt* st = stmts_.get(Stmt::kSpansFrom);
+  StmtReset reset(st);
+  BindAll(st, channel_id, int64_t{0});
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return stmts_.Error(Stmt::kSpansFrom, rc);
+  *first_seq = rc == SQLITE_ROW ? static_cast<uint64_t>(sqlite3_column_int64(st, 0)) : 0;
+  *first_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+  return Status::OK();
+}
+
 // The append of `seq` (= last_seq + 1) goes to id next_msg_id_. It extends the last span when
 // that span's next id is this one (nothing else was stored since), else starts a span here.
 Status SqliteStore::StartAppend(int64_t channel_id, ChannelState& ch, uint64_t seq) {

@@ -221,6 +221,47 @@ TEST_SUITE("store") {
     CHECK(store->Close().ok());
   }
 
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: a deleted channel whose steps keep failing does not hold back the next") {
+    auto store = OpenOk(loop, path, SyncMode::kNormal, false, /*pause_reclaim=*/true);
+    FillBigAndSmall(loop, *store);
+    REQUIRE(DeleteChannel(loop, *store, kBig).status.ok());    // first in line
+    REQUIRE(DeleteChannel(loop, *store, kSmall).status.ok());  // behind it
+    REQUIRE(Exec(*store, "CREATE TRIGGER refuse BEFORE DELETE ON messages WHEN old.channel_id=7 "
+                         "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+                .ok());
+    store->TEST_PauseReclaim(false);
+    const auto end = std::chrono::steady_clock::now() + 15s;
+    while (Rows(*store, kSmall) != 0 && std::chrono::steady_clock::now() < end)
+      std::this_thread::sleep_for(5ms);
+    CHECK(Rows(*store, kSmall) == 0);
+    CHECK(Spans(*store, kSmall) == 0);
+    CHECK(Rows(*store, kBig) == static_cast<int64_t>(kKept));
+    CHECK(store->TEST_reclaim().failures >= 1);
+    REQUIRE(Exec(*store, "DROP TRIGGER refuse").ok());
+    REQUIRE(WaitReclaimed(*store));
+    CHECK(Rows(*store, kBig) == 0);
+    CHECK(OrphanFlag(*store) == 0);
+    CHECK(store->Close().ok());
+  }
+
+  TEST_CASE_FIXTURE(StoreRig, "store: a reclaim step of a store another instance took is fenced") {
+    // Like a commit's, a fenced step stops every write for good instead of retrying.
+    auto a = OpenOk(loop, path, SyncMode::kFull, /*skip_lock=*/true, /*pause_reclaim=*/true);
+    FillBigAndSmall(loop, *a);
+    REQUIRE(DeleteChannel(loop, *a, kBig).status.ok());
+    auto b = OpenOk(loop, path, SyncMode::kFull, /*skip_lock=*/true, /*pause_reclaim=*/true);
+    a->TEST_PauseReclaim(false);
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (a->health().ok() && std::chrono::steady_clock::now() < end)
+      std::this_thread::sleep_for(5ms);
+    CHECK(a->health().IsFenced());
+    CHECK(a->TEST_reclaim().failures == 0);
+    CHECK(Rows(*b, kBig) == static_cast<int64_t>(kKept));
+    CHECK(a->Close().ok());
+    CHECK(b->Close().ok());
+  }
+
   TEST_CASE_FIXTURE(StoreRig, "store: a reclaim step stops after kReclaimStepBytes of messages") {
     auto store = OpenOk(loop, path, SyncMode::kNormal, false, /*pause_reclaim=*/true);
     WriteBatch b;
