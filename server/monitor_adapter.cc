@@ -357,6 +357,10 @@ uint64_t ProcessMonitorSource::store_syncs() const {
   return store_ != nullptr ? store_->syncs() : 0;
 }
 
+store::ReclaimProgress ProcessMonitorSource::store_reclaim() const {
+  return store_ != nullptr ? store_->reclaim() : store::ReclaimProgress();
+}
+
 // Only the active holds a store; a standby's /backup is refused before it gets here.
 void ProcessMonitorSource::StartBackup(const std::string& path, store::Store::BackupDone done) {
   if (store_ == nullptr) {

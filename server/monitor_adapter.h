@@ -87,6 +87,7 @@ class ProcessMonitorSource final : public MonitorSource {
   std::optional<ExternalNatsInfo> external_nats() const override;
   store::StoreSpace store_space() const override;
   uint64_t store_syncs() const override;
+  store::ReclaimProgress store_reclaim() const override;
   void StartBackup(const std::string& path, store::Store::BackupDone done) override;
 
  private:

@@ -139,6 +139,7 @@ class SqliteStore final : public Store {
   void Backup(const std::string& path, BackupDone done) override;
   StoreSpace space() const override;
   uint64_t syncs() const override { return syncs_.load(std::memory_order_relaxed); }
+  ReclaimProgress reclaim() const override;
 
   // Test hooks. While held, the store thread takes no job (Close() releases it).
   void TEST_Hold(bool hold);
@@ -165,11 +166,10 @@ class SqliteStore final : public Store {
   Status TEST_RunIdle(const std::function<Status(sqlite3*)>& fn);
   // How many times a prepared statement ran since Open(). REQUIRES: as TEST_RunIdle.
   int TEST_StmtRuns(Stmt s);
-  // Reclaim of deleted channels' messages since Open(): steps committed, rows they deleted, the
-  // most rows one step deleted, steps that failed, and the deleted channels left to reclaim.
+  // Reclaim steps since Open(): steps committed, the most rows one step deleted, steps that
+  // failed (what is left and what was deleted: reclaim()).
   struct ReclaimStats {
-    uint64_t steps = 0, rows = 0, max_step_rows = 0, failures = 0;
-    size_t channels_left = 0;
+    uint64_t steps = 0, max_step_rows = 0, failures = 0;
   };
   ReclaimStats TEST_reclaim() const;
   // While paused, the store thread takes no reclaim step (a step under way ends first).
@@ -327,6 +327,12 @@ class SqliteStore final : public Store {
   Status ReclaimSpans(int64_t channel_id, uint64_t* rows, bool* done);
   // Rows of an orphan left to delete (end span's first_seq - first span's first_seq).
   Result<uint64_t> OrphanRowsLeft(int64_t channel_id);
+  // True when the channel id is a deleted channel's whose messages may be left (committed or in
+  // the transaction under way).
+  bool IsOrphan(int64_t channel_id) const;
+  uint64_t OrphanRows() const;  // the rows_left of every committed orphan
+  // Copies the orphans' figures into reclaim_progress_ for reclaim(). REQUIRES: mu_ held.
+  void PublishReclaim();
   // Steps `which` (kReadMsgRange or kScanMsgRange: channel_id and seq come first) to its next
   // row, which must hold the channel's `seq` at `id`: Corruption when it is missing or holds
   // another message.
@@ -392,9 +398,18 @@ class SqliteStore final : public Store {
   bool vacuuming_ = false;     // store thread: a vacuum started and goes on until no page is free
   // Deleted channels whose messages are left to reclaim, in the order they were deleted (store
   // thread; Open()'s transaction fills it first), and those of the transaction under way (they
-  // join after its commit).
-  std::deque<int64_t> orphans_;
-  std::vector<int64_t> new_orphans_;
+  // join after its commit). rows_left is exact, not an estimate: an orphan's spans cover its
+  // rows and nothing else (OrphanChannelMsgs makes them so), so it is the end span's first_seq
+  // minus the first span's, taken from the deleting transaction's counters or, at Open, from
+  // the spans (two seeks per orphan, never a count of the messages table); each step takes off
+  // the rows it deleted. Only a damaged index (a row a span names is missing) makes it wrong,
+  // and then the steps fail anyway.
+  struct Orphan {
+    int64_t channel_id = 0;
+    uint64_t rows_left = 0;
+  };
+  std::deque<Orphan> orphans_;
+  std::vector<Orphan> new_orphans_;
   bool orphan_flag_ = false;  // meta's orphan_spans is 1
   struct ReclaimRun {         // the first orphan's reclaim, for its log lines
     bool started = false;
@@ -425,6 +440,7 @@ class SqliteStore final : public Store {
   Status sticky_;
   uint64_t transactions_ = 0;
   ReclaimStats reclaim_stats_;
+  ReclaimProgress reclaim_progress_;  // published by the store thread (PublishReclaim)
   bool reclaim_paused_ = false;
 
   // Checkpoint counts, written by the store thread (also from WalHook, which may run under mu_

@@ -274,8 +274,7 @@ Status SqliteStore::CreateChannel(const ChannelRecord& c) {
   }
   // Ids are never reused: a deleted channel's messages may still be there
   // (sqlite_store_reclaim.cc).
-  if (std::find(orphans_.begin(), orphans_.end(), c.id) != orphans_.end() ||
-      std::find(new_orphans_.begin(), new_orphans_.end(), c.id) != new_orphans_.end()) {
+  if (IsOrphan(c.id)) {
     return Status::InvalidArgument(
         "CreateChannel", fmt::format("channel {} was deleted: its id is not used again", c.id));
   }

@@ -22,8 +22,14 @@
 //   with no query more. The step that removes the last orphan's last span sets it back to 0.
 // - A failed step is logged and retried later (kReclaimRetryMs, doubling); it never becomes the
 //   store's sticky error, so it fails no commit.
+// - Progress (Store::reclaim) is kept per orphan (rows left, exact: sqlite_store.h, orphans_)
+//   and published under mu_ after the deleting commit, after each step and at open; the log
+//   says when a channel's reclaim starts (rows to go) and ends (rows, steps, time, and what
+//   the other deleted channels still hold).
 #include <algorithm>
 #include <chrono>
+#include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -67,24 +73,36 @@ Status SqliteStore::OrphanChannelMsgs(int64_t channel_id, ChannelState& ch) {
   BindAll(stmts_.get(Stmt::kPutSpan), channel_id, end, last_first_id + I64(end - last_first_seq));
   if (Status s = Step(Stmt::kPutSpan); !s.ok()) return s;
   if (Status s = PutMetaInt(kMetaOrphanSpans, 1); !s.ok()) return s;
-  new_orphans_.push_back(channel_id);
+  new_orphans_.push_back(Orphan{channel_id, end - ch.first_seq});
   return Status::OK();
 }
 
 Status SqliteStore::LoadOrphans() {
   if (!orphan_flag_) return Status::OK();
-  sqlite3_stmt* st = stmts_.get(Stmt::kOrphanChannels);
-  StmtReset reset(st);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const int64_t id = sqlite3_column_int64(st, 0);
-    orphans_.push_back(id);
-    max_channel_id_ = std::max(max_channel_id_, id);
+  std::vector<int64_t> ids;
+  {
+    sqlite3_stmt* st = stmts_.get(Stmt::kOrphanChannels);
+    StmtReset reset(st);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      const int64_t id = sqlite3_column_int64(st, 0);
+      ids.push_back(id);
+      max_channel_id_ = std::max(max_channel_id_, id);
+    }
+    if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kOrphanChannels, rc);
   }
-  if (rc != SQLITE_DONE) return stmts_.Error(Stmt::kOrphanChannels, rc);
-  reclaim_stats_.channels_left = orphans_.size();  // before the store thread runs
+  for (int64_t id : ids) {
+    Result<uint64_t> left = OrphanRowsLeft(id);
+    if (!left.ok()) return left.status();
+    orphans_.push_back(Orphan{id, *left});
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // nothing contends yet: the store thread is not up
+    PublishReclaim();
+  }
   if (!orphans_.empty()) {
-    spdlog::info("store: {} deleted channel(s) with messages left to reclaim", orphans_.size());
+    spdlog::info("store: {} deleted channel(s) with messages left to reclaim: {} rows",
+                 orphans_.size(), OrphanRows());
   }
   return Status::OK();
 }
@@ -109,12 +127,33 @@ Result<uint64_t> SqliteStore::OrphanRowsLeft(int64_t channel_id) {
   return end.span_first_seq > first ? end.span_first_seq - first : 0;
 }
 
+bool SqliteStore::IsOrphan(int64_t channel_id) const {
+  auto is = [channel_id](const Orphan& o) { return o.channel_id == channel_id; };
+  return std::any_of(orphans_.begin(), orphans_.end(), is) ||
+         std::any_of(new_orphans_.begin(), new_orphans_.end(), is);
+}
+
+uint64_t SqliteStore::OrphanRows() const {
+  uint64_t rows = 0;
+  for (const Orphan& o : orphans_) rows += o.rows_left;
+  return rows;
+}
+
+void SqliteStore::PublishReclaim() {
+  reclaim_progress_.channels = orphans_.size();
+  reclaim_progress_.rows_left = OrphanRows();
+}
+
+ReclaimProgress SqliteStore::reclaim() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reclaim_progress_;
+}
+
 void SqliteStore::ReclaimOnce() {
-  const int64_t channel_id = orphans_.empty() ? 0 : orphans_.front();
+  const int64_t channel_id = orphans_.empty() ? 0 : orphans_.front().channel_id;
   ReclaimRun& run = reclaim_run_;
   if (channel_id != 0 && !run.started) {
-    Result<uint64_t> left = OrphanRowsLeft(channel_id);
-    run = ReclaimRun{true, left.ok() ? *left : 0, 0, 0, NowMs(), 0};
+    run = ReclaimRun{true, orphans_.front().rows_left, 0, 0, NowMs(), 0};
     spdlog::info("store: reclaiming the messages of deleted channel {}: {} rows to go", channel_id,
                  run.rows_at_start);
   }
@@ -152,23 +191,30 @@ void SqliteStore::ReclaimOnce() {
   run.rows += rows;
   run.steps += 1;
   run.max_step_us = std::max(run.max_step_us, step_us);
+  if (channel_id != 0) {
+    Orphan& first = orphans_.front();
+    first.rows_left -= std::min(rows, first.rows_left);
+  }
   if (done) {
     if (channel_id != 0) {
+      orphans_.pop_front();
       spdlog::info(
           "store: reclaimed the messages of deleted channel {}: {} rows in {} steps over {} ms "
-          "(the longest step {:.1f} ms)",
+          "(the longest step {:.1f} ms){}",
           channel_id, run.rows, run.steps, reclaim_last_ms_ - run.start_ms,
-          static_cast<double>(run.max_step_us) / 1000);
-      orphans_.pop_front();
+          static_cast<double>(run.max_step_us) / 1000,
+          orphans_.empty() ? std::string()
+                           : fmt::format("; {} more deleted channel(s) with {} rows to go",
+                                         orphans_.size(), OrphanRows()));
     }
     run = ReclaimRun{};
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++reclaim_stats_.steps;
-    reclaim_stats_.rows += rows;
     reclaim_stats_.max_step_rows = std::max(reclaim_stats_.max_step_rows, rows);
-    reclaim_stats_.channels_left = orphans_.size();
+    reclaim_progress_.rows_reclaimed += rows;
+    PublishReclaim();
   }
   CheckpointIfDue();
 }

@@ -143,7 +143,7 @@ bool SqliteStore::RunRound(std::vector<Job>& jobs) {
   if (s.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     ++transactions_;
-    reclaim_stats_.channels_left = orphans_.size();
+    PublishReclaim();  // a deleting commit adds its channels
   } else {
     if (sticky.ok()) SetSticky(s);
     // This job and every later one, reads included, complete with the error.

@@ -293,6 +293,15 @@ struct StoreSpace {
   uint64_t free_pages = 0;  // pages on the free list, given back by the incremental vacuum
 };
 
+// The reclaim of deleted channels' messages (WriteBatch::DeleteChannel: the deleting commit
+// leaves a channel's message rows behind, the store deletes them afterwards in steps), as the
+// store last left it: after the deleting commit, after each step, and at Open.
+struct ReclaimProgress {
+  uint64_t channels = 0;        // deleted channels whose message rows are not all deleted yet
+  uint64_t rows_left = 0;       // their message rows still in the store
+  uint64_t rows_reclaimed = 0;  // message rows of deleted channels deleted since Open
+};
+
 class Store {
  public:
   using CommitDone = std::function<void(const Status&, const BatchResult&)>;
@@ -371,6 +380,9 @@ class Store {
   // fdatasyncs that made commits durable since Open (0 for a store that does not sync on its
   // own): fewer than the commits when commits share one. Any thread.
   virtual uint64_t syncs() const { return 0; }
+  // Deleted channels' messages left to reclaim and reclaimed since Open (ReclaimProgress). Any
+  // thread; never waits for a reclaim step.
+  virtual ReclaimProgress reclaim() const { return ReclaimProgress(); }
 
  protected:
   Store() = default;

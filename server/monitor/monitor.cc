@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/monitor/dashboard.h"
+#include "server/monitor/store_figures.h"
 #include "server/monitor/time_format.h"
 
 #include <sys/resource.h>
@@ -515,12 +516,7 @@ HttpResponse Monitor::Storez(const HttpRequest& req) const {
   j["limits"] = std::move(limits);
   j["total_msgs"] = total_msgs;
   j["total_bytes"] = total_bytes;
-  const store::StoreSpace space = source_->store_space();
-  j["file_bytes"] = space.file_bytes;
-  j["wal_bytes"] = space.wal_bytes;
-  j["page_bytes"] = space.page_bytes;
-  j["pages"] = space.pages;
-  j["free_pages"] = space.free_pages;
+  AddStoreFields(*source_, &j);
   return JsonResponse(req, j);
 }
 
@@ -730,20 +726,9 @@ void Monitor::CollectStreaming() const {
         "tandem_stan_channel_max_deliveries_dropped_total"}) {
     m.ResetFamily(family);
   }
-  Gauge* file_bytes = m.GetGauge("tandem_store_file_bytes", "Size of the store's database file.");
-  Gauge* wal_bytes = m.GetGauge("tandem_store_wal_bytes", "Size of the store's write-ahead log.");
-  Gauge* free_pages =
-      m.GetGauge("tandem_store_free_pages", "Free pages in the store file, not yet given back.");
-  Gauge* page_bytes = m.GetGauge("tandem_store_page_bytes", "Page size of the store file.");
-  Counter* syncs = m.GetCounter("tandem_store_syncs_total",
-                                "fdatasyncs that made commits durable (store.sync full).");
-  if (!source_->role().serving) return;
-  const store::StoreSpace space = source_->store_space();
-  file_bytes->Set(static_cast<double>(space.file_bytes));
-  wal_bytes->Set(static_cast<double>(space.wal_bytes));
-  free_pages->Set(static_cast<double>(space.free_pages));
-  page_bytes->Set(static_cast<double>(space.page_bytes));
-  syncs->Set(source_->store_syncs());
+  const bool serving = source_->role().serving;
+  CollectStoreFamilies(*source_, serving, m);
+  if (!serving) return;
   StreamingStats st = source_->streaming_stats();
   in_msgs->Set(st.in_msgs);
   in_bytes->Set(st.in_bytes);

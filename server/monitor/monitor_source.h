@@ -206,6 +206,8 @@ class MonitorSource {
   virtual store::StoreSpace store_space() const { return {}; }
   // fdatasyncs that made the store's commits durable since it opened (/metrics).
   virtual uint64_t store_syncs() const { return 0; }
+  // The reclaim of deleted channels' messages by the store (storez, /metrics).
+  virtual store::ReclaimProgress store_reclaim() const { return {}; }
   // Has the active's store write a checked copy to `path` (store::Store::Backup); `done` runs
   // on the loop thread.
   virtual void StartBackup(const std::string& path, store::Store::BackupDone done) {

@@ -3,6 +3,7 @@
 // the steps delete at most kReclaimStepRows rows (and kReclaimStepBytes of data) each, other
 // channels are unaffected, a reopen resumes from the tables, a store without orphans does no
 // reclaim work at all, a failed step is retried and fails no commit, and ids are not reused.
+// Store::reclaim() tells the deleted channels and rows left and the rows reclaimed all along.
 #include <chrono>
 #include <string>
 #include <thread>
@@ -39,9 +40,9 @@ int64_t OrphanFlag(SqliteStore& store) {
 // Until no deleted channel is left to reclaim, for at most `timeout`.
 bool WaitReclaimed(SqliteStore& store, std::chrono::milliseconds timeout = 30s) {
   const auto end = std::chrono::steady_clock::now() + timeout;
-  while (store.TEST_reclaim().channels_left != 0 && std::chrono::steady_clock::now() < end)
+  while (store.reclaim().channels != 0 && std::chrono::steady_clock::now() < end)
     std::this_thread::sleep_for(5ms);
-  return store.TEST_reclaim().channels_left == 0;
+  return store.reclaim().channels == 0;
 }
 
 // Channel kBig (max_msgs kKept) gets kKept + 5,000 messages in ten batches, each followed by
@@ -105,7 +106,7 @@ TEST_SUITE("store") {
       // Exact spans: the first starts at the first seq kept, an end span after the last.
       CHECK(QueryInt(*store, "SELECT min(first_seq) FROM spans WHERE channel_id=7") == 5'001);
       CHECK(QueryInt(*store, "SELECT max(first_seq) FROM spans WHERE channel_id=7") == 55'001);
-      CHECK(store->TEST_reclaim().channels_left == 1);
+      CHECK(store->reclaim().channels == 1);
       CHECK(store->Close().ok());
     }
     // Found again from the tables; Recover knows nothing of it but its id.
@@ -118,13 +119,13 @@ TEST_SUITE("store") {
     CHECK(r->subs[0].id == 2);
     CHECK(r->subs[0].pending == std::vector<uint64_t>{1});
     CHECK(r->max_channel_id == kBig);  // never given to a new channel
-    CHECK(store->TEST_reclaim().channels_left == 1);
+    CHECK(store->reclaim().channels == 1);
     CHECK(Rows(*store, kBig) == static_cast<int64_t>(kKept));
 
     store->TEST_PauseReclaim(false);
     REQUIRE(WaitReclaimed(*store));
     const SqliteStore::ReclaimStats st = store->TEST_reclaim();
-    CHECK(st.rows == kKept);
+    CHECK(store->reclaim().rows_reclaimed == kKept);
     CHECK(st.max_step_rows <= SqliteStore::kReclaimStepRows);
     CHECK(st.steps >= (kKept + SqliteStore::kReclaimStepRows - 1) / SqliteStore::kReclaimStepRows);
     CHECK(st.failures == 0);
@@ -155,15 +156,15 @@ TEST_SUITE("store") {
       while (store->TEST_reclaim().steps < 3 && std::chrono::steady_clock::now() < end)
         std::this_thread::sleep_for(1ms);
       store->TEST_PauseReclaim(true);
-      const SqliteStore::ReclaimStats st = store->TEST_reclaim();
-      REQUIRE(st.steps >= 3);
-      REQUIRE(st.rows < kKept);  // mid-way
-      CHECK(Rows(*store, kBig) == static_cast<int64_t>(kKept - st.rows));
+      REQUIRE(store->TEST_reclaim().steps >= 3);
+      const uint64_t rows = store->reclaim().rows_reclaimed;
+      REQUIRE(rows < kKept);  // mid-way
+      CHECK(Rows(*store, kBig) == static_cast<int64_t>(kKept - rows));
       // The lowest span starts at the lowest row left.
       CHECK(QueryInt(*store, "SELECT min(first_seq) FROM spans WHERE channel_id=7") ==
-            static_cast<int64_t>(5'001 + st.rows));
+            static_cast<int64_t>(5'001 + rows));
       CHECK(QueryInt(*store, "SELECT min(seq) FROM messages WHERE channel_id=7") ==
-            static_cast<int64_t>(5'001 + st.rows));
+            static_cast<int64_t>(5'001 + rows));
       CHECK(store->Close().ok());
     }
     auto [store, r] = Reopen(loop, path);
@@ -176,6 +177,69 @@ TEST_SUITE("store") {
     CHECK(store->Close().ok());
   }
 
+  TEST_CASE_FIXTURE(StoreRig,
+                    "store: reclaim() gives the deleted channels, their rows left and the rows "
+                    "reclaimed, and a reopen reads the rows left from the tables") {
+    uint64_t left = 0;
+    {
+      auto store = OpenOk(loop, path, SyncMode::kNormal, false, /*pause_reclaim=*/true);
+      FillBigAndSmall(loop, *store);
+      ReclaimProgress p = store->reclaim();
+      CHECK(p.channels == 0);
+      CHECK(p.rows_left == 0);
+      CHECK(p.rows_reclaimed == 0);
+      REQUIRE(DeleteChannel(loop, *store, kBig).status.ok());
+      p = store->reclaim();  // as soon as the deleting commit is through
+      CHECK(p.channels == 1);
+      CHECK(p.rows_left == kKept);
+      CHECK(p.rows_reclaimed == 0);
+      // While steps run, rows pass from one figure to the other, never lost nor counted twice.
+      store->TEST_PauseReclaim(false);
+      const auto end = std::chrono::steady_clock::now() + 30s;
+      uint64_t last_left = kKept;
+      int samples = 0, bad = 0;
+      while (store->TEST_reclaim().steps < 4 && std::chrono::steady_clock::now() < end) {
+        p = store->reclaim();
+        ++samples;
+        if (p.channels != 1 || p.rows_left > last_left || p.rows_left + p.rows_reclaimed != kKept)
+          ++bad;
+        last_left = p.rows_left;
+        std::this_thread::sleep_for(100us);
+      }
+      store->TEST_PauseReclaim(true);
+      REQUIRE(store->TEST_reclaim().steps >= 4);
+      CHECK(samples > 0);
+      CHECK(bad == 0);
+      p = store->reclaim();
+      CHECK(p.channels == 1);
+      CHECK(p.rows_reclaimed >= 4 * SqliteStore::kReclaimStepRows);
+      REQUIRE(p.rows_left > 0);  // mid-way (a step deletes at most 4,096 of the 50,000)
+      CHECK(p.rows_left + p.rows_reclaimed == kKept);
+      CHECK(static_cast<int64_t>(p.rows_left) == Rows(*store, kBig));
+      left = p.rows_left;
+      CHECK(store->Close().ok());
+    }
+    auto store = OpenOk(loop, path, SyncMode::kNormal, false, /*pause_reclaim=*/true);
+    REQUIRE(store->Recover().ok());
+    ReclaimProgress p = store->reclaim();
+    CHECK(p.channels == 1);
+    CHECK(p.rows_left == left);    // from the spans the steps left
+    CHECK(p.rows_reclaimed == 0);  // since this open
+    REQUIRE(DeleteChannel(loop, *store, kSmall).status.ok());  // a second one, behind the first
+    p = store->reclaim();
+    CHECK(p.channels == 2);
+    CHECK(p.rows_left == left + 100);
+    store->TEST_PauseReclaim(false);
+    REQUIRE(WaitReclaimed(*store));
+    p = store->reclaim();
+    CHECK(p.channels == 0);
+    CHECK(p.rows_left == 0);
+    CHECK(p.rows_reclaimed == left + 100);
+    CHECK(Rows(*store, kBig) == 0);
+    CHECK(Rows(*store, kSmall) == 0);
+    CHECK(store->Close().ok());
+  }
+
   TEST_CASE_FIXTURE(StoreRig, "store: a store without a deleted channel's messages reclaims nothing") {
     {
       auto store = OpenOk(loop, path, SyncMode::kNormal);
@@ -185,7 +249,7 @@ TEST_SUITE("store") {
       AppendRange(b, 1, 1, 100, 16);
       REQUIRE(SubmitWait(loop, *store, std::move(b)).status.ok());
       REQUIRE(DeleteChannel(loop, *store, 2).status.ok());  // no message: nothing left behind
-      CHECK(store->TEST_reclaim().channels_left == 0);
+      CHECK(store->reclaim().channels == 0);
       CHECK(store->Close().ok());
     }
     auto [store, r] = Reopen(loop, path);
@@ -214,6 +278,8 @@ TEST_SUITE("store") {
     CheckSmallWorks(loop, *store, 100);  // commits go on
     CHECK(store->health().ok());
     CHECK(Rows(*store, kBig) == static_cast<int64_t>(kKept));  // the step rolled back whole
+    CHECK(store->reclaim().rows_left == kKept);  // and so did its figures
+    CHECK(store->reclaim().rows_reclaimed == 0);
     REQUIRE(Exec(*store, "DROP TRIGGER refuse").ok());
     REQUIRE(WaitReclaimed(*store));  // the retry, a second later
     CHECK(Rows(*store, kBig) == 0);
@@ -273,7 +339,7 @@ TEST_SUITE("store") {
     REQUIRE(WaitReclaimed(*store));
     const SqliteStore::ReclaimStats st = store->TEST_reclaim();
     const uint64_t per_step = SqliteStore::kReclaimStepBytes / 100'000 + 1;  // 11
-    CHECK(st.rows == 100);
+    CHECK(store->reclaim().rows_reclaimed == 100);
     CHECK(st.max_step_rows <= per_step);
     CHECK(st.steps >= 100 / per_step);
     CHECK(Rows(*store, 1) == 0);

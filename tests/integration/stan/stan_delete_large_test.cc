@@ -4,12 +4,16 @@
 // channel is published to all along and every one of its publishes is acknowledged; a kill -9
 // once it has started leaves the rest to the next start, and to the standby that takes over,
 // which find it in the store and finish. Once the server has stopped, the store file, opened read-only, holds no message and
-// no span of a channel that is gone.
+// no span of a channel that is gone. While the steps run, /metrics and /streaming/storez show
+// the rows left falling and the rows reclaimed rising, always adding up to the channel's
+// messages, until nothing is left.
 #include <signal.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <regex>
 #include <string>
 #include <thread>
@@ -18,6 +22,7 @@
 
 #include "tests/integration/stan/stan_fixture.h"
 #include "tests/support/ft_harness.h"
+#include "tests/support/monitor_http.h"
 
 namespace tandem::test {
 namespace {
@@ -110,31 +115,85 @@ void CheckStoreClean(const std::string& db, int64_t live) {
   CHECK(QueryStore(db, "SELECT count(*) FROM messages") == live);
 }
 
+// The reclaim figures as /metrics and /streaming/storez showed them, polled until both said
+// that every row of the deleted channel was reclaimed.
+struct ReclaimSeen {
+  int samples = 0;
+  double metrics_most_left = 0, storez_most_left = 0;  // rows left seen while under way
+  int wrong_sums = 0;  // samples under way whose rows left + reclaimed were not kBigMsgs
+  bool metrics_done = false, storez_done = false;  // 0 channels, 0 left, kBigMsgs reclaimed
+};
+
+ReclaimSeen WatchReclaim(int http, std::chrono::milliseconds timeout) {
+  ReclaimSeen seen;
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (!(seen.metrics_done && seen.storez_done) && std::chrono::steady_clock::now() < end) {
+    // One scrape's figures were read together, as were one storez answer's; the two need not
+    // agree with each other.
+    const std::string text = ScrapeMetrics(http).value_or("");
+    const std::optional<double> channels = MetricIn(text, "tandem_store_reclaim_channels");
+    const std::optional<double> left = MetricIn(text, "tandem_store_reclaim_rows");
+    const std::optional<double> done = MetricIn(text, "tandem_store_reclaimed_rows_total");
+    const std::optional<nlohmann::json> storez = JsonAt(http, "/streaming/storez");
+    if (!channels || !left || !done || !storez || !storez->contains("reclaim")) {
+      std::this_thread::sleep_for(20ms);
+      continue;
+    }
+    ++seen.samples;
+    const auto& r = (*storez)["reclaim"];
+    const double s_left = r.value("rows_left", -1.0), s_done = r.value("rows_reclaimed", -1.0);
+    if (*channels == 1) {
+      seen.metrics_most_left = std::max(seen.metrics_most_left, *left);
+      seen.wrong_sums += *left + *done != kBigMsgs;
+    }
+    if (r.value("channels", -1) == 1) {
+      seen.storez_most_left = std::max(seen.storez_most_left, s_left);
+      seen.wrong_sums += s_left + s_done != kBigMsgs;
+    }
+    seen.metrics_done = *channels == 0 && *left == 0 && *done == kBigMsgs;
+    seen.storez_done = r.value("channels", -1) == 0 && s_left == 0 && s_done == kBigMsgs;
+    std::this_thread::sleep_for(20ms);
+  }
+  return seen;
+}
+
 }  // namespace
 
 TEST_SUITE("stan_delete_large") {
 
 TEST_CASE("stan_delete_large: an inactive channel's 200,000 messages go in steps, publishes "
-          "to another channel are all acknowledged meanwhile") {
+          "to another channel are all acknowledged meanwhile, monitoring shows the progress") {
+  const int http = FreePort();
   StanServerProc srv;
-  REQUIRE(srv.Start(kConfig));
+  REQUIRE(srv.Start(std::string(kConfig) + "http: 127.0.0.1:" + std::to_string(http) + "\n"));
+  TandemProcess& p = srv.process();
+  REQUIRE(p.WaitForPort(http));
   FillBig(srv.url());
   // Another channel is published to from now until the deleted channel's messages are gone.
   LivePublisher live(srv.url());
-  TandemProcess& p = srv.process();
   CHECK(p.WaitForLog("stan: channel big inactive, deleting it", 15s));
-  CHECK(p.WaitForLog("store: reclaiming the messages of deleted channel 1: 200000 rows to go",
-                     10s));
-  const bool reclaimed = p.WaitForLog("store: reclaimed the messages of deleted channel 1:", 30s);
+  const ReclaimSeen seen = WatchReclaim(http, 40s);
+  const bool reclaimed = p.WaitForLog("store: reclaimed the messages of deleted channel 1:", 10s);
   live.Stop();
   REQUIRE(reclaimed);
+  CHECK(p.WaitForLog("store: reclaiming the messages of deleted channel 1: 200000 rows to go",
+                     1s));
+  MESSAGE(seen.samples, " samples; most rows left seen: /metrics ", seen.metrics_most_left,
+          ", storez ", seen.storez_most_left);
+  CHECK(seen.metrics_most_left > 0);
+  CHECK(seen.storez_most_left > 0);
+  CHECK(seen.wrong_sums == 0);
+  CHECK(seen.metrics_done);
+  CHECK(seen.storez_done);
   CHECK(live.failed.load() == 0);
   CHECK(live.ok.load() > 100);
   std::smatch m;
   const std::string log = p.Log();
-  REQUIRE(std::regex_search(log, m, std::regex("channel 1: 200000 rows in ([0-9]+) steps.*")));
+  REQUIRE(std::regex_search(
+      log, m, std::regex("channel 1: 200000 rows in ([0-9]+) steps over ([0-9]+) ms.*")));
   MESSAGE(m[0].str(), "; ", live.ok.load(), " publishes to another channel meanwhile");
   CHECK(std::stoi(m[1].str()) >= kBigMsgs / 4096);
+  CHECK(std::stoi(m[2].str()) > 0);
   REQUIRE(srv.Term() == 0);
   CheckStoreClean(srv.dir() + "/data/store.db", live.ok.load());
 }
@@ -159,8 +218,12 @@ TEST_CASE("stan_delete_large: a kill -9 once the reclaim has started leaves the 
   REQUIRE(p->WaitForLog("store: reclaimed the messages of deleted channel 1:", 30s));
   std::smatch m;
   const std::string log = p->Log();
+  // The rows the open found left (from the spans) are the rows the reclaim then deleted.
+  REQUIRE(std::regex_search(log, m, std::regex("left to reclaim: ([0-9]+) rows")));
+  const std::string found = m[1].str();
   REQUIRE(std::regex_search(log, m, std::regex("channel 1: ([0-9]+) rows in [0-9]+ steps.*")));
   MESSAGE("after the restart: ", m[0].str());
+  CHECK(m[1].str() == found);
   CHECK(std::stoi(m[1].str()) <= kBigMsgs);
   REQUIRE(srv.Term() == 0);
   const std::string db = srv.dir() + "/data/store.db";

@@ -39,6 +39,7 @@ class FakeSource : public MonitorSource {
   std::vector<ChannelInfo> chans;
   std::vector<ClientInfo> cls;
   std::vector<ConnInfo> conns;
+  store::ReclaimProgress reclaim{1, 5000, 45000};
 
   FakeSource() {
     role_info.state = ServerState::kFtActive;
@@ -113,6 +114,7 @@ class FakeSource : public MonitorSource {
     return std::nullopt;
   }
   uint64_t subscription_count() const override { return 2; }
+  store::ReclaimProgress store_reclaim() const override { return reclaim; }
 };
 
 struct Fixture {
@@ -371,7 +373,10 @@ TEST_SUITE("monitor") {
     nlohmann::ordered_json j = Ordered(f.monitor.Storez(Get("/streaming/storez")));
     CHECK(Keys(j) == std::vector<std::string>{"cluster_id", "server_id", "now", "type", "limits",
                                               "total_msgs", "total_bytes", "file_bytes",
-                                              "wal_bytes", "page_bytes", "pages", "free_pages"});
+                                              "wal_bytes", "page_bytes", "pages", "free_pages",
+                                              "reclaim"});
+    CHECK(Keys(j["reclaim"]) == std::vector<std::string>{"channels", "rows_left",
+                                                         "rows_reclaimed"});
     CHECK(j["cluster_id"] == "test-cluster");
     CHECK(j["server_id"] == "SRVID");
     CHECK(j["now"] == "2026-01-01T01:02:03.5Z");
@@ -499,6 +504,28 @@ TEST_SUITE("monitor") {
     std::string again = f.monitor.Metrics(Get("/metrics")).body;
     CHECK(again.find("channel=\"baz\"") == std::string::npos);
     CHECK(again.find("tandem_stan_channel_msgs{channel=\"foo\"} 3\n") != std::string::npos);
+  }
+
+  TEST_CASE("monitor: storez and metrics give the reclaim of deleted channels") {
+    Fixture f;
+    json j = Body(f.monitor.Storez(Get("/streaming/storez")));
+    CHECK(j["reclaim"]["channels"] == 1);
+    CHECK(j["reclaim"]["rows_left"] == 5000);
+    CHECK(j["reclaim"]["rows_reclaimed"] == 45000);
+    std::string m = f.monitor.Metrics(Get("/metrics")).body;
+    for (const char* text : {"# TYPE tandem_store_reclaim_channels gauge\n",
+                             "tandem_store_reclaim_channels 1\n",
+                             "# TYPE tandem_store_reclaim_rows gauge\n",
+                             "tandem_store_reclaim_rows 5000\n",
+                             "# TYPE tandem_store_reclaimed_rows_total counter\n",
+                             "tandem_store_reclaimed_rows_total 45000\n"}) {
+      CHECK_MESSAGE(m.find(text) != std::string::npos, text);
+    }
+    f.source.reclaim = {0, 0, 50000};  // done
+    m = f.monitor.Metrics(Get("/metrics")).body;
+    CHECK(m.find("tandem_store_reclaim_channels 0\n") != std::string::npos);
+    CHECK(m.find("tandem_store_reclaim_rows 0\n") != std::string::npos);
+    CHECK(m.find("tandem_store_reclaimed_rows_total 50000\n") != std::string::npos);
   }
 
 }  // TEST_SUITE
