@@ -100,7 +100,7 @@ const std::string* Delivery::NextMsg(Channel* ch, Prefetch* pf, uint64_t* seq, b
   while (true) {
     if (s > ch->committed_seq()) return nullptr;
     if (const CachedMsg* m = ch->Lookup(s)) {
-      pf->msgs.clear();
+      pf->clear();
       *seq = s;
       return &m->data;
     }
@@ -110,11 +110,11 @@ const std::string* Delivery::NextMsg(Channel* ch, Prefetch* pf, uint64_t* seq, b
       *need_read = true;
       return nullptr;
     }
-    while (!pf->msgs.empty() && pf->msgs.front().seq < s) pf->msgs.pop_front();
-    if (!pf->msgs.empty() && pf->msgs.front().seq <= pf->to) {
-      *seq = pf->msgs.front().seq;  // the ones in between were removed by limits
+    while (!pf->empty() && pf->front().seq < s) pf->pop_front();
+    if (!pf->empty() && pf->front().seq <= pf->to) {
+      *seq = pf->front().seq;  // the ones in between were removed by limits
       if (*seq > ch->committed_seq()) return nullptr;
-      return &pf->msgs.front().data;
+      return &pf->front().data;
     }
     s = pf->to + 1;  // nothing stored in the rest of the read range
   }
@@ -138,11 +138,11 @@ void Delivery::StartRead(Channel* ch, Prefetch* pf, uint64_t from,
                      p->loading = false;
                      if (!r.ok()) return;
                      auto& msgs = r.value();
-                     p->msgs.clear();
                      p->from = from;
                      p->to =
                          msgs.size() == kReadChunk ? msgs.back().seq : std::max(committed, from);
-                     for (auto& m : msgs) p->msgs.push_back(std::move(m));
+                     p->msgs = std::move(msgs);
+                     p->next = 0;
                      resume();
                    });
 }

@@ -9,8 +9,9 @@
 // Ownership: a Channel owns its StanSubs. Thread safety: loop thread only.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <vector>
 
 #include "server/stan/channel.h"
 #include "server/stan/seq_map.h"
@@ -34,11 +35,50 @@ struct PendingMsg {
 };
 
 // Messages read from the store ahead of delivery. The last read covered [from, to]: every
-// stored message of that range is in `msgs` (the others were removed by limits).
+// stored message of that range is in `msgs` (the others were removed by limits); those before
+// `next` were passed over. A vector (the read's own, moved in) and an index, not a deque: in
+// libstdc++ even an empty std::deque holds a heap block of about 600 bytes, which 10,000
+// recovered durables paid before anything was read for them.
 struct Prefetch {
   bool loading = false;
   uint64_t from = 0, to = 0;
-  std::deque<store::MsgRecord> msgs;
+  std::vector<store::MsgRecord> msgs;
+  size_t next = 0;
+
+  bool empty() const { return next >= msgs.size(); }
+  const store::MsgRecord& front() const { return msgs[next]; }
+  void pop_front() { ++next; }
+  void clear() {
+    // Gives the block back (live subscribers read the channel's cache, not the store).
+    if (msgs.capacity() != 0) std::vector<store::MsgRecord>().swap(msgs);
+    next = 0;
+  }
+};
+
+// Sequences queued in ascending order and taken from the front (StanSub::new_pending). A
+// vector and the index of its front rather than a std::deque, for the reason given at
+// Prefetch. The taken prefix is dropped once it is at least half the vector, so memory stays
+// proportional to what is queued and each sequence is moved at most once on average.
+class SeqQueue {
+ public:
+  bool empty() const { return head_ == seqs_.size(); }
+  size_t size() const { return seqs_.size() - head_; }
+  uint64_t front() const { return seqs_[head_]; }
+  void push_back(uint64_t seq) { seqs_.push_back(seq); }
+  void pop_front() {
+    if (++head_ == seqs_.size()) {
+      seqs_.clear();
+      head_ = 0;
+    } else if (head_ >= kMinDrop && 2 * head_ >= seqs_.size()) {
+      seqs_.erase(seqs_.begin(), seqs_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+
+ private:
+  static constexpr size_t kMinDrop = 64;  // a short prefix is not worth moving the rest for
+  std::vector<uint64_t> seqs_;
+  size_t head_ = 0;
 };
 
 class StanSub {
@@ -71,8 +111,8 @@ class StanSub {
   Prefetch prefetch;  // non-queue subscriptions only
   // Coalesced persistence (Delivery::FlushDirty, delivery_persistence.cc).
   bool dirty = false;
-  std::deque<uint64_t> new_pending;  // deliveries without a pending row yet, ascending
-  uint64_t stored_last_sent = 0;     // the last_sent the store has (or will have)
+  SeqQueue new_pending;           // deliveries without a pending row yet, ascending
+  uint64_t stored_last_sent = 0;  // the last_sent the store has (or will have)
   TimerQueue::Id persist_timer = 0;
 };
 
