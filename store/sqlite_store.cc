@@ -183,7 +183,7 @@ Status SqliteStore::LockAndSetJournal() {
   if (std::string_view(mode) != "wal") {
     return Status::IOError(path, fmt::format("journal_mode stays '{}' instead of 'wal'", mode));
   }
-  // Full durability is the sync threads' job when we hold the exclusive lock (see the header).
+  // Full durability is the sync thread's job when we hold the exclusive lock (see the header).
   own_sync_ = options_.sync == SyncMode::kFull && !options_.TEST_skip_lock;
   Stmt sync = options_.sync == SyncMode::kFull && !own_sync_ ? Stmt::kPragmaSyncFull
                                                              : Stmt::kPragmaSyncNormal;
@@ -266,9 +266,7 @@ int SqliteStore::Checkpoint(bool in_line) {
 
 Status SqliteStore::StartThread() {
   try {
-    if (own_sync_) {
-      for (std::thread& t : sync_threads_) t = std::thread(&SqliteStore::SyncThreadMain, this);
-    }
+    if (own_sync_) sync_thread_ = std::thread(&SqliteStore::SyncThreadMain, this);
     thread_ = std::thread(&SqliteStore::ThreadMain, this);
   } catch (const std::system_error& e) {
     return Status::IOError(options_.path, std::string("start store thread: ") + e.what());
@@ -389,17 +387,14 @@ Status SqliteStore::Close() {
   const bool thread_started = thread_.joinable();
   if (thread_started) thread_.join();
   if (backup_finisher_.joinable()) backup_finisher_.join();  // it hands back before it ends
-  if (sync_threads_[0].joinable()) {  // after the store thread: it has queued its last round
+  if (sync_thread_.joinable()) {  // after the store thread: it has queued its last round
     {
       std::lock_guard<std::mutex> lock(sync_mu_);
       sync_stopping_ = true;
       sync_held_ = false;
-      test_sync_stalled_ = false;
     }
     sync_cv_.notify_all();
-    for (std::thread& t : sync_threads_) {
-      if (t.joinable()) t.join();
-    }
+    sync_thread_.join();
   }
   closed_ = true;
   DrainCompletions();
@@ -458,25 +453,6 @@ void SqliteStore::TEST_HoldSync(bool hold) {
   {
     std::lock_guard<std::mutex> lock(sync_mu_);
     sync_held_ = hold;
-  }
-  sync_cv_.notify_all();
-}
-
-void SqliteStore::TEST_StallNextSync(const Status& fails_with) {
-  std::lock_guard<std::mutex> lock(sync_mu_);
-  test_stall_next_sync_ = true;
-  test_stalled_sync_fails_with_ = fails_with;
-}
-
-bool SqliteStore::TEST_SyncStalled() {
-  std::lock_guard<std::mutex> lock(sync_mu_);
-  return test_sync_stalled_;
-}
-
-void SqliteStore::TEST_ReleaseSync() {
-  {
-    std::lock_guard<std::mutex> lock(sync_mu_);
-    test_sync_stalled_ = false;
   }
   sync_cv_.notify_all();
 }

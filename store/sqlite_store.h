@@ -26,32 +26,27 @@
 // Checkpoints. tandem runs them, not SQLite's automatic checkpoint, whose errors SQLite
 // ignores. A checkpoint syncs the WAL and store.db and takes milliseconds, so it does not run
 // behind a commit: once the WAL holds kCheckpointFrames, the store thread checkpoints after a
-// round that left no job queued (its commits are already on their way to the sync threads and
+// round that left no job queued (its commits are already on their way to the sync thread and
 // the loop). Only when jobs keep coming without a gap does the commit that takes the WAL to
 // kCheckpointInlineFrames checkpoint in line (WalHook), which bounds the WAL, and with it what
 // a standby reads when it takes over. A failed checkpoint is sticky like a failed commit.
 //
 // Sync. With store.sync=full and the exclusive lock, SQLite commits with synchronous=NORMAL
-// (in WAL mode: consistent, checkpoints synced, but commits not) and two sync threads make
-// commits durable: a free one takes every round the store thread has finished, calls
+// (in WAL mode: consistent, checkpoints synced, but commits not) and a second thread, the sync
+// thread, makes commits durable: it takes every round the store thread has finished, calls
 // fdatasync on the WAL once for all of them, and only then hands them to the loop. The store
 // thread meanwhile applies the next round, so the disk flush of one group overlaps the work of
-// the next; and a round finished while one sync runs is taken by the other thread at once
-// instead of waiting for that sync to end (at 5,000 msgs/s a message would otherwise wait
-// for the rest of the running sync and then for its own). The data writes of the second sync
-// overlap the first's cache flush; the device runs the flushes one after the other. Groups go
-// back to the loop in the order they were taken, so a completion still means "on disk" for it
-// and everything before it. The applied completions of SubmitStaged are
+// the next. A completion still means "on disk". The applied completions of SubmitStaged are
 // handed to the loop by the store thread itself, right after the commit and before the round
-// goes to the sync threads (store.h). Rounds whose batches nobody waits for (positions and acks
-// after a delivery: WriteBatch::set_unwaited) are not synced on their own: a sync thread
+// goes to the sync thread (store.h). Rounds whose batches nobody waits for (positions and acks
+// after a delivery: WriteBatch::set_unwaited) are not synced on their own: the sync thread
 // holds them until a round somebody waits for arrives, kUnwaitedSyncMs at most, and syncs them
 // together. Otherwise, at a steady publish rate, every message would cost two fdatasyncs (its
 // own and that of the delivery's bookkeeping), and the next message's sync would queue behind
-// the bookkeeping's. A failed fdatasync is sticky like a failed commit (a later fdatasync could
-// succeed without the lost pages): the jobs of that sync and of every later one fail, even
-// those whose own sync, overlapping it, succeeded. Without the exclusive lock (TEST_skip_lock)
-// SQLite syncs itself (synchronous=FULL), since another connection may replace the WAL file.
+// the bookkeeping's. A failed fdatasync is sticky like a failed
+// commit (a later fdatasync could succeed without the lost pages): the jobs of that sync and of
+// every later one fail. Without the exclusive lock (TEST_skip_lock) SQLite syncs itself
+// (synchronous=FULL), since another connection may replace the WAL file.
 //
 // Errors. Any failure of a group transaction (I/O error, disk full, fenced, or a batch that
 // names an unknown channel or a seq other than last_seq + 1, which is a caller bug) fails every
@@ -62,8 +57,7 @@
 // (Close() hands the async handle to the loop, which frees it in its close callback, so run the
 // loop once after Close()). Do not destroy the store from inside one of its completions.
 // Thread safety: see store.h. Concurrency: mu_ guards the job queue and the sticky error,
-// sync_mu_ the rounds waiting for or in their sync, done_mu_ the finished jobs; no code holds
-// two.
+// sync_mu_ the rounds waiting for their sync, done_mu_ the finished jobs; no code holds two.
 #pragma once
 
 #include <atomic>
@@ -102,13 +96,9 @@ class SqliteStore final : public Store {
   static constexpr int64_t kIdleStepPauseMs = 5;
   // How often the store thread measures the file for space() while it is busy.
   static constexpr int64_t kSpaceMeasureMs = 1000;
-  // The longest a sync thread holds back rounds whose batches nobody waits for
+  // The longest the sync thread holds back rounds whose batches nobody waits for
   // (WriteBatch::set_unwaited), waiting for a round to share their fdatasync with (see "Sync").
   static constexpr int64_t kUnwaitedSyncMs = 20;
-  // Sync threads: while one waits for its fdatasync, the other can start the next, so a round
-  // finished during a sync does not wait for that sync to end before its own begins (see
-  // "Sync"). The device still runs cache flushes one at a time; more threads gain nothing.
-  static constexpr int kSyncThreads = 2;
   // Reclaiming a deleted channel's messages (sqlite_store_reclaim.cc). A step deletes at most
   // kReclaimStepRows message rows, and stops early after kReclaimStepBytes of message data (the
   // 256 pages a vacuum step moves), in its own transaction: its cost grows with both, and at
@@ -154,13 +144,8 @@ class SqliteStore final : public Store {
   Checkpoints TEST_checkpoints() const;
   // The next fdatasync of the WAL fails with `s` instead of running (store.sync=full only).
   void TEST_FailNextSync(const Status& s);
-  // While held, the sync threads take no round (Close() releases it; store.sync=full only).
+  // While held, the sync thread takes no round (Close() releases it; store.sync=full only).
   void TEST_HoldSync(bool hold);
-  // The next fdatasync stalls before it runs until TEST_ReleaseSync() (or Close()), then
-  // returns `fails_with` if that is an error. TEST_SyncStalled() says whether one is stalled.
-  void TEST_StallNextSync(const Status& fails_with = Status::OK());
-  bool TEST_SyncStalled();
-  void TEST_ReleaseSync();
   // Runs `fn` on the connection once no job is queued or running and the store thread's idle
   // work is between steps (waits up to 2 s, else Busy).
   Status TEST_RunIdle(const std::function<Status(sqlite3*)>& fn);
@@ -355,15 +340,12 @@ class SqliteStore final : public Store {
 
   // Store or sync thread: gives finished jobs to the loop.
   void HandBack(std::vector<Job>& jobs);
-  // Store thread, before a round goes to the sync threads: hands the applied completions of its
+  // Store thread, before a round goes to the sync thread: hands the applied completions of its
   // writes to the loop at once, each with its batch's status and result.
   void HandBackApplied(std::vector<Job>& jobs);
 
   // Sync thread (see "Sync" above).
   void SyncThreadMain();
-  // Sync thread, under sync_mu_ (released while handing back): hands the groups at the front
-  // of syncing_ that are done to the loop, in order, unless the other sync thread is doing so.
-  void HandBackSynced(std::unique_lock<std::mutex>& lock);
   Status SyncWal();
 
   // Constant after construction.
@@ -446,36 +428,26 @@ class SqliteStore final : public Store {
   // Checkpoint counts, written by the store thread (also from WalHook, which may run under mu_
   // in TEST_RunIdle: hence atomics, not mu_), read by TEST_checkpoints.
   std::atomic<uint64_t> checkpoints_between_{0}, checkpoints_in_line_{0};
-  std::atomic<uint64_t> syncs_{0};  // successful fdatasyncs of the sync threads
+  std::atomic<uint64_t> syncs_{0};  // successful fdatasyncs of the sync thread
   std::atomic<int> max_wal_frames_{0};
 
-  // The sync stage. own_sync_ and wal_fd_ are constant once the store thread runs.
+  // The sync stage. own_sync_ and wal_fd_ are constant once the store thread runs;
+  // sync_failed_ is the sync thread's own.
   struct Round {
     std::vector<Job> jobs;
     bool wrote = false;  // a transaction committed in this round: the WAL needs a sync
     bool waited = true;  // somebody waits for one of its jobs (false: unwaited batches only)
   };
-  // Rounds one sync thread took and synced (or is syncing) with one fdatasync, in the order
-  // taken; they go to the loop in that order, once they and every group before them are done.
-  struct SyncGroup {
-    std::vector<Round> rounds;
-    bool done = false;
-    Status status;  // of its fdatasync
-  };
   bool own_sync_ = false;
   int wal_fd_ = -1;
-  std::mutex sync_mu_;  // guards everything below up to sync_threads_
+  Status sync_failed_;
+  std::mutex sync_mu_;  // guards sync_queue_, sync_stopping_, sync_held_ and test_sync_error_
   std::condition_variable sync_cv_;
-  std::vector<Round> sync_queue_;  // finished rounds no sync thread has taken yet
-  std::deque<SyncGroup> syncing_;
-  bool handing_back_ = false;  // a sync thread is handing back the done groups at the front
-  Status sync_failed_;         // the first failed fdatasync: it and every later group fail
+  std::vector<Round> sync_queue_;
   bool sync_stopping_ = false;
   bool sync_held_ = false;
   Status test_sync_error_;
-  bool test_stall_next_sync_ = false, test_sync_stalled_ = false;
-  Status test_stalled_sync_fails_with_;
-  std::thread sync_threads_[kSyncThreads];
+  std::thread sync_thread_;
 
   // Guarded by done_mu_: jobs finished by the store thread, not yet taken by the loop.
   std::mutex done_mu_;

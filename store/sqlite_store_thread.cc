@@ -1,5 +1,5 @@
 // sqlite_store_thread.cc: SqliteStore's store thread (rounds of reads and one group
-// transaction of every queued batch) and its sync threads (fdatasync of the WAL for finished
+// transaction of every queued batch) and its sync thread (fdatasync of the WAL for finished
 // rounds, store.sync=full). See sqlite_store.h, "Threads" and "Sync".
 #include <fcntl.h>
 #include <unistd.h>
@@ -217,69 +217,50 @@ Status SqliteStore::CheckEpoch() {
 // --- Sync thread ------------------------------------------------------------------------------
 
 void SqliteStore::SyncThreadMain() {
+  std::vector<Round> rounds;
   for (;;) {
-    std::unique_lock<std::mutex> lock(sync_mu_);
-    sync_cv_.wait(lock, [this] { return sync_stopping_ || (!sync_queue_.empty() && !sync_held_); });
-    if (sync_queue_.empty()) return;  // stopping, and every round has been taken
-    // Unwaited rounds share the sync of the next waited one, kUnwaitedSyncMs at most.
-    auto ready = [this] {
-      return sync_stopping_ || sync_held_ ||
-             std::any_of(sync_queue_.begin(), sync_queue_.end(),
-                         [](const Round& r) { return r.waited; });
-    };
-    if (!ready()) sync_cv_.wait_for(lock, std::chrono::milliseconds(kUnwaitedSyncMs), ready);
-    if (sync_held_ || sync_queue_.empty()) continue;  // the other sync thread took them
-    SyncGroup& group = syncing_.emplace_back();
-    group.rounds.swap(sync_queue_);
-    const bool wrote = std::any_of(group.rounds.begin(), group.rounds.end(),
-                                   [](const Round& r) { return r.wrote; });
-    const bool failed = !sync_failed_.ok();
-    lock.unlock();
-    Status s = wrote && !failed ? SyncWal() : Status::OK();
-    lock.lock();
-    if (wrote && !failed && s.ok()) syncs_.fetch_add(1, std::memory_order_relaxed);
-    group.status = std::move(s);
-    group.done = true;
-    HandBackSynced(lock);
-  }
-}
-
-void SqliteStore::HandBackSynced(std::unique_lock<std::mutex>& lock) {
-  if (handing_back_) return;  // the other sync thread hands this group back after its own
-  handing_back_ = true;
-  while (!syncing_.empty() && syncing_.front().done) {
-    std::vector<Round> rounds = std::move(syncing_.front().rounds);
-    const bool fails_now = !syncing_.front().status.ok() && sync_failed_.ok();
-    if (fails_now) sync_failed_ = syncing_.front().status;
-    const Status failed = sync_failed_;
-    syncing_.pop_front();
-    lock.unlock();  // no code holds two locks: SetSticky takes mu_, HandBack done_mu_
-    if (fails_now) SetSticky(failed);
+    {
+      std::unique_lock<std::mutex> lock(sync_mu_);
+      sync_cv_.wait(lock,
+                    [this] { return sync_stopping_ || (!sync_queue_.empty() && !sync_held_); });
+      if (sync_queue_.empty()) return;  // stopping, and every round has been handed back
+      // Unwaited rounds share the sync of the next waited one, kUnwaitedSyncMs at most.
+      auto ready = [this] {
+        return sync_stopping_ || sync_held_ ||
+               std::any_of(sync_queue_.begin(), sync_queue_.end(),
+                           [](const Round& r) { return r.waited; });
+      };
+      if (!ready()) sync_cv_.wait_for(lock, std::chrono::milliseconds(kUnwaitedSyncMs), ready);
+      if (sync_held_) continue;
+      rounds.swap(sync_queue_);
+    }
+    bool wrote = false;
+    for (const Round& r : rounds) wrote = wrote || r.wrote;
+    if (wrote && sync_failed_.ok()) {
+      if (Status s = SyncWal(); !s.ok()) {
+        sync_failed_ = s;
+        SetSticky(s);
+      } else {
+        syncs_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
     for (Round& r : rounds) {
-      if (!failed.ok()) {  // committed, but maybe not on disk: never acknowledged
+      if (!sync_failed_.ok()) {  // committed, but maybe not on disk: never acknowledged
         for (Job& job : r.jobs) {
           if (job.kind != Job::Kind::kWrite || !job.status.ok()) continue;
-          job.status = failed;
+          job.status = sync_failed_;
           job.result = BatchResult();
         }
       }
       HandBack(r.jobs);
     }
-    lock.lock();
+    rounds.clear();
   }
-  handing_back_ = false;
 }
 
 Status SqliteStore::SyncWal() {
   {
-    std::unique_lock<std::mutex> lock(sync_mu_);
-    if (test_stall_next_sync_) {
-      test_stall_next_sync_ = false;
-      test_sync_stalled_ = true;
-      sync_cv_.wait(lock, [this] { return !test_sync_stalled_; });
-      if (!test_stalled_sync_fails_with_.ok())
-        return std::exchange(test_stalled_sync_fails_with_, Status::OK());
-    }
+    std::lock_guard<std::mutex> lock(sync_mu_);
     if (!test_sync_error_.ok()) return std::exchange(test_sync_error_, Status::OK());
   }
   if (::fdatasync(wal_fd_) == 0) return Status::OK();

@@ -8,7 +8,7 @@
 // Writes travel in WriteBatch objects. The loop thread fills a batch and Submit()s it; the store
 // thread takes every batch that is queued, applies them in order in ONE transaction (group
 // commit: BEGIN IMMEDIATE, epoch check, statements, limit trimming, COMMIT), the configured sync
-// makes it durable (with sync full, sync threads flush the WAL while the store thread applies
+// makes it durable (with sync full, a sync thread flushes the WAL while the store thread applies
 // the next transaction: sqlite_store.h), and then each batch's completion runs on the loop
 // thread (uv_async_send), in submission order. A completion with an OK status means the batch
 // is durable; only then may the caller acknowledge what the batch holds. SubmitStaged() adds a

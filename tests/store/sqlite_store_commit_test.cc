@@ -2,9 +2,7 @@
 // batches), coalescing inside a transaction, sticky errors (disk full, fencing), recovery cost
 // independent of the number of messages, and Close (frees the lock, later calls are refused).
 #include <chrono>
-#include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -38,14 +36,6 @@ void SubmitTogether(TestLoop& loop, SqliteStore& store, WriteBatch a, WriteBatch
   store.Submit(std::move(b), count);
   store.TEST_Hold(false);
   REQUIRE(loop.RunUntil([&] { return done == 2; }));
-}
-
-// Waits up to 10 s, without running the loop, for what another thread makes true.
-bool UntilOffLoop(const std::function<bool()>& done) {
-  for (int i = 0; i < 10000 && !done(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return done();
 }
 
 }  // namespace
@@ -287,66 +277,6 @@ TEST_SUITE("store") {
     AppendRange(later, 1, 4, 4);
     CHECK(SubmitWait(loop, *store, std::move(later)).status.ToString() ==
           failed.status.ToString());
-    CHECK(store->Close().ok());
-  }
-
-  TEST_CASE_FIXTURE(StoreRig,
-                    "store: a batch committed during a sync gets its own sync at once, and "
-                    "completions stay in order") {
-    auto store = OpenOk(loop, path);  // sync full: the sync threads flush
-    WriteBatch setup;
-    setup.CreateChannel(MakeChannel(1, "foo"));
-    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
-    const uint64_t before = store->syncs();
-
-    // The first batch's fdatasync stalls (a slow disk flush); the second batch, committed
-    // meanwhile, is synced by the other sync thread without waiting for the first to end.
-    store->TEST_StallNextSync();
-    std::vector<std::string> events;
-    auto submit = [&](uint64_t seq) {
-      WriteBatch b;
-      AppendRange(b, 1, seq, seq);
-      store->Submit(std::move(b), [&, seq](const Status& s, const BatchResult&) {
-        events.push_back("durable " + std::to_string(seq) + (s.ok() ? "" : " failed"));
-      });
-    };
-    submit(1);
-    REQUIRE(UntilOffLoop([&] { return store->TEST_SyncStalled(); }));
-    submit(2);
-    CHECK(UntilOffLoop([&] { return store->syncs() == before + 1; }));
-    CHECK(events.empty());  // the second is on disk, but completions go in commit order
-    store->TEST_ReleaseSync();
-    REQUIRE(loop.RunUntil([&] { return events.size() == 2; }));
-    CHECK(events == std::vector<std::string>{"durable 1", "durable 2"});
-    CHECK(store->syncs() == before + 2);
-    CHECK(store->Close().ok());
-  }
-
-  TEST_CASE_FIXTURE(StoreRig,
-                    "store: when a stalled sync fails, the batches synced after it fail too") {
-    auto store = OpenOk(loop, path);
-    WriteBatch setup;
-    setup.CreateChannel(MakeChannel(1, "foo"));
-    REQUIRE(SubmitWait(loop, *store, std::move(setup)).status.ok());
-
-    // The second batch's own fdatasync succeeds, but the first's failed: what it covered may
-    // be lost, and the second was committed after it, so neither is acknowledged.
-    store->TEST_StallNextSync(Status::IOError("store.db-wal", "fdatasync: Input/output error"));
-    std::vector<Status> results;
-    const uint64_t before = store->syncs();
-    for (uint64_t seq = 1; seq <= 2; ++seq) {
-      WriteBatch b;
-      AppendRange(b, 1, seq, seq);
-      store->Submit(std::move(b),
-                    [&](const Status& s, const BatchResult&) { results.push_back(s); });
-      if (seq == 1) REQUIRE(UntilOffLoop([&] { return store->TEST_SyncStalled(); }));
-    }
-    CHECK(UntilOffLoop([&] { return store->syncs() == before + 1; }));
-    store->TEST_ReleaseSync();
-    REQUIRE(loop.RunUntil([&] { return results.size() == 2; }));
-    CHECK(results[0].IsIOError());
-    CHECK(results[1].ToString() == results[0].ToString());
-    CHECK(store->health().ToString() == results[0].ToString());
     CHECK(store->Close().ok());
   }
 
