@@ -1,11 +1,12 @@
 // sync_floor: the disk's floor for publish-to-durable latency, the figure tandem's
 // publish-to-delivery latency with store.sync=full is compared with. One thread appends a
 // commit's worth of WAL frames (4,120 bytes each: a 24-byte frame header and a 4 KiB page) to a
-// file at a steady rate, as the store thread does for one message per commit; sync threads
-// fdatasync the file the way the store's do (a free one takes every write made so far, syncs
-// once for all of them, and marks them durable). Prints p50, p90 and p99 of the time from a
-// write's end to its being durable: no broker can deliver a synced message sooner than that on
-// this disk. The file wraps at 1,000 frames like a checkpointed WAL, so it stays in place.
+// file at a steady rate, as the store thread does for one message per commit; a sync thread
+// fdatasyncs the file the way the store's does (it takes every write made so far, syncs once
+// for all of them, and marks them durable; with more threads, a free one does). Prints p50,
+// p90 and p99 of the time from a write's end to its being durable: no broker can deliver a
+// synced message sooner than that on this disk. The file wraps at 1,000 frames like a
+// checkpointed WAL, so it stays in place.
 //
 // Usage: sync_floor [dir] [rate] [count] [frames_per_write] [sync_threads]
 //        (defaults: ./bench-data 5000 20000 1 1: one frame, the least a commit writes)
