@@ -188,8 +188,9 @@ class Delivery {
   void ReleaseHold(StanSub* sub);
   // Sends what `sub` (or its group) can take now: the backlog first.
   void Refill(StanSub* sub);
-  // Drops acked or recorded deliveries from the front of new_pending.
-  void TrimNewPending(StanSub* sub);
+  // The first pending entry of `sub` without a row (end() when none), moving its `unrecorded`
+  // cursor there.
+  SeqMap<PendingMsg>::iterator FirstUnrecorded(StanSub* sub);
   void OnGateOpen(uint64_t id, uint64_t gen, uint32_t reasons);
 
   Bus* const nc_;

@@ -13,6 +13,7 @@
 #include <deque>
 
 #include "server/stan/channel.h"
+#include "server/stan/pending_msg.h"
 #include "server/stan/seq_map.h"
 #include "server/util/timer_queue.h"
 #include "store/store.h"
@@ -20,18 +21,6 @@
 namespace tandem::server {
 
 class StanQueueGroup;
-
-struct PendingMsg {
-  uint64_t expiry_ms = 0;  // TimerQueue clock
-  uint64_t sent_ms = 0;    // first delivery, TimerQueue clock
-  // Sends after the first; redeliveries + 1 is stored with the pending row (AddPending,
-  // SetDeliveries), so it survives restarts and takeovers.
-  uint32_t redeliveries = 0;
-  bool persisted = false;  // an AddPending for it has been written
-  // Recovered or resumed and not sent again yet: waits in the backlog (Delivery::SendBacklog)
-  // and does not count against MaxInflight.
-  bool queued = false;
-};
 
 // Messages read from the store ahead of delivery. The last read covered [from, to]: every
 // stored message of that range is in `msgs` (the others were removed by limits).
@@ -58,7 +47,7 @@ class StanSub {
   StanQueueGroup* group = nullptr;
   uint64_t ack_sid = 0;          // internal subscription on rec.ack_inbox while active
   uint64_t ack_conn = 0;         // the connection last allowed to ack it (session_guard.h)
-  SeqMap<PendingMsg> pending;    // sent and unacked, by seq (server/stan/seq_map.h)
+  SeqMap<PendingMsg> pending;    // sent and unacked, by seq (seq_map.h, pending_msg.h)
   size_t queued = 0;             // entries of `pending` with queued set
   bool backlog = false;          // the backlog holds new messages back (hold_new) until it is sent
   bool backlog_reading = false;  // a store read for the backlog is in flight
@@ -71,8 +60,10 @@ class StanSub {
   Prefetch prefetch;  // non-queue subscriptions only
   // Coalesced persistence (Delivery::FlushDirty, delivery_persistence.cc).
   bool dirty = false;
-  std::deque<uint64_t> new_pending;  // deliveries without a pending row yet, ascending
-  uint64_t stored_last_sent = 0;     // the last_sent the store has (or will have)
+  // 0, or a seq at or below every entry of `pending` that has no pending row yet (all of them
+  // are first deliveries, DeliverNew); FlushSub walks `pending` from there.
+  uint64_t unrecorded = 0;
+  uint64_t stored_last_sent = 0;  // the last_sent the store has (or will have)
   TimerQueue::Id persist_timer = 0;
 };
 
