@@ -79,7 +79,7 @@ class Delivery {
   // A subscription sending a run of messages asks the interest gate again (is its connection
   // backlogged?) after this many bytes: past the core's high-water mark a connection gets at
   // most this much more from one subscription.
-  static constexpr size_t kGateCheckBytes = 64 * 1024;
+  static constexpr size_t kGateCheckBytes = 16 * 1024;
 
   Delivery(Bus* nc, store::Store* store, StoreWriter* writer, TimerQueue* timers,
            ClientRegistry* clients, ChannelRegistry* channels);
