@@ -39,7 +39,7 @@ SubscriptionInfo SubInfo(const StanSub& sub, const std::string& channel) {
   s.last_sent = sub.rec.last_sent;
   s.pending_count = sub.pending.size();
   s.is_stalled = !sub.offline() && sub.stalled();
-  for (const auto& [seq, p] : sub.pending) s.redelivered += p.redeliveries;
+  for (const auto& [seq, p] : sub.pending) s.redelivered += p.redeliveries();
   return s;
 }
 

@@ -247,7 +247,7 @@ class ClientConn final : public Subscriber, public Reapable, private ParserHandl
   // streaming layer's deliveries) ask backlogged() and wait for WhenDrained instead.
   std::vector<uint64_t> stalled_publishers_;
   // In-process publishers waiting for the queue to drain (WhenDrained): told backlogged over
-  // a lower mark (1 MiB), run under half of it or at the close.
+  // a lower mark (512 KiB), run under half of it or at the close.
   std::vector<std::function<void()>> drain_waiters_;
   bool paused_ = false;
   uint64_t paused_at_ms_ = 0;

@@ -151,8 +151,8 @@ void Delivery::DeliverNew(StanSub* sub, uint64_t seq, std::string_view data) {
   uint64_t expiry = timers_->now() + static_cast<uint64_t>(sub->rec.ack_wait_s) * 1000;
   PendingMsg& p = sub->pending[seq];
   p.expiry_ms = expiry;
-  p.sent_ms = timers_->now();
-  sub->new_pending.push_back(seq);
+  p.set_sent(timers_->now());
+  if (sub->unrecorded == 0 || seq < sub->unrecorded) sub->unrecorded = seq;
   MarkDirty(sub);
   ++counters_.msgs;
   counters_.bytes += data.size();

@@ -79,7 +79,7 @@ class Delivery {
   // A subscription sending a run of messages asks the interest gate again (is its connection
   // backlogged?) after this many bytes: past the core's high-water mark a connection gets at
   // most this much more from one subscription.
-  static constexpr size_t kGateCheckBytes = 64 * 1024;
+  static constexpr size_t kGateCheckBytes = 16 * 1024;
 
   Delivery(Bus* nc, store::Store* store, StoreWriter* writer, TimerQueue* timers,
            ClientRegistry* clients, ChannelRegistry* channels);
@@ -188,8 +188,9 @@ class Delivery {
   void ReleaseHold(StanSub* sub);
   // Sends what `sub` (or its group) can take now: the backlog first.
   void Refill(StanSub* sub);
-  // Drops acked or recorded deliveries from the front of new_pending.
-  void TrimNewPending(StanSub* sub);
+  // The first pending entry of `sub` without a row (end() when none), moving its `unrecorded`
+  // cursor there.
+  SeqMap<PendingMsg>::iterator FirstUnrecorded(StanSub* sub);
   void OnGateOpen(uint64_t id, uint64_t gen, uint32_t reasons);
 
   Bus* const nc_;

@@ -35,13 +35,13 @@ void Delivery::FlushDirty(bool force) {
   flushing_.clear();
 }
 
-void Delivery::TrimNewPending(StanSub* sub) {
-  auto& q = sub->new_pending;
-  while (!q.empty()) {
-    auto it = sub->pending.find(q.front());
-    if (it != sub->pending.end() && !it->second.persisted) return;
-    q.pop_front();
-  }
+SeqMap<PendingMsg>::iterator Delivery::FirstUnrecorded(StanSub* sub) {
+  auto end = sub->pending.end();
+  if (sub->unrecorded == 0) return end;
+  auto it = sub->pending.lower_bound(sub->unrecorded);
+  while (it != end && it->second.persisted()) ++it;
+  sub->unrecorded = it == end ? 0 : it->first;
+  return it;
 }
 
 void Delivery::FlushSub(StanSub* sub, bool force, size_t* budget) {
@@ -49,30 +49,31 @@ void Delivery::FlushSub(StanSub* sub, bool force, size_t* budget) {
   sub->dirty = false;
   store::WriteBatch& b = writer_->batch();
   uint64_t now = timers_->now();
-  auto& q = sub->new_pending;
   bool over_budget = false;
-  while (!q.empty()) {
-    auto it = sub->pending.find(q.front());
-    if (it != sub->pending.end() && !it->second.persisted) {
-      if (!force && it->second.sent_ms + kPersistDelayMs > now) break;
+  const auto end = sub->pending.end();
+  auto it = FirstUnrecorded(sub);
+  while (it != end) {
+    if (!it->second.persisted()) {
+      if (!force && it->second.age_ms(now) < kPersistDelayMs) break;
       if (budget != nullptr && *budget == 0) {
         over_budget = true;
         break;
       }
       if (budget != nullptr) --*budget;
-      b.AddPending(sub->id(), q.front(), it->second.redeliveries + 1);
-      it->second.persisted = true;
+      b.AddPending(sub->id(), it->first, it->second.redeliveries() + 1);
+      it->second.set_persisted(true);
     }
-    q.pop_front();
+    ++it;
   }
+  sub->unrecorded = it == end ? 0 : it->first;  // the first entry left without a row
   // The stored position stays below every delivery that has no pending row yet.
   uint64_t floor = sub->rec.last_sent;
-  if (!q.empty()) floor = std::min(floor, q.front() - 1);
+  if (sub->unrecorded != 0) floor = std::min(floor, sub->unrecorded - 1);
   if (sub->group != nullptr) {
     for (StanSub* m : sub->group->members) {
       if (m == sub) continue;
-      TrimNewPending(m);
-      if (!m->new_pending.empty()) floor = std::min(floor, m->new_pending.front() - 1);
+      FirstUnrecorded(m);
+      if (m->unrecorded != 0) floor = std::min(floor, m->unrecorded - 1);
     }
   }
   if (floor != sub->stored_last_sent) {
@@ -81,8 +82,8 @@ void Delivery::FlushSub(StanSub* sub, bool force, size_t* budget) {
   }
   if (over_budget) {
     MarkDirty(sub);  // aged already: its rows go with the next batch
-  } else if (!q.empty() && !timers_->pending(sub->persist_timer)) {
-    uint64_t due = sub->pending[q.front()].sent_ms + kPersistDelayMs;
+  } else if (sub->unrecorded != 0 && !timers_->pending(sub->persist_timer)) {
+    uint64_t due = now + kPersistDelayMs - std::min(it->second.age_ms(now), kPersistDelayMs);
     uint64_t id = sub->id(), gen = sub->gen;
     sub->persist_timer = timers_->AddAt(due, [this, id, gen] {
       if (StanSub* s = Find(id, gen)) {
@@ -96,26 +97,31 @@ void Delivery::FlushSub(StanSub* sub, bool force, size_t* budget) {
 void Delivery::DropPending(StanSub* sub, uint64_t seq) {
   auto it = sub->pending.find(seq);
   if (it == sub->pending.end()) return;
-  if (it->second.persisted) writer_->batch().RemovePending(sub->id(), seq);
-  if (it->second.queued) --sub->queued;
+  if (it->second.persisted()) writer_->batch().RemovePending(sub->id(), seq);
+  if (it->second.queued()) --sub->queued;
   sub->pending.erase(it);
 }
 
 void Delivery::MovePending(StanSub* from, StanSub* to, uint64_t seq, uint64_t expiry_ms) {
   auto it = from->pending.find(seq);
-  uint32_t count = it == from->pending.end() ? 0 : it->second.redeliveries;
-  uint64_t sent = it == from->pending.end() ? timers_->now() : it->second.sent_ms;
+  const bool found = it != from->pending.end();
+  const uint32_t count = found ? it->second.redeliveries() : 0;
+  const uint32_t sent = found ? it->second.sent_bits() : 0;
   DropPending(from, seq);
   PendingMsg& p = to->pending[seq];
   p.expiry_ms = expiry_ms;
-  p.sent_ms = sent;
-  p.redeliveries = std::max(p.redeliveries, count);
-  if (!p.persisted) {
-    // Recorded at once: the message may be below the group's stored position already.
-    writer_->batch().AddPending(to->id(), seq, p.redeliveries + 1);
-    p.persisted = true;
+  if (found) {
+    p.set_sent_bits(sent);
   } else {
-    writer_->batch().SetDeliveries(to->id(), seq, p.redeliveries + 1);
+    p.set_sent(timers_->now());
+  }
+  p.set_redeliveries(std::max(p.redeliveries(), count));
+  if (!p.persisted()) {
+    // Recorded at once: the message may be below the group's stored position already.
+    writer_->batch().AddPending(to->id(), seq, p.redeliveries() + 1);
+    p.set_persisted(true);
+  } else {
+    writer_->batch().SetDeliveries(to->id(), seq, p.redeliveries() + 1);
   }
 }
 

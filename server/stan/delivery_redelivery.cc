@@ -45,7 +45,7 @@ void Delivery::RearmAckTimer(StanSub* sub) {
   if (sub->pending.empty()) return;
   uint64_t due = UINT64_MAX;
   for (auto& [seq, p] : sub->pending) {
-    if (!p.queued) due = std::min(due, p.expiry_ms);
+    if (!p.queued()) due = std::min(due, p.expiry_ms);
   }
   if (due != UINT64_MAX) ArmAckTimer(sub, due);
 }
@@ -72,7 +72,7 @@ void Delivery::OnAckTimer(uint64_t sub_id, uint64_t gen) {
   if (!member_open && !GateOpen(sub, kGateAckTimer)) return;
   std::vector<std::pair<uint64_t, uint64_t>> due;  // (expiry, seq)
   for (auto& [seq, p] : sub->pending) {
-    if (!p.queued && p.expiry_ms <= now + kAckWaitSlackMs) due.emplace_back(p.expiry_ms, seq);
+    if (!p.queued() && p.expiry_ms <= now + kAckWaitSlackMs) due.emplace_back(p.expiry_ms, seq);
   }
   std::sort(due.begin(), due.end());
   std::vector<uint64_t> seqs;
@@ -98,8 +98,8 @@ void Delivery::Refill(StanSub* sub) {
 
 void Delivery::RedeliverAll(StanSub* sub) {
   for (auto& [seq, p] : sub->pending) {
-    if (p.queued) continue;
-    p.queued = true;
+    if (p.queued()) continue;
+    p.set_queued(true);
     ++sub->queued;
   }
   if (!sub->backlog) {
@@ -128,11 +128,11 @@ void Delivery::SendBacklog(StanSub* sub) {
     // The entries before the queued ones are in flight (at most about MaxInflight of them).
     for (auto& [seq, p] : sub->pending) {
       if (in_flight >= max) break;
-      if (!p.queued) continue;
-      p.queued = false;
+      if (!p.queued()) continue;
+      p.set_queued(false);
       --sub->queued;
       ++in_flight;
-      if (DeliveriesExhausted(p.redeliveries + 1, max_deliveries)) {
+      if (DeliveriesExhausted(p.redeliveries() + 1, max_deliveries)) {
         // Sent often enough before: its ack may still come; its AckWait decides.
         p.expiry_ms = now + static_cast<uint64_t>(sub->rec.ack_wait_s) * 1000;
         ArmAckTimer(sub, p.expiry_ms);
@@ -220,7 +220,7 @@ void Delivery::RedeliverOne(StanSub* sub, uint64_t seq, std::string_view data, b
   auto it = sub->pending.find(seq);
   if (it == sub->pending.end()) return;
   const ResolvedLimits& limits = sub->channel->limits();
-  if (DeliveriesExhausted(it->second.redeliveries + 1, limits.max_deliveries)) {
+  if (DeliveriesExhausted(it->second.redeliveries() + 1, limits.max_deliveries)) {
     DeadLetter(sub, seq, data);
     return;
   }
@@ -235,15 +235,15 @@ void Delivery::RedeliverOne(StanSub* sub, uint64_t seq, std::string_view data, b
     if (best != nullptr) Served(sub->group, best);
   }
   PendingMsg& p = target->pending[seq];
-  ++p.redeliveries;
-  const uint32_t deliveries = p.redeliveries + 1;
+  p.add_redelivery();
+  const uint32_t deliveries = p.redeliveries() + 1;
   p.expiry_ms =
       now + AckWaitAfterMs(deliveries, static_cast<uint64_t>(target->rec.ack_wait_s) * 1000,
                            limits.redelivery_backoff);
   // Recorded before the next commit; a new entry gets its count with its AddPending.
-  if (p.persisted) writer_->batch().SetDeliveries(target->id(), seq, deliveries);
+  if (p.persisted()) writer_->batch().SetDeliveries(target->id(), seq, deliveries);
   // Copied: the entry is not referenced across the publish (SeqMap may move entries).
-  const uint32_t count = p.redeliveries;
+  const uint32_t count = p.redeliveries();
   const uint64_t expiry = p.expiry_ms;
   ++counters_.msgs;
   ++counters_.redelivered;

@@ -8,6 +8,8 @@
 // An entry removed from the middle leaves a dead slot that iteration skips; dead slots at either
 // end are dropped at once and the deque is compacted when they outnumber the live entries, so
 // memory stays proportional to the live count even when one old message is never acked.
+// A slot is the (seq, V) pair plus its live flag, which a V with a spare bit keeps itself
+// (KeepsSeqMapLiveBit below; PendingMsg does): 24 bytes per pending delivery instead of 40.
 // Inserting below the back (a queue group handing a message to another member) is O(n), rare.
 // Lookups are O(1) in the common case: keys are distinct integers in ascending order, so the
 // slot of `seq` is never further than seq - front from the front, and exactly there while the
@@ -15,14 +17,15 @@
 // binary search over that prefix.
 //
 // The interface is the subset of std::map the delivery code uses: find/end/erase(iterator),
-// count, operator[], size/empty, and in-order iteration yielding (seq, V&) pairs. Unlike
-// std::map, any erase or insert may invalidate iterators and references to other entries (a
+// count, lower_bound, operator[], size/empty, and in-order iteration yielding (seq, V&) pairs.
+// Unlike std::map, any erase or insert may invalidate iterators and references to other entries (a
 // compaction or an insert below the back moves them): do not hold one across such a call.
 //
 // Thread safety: none (loop thread only, like its owner).
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -32,12 +35,33 @@
 
 namespace tandem::server {
 
+// A V with a spare bit keeps the slot's live flag itself (pending_msg.h): a slot is then
+// sizeof(pair<const uint64_t, V>), where a separate bool would add a padded word.
+template <typename V>
+concept KeepsSeqMapLiveBit = requires(V v, const V cv) {
+  { cv.seq_map_live() } -> std::same_as<bool>;
+  v.set_seq_map_live(true);
+};
+
+template <typename V, bool kInValue = KeepsSeqMapLiveBit<V>>
+struct SeqMapSlot {
+  SeqMapSlot(uint64_t seq, V v) : entry(seq, std::move(v)) {}
+  bool live() const { return live_; }
+  void set_live(bool live) { live_ = live; }
+  std::pair<const uint64_t, V> entry;
+  bool live_ = true;
+};
+template <typename V>
+struct SeqMapSlot<V, true> {
+  SeqMapSlot(uint64_t seq, V v) : entry(seq, std::move(v)) { set_live(true); }
+  bool live() const { return entry.second.seq_map_live(); }
+  void set_live(bool live) { entry.second.set_seq_map_live(live); }
+  std::pair<const uint64_t, V> entry;
+};
+
 template <typename V>
 class SeqMap {
-  struct Slot {
-    std::pair<const uint64_t, V> entry;
-    bool live;
-  };
+  using Slot = SeqMapSlot<V>;
   using Slots = std::deque<Slot>;
 
  public:
@@ -75,7 +99,7 @@ class SeqMap {
    private:
     friend class SeqMap;
     void SkipDead() {
-      while (it_ != end_ && !it_->live) ++it_;
+      while (it_ != end_ && !it_->live()) ++it_;
     }
     SlotIt it_{};
     SlotIt end_{};
@@ -93,26 +117,28 @@ class SeqMap {
 
   iterator find(uint64_t seq) {
     auto it = Position(seq);
-    if (it == slots_.end() || it->entry.first != seq || !it->live) return end();
+    if (it == slots_.end() || it->entry.first != seq || !it->live()) return end();
     return iterator(it, slots_.end());
   }
+  // The first entry whose seq is not below `seq` (O(1) like find in the common case).
+  iterator lower_bound(uint64_t seq) { return iterator(Position(seq), slots_.end()); }
   size_t count(uint64_t seq) const {
     auto it = Position(seq);
-    return it != slots_.end() && it->entry.first == seq && it->live ? 1 : 0;
+    return it != slots_.end() && it->entry.first == seq && it->live() ? 1 : 0;
   }
 
   // The entry for seq, default-constructed when absent.
   V& operator[](uint64_t seq) {
     if (slots_.empty() || slots_.back().entry.first < seq) {  // the common case: a new delivery
-      slots_.push_back(Slot{{seq, V{}}, true});
+      slots_.emplace_back(seq, V{});
       ++live_;
       return slots_.back().entry.second;
     }
     auto it = Position(seq);
     if (it != slots_.end() && it->entry.first == seq) {
-      if (!it->live) {
-        it->live = true;
+      if (!it->live()) {
         it->entry.second = V{};
+        it->set_live(true);
         ++live_;
       }
       return it->entry.second;
@@ -125,10 +151,10 @@ class SeqMap {
   }
 
   void erase(iterator pos) {
-    pos.it_->live = false;
+    pos.it_->set_live(false);
     --live_;
-    while (!slots_.empty() && !slots_.front().live) slots_.pop_front();
-    while (!slots_.empty() && !slots_.back().live) slots_.pop_back();
+    while (!slots_.empty() && !slots_.front().live()) slots_.pop_front();
+    while (!slots_.empty() && !slots_.back().live()) slots_.pop_back();
     if (slots_.size() > 64 && slots_.size() > 2 * live_) Compact();
   }
   size_t erase(uint64_t seq) {
@@ -172,11 +198,11 @@ class SeqMap {
     for (size_t i = 0; i <= slots_.size(); ++i) {
       if (i == insert_at) {
         placed = kept.size();
-        kept.push_back(Slot{{seq, V{}}, true});
+        kept.emplace_back(seq, V{});
       }
       if (i == slots_.size()) break;
       Slot& s = slots_[i];
-      if (s.live) kept.push_back(Slot{{s.entry.first, std::move(s.entry.second)}, true});
+      if (s.live()) kept.emplace_back(s.entry.first, std::move(s.entry.second));
     }
     slots_.swap(kept);
     return placed;

@@ -166,7 +166,7 @@ void StanServer::RestoreSubs() {
     StanSub* sub = owned.get();
     for (size_t i = 0; i < rec.pending.size(); ++i) {
       uint32_t deliveries = i < rec.deliveries.size() ? std::max(rec.deliveries[i], 1u) : 1;
-      sub->pending[rec.pending[i]] = PendingMsg{now, now, deliveries - 1, true};
+      sub->pending[rec.pending[i]] = PendingMsg(now, now, deliveries - 1, true);
     }
     sub->rec.pending.clear();
     sub->rec.deliveries.clear();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "server/stan/channel.h"
+#include "server/stan/pending_msg.h"
 #include "server/stan/seq_map.h"
 #include "server/util/timer_queue.h"
 #include "store/store.h"
@@ -21,18 +22,6 @@
 namespace tandem::server {
 
 class StanQueueGroup;
-
-struct PendingMsg {
-  uint64_t expiry_ms = 0;  // TimerQueue clock
-  uint64_t sent_ms = 0;    // first delivery, TimerQueue clock
-  // Sends after the first; redeliveries + 1 is stored with the pending row (AddPending,
-  // SetDeliveries), so it survives restarts and takeovers.
-  uint32_t redeliveries = 0;
-  bool persisted = false;  // an AddPending for it has been written
-  // Recovered or resumed and not sent again yet: waits in the backlog (Delivery::SendBacklog)
-  // and does not count against MaxInflight.
-  bool queued = false;
-};
 
 // Messages read from the store ahead of delivery. The last read covered [from, to]: every
 // stored message of that range is in `msgs` (the others were removed by limits); those before
@@ -55,32 +44,6 @@ struct Prefetch {
   }
 };
 
-// Sequences queued in ascending order and taken from the front (StanSub::new_pending). A
-// vector and the index of its front rather than a std::deque, for the reason given at
-// Prefetch. The taken prefix is dropped once it is at least half the vector, so memory stays
-// proportional to what is queued and each sequence is moved at most once on average.
-class SeqQueue {
- public:
-  bool empty() const { return head_ == seqs_.size(); }
-  size_t size() const { return seqs_.size() - head_; }
-  uint64_t front() const { return seqs_[head_]; }
-  void push_back(uint64_t seq) { seqs_.push_back(seq); }
-  void pop_front() {
-    if (++head_ == seqs_.size()) {
-      seqs_.clear();
-      head_ = 0;
-    } else if (head_ >= kMinDrop && 2 * head_ >= seqs_.size()) {
-      seqs_.erase(seqs_.begin(), seqs_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
-  }
-
- private:
-  static constexpr size_t kMinDrop = 64;  // a short prefix is not worth moving the rest for
-  std::vector<uint64_t> seqs_;
-  size_t head_ = 0;
-};
-
 class StanSub {
  public:
   StanSub(const store::SubRecord& rec, Channel* channel) : rec(rec), channel(channel) {}
@@ -98,7 +61,7 @@ class StanSub {
   StanQueueGroup* group = nullptr;
   uint64_t ack_sid = 0;          // internal subscription on rec.ack_inbox while active
   uint64_t ack_conn = 0;         // the connection last allowed to ack it (session_guard.h)
-  SeqMap<PendingMsg> pending;    // sent and unacked, by seq (server/stan/seq_map.h)
+  SeqMap<PendingMsg> pending;    // sent and unacked, by seq (seq_map.h, pending_msg.h)
   size_t queued = 0;             // entries of `pending` with queued set
   bool backlog = false;          // the backlog holds new messages back (hold_new) until it is sent
   bool backlog_reading = false;  // a store read for the backlog is in flight
@@ -111,7 +74,9 @@ class StanSub {
   Prefetch prefetch;  // non-queue subscriptions only
   // Coalesced persistence (Delivery::FlushDirty, delivery_persistence.cc).
   bool dirty = false;
-  SeqQueue new_pending;           // deliveries without a pending row yet, ascending
+  // 0, or a seq at or below every entry of `pending` that has no pending row yet (all of them
+  // are first deliveries, DeliverNew); FlushSub walks `pending` from there.
+  uint64_t unrecorded = 0;
   uint64_t stored_last_sent = 0;  // the last_sent the store has (or will have)
   TimerQueue::Id persist_timer = 0;
 };

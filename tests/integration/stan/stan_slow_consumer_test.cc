@@ -26,9 +26,9 @@ namespace {
 constexpr int kWarmup = 2000;
 constexpr int kHeld = 50000;  // published while the subscriber does not read
 constexpr size_t kSize = 1024;
-// Bytes queued to the stuck connection at most: the streaming high-water mark (1 MiB), what
-// one subscription sends between two looks at it (64 KiB) and a message; slack for the rest.
-constexpr long kMaxQueued = 2 * 1024 * 1024;
+// Bytes queued to the stuck connection at most: the streaming high-water mark (512 KiB), what
+// one subscription sends between two looks at it (16 KiB) and a message; slack for the rest.
+constexpr long kMaxQueued = 1024 * 1024;
 // RSS the server may gain meanwhile: SQLite's page cache (32 MiB), the channel's cache
 // (8 MiB), the publisher's 16,384 unacknowledged messages in store batches (16 MiB), the
 // allocator's slack; queueing the held messages would add their 55 MiB on top.

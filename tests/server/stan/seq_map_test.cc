@@ -1,6 +1,8 @@
 // seq_map_test.cc: SeqMap against std::map on the same operations, plus its memory bound.
 #include "server/stan/seq_map.h"
 
+#include "server/stan/pending_msg.h"
+
 #include <cstdint>
 #include <map>
 #include <random>
@@ -15,12 +17,19 @@ struct Val {
   int x = 0;
 };
 
+// The int a test value carries: Val's x, or a PendingMsg's expiry (which keeps the live bit).
+int Get(const Val& v) { return v.x; }
+void Set(Val& v, int x) { v.x = x; }
+int Get(const PendingMsg& p) { return static_cast<int>(p.expiry_ms); }
+void Set(PendingMsg& p, int x) { p.expiry_ms = static_cast<uint64_t>(x); }
+
 // Same keys, same values, same order.
-bool SameAs(SeqMap<Val>& m, const std::map<uint64_t, int>& ref) {
+template <typename V>
+bool SameAs(SeqMap<V>& m, const std::map<uint64_t, int>& ref) {
   if (m.size() != ref.size() || m.empty() != ref.empty()) return false;
   auto r = ref.begin();
   for (auto& [seq, v] : m) {
-    if (r == ref.end() || r->first != seq || r->second != v.x) return false;
+    if (r == ref.end() || r->first != seq || r->second != Get(v)) return false;
     ++r;
   }
   return r == ref.end();
@@ -94,20 +103,19 @@ TEST_CASE("seq_map: one message never acked does not keep every later slot") {
   CHECK(m.slot_count() <= 2 * m.size() + 1);
 }
 
-TEST_CASE("seq_map: random operations agree with std::map") {
-  // Consecutive sequences (a plain subscription), or gaps between them (a queue group member).
-  uint64_t max_gap = 0;
-  SUBCASE("consecutive") { max_gap = 0; }
-  SUBCASE("sparse") { max_gap = 3; }
+// Random adds, acks (mostly of the oldest), hand-overs below the back and lookups on `m` and a
+// std::map; max_gap 0: consecutive sequences (a plain subscription), else gaps (a queue member).
+template <typename V>
+void RandomOpsAgree(uint64_t max_gap) {
   std::mt19937_64 rng(12345);
-  SeqMap<Val> m;
+  SeqMap<V> m;
   std::map<uint64_t, int> ref;
   uint64_t next = 1;
   for (int step = 0; step < 20000; ++step) {
     int op = static_cast<int>(rng() % 10);
     if (op < 4) {  // a new delivery
       int v = static_cast<int>(rng() % 1000);
-      m[next].x = v;
+      Set(m[next], v);
       ref[next] = v;
       next += 1 + (max_gap > 0 ? rng() % max_gap : 0);
     } else if (op < 8 && !ref.empty()) {  // an ack, mostly of the oldest
@@ -120,8 +128,14 @@ TEST_CASE("seq_map: random operations agree with std::map") {
     } else if (op == 8) {  // a hand-over from another member: any seq below next
       uint64_t seq = 1 + rng() % next;
       int v = static_cast<int>(rng() % 1000);
-      m[seq].x = v;
+      Set(m[seq], v);
       ref[seq] = v;
+    } else if (op == 9 && !ref.empty() && rng() % 2 == 0) {  // lower_bound
+      uint64_t seq = rng() % (next + 2);
+      auto mi = m.lower_bound(seq);
+      auto ri = ref.lower_bound(seq);
+      REQUIRE((mi == m.end()) == (ri == ref.end()));
+      if (ri != ref.end()) CHECK(mi->first == ri->first);
     } else {  // lookups
       uint64_t seq = rng() % (next + 2);
       CHECK(m.count(seq) == ref.count(seq));
@@ -129,6 +143,45 @@ TEST_CASE("seq_map: random operations agree with std::map") {
     if (step % 97 == 0) REQUIRE(SameAs(m, ref));
   }
   CHECK(SameAs(m, ref));
+}
+
+TEST_CASE("seq_map: random operations agree with std::map") {
+  SUBCASE("consecutive") { RandomOpsAgree<Val>(0); }
+  SUBCASE("sparse") { RandomOpsAgree<Val>(3); }
+  SUBCASE("consecutive, live bit in the value") { RandomOpsAgree<PendingMsg>(0); }
+  SUBCASE("sparse, live bit in the value") { RandomOpsAgree<PendingMsg>(3); }
+}
+
+TEST_CASE("seq_map: a value with a spare bit keeps the live flag, and a slot is 24 bytes") {
+  static_assert(KeepsSeqMapLiveBit<PendingMsg>);
+  static_assert(!KeepsSeqMapLiveBit<Val>);
+  CHECK(sizeof(SeqMapSlot<PendingMsg>) == 24);
+  SeqMap<PendingMsg> m;
+  for (uint64_t s = 1; s <= 200; ++s) m[s].expiry_ms = s;
+  m[50] = PendingMsg(7, 7, 2, true);  // assigning a whole entry (recovery does) keeps it live
+  CHECK(m.count(50) == 1);
+  CHECK(m.find(50)->second.redeliveries() == 2);
+  for (uint64_t s = 1; s <= 200; s += 2) CHECK(m.erase(s) == 1);  // holes in the middle
+  CHECK(m.size() == 100);
+  CHECK(m.count(51) == 0);
+  m[51].expiry_ms = 99;  // revived: a fresh value, live again
+  CHECK(m.find(51)->second.expiry_ms == 99);
+  CHECK(m.find(51)->second.redeliveries() == 0);
+  std::vector<uint64_t> seen;
+  for (auto& [seq, p] : m) {
+    CHECK(p.seq_map_live());
+    seen.push_back(seq);
+  }
+  CHECK(seen.size() == 101);
+  CHECK(seen.front() == 2);
+  CHECK(seen.back() == 200);
+  // Dead slots are compacted away as with a separate flag.
+  for (uint64_t s = 2; s <= 190; s += 2) m.erase(s);
+  CHECK(m.size() == 6);
+  CHECK(m.slot_count() <= 2 * m.size() + 64);
+  m[5] = PendingMsg(1, 1, 0, false);  // below the back and absent: inserted, live
+  CHECK(m.count(5) == 1);
+  CHECK(m.size() == 7);
 }
 
 }  // TEST_SUITE

@@ -463,6 +463,60 @@ TEST_SUITE("stan_server") {
     CHECK(rows.size() == static_cast<size_t>(kSubs * kMsgs));
   }
 
+  // The deliveries without a row are found from one cursor into the pending set: acks at the
+  // cursor and in the middle leave holes it must step over, never past an unrecorded delivery.
+  TEST_CASE("stan_server: aged deliveries get rows around acked holes; the position waits") {
+    Harness h;
+    h.Connect("c1");
+    h.CommitAll();
+    const std::string ack_inbox = h.Subscribe("c1", "foo", 30);
+    h.CommitAll();
+    // Rows (AddPending seqs) and the last stored position of the batches submitted now.
+    auto drain = [&h](std::set<uint64_t>* rows, uint64_t* position) {
+      for (int b = 0; b < 5 && !h.store.submitted.empty(); ++b) {
+        for (const auto& op : h.store.submitted.front().batch.ops()) {
+          if (const auto* a = std::get_if<batch_op::AddPending>(&op)) rows->insert(a->seq);
+          if (const auto* u = std::get_if<batch_op::UpdateLastSent>(&op)) *position = u->seq;
+        }
+        h.store.CompleteOne();
+        h.Pass();
+      }
+    };
+    for (int j = 1; j <= 6; ++j) h.Pub("c1", "foo", "g" + std::to_string(j));
+    h.CommitAll();
+    REQUIRE(h.Count("deliver.c1") == 6);
+    AckFoo(h, ack_inbox, 1);  // the first without a row (the cursor's)
+    AckFoo(h, ack_inbox, 4);  // one in the middle
+    h.Pass();
+    std::set<uint64_t> rows;
+    uint64_t position = 0;
+    drain(&rows, &position);
+    CHECK(rows.empty());  // none aged yet
+    CHECK(position == 0);  // below every delivery without a row
+    h.stan->TEST_timers().TEST_Advance(Delivery::kPersistDelayMs + 1);
+    h.Pass();
+    drain(&rows, &position);
+    CHECK(rows == std::set<uint64_t>{2, 3, 5, 6});
+    CHECK(position == 6);
+
+    for (int j = 7; j <= 9; ++j) h.Pub("c1", "foo", "g" + std::to_string(j));
+    h.CommitAll();
+    REQUIRE(h.Count("deliver.c1") == 9);
+    AckFoo(h, ack_inbox, 7);
+    AckFoo(h, ack_inbox, 2);  // a recorded one: its removal, no effect on the cursor
+    h.Pass();
+    rows.clear();
+    drain(&rows, &position);
+    CHECK(rows.empty());
+    CHECK(position == 6);  // not past 8, which has no row yet
+    h.stan->TEST_timers().TEST_Advance(Delivery::kPersistDelayMs + 1);
+    h.Pass();
+    drain(&rows, &position);
+    CHECK(rows == std::set<uint64_t>{8, 9});
+    CHECK(position == 9);
+    CHECK(PendingOnFoo(h) == 5);  // 3, 5, 6, 8, 9
+  }
+
   TEST_CASE("stan_server: acks count only from a connection that acts for the client") {
     Harness h;
     h.nc.sender = 7;  // the client's connection: registers, holds its inboxes
