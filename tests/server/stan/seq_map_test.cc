@@ -184,6 +184,37 @@ TEST_CASE("seq_map: a value with a spare bit keeps the live flag, and a slot is 
   CHECK(m.size() == 7);
 }
 
+TEST_CASE("seq_map: an empty map holds no deque until the first insert, and clear gives it back") {
+  SeqMap<Val> m;
+  CHECK(!m.allocated());
+  // Reads of an empty map allocate nothing.
+  CHECK(m.find(5) == m.end());
+  CHECK(m.count(5) == 0);
+  CHECK(m.lower_bound(5) == m.end());
+  CHECK(m.begin() == m.end());
+  const SeqMap<Val>& cm = m;
+  CHECK(cm.begin() == cm.end());
+  CHECK(m.erase(5) == 0);
+  CHECK(!m.allocated());
+
+  m[7].x = 70;
+  CHECK(m.allocated());
+  CHECK(m.find(7)->second.x == 70);
+  m.erase(7);
+  CHECK(m.empty());
+  m[8].x = 80;  // kept while in use: a subscription's map empties and fills all the time
+  m.clear();
+  CHECK(!m.allocated());
+  CHECK(m.begin() == m.end());
+  m[9].x = 90;
+  CHECK(m.size() == 1);
+  CHECK(m.begin()->first == 9);
+
+  SeqMap<Val> moved = std::move(m);
+  CHECK(moved.size() == 1);
+  CHECK(moved.find(9)->second.x == 90);
+}
+
 }  // TEST_SUITE
 
 }  // namespace tandem::server
