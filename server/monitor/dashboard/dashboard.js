@@ -222,6 +222,12 @@ function renderStore(storez, clients, metricsText, now) {
   // The store file on disk and its free pages (given back by the idle vacuum).
   $('store-file').textContent = storez.file_bytes === undefined ? '\u2013'
       : bytes(storez.file_bytes) + ' (' + storez.free_pages.toLocaleString() + ' free pages)';
+  // Deleted channels whose messages the store still reclaims in steps (storez reclaim).
+  const rc = storez.reclaim;
+  $('store-reclaim').textContent = rc === undefined ? '\u2013'
+      : rc.channels === 0 ? 'none left to reclaim'
+      : rc.channels.toLocaleString() + ' reclaiming, ' + rc.rows_left.toLocaleString()
+          + ' messages left';
   $('store-clients').textContent = clients;
   if (metricsText === null) return;
   const m = parseCommits(metricsText);

@@ -208,6 +208,8 @@ TEST_CASE("dashboard: headless Chromium renders the pair, the channels and the s
   CHECK(Has(chans, "<svg class=\"spark\""));
   // The store file's size on disk, with its free pages (storez file_bytes, free_pages).
   CHECK(Has(Between(dom, "id=\"store-file\">", "<"), "free pages)"));
+  // No channel was deleted: storez's reclaim says none are left to reclaim.
+  CHECK(Between(dom, "id=\"store-reclaim\">", "<") == "none left to reclaim");
   CHECK(Has(Between(dom, "<table id=\"subs\">", "</table>"), "<tr data-channel=\"orders.eu\">"));
   CHECK_FALSE(Has(dom, "_INBOX"));
 
