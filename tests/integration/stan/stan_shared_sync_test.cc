@@ -9,11 +9,12 @@
 // and acks were committed at once, only their sync was shared.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 
-#include "server/monitor/status_http.h"
 #include "tests/integration/stan/stan_fixture.h"
+#include "tests/support/monitor_http.h"
 
 namespace tandem::test {
 namespace {
@@ -21,15 +22,13 @@ namespace {
 constexpr int kMsgs = 300;
 constexpr auto kGap = std::chrono::milliseconds(5);  // well inside the 20 ms a sync is held
 
-// The value of an unlabelled counter in the server's /metrics.
+// The value of an unlabelled counter in the server's /metrics (tests/support/monitor_http.h).
 uint64_t Metric(int http_port, const std::string& name) {
-  Result<server::HttpReply> r = server::HttpGet("127.0.0.1", http_port, "/metrics", 5000);
-  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-  const std::string& body = r->body;
-  const std::string key = "\n" + name + " ";
-  const size_t at = body.find(key);
-  REQUIRE_MESSAGE(at != std::string::npos, name << " missing from /metrics");
-  return std::stoull(body.substr(at + key.size()));
+  std::optional<std::string> text = ScrapeMetrics(http_port);
+  REQUIRE_MESSAGE(text.has_value(), "/metrics did not answer");
+  std::optional<double> v = MetricIn(*text, name);
+  REQUIRE_MESSAGE(v.has_value(), name << " missing from /metrics");
+  return static_cast<uint64_t>(*v);
 }
 
 TEST_SUITE("stan_shared_sync") {
